@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+// Test tiers (STYLE.md "Tests"): all of them run on every `npm test`.
+// - unit: pure code and in-memory fakes of our own interfaces
+// - contract: vendor payloads and rendered configs against their schemas
+// - infra: CDK template assertions
+// - integration / e2e: the real parts (kube-apiserver + etcd + scheduler + controller-manager,
+//   a DynamoDB-compatible server over HTTP, wireproxy, provider simulators)
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { test: { name: 'contract', include: ['test/contract/**/*.test.ts'] } },
+      { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000 } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+          // The control plane is shared by the run; files run one at a time on a 2-core machine.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
