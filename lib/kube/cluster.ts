@@ -1,0 +1,133 @@
+import type { ProviderName } from '../offers/offer.ts';
+
+/**
+ * The Kubernetes side, as the reconciler sees it (in the spirit of virtual-kubelet's
+ * PodLifecycleHandler, turned around: we observe and report, the API server stores).
+ * Implemented over @kubernetes/client-node (lib/kube/kube-cluster.ts) and in memory
+ * (lib/kube/memory-cluster.ts: unit tests).
+ *
+ * Contract:
+ * - Reads are few and bounded: one list call per virtual node per pass, whatever the pod count.
+ * - Writes to a pod are idempotent (status merge-patches, events deduplicated by reason and
+ *   message with a count) and retried once with a fresh read on 409.
+ * - "Not found" on a pod write means the pod is gone: returned as `'gone'`, not thrown.
+ * - Other API errors throw an AnexError (auth → `auth`, 5xx/timeouts → `unavailable`).
+ */
+export interface Cluster {
+  /** Creates the virtual node, or brings its labels, taints, capacity and Ready condition up to date. */
+  ensureNode(node: VirtualNodeSpec, options: { now: number }): Promise<void>;
+  /** Renews the node's Lease in kube-node-lease (creating it if missing). Cheap: one write. */
+  renewNodeLease(nodeName: string, options: { now: number; durationSeconds: number }): Promise<void>;
+  /** Pods bound to the node (field selector spec.nodeName), including those being deleted. */
+  listPods(nodeName: string): Promise<PodView[]>;
+  getPod(namespace: string, name: string): Promise<PodView | undefined>;
+  /** Merge-patches status through the status subresource; `'gone'` if the pod (with this uid) no longer exists. */
+  updatePodStatus(pod: PodRef, status: PodStatusUpdate): Promise<'updated' | 'gone'>;
+  /** Records an Event on the pod (deduplicated: same reason + message bumps the count). */
+  recordEvent(pod: PodRef, event: PodEvent, options: { now: number }): Promise<void>;
+  /** Deletes the pod with grace period 0 and a uid precondition, after its instance is gone. */
+  finalizePod(pod: PodRef): Promise<'deleted' | 'gone'>;
+}
+
+export interface VirtualNodeSpec {
+  name: string;
+  provider: ProviderName;
+  labels: Readonly<Record<string, string>>;
+  taints: readonly { key: string; value: string; effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule' }[];
+  /** also used as allocatable, e.g. { pods: '1000', cpu: '10000', memory: '100Ti', 'nvidia.com/gpu': '1000' } */
+  capacity: Readonly<Record<string, string>>;
+  /** kubelet endpoint advertised in node status (nothing listens; logs are not served in v1) */
+  daemonPort?: number;
+  /** node address shown by `kubectl get nodes -o wide` */
+  internalIp?: string;
+}
+
+export interface PodRef {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export interface ContainerView {
+  name: string;
+  image: string;
+  command?: readonly string[];
+  args?: readonly string[];
+  /** plain values only; a valueFrom entry is listed in `unsupportedEnv` */
+  env: Readonly<Record<string, string>>;
+  unsupportedEnv: readonly string[];
+  /** limits.nvidia.com/gpu, when set */
+  gpuLimit?: number;
+}
+
+export interface PodView extends PodRef {
+  nodeName?: string;
+  annotations: Readonly<Record<string, string>>;
+  labels: Readonly<Record<string, string>>;
+  nodeSelector: Readonly<Record<string, string>>;
+  containers: readonly ContainerView[];
+  restartPolicy: 'Always' | 'OnFailure' | 'Never';
+  /** RFC 3339, set when deletion was requested */
+  deletionTimestamp?: string;
+  creationTimestamp?: string;
+  phase?: PodPhase;
+  /** the current status, as last written (to avoid no-op writes) */
+  status: PodStatusUpdate | undefined;
+}
+
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+
+export interface PodCondition {
+  /** e.g. PodScheduled, Initialized, ContainersReady, Ready, or anex's own 'anex.sh/Provisioned' */
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  /** RFC 3339 */
+  lastTransitionTime?: string;
+}
+
+export type ContainerState =
+  | { waiting: { reason: string; message?: string } }
+  | { running: { startedAt: string } }
+  | { terminated: { exitCode: number; reason?: string; message?: string; startedAt?: string; finishedAt?: string } };
+
+export interface ContainerStatusView {
+  name: string;
+  image: string;
+  ready: boolean;
+  restartCount: number;
+  started?: boolean;
+  state: ContainerState;
+}
+
+export interface PodStatusUpdate {
+  phase: PodPhase;
+  reason?: string;
+  message?: string;
+  conditions: readonly PodCondition[];
+  containerStatuses: readonly ContainerStatusView[];
+  /** the pod's VPN address */
+  podIP?: string;
+  hostIP?: string;
+  /** RFC 3339 */
+  startTime?: string;
+}
+
+export type EventReason =
+  | 'InvalidAnnotations'
+  | 'NoMatchingOffers'
+  | 'OfferSelected'
+  | 'Provisioning'
+  | 'ProvisionFailed'
+  | 'MachineBanned'
+  | 'Started'
+  | 'InstanceGone'
+  | 'Terminated'
+  | 'Adopted';
+
+export interface PodEvent {
+  type: 'Normal' | 'Warning';
+  reason: EventReason;
+  message: string;
+}

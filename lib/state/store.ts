@@ -1,0 +1,171 @@
+import type { ProviderName } from '../offers/offer.ts';
+
+/**
+ * Durable state, one table (lib/state/table.ts). Implemented over DynamoDB
+ * (lib/state/dynamo-store.ts: AWS, dynalite locally and in tests) and in memory
+ * (lib/state/memory-store.ts: unit tests). Contract for every implementation:
+ *
+ * - Optimistic concurrency: records carry `version`; a write names the version it read
+ *   and fails with an AnexError of kind `conflict` when someone else wrote in between.
+ *   No transactions (dynalite has none): every multi-item change is ordered so that a
+ *   crash between two writes leaves a state the next pass can finish.
+ * - Time comes in as `now` (epoch ms); nothing reads a clock.
+ * - Expiry is checked on read (`expiresAt > now` means in force); the `ttl` attribute only
+ *   lets DynamoDB tidy up, late.
+ * - Secrets are never stored in clear: bootstrap tokens are kept as hashes; WireGuard
+ *   private keys are never stored at all.
+ */
+export interface Store extends PodStore, BanStore, LeaseStore, TunnelStore {}
+
+/** Where a pod is in anex's hands. Kubernetes status is derived from this plus the provider. */
+export type PodStage =
+  /** nothing rented: waiting for a valid spec or a matching offer */
+  | 'pending'
+  /** intent recorded, the create call may be in flight or its outcome unknown: adopt by tag, never resend blindly */
+  | 'creating'
+  /** an instance exists and has not reported running yet */
+  | 'starting'
+  | 'running'
+  /** the attempt failed; the instance is being destroyed before the next candidate */
+  | 'releasing'
+  /** the pod is being deleted; the instance is being destroyed */
+  | 'terminating'
+  /** the container ended (Succeeded/Failed) and the instance is gone */
+  | 'finished';
+
+export interface ProvisionIntent {
+  attempt: number;
+  offerId: string;
+  machineId?: string;
+  /** epoch ms when the intent was recorded, before the create call */
+  at: number;
+}
+
+export interface InstanceRecord {
+  id: string;
+  machineId?: string;
+  gpuName?: string;
+  gpuCount?: number;
+  pricePerHour?: number;
+  region?: string;
+  /** epoch ms */
+  createdAt: number;
+}
+
+export interface PodRecord {
+  podUid: string;
+  namespace: string;
+  name: string;
+  provider: ProviderName;
+  stage: PodStage;
+  /** provisioning attempts made so far (a failed start counts; an offer gone does not) */
+  attempts: number;
+  intent?: ProvisionIntent;
+  instance?: InstanceRecord;
+  /** epoch ms the container started (agent report or provider running) */
+  startedAt?: number;
+  finishedAt?: number;
+  exitCode?: number;
+  /** last failure, worded for the user */
+  lastError?: string;
+  vpnAddress?: string;
+  /** optimistic-concurrency counter, set by the store */
+  version: number;
+  /** epoch ms of the last write */
+  updatedAt: number;
+}
+
+/** A new record to create, or an update that names the version it read. */
+export type PodWrite = Omit<PodRecord, 'version' | 'updatedAt'>;
+
+export interface PodStore {
+  getPod(podUid: string): Promise<PodRecord | undefined>;
+  /** Every pod record, all pages (one Query on a fixed partition: O(1) calls per page of 1 MB). */
+  listPods(): Promise<PodRecord[]>;
+  /**
+   * Creates (`expectedVersion` undefined: fails with `conflict` if it exists) or replaces
+   * (fails with `conflict` unless the stored version equals `expectedVersion`).
+   * @returns the record as stored, with its new version.
+   */
+  putPod(record: PodWrite, options: { expectedVersion: number | undefined; now: number }): Promise<PodRecord>;
+  /** Idempotent. */
+  deletePod(podUid: string): Promise<void>;
+}
+
+export interface Ban {
+  provider: ProviderName;
+  machineId: string;
+  /** epoch ms; in force while expiresAt > now */
+  expiresAt: number;
+  reason: string;
+  /** epoch ms */
+  createdAt: number;
+}
+
+export interface BanStore {
+  /** Bans in force at `now` for the provider (expired ones are not returned even if not yet deleted). */
+  listBans(provider: ProviderName, now: number): Promise<Ban[]>;
+  /** Creates or extends (a later expiry wins). */
+  putBan(ban: Ban): Promise<void>;
+  /** @returns whether a ban was removed. */
+  deleteBan(provider: ProviderName, machineId: string): Promise<boolean>;
+}
+
+export interface Lease {
+  name: string;
+  owner: string;
+  /** epoch ms */
+  expiresAt: number;
+}
+
+export interface LeaseStore {
+  /**
+   * Takes the named lease for `owner` until `now + ttlMs` if it is free, expired, or
+   * already held by `owner` (renewal). Conditional write: of two concurrent callers at most
+   * one wins. Used per pod (`pod/<uid>`) so concurrent passes never provision twice, and for
+   * the tick singleton.
+   * @returns true when `owner` holds the lease afterwards.
+   */
+  acquireLease(name: string, owner: string, options: { now: number; ttlMs: number }): Promise<boolean>;
+  /** Releases it if `owner` still holds it; otherwise does nothing. */
+  releaseLease(name: string, owner: string): Promise<void>;
+}
+
+/** A VPN address held by a pod; also the gateway's peer entry once the agent bootstrapped. */
+export interface AddressAllocation {
+  address: string;
+  podUid: string;
+  /** the agent's WireGuard public key (never the private key) once known */
+  publicKey?: string;
+  /** epoch ms */
+  allocatedAt: number;
+}
+
+export interface BootstrapToken {
+  /** hex SHA-256 of the token; the token itself is never stored */
+  hash: string;
+  podUid: string;
+  instanceId?: string;
+  /** epoch ms */
+  expiresAt: number;
+  /** epoch ms when consumed */
+  usedAt?: number;
+}
+
+export type TokenUse =
+  | { outcome: 'ok'; token: BootstrapToken }
+  | { outcome: 'unknown' | 'expired' | 'used' };
+
+export interface TunnelStore {
+  /** Claims `address` for `podUid` (conditional put). @returns false when another pod holds it. */
+  claimAddress(address: string, podUid: string, options: { now: number }): Promise<boolean>;
+  /** Sets the agent's public key on the pod's allocation. */
+  setPeerKey(address: string, podUid: string, publicKey: string): Promise<void>;
+  /** Frees it if `podUid` still holds it. */
+  releaseAddress(address: string, podUid: string): Promise<void>;
+  /** Every allocation (the gateway's desired peer set). */
+  listAddresses(): Promise<AddressAllocation[]>;
+  putToken(token: BootstrapToken): Promise<void>;
+  /** Marks the token used at `now` if it exists, is unexpired and unused (conditional update: single use). */
+  consumeToken(hash: string, options: { now: number }): Promise<TokenUse>;
+}
