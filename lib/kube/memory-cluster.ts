@@ -1,0 +1,234 @@
+import { AnexError } from '../errors.ts';
+import type {
+  Cluster,
+  ContainerView,
+  PodEvent,
+  PodRef,
+  PodStatusUpdate,
+  PodView,
+  VirtualNodeSpec,
+} from './cluster.ts';
+import { mergeStatus } from './merge-status.ts';
+
+/**
+ * The Cluster contract in memory, for unit tests of lib/reconcile (STYLE.md: fakes of our
+ * own interfaces, no mocking library). It keeps pods, node specs, leases and events, and
+ * offers the knobs a test needs: add pods, request or simulate deletion, read back what
+ * was written, count calls, and make the next call of a method fail.
+ *
+ * Semantics follow KubeCluster: status writes merge (conditions by type, containers by
+ * name), a write to a pod whose uid differs or that is gone answers `'gone'`, events with
+ * the same reason and message on the same pod bump a count.
+ */
+export class MemoryCluster implements Cluster {
+  /** calls made per method, to assert bounded reads ("one list per node per pass") */
+  readonly calls: Record<keyof Cluster, number> = emptyCounts();
+  readonly #pods = new Map<string, PodView>();
+  readonly #nodes = new Map<string, StoredNode>();
+  readonly #leases = new Map<string, StoredLease>();
+  readonly #events: RecordedEvent[] = [];
+  readonly #failures = new Map<keyof Cluster, unknown>();
+  #nextUid = 1;
+
+  async ensureNode(node: VirtualNodeSpec, options: { now: number }): Promise<void> {
+    this.#enter('ensureNode');
+    this.#nodes.set(node.name, { spec: structuredClone(node), readyHeartbeat: options.now });
+  }
+
+  async renewNodeLease(nodeName: string, options: { now: number; durationSeconds: number }): Promise<void> {
+    this.#enter('renewNodeLease');
+    this.#leases.set(nodeName, { renewTime: options.now, durationSeconds: options.durationSeconds });
+  }
+
+  async listPods(nodeName: string): Promise<PodView[]> {
+    this.#enter('listPods');
+    return [...this.#pods.values()].filter((p) => p.nodeName === nodeName).map((p) => structuredClone(p));
+  }
+
+  async getPod(namespace: string, name: string): Promise<PodView | undefined> {
+    this.#enter('getPod');
+    const pod = this.#pods.get(key(namespace, name));
+    return pod === undefined ? undefined : structuredClone(pod);
+  }
+
+  async updatePodStatus(pod: PodRef, status: PodStatusUpdate): Promise<'updated' | 'gone'> {
+    this.#enter('updatePodStatus');
+    const stored = this.#find(pod);
+    if (stored === undefined) return 'gone';
+    const merged = mergeStatus(stored.status, status);
+    stored.status = merged;
+    stored.phase = merged.phase;
+    return 'updated';
+  }
+
+  async recordEvent(pod: PodRef, event: PodEvent, options: { now: number }): Promise<void> {
+    this.#enter('recordEvent');
+    const at = new Date(options.now).toISOString();
+    const same = this.#events.find(
+      (e) => e.pod.uid === pod.uid && e.reason === event.reason && e.message === event.message,
+    );
+    if (same !== undefined) {
+      same.count += 1;
+      same.lastTimestamp = at;
+      same.type = event.type;
+      return;
+    }
+    this.#events.push({ ...event, pod: { ...pod }, count: 1, firstTimestamp: at, lastTimestamp: at });
+  }
+
+  async finalizePod(pod: PodRef): Promise<'deleted' | 'gone'> {
+    this.#enter('finalizePod');
+    if (this.#find(pod) === undefined) return 'gone';
+    this.#pods.delete(key(pod.namespace, pod.name));
+    return 'deleted';
+  }
+
+  // ---- test knobs ----
+
+  /** Adds a pod bound to `nodeName` (default `anex-vastai`); unset fields get plain defaults. */
+  addPod(input: PodInput = {}): PodView {
+    const namespace = input.namespace ?? 'default';
+    const name = input.name ?? `pod-${this.#nextUid}`;
+    const pod: PodView = {
+      namespace,
+      name,
+      uid: input.uid ?? `uid-${this.#nextUid++}`,
+      annotations: input.annotations ?? {},
+      labels: input.labels ?? {},
+      nodeSelector: input.nodeSelector ?? {},
+      containers: (input.containers ?? [{}]).map((c, i) => aContainer(c, i)),
+      restartPolicy: input.restartPolicy ?? 'Never',
+      creationTimestamp: input.creationTimestamp ?? '2026-01-01T00:00:00Z',
+      phase: input.status?.phase ?? 'Pending',
+      status: input.status ?? { phase: 'Pending', conditions: [], containerStatuses: [] },
+    };
+    if (input.nodeName !== null) pod.nodeName = input.nodeName ?? 'anex-vastai';
+    if (input.deletionTimestamp !== undefined) pod.deletionTimestamp = input.deletionTimestamp;
+    this.#pods.set(key(namespace, name), pod);
+    return structuredClone(pod);
+  }
+
+  /** What `kubectl delete` does to a pod with a node: sets deletionTimestamp and waits for us. */
+  requestDeletion(pod: PodRef, at = '2026-01-01T00:10:00Z'): void {
+    const stored = this.#find(pod);
+    if (stored === undefined) throw new Error(`no pod ${pod.namespace}/${pod.name} with uid ${pod.uid}`);
+    stored.deletionTimestamp = at;
+  }
+
+  /** Removes a pod behind the reconciler's back (force delete, namespace deleted). */
+  removePod(pod: PodRef): void {
+    this.#pods.delete(key(pod.namespace, pod.name));
+  }
+
+  /** The pod as stored now (status included), or undefined once deleted. */
+  pod(namespace: string, name: string): PodView | undefined {
+    const pod = this.#pods.get(key(namespace, name));
+    return pod === undefined ? undefined : structuredClone(pod);
+  }
+
+  /** Events recorded on the pod (by uid), oldest first. */
+  events(pod?: PodRef): RecordedEvent[] {
+    return this.#events
+      .filter((e) => pod === undefined || e.pod.uid === pod.uid)
+      .map((e) => structuredClone(e));
+  }
+
+  node(name: string): StoredNode | undefined {
+    const node = this.#nodes.get(name);
+    return node === undefined ? undefined : structuredClone(node);
+  }
+
+  lease(nodeName: string): StoredLease | undefined {
+    const lease = this.#leases.get(nodeName);
+    return lease === undefined ? undefined : { ...lease };
+  }
+
+  /** The next call of `method` throws `error` (default: an `unavailable` AnexError), once. */
+  failNext(method: keyof Cluster, error?: unknown): void {
+    this.#failures.set(
+      method,
+      error ??
+        new AnexError(`Kubernetes API unavailable (injected into ${method})`, {
+          kind: 'unavailable',
+          retryable: true,
+        }),
+    );
+  }
+
+  #enter(method: keyof Cluster): void {
+    this.calls[method] += 1;
+    if (this.#failures.has(method)) {
+      const error = this.#failures.get(method);
+      this.#failures.delete(method);
+      throw error;
+    }
+  }
+
+  #find(pod: PodRef): PodView | undefined {
+    const stored = this.#pods.get(key(pod.namespace, pod.name));
+    return stored?.uid === pod.uid ? stored : undefined;
+  }
+}
+
+export interface PodInput {
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  /** null: not scheduled yet */
+  nodeName?: string | null;
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+  nodeSelector?: Record<string, string>;
+  containers?: Partial<ContainerView>[];
+  restartPolicy?: PodView['restartPolicy'];
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  status?: PodStatusUpdate;
+}
+
+export interface StoredNode {
+  spec: VirtualNodeSpec;
+  /** epoch ms of the last ensureNode (the Ready condition's heartbeat) */
+  readyHeartbeat: number;
+}
+
+export interface StoredLease {
+  /** epoch ms */
+  renewTime: number;
+  durationSeconds: number;
+}
+
+export interface RecordedEvent extends PodEvent {
+  pod: PodRef;
+  count: number;
+  firstTimestamp: string;
+  lastTimestamp: string;
+}
+
+function aContainer(input: Partial<ContainerView>, index: number): ContainerView {
+  return {
+    name: input.name ?? (index === 0 ? 'main' : `c${index}`),
+    image: input.image ?? 'ghcr.io/example/trainer:1',
+    env: input.env ?? {},
+    unsupportedEnv: input.unsupportedEnv ?? [],
+    ...(input.command === undefined ? {} : { command: input.command }),
+    ...(input.args === undefined ? {} : { args: input.args }),
+    ...(input.gpuLimit === undefined ? {} : { gpuLimit: input.gpuLimit }),
+  };
+}
+
+function key(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+function emptyCounts(): Record<keyof Cluster, number> {
+  return {
+    ensureNode: 0,
+    renewNodeLease: 0,
+    listPods: 0,
+    getPod: 0,
+    updatePodStatus: 0,
+    recordEvent: 0,
+    finalizePod: 0,
+  };
+}

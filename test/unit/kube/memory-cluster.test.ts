@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { AnexError } from '../../../lib/errors.ts';
+import { MemoryCluster } from '../../../lib/kube/memory-cluster.ts';
+import { type ClusterHarness, describeClusterContract } from './cluster-contract.ts';
+
+function memoryHarness(): ClusterHarness {
+  const cluster = new MemoryCluster();
+  const namespace = 'default';
+  const nodeName = 'anex-vastai';
+  return {
+    cluster,
+    nodeName,
+    namespace,
+    async addPod(input) {
+      const pod = cluster.addPod({
+        namespace,
+        name: input.name,
+        nodeName,
+        annotations: input.annotations ?? {},
+        containers: [
+          {
+            env: input.env ?? {},
+            unsupportedEnv: input.envFrom ?? [],
+            ...(input.gpuLimit === undefined ? {} : { gpuLimit: input.gpuLimit }),
+          },
+        ],
+      });
+      return { namespace, name: pod.name, uid: pod.uid };
+    },
+    async requestDeletion(pod) {
+      cluster.requestDeletion(pod);
+    },
+    async events(pod) {
+      return cluster.events(pod);
+    },
+  };
+}
+
+describeClusterContract('MemoryCluster', async () => memoryHarness());
+
+describe('MemoryCluster', () => {
+  it('counts calls per method', async () => {
+    const cluster = new MemoryCluster();
+    await cluster.listPods('anex-vastai');
+    await cluster.listPods('anex-runpod');
+    expect(cluster.calls.listPods).toBe(2);
+    expect(cluster.calls.getPod).toBe(0);
+  });
+
+  it.each([
+    ['an injected error', new AnexError('denied', { kind: 'auth' }), 'auth'],
+    ['the default unavailable error', undefined, 'unavailable'],
+  ])('fails the next call once with %s', async (_, error, kind) => {
+    const cluster = new MemoryCluster();
+    cluster.failNext('listPods', error);
+    await expect(cluster.listPods('anex-vastai')).rejects.toMatchObject({ kind });
+    await expect(cluster.listPods('anex-vastai')).resolves.toEqual([]);
+  });
+
+  it('keeps the node spec and lease it was given', async () => {
+    const cluster = new MemoryCluster();
+    const spec = {
+      name: 'anex-runpod',
+      provider: 'runpod',
+      labels: { 'node-provider': 'runpod' },
+      taints: [],
+      capacity: { pods: '1000' },
+    } as const;
+    await cluster.ensureNode(spec, { now: 5 });
+    await cluster.renewNodeLease('anex-runpod', { now: 7, durationSeconds: 40 });
+    expect(cluster.node('anex-runpod')).toEqual({ spec, readyHeartbeat: 5 });
+    expect(cluster.lease('anex-runpod')).toEqual({ renewTime: 7, durationSeconds: 40 });
+  });
+
+  it('lists pods that are not yet scheduled under no node', async () => {
+    const cluster = new MemoryCluster();
+    cluster.addPod({ name: 'unscheduled', nodeName: null });
+    expect(await cluster.listPods('anex-vastai')).toEqual([]);
+    expect(cluster.pod('default', 'unscheduled')?.nodeName).toBeUndefined();
+  });
+});

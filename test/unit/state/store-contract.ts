@@ -1,0 +1,305 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { AnexError } from '../../../lib/errors.ts';
+import type { Ban, BootstrapToken, PodWrite, Store } from '../../../lib/state/store.ts';
+
+/**
+ * The Store contract (lib/state/store.ts) as tests, run against every implementation:
+ * MemoryStore (unit) and DynamoStore over dynalite (integration). `makeStore` returns an
+ * empty store for each test.
+ */
+export function describeStoreContract(name: string, makeStore: () => Promise<Store>): void {
+  describe(`${name} (Store contract)`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+
+    describePods(() => store);
+    describeBans(() => store);
+    describeLeases(() => store);
+    describeAddresses(() => store);
+    describeTokens(() => store);
+  });
+}
+
+const T0 = 1_800_000_000_000;
+
+export function aPodWrite(overrides: Partial<PodWrite> = {}): PodWrite {
+  return {
+    podUid: 'uid-1',
+    namespace: 'default',
+    name: 'trainer',
+    provider: 'vastai',
+    stage: 'pending',
+    attempts: 0,
+    ...overrides,
+  };
+}
+
+export function aBan(overrides: Partial<Ban> = {}): Ban {
+  return {
+    provider: 'vastai',
+    machineId: '4242',
+    expiresAt: T0 + 3_600_000,
+    reason: 'did not start within 10 minutes',
+    createdAt: T0,
+    ...overrides,
+  };
+}
+
+export function aToken(overrides: Partial<BootstrapToken> = {}): BootstrapToken {
+  return { hash: 'ab'.repeat(32), podUid: 'uid-1', expiresAt: T0 + 600_000, ...overrides };
+}
+
+async function conflictOf(promise: Promise<unknown>): Promise<AnexError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AnexError);
+  expect((error as AnexError).kind).toBe('conflict');
+  return error as AnexError;
+}
+
+function describePods(store: () => Store): void {
+  describe('pods', () => {
+    it('creates a record at version 1 and reads it back with every field', async () => {
+      const write = aPodWrite({
+        stage: 'running',
+        attempts: 2,
+        intent: { attempt: 2, offerId: '991', machineId: '4242', at: T0 - 10 },
+        instance: {
+          id: 'i-1',
+          machineId: '4242',
+          gpuName: 'RTX 4090',
+          gpuCount: 2,
+          pricePerHour: 0.71,
+          createdAt: T0,
+        },
+        startedAt: T0 + 5,
+        vpnAddress: '10.99.0.7',
+        lastError: 'host fault on machine 17',
+      });
+      const stored = await store().putPod(write, { expectedVersion: undefined, now: T0 });
+      expect(stored).toEqual({ ...write, version: 1, updatedAt: T0 });
+      expect(await store().getPod('uid-1')).toEqual(stored);
+    });
+
+    it('returns undefined for a pod it never stored', async () => {
+      expect(await store().getPod('nope')).toBeUndefined();
+    });
+
+    it('replaces a record when the expected version matches and bumps the version', async () => {
+      const first = await store().putPod(aPodWrite(), { expectedVersion: undefined, now: T0 });
+      const second = await store().putPod(aPodWrite({ stage: 'creating', attempts: 1 }), {
+        expectedVersion: first.version,
+        now: T0 + 1,
+      });
+      expect(second).toMatchObject({ stage: 'creating', attempts: 1, version: 2, updatedAt: T0 + 1 });
+      expect(await store().getPod('uid-1')).toEqual(second);
+    });
+
+    it('drops optional fields that a replacement leaves out', async () => {
+      const first = await store().putPod(aPodWrite({ lastError: 'boom', exitCode: 3 }), {
+        expectedVersion: undefined,
+        now: T0,
+      });
+      await store().putPod(aPodWrite(), { expectedVersion: first.version, now: T0 + 1 });
+      const read = await store().getPod('uid-1');
+      expect(read).not.toHaveProperty('lastError');
+      expect(read).not.toHaveProperty('exitCode');
+    });
+
+    it.each([
+      ['creating a record that exists', 'exists', undefined],
+      ['replacing with a stale version', 'exists', 7],
+      ['replacing a record that does not exist', 'absent', 1],
+    ] as const)('fails with conflict when %s', async (_, state, expectedVersion) => {
+      if (state === 'exists') await store().putPod(aPodWrite(), { expectedVersion: undefined, now: T0 });
+      await conflictOf(store().putPod(aPodWrite({ stage: 'creating' }), { expectedVersion, now: T0 + 1 }));
+      const read = await store().getPod('uid-1');
+      expect(read?.stage).toBe(state === 'exists' ? 'pending' : undefined);
+    });
+
+    it('lets exactly one of two writers holding the same version win', async () => {
+      const first = await store().putPod(aPodWrite(), { expectedVersion: undefined, now: T0 });
+      const results = await Promise.allSettled([
+        store().putPod(aPodWrite({ stage: 'creating' }), { expectedVersion: first.version, now: T0 + 1 }),
+        store().putPod(aPodWrite({ stage: 'terminating' }), { expectedVersion: first.version, now: T0 + 1 }),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    });
+
+    it('lists every pod record', async () => {
+      for (const uid of ['c', 'a', 'b']) {
+        await store().putPod(aPodWrite({ podUid: uid, name: `pod-${uid}` }), {
+          expectedVersion: undefined,
+          now: T0,
+        });
+      }
+      const listed = await store().listPods();
+      expect(listed.map((p) => p.podUid).sort()).toEqual(['a', 'b', 'c']);
+    });
+
+    it('deletes idempotently', async () => {
+      await store().putPod(aPodWrite(), { expectedVersion: undefined, now: T0 });
+      await store().deletePod('uid-1');
+      await store().deletePod('uid-1');
+      expect(await store().getPod('uid-1')).toBeUndefined();
+      expect(await store().listPods()).toEqual([]);
+    });
+
+    it('does not let a caller change a stored record through a returned object', async () => {
+      const stored = await store().putPod(aPodWrite(), { expectedVersion: undefined, now: T0 });
+      stored.stage = 'finished';
+      expect((await store().getPod('uid-1'))?.stage).toBe('pending');
+    });
+  });
+}
+
+function describeBans(store: () => Store): void {
+  describe('bans', () => {
+    it('lists only bans in force at now, for the given provider', async () => {
+      await store().putBan(aBan({ machineId: 'live', expiresAt: T0 + 10 }));
+      await store().putBan(aBan({ machineId: 'edge', expiresAt: T0 }));
+      await store().putBan(aBan({ machineId: 'old', expiresAt: T0 - 1 }));
+      await store().putBan(aBan({ provider: 'runpod', machineId: 'other', expiresAt: T0 + 10 }));
+      const bans = await store().listBans('vastai', T0);
+      expect(bans).toEqual([aBan({ machineId: 'live', expiresAt: T0 + 10 })]);
+    });
+
+    it.each([
+      ['a later expiry extends the ban', T0 + 2_000, T0 + 2_000],
+      ['an earlier expiry leaves it as it is', T0 + 500, T0 + 1_000],
+    ])('on a second put, %s', async (_, second, expected) => {
+      await store().putBan(aBan({ expiresAt: T0 + 1_000 }));
+      await store().putBan(aBan({ expiresAt: second, reason: 'again' }));
+      const [ban] = await store().listBans('vastai', T0);
+      expect(ban?.expiresAt).toBe(expected);
+    });
+
+    it('deletes a ban and says whether there was one', async () => {
+      await store().putBan(aBan());
+      expect(await store().deleteBan('vastai', '4242')).toBe(true);
+      expect(await store().deleteBan('vastai', '4242')).toBe(false);
+      expect(await store().listBans('vastai', T0)).toEqual([]);
+    });
+  });
+}
+
+function describeLeases(store: () => Store): void {
+  describe('leases', () => {
+    const ttl = { now: T0, ttlMs: 30_000 };
+
+    it.each([
+      ['free', undefined, T0, true],
+      ['held by the same owner (renewal)', 'a', T0 + 10_000, true],
+      ['held by another owner', 'b', T0 + 10_000, false],
+      ['held by another owner but expired', 'b', T0 + 30_000, true],
+    ] as const)('acquires a lease that is %s: %s', async (_, holder, now, expected) => {
+      if (holder !== undefined) await store().acquireLease('pod/uid-1', holder, ttl);
+      expect(await store().acquireLease('pod/uid-1', 'a', { now, ttlMs: 30_000 })).toBe(expected);
+    });
+
+    it('lets at most one of two concurrent callers win', async () => {
+      const results = await Promise.all(
+        ['a', 'b', 'c'].map((owner) => store().acquireLease('tick', owner, ttl)),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('extends the lease on renewal', async () => {
+      await store().acquireLease('tick', 'a', ttl);
+      await store().acquireLease('tick', 'a', { now: T0 + 20_000, ttlMs: 30_000 });
+      expect(await store().acquireLease('tick', 'b', { now: T0 + 40_000, ttlMs: 30_000 })).toBe(false);
+    });
+
+    it('releases only for the holder', async () => {
+      await store().acquireLease('tick', 'a', ttl);
+      await store().releaseLease('tick', 'b');
+      expect(await store().acquireLease('tick', 'b', ttl)).toBe(false);
+      await store().releaseLease('tick', 'a');
+      expect(await store().acquireLease('tick', 'b', ttl)).toBe(true);
+    });
+
+    it('releases a lease nobody holds without complaint', async () => {
+      await store().releaseLease('nothing', 'a');
+      expect(await store().acquireLease('nothing', 'a', ttl)).toBe(true);
+    });
+  });
+}
+
+function describeAddresses(store: () => Store): void {
+  describe('VPN addresses', () => {
+    const at = { now: T0 };
+
+    it('claims a free address once and refuses it to another pod', async () => {
+      expect(await store().claimAddress('10.99.0.2', 'uid-1', at)).toBe(true);
+      expect(await store().claimAddress('10.99.0.2', 'uid-2', at)).toBe(false);
+      expect(await store().listAddresses()).toEqual([
+        { address: '10.99.0.2', podUid: 'uid-1', allocatedAt: T0 },
+      ]);
+    });
+
+    it('claims again for the same pod without changing the allocation', async () => {
+      await store().claimAddress('10.99.0.2', 'uid-1', at);
+      await store().setPeerKey('10.99.0.2', 'uid-1', 'pubkey=');
+      expect(await store().claimAddress('10.99.0.2', 'uid-1', { now: T0 + 5 })).toBe(true);
+      expect(await store().listAddresses()).toEqual([
+        { address: '10.99.0.2', podUid: 'uid-1', allocatedAt: T0, publicKey: 'pubkey=' },
+      ]);
+    });
+
+    it('lets exactly one of concurrent claimants win', async () => {
+      const results = await Promise.all(
+        ['u1', 'u2', 'u3'].map((uid) => store().claimAddress('10.99.0.9', uid, at)),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('refuses to set a peer key on an address the pod does not hold', async () => {
+      await store().claimAddress('10.99.0.2', 'uid-1', at);
+      await conflictOf(store().setPeerKey('10.99.0.2', 'uid-2', 'pubkey='));
+      await conflictOf(store().setPeerKey('10.99.0.3', 'uid-1', 'pubkey='));
+    });
+
+    it('releases only for the holder', async () => {
+      await store().claimAddress('10.99.0.2', 'uid-1', at);
+      await store().releaseAddress('10.99.0.2', 'uid-2');
+      expect(await store().listAddresses()).toHaveLength(1);
+      await store().releaseAddress('10.99.0.2', 'uid-1');
+      await store().releaseAddress('10.99.0.2', 'uid-1');
+      expect(await store().listAddresses()).toEqual([]);
+      expect(await store().claimAddress('10.99.0.2', 'uid-2', at)).toBe(true);
+    });
+  });
+}
+
+function describeTokens(store: () => Store): void {
+  describe('bootstrap tokens', () => {
+    it('consumes a valid token once', async () => {
+      await store().putToken(aToken({ instanceId: 'i-1' }));
+      const first = await store().consumeToken(aToken().hash, { now: T0 });
+      expect(first).toEqual({ outcome: 'ok', token: aToken({ instanceId: 'i-1', usedAt: T0 }) });
+      expect(await store().consumeToken(aToken().hash, { now: T0 + 1 })).toEqual({ outcome: 'used' });
+    });
+
+    it.each([
+      ['unknown', 'ff'.repeat(32), T0],
+      ['expired', aToken().hash, aToken().expiresAt],
+      ['expired', aToken().hash, aToken().expiresAt + 1],
+    ] as const)('answers %s for hash %s at %d', async (outcome, hash, now) => {
+      await store().putToken(aToken());
+      expect(await store().consumeToken(hash, { now })).toEqual({ outcome });
+    });
+
+    it('lets exactly one of concurrent consumers succeed', async () => {
+      await store().putToken(aToken());
+      const results = await Promise.all(
+        [1, 2, 3].map(() => store().consumeToken(aToken().hash, { now: T0 })),
+      );
+      expect(results.map((r) => r.outcome).sort()).toEqual(['ok', 'used', 'used']);
+    });
+  });
+}
