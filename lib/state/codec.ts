@@ -1,0 +1,118 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { z } from 'zod';
+import { AnexError } from '../errors.ts';
+import { PROVIDERS } from '../offers/offer.ts';
+import type { ItemKey } from './keys.ts';
+import type { AddressAllocation, Ban, BootstrapToken, Lease, PodRecord } from './store.ts';
+import { TABLE } from './table.ts';
+
+/**
+ * Record ↔ item. A record's fields are stored as top-level attributes next to the key
+ * (`pk`, `sk`) and the optional `ttl` (epoch seconds, DynamoDB clean-up only). Items are
+ * parsed with zod on the way out: a malformed item (hand-edited, written by another
+ * version) becomes a `bad-response` error naming its key instead of a wrong decision.
+ */
+export type Item = Record<string, AttributeValue>;
+
+export function encode(key: ItemKey, record: object, ttlMs?: number): Item {
+  const item: Record<string, unknown> = { ...record, [TABLE.partitionKey]: key.pk, [TABLE.sortKey]: key.sk };
+  if (ttlMs !== undefined) item[TABLE.ttlAttribute] = Math.ceil(ttlMs / 1000);
+  return marshall(item, { removeUndefinedValues: true, convertClassInstanceToMap: false });
+}
+
+export function encodeKey(key: ItemKey): Item {
+  return marshall({ [TABLE.partitionKey]: key.pk, [TABLE.sortKey]: key.sk });
+}
+
+export function encodeValues(values: Record<string, unknown>): Item {
+  return marshall(values, { removeUndefinedValues: true });
+}
+
+function decoder<T>(kind: string, schema: z.ZodType<T>): (item: Item) => T {
+  return (item) => {
+    const raw = unmarshall(item);
+    const { [TABLE.partitionKey]: pk, [TABLE.sortKey]: sk, [TABLE.ttlAttribute]: _ttl, ...fields } = raw;
+    const parsed = schema.safeParse(fields);
+    if (!parsed.success) {
+      throw new AnexError(
+        `stored ${kind} item ${String(pk)}/${String(sk)} is malformed: ${z.prettifyError(parsed.error)}`,
+        { kind: 'bad-response', cause: parsed.error },
+      );
+    }
+    return parsed.data;
+  };
+}
+
+const provider = z.enum(PROVIDERS);
+const epochMs = z.number().int();
+
+const podRecord = z.strictObject({
+  podUid: z.string(),
+  namespace: z.string(),
+  name: z.string(),
+  provider,
+  stage: z.enum(['pending', 'creating', 'starting', 'running', 'releasing', 'terminating', 'finished']),
+  attempts: z.number().int().nonnegative(),
+  intent: z
+    .strictObject({
+      attempt: z.number().int(),
+      offerId: z.string(),
+      machineId: z.string().optional(),
+      at: epochMs,
+    })
+    .optional(),
+  instance: z
+    .strictObject({
+      id: z.string(),
+      machineId: z.string().optional(),
+      gpuName: z.string().optional(),
+      gpuCount: z.number().optional(),
+      pricePerHour: z.number().optional(),
+      region: z.string().optional(),
+      createdAt: epochMs,
+    })
+    .optional(),
+  startedAt: epochMs.optional(),
+  finishedAt: epochMs.optional(),
+  exitCode: z.number().int().optional(),
+  lastError: z.string().optional(),
+  vpnAddress: z.string().optional(),
+  version: z.number().int().positive(),
+  updatedAt: epochMs,
+});
+
+const ban = z.strictObject({
+  provider,
+  machineId: z.string(),
+  expiresAt: epochMs,
+  reason: z.string(),
+  createdAt: epochMs,
+});
+
+const lease = z.strictObject({ name: z.string(), owner: z.string(), expiresAt: epochMs });
+
+const address = z.strictObject({
+  address: z.string(),
+  podUid: z.string(),
+  publicKey: z.string().optional(),
+  allocatedAt: epochMs,
+});
+
+const token = z.strictObject({
+  hash: z.string(),
+  podUid: z.string(),
+  instanceId: z.string().optional(),
+  expiresAt: epochMs,
+  usedAt: epochMs.optional(),
+});
+
+// The casts only reconcile zod's `T | undefined` optionals with exactOptionalPropertyTypes;
+// the schemas are the same shapes as the interfaces in store.ts.
+export const decode = {
+  pod: decoder('pod', podRecord) as (item: Item) => PodRecord,
+  ban: decoder('ban', ban) as (item: Item) => Ban,
+  lease: decoder('lease', lease) as (item: Item) => Lease,
+  address: decoder('address', address) as (item: Item) => AddressAllocation,
+  token: decoder('token', token) as (item: Item) => BootstrapToken,
+};

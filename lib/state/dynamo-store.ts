@@ -1,0 +1,268 @@
+import {
+  DeleteItemCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { ProviderName } from '../offers/offer.ts';
+import { decode, encode, encodeKey, encodeValues } from './codec.ts';
+import { DynamoTable } from './dynamo-table.ts';
+import { isConditionFailed, translateDynamoError } from './errors.ts';
+import { banPartition, keys, PARTITIONS } from './keys.ts';
+import { addressNotHeld, podConflict, refusal } from './memory-store.ts';
+import type {
+  AddressAllocation,
+  Ban,
+  BootstrapToken,
+  PodRecord,
+  PodWrite,
+  Store,
+  TokenUse,
+} from './store.ts';
+
+export interface DynamoStoreOptions {
+  client: DynamoDBClient;
+  tableName: string;
+}
+
+/** Used tokens are kept a day past expiry so a replayed token answers `used`, not `unknown`. */
+const TOKEN_RETENTION_MS = 24 * 3_600_000;
+
+/**
+ * Store over one DynamoDB table (AWS, or dynalite locally and in tests). Every multi-writer
+ * decision is a single conditional write (ConditionExpression), never a transaction —
+ * dynalite has none, and none is needed: each method touches one item. Reads that decide
+ * are strongly consistent. Attribute names always go through ExpressionAttributeNames
+ * because several (name, namespace, owner, ttl) are DynamoDB reserved words.
+ */
+export class DynamoStore implements Store {
+  readonly #table: DynamoTable;
+
+  constructor(options: DynamoStoreOptions) {
+    this.#table = new DynamoTable(options.client, options.tableName);
+  }
+
+  async getPod(podUid: string): Promise<PodRecord | undefined> {
+    const item = await this.#table.get(keys.pod(podUid), `read pod record ${podUid}`);
+    return item === undefined ? undefined : decode.pod(item);
+  }
+
+  async listPods(): Promise<PodRecord[]> {
+    return (await this.#table.query(PARTITIONS.pod, 'list pod records')).map(decode.pod);
+  }
+
+  async putPod(
+    record: PodWrite,
+    options: { expectedVersion: number | undefined; now: number },
+  ): Promise<PodRecord> {
+    const { expectedVersion, now } = options;
+    const stored: PodRecord = { ...record, version: (expectedVersion ?? 0) + 1, updatedAt: now };
+    const condition =
+      expectedVersion === undefined
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : {
+            ConditionExpression: '#version = :expected',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: encodeValues({ ':expected': expectedVersion }),
+          };
+    const won = await this.#table.conditional(
+      () =>
+        this.#table.client.send(
+          new PutItemCommand({
+            TableName: this.#table.name,
+            Item: encode(keys.pod(record.podUid), stored),
+            ...condition,
+          }),
+        ),
+      `write pod record ${record.podUid}`,
+    );
+    if (!won) {
+      throw podConflict(
+        record.podUid,
+        expectedVersion === undefined ? 'it already exists' : `it is no longer at version ${expectedVersion}`,
+      );
+    }
+    return stored;
+  }
+
+  async deletePod(podUid: string): Promise<void> {
+    await this.#table.call(
+      () =>
+        this.#table.client.send(
+          new DeleteItemCommand({ TableName: this.#table.name, Key: encodeKey(keys.pod(podUid)) }),
+        ),
+      `delete pod record ${podUid}`,
+    );
+  }
+
+  async listBans(provider: ProviderName, now: number): Promise<Ban[]> {
+    const items = await this.#table.query(banPartition(provider), `list ${provider} bans`, {
+      FilterExpression: '#expiresAt > :now',
+      ExpressionAttributeNames: { '#expiresAt': 'expiresAt' },
+      ExpressionAttributeValues: encodeValues({ ':now': now }),
+    });
+    return items.map(decode.ban);
+  }
+
+  async putBan(ban: Ban): Promise<void> {
+    // A lost condition means a later ban is already stored: that is the contract, not an error.
+    await this.#table.conditional(
+      () =>
+        this.#table.client.send(
+          new PutItemCommand({
+            TableName: this.#table.name,
+            Item: encode(keys.ban(ban.provider, ban.machineId), ban, ban.expiresAt),
+            ConditionExpression: 'attribute_not_exists(pk) OR #expiresAt < :expiresAt',
+            ExpressionAttributeNames: { '#expiresAt': 'expiresAt' },
+            ExpressionAttributeValues: encodeValues({ ':expiresAt': ban.expiresAt }),
+          }),
+        ),
+      `ban ${ban.provider} machine ${ban.machineId}`,
+    );
+  }
+
+  async deleteBan(provider: ProviderName, machineId: string): Promise<boolean> {
+    const output = await this.#table.call(
+      () =>
+        this.#table.client.send(
+          new DeleteItemCommand({
+            TableName: this.#table.name,
+            Key: encodeKey(keys.ban(provider, machineId)),
+            ReturnValues: 'ALL_OLD',
+          }),
+        ),
+      `unban ${provider} machine ${machineId}`,
+    );
+    return output.Attributes !== undefined;
+  }
+
+  async acquireLease(name: string, owner: string, options: { now: number; ttlMs: number }): Promise<boolean> {
+    const expiresAt = options.now + options.ttlMs;
+    return this.#table.conditional(
+      () =>
+        this.#table.client.send(
+          new PutItemCommand({
+            TableName: this.#table.name,
+            Item: encode(keys.lease(name), { name, owner, expiresAt }, expiresAt),
+            ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner OR #expiresAt <= :now',
+            ExpressionAttributeNames: { '#owner': 'owner', '#expiresAt': 'expiresAt' },
+            ExpressionAttributeValues: encodeValues({ ':owner': owner, ':now': options.now }),
+          }),
+        ),
+      `acquire lease ${name}`,
+    );
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.#table.conditional(
+      () =>
+        this.#table.client.send(
+          new DeleteItemCommand({
+            TableName: this.#table.name,
+            Key: encodeKey(keys.lease(name)),
+            ConditionExpression: '#owner = :owner',
+            ExpressionAttributeNames: { '#owner': 'owner' },
+            ExpressionAttributeValues: encodeValues({ ':owner': owner }),
+          }),
+        ),
+      `release lease ${name}`,
+    );
+  }
+
+  async claimAddress(address: string, podUid: string, options: { now: number }): Promise<boolean> {
+    // One UpdateItem: a new claim sets every field; a repeat by the holder changes nothing
+    // (if_not_exists keeps allocatedAt), so a retried claim is harmless.
+    return this.#table.conditional(
+      () =>
+        this.#table.client.send(
+          new UpdateItemCommand({
+            TableName: this.#table.name,
+            Key: encodeKey(keys.address(address)),
+            UpdateExpression: 'SET #address = :address, #podUid = :podUid, #at = if_not_exists(#at, :now)',
+            ConditionExpression: 'attribute_not_exists(pk) OR #podUid = :podUid',
+            ExpressionAttributeNames: { '#address': 'address', '#podUid': 'podUid', '#at': 'allocatedAt' },
+            ExpressionAttributeValues: encodeValues({
+              ':address': address,
+              ':podUid': podUid,
+              ':now': options.now,
+            }),
+          }),
+        ),
+      `claim VPN address ${address}`,
+    );
+  }
+
+  async setPeerKey(address: string, podUid: string, publicKey: string): Promise<void> {
+    const won = await this.#table.conditional(
+      () =>
+        this.#table.client.send(
+          new UpdateItemCommand({
+            TableName: this.#table.name,
+            Key: encodeKey(keys.address(address)),
+            UpdateExpression: 'SET #publicKey = :publicKey',
+            ConditionExpression: '#podUid = :podUid',
+            ExpressionAttributeNames: { '#publicKey': 'publicKey', '#podUid': 'podUid' },
+            ExpressionAttributeValues: encodeValues({ ':publicKey': publicKey, ':podUid': podUid }),
+          }),
+        ),
+      `set the peer key of VPN address ${address}`,
+    );
+    if (!won) throw addressNotHeld(address, podUid);
+  }
+
+  async releaseAddress(address: string, podUid: string): Promise<void> {
+    await this.#table.conditional(
+      () =>
+        this.#table.client.send(
+          new DeleteItemCommand({
+            TableName: this.#table.name,
+            Key: encodeKey(keys.address(address)),
+            ConditionExpression: '#podUid = :podUid',
+            ExpressionAttributeNames: { '#podUid': 'podUid' },
+            ExpressionAttributeValues: encodeValues({ ':podUid': podUid }),
+          }),
+        ),
+      `release VPN address ${address}`,
+    );
+  }
+
+  async listAddresses(): Promise<AddressAllocation[]> {
+    return (await this.#table.query(PARTITIONS.address, 'list VPN addresses')).map(decode.address);
+  }
+
+  async putToken(token: BootstrapToken): Promise<void> {
+    await this.#table.call(
+      () =>
+        this.#table.client.send(
+          new PutItemCommand({
+            TableName: this.#table.name,
+            Item: encode(keys.token(token.hash), token, token.expiresAt + TOKEN_RETENTION_MS),
+          }),
+        ),
+      `store a bootstrap token for pod ${token.podUid}`,
+    );
+  }
+
+  async consumeToken(hash: string, options: { now: number }): Promise<TokenUse> {
+    const action = 'consume a bootstrap token';
+    try {
+      const output = await this.#table.client.send(
+        new UpdateItemCommand({
+          TableName: this.#table.name,
+          Key: encodeKey(keys.token(hash)),
+          UpdateExpression: 'SET #usedAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#usedAt) AND #expiresAt > :now',
+          ExpressionAttributeNames: { '#usedAt': 'usedAt', '#expiresAt': 'expiresAt' },
+          ExpressionAttributeValues: encodeValues({ ':now': options.now }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { outcome: 'ok', token: decode.token(output.Attributes ?? {}) };
+    } catch (error) {
+      if (!isConditionFailed(error)) throw translateDynamoError(error, action, this.#table.name);
+    }
+    // Lost the condition: read once to say why (the item can only have become used since).
+    const item = await this.#table.get(keys.token(hash), action);
+    return { outcome: refusal(item === undefined ? undefined : decode.token(item), options.now) ?? 'used' };
+  }
+}
