@@ -9,7 +9,14 @@
 export const PROVIDERS = ['vastai', 'runpod'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
-export const REGIONS = ['europe', 'north-america', 'asia-pacific', 'africa', 'south-america', 'oceania'] as const;
+export const REGIONS = [
+  'europe',
+  'north-america',
+  'asia-pacific',
+  'africa',
+  'south-america',
+  'oceania',
+] as const;
 export type Region = (typeof REGIONS)[number];
 
 export const RUNPOD_CLOUD_TYPES = ['SECURE', 'COMMUNITY'] as const;
@@ -28,6 +35,11 @@ export interface Offer {
   hostId?: string;
   /** GPU model as the provider spells it (Vast `gpu_name`, RunPod `name`). */
   gpuName: string;
+  /**
+   * `gpuKey(gpuName)` (lib/offers/gpu-names.ts), filled in by the normalizers so the filter
+   * engine never folds names per offer. When absent the engine computes it.
+   */
+  gpuKey?: string;
   /** RunPod GPU type id used for create (e.g. "NVIDIA GeForce RTX 4090"). */
   gpuTypeId?: string;
   gpuCount: number;

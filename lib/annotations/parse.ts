@@ -1,0 +1,184 @@
+import { z } from 'zod';
+import { PROVIDERS, type ProviderName } from '../offers/offer.ts';
+import {
+  CUDA_KEY,
+  isAnexKey,
+  isKnownKey,
+  KNOWN_ANNOTATION_KEYS,
+  NUMERIC_FIELDS,
+  type NumericTarget,
+  providerOfKey,
+} from './keys.ts';
+import { parseProviderKeys, parseSharedLists } from './parse-lists.ts';
+import { providerTitle, unsupportedKeyErrors } from './provider-support.ts';
+import { type Findings, parseNumericFamily, parseVersionFamily } from './ranges.ts';
+import type { NumericConstraint, Requirements } from './requirements.ts';
+import { suggest } from './suggest.ts';
+
+/** GB of container disk allocated when `anex.sh/disk-space-gb*` does not say (DESIGN §3). */
+export const DEFAULT_DISK_GB = 20;
+
+/** What the parser reads from a pod (see pod-input.ts for getting it out of a manifest). */
+export interface RequirementsInput {
+  annotations?: Readonly<Record<string, string>> | undefined;
+  nodeSelector?: Readonly<Record<string, string>> | undefined;
+  /** each container's `resources.limits["nvidia.com/gpu"]`, where set */
+  gpuLimits?: readonly number[] | undefined;
+  /** the CLI's --provider: wins over nodeSelector */
+  providerOverride?: ProviderName | undefined;
+}
+
+export type ParseResult =
+  | { ok: true; requirements: Requirements }
+  | { ok: false; errors: readonly string[]; warnings: readonly string[] };
+
+const inputSchema = z.object({
+  annotations: z.record(z.string(), z.string()).optional(),
+  nodeSelector: z.record(z.string(), z.string()).optional(),
+  gpuLimits: z.array(z.number().int().nonnegative()).optional(),
+  providerOverride: z.enum(PROVIDERS).optional(),
+});
+
+function resolveProvider(input: RequirementsInput, errors: string[]): ProviderName | undefined {
+  if (input.providerOverride !== undefined) return input.providerOverride;
+  const value = input.nodeSelector?.['node-provider'];
+  if (value === undefined) {
+    errors.push('nodeSelector node-provider is missing; expected "vastai" or "runpod"');
+    return undefined;
+  }
+  if (!(PROVIDERS as readonly string[]).includes(value)) {
+    errors.push(
+      `nodeSelector node-provider: ${JSON.stringify(value)} is not a provider; expected "vastai" or "runpod"`,
+    );
+    return undefined;
+  }
+  return value as ProviderName;
+}
+
+/** Splits anex keys into the ones to read; unknown → error, other provider's → warning. */
+function screenKeys(annotations: Readonly<Record<string, string>>, provider: ProviderName | undefined) {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const own: Record<string, string> = {};
+  for (const [key, value] of Object.entries(annotations)) {
+    if (!isAnexKey(key)) continue;
+    if (!isKnownKey(key)) {
+      const hint = suggest(key, KNOWN_ANNOTATION_KEYS);
+      errors.push(`${key}: unknown annotation${hint === undefined ? '' : `; did you mean ${hint}?`}`);
+      continue;
+    }
+    const keyProvider = providerOfKey(key);
+    if (provider !== undefined && keyProvider !== undefined && keyProvider !== provider) {
+      warnings.push(
+        `${key} is a ${providerTitle(keyProvider)} annotation; ignored for a ${providerTitle(provider)} pod`,
+      );
+      continue;
+    }
+    own[key] = value;
+  }
+  return { own, errors, warnings };
+}
+
+function parseNumerics(annotations: Readonly<Record<string, string>>, findings: Findings) {
+  const out: Partial<Record<NumericTarget, NumericConstraint>> = {};
+  for (const field of NUMERIC_FIELDS) {
+    const constraint = parseNumericFamily(annotations, field.key, field, findings);
+    if (constraint !== undefined) out[field.target] = constraint;
+  }
+  return out;
+}
+
+interface GpuCountInput {
+  annotated: NumericConstraint | undefined;
+  gpuLimits: readonly number[] | undefined;
+  provider: ProviderName;
+  findings: Findings;
+  warnings: string[];
+}
+
+/** gpu-count unset → the containers' nvidia.com/gpu limits, else any (Vast) / exactly 1 (RunPod). */
+function resolveGpuCount({ annotated, gpuLimits, provider, findings, warnings }: GpuCountInput) {
+  const limits = (gpuLimits ?? []).reduce((sum, n) => sum + n, 0);
+  if (annotated !== undefined) {
+    if (limits > 0 && 'exact' in annotated && annotated.exact !== limits) {
+      warnings.push(
+        `anex.sh/gpu-count "${annotated.exact}" differs from the containers' nvidia.com/gpu limits (${limits}); the annotation wins`,
+      );
+    }
+    return annotated;
+  }
+  if (limits > 0) {
+    findings.notes.push(
+      `anex.sh/gpu-count is unset: using the containers' nvidia.com/gpu limits (${limits})`,
+    );
+    return { exact: limits };
+  }
+  if (provider === 'runpod') {
+    findings.notes.push('anex.sh/gpu-count is unset: a RunPod pod gets exactly 1 GPU');
+    return { exact: 1 };
+  }
+  return undefined;
+}
+
+/** Disk to allocate: exact, else min, else the default (capped by a max below it). */
+function diskToAllocate(disk: NumericConstraint | undefined): number {
+  if (disk === undefined) return DEFAULT_DISK_GB;
+  if ('exact' in disk) return disk.exact;
+  if (disk.min !== undefined) return disk.min;
+  return disk.max !== undefined && disk.max < DEFAULT_DISK_GB ? disk.max : DEFAULT_DISK_GB;
+}
+
+/**
+ * A pod's annotations (+ nodeSelector `node-provider`, + containers' `nvidia.com/gpu`
+ * limits) → {@link Requirements}, or every problem found. Pure; DESIGN §3 to the letter.
+ */
+export function parseRequirements(input: RequirementsInput): ParseResult {
+  const shape = inputSchema.safeParse(input);
+  if (!shape.success) {
+    return {
+      ok: false,
+      errors: shape.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+      warnings: [],
+    };
+  }
+  const errors: string[] = [];
+  const provider = resolveProvider(input, errors);
+  const screened = screenKeys(input.annotations ?? {}, provider);
+  errors.push(...screened.errors);
+  const annotations = screened.own;
+  const findings: Findings = { errors, notes: [] };
+  const numerics = parseNumerics(annotations, findings);
+  const cuda = parseVersionFamily(annotations, CUDA_KEY, findings);
+  const lists = parseSharedLists(annotations, errors);
+  const providerKeys = parseProviderKeys(annotations, errors);
+  if (provider === undefined) return { ok: false, errors, warnings: screened.warnings };
+  errors.push(...unsupportedKeyErrors(provider, Object.keys(annotations)));
+  const gpuCount = resolveGpuCount({
+    annotated: numerics.gpuCount,
+    gpuLimits: input.gpuLimits,
+    provider,
+    findings,
+    warnings: screened.warnings,
+  });
+  if (errors.length > 0) return { ok: false, errors, warnings: screened.warnings };
+  const { dlperf, diskGb, gpuCount: _annotatedCount, ...shared } = numerics;
+  if (provider === 'runpod' && diskGb !== undefined) {
+    findings.notes.push(
+      'anex.sh/disk-space-gb sizes the RunPod container disk at create; RunPod reports no disk figure to filter offers on',
+    );
+  }
+  const requirements: Requirements = {
+    provider,
+    ...lists,
+    ...shared,
+    ...(gpuCount === undefined ? {} : { gpuCount }),
+    ...(cuda === undefined ? {} : { cuda }),
+    ...(diskGb === undefined || provider === 'runpod' ? {} : { diskGb }),
+    diskToAllocateGb: diskToAllocate(diskGb),
+    vastai: { ...providerKeys.vastai, ...(dlperf === undefined ? {} : { dlperf }) },
+    runpod: providerKeys.runpod,
+    notes: findings.notes,
+    warnings: screened.warnings,
+  };
+  return { ok: true, requirements };
+}

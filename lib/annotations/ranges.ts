@@ -1,0 +1,85 @@
+import { rangeKey } from './keys.ts';
+import type { NumericConstraint, VersionConstraint } from './requirements.ts';
+import { compareVersions, type NumberForm, parseNumber, parseVersion } from './values.ts';
+
+/** Where a family's findings go. */
+export interface Findings {
+  errors: string[];
+  notes: string[];
+}
+
+type Annotations = Readonly<Record<string, string>>;
+
+/** "anex.sh/vram is set: anex.sh/vram-min and anex.sh/vram-max are ignored" when applicable. */
+function noteIgnoredBounds(annotations: Annotations, key: string, notes: string[]): void {
+  const ignored = (['min', 'max'] as const)
+    .map((b) => rangeKey(key, b))
+    .filter((k) => annotations[k] !== undefined);
+  if (ignored.length > 0) {
+    notes.push(`${key} is set: ${ignored.join(' and ')} ${ignored.length === 1 ? 'is' : 'are'} ignored`);
+  }
+}
+
+/**
+ * A numeric family (`key`, `key-min`, `key-max`) → constraint. Every value present is
+ * validated, even an ignored bound (a typo there is still a typo); the exact value wins over
+ * the range (seed rule); min > max is an error.
+ */
+export function parseNumericFamily(
+  annotations: Annotations,
+  key: string,
+  form: NumberForm,
+  findings: Findings,
+): NumericConstraint | undefined {
+  const read = (k: string): number | undefined => {
+    const raw = annotations[k];
+    return raw === undefined ? undefined : parseNumber(k, raw, form, findings.errors);
+  };
+  const exact = read(key);
+  const min = read(rangeKey(key, 'min'));
+  const max = read(rangeKey(key, 'max'));
+  if (annotations[key] !== undefined) {
+    noteIgnoredBounds(annotations, key, findings.notes);
+    return exact === undefined ? undefined : { exact };
+  }
+  if (min !== undefined && max !== undefined && min > max) {
+    findings.errors.push(
+      `${rangeKey(key, 'min')}: "${annotations[rangeKey(key, 'min')]}" is greater than ${rangeKey(key, 'max')} "${annotations[rangeKey(key, 'max')]}"; no offer can match`,
+    );
+    return undefined;
+  }
+  if (min === undefined && max === undefined) return undefined;
+  return { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
+}
+
+/** The CUDA family, compared as versions (12.10 > 12.9), same rules as the numeric ones. */
+export function parseVersionFamily(
+  annotations: Annotations,
+  key: string,
+  findings: Findings,
+): VersionConstraint | undefined {
+  const read = (k: string): string | undefined => {
+    const raw = annotations[k];
+    return raw === undefined ? undefined : parseVersion(k, raw, findings.errors);
+  };
+  const exact = read(key);
+  const min = read(rangeKey(key, 'min'));
+  const max = read(rangeKey(key, 'max'));
+  if (annotations[key] !== undefined) {
+    noteIgnoredBounds(annotations, key, findings.notes);
+    return exact === undefined ? undefined : { exact };
+  }
+  if (min !== undefined && max !== undefined && compareVersions(min, max) > 0) {
+    findings.errors.push(
+      `${rangeKey(key, 'min')}: "${annotations[rangeKey(key, 'min')]}" is greater than ${rangeKey(key, 'max')} "${annotations[rangeKey(key, 'max')]}"; no offer can match`,
+    );
+    return undefined;
+  }
+  if (min === undefined && max === undefined) return undefined;
+  return { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
+}
+
+/** True when any of the family's three keys is present. */
+export function familyPresent(annotations: Annotations, key: string): string[] {
+  return [key, rangeKey(key, 'min'), rangeKey(key, 'max')].filter((k) => annotations[k] !== undefined);
+}

@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { AnexError } from '../../errors.ts';
+import { gpuKey } from '../gpu-names.ts';
+import type { Offer } from '../offer.ts';
+import { regionOfCountry } from '../regions.ts';
+
+/**
+ * Vast.AI search (`POST /api/v0/bundles/` → `{"offers":[…]}`) → Offer[] (providers.md §2.4,
+ * §2.5, §2.15). Vast already reports the seed's units (MB, GB/s, TFLOPS, Mbps, GB, MB/s,
+ * USD/h), so conversion is limited to compute capability (860 → "8.6"), CUDA (12.8 →
+ * "12.8"), the country code and the booleans. The schemas are exported for the provider
+ * client, which parses live responses with them.
+ */
+
+const num = z.number();
+const optionalNumber = num.nullish();
+
+/** One raw offer row. Tolerant of unknown fields (Vast adds columns); required: what a filter or a rent cannot do without. */
+export const vastOfferSchema = z
+  .object({
+    id: z.union([z.number().int(), z.string().min(1)]),
+    machine_id: z.union([z.number().int(), z.string().min(1)]),
+    host_id: z.union([z.number().int(), z.string()]).nullish(),
+    num_gpus: z.number().int().nonnegative(),
+    gpu_name: z.string(),
+    gpu_ram: num,
+    gpu_total_ram: optionalNumber,
+    gpu_totalram: optionalNumber,
+    gpu_mem_bw: optionalNumber,
+    total_flops: optionalNumber,
+    compute_cap: optionalNumber,
+    cuda_max_good: z.union([num, z.string()]).nullish(),
+    cpu_cores_effective: optionalNumber,
+    cpu_ram: optionalNumber,
+    disk_space: optionalNumber,
+    disk_bw: optionalNumber,
+    inet_up: optionalNumber,
+    inet_down: optionalNumber,
+    dph_total: num,
+    dlperf: optionalNumber,
+    verification: z.string().nullish(),
+    vericode: optionalNumber,
+    hosting_type: optionalNumber,
+    geolocation: z.string().nullish(),
+  })
+  .loose();
+export type VastOfferRow = z.infer<typeof vastOfferSchema>;
+
+export const vastSearchResponseSchema = z.object({ offers: z.array(vastOfferSchema) }).loose();
+export type VastSearchResponse = z.infer<typeof vastSearchResponseSchema>;
+
+/** 860 → "8.6", 1200 → "12.0". */
+export function computeCapOf(raw: number): string {
+  return `${Math.floor(raw / 100)}.${Math.floor((raw % 100) / 10)}`;
+}
+
+/** 12.8 → "12.8", 13 → "13.0", "12.4" → "12.4"; anything else → undefined. */
+export function cudaOf(raw: number | string): string | undefined {
+  const text = typeof raw === 'number' ? (Number.isInteger(raw) ? `${raw}.0` : String(raw)) : raw.trim();
+  if (/^\d+\.\d+$/.test(text)) return text;
+  return /^\d+$/.test(text) ? `${text}.0` : undefined;
+}
+
+/** "Texas, US" → "US"; "Yutakachō, Shinagawa District, Tokyo, JP" → "JP"; no code → undefined. */
+export function countryOfGeolocation(geolocation: string | null | undefined): string | undefined {
+  if (geolocation === null || geolocation === undefined) return undefined;
+  const last = geolocation.slice(geolocation.lastIndexOf(',') + 1).trim();
+  return /^[A-Za-z]{2}$/.test(last) ? last.toUpperCase() : undefined;
+}
+
+function addMeasurements(offer: Offer, row: VastOfferRow): void {
+  if (row.gpu_mem_bw != null) offer.vramBandwidthGBps = row.gpu_mem_bw;
+  if (row.total_flops != null) offer.tflops = row.total_flops;
+  if (row.compute_cap != null) offer.computeCap = computeCapOf(row.compute_cap);
+  const cuda = row.cuda_max_good == null ? undefined : cudaOf(row.cuda_max_good);
+  if (cuda !== undefined) offer.cudaMax = cuda;
+  if (row.cpu_cores_effective != null) offer.cpuCores = row.cpu_cores_effective;
+  if (row.cpu_ram != null) offer.ramMb = row.cpu_ram;
+  if (row.inet_up != null) offer.uploadMbps = row.inet_up;
+  if (row.inet_down != null) offer.downloadMbps = row.inet_down;
+  if (row.disk_space != null) offer.diskGb = row.disk_space;
+  if (row.disk_bw != null) offer.diskBwMBps = row.disk_bw;
+  if (row.dlperf != null) offer.dlperf = row.dlperf;
+}
+
+function addPlaceAndTrust(offer: Offer, row: VastOfferRow): void {
+  if (row.host_id != null) offer.hostId = String(row.host_id);
+  if (row.geolocation != null) offer.location = row.geolocation;
+  const country = countryOfGeolocation(row.geolocation);
+  if (country !== undefined) {
+    offer.countryCode = country;
+    const region = regionOfCountry(country);
+    if (region !== undefined) offer.region = region;
+  }
+  if (row.verification != null) offer.verified = row.verification === 'verified';
+  else if (row.vericode != null) offer.verified = row.vericode === 1;
+  // hosting_type values above 1 are undocumented (providers.md §8.7): only 1 counts, as in Vast's CLI.
+  if (row.hosting_type != null) offer.datacenter = row.hosting_type === 1;
+}
+
+/** One validated row → Offer. */
+export function normalizeVastOffer(row: VastOfferRow): Offer {
+  const total = row.gpu_total_ram ?? row.gpu_totalram ?? row.gpu_ram * row.num_gpus;
+  const offer: Offer = {
+    provider: 'vastai',
+    offerId: String(row.id),
+    machineId: String(row.machine_id),
+    gpuName: row.gpu_name,
+    gpuKey: gpuKey(row.gpu_name),
+    gpuCount: row.num_gpus,
+    vramMb: row.gpu_ram,
+    vramTotalMb: total,
+    pricePerHour: row.dph_total,
+  };
+  addMeasurements(offer, row);
+  addPlaceAndTrust(offer, row);
+  return offer;
+}
+
+function describeIssues(error: z.ZodError, source: string): string {
+  const shown = error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const more = error.issues.length > 5 ? ` (and ${error.issues.length - 5} more)` : '';
+  return `${source} is not a Vast.AI search response: ${shown.join('; ')}${more}`;
+}
+
+/**
+ * A whole search response → Offer[]. Throws AnexError `bad-response` naming the first
+ * offending fields (e.g. `offers.3.gpu_ram: Invalid input: expected number, received undefined`).
+ */
+export function normalizeVastSearch(response: unknown, source = 'Vast.AI search response'): Offer[] {
+  const parsed = vastSearchResponseSchema.safeParse(response);
+  if (!parsed.success) throw new AnexError(describeIssues(parsed.error, source), { kind: 'bad-response' });
+  const offers: Offer[] = new Array(parsed.data.offers.length);
+  for (let i = 0; i < parsed.data.offers.length; i++) {
+    offers[i] = normalizeVastOffer(parsed.data.offers[i] as VastOfferRow);
+  }
+  return offers;
+}
