@@ -1,0 +1,134 @@
+import { AnexError } from '../../errors.ts';
+import { HttpClient, type HttpClientOptions } from '../http/http-client.ts';
+import { type HttpResponse, parseBody } from '../http/response.ts';
+import type { CallOptions } from '../provider.ts';
+import { isOfferGone, vastError } from './errors.ts';
+import {
+  type VastInstance,
+  type VastOfferRow,
+  vastCreateResponseSchema,
+  vastDestroyResponseSchema,
+  vastListResponseSchema,
+  vastSearchResponseSchema,
+  vastShowResponseSchema,
+} from './schemas.ts';
+
+export const VAST_DEFAULT_BASE_URL = 'https://console.vast.ai';
+
+export type VastClientOptions = Omit<HttpClientOptions, 'service' | 'baseUrl'> & { baseUrl?: string };
+
+export type VastCreateAnswer =
+  | { kind: 'created'; instanceId: number }
+  | { kind: 'offer-gone'; reason: string };
+
+export interface VastListPage {
+  instances: VastInstance[];
+  nextToken: string | undefined;
+}
+
+/** Vast.ai REST calls anex makes, over the shared HTTP behaviour. No domain mapping here. */
+export class VastAiClient {
+  readonly #http: HttpClient;
+
+  constructor(options: VastClientOptions) {
+    this.#http = new HttpClient({
+      ...options,
+      service: 'vastai',
+      baseUrl: options.baseUrl ?? VAST_DEFAULT_BASE_URL,
+    });
+  }
+
+  async searchOffers(body: Record<string, unknown>, call: CallOptions): Promise<VastOfferRow[]> {
+    const response = await this.#http.send({
+      method: 'POST',
+      path: '/api/v0/bundles/',
+      body,
+      mode: 'idempotent',
+      ...call,
+    });
+    return parseBody('vastai', this.#ok(response), vastSearchResponseSchema).offers;
+  }
+
+  /**
+   * `PUT /api/v0/asks/{id}/`, sent once. Any `new_contract` in the answer — even an error
+   * answer — means an instance exists and is returned as created.
+   */
+  async createInstance(
+    askId: string,
+    body: Record<string, unknown>,
+    call: CallOptions,
+  ): Promise<VastCreateAnswer> {
+    const response = await this.#http.send({
+      method: 'PUT',
+      path: `/api/v0/asks/${encodeURIComponent(askId)}/`,
+      body,
+      mode: 'create',
+      ...call,
+    });
+    const parsed = vastCreateResponseSchema.safeParse(response.json);
+    const contract = parsed.success ? parsed.data.new_contract : undefined;
+    if (typeof contract === 'number') return { kind: 'created', instanceId: contract };
+    if (isOfferGone(response)) {
+      return {
+        kind: 'offer-gone',
+        reason: `ask ${askId}: ${parsed.success ? (parsed.data.msg ?? parsed.data.error) : response.status}`,
+      };
+    }
+    if (response.status >= 500 || (response.status < 300 && !parsed.success)) {
+      throw new AnexError(
+        `vastai ${response.route} answered HTTP ${response.status} without an instance id: the create may or may ` +
+          'not have happened; look for the tagged instance before trying again',
+        { kind: 'unknown-outcome' },
+      );
+    }
+    throw vastError(response, this.#http.secrets);
+  }
+
+  /** One instance, or null when Vast says it is gone (`{"instances": null}` or 404). */
+  async showInstance(id: string, call: CallOptions): Promise<VastInstance | null> {
+    const response = await this.#http.send({
+      method: 'GET',
+      path: `/api/v0/instances/${encodeURIComponent(id)}/`,
+      mode: 'idempotent',
+      ...call,
+    });
+    if (response.status === 404) return null;
+    return parseBody('vastai', this.#ok(response), vastShowResponseSchema).instances;
+  }
+
+  /** One page of `GET /api/v1/instances/` (max 25, keyset `after_token`). */
+  async listInstancesPage(afterToken: string | undefined, call: CallOptions): Promise<VastListPage> {
+    const response = await this.#http.send({
+      method: 'GET',
+      path: '/api/v1/instances/',
+      query: { limit: '25', order_by: JSON.stringify([{ col: 'id', dir: 'asc' }]), after_token: afterToken },
+      mode: 'idempotent',
+      ...call,
+    });
+    const page = parseBody('vastai', this.#ok(response), vastListResponseSchema);
+    return { instances: page.instances, nextToken: page.next_token ?? undefined };
+  }
+
+  /** `DELETE /api/v0/instances/{id}/`; 404 (`not_found` / `no_such_instance`) means gone. */
+  async destroyInstance(id: string, call: CallOptions): Promise<'destroyed' | 'gone'> {
+    const response = await this.#http.send({
+      method: 'DELETE',
+      path: `/api/v0/instances/${encodeURIComponent(id)}/`,
+      mode: 'idempotent',
+      ...call,
+    });
+    if (response.status === 404) return 'gone';
+    const body = parseBody('vastai', this.#ok(response), vastDestroyResponseSchema);
+    if (body.success === false) {
+      // Old servers answer 200 success:false for an unknown instance.
+      if (/not.?found|no_such_instance/i.test(`${body.error ?? ''} ${body.msg ?? ''}`)) return 'gone';
+      throw vastError(response, this.#http.secrets);
+    }
+    return 'destroyed';
+  }
+
+  #ok(response: HttpResponse): HttpResponse {
+    if (response.status >= 200 && response.status < 300) return response;
+    throw vastError(response, this.#http.secrets);
+  }
+}

@@ -1,0 +1,152 @@
+import type { Offer } from '../../offers/offer.ts';
+import {
+  formatTag,
+  type Instance,
+  type InstanceState,
+  type InstanceTag,
+  type LaunchSpec,
+  POD_UID_ENV_VAR,
+  parseTag,
+  TAG_ENV_VAR,
+} from '../provider.ts';
+import { DEAD_STATUSES, faultOfStatusMessage } from './errors.ts';
+import { regionOfCountry } from './region-countries.ts';
+import type { VastInstance, VastOfferRow } from './schemas.ts';
+
+/** Vast ↔ domain. The offer mapping is the single call site {@link toOffer}. */
+
+type Loose<T> = { [K in keyof T]: T[K] | undefined };
+
+/** Drops undefined fields, so optional properties are absent rather than undefined. */
+function compact<T extends object>(value: Loose<T>): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** 890 → "8.9", 1200 → "12.0". */
+function computeCapString(cap: number | null | undefined): string | undefined {
+  if (!cap) return undefined;
+  return `${Math.floor(cap / 100)}.${Math.floor((cap % 100) / 10)}`;
+}
+
+function versionString(value: number | null | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  return Number.isInteger(value) ? `${value}.0` : String(value);
+}
+
+/** Last two characters after the last comma: Vast's own rule (`geo[-2:]`). */
+function countryOf(geolocation: string | null | undefined): string | undefined {
+  const code = geolocation?.split(',').pop()?.trim().slice(-2).toUpperCase();
+  return code && /^[A-Z]{2}$/.test(code) ? code : undefined;
+}
+
+/** One search row → {@link Offer} (units are already the seed's: MB, Mbps, GB, MB/s). */
+export function toOffer(row: VastOfferRow): Offer {
+  const countryCode = countryOf(row.geolocation);
+  return compact<Offer>({
+    provider: 'vastai',
+    offerId: String(row.id),
+    machineId: String(row.machine_id),
+    hostId: row.host_id === null || row.host_id === undefined ? undefined : String(row.host_id),
+    gpuName: row.gpu_name,
+    gpuCount: row.num_gpus,
+    vramMb: row.gpu_ram,
+    vramTotalMb: row.gpu_total_ram ?? row.gpu_ram * row.num_gpus,
+    vramBandwidthGBps: row.gpu_mem_bw ?? undefined,
+    tflops: row.total_flops ?? undefined,
+    computeCap: computeCapString(row.compute_cap),
+    cudaMax: versionString(row.cuda_max_good),
+    cpuCores: row.cpu_cores_effective ?? undefined,
+    ramMb: row.cpu_ram ?? undefined,
+    pricePerHour: row.dph_total,
+    uploadMbps: row.inet_up ?? undefined,
+    downloadMbps: row.inet_down ?? undefined,
+    diskGb: row.disk_space ?? undefined,
+    diskBwMBps: row.disk_bw ?? undefined,
+    region: countryCode ? regionOfCountry(countryCode) : undefined,
+    countryCode,
+    location: row.geolocation ?? undefined,
+    verified: row.verification ? row.verification === 'verified' : undefined,
+    datacenter:
+      row.hosting_type === null || row.hosting_type === undefined ? undefined : row.hosting_type === 1,
+    dlperf: row.dlperf ?? undefined,
+  });
+}
+
+/** Vast status fields → {@link InstanceState} (providers.md §2.8, §5). */
+export function toInstanceState(raw: VastInstance | null): InstanceState {
+  if (!raw || raw.actual_status === 'destroyed') return { phase: 'gone' };
+  const actual = raw.actual_status ?? null;
+  const fault = faultOfStatusMessage(raw.status_msg);
+  if (fault) return { phase: 'failed', fault, reason: `status_msg: ${raw.status_msg}` };
+  if (actual && DEAD_STATUSES.has(actual)) {
+    return { phase: 'failed', fault: 'host', reason: `actual_status ${actual}: it will never reach running` };
+  }
+  if (actual === 'running' && raw.intended_status !== 'stopped') return { phase: 'running' };
+  if (raw.intended_status === 'stopped') {
+    return {
+      phase: 'failed',
+      fault: 'host',
+      reason: `intended_status flipped to stopped (actual_status ${actual})`,
+    };
+  }
+  if (actual === null) return { phase: 'pending' };
+  return raw.status_msg ? { phase: 'starting', message: raw.status_msg } : { phase: 'starting' };
+}
+
+/** The tag of an instance: its label, or failing that the tag env var (a second ownership mark). */
+export function tagOf(raw: VastInstance): InstanceTag | undefined {
+  const fromLabel = parseTag(raw.label);
+  if (fromLabel) return fromLabel;
+  const env = raw.extra_env?.find(([key]) => key === TAG_ENV_VAR);
+  return parseTag(env?.[1]);
+}
+
+export function toInstance(raw: VastInstance): Instance {
+  const tag = tagOf(raw);
+  return compact<Instance>({
+    id: String(raw.id),
+    provider: 'vastai',
+    tag,
+    state: toInstanceState(raw),
+    machineId: raw.machine_id === null || raw.machine_id === undefined ? undefined : String(raw.machine_id),
+    gpuName: raw.gpu_name ?? undefined,
+    gpuCount: raw.num_gpus ?? undefined,
+    pricePerHour: raw.dph_total ?? undefined,
+    createdAt: raw.start_date ? Math.round(raw.start_date * 1000) : undefined,
+    publicIp: raw.public_ipaddr || undefined,
+  });
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The `PUT /api/v0/asks/{id}/` body. `runtype: args` keeps the image ENTRYPOINT; an entrypoint
+ * override goes into `onstart` as the CLI does in args mode (providers.md §2.7; exact parsing is
+ * undocumented). Env is an object (the OpenAPI says string; the docs and CLI send an object),
+ * ports ride along as `-p` keys.
+ */
+export function toCreateBody(launch: LaunchSpec, tag: InstanceTag): Record<string, unknown> {
+  const env: Record<string, string> = {
+    ...launch.env,
+    [TAG_ENV_VAR]: formatTag(tag),
+    [POD_UID_ENV_VAR]: tag.podUid,
+  };
+  for (const port of launch.ports ?? []) {
+    const [number, protocol] = port.split('/');
+    env[`-p ${number}:${number}${protocol === 'udp' ? '/udp' : ''}`] = '1';
+  }
+  return compact<Record<string, unknown>>({
+    image: launch.image,
+    disk: launch.diskGb,
+    label: formatTag(tag),
+    env,
+    runtype: 'args',
+    args: launch.args ? [...launch.args] : undefined,
+    onstart:
+      launch.command && launch.command.length > 0 ? launch.command.map(shellQuote).join(' ') : undefined,
+    cancel_unavail: true,
+    target_state: 'running',
+  });
+}

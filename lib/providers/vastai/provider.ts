@@ -1,0 +1,97 @@
+import type { Requirements } from '../../annotations/requirements.ts';
+import type { Offer } from '../../offers/offer.ts';
+import type {
+  CallOptions,
+  CreateResult,
+  Instance,
+  InstanceTag,
+  LaunchSpec,
+  ListOffersOptions,
+  Provider,
+} from '../provider.ts';
+import { VastAiClient, type VastClientOptions } from './client.ts';
+import { toCreateBody, toInstance, toInstanceState, toOffer } from './mapper.ts';
+import { buildSearchBody } from './search-body.ts';
+
+export interface VastAiProviderOptions extends VastClientOptions {
+  /** This installation's cluster id; listTagged returns only its instances. Unset: every anex tag. */
+  clusterId?: string;
+  /** Offers asked for per search. @default 1000 */
+  searchLimit?: number;
+}
+
+/** {@link Provider} for Vast.ai (providers.md §2). */
+export class VastAiProvider implements Provider {
+  readonly name = 'vastai' as const;
+  readonly #client: VastAiClient;
+  readonly #clusterId: string | undefined;
+  readonly #searchLimit: number;
+
+  constructor(options: VastAiProviderOptions) {
+    const { clusterId, searchLimit, ...clientOptions } = options;
+    this.#client = new VastAiClient(clientOptions);
+    this.#clusterId = clusterId;
+    this.#searchLimit = searchLimit ?? 1000;
+  }
+
+  async listOffers(requirements: Requirements, options: ListOffersOptions): Promise<Offer[]> {
+    const body = buildSearchBody(requirements, {
+      excludeMachineIds: options.excludeMachineIds,
+      limit: this.#searchLimit,
+    });
+    const rows = await this.#client.searchOffers(body, options);
+    // The server-side notin was reported ignored at times (providers.md §2.4): enforce bans here too.
+    const banned = new Set(options.excludeMachineIds ?? []);
+    return rows.map(toOffer).filter((offer) => !offer.machineId || !banned.has(offer.machineId));
+  }
+
+  async create(
+    offer: Offer,
+    launch: LaunchSpec,
+    tag: InstanceTag,
+    options: CallOptions,
+  ): Promise<CreateResult> {
+    const answer = await this.#client.createInstance(offer.offerId, toCreateBody(launch, tag), options);
+    if (answer.kind === 'offer-gone') return { outcome: 'offer-gone', reason: answer.reason };
+    const instance: Instance = {
+      id: String(answer.instanceId),
+      provider: 'vastai',
+      tag,
+      state: { phase: 'pending' },
+      gpuName: offer.gpuName,
+      gpuCount: offer.gpuCount,
+      pricePerHour: offer.pricePerHour,
+      ...(offer.machineId === undefined ? {} : { machineId: offer.machineId }),
+    };
+    return { outcome: 'created', instance };
+  }
+
+  async get(instanceId: string, options: CallOptions): Promise<Instance> {
+    const raw = await this.#client.showInstance(instanceId, options);
+    if (!raw) return { id: instanceId, provider: 'vastai', state: toInstanceState(null) };
+    return toInstance(raw);
+  }
+
+  async listTagged(options: CallOptions): Promise<Instance[]> {
+    const found: Instance[] = [];
+    let token: string | undefined;
+    const seen = new Set<string>();
+    do {
+      const page = await this.#client.listInstancesPage(token, options);
+      for (const raw of page.instances) {
+        const instance = toInstance(raw);
+        if (instance.tag && (!this.#clusterId || instance.tag.clusterId === this.#clusterId))
+          found.push(instance);
+      }
+      // A repeated token would loop forever on a misbehaving server.
+      if (page.nextToken && seen.has(page.nextToken)) break;
+      if (page.nextToken) seen.add(page.nextToken);
+      token = page.nextToken;
+    } while (token);
+    return found;
+  }
+
+  destroy(instanceId: string, options: CallOptions): Promise<'destroyed' | 'gone'> {
+    return this.#client.destroyInstance(instanceId, options);
+  }
+}

@@ -1,0 +1,244 @@
+import { INVALID_JSON, type SimRequest, type SimResponse } from '../common/http-server.ts';
+import type { SimRoute } from '../common/sim-core.ts';
+import { renderInstance, type VastBootPlan, type VastInstanceRecord, type VastTimings } from './instances.ts';
+import { round, type VastAsk, type VastMachine } from './marketplace.ts';
+import { searchAsks } from './search.ts';
+
+/** The state the Vast routes read and change (owned by {@link VastAiSim}). */
+export interface VastState {
+  asks: Map<number, VastAsk>;
+  machines: Map<number, VastMachine>;
+  instances: Map<number, VastInstanceRecord>;
+  machinePlans: Map<number, VastBootPlan>;
+  imagePlans: Map<string, VastBootPlan>;
+  credit: number;
+  nextInstanceId: number;
+  timings: VastTimings;
+  now: () => number;
+  /** true when a key was sent but is not accepted (search answers 404 then). */
+  badKey: (request: SimRequest) => boolean;
+}
+
+const fail = (
+  status: number,
+  error: string,
+  msg: string,
+  extra: Record<string, unknown> = {},
+): SimResponse => ({
+  status,
+  body: { success: false, error, msg, ...extra },
+});
+
+/** Columns computed per row: filtering the v1 list on them is a 400 on the real API. */
+const COMPUTED_COLUMNS = new Set(['dph_total', 'num_gpus', 'dlperf_per_dphtotal', 'gpu_totalram']);
+
+export function vastRoutes(state: VastState): SimRoute[] {
+  return [
+    {
+      name: 'search',
+      method: 'POST',
+      pattern: /^\/api\/v0\/bundles\/?$/,
+      auth: false,
+      run: (r) => search(state, r),
+    },
+    {
+      name: 'create',
+      method: 'PUT',
+      pattern: /^\/api\/v0\/asks\/([^/]+)\/?$/,
+      auth: true,
+      run: (r, p) => create(state, r, p[0]),
+    },
+    {
+      name: 'show',
+      method: 'GET',
+      pattern: /^\/api\/v0\/instances\/([^/]+)\/?$/,
+      auth: true,
+      run: (_r, p) => show(state, p[0]),
+    },
+    {
+      name: 'list',
+      method: 'GET',
+      pattern: /^\/api\/v1\/instances\/?$/,
+      auth: true,
+      run: (r) => list(state, r),
+    },
+    {
+      name: 'destroy',
+      method: 'DELETE',
+      pattern: /^\/api\/v0\/instances\/([^/]+)\/?$/,
+      auth: true,
+      run: (_r, p) => destroy(state, p[0]),
+    },
+  ];
+}
+
+function search(state: VastState, request: SimRequest): SimResponse {
+  // Documented oddity: a bad key on search is a 404 with "Invalid user key".
+  if (state.badKey(request)) return fail(404, 'auth_error', 'Invalid user key');
+  const body = request.body;
+  if (body === INVALID_JSON || (body !== undefined && (typeof body !== 'object' || Array.isArray(body)))) {
+    return { status: 400, body: { error: 'invalid_request', msg: 'Invalid json body' } };
+  }
+  return searchAsks(state.asks.values(), state.machines, (body ?? {}) as Record<string, unknown>);
+}
+
+function create(state: VastState, request: SimRequest, rawId: string | undefined): SimResponse {
+  const askId = Number(rawId);
+  const body = request.body as Record<string, unknown> | undefined;
+  const invalid = validateCreate(body);
+  if (invalid) return fail(400, 'invalid_args', `error 400/3467: Invalid args: ${invalid}`);
+  const ask = Number.isInteger(askId) ? state.asks.get(askId) : undefined;
+  if (!ask) {
+    return fail(
+      404,
+      'invalid_args',
+      `error 404/3603: no_such_ask Instance type by id ${rawId} is not available.`,
+      {
+        ask_id: Number.isFinite(askId) ? askId : null,
+      },
+    );
+  }
+  const machine = state.machines.get(ask.machineId);
+  if (ask.taken || !machine || machine.gpuTotal - machine.gpusInUse < ask.numGpus) {
+    return fail(
+      410,
+      'no_such_ask',
+      `error 410/3907: no_such_ask Instance type ${askId} is no longer available.`,
+      {
+        ask_id: askId,
+      },
+    );
+  }
+  if (state.credit <= 0)
+    return fail(400, 'insufficient_credit', 'Your account lacks credit; add credit to rent.');
+  const record = newRecord(state, ask, body as Record<string, unknown>);
+  ask.taken = true;
+  machine.gpusInUse += ask.numGpus;
+  state.instances.set(record.id, record);
+  return {
+    status: 200,
+    body: { success: true, new_contract: record.id, instance_api_key: `inst-${record.id}-key` },
+  };
+}
+
+function validateCreate(body: Record<string, unknown> | undefined): string | undefined {
+  if (!body || typeof body !== 'object') return 'request body must be a JSON object';
+  if (typeof body.image !== 'string' || body.image.length === 0) return 'image is required';
+  if (body.image.length > 1024) return 'image is too long';
+  if (body.label !== undefined && (typeof body.label !== 'string' || body.label.length > 1024))
+    return 'label_too_long';
+  const env = body.env;
+  if (env !== undefined && (typeof env !== 'object' || env === null || Array.isArray(env))) {
+    return 'env must be an object of KEY: value';
+  }
+  const entries = Object.entries((env ?? {}) as Record<string, unknown>);
+  if (entries.some(([, value]) => typeof value !== 'string' || value.length > 256)) {
+    return 'env values must be strings of at most 256 characters';
+  }
+  if (entries.reduce((sum, [k, v]) => sum + k.length + String(v).length, 0) > 32_768)
+    return 'env is too large';
+  if (body.disk !== undefined && (typeof body.disk !== 'number' || body.disk < 8))
+    return 'disk must be a number >= 8';
+  return undefined;
+}
+
+function newRecord(state: VastState, ask: VastAsk, body: Record<string, unknown>): VastInstanceRecord {
+  const image = body.image as string;
+  const disk = typeof body.disk === 'number' ? body.disk : 8;
+  const plan = state.imagePlans.get(image) ?? state.machinePlans.get(ask.machineId) ?? 'normal';
+  return {
+    id: state.nextInstanceId++,
+    ask,
+    label: typeof body.label === 'string' ? body.label : null,
+    image,
+    env: (body.env ?? {}) as Record<string, string>,
+    runtype: typeof body.runtype === 'string' ? body.runtype : 'ssh',
+    args: Array.isArray(body.args) ? body.args.map(String) : [],
+    onstart: typeof body.onstart === 'string' ? body.onstart : null,
+    disk,
+    createdAt: state.now(),
+    destroyed: false,
+    plan,
+    dphTotal: round(ask.dphBase + (ask.storageCost * disk) / 730, 4),
+  };
+}
+
+function show(state: VastState, rawId: string | undefined): SimResponse {
+  const record = state.instances.get(Number(rawId));
+  // Unknown or destroyed id: 200 {"instances": null} (vast-cli `show__instance`).
+  if (!record || record.destroyed) return { status: 200, body: { instances: null } };
+  return { status: 200, body: { instances: renderInstance(record, state.now(), state.timings) } };
+}
+
+function destroy(state: VastState, rawId: string | undefined): SimResponse {
+  const id = Number(rawId);
+  if (!Number.isInteger(id) || id <= 0)
+    return fail(400, 'invalid_args', `error 400/3467: Invalid args: bad id ${rawId}`);
+  const record = state.instances.get(id);
+  if (!record || record.destroyed) return fail(404, 'not_found', 'Instance not found');
+  record.destroyed = true;
+  const machine = state.machines.get(record.ask.machineId);
+  if (machine) machine.gpusInUse -= record.ask.numGpus;
+  return { status: 200, body: { success: true } };
+}
+
+function list(state: VastState, request: SimRequest): SimResponse {
+  const parsed = parseListQuery(request.query);
+  if ('error' in parsed) return { status: 400, body: { error: 'invalid_request', msg: parsed.error } };
+  const now = state.now();
+  const all = [...state.instances.values()]
+    .filter((r) => !r.destroyed)
+    .map((r) => renderInstance(r, now, state.timings))
+    .filter((row) => Object.entries(parsed.filters).every(([col, cond]) => selectMatches(row[col], cond)))
+    .sort((a, b) => ((a.id as number) - (b.id as number)) * parsed.dir);
+  const after = parsed.after;
+  const remaining =
+    after === undefined ? all : all.filter((row) => ((row.id as number) - after) * parsed.dir > 0);
+  const page = remaining.slice(0, parsed.limit);
+  const last = page[page.length - 1];
+  const more = remaining.length > page.length && last !== undefined;
+  const labelCounts: Record<string, number> = {};
+  for (const row of all)
+    if (typeof row.label === 'string') labelCounts[row.label] = (labelCounts[row.label] ?? 0) + 1;
+  return {
+    status: 200,
+    body: {
+      success: true,
+      instances_found: page.length,
+      total_instances: all.length,
+      label_counts: labelCounts,
+      next_token: more ? Buffer.from(JSON.stringify({ id: last.id })).toString('base64url') : null,
+      instances: page,
+    },
+  };
+}
+
+type ListQuery = { limit: number; dir: 1 | -1; after: number | undefined; filters: Record<string, unknown> };
+
+function parseListQuery(query: URLSearchParams): ListQuery | { error: string } {
+  try {
+    const limit = Math.min(25, Math.max(1, Number(query.get('limit') ?? 25) || 25));
+    const order = JSON.parse(query.get('order_by') ?? '[{"col":"id","dir":"asc"}]') as { dir?: string }[];
+    const filters = JSON.parse(query.get('select_filters') ?? '{}') as Record<string, unknown>;
+    const bad = Object.keys(filters).find((col) => COMPUTED_COLUMNS.has(col));
+    if (bad) return { error: `${bad} is not a valid search key` };
+    const token = query.get('after_token');
+    const after = token
+      ? (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { id: number }).id
+      : undefined;
+    return { limit, dir: order[0]?.dir === 'desc' ? -1 : 1, after, filters };
+  } catch {
+    return { error: 'invalid query parameters (order_by, select_filters and after_token must be JSON)' };
+  }
+}
+
+function selectMatches(actual: unknown, condition: unknown): boolean {
+  if (condition === null || typeof condition !== 'object') return actual === condition;
+  return Object.entries(condition as Record<string, unknown>).every(([op, expected]) => {
+    if (op === 'eq') return actual === expected;
+    if (op === 'neq') return actual !== expected;
+    if (op === 'in') return Array.isArray(expected) && expected.includes(actual);
+    if (op === 'notin') return Array.isArray(expected) && !expected.includes(actual);
+    return true;
+  });
+}
