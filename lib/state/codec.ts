@@ -77,6 +77,8 @@ const podRecord = z.strictObject({
   finishedAt: epochMs.optional(),
   exitCode: z.number().int().optional(),
   lastError: z.string().optional(),
+  failureReason: z.string().optional(),
+  restarts: z.number().int().nonnegative().optional(),
   vpnAddress: z.string().optional(),
   version: z.number().int().positive(),
   updatedAt: epochMs,

@@ -68,6 +68,10 @@ export interface PodRecord {
   exitCode?: number;
   /** last failure, worded for the user */
   lastError?: string;
+  /** machine-readable reason of a final failure (pod status reason), e.g. ImagePullError, ProvisioningFailed */
+  failureReason?: string;
+  /** times the container was started again after it ended or lost its machine (restartPolicy Always/OnFailure) */
+  restarts?: number;
   vpnAddress?: string;
   /** optimistic-concurrency counter, set by the store */
   version: number;
@@ -152,9 +156,7 @@ export interface BootstrapToken {
   usedAt?: number;
 }
 
-export type TokenUse =
-  | { outcome: 'ok'; token: BootstrapToken }
-  | { outcome: 'unknown' | 'expired' | 'used' };
+export type TokenUse = { outcome: 'ok'; token: BootstrapToken } | { outcome: 'unknown' | 'expired' | 'used' };
 
 export interface TunnelStore {
   /** Claims `address` for `podUid` (conditional put). @returns false when another pod holds it. */

@@ -1,0 +1,42 @@
+import type { ProviderName } from '../offers/offer.ts';
+
+/**
+ * The knobs a reconcile pass needs, already validated (lib/config parses them with zod and
+ * hands over this shape). Every duration is in milliseconds.
+ */
+export interface ReconcileConfig {
+  /** Identifies this installation in instance tags (`anex.<clusterId>.<podUid>`). */
+  clusterId: string;
+  /** Virtual node name per provider; a provider without a node is not reconciled. */
+  nodes: Partial<Record<ProviderName, string>>;
+  /** How long an instance may take from create to running before it counts as a host fault. */
+  startTimeoutMs: Record<ProviderName, number>;
+  /** Provisioning attempts (failed starts; not offers gone) before the pod is Failed. */
+  maxAttempts: number;
+  /** How long a machine that failed to start stays banned (Vast). */
+  banTimeoutMs: number;
+  /** A tagged instance with neither pod nor record is destroyed only once this old (read lag, in-flight creates). */
+  gcGraceMs: number;
+  /** After an unknown create outcome: how long to keep looking for the tagged instance before trying another offer. */
+  createLagMs: number;
+  /** Candidates tried in one pass when offers keep vanishing (dstack tries 25 per attempt). */
+  maxCandidatesPerPass: number;
+  /** Providers whose failed machines are banned by machine id (DESIGN §3: Vast only). */
+  machineBans: readonly ProviderName[];
+  /** Per-pod lease: longer than the slowest provisioning sequence of one pod. */
+  podLeaseMs: number;
+}
+
+/** Defaults from the providers' observed boot times (Vast 1-5 min usually; dstack allows 10/20 min). */
+export const DEFAULT_RECONCILE_CONFIG: ReconcileConfig = {
+  clusterId: 'default',
+  nodes: { vastai: 'anex-vastai', runpod: 'anex-runpod' },
+  startTimeoutMs: { vastai: 10 * 60_000, runpod: 20 * 60_000 },
+  maxAttempts: 5,
+  banTimeoutMs: 6 * 60 * 60_000,
+  gcGraceMs: 10 * 60_000,
+  createLagMs: 2 * 60_000,
+  maxCandidatesPerPass: 10,
+  machineBans: ['vastai'],
+  podLeaseMs: 5 * 60_000,
+};

@@ -1,0 +1,100 @@
+import type { PodEvent } from '../kube/cluster.ts';
+import type { Offer } from '../offers/offer.ts';
+import type { Instance } from '../providers/provider.ts';
+import type { InstanceRecord } from '../state/store.ts';
+import { iso } from './status.ts';
+
+/**
+ * Event texts, in words a user acts on (DESIGN §4): what happened, to which machine, what
+ * anex does next, and what the user can change. Kept stable (no clocks, no counters that
+ * move every pass) so the API server's deduplication folds repeats into one event.
+ */
+export const events = {
+  invalidAnnotations(issues: readonly string[]): PodEvent {
+    return warn('InvalidAnnotations', `Fix these and the pod is retried automatically: ${issues.join('; ')}`);
+  },
+  noMatchingOffers(summary: string): PodEvent {
+    return warn('NoMatchingOffers', `No offer matches; relax a filter or wait for the market: ${summary}`);
+  },
+  offersUnavailable(provider: string, error: string): PodEvent {
+    return warn(
+      'ProvisionFailed',
+      `Cannot list ${provider} offers right now (${error}); retrying on the next pass`,
+    );
+  },
+  offerSelected(offer: Offer, attempt: number, maxAttempts: number): PodEvent {
+    return normal('OfferSelected', `Renting ${describeOffer(offer)} (attempt ${attempt} of ${maxAttempts})`);
+  },
+  offerGone(offer: Offer, reason: string): PodEvent {
+    return normal(
+      'Provisioning',
+      `Offer ${offer.offerId} was taken before we could rent it (${reason}); trying the next one`,
+    );
+  },
+  rented(instance: Instance | InstanceRecord, offer: Offer): PodEvent {
+    return normal(
+      'Provisioning',
+      `Rented instance ${instance.id} (${describeOffer(offer)}); waiting for it to start`,
+    );
+  },
+  createUnknown(offer: Offer, error: string): PodEvent {
+    return warn(
+      'Provisioning',
+      `The rent request for offer ${offer.offerId} got no clear answer (${error}); looking for its instance before trying anything else`,
+    );
+  },
+  createRefused(error: string): PodEvent {
+    return warn('ProvisionFailed', `The provider refused to rent: ${error}`);
+  },
+  candidatesExhausted(tried: number): PodEvent {
+    return warn(
+      'ProvisionFailed',
+      `All ${tried} offers tried were taken by other renters; retrying on the next pass`,
+    );
+  },
+  adopted(instanceId: string, tag: string): PodEvent {
+    return normal(
+      'Adopted',
+      `Found instance ${instanceId} already rented for this pod (tag ${tag}); using it instead of renting another`,
+    );
+  },
+  machineBanned(machineId: string, until: number, reason: string): PodEvent {
+    return warn(
+      'MachineBanned',
+      `Machine ${machineId} is skipped for all pods until ${iso(until)}: ${reason}`,
+    );
+  },
+  attemptFailed(reason: string, next: 'retry' | 'give-up'): PodEvent {
+    const then = next === 'retry' ? 'destroying it and trying another machine' : 'destroying it';
+    return warn('ProvisionFailed', `${reason}; ${then}`);
+  },
+  gaveUp(message: string): PodEvent {
+    return warn('ProvisionFailed', message);
+  },
+  started(instanceId: string): PodEvent {
+    return normal('Started', `Container started on instance ${instanceId}`);
+  },
+  instanceGone(instanceId: string, detail: string): PodEvent {
+    return warn('InstanceGone', `Instance ${instanceId} ${detail}`);
+  },
+  terminated(instanceId: string, exitCode: number, restarting: boolean): PodEvent {
+    const then = restarting
+      ? 'restartPolicy asks for a restart: renting a new machine'
+      : 'instance destroyed, billing stopped';
+    return normal('Terminated', `Container exited with code ${exitCode} on instance ${instanceId}; ${then}`);
+  },
+};
+
+export function describeOffer(offer: Offer): string {
+  const where = offer.location ?? offer.region ?? 'unknown location';
+  const machine = offer.machineId === undefined ? '' : `, machine ${offer.machineId}`;
+  return `${offer.gpuCount}x ${offer.gpuName} in ${where} at $${offer.pricePerHour.toFixed(3)}/h (offer ${offer.offerId}${machine})`;
+}
+
+function normal(reason: PodEvent['reason'], message: string): PodEvent {
+  return { type: 'Normal', reason, message };
+}
+
+function warn(reason: PodEvent['reason'], message: string): PodEvent {
+  return { type: 'Warning', reason, message };
+}

@@ -1,0 +1,214 @@
+import type { PodEvent } from '../kube/cluster.ts';
+import type { ProviderName } from '../offers/offer.ts';
+import type { CallOptions } from '../providers/provider.ts';
+import type { PodRecord } from '../state/store.ts';
+import { provision } from './execute-provision.ts';
+import type { LaunchBuilder } from './launch.ts';
+import type { ObserveDeps } from './observe.ts';
+import { type PassError, passError } from './pass-errors.ts';
+import { buildStatus, sameStatus } from './status.ts';
+import type { ObservedPod, PodPlan, Situation } from './types.ts';
+
+export interface ExecuteDeps extends ObserveDeps {
+  launch: LaunchBuilder;
+  /** wall clock for deadlines and write times (the pass's `now` stays the decision time) */
+  clock: () => number;
+}
+
+export interface ExecuteOptions {
+  now: number;
+  /** epoch ms: no pod's work is started after it */
+  deadline: number;
+  signal?: AbortSignal;
+  /** lease owner for this pass */
+  owner: string;
+  /** pods worked on at once */
+  concurrency?: number;
+}
+
+export type SkipReason = 'deadline' | 'busy' | 'moved' | 'pod-exists' | 'provider-blocked';
+
+export interface ExecuteResult {
+  executed: number;
+  skipped: Record<SkipReason, number>;
+  statusWrites: number;
+  events: number;
+  errors: PassError[];
+}
+
+interface Shared {
+  deps: ExecuteDeps;
+  options: ExecuteOptions;
+  pods: ReadonlyMap<string, ObservedPod>;
+  result: ExecuteResult;
+  blocked: Set<ProviderName>;
+}
+
+/**
+ * Carries out the plans. Each pod is isolated: its failure is recorded and the pass goes
+ * on. A plan with effects runs under the pod's lease (`pod/<uid>`, a conditional write) and
+ * only if the record still has the version the plan saw — so concurrent passes never act
+ * twice on one pod. Steps run in the order documented on {@link PodPlan}.
+ */
+export async function execute(
+  deps: ExecuteDeps,
+  plans: readonly PodPlan[],
+  pods: ReadonlyMap<string, ObservedPod>,
+  options: ExecuteOptions,
+): Promise<ExecuteResult> {
+  const result: ExecuteResult = {
+    executed: 0,
+    skipped: { deadline: 0, busy: 0, moved: 0, 'pod-exists': 0, 'provider-blocked': 0 },
+    statusWrites: 0,
+    events: 0,
+    errors: [],
+  };
+  const shared: Shared = { deps, options, pods, result, blocked: new Set() };
+  const queue = [...plans];
+  const worker = async () => {
+    for (let plan = queue.shift(); plan !== undefined; plan = queue.shift()) {
+      if (deps.clock() >= options.deadline || options.signal?.aborted) {
+        result.skipped.deadline += 1;
+        continue;
+      }
+      try {
+        await executePlan(shared, plan);
+      } catch (error) {
+        result.errors.push(
+          passError(`${plan.label} pod ${plan.pod?.namespace ?? ''}/${plan.pod?.name ?? plan.podUid}`, error),
+        );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
+  return result;
+}
+
+function hasEffects(plan: PodPlan): boolean {
+  return (
+    plan.before !== undefined ||
+    plan.ban !== undefined ||
+    plan.destroy.length > 0 ||
+    plan.after !== undefined ||
+    plan.releaseAddress !== undefined ||
+    plan.finalize === true ||
+    plan.provision !== undefined
+  );
+}
+
+async function executePlan(shared: Shared, plan: PodPlan): Promise<void> {
+  if (!hasEffects(plan)) {
+    await report(shared, plan, plan.situation, plan.events, shared.pods.get(plan.podUid)?.record);
+    return;
+  }
+  const { store } = shared.deps;
+  const lease = `pod/${plan.podUid}`;
+  const { owner } = shared.options;
+  if (
+    !(await store.acquireLease(lease, owner, {
+      now: shared.deps.clock(),
+      ttlMs: shared.deps.config.podLeaseMs,
+    }))
+  ) {
+    shared.result.skipped.busy += 1;
+    return;
+  }
+  try {
+    const current = await store.getPod(plan.podUid);
+    if (current?.version !== plan.expectedVersion) {
+      shared.result.skipped.moved += 1;
+      return;
+    }
+    if (plan.orphanOf !== undefined) {
+      const pod = await shared.deps.cluster.getPod(plan.orphanOf.namespace, plan.orphanOf.name);
+      if (pod?.uid === plan.orphanOf.uid) {
+        shared.result.skipped['pod-exists'] += 1;
+        return;
+      }
+    }
+    shared.result.executed += 1;
+    await runSteps(shared, plan, current);
+  } finally {
+    await store.releaseLease(lease, owner);
+  }
+}
+
+async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | undefined): Promise<void> {
+  const { store, cluster } = shared.deps;
+  const provider = shared.deps.providers[plan.provider];
+  const call = callOptions(shared.options);
+  const at = () => ({ now: shared.deps.clock() });
+  let record = current;
+  if (plan.before !== undefined)
+    record = await store.putPod(plan.before, { expectedVersion: record?.version, ...at() });
+  if (plan.ban !== undefined) await store.putBan(plan.ban);
+  if (plan.destroy.length > 0 && provider === undefined)
+    throw new Error(`no provider ${plan.provider} configured`);
+  // All destroys must be confirmed before the record moves on: never rent again while the last one may bill.
+  for (const id of plan.destroy) await provider?.destroy(id, call);
+  if (plan.after === 'delete') {
+    await store.deletePod(plan.podUid);
+    record = undefined;
+  } else if (plan.after !== undefined) {
+    record = await store.putPod(plan.after, { expectedVersion: record?.version, ...at() });
+  }
+  if (plan.releaseAddress !== undefined) await store.releaseAddress(plan.releaseAddress, plan.podUid);
+  if (plan.finalize === true && plan.pod !== undefined) await cluster.finalizePod(plan.pod);
+  let situation = plan.situation;
+  let said: PodEvent[] = [...plan.events];
+  if (plan.provision !== undefined && provider !== undefined) {
+    if (shared.blocked.has(plan.provider)) {
+      shared.result.skipped['provider-blocked'] += 1;
+      await report(shared, plan, undefined, said, record);
+      return;
+    }
+    const outcome = await provision(
+      { store, provider, config: shared.deps.config, launch: shared.deps.launch, clock: shared.deps.clock },
+      { plan: plan.provision, version: record?.version, call, deadline: shared.options.deadline },
+    );
+    record = outcome.record ?? record;
+    situation = outcome.situation;
+    said = [...said, ...outcome.events];
+    if (outcome.error !== undefined) shared.result.errors.push(outcome.error);
+    if (outcome.blockProvider === true) shared.blocked.add(plan.provider);
+  }
+  await report(shared, plan, situation, said, record);
+}
+
+/** Events first, then the status — written only when it differs from what the pod shows. */
+async function report(
+  shared: Shared,
+  plan: PodPlan,
+  situation: Situation | undefined,
+  said: readonly PodEvent[],
+  record: PodRecord | undefined,
+): Promise<void> {
+  const pod = plan.pod;
+  const view = pod && shared.pods.get(pod.uid)?.view;
+  if (pod === undefined || view === undefined) return;
+  const { cluster } = shared.deps;
+  for (const event of said) {
+    await cluster.recordEvent(pod, event, { now: shared.deps.clock() });
+    shared.result.events += 1;
+  }
+  if (situation === undefined) return;
+  const status = buildStatus({
+    pod: view,
+    situation,
+    now: shared.options.now,
+    ...(record?.vpnAddress === undefined ? {} : { podIP: record.vpnAddress }),
+    ...(hostIP(situation) === undefined ? {} : { hostIP: hostIP(situation) as string }),
+    ...(record?.restarts === undefined ? {} : { restarts: record.restarts }),
+  });
+  if (sameStatus(view.status, status)) return;
+  await cluster.updatePodStatus(pod, status);
+  shared.result.statusWrites += 1;
+}
+
+function hostIP(situation: Situation): string | undefined {
+  return situation.kind === 'running' || situation.kind === 'starting' ? situation.hostIP : undefined;
+}
+
+function callOptions(options: ExecuteOptions): CallOptions {
+  return { deadline: options.deadline, ...(options.signal === undefined ? {} : { signal: options.signal }) };
+}

@@ -1,0 +1,47 @@
+import type { Requirements } from '../annotations/requirements.ts';
+import { InvalidInputError } from '../errors.ts';
+import type { PodView } from '../kube/cluster.ts';
+import {
+  formatTag,
+  type InstanceTag,
+  type LaunchSpec,
+  POD_UID_ENV_VAR,
+  TAG_ENV_VAR,
+} from '../providers/provider.ts';
+
+export interface LaunchInput {
+  pod: PodView;
+  requirements: Requirements;
+  tag: InstanceTag;
+}
+
+/**
+ * What a rented instance runs for `pod`. Today: the pod's first container as is (image,
+ * command, args, plain env) plus the ownership env vars, on the requested disk. The tunnel
+ * integration (lib/tunnel) wraps this: the agent script becomes the command, the original
+ * command/args travel in its env, and the endpoint URL + one-time token are added — callers
+ * depend only on this function's shape (`LaunchBuilder`).
+ */
+export function buildLaunchSpec(input: LaunchInput): LaunchSpec {
+  const container = input.pod.containers[0];
+  if (container === undefined) {
+    throw new InvalidInputError([`pod ${input.pod.namespace}/${input.pod.name}: spec.containers is empty`]);
+  }
+  const spec: LaunchSpec = {
+    image: container.image,
+    env: {
+      ...container.env,
+      [TAG_ENV_VAR]: formatTag(input.tag),
+      [POD_UID_ENV_VAR]: input.tag.podUid,
+    },
+    diskGb: input.requirements.diskToAllocateGb,
+  };
+  if (container.command !== undefined) spec.command = container.command;
+  if (container.args !== undefined) spec.args = container.args;
+  return spec;
+}
+
+/** The seam execute uses; async so the tunnel integration can allocate an address and a token. */
+export type LaunchBuilder = (input: LaunchInput) => Promise<LaunchSpec>;
+
+export const plainLaunch: LaunchBuilder = async (input) => buildLaunchSpec(input);

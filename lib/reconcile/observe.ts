@@ -1,0 +1,191 @@
+import type { Cluster, PodView } from '../kube/cluster.ts';
+import type { ProviderName } from '../offers/offer.ts';
+import type { Instance, Provider } from '../providers/provider.ts';
+import type { Ban, PodRecord, Store } from '../state/store.ts';
+import type { ReconcileConfig } from './config.ts';
+import { type PassError, passError } from './pass-errors.ts';
+import type { OfferRequest } from './plan-env.ts';
+import type { OfferRules } from './rules.ts';
+import type { Observed, ObservedPod, OfferListing } from './types.ts';
+
+export interface ObserveDeps {
+  store: Store;
+  cluster: Cluster;
+  providers: Partial<Record<ProviderName, Provider>>;
+  config: ReconcileConfig;
+  rules: OfferRules;
+}
+
+export interface ObserveOptions {
+  now: number;
+  deadline?: number;
+  signal?: AbortSignal;
+  /** only this pod (the per-pod queue); orphans are then left to the full pass */
+  podUid?: string;
+}
+
+/**
+ * Reads everything the plan needs, once, in an order that keeps garbage collection safe
+ * under concurrent passes: records first, then pods, then instances. A record we see was
+ * written by a pass that had already seen its pod bound, so its pod is in our list unless
+ * it is really gone; an instance we see without record or pod is only collected after a
+ * grace (its creator may have listed pods after us).
+ *
+ * Calls: 1 paged record query, 1 pod list per virtual node, 1 ban read and 1 listTagged per
+ * provider — whatever the number of pods. A failed read marks what it covers unknown
+ * rather than failing the pass, except the records (nothing is safe without them).
+ */
+export async function observe(
+  deps: ObserveDeps,
+  options: ObserveOptions,
+): Promise<{ observed: Observed; errors: PassError[] }> {
+  const { now } = options;
+  const errors: PassError[] = [];
+  const records = await deps.store.listPods();
+  const active = (Object.keys(deps.config.nodes) as ProviderName[]).filter(
+    (p) => deps.providers[p] !== undefined,
+  );
+  const perProvider = await Promise.all(
+    active.map((provider) => observeProvider(deps, provider, options, errors)),
+  );
+
+  const byUid = new Map(records.map((r) => [r.podUid, r]));
+  const pods: ObservedPod[] = [];
+  const seenPods = new Set<string>();
+  const bans: Partial<Record<ProviderName, readonly Ban[]>> = {};
+  for (const side of perProvider) {
+    if (side.bans !== undefined) bans[side.provider] = side.bans;
+    for (const view of side.pods ?? []) {
+      seenPods.add(view.uid);
+      if (options.podUid !== undefined && view.uid !== options.podUid) continue;
+      pods.push({
+        view,
+        provider: side.provider,
+        record: byUid.get(view.uid),
+        instances: side.instances?.get(view.uid) ?? (side.instances === undefined ? undefined : []),
+        requirements: deps.rules.requirements(view, side.provider),
+      });
+    }
+  }
+  const observed: Observed = {
+    now,
+    pods,
+    ...orphans(records, seenPods, perProvider, options.podUid !== undefined),
+    bans,
+    offers: new Map(),
+    providersDown: perProvider.filter((s) => s.instances === undefined).map((s) => s.provider),
+  };
+  return { observed, errors };
+}
+
+interface ProviderSide {
+  provider: ProviderName;
+  /** undefined: the node's pod list failed */
+  pods: PodView[] | undefined;
+  /** our non-gone tagged instances by pod uid; undefined: listTagged failed */
+  instances: Map<string, Instance[]> | undefined;
+  bans: Ban[] | undefined;
+}
+
+async function observeProvider(
+  deps: ObserveDeps,
+  provider: ProviderName,
+  options: ObserveOptions,
+  errors: PassError[],
+): Promise<ProviderSide> {
+  const node = deps.config.nodes[provider] as string;
+  const client = deps.providers[provider] as Provider;
+  const call = {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.deadline ? { deadline: options.deadline } : {}),
+  };
+  // Pods are listed before instances (see observe): awaited first, the rest in parallel.
+  const pods = await attempt(() => deps.cluster.listPods(node), `list pods on node ${node}`, errors);
+  const [tagged, bans] = await Promise.all([
+    attempt(() => client.listTagged(call), `list ${provider} instances`, errors),
+    attempt(() => deps.store.listBans(provider, options.now), `read ${provider} bans`, errors),
+  ]);
+  return { provider, pods, instances: tagged && groupByPod(tagged, deps.config.clusterId), bans };
+}
+
+function groupByPod(instances: readonly Instance[], clusterId: string): Map<string, Instance[]> {
+  const byPod = new Map<string, Instance[]>();
+  for (const instance of instances) {
+    // Another installation sharing the account owns instances with another cluster id: never ours to touch.
+    if (instance.tag?.clusterId !== clusterId || instance.state.phase === 'gone') continue;
+    const list = byPod.get(instance.tag.podUid) ?? [];
+    list.push(instance);
+    byPod.set(instance.tag.podUid, list);
+  }
+  return byPod;
+}
+
+/** Records and instances whose pod is in no node list; only trusted when every list they depend on succeeded. */
+function orphans(
+  records: readonly PodRecord[],
+  seenPods: ReadonlySet<string>,
+  sides: readonly ProviderSide[],
+  filtered: boolean,
+): Pick<Observed, 'orphanRecords' | 'orphanInstances'> {
+  if (filtered) return { orphanRecords: [], orphanInstances: [] };
+  const side = new Map(sides.map((s) => [s.provider, s]));
+  const orphanRecords = records
+    .filter((r) => !seenPods.has(r.podUid) && side.get(r.provider)?.pods !== undefined)
+    .map((record) => {
+      const instances = side.get(record.provider)?.instances;
+      return {
+        record,
+        instances: instances === undefined ? undefined : (instances.get(record.podUid) ?? []),
+      };
+    });
+  // An instance's tag does not say which node its pod was on: collect only when every node was listed.
+  if (sides.some((s) => s.pods === undefined)) return { orphanRecords, orphanInstances: [] };
+  const known = new Set([...seenPods, ...records.map((r) => r.podUid)]);
+  const orphanInstances = sides.flatMap((s) =>
+    [...(s.instances?.entries() ?? [])].filter(([uid]) => !known.has(uid)).flatMap(([, list]) => list),
+  );
+  return { orphanRecords, orphanInstances };
+}
+
+/**
+ * Lists offers once per distinct requirement set the plan asked for, with the provider's
+ * bans pushed down; a failed listing is kept as a value so only the pods that need it wait.
+ */
+export async function observeOffers(
+  deps: ObserveDeps,
+  observed: Observed,
+  requests: readonly OfferRequest[],
+  options: ObserveOptions,
+): Promise<Observed> {
+  const offers = new Map<string, OfferListing>();
+  const call = {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.deadline ? { deadline: options.deadline } : {}),
+  };
+  await Promise.all(
+    requests.map(async (request) => {
+      const client = deps.providers[request.provider];
+      const banned = (observed.bans[request.provider] ?? []).map((b) => b.machineId);
+      if (client === undefined) return;
+      try {
+        const listed = await client.listOffers(request.requirements, { ...call, excludeMachineIds: banned });
+        offers.set(request.key, { ok: true, offers: listed });
+      } catch (error) {
+        offers.set(request.key, {
+          ok: false,
+          error: passError(`list ${request.provider} offers`, error).message,
+        });
+      }
+    }),
+  );
+  return { ...observed, offers };
+}
+
+async function attempt<T>(read: () => Promise<T>, what: string, errors: PassError[]): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    errors.push(passError(what, error));
+    return undefined;
+  }
+}

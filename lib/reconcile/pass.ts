@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { ProviderName } from '../offers/offer.ts';
+import type { Provider } from '../providers/provider.ts';
+import { type CallCounts, counting } from './counting.ts';
+import { type ExecuteDeps, execute, type SkipReason } from './execute.ts';
+import { observe, observeOffers } from './observe.ts';
+import type { PassError } from './pass-errors.ts';
+import { offersWanted, plan } from './plan.ts';
+import type { PlanLabel } from './types.ts';
+
+export type PassDeps = ExecuteDeps;
+
+export interface PassOptions {
+  /** decision time, epoch ms (the same for every pod of the pass) */
+  now: number;
+  /** epoch ms: no new work after it (set before the Lambda deadline) */
+  deadline: number;
+  signal?: AbortSignal;
+  /** only this pod (the per-pod queue function); garbage collection is left to the full pass */
+  podUid?: string;
+  /** lease owner; default a fresh id per pass */
+  owner?: string;
+  concurrency?: number;
+}
+
+export interface PassSummary {
+  /** pods on the virtual nodes that this pass looked at */
+  pods: number;
+  plans: Partial<Record<PlanLabel, number>>;
+  executed: number;
+  skipped: Record<SkipReason, number>;
+  statusWrites: number;
+  events: number;
+  /** distinct requirement sets whose offers were listed */
+  offerListings: number;
+  providersDown: ProviderName[];
+  errors: PassError[];
+  /** calls by `<kind>.<method>`, counted on the dependencies this pass was given */
+  calls: CallCounts;
+  /** wall milliseconds */
+  durationMs: number;
+}
+
+/**
+ * One reconcile pass: observe → plan (pure) → execute. Used by the scheduled tick (all
+ * pods), the per-pod queue (`podUid`) and `anex run`. Idempotent and safe to run several at
+ * once. Throws only when nothing can be decided (the pod records cannot be read); every
+ * other failure is in `errors` and the pass goes on.
+ */
+export async function runPass(deps: PassDeps, options: PassOptions): Promise<PassSummary> {
+  const started = deps.clock();
+  const calls: CallCounts = {};
+  const counted = countedDeps(deps, calls);
+  const observeOptions = {
+    now: options.now,
+    deadline: options.deadline,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.podUid === undefined ? {} : { podUid: options.podUid }),
+  };
+  const { observed, errors } = await observe(counted, observeOptions);
+  const wanted = offersWanted(observed, counted);
+  const full = wanted.length > 0 ? await observeOffers(counted, observed, wanted, observeOptions) : observed;
+  const plans = plan(full, counted);
+  const pods = new Map(full.pods.map((p) => [p.view.uid, p]));
+  const result = await execute(counted, plans, pods, {
+    now: options.now,
+    deadline: options.deadline,
+    owner: options.owner ?? `pass-${randomUUID()}`,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+  });
+  const labels: Partial<Record<PlanLabel, number>> = {};
+  for (const p of plans) labels[p.label] = (labels[p.label] ?? 0) + 1;
+  return {
+    pods: full.pods.length,
+    plans: labels,
+    executed: result.executed,
+    skipped: result.skipped,
+    statusWrites: result.statusWrites,
+    events: result.events,
+    offerListings: wanted.length,
+    providersDown: [...full.providersDown],
+    errors: [...errors, ...result.errors],
+    calls,
+    durationMs: deps.clock() - started,
+  };
+}
+
+function countedDeps(deps: PassDeps, calls: CallCounts): PassDeps {
+  const providers: Partial<Record<ProviderName, Provider>> = {};
+  for (const [name, provider] of Object.entries(deps.providers) as [ProviderName, Provider][]) {
+    providers[name] = counting(provider, name, calls);
+  }
+  return {
+    ...deps,
+    store: counting(deps.store, 'store', calls),
+    cluster: counting(deps.cluster, 'kube', calls),
+    providers,
+  };
+}

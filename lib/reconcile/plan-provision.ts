@@ -1,0 +1,118 @@
+import type { PodRecord, PodWrite } from '../state/store.ts';
+import { events } from './events.ts';
+import { basePlan, byAge, change, currentWrite, instanceRecord, type PlanEnv } from './plan-env.ts';
+import { currentProvisionedMessage, provisionedMessage } from './status.ts';
+import type { ObservedPod, PodPlan, Situation } from './types.ts';
+
+/** A pod without an instance: adopt one found by tag, else report or rent. */
+export function planPending(op: ObservedPod, env: PlanEnv): PodPlan {
+  const adopted = planAdoption(op, env);
+  if (adopted !== undefined) return adopted;
+  const record = currentWrite(op);
+  if (record.attempts >= env.config.maxAttempts) return giveUp(op, env, record);
+  return provisionOrReport(op, env, undefined);
+}
+
+/** After a create with an unknown outcome: adopt the instance if it shows up, else move on once the read lag has passed. */
+export function planCreating(op: ObservedPod, env: PlanEnv, record: PodRecord): PodPlan {
+  const adopted = planAdoption(op, env);
+  if (adopted !== undefined) return adopted;
+  const intent = record.intent;
+  if (intent !== undefined && env.now - intent.at < env.config.createLagMs) {
+    const message = `Waiting to learn whether the rent request for offer ${intent.offerId} went through; it is never sent twice`;
+    return { ...basePlan(op, 'wait'), situation: { kind: 'provisioning', message } };
+  }
+  const lastError = `The rent request for offer ${intent?.offerId ?? '?'} got no clear answer and no instance appeared`;
+  const after = change(
+    currentWrite(op),
+    { stage: 'pending', attempts: intent?.attempt ?? record.attempts, lastError },
+    ['intent'],
+  );
+  if (after.attempts >= env.config.maxAttempts) return giveUp(op, env, after);
+  return provisionOrReport(op, env, after);
+}
+
+/**
+ * A tagged instance for a pod that has none recorded is one we rented before a crash (or a
+ * create whose answer was lost): adopt it rather than rent again; destroy any duplicates.
+ */
+function planAdoption(op: ObservedPod, env: PlanEnv): PodPlan | undefined {
+  const [oldest, ...extras] = [...(op.instances ?? [])].sort(byAge);
+  if (oldest === undefined) return undefined;
+  const from = currentWrite(op);
+  const attempts = Math.max(from.attempts, from.intent?.attempt ?? 1);
+  const after = change(from, { stage: 'starting', attempts, instance: instanceRecord(oldest, env.now) });
+  const message = `Instance ${oldest.id} (adopted) is starting`;
+  return {
+    ...basePlan(op, 'adopt'),
+    destroy: extras.map((i) => i.id),
+    after,
+    situation: { kind: 'starting', message },
+    events: [events.adopted(oldest.id, env.tag(op.view.uid))],
+  };
+}
+
+/**
+ * The pod needs a machine: report invalid annotations or no match (with an event when the
+ * message is new), or plan to rent the ranked candidates. `after` is a record write that
+ * must land first (e.g. closing an unknown create).
+ */
+export function provisionOrReport(op: ObservedPod, env: PlanEnv, after: PodWrite | undefined): PodPlan {
+  const base = { ...basePlan(op, 'report' as const), ...(after === undefined ? {} : { after }) };
+  if (!op.requirements.ok) {
+    return reported(op, base, { kind: 'invalid', issues: op.requirements.errors }, () =>
+      events.invalidAnnotations(op.requirements.ok ? [] : op.requirements.errors),
+    );
+  }
+  const requirements = op.requirements.requirements;
+  const candidates = env.candidates(requirements, op.provider);
+  switch (candidates.kind) {
+    case 'ok':
+    case 'not-fetched': {
+      const offers = candidates.kind === 'ok' ? candidates.offers : [];
+      const message = 'Renting a machine from the matching offers';
+      return {
+        ...base,
+        label: 'provision',
+        provision: { from: after ?? currentWrite(op), view: op.view, requirements, candidates: offers },
+        situation: { kind: 'provisioning', message },
+      };
+    }
+    case 'none':
+      return reported(op, base, { kind: 'no-match', summary: candidates.summary }, () =>
+        events.noMatchingOffers(candidates.summary),
+      );
+    case 'unavailable': {
+      const message = `Cannot list offers right now (${candidates.error}); retrying on the next pass`;
+      return reported(op, base, { kind: 'provisioning', message }, () =>
+        events.offersUnavailable(op.provider, candidates.error),
+      );
+    }
+  }
+}
+
+function reported(
+  op: ObservedPod,
+  base: PodPlan,
+  situation: Situation,
+  event: () => PodPlan['events'][number],
+): PodPlan {
+  const isNew = currentProvisionedMessage(op.view.status) !== provisionedMessage(situation);
+  return { ...base, situation, events: isNew ? [event()] : [] };
+}
+
+/** Attempts used up: the pod is Failed with the last reason; nothing is rented any more. */
+export function giveUp(op: ObservedPod, env: PlanEnv, from: PodWrite): PodPlan {
+  const message = `Gave up after ${from.attempts} provisioning attempts; last error: ${from.lastError ?? 'unknown'}`;
+  const after = change(
+    from,
+    { stage: 'finished', finishedAt: env.now, failureReason: 'ProvisioningFailed', lastError: message },
+    ['intent', 'instance'],
+  );
+  return {
+    ...basePlan(op, 'finish'),
+    after,
+    situation: { kind: 'failed', reason: 'ProvisioningFailed', message },
+    events: [events.gaveUp(message)],
+  };
+}

@@ -1,0 +1,127 @@
+import type { Instance } from '../providers/provider.ts';
+import type { PodRecord, PodWrite } from '../state/store.ts';
+import {
+  basePlan,
+  change,
+  instanceIds,
+  type OfferRequest,
+  type PlanEnv,
+  type PlanOptions,
+  planEnv,
+} from './plan-env.ts';
+import { planFinished, planReleasing, planRunning, planStarting } from './plan-instance.ts';
+import { planCreating, planPending } from './plan-provision.ts';
+import type { Observed, ObservedPod, PodPlan } from './types.ts';
+
+export type { OfferRequest, PlanOptions } from './plan-env.ts';
+
+/**
+ * The decision of a pass, pure: observed snapshot → one plan per pod and per orphan
+ * (DESIGN §4). Nothing here reads a clock, a store or an API; running it twice on the same
+ * snapshot gives the same plans, which is what makes a pass idempotent.
+ */
+export function plan(observed: Observed, options: PlanOptions): PodPlan[] {
+  const env = planEnv(observed, options);
+  const plans = observed.pods.map((op) => planPod(op, env));
+  for (const orphan of observed.orphanRecords) plans.push(planOrphanRecord(orphan, env));
+  for (const instance of observed.orphanInstances) {
+    const gc = planOrphanInstance(instance, env);
+    if (gc !== undefined) plans.push(gc);
+  }
+  return plans;
+}
+
+/** The requirement sets whose offers the plan will consult (observe lists each once). */
+export function offersWanted(observed: Observed, options: PlanOptions): OfferRequest[] {
+  const wanted = new Map<string, OfferRequest>();
+  const env = planEnv(observed, options, wanted);
+  for (const op of observed.pods) planPod(op, env);
+  return [...wanted.values()];
+}
+
+export function planPod(op: ObservedPod, env: PlanEnv): PodPlan {
+  if (op.view.deletionTimestamp !== undefined) return planDeletion(op, env);
+  // Provider down: its instances are unknown, so nothing is decided and nothing reported (no flapping).
+  if (op.instances === undefined) return basePlan(op, 'wait');
+  const record = op.record;
+  switch (record?.stage ?? 'pending') {
+    case 'pending':
+      return planPending(op, env);
+    case 'creating':
+      return planCreating(op, env, record as PodRecord);
+    case 'starting':
+      return planStarting(op, env, record as PodRecord);
+    case 'running':
+      return planRunning(op, env, record as PodRecord);
+    case 'releasing':
+      return planReleasing(op, env, record as PodRecord);
+    case 'finished':
+      return planFinished(op, env);
+    case 'terminating':
+      return basePlan(op, 'wait');
+  }
+}
+
+/**
+ * Deletion: destroy every instance of the pod, then drop the record and delete the pod with
+ * grace 0. While a create's outcome is unknown, or the provider cannot be listed, the pod
+ * waits in Terminating rather than risk a leaked instance.
+ */
+function planDeletion(op: ObservedPod, env: PlanEnv): PodPlan {
+  const record = op.record;
+  const base = basePlan(op, 'terminate');
+  const intentAt = record?.stage === 'creating' ? record.intent?.at : undefined;
+  const creating = intentAt !== undefined && env.now - intentAt < env.config.createLagMs;
+  const mayHaveInstance = record?.instance !== undefined || record?.stage === 'creating';
+  if (creating || (op.instances === undefined && mayHaveInstance)) return { ...base, label: 'wait' };
+  const destroy = instanceIds(op.instances, record);
+  const plan: PodPlan = { ...base, destroy, finalize: true };
+  if (record !== undefined) plan.after = 'delete';
+  if (record !== undefined && destroy.length > 0)
+    plan.before = change(toWriteOf(record), { stage: 'terminating' });
+  if (record?.vpnAddress !== undefined) plan.releaseAddress = record.vpnAddress;
+  return plan;
+}
+
+/** A record whose pod left Kubernetes without us (force delete): destroy what it rented, then forget it. */
+function planOrphanRecord(orphan: Observed['orphanRecords'][number], env: PlanEnv): PodPlan {
+  const { record, instances } = orphan;
+  const ref = { namespace: record.namespace, name: record.name, uid: record.podUid };
+  const base: PodPlan = {
+    podUid: record.podUid,
+    provider: record.provider,
+    orphanOf: ref,
+    expectedVersion: record.version,
+    destroy: [],
+    events: [],
+    label: 'gc-record',
+  };
+  const intentAt = record.stage === 'creating' ? record.intent?.at : undefined;
+  const creating = intentAt !== undefined && env.now - intentAt < env.config.createLagMs;
+  const mayHaveInstance = record.instance !== undefined || record.stage === 'creating';
+  if (creating || (instances === undefined && mayHaveInstance)) return { ...base, label: 'wait' };
+  const plan: PodPlan = { ...base, destroy: instanceIds(instances, record), after: 'delete' };
+  if (record.vpnAddress !== undefined) plan.releaseAddress = record.vpnAddress;
+  return plan;
+}
+
+/** A tagged instance nobody owns: destroyed once older than the grace (a create may be in flight elsewhere). */
+function planOrphanInstance(instance: Instance, env: PlanEnv): PodPlan | undefined {
+  const podUid = instance.tag?.podUid;
+  if (podUid === undefined) return undefined;
+  if (instance.createdAt !== undefined && env.now - instance.createdAt < env.config.gcGraceMs)
+    return undefined;
+  return {
+    podUid,
+    provider: instance.provider,
+    expectedVersion: undefined,
+    destroy: [instance.id],
+    events: [],
+    label: 'gc-instance',
+  };
+}
+
+function toWriteOf(record: PodRecord): PodWrite {
+  const { version: _version, updatedAt: _updatedAt, ...write } = record;
+  return write;
+}

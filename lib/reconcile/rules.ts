@@ -1,0 +1,49 @@
+import type { Requirements } from '../annotations/requirements.ts';
+import type { PodView } from '../kube/cluster.ts';
+import type { Offer, ProviderName } from '../offers/offer.ts';
+import type { Ban } from '../state/store.ts';
+
+/**
+ * The pure decisions the reconciler borrows from lib/annotations and lib/filter, behind one
+ * seam so plan stays a function of its inputs. `defaultRules` (rules-default.ts) wires the
+ * real engine; unit tests use the same.
+ */
+export interface OfferRules {
+  /** The pod's requirements on `provider`, or every problem with its annotations (each naming the annotation). */
+  requirements(pod: PodView, provider: ProviderName): RequirementsResult;
+  /** Offers that pass every filter and no ban, best first (price, then the documented tie-breaks). */
+  rank(input: RankInput): Offer[];
+  /** One line for a user: the funnel of filters and the nearest miss — why nothing matched. */
+  explainNoMatch(input: RankInput): string;
+}
+
+export type RequirementsResult =
+  | { ok: true; requirements: Requirements }
+  | { ok: false; errors: readonly string[] };
+
+export interface RankInput {
+  requirements: Requirements;
+  offers: readonly Offer[];
+  bans: readonly Ban[];
+  now: number;
+}
+
+/**
+ * Offers are fetched once per distinct requirement set per pass: two pods asking for the
+ * same thing share one listOffers call. Notes and warnings do not change what is listed.
+ */
+export function requirementsKey(requirements: Requirements): string {
+  const { notes: _notes, warnings: _warnings, ...filters } = requirements;
+  return stableJson(filters);
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

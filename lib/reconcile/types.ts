@@ -1,0 +1,107 @@
+import type { Requirements } from '../annotations/requirements.ts';
+import type { PodEvent, PodRef, PodView } from '../kube/cluster.ts';
+import type { Offer, ProviderName } from '../offers/offer.ts';
+import type { Instance } from '../providers/provider.ts';
+import type { Ban, PodRecord, PodWrite } from '../state/store.ts';
+import type { RequirementsResult } from './rules.ts';
+
+/** One pod bound to a virtual node, with everything the plan needs about it. */
+export interface ObservedPod {
+  view: PodView;
+  provider: ProviderName;
+  record: PodRecord | undefined;
+  /**
+   * Tagged instances of this pod that are not gone, from the pass's one listTagged call;
+   * undefined when that call failed (the provider is down: decide nothing that needs it).
+   */
+  instances: readonly Instance[] | undefined;
+  requirements: RequirementsResult;
+}
+
+/** Offers for one requirement set, or why they could not be listed. */
+export type OfferListing = { ok: true; offers: readonly Offer[] } | { ok: false; error: string };
+
+/** A snapshot taken at the start of a pass (observe.ts). Nothing else is read before acting. */
+export interface Observed {
+  now: number;
+  pods: readonly ObservedPod[];
+  /** Records whose pod is in no node list (force-deleted, namespace gone), with their instances. */
+  orphanRecords: readonly { record: PodRecord; instances: readonly Instance[] | undefined }[];
+  /** Our tagged instances with neither a record nor a pod. */
+  orphanInstances: readonly Instance[];
+  /** Bans in force per provider (absent: the read failed; then nothing is provisioned there). */
+  bans: Partial<Record<ProviderName, readonly Ban[]>>;
+  /** Offers by requirementsKey, filled only for requirement sets some pod needs this pass. */
+  offers: ReadonlyMap<string, OfferListing>;
+  /** Providers whose instance list could not be read this pass. */
+  providersDown: readonly ProviderName[];
+}
+
+/**
+ * What Kubernetes should say about a pod (status.ts turns it into a PodStatusUpdate).
+ * Pending reasons are the ones DESIGN §4 names.
+ */
+export type Situation =
+  | { kind: 'invalid'; issues: readonly string[] }
+  | { kind: 'no-match'; summary: string }
+  | { kind: 'provisioning'; message: string }
+  | { kind: 'starting'; message: string; hostIP?: string }
+  | { kind: 'running'; startedAt: number; hostIP?: string }
+  | { kind: 'terminated'; exitCode: number; startedAt?: number; finishedAt: number; message?: string }
+  | { kind: 'failed'; reason: string; message: string };
+
+/** A pod's record write, `'delete'` to remove it. */
+export type RecordChange = PodWrite | 'delete';
+
+/**
+ * The effects for one pod (or one orphan), executed in this fixed order so that a crash
+ * between two steps leaves a state the next pass finishes (execute.ts):
+ * `before` record write → `ban` → destroy `destroy` (all must be confirmed gone) → `after`
+ * record write or delete → release `releaseAddress` → `finalize` the pod → `provision` →
+ * report `situation` + `events`.
+ */
+export interface PodPlan {
+  /** lease and log key; for an orphan instance, its tag's pod uid */
+  podUid: string;
+  provider: ProviderName;
+  /** the pod in Kubernetes, when there is one to report on */
+  pod?: PodRef;
+  /** for a record whose pod vanished: re-checked with getPod before anything is destroyed */
+  orphanOf?: PodRef;
+  /** the record version observed; the executor re-reads it under the lease and skips the pod if it moved */
+  expectedVersion: number | undefined;
+  before?: PodWrite;
+  ban?: Ban;
+  destroy: readonly string[];
+  after?: RecordChange;
+  releaseAddress?: string;
+  finalize?: boolean;
+  provision?: ProvisionPlan;
+  /** undefined: leave the Kubernetes status as it is */
+  situation?: Situation;
+  events: readonly PodEvent[];
+  /** a short label for summaries and logs */
+  label: PlanLabel;
+}
+
+export interface ProvisionPlan {
+  /** the record to write the intent over (the current one, or the `after` write) */
+  from: PodWrite;
+  view: PodView;
+  requirements: Requirements;
+  /** ranked, bans already applied */
+  candidates: readonly Offer[];
+}
+
+export type PlanLabel =
+  | 'wait'
+  | 'report'
+  | 'provision'
+  | 'adopt'
+  | 'started'
+  | 'release'
+  | 'finish'
+  | 'terminate'
+  | 'gc-record'
+  | 'gc-instance'
+  | 'destroy-extra';
