@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { AnexError } from '../../lib/errors.ts';
+
+/**
+ * Environment variables the CDK stack (infra/) sets on every function and the composition
+ * root reads. One list, imported by both sides, so their names cannot drift. Settings of
+ * the reconciler itself (providers, node names, VPN range, ...) belong to lib/config and
+ * are passed through unchanged (AnexStackProps.environment).
+ */
+export const FUNCTION_ENV = {
+  /** DynamoDB table name (lib/state/table.ts layout) */
+  tableName: 'ANEX_TABLE_NAME',
+  /** ARN of the Secrets Manager secret holding API keys, the kubeconfig and the webhook token */
+  secretArn: 'ANEX_SECRET_ARN',
+  /** URL of the per-pod pass queue (admission and agent enqueue; pod-events consumes) */
+  queueUrl: 'ANEX_QUEUE_URL',
+  /** tick: how long (s) the heartbeat loop keeps the node lease fresh before returning */
+  tickWindowSeconds: 'ANEX_TICK_WINDOW_SECONDS',
+  /** stop starting new work this many ms before the Lambda deadline */
+  deadlineMarginMs: 'ANEX_DEADLINE_MARGIN_MS',
+  /** Powertools logger level */
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+  /** Powertools service name (the `service` key of every log line) */
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+} as const;
+
+export const DEFAULT_TICK_WINDOW_SECONDS = 50;
+export const DEFAULT_DEADLINE_MARGIN_MS = 5_000;
+
+const positiveInt = (name: string, fallback: number) =>
+  z.coerce
+    .number({ error: `${name} must be a whole number` })
+    .int(`${name} must be a whole number`)
+    .positive(`${name} must be greater than 0`)
+    .default(fallback);
+
+const functionEnvSchema = z.object({
+  [FUNCTION_ENV.tableName]: z.string().min(1).optional(),
+  [FUNCTION_ENV.secretArn]: z.string().startsWith('arn:', 'ANEX_SECRET_ARN must be a secret ARN').optional(),
+  [FUNCTION_ENV.queueUrl]: z.url('ANEX_QUEUE_URL must be an SQS queue URL').optional(),
+  [FUNCTION_ENV.tickWindowSeconds]: positiveInt(FUNCTION_ENV.tickWindowSeconds, DEFAULT_TICK_WINDOW_SECONDS),
+  [FUNCTION_ENV.deadlineMarginMs]: positiveInt(FUNCTION_ENV.deadlineMarginMs, DEFAULT_DEADLINE_MARGIN_MS),
+});
+
+/** What a function knows about its deployment, from its environment. */
+export interface FunctionEnv {
+  tableName: string | undefined;
+  secretArn: string | undefined;
+  queueUrl: string | undefined;
+  tickWindowSeconds: number;
+  deadlineMarginMs: number;
+}
+
+/**
+ * Parses the deployment variables. A deployment mistake is a bug of ours or of the
+ * operator, so it throws with every problem listed (the cold start fails loudly).
+ */
+export function readFunctionEnv(env: Readonly<Record<string, string | undefined>>): FunctionEnv {
+  const parsed = functionEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new AnexError(`invalid function environment:\n${issues.join('\n')}`, { kind: 'internal' });
+  }
+  const data = parsed.data;
+  return {
+    tableName: data[FUNCTION_ENV.tableName],
+    secretArn: data[FUNCTION_ENV.secretArn],
+    queueUrl: data[FUNCTION_ENV.queueUrl],
+    tickWindowSeconds: data[FUNCTION_ENV.tickWindowSeconds],
+    deadlineMarginMs: data[FUNCTION_ENV.deadlineMarginMs],
+  };
+}

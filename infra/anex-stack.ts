@@ -1,0 +1,233 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { DEFAULT_TICK_WINDOW_SECONDS, FUNCTION_ENV } from '../functions/support/env.ts';
+import { AnexAlarms } from './constructs/anex-alarms.ts';
+import { AnexFunction } from './constructs/anex-function.ts';
+import { CredentialsSecret } from './constructs/credentials-secret.ts';
+import { PodEventQueue } from './constructs/pod-event-queue.ts';
+import { StateTable } from './constructs/state-table.ts';
+import { TickSchedule } from './constructs/tick-schedule.ts';
+
+/** Every setting of a deployment; infra/settings.ts maps `cdk -c anex:<name>=...` onto these. */
+export interface AnexStackProps extends StackProps {
+  /** @default a generated name */
+  readonly tableName?: string;
+  /** @default RemovalPolicy.RETAIN */
+  readonly tableRemovalPolicy?: RemovalPolicy;
+  /** @default a generated name */
+  readonly secretName?: string;
+  /**
+   * tick memory (MB). tick runs ~`tickWindowSeconds` every minute, so this sets most of the
+   * idle cost (docs/cost.md); its work is mostly waiting on HTTP.
+   * @default 128
+   */
+  readonly tickMemorySize?: number;
+  /**
+   * tick's hard timeout. Must exceed `tickWindowSeconds` plus one pass; the handler stops
+   * starting new work 5 s before it.
+   * @default Duration.seconds(70)
+   */
+  readonly tickTimeout?: Duration;
+  /**
+   * How long each tick keeps renewing the node leases (every ~10 s) before returning. With a
+   * 1-minute schedule, 50 s leaves at most ~20 s between renewals, well inside the node
+   * monitor grace period (40 s).
+   * @default 50
+   */
+  readonly tickWindowSeconds?: number;
+  /**
+   * Reserved concurrency of tick (one tick at a time; passes are also safe concurrently
+   * thanks to the tick lease in the table). Set 0 to reserve nothing — needed on accounts
+   * whose concurrency limit is still the new-account 10, where any reservation fails.
+   * @default 1
+   */
+  readonly tickReservedConcurrency?: number;
+  /**
+   * Memory (MB) of pod-events, admission and agent. They run only on demand.
+   * @default 256
+   */
+  readonly functionMemorySize?: number;
+  /** @default Duration.seconds(30) */
+  readonly podEventsTimeout?: Duration;
+  /** @default 10 */
+  readonly podEventsBatchSize?: number;
+  /**
+   * Most pod-events invocations at once (bounds load on the provider APIs).
+   * @default 2
+   */
+  readonly podEventsMaxConcurrency?: number;
+  /** @default 5 */
+  readonly maxReceiveCount?: number;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default 'INFO' */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** @default undefined (alarms without notifications) */
+  readonly alarmTopicArn?: string;
+  /** @default true */
+  readonly scheduleEnabled?: boolean;
+  /**
+   * Reconciler settings (lib/config environment variables) given to every function.
+   * @default {}
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The serverless anex: state table, credentials secret, per-pod queue + DLQ, the four
+ * functions (tick, pod-events, admission, agent), the schedule, two Function URLs and alarms.
+ */
+export class AnexStack extends Stack {
+  readonly table: StateTable;
+  readonly secret: CredentialsSecret;
+  readonly queue: PodEventQueue;
+  readonly functions: Readonly<Record<'tick' | 'podEvents' | 'admission' | 'agent', AnexFunction>>;
+  readonly admissionUrl: lambda.FunctionUrl;
+  readonly agentUrl: lambda.FunctionUrl;
+
+  constructor(scope: Construct, id: string, props: AnexStackProps = {}) {
+    super(scope, id, props);
+    this.table = new StateTable(this, 'State', {
+      ...(props.tableName === undefined ? {} : { tableName: props.tableName }),
+      removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.secret = new CredentialsSecret(this, 'Credentials', {
+      ...(props.secretName === undefined ? {} : { secretName: props.secretName }),
+    });
+    const podEventsTimeout = props.podEventsTimeout ?? Duration.seconds(30);
+    this.queue = new PodEventQueue(this, 'PodEvents', {
+      visibilityTimeout: Duration.seconds(podEventsTimeout.toSeconds() * 6),
+      maxReceiveCount: props.maxReceiveCount ?? 5,
+    });
+    this.functions = this.createFunctions(props, podEventsTimeout);
+    this.grantAccess();
+    this.connectTriggers(props);
+    this.admissionUrl = this.publicUrl('admission', 'Kubernetes API server (ValidatingWebhookConfiguration)');
+    this.agentUrl = this.publicUrl('agent', 'the anex agent on rented machines (bootstrap token)');
+    new AnexAlarms(this, 'Alarms', {
+      functions: Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
+      deadLetterQueue: this.queue.deadLetterQueue,
+      ...(props.alarmTopicArn === undefined ? {} : { alarmTopicArn: props.alarmTopicArn }),
+    });
+    this.outputs();
+  }
+
+  private createFunctions(props: AnexStackProps, podEventsTimeout: Duration): AnexStack['functions'] {
+    const common = {
+      logRetention: props.logRetention,
+      logLevel: props.logLevel,
+      memorySize: props.functionMemorySize ?? 256,
+    };
+    const env = (extra: Record<string, string>) => ({
+      ...extra,
+      ...props.environment,
+    });
+    const reserved = props.tickReservedConcurrency ?? 1;
+    const tick = new AnexFunction(this, 'Tick', {
+      ...definedOnly(common),
+      entryName: 'tick',
+      description: 'anex: node heartbeat loop + full reconcile pass (every minute)',
+      memorySize: props.tickMemorySize ?? 128,
+      timeout: props.tickTimeout ?? Duration.seconds(70),
+      ...(reserved > 0 ? { reservedConcurrentExecutions: reserved } : {}),
+      environment: env({
+        [FUNCTION_ENV.tableName]: this.table.table.tableName,
+        [FUNCTION_ENV.secretArn]: this.secret.secret.secretArn,
+        [FUNCTION_ENV.tickWindowSeconds]: String(props.tickWindowSeconds ?? DEFAULT_TICK_WINDOW_SECONDS),
+      }),
+    });
+    const podEvents = new AnexFunction(this, 'PodEventsFn', {
+      ...definedOnly(common),
+      entryName: 'pod-events',
+      description: 'anex: per-pod reconcile pass (SQS)',
+      timeout: podEventsTimeout,
+      environment: env({
+        [FUNCTION_ENV.tableName]: this.table.table.tableName,
+        [FUNCTION_ENV.secretArn]: this.secret.secret.secretArn,
+      }),
+    });
+    const admission = new AnexFunction(this, 'Admission', {
+      ...definedOnly(common),
+      entryName: 'admission',
+      description: 'anex: validating admission webhook for anex pods; enqueues per-pod passes',
+      timeout: Duration.seconds(10),
+      environment: env({
+        [FUNCTION_ENV.secretArn]: this.secret.secret.secretArn,
+        [FUNCTION_ENV.queueUrl]: this.queue.queue.queueUrl,
+      }),
+    });
+    const agent = new AnexFunction(this, 'Agent', {
+      ...definedOnly(common),
+      entryName: 'agent',
+      description: 'anex: tunnel handoff and container status for agents on rented machines',
+      timeout: Duration.seconds(15),
+      environment: env({
+        [FUNCTION_ENV.tableName]: this.table.table.tableName,
+        [FUNCTION_ENV.queueUrl]: this.queue.queue.queueUrl,
+      }),
+    });
+    return { tick, podEvents, admission, agent };
+  }
+
+  /** Each grant names one resource ARN; nothing account-wide. */
+  private grantAccess(): void {
+    const { tick, podEvents, admission, agent } = this.functions;
+    for (const fn of [tick, podEvents, agent]) this.table.grantData(fn.role);
+    for (const fn of [tick, podEvents, admission]) this.secret.secret.grantRead(fn.role);
+    for (const fn of [admission, agent]) this.queue.queue.grantSendMessages(fn.role);
+  }
+
+  private connectTriggers(props: AnexStackProps): void {
+    const { tick, podEvents } = this.functions;
+    // A throttled or failed tick is not worth replaying: the next minute's tick does it.
+    tick.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+    new TickSchedule(this, 'TickSchedule', { target: tick.function, enabled: props.scheduleEnabled ?? true });
+    podEvents.function.addEventSource(
+      new SqsEventSource(this.queue.queue, {
+        batchSize: props.podEventsBatchSize ?? 10,
+        maxConcurrency: props.podEventsMaxConcurrency ?? 2,
+        reportBatchItemFailures: true,
+      }),
+    );
+  }
+
+  private publicUrl(name: 'admission' | 'agent', caller: string): lambda.FunctionUrl {
+    const fn = this.functions[name];
+    const url = fn.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    // Public on purpose; recorded in the construct tree next to the URL.
+    fn.node.addMetadata(
+      'anex:auth',
+      `Function URL auth NONE: ${caller} cannot sign SigV4 requests; the handler authenticates every call.`,
+    );
+    return url;
+  }
+
+  private outputs(): void {
+    new CfnOutput(this, 'AdmissionUrl', {
+      value: this.admissionUrl.url,
+      description: 'Base of --webhook-url for `anex manifests` (append admit/<webhookToken from the secret>)',
+    });
+    new CfnOutput(this, 'AgentUrl', {
+      value: this.agentUrl.url,
+      description: '--agent-url for `anex manifests`',
+    });
+    new CfnOutput(this, 'SecretArn', {
+      value: this.secret.secret.secretArn,
+      description: 'Put provider API keys and the kubeconfig here (docs/deploy.md)',
+    });
+    new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
+    new CfnOutput(this, 'QueueUrl', { value: this.queue.queue.queueUrl });
+  }
+}
+
+/** Drops undefined values (exactOptionalPropertyTypes: absent and undefined differ). */
+function definedOnly<T extends Record<string, unknown>>(
+  value: T,
+): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
+}

@@ -1,0 +1,90 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { z } from 'zod';
+import { InvalidInputError } from '../lib/errors.ts';
+import type { AnexStackProps } from './anex-stack.ts';
+
+/**
+ * Deployment settings from CDK context (`cdk deploy -c anex:tickMemorySize=192`, or the
+ * `context` of cdk.json). Every key is optional; the defaults are documented on
+ * {@link AnexStackProps}. Values from the command line arrive as strings, hence coercion.
+ */
+export const CONTEXT_PREFIX = 'anex:';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+const retentionDays = z.coerce
+  .number()
+  .int()
+  .refine((v) => Object.values(logs.RetentionDays).includes(v as logs.RetentionDays), {
+    message: `must be one of CloudWatch Logs' retention periods in days (${Object.values(logs.RetentionDays)
+      .filter((v) => typeof v === 'number')
+      .join(', ')})`,
+  });
+
+const settingsSchema = z
+  .object({
+    stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'must be a CloudFormation stack name'),
+    tableName: z.string().min(3).max(255),
+    retainTable: bool,
+    secretName: z.string().min(1).max(512),
+    tickMemorySize: int(128, 10_240),
+    tickTimeoutSeconds: int(30, 900),
+    tickWindowSeconds: int(10, 840),
+    tickReservedConcurrency: int(0, 10),
+    functionMemorySize: int(128, 10_240),
+    podEventsTimeoutSeconds: int(5, 900),
+    podEventsBatchSize: int(1, 100),
+    podEventsMaxConcurrency: int(2, 1000),
+    maxReceiveCount: int(1, 1000),
+    logRetentionDays: retentionDays,
+    logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']),
+    alarmTopicArn: z.string().startsWith('arn:', 'must be an SNS topic ARN'),
+    scheduleEnabled: bool,
+  })
+  .partial()
+  .strict();
+
+export type DeploymentSettings = z.output<typeof settingsSchema>;
+
+/** Reads `anex:*` context keys; unknown keys and bad values are reported together. */
+export function parseSettings(context: Readonly<Record<string, unknown>>): DeploymentSettings {
+  const ours = Object.fromEntries(
+    Object.entries(context)
+      .filter(([key]) => key.startsWith(CONTEXT_PREFIX))
+      .map(([key, value]) => [key.slice(CONTEXT_PREFIX.length), value]),
+  );
+  const parsed = settingsSchema.safeParse(ours);
+  if (parsed.success) return parsed.data;
+  throw new InvalidInputError(
+    parsed.error.issues.map((issue) => {
+      const key = issue.path.length > 0 ? `${CONTEXT_PREFIX}${issue.path.join('.')}` : 'context';
+      const keys = 'keys' in issue ? ` (${issue.keys.map((k) => CONTEXT_PREFIX + k).join(', ')})` : '';
+      return `${key}: ${issue.message}${keys}; value: ${JSON.stringify(ours[String(issue.path[0])])}`;
+    }),
+  );
+}
+
+/** Settings → stack props, leaving unset values to the stack's documented defaults. */
+export function stackPropsFrom(settings: DeploymentSettings): AnexStackProps {
+  const seconds = (v: number | undefined) => (v === undefined ? undefined : Duration.seconds(v));
+  const props: Record<string, unknown> = {
+    tableName: settings.tableName,
+    tableRemovalPolicy: settings.retainTable === false ? RemovalPolicy.DESTROY : undefined,
+    secretName: settings.secretName,
+    tickMemorySize: settings.tickMemorySize,
+    tickTimeout: seconds(settings.tickTimeoutSeconds),
+    tickWindowSeconds: settings.tickWindowSeconds,
+    tickReservedConcurrency: settings.tickReservedConcurrency,
+    functionMemorySize: settings.functionMemorySize,
+    podEventsTimeout: seconds(settings.podEventsTimeoutSeconds),
+    podEventsBatchSize: settings.podEventsBatchSize,
+    podEventsMaxConcurrency: settings.podEventsMaxConcurrency,
+    maxReceiveCount: settings.maxReceiveCount,
+    logRetention: settings.logRetentionDays as logs.RetentionDays | undefined,
+    logLevel: settings.logLevel,
+    alarmTopicArn: settings.alarmTopicArn,
+    scheduleEnabled: settings.scheduleEnabled,
+  };
+  return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as AnexStackProps;
+}

@@ -1,0 +1,51 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { parseSettings, stackPropsFrom } from '../../infra/settings.ts';
+import { InvalidInputError } from '../../lib/errors.ts';
+
+function issuesOf(context: Record<string, unknown>): readonly string[] {
+  try {
+    parseSettings(context);
+  } catch (error) {
+    if (error instanceof InvalidInputError) return error.issues;
+    throw error;
+  }
+  throw new Error('expected an InvalidInputError');
+}
+
+describe('parseSettings', () => {
+  it('leaves everything to the documented defaults when no anex: key is set', () => {
+    expect(stackPropsFrom(parseSettings({ '@aws-cdk/core:newStyleStackSynthesis': true }))).toEqual({});
+  });
+
+  it.each([
+    [{ 'anex:tickMemorySize': '192' }, { tickMemorySize: 192 }],
+    [{ 'anex:tickTimeoutSeconds': 90 }, { tickTimeout: Duration.seconds(90) }],
+    [{ 'anex:retainTable': 'false' }, { tableRemovalPolicy: RemovalPolicy.DESTROY }],
+    [{ 'anex:retainTable': true }, {}],
+    [{ 'anex:scheduleEnabled': 'false' }, { scheduleEnabled: false }],
+    [{ 'anex:logRetentionDays': '7' }, { logRetention: 7 }],
+    [{ 'anex:tickReservedConcurrency': '0' }, { tickReservedConcurrency: 0 }],
+  ])('maps %j (command-line strings or JSON values) to %j', (context, expected) => {
+    const props = stackPropsFrom(parseSettings(context));
+    expect(JSON.stringify(props)).toEqual(JSON.stringify(expected));
+  });
+
+  it.each([
+    [{ 'anex:tickMemorySize': 'lots' }, /anex:tickMemorySize: .*; value: "lots"/],
+    [{ 'anex:tickMemorySize': '64' }, /anex:tickMemorySize: .*128.*; value: "64"/],
+    [{ 'anex:logRetentionDays': '10' }, /anex:logRetentionDays: must be one of .*14.*; value: "10"/],
+    [{ 'anex:retainTable': 'yes' }, /anex:retainTable: .*; value: "yes"/],
+    [{ 'anex:tickMemorysize': '192' }, /context: .*\(anex:tickMemorysize\)/],
+    [
+      { 'anex:alarmTopicArn': 'ops-topic' },
+      /anex:alarmTopicArn: must be an SNS topic ARN; value: "ops-topic"/,
+    ],
+  ])('rejects %j naming the key, the value and the accepted form', (context, message) => {
+    expect(issuesOf(context).join('\n')).toMatch(message);
+  });
+
+  it('reports every bad key at once', () => {
+    expect(issuesOf({ 'anex:tickMemorySize': 'x', 'anex:logLevel': 'LOUD' })).toHaveLength(2);
+  });
+});
