@@ -1,0 +1,110 @@
+import { InvalidInputError } from '../../errors.ts';
+import { gatewayAddress } from '../addresses.ts';
+import { parseGwTunnels } from '../gw-tunnels.ts';
+import type { Arch, BinaryAsset, BinaryPin } from '../pins.ts';
+import { DEFAULT_HEALTH_PORT, renderAgentWireproxyConfig, reservedPorts } from '../wireproxy-config.ts';
+import { WSTUNNEL_PREFIX_ENV, wstunnelClientCommand } from '../wstunnel.ts';
+import type { AgentLaunch, TunnelSettings } from './types.ts';
+
+/** A binary for the agent to fetch: one architecture's asset of a pin. */
+export interface AgentBinary extends BinaryAsset {
+  name: string;
+  version: string;
+}
+
+/** Everything the agent needs, returned once by POST /v1/bootstrap. Contains secrets: never log it. */
+export interface AgentConfig {
+  version: 1;
+  podUid: string;
+  address: string;
+  /** `agent`: the config holds a placeholder the agent replaces with the key it generated */
+  privateKeySource: 'agent' | 'endpoint';
+  wireproxy: { config: string; binary: AgentBinary };
+  wstunnel?: { args: string[]; env: Record<string, string>; binary: AgentBinary };
+  healthPort: number;
+  readyTimeoutSeconds: number;
+  aliveIntervalSeconds: number;
+  deadManSeconds: number;
+  /** command followed by args */
+  argv: string[];
+  env: Record<string, string>;
+  restartPolicy: AgentLaunch['restartPolicy'];
+  /** bearer credential for /v1/status and /v1/pod-alive; only its hash is stored */
+  statusCredential: string;
+}
+
+export interface AgentConfigInput {
+  launch: AgentLaunch;
+  settings: TunnelSettings;
+  address: string;
+  arch: Arch;
+  privateKey: string;
+  privateKeySource: AgentConfig['privateKeySource'];
+  statusCredential: string;
+}
+
+function binaryFor(pin: BinaryPin, arch: Arch): AgentBinary {
+  return { name: pin.name, version: pin.version, ...pin.assets[arch] };
+}
+
+/** @throws InvalidInputError when the pod's GW_TUNNEL_* variables or the settings are unusable. */
+export function buildAgentConfig(input: AgentConfigInput): AgentConfig {
+  const { launch, settings } = input;
+  const healthPort = settings.healthPort ?? DEFAULT_HEALTH_PORT;
+  const parsed = parseGwTunnels(launch.env, reservedPorts(healthPort));
+  const issues = [...parsed.issues];
+  if (launch.command.length + launch.args.length === 0) {
+    // The agent replaces the image's entrypoint and cannot read it back from the image.
+    issues.push('the container has neither command nor args; set command so the agent knows what to run');
+  }
+  if (issues.length > 0) throw new InvalidInputError(issues);
+  const wstunnel = launch.transport === 'wstunnel' ? wstunnelPart(settings, input.arch) : undefined;
+  const config = renderAgentWireproxyConfig({
+    address: input.address,
+    privateKey: input.privateKey,
+    gatewayPublicKey: settings.gatewayPublicKey,
+    endpoint: wstunnel?.endpoint ?? settings.udpEndpoint,
+    allowedIps: [settings.vpnRange.cidr, ...settings.clusterCidrs],
+    ...(settings.dns === undefined ? {} : { dns: settings.dns }),
+    ...(settings.mtu === undefined ? {} : { mtu: settings.mtu }),
+    checkAlive: gatewayAddress(settings.vpnRange),
+    tunnels: parsed.tunnels,
+    healthPort,
+  });
+  return {
+    version: 1,
+    podUid: launch.podUid,
+    address: input.address,
+    privateKeySource: input.privateKeySource,
+    wireproxy: { config, binary: binaryFor(settings.binaries.wireproxy, input.arch) },
+    ...(wstunnel === undefined ? {} : { wstunnel: wstunnel.part }),
+    healthPort,
+    readyTimeoutSeconds: settings.readyTimeoutSeconds ?? 120,
+    aliveIntervalSeconds: settings.aliveIntervalSeconds ?? 60,
+    deadManSeconds: settings.deadManSeconds ?? 1800,
+    argv: [...launch.command, ...launch.args],
+    env: { ...launch.env },
+    restartPolicy: launch.restartPolicy,
+    statusCredential: input.statusCredential,
+  };
+}
+
+function wstunnelPart(settings: TunnelSettings, arch: Arch) {
+  if (!settings.wstunnel) {
+    throw new InvalidInputError([
+      'this pod needs the wstunnel transport but no wstunnel server is configured',
+    ]);
+  }
+  const command = wstunnelClientCommand({
+    serverUrl: settings.wstunnel.serverUrl,
+    ...(settings.wstunnel.localPort === undefined ? {} : { localPort: settings.wstunnel.localPort }),
+  });
+  return {
+    endpoint: command.localEndpoint,
+    part: {
+      args: command.args,
+      env: { [WSTUNNEL_PREFIX_ENV]: settings.wstunnel.pathPrefix },
+      binary: binaryFor(settings.binaries.wstunnel, arch),
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { isAnexError } from '../../errors.ts';
+import { allocateAddress } from '../addresses.ts';
+import { isWgKey, wgKeyPair } from '../keys.ts';
+import { pinIssues } from '../pins.ts';
+import { newSecret, redeemBootstrapToken, sha256Hex } from '../tokens.ts';
+import { PRIVATE_KEY_PLACEHOLDER } from '../wireproxy-config.ts';
+import { type AgentConfig, buildAgentConfig } from './agent-config.ts';
+import { BUNDLE_CONTENT_TYPE, renderAgentBundle } from './bundle.ts';
+import { fail, json, parseBody } from './http.ts';
+import type { AgentEndpointDeps, AgentLaunch, AgentRequest, AgentResponse } from './types.ts';
+
+export const POD_UID = z
+  .string()
+  .regex(/^[0-9a-f-]{36}$/, 'must be a pod UID (36 lower-case hex digits and hyphens)');
+
+const BootstrapBody = z.strictObject({
+  token: z.string().min(1).max(200),
+  podUid: POD_UID,
+  instanceId: z.string().min(1).max(128).optional(),
+  /** the agent's own WireGuard public key; when absent the endpoint makes the pair */
+  publicKey: z.string().refine(isWgKey, 'must be a WireGuard public key (44 base64 characters)').optional(),
+  arch: z.enum(['amd64', 'arm64']).default('amd64'),
+  /** `shell`: answer as a line bundle the POSIX agent parses (bundle.ts) */
+  format: z.enum(['json', 'shell']).default('json'),
+  agentVersion: z.string().max(64).optional(),
+});
+type BootstrapBody = z.infer<typeof BootstrapBody>;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * POST /v1/bootstrap: a one-time token buys the pod's tunnel config. Order matters for crash
+ * safety: the token is consumed first (single use even if a later step fails), then the
+ * address is claimed (idempotent per pod), then the peer key is set, which is what admits
+ * the agent at the gateway.
+ */
+export async function handleBootstrap(
+  request: AgentRequest,
+  deps: AgentEndpointDeps,
+): Promise<AgentResponse> {
+  const body = parseBody(request, BootstrapBody);
+  if (!body.ok) return body.response;
+  const { podUid } = body.value;
+  if (!deps.rateLimiter.take(`bootstrap:${podUid}`, deps.now()))
+    return fail(429, 'too many requests for this pod');
+  const unpinned = [deps.settings.binaries.wireproxy, deps.settings.binaries.wstunnel].flatMap((pin) =>
+    pinIssues(pin, { allowInsecureUrls: deps.settings.allowInsecureBinaryUrls ?? false }),
+  );
+  if (unpinned.length > 0) {
+    deps.logger.warn('agent binaries are not pinned; refusing bootstrap', { podUid, issues: unpinned });
+    return fail(503, 'agent binaries are not pinned on this installation (checksums unset)');
+  }
+  const redeemed = await redeemBootstrapToken(deps.store, body.value.token, {
+    podUid,
+    now: deps.now(),
+    ...(body.value.instanceId === undefined ? {} : { instanceId: body.value.instanceId }),
+  });
+  if (redeemed.outcome !== 'ok') {
+    deps.logger.warn('bootstrap token rejected', { podUid, reason: redeemed.reason });
+    return fail(401, `bootstrap token rejected (${redeemed.reason})`);
+  }
+  const launch = await deps.backend.getLaunch(podUid);
+  if (!launch) {
+    deps.logger.warn('bootstrap for a pod that is gone', { podUid });
+    return fail(410, 'this pod is gone; the instance should stop');
+  }
+  return admit(body.value, launch, deps);
+}
+
+async function admit(
+  body: BootstrapBody,
+  launch: AgentLaunch,
+  deps: AgentEndpointDeps,
+): Promise<AgentResponse> {
+  const podUid = launch.podUid;
+  const allocation = await allocateAddress(deps.store, podUid, {
+    range: deps.settings.vpnRange,
+    now: deps.now(),
+  });
+  const generated = body.publicKey === undefined ? wgKeyPair() : undefined;
+  const publicKey = body.publicKey ?? generated?.publicKey ?? '';
+  const statusCredential = newSecret();
+  let config: AgentConfig;
+  try {
+    config = buildAgentConfig({
+      launch: { ...launch, env: usableEnv(launch, deps) },
+      settings: deps.settings,
+      address: allocation.address,
+      arch: body.arch,
+      privateKey: generated?.privateKey ?? PRIVATE_KEY_PLACEHOLDER,
+      privateKeySource: generated ? 'endpoint' : 'agent',
+      statusCredential,
+    });
+  } catch (error) {
+    if (!isAnexError(error) || error.kind !== 'invalid-input') throw error;
+    deps.logger.warn('pod spec cannot be tunnelled', { podUid, issues: error.message.split('\n') });
+    return fail(422, `the pod's tunnel settings are invalid: ${error.message.split('\n').join('; ')}`);
+  }
+  await deps.backend.saveStatusCredential(podUid, sha256Hex(statusCredential));
+  await deps.store.setPeerKey(allocation.address, podUid, publicKey);
+  deps.logger.info('agent bootstrapped', {
+    podUid,
+    address: allocation.address,
+    transport: launch.transport,
+    keySource: config.privateKeySource,
+    agentVersion: body.agentVersion,
+  });
+  if (body.format === 'shell') {
+    return {
+      status: 200,
+      headers: { 'content-type': BUNDLE_CONTENT_TYPE, 'cache-control': 'no-store' },
+      body: renderAgentBundle(config),
+    };
+  }
+  return json(200, config);
+}
+
+/** Env vars the agent can export; others are dropped with a warning naming them (not their values). */
+function usableEnv(launch: AgentLaunch, deps: AgentEndpointDeps): Record<string, string> {
+  const entries = Object.entries(launch.env);
+  const dropped = entries.filter(([name]) => !ENV_NAME.test(name)).map(([name]) => name);
+  if (dropped.length > 0) {
+    deps.logger.warn('env names a POSIX shell cannot export were dropped', {
+      podUid: launch.podUid,
+      dropped,
+    });
+  }
+  return Object.fromEntries(entries.filter(([name]) => ENV_NAME.test(name)));
+}

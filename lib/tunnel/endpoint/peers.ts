@@ -1,0 +1,27 @@
+import { desiredPeers, renderPeerSections } from '../gateway/peers.ts';
+import { secretMatchesHash } from '../tokens.ts';
+import { bearer, fail, json, text } from './http.ts';
+import type { AgentEndpointDeps, AgentRequest, AgentResponse } from './types.ts';
+
+/**
+ * GET /v1/peers[?format=wg]: the gateway's desired peer set (docs/adr/0001-gateway-peer-sync.md).
+ * Authenticated by the gateway's own bearer credential; only public keys and addresses leave.
+ */
+export async function handlePeers(
+  request: AgentRequest,
+  query: URLSearchParams,
+  deps: AgentEndpointDeps,
+): Promise<AgentResponse> {
+  const expected = deps.settings.gatewayTokenHash;
+  const credential = bearer(request);
+  if (expected === undefined) return fail(404, 'the peer list is not enabled on this endpoint');
+  if (credential === undefined || !secretMatchesHash(credential, expected)) {
+    deps.logger.warn('peer list request with a wrong or missing gateway credential');
+    return fail(401, 'missing or wrong gateway credential');
+  }
+  if (!deps.rateLimiter.take('peers:gateway', deps.now()))
+    return fail(429, 'too many requests from the gateway');
+  const peers = desiredPeers(await deps.store.listAddresses(), deps.settings.vpnRange);
+  if (query.get('format') === 'wg') return text(200, renderPeerSections(peers));
+  return json(200, { peers });
+}

@@ -1,0 +1,112 @@
+import type { TunnelStore } from '../../state/store.ts';
+import type { VpnRange } from '../addresses.ts';
+import type { BinaryPin } from '../pins.ts';
+import type { RateLimiter } from './rate-limit.ts';
+
+/**
+ * The agent endpoint's seams. `handleAgentRequest` is a pure request → response function so
+ * the same code serves the Lambda `agent` function (Function URL) and local mode's HTTP server.
+ */
+export interface AgentRequest {
+  method: string;
+  /** path with an optional query string, e.g. `/v1/pod-alive?podUid=…` */
+  path: string;
+  /** header names in any case */
+  headers: Readonly<Record<string, string | undefined>>;
+  /** raw body (UTF-8 text) */
+  body: string | undefined;
+}
+
+export interface AgentResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** What the agent must run, as the reconciler knows it. */
+export interface AgentLaunch {
+  podUid: string;
+  /**
+   * How the instance reaches the gateway: `udp` straight to its WireGuard port, `wstunnel`
+   * over a TLS WebSocket where the provider blocks UDP.
+   */
+  transport: 'udp' | 'wstunnel';
+  /** the pod container's command and args; together they must not be empty */
+  command: readonly string[];
+  args: readonly string[];
+  /** plain env of the pod's container (GW_TUNNEL_* included) */
+  env: Readonly<Record<string, string>>;
+  restartPolicy: 'Always' | 'OnFailure' | 'Never';
+}
+
+export type AgentState = 'started' | 'exited' | 'failed';
+
+export interface StatusReport {
+  state: AgentState;
+  exitCode?: number;
+  /** the agent's words, for a pod condition; never contains secrets (the agent sends none) */
+  reason?: string;
+}
+
+/**
+ * Implemented by the reconciler side (over the Store and the Cluster); an in-memory
+ * implementation lives in memory-backend.ts for tests and local experiments.
+ *
+ * Contract:
+ * - `getLaunch` returns undefined once the pod is gone, deleted or finished: no new agent
+ *   may bootstrap for it.
+ * - Only hashes of status credentials are stored; `saveStatusCredential` replaces any earlier one.
+ * - `recordStatus` is idempotent: the agent repeats a report until it gets a 2xx.
+ * - `isPodAlive` is false once the instance should stop (pod deleted, finished, or unknown).
+ */
+export interface AgentBackend {
+  getLaunch(podUid: string): Promise<AgentLaunch | undefined>;
+  saveStatusCredential(podUid: string, hash: string): Promise<void>;
+  getStatusCredentialHash(podUid: string): Promise<string | undefined>;
+  recordStatus(podUid: string, report: StatusReport, options: { now: number }): Promise<void>;
+  isPodAlive(podUid: string): Promise<boolean>;
+}
+
+/** Structured logger (Powertools-compatible shape). Callers never pass secrets in fields. */
+export interface AgentLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** The tunnel side of the installation, from configuration. */
+export interface TunnelSettings {
+  vpnRange: VpnRange;
+  gatewayPublicKey: string;
+  /** the gateway's UDP WireGuard address as agents dial it (`host:port`) */
+  udpEndpoint: string;
+  /** the gateway's wstunnel server, for `wstunnel` transport */
+  wstunnel?: { serverUrl: string; pathPrefix: string; localPort?: number };
+  /** extra ranges routed into the tunnel besides the VPN range (Service CIDR, Pod CIDR) */
+  clusterCidrs: readonly string[];
+  /** cluster DNS ClusterIP(s) */
+  dns?: readonly string[];
+  mtu?: number;
+  binaries: { wireproxy: BinaryPin; wstunnel: BinaryPin };
+  /** tests only: allow http:// binary URLs */
+  allowInsecureBinaryUrls?: boolean;
+  /** wireproxy's health port in the container @default 9080 */
+  healthPort?: number;
+  /** seconds the agent waits for the tunnel to come up @default 120 */
+  readyTimeoutSeconds?: number;
+  /** seconds between the agent's pod-alive checks @default 60 */
+  aliveIntervalSeconds?: number;
+  /** the agent stops the instance after this long without reaching the endpoint @default 1800 */
+  deadManSeconds?: number;
+  /** hex SHA-256 of the gateway's credential for GET /v1/peers; unset disables that route */
+  gatewayTokenHash?: string;
+}
+
+export interface AgentEndpointDeps {
+  store: TunnelStore;
+  backend: AgentBackend;
+  settings: TunnelSettings;
+  logger: AgentLogger;
+  now: () => number;
+  /** per-pod request limiter; one in-memory bucket set per process (see rate-limit.ts) */
+  rateLimiter: RateLimiter;
+}

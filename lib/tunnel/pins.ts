@@ -1,0 +1,98 @@
+/**
+ * Binaries the agent downloads on the instance, pinned by URL and SHA-256.
+ *
+ * wireproxy: every tag from v1.0.8 to v1.1.3 has the Landlock bug that makes
+ * `[TCPClientTunnel]` fail with `bind: permission denied` on Linux ≥ 6.7 (windtf/wireproxy
+ * #218; fixed by #219, merged 2026-07-27, after v1.1.3). GW_TUNNEL_* relies on
+ * `[TCPClientTunnel]`, so production needs the first release that contains #219. At the
+ * time of writing it was not tagged: the pin names the expected tag, and the checksums are
+ * unset on purpose.
+ *
+ * CHECKSUMS MUST BE FILLED AT RELEASE: download each asset once, verify it (release notes,
+ * signature where offered), run `sha256sum`, paste the hex here. The agent endpoint serves
+ * these to the agent and the agent REFUSES to run a binary whose checksum is unset
+ * (see `pinIssues`, checked at bootstrap, and the agent script's own check). Operators
+ * hosting their own builds override the whole pin set through the endpoint's configuration.
+ *
+ * Tests do not use these URLs: the local agent endpoint serves a wireproxy built from the
+ * Go module proxy (test/tunnel-tools) with its computed checksum.
+ */
+export type Arch = 'amd64' | 'arm64';
+
+export interface BinaryAsset {
+  url: string;
+  /** lower-case hex SHA-256 of the downloaded file; undefined = not yet verified, agent refuses */
+  sha256: string | undefined;
+  /** how the download is packed; `tar.gz` assets hold the binary at the archive root */
+  format: 'binary' | 'tar.gz';
+}
+
+export interface BinaryPin {
+  name: 'wireproxy' | 'wstunnel';
+  version: string;
+  /** where the source of this version lives (for audits and rebuilds) */
+  source: string;
+  assets: Readonly<Record<Arch, BinaryAsset>>;
+}
+
+/** First wireproxy release expected to contain the Landlock bind fix (#219). Verify before release. */
+export const WIREPROXY_VERSION = 'v1.1.4';
+export const WSTUNNEL_VERSION = 'v10.6.2';
+
+export const WIREPROXY_PIN: BinaryPin = {
+  name: 'wireproxy',
+  version: WIREPROXY_VERSION,
+  source: `https://github.com/windtf/wireproxy/tree/${WIREPROXY_VERSION} (module github.com/windtf/wireproxy)`,
+  assets: {
+    amd64: {
+      url: `https://github.com/windtf/wireproxy/releases/download/${WIREPROXY_VERSION}/wireproxy_linux_amd64.tar.gz`,
+      sha256: undefined,
+      format: 'tar.gz',
+    },
+    arm64: {
+      url: `https://github.com/windtf/wireproxy/releases/download/${WIREPROXY_VERSION}/wireproxy_linux_arm64.tar.gz`,
+      sha256: undefined,
+      format: 'tar.gz',
+    },
+  },
+};
+
+/** Client and server must run the same wstunnel version (the gateway manifest uses this too). */
+export const WSTUNNEL_PIN: BinaryPin = {
+  name: 'wstunnel',
+  version: WSTUNNEL_VERSION,
+  source: `https://github.com/erebe/wstunnel/tree/${WSTUNNEL_VERSION}`,
+  assets: {
+    amd64: {
+      url: `https://github.com/erebe/wstunnel/releases/download/${WSTUNNEL_VERSION}/wstunnel_${WSTUNNEL_VERSION.slice(1)}_linux_amd64.tar.gz`,
+      sha256: undefined,
+      format: 'tar.gz',
+    },
+    arm64: {
+      url: `https://github.com/erebe/wstunnel/releases/download/${WSTUNNEL_VERSION}/wstunnel_${WSTUNNEL_VERSION.slice(1)}_linux_arm64.tar.gz`,
+      sha256: undefined,
+      format: 'tar.gz',
+    },
+  },
+};
+
+/** The gateway's wstunnel server image, same version as the client. */
+export const WSTUNNEL_IMAGE = `ghcr.io/erebe/wstunnel:${WSTUNNEL_VERSION}`;
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Problems that make a pin unusable (unset or malformed checksum, non-HTTPS URL). */
+export function pinIssues(pin: BinaryPin, options: { allowInsecureUrls?: boolean } = {}): string[] {
+  const issues: string[] = [];
+  for (const [arch, asset] of Object.entries(pin.assets)) {
+    if (asset.sha256 === undefined || !SHA256_HEX.test(asset.sha256)) {
+      issues.push(
+        `${pin.name} ${pin.version} (${arch}): SHA-256 of ${asset.url} is ${asset.sha256 === undefined ? 'unset' : `malformed (${asset.sha256})`}; fill it in lib/tunnel/pins.ts (or the endpoint's pin override) before running agents`,
+      );
+    }
+    if (!asset.url.startsWith('https://') && !options.allowInsecureUrls) {
+      issues.push(`${pin.name} ${pin.version} (${arch}): ${asset.url} is not an https:// URL`);
+    }
+  }
+  return issues;
+}
