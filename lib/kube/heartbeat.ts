@@ -1,0 +1,91 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Cluster, VirtualNodeSpec } from './cluster.ts';
+
+/**
+ * Keeps the virtual nodes Ready (docs/adr/0002-heartbeat.md). Kubernetes' node lifecycle
+ * controller marks a node `Ready=Unknown` once neither its Lease `renewTime` nor its Ready
+ * condition's heartbeat has moved for `--node-monitor-grace-period` (50 s by default). The
+ * `tick` function fires once a minute, so it loops inside its invocation: one status refresh
+ * per node (which also sets Ready back to True after an outage), then a lease renewal every
+ * `intervalMs` until `until`. Set `until` a few seconds past the next scheduled tick so
+ * consecutive invocations overlap: renewals are idempotent, and a late or missed schedule
+ * costs one interval, far inside the lease duration.
+ *
+ * It touches only the Kubernetes API — never a provider or the store — so a marketplace
+ * outage cannot make the nodes NotReady. It never throws for a failed call: failures are
+ * reported and the next beat tries again (an apiserver blip must not end the loop).
+ */
+export interface HeartbeatOptions {
+  cluster: Cluster;
+  nodes: readonly VirtualNodeSpec[];
+  /** between lease renewals @default 10_000 (virtual-kubelet's cadence) */
+  intervalMs?: number;
+  /** Lease leaseDurationSeconds @default 40 */
+  leaseDurationSeconds?: number;
+  /** epoch ms: no renewal starts at or after this */
+  until: number;
+  /** stops the loop early (the function's deadline signal) */
+  signal?: AbortSignal;
+  now: () => number;
+  /** for tests; resolves early (without throwing) when `signal` aborts @default timers/promises setTimeout */
+  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
+}
+
+export interface HeartbeatFailure {
+  node: string;
+  step: 'ensure-node' | 'renew-lease';
+  error: unknown;
+}
+
+export interface HeartbeatReport {
+  /** rounds of lease renewals started */
+  beats: number;
+  /** successful lease renewals, all nodes together */
+  renewed: number;
+  failures: HeartbeatFailure[];
+}
+
+export async function runHeartbeat(options: HeartbeatOptions): Promise<HeartbeatReport> {
+  const { cluster, nodes, until, signal, now } = options;
+  const intervalMs = options.intervalMs ?? 10_000;
+  const durationSeconds = options.leaseDurationSeconds ?? 40;
+  const sleep = options.sleep ?? abortableDelay;
+  const report: HeartbeatReport = { beats: 0, renewed: 0, failures: [] };
+
+  await forEachNode(nodes, 'ensure-node', report, (node) => cluster.ensureNode(node, { now: now() }));
+  let next = now();
+  while (!signal?.aborted && next < until) {
+    report.beats += 1;
+    const renewed = await forEachNode(nodes, 'renew-lease', report, (node) =>
+      cluster.renewNodeLease(node.name, { now: now(), durationSeconds }),
+    );
+    report.renewed += renewed;
+    // Fixed cadence from the start, not from the end of a slow call, so beats never drift apart.
+    next += intervalMs;
+    if (next >= until) break;
+    const wait = next - now();
+    if (wait > 0) await sleep(wait, signal);
+  }
+  return report;
+}
+
+/** Runs `step` for every node concurrently; a failing node never holds up the others. @returns successes. */
+async function forEachNode(
+  nodes: readonly VirtualNodeSpec[],
+  step: HeartbeatFailure['step'],
+  report: HeartbeatReport,
+  run: (node: VirtualNodeSpec) => Promise<void>,
+): Promise<number> {
+  const results = await Promise.allSettled(nodes.map((node) => run(node)));
+  results.forEach((result, i) => {
+    if (result.status === 'rejected')
+      report.failures.push({ node: nodes[i]?.name ?? '?', step, error: result.reason });
+  });
+  return results.filter((r) => r.status === 'fulfilled').length;
+}
+
+async function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  await delay(ms, undefined, signal === undefined ? {} : { signal }).catch((error: unknown) => {
+    if (!(error instanceof Error && error.name === 'AbortError')) throw error;
+  });
+}

@@ -1,0 +1,253 @@
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  type CoreV1Event,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Lease,
+  type V1Node,
+} from '@kubernetes/client-node';
+import type { Cluster, PodEvent, PodRef, PodStatusUpdate, PodView, VirtualNodeSpec } from './cluster.ts';
+import { statusCode, translateKubeError } from './errors.ts';
+import { kubeTime, microTime } from './kube-time.ts';
+import { eventMessage, eventName, podStatusPatch } from './pod-status-patch.ts';
+import { toPodView } from './pod-view.ts';
+import { newNode, nodeLabels, nodeStatusPatch, nodeTaints, sameTaints } from './virtual-node.ts';
+
+export interface KubeClusterOptions {
+  kubeConfig: KubeConfig;
+  /** `source.component` and field manager of everything anex writes. @default 'anex' */
+  component?: string;
+}
+
+const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/**
+ * Cluster over @kubernetes/client-node v2 (CoreV1 + CoordinationV1). Every call is one
+ * request, plus at most one re-read and retry on 409; the contract's `'gone'` outcomes are
+ * decided from the status code before anything is thrown (lib/kube/errors.ts).
+ */
+export class KubeCluster implements Cluster {
+  readonly #core: CoreV1Api;
+  readonly #coordination: CoordinationV1Api;
+  readonly #component: string;
+
+  constructor(options: KubeClusterOptions) {
+    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#coordination = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.#component = options.component ?? 'anex';
+  }
+
+  async ensureNode(node: VirtualNodeSpec, options: { now: number }): Promise<void> {
+    const action = `register virtual node ${node.name}`;
+    let current = await this.#call(() => this.#readNode(node.name), action);
+    if (current === undefined) {
+      current = await this.#call(
+        () => this.#core.createNode({ body: newNode(node), fieldManager: this.#component }),
+        action,
+      );
+    } else if (
+      !sameTaints(current.spec?.taints ?? [], nodeTaints(node, current.spec?.taints)) ||
+      labelsDiffer(current, node)
+    ) {
+      await this.#call(() => this.#patchNodeMeta(current as V1Node, node), action);
+    }
+    const body = nodeStatusPatch(node, { now: options.now, existing: current.status?.conditions });
+    await this.#call(
+      () => this.#core.patchNodeStatus({ name: node.name, body, fieldManager: this.#component }, STRATEGIC),
+      action,
+    );
+  }
+
+  async renewNodeLease(nodeName: string, options: { now: number; durationSeconds: number }): Promise<void> {
+    const spec = {
+      holderIdentity: nodeName,
+      leaseDurationSeconds: options.durationSeconds,
+      renewTime: microTime(options.now),
+    };
+    const action = `renew the node lease of ${nodeName}`;
+    try {
+      await this.#coordination.patchNamespacedLease(
+        { name: nodeName, namespace: NODE_LEASE_NAMESPACE, body: { spec }, fieldManager: this.#component },
+        MERGE,
+      );
+      return;
+    } catch (error) {
+      if (statusCode(error) !== 404) throw translateKubeError(error, action);
+    }
+    await this.#call(() => this.#createLease(nodeName, spec), action);
+  }
+
+  async listPods(nodeName: string): Promise<PodView[]> {
+    const list = await this.#call(
+      () => this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` }),
+      `list pods on node ${nodeName}`,
+    );
+    return list.items.map(toPodView).filter((pod) => pod !== undefined);
+  }
+
+  async getPod(namespace: string, name: string): Promise<PodView | undefined> {
+    try {
+      return toPodView(await this.#core.readNamespacedPod({ namespace, name }));
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      throw translateKubeError(error, `read pod ${namespace}/${name}`);
+    }
+  }
+
+  async updatePodStatus(pod: PodRef, status: PodStatusUpdate): Promise<'updated' | 'gone'> {
+    const action = `update the status of pod ${pod.namespace}/${pod.name}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#core.patchNamespacedPodStatus(
+          {
+            namespace: pod.namespace,
+            name: pod.name,
+            body: podStatusPatch(pod, status),
+            fieldManager: this.#component,
+          },
+          STRATEGIC,
+        );
+        return 'updated';
+      } catch (error) {
+        const code = statusCode(error);
+        if (code === 404) return 'gone';
+        // 409/422 here mostly mean "this name now belongs to another pod" (uid in the patch): re-read to tell.
+        if (code !== 409 && code !== 422) throw translateKubeError(error, action);
+        if ((await this.getPod(pod.namespace, pod.name))?.uid !== pod.uid) return 'gone';
+        if (code === 422 || attempt > 1) throw translateKubeError(error, action);
+      }
+    }
+  }
+
+  async recordEvent(pod: PodRef, event: PodEvent, options: { now: number }): Promise<void> {
+    const name = eventName(pod, event);
+    const action = `record event ${event.reason} on pod ${pod.namespace}/${pod.name}`;
+    try {
+      await this.#core.createNamespacedEvent({
+        namespace: pod.namespace,
+        body: this.#newEvent(pod, event, name, options.now),
+      });
+      return;
+    } catch (error) {
+      if (statusCode(error) === 404) return; // the namespace is gone, and the pod with it
+      if (statusCode(error) !== 409) throw translateKubeError(error, action);
+    }
+    await this.#call(() => this.#bumpEvent(pod.namespace, name, event, options.now), action);
+  }
+
+  async finalizePod(pod: PodRef): Promise<'deleted' | 'gone'> {
+    try {
+      await this.#core.deleteNamespacedPod({
+        namespace: pod.namespace,
+        name: pod.name,
+        gracePeriodSeconds: 0,
+        body: { gracePeriodSeconds: 0, preconditions: { uid: pod.uid } },
+      });
+      return 'deleted';
+    } catch (error) {
+      // 409: the uid precondition failed, so the pod we meant is gone and the name is another's.
+      if (statusCode(error) === 404 || statusCode(error) === 409) return 'gone';
+      throw translateKubeError(error, `delete pod ${pod.namespace}/${pod.name}`);
+    }
+  }
+
+  async #readNode(name: string): Promise<V1Node | undefined> {
+    try {
+      return await this.#core.readNode({ name });
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Labels and taints; resourceVersion makes it fail (409) rather than drop a taint added meanwhile. */
+  async #patchNodeMeta(current: V1Node, node: VirtualNodeSpec): Promise<void> {
+    const body = {
+      metadata: { labels: nodeLabels(node), resourceVersion: current.metadata?.resourceVersion },
+      spec: { taints: nodeTaints(node, current.spec?.taints) },
+    };
+    await this.#core.patchNode({ name: node.name, body, fieldManager: this.#component }, MERGE);
+  }
+
+  /** Owned by the Node, as kubelet does, so deleting the node deletes its lease. */
+  async #createLease(nodeName: string, spec: object): Promise<void> {
+    const node = await this.#readNode(nodeName);
+    const uid = node?.metadata?.uid;
+    const body = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name: nodeName,
+        namespace: NODE_LEASE_NAMESPACE,
+        ...(uid === undefined
+          ? {}
+          : { ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: nodeName, uid }] }),
+      },
+      spec,
+    } as V1Lease;
+    await this.#coordination.createNamespacedLease({
+      namespace: NODE_LEASE_NAMESPACE,
+      body,
+      fieldManager: this.#component,
+    });
+  }
+
+  #newEvent(pod: PodRef, event: PodEvent, name: string, now: number): CoreV1Event {
+    const at = new Date(kubeTime(now));
+    return {
+      metadata: { name, namespace: pod.namespace },
+      involvedObject: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        namespace: pod.namespace,
+        name: pod.name,
+        uid: pod.uid,
+      },
+      reason: event.reason,
+      message: eventMessage(event.message),
+      type: event.type,
+      source: { component: this.#component },
+      reportingComponent: this.#component,
+      reportingInstance: this.#component,
+      firstTimestamp: at,
+      lastTimestamp: at,
+      count: 1,
+    };
+  }
+
+  /** Same reason and message again: one more on the count. resourceVersion guards the count; one retry. */
+  async #bumpEvent(namespace: string, name: string, event: PodEvent, now: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.#core.readNamespacedEvent({ namespace, name });
+      const body = {
+        metadata: { resourceVersion: current.metadata.resourceVersion },
+        count: (current.count ?? 1) + 1,
+        lastTimestamp: kubeTime(now),
+        type: event.type,
+      };
+      try {
+        await this.#core.patchNamespacedEvent({ namespace, name, body }, MERGE);
+        return;
+      } catch (error) {
+        if (statusCode(error) !== 409 || attempt > 1) throw error;
+      }
+    }
+  }
+
+  async #call<T>(run: () => Promise<T>, action: string): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw translateKubeError(error, action);
+    }
+  }
+}
+
+function labelsDiffer(current: V1Node, node: VirtualNodeSpec): boolean {
+  const labels = current.metadata?.labels ?? {};
+  return Object.entries(nodeLabels(node)).some(([key, value]) => labels[key] !== value);
+}

@@ -1,0 +1,138 @@
+import type {
+  V1Container,
+  V1ContainerState,
+  V1ContainerStatus,
+  V1Pod,
+  V1PodCondition,
+} from '@kubernetes/client-node';
+import type {
+  ContainerState,
+  ContainerStatusView,
+  ContainerView,
+  PodCondition,
+  PodPhase,
+  PodStatusUpdate,
+  PodView,
+} from './cluster.ts';
+import { readTime } from './kube-time.ts';
+
+/**
+ * V1Pod (as client-node deserializes it: times are Dates) → PodView. Times come out in
+ * kubeTime form (RFC 3339, seconds) so they compare equal to what anex writes. A pod
+ * missing its name or uid is not a pod the API server would return: `undefined`.
+ */
+export function toPodView(pod: V1Pod): PodView | undefined {
+  const { name, namespace, uid } = pod.metadata ?? {};
+  if (name === undefined || namespace === undefined || uid === undefined) return undefined;
+  const view: PodView = {
+    namespace,
+    name,
+    uid,
+    annotations: pod.metadata?.annotations ?? {},
+    labels: pod.metadata?.labels ?? {},
+    nodeSelector: pod.spec?.nodeSelector ?? {},
+    containers: (pod.spec?.containers ?? []).map(toContainerView),
+    restartPolicy: restartPolicy(pod.spec?.restartPolicy),
+    status: toStatus(pod),
+  };
+  assign(view, 'nodeName', pod.spec?.nodeName);
+  assign(view, 'deletionTimestamp', readTime(pod.metadata?.deletionTimestamp));
+  assign(view, 'creationTimestamp', readTime(pod.metadata?.creationTimestamp));
+  assign(view, 'phase', phase(pod.status?.phase));
+  return view;
+}
+
+function toContainerView(container: V1Container): ContainerView {
+  const env: Record<string, string> = {};
+  const unsupportedEnv: string[] = [];
+  for (const variable of container.env ?? []) {
+    if (variable.valueFrom !== undefined) unsupportedEnv.push(variable.name);
+    else env[variable.name] = variable.value ?? '';
+  }
+  const view: ContainerView = { name: container.name, image: container.image ?? '', env, unsupportedEnv };
+  assign(view, 'command', container.command);
+  assign(view, 'args', container.args);
+  assign(view, 'gpuLimit', gpuCount(container.resources?.limits?.['nvidia.com/gpu']));
+  return view;
+}
+
+function gpuCount(quantity: string | undefined): number | undefined {
+  if (quantity === undefined) return undefined;
+  const count = Number(quantity);
+  return Number.isInteger(count) && count >= 0 ? count : undefined;
+}
+
+function toStatus(pod: V1Pod): PodStatusUpdate | undefined {
+  const status = pod.status;
+  const current = phase(status?.phase);
+  if (status === undefined || current === undefined) return undefined;
+  const view: PodStatusUpdate = {
+    phase: current,
+    conditions: (status.conditions ?? []).map(toCondition),
+    containerStatuses: (status.containerStatuses ?? []).map(toContainerStatus),
+  };
+  assign(view, 'reason', status.reason);
+  assign(view, 'message', status.message);
+  assign(view, 'podIP', status.podIP);
+  assign(view, 'hostIP', status.hostIP);
+  assign(view, 'startTime', readTime(status.startTime));
+  return view;
+}
+
+function toCondition(condition: V1PodCondition): PodCondition {
+  const view: PodCondition = { type: condition.type, status: conditionStatus(condition.status) };
+  assign(view, 'reason', condition.reason);
+  assign(view, 'message', condition.message);
+  assign(view, 'lastTransitionTime', readTime(condition.lastTransitionTime));
+  return view;
+}
+
+function toContainerStatus(status: V1ContainerStatus): ContainerStatusView {
+  const view: ContainerStatusView = {
+    name: status.name,
+    image: status.image,
+    ready: status.ready,
+    restartCount: status.restartCount,
+    state: toState(status.state),
+  };
+  assign(view, 'started', status.started);
+  return view;
+}
+
+function toState(state: V1ContainerState | undefined): ContainerState {
+  if (state?.terminated !== undefined) {
+    const t = state.terminated;
+    const terminated: Extract<ContainerState, { terminated: unknown }>['terminated'] = {
+      exitCode: t.exitCode,
+    };
+    assign(terminated, 'reason', t.reason);
+    assign(terminated, 'message', t.message);
+    assign(terminated, 'startedAt', readTime(t.startedAt));
+    assign(terminated, 'finishedAt', readTime(t.finishedAt));
+    return { terminated };
+  }
+  if (state?.running !== undefined)
+    return { running: { startedAt: readTime(state.running.startedAt) ?? '' } };
+  const waiting: { reason: string; message?: string } = { reason: state?.waiting?.reason ?? '' };
+  assign(waiting, 'message', state?.waiting?.message);
+  return { waiting };
+}
+
+const PHASES: readonly PodPhase[] = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'];
+
+function phase(value: string | undefined): PodPhase | undefined {
+  return PHASES.find((p) => p === value);
+}
+
+function conditionStatus(value: string): PodCondition['status'] {
+  return value === 'True' || value === 'False' ? value : 'Unknown';
+}
+
+function restartPolicy(value: string | undefined): PodView['restartPolicy'] {
+  return value === 'OnFailure' || value === 'Never' ? value : 'Always';
+}
+
+/** Sets an optional property only when there is a value (exactOptionalPropertyTypes). */
+function assign<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
+  if (value !== undefined) target[key] = value;
+}

@@ -1,0 +1,155 @@
+import type { V1Node, V1NodeCondition, V1Taint } from '@kubernetes/client-node';
+import type { ProviderName } from '../offers/offer.ts';
+import type { VirtualNodeSpec } from './cluster.ts';
+import { kubeTime, readTime } from './kube-time.ts';
+
+/**
+ * The shape of an anex virtual node (DESIGN §4), and the Node objects and status patches
+ * KubeCluster sends for it. The labels and taints every anex node must carry are added
+ * here whatever the spec says, so a pod's `node-provider` selector and toleration always
+ * find them.
+ */
+export const KUBELET_VERSION = 'v1.33.0-anex';
+
+/** Large enough that the scheduler never runs out; the marketplace is the real limit. */
+export const DEFAULT_CAPACITY: Readonly<Record<string, string>> = {
+  pods: '1000',
+  cpu: '10000',
+  memory: '100Ti',
+  'ephemeral-storage': '100Ti',
+  'nvidia.com/gpu': '1000',
+};
+
+export const DEFAULT_DAEMON_PORT = 10250;
+
+/** Taint keys anex owns; any other taint on the node (the lifecycle controller's) is left alone. */
+export function requiredTaints(provider: ProviderName): V1Taint[] {
+  return [
+    { key: 'virtual-kubelet.io/provider', value: provider, effect: 'NoSchedule' },
+    {
+      key: 'ignore-taint.cluster-autoscaler.kubernetes.io/manual-ignore',
+      value: 'true',
+      effect: 'NoSchedule',
+    },
+  ];
+}
+
+export function requiredLabels(node: Pick<VirtualNodeSpec, 'name' | 'provider'>): Record<string, string> {
+  return {
+    'node-provider': node.provider,
+    type: 'virtual-kubelet',
+    'kubernetes.io/role': 'agent',
+    'kubernetes.io/hostname': node.name,
+    'kubernetes.io/os': 'linux',
+    'kubernetes.io/arch': 'amd64',
+  };
+}
+
+/** The standard spec for a provider's node; `capacity` and `internalIp` may be overridden. */
+export function virtualNodeSpec(
+  provider: ProviderName,
+  name: string,
+  options: { capacity?: Record<string, string>; internalIp?: string; daemonPort?: number } = {},
+): VirtualNodeSpec {
+  return {
+    name,
+    provider,
+    labels: requiredLabels({ name, provider }),
+    taints: requiredTaints(provider) as VirtualNodeSpec['taints'],
+    capacity: options.capacity ?? DEFAULT_CAPACITY,
+    daemonPort: options.daemonPort ?? DEFAULT_DAEMON_PORT,
+    ...(options.internalIp === undefined ? {} : { internalIp: options.internalIp }),
+  };
+}
+
+export function nodeLabels(spec: VirtualNodeSpec): Record<string, string> {
+  return { ...spec.labels, ...requiredLabels(spec) };
+}
+
+/** Our taints plus every taint we do not own that is already on the node (kept as it is). */
+export function nodeTaints(spec: VirtualNodeSpec, existing: readonly V1Taint[] = []): V1Taint[] {
+  const ours = [...requiredTaints(spec.provider), ...spec.taints.map((t) => ({ ...t }))];
+  const unique = ours.filter((t, i) => ours.findIndex((o) => o.key === t.key && o.effect === t.effect) === i);
+  const others = existing.filter((t) => !unique.some((o) => o.key === t.key && o.effect === t.effect));
+  return [...others, ...unique];
+}
+
+export function sameTaints(a: readonly V1Taint[], b: readonly V1Taint[]): boolean {
+  const key = (t: V1Taint) => `${t.key}=${t.value ?? ''}:${t.effect}`;
+  return a.length === b.length && a.map(key).sort().join() === b.map(key).sort().join();
+}
+
+export function newNode(spec: VirtualNodeSpec): V1Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: spec.name, labels: nodeLabels(spec) },
+    spec: { taints: nodeTaints(spec) },
+  };
+}
+
+/**
+ * The status subresource patch (strategic merge: conditions merge by type, addresses by
+ * type). A condition keeps its transition time while its status stays the same, as kubelet
+ * does; Ready set back to True after the lifecycle controller's Unknown is a transition.
+ */
+export function nodeStatusPatch(
+  spec: VirtualNodeSpec,
+  options: { now: number; existing: readonly V1NodeCondition[] | undefined },
+) {
+  const now = kubeTime(options.now);
+  const condition = (type: string, status: 'True' | 'False', reason: string, message: string) => {
+    const old = options.existing?.find((c) => c.type === type && c.status === status);
+    return {
+      type,
+      status,
+      reason,
+      message,
+      lastHeartbeatTime: now,
+      lastTransitionTime: readTime(old?.lastTransitionTime) ?? now,
+    };
+  };
+  const addresses = [{ type: 'Hostname', address: spec.name }];
+  if (spec.internalIp !== undefined) addresses.unshift({ type: 'InternalIP', address: spec.internalIp });
+  return {
+    status: {
+      capacity: { ...spec.capacity },
+      allocatable: { ...spec.capacity },
+      conditions: [
+        condition('Ready', 'True', 'KubeletReady', 'anex virtual node is ready'),
+        condition(
+          'MemoryPressure',
+          'False',
+          'KubeletHasSufficientMemory',
+          'no memory pressure on a virtual node',
+        ),
+        condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'no disk pressure on a virtual node'),
+        condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'no PID pressure on a virtual node'),
+        condition(
+          'NetworkUnavailable',
+          'False',
+          'RouteCreated',
+          'pods reach the cluster through the anex tunnel',
+        ),
+      ],
+      addresses,
+      daemonEndpoints: { kubeletEndpoint: { Port: spec.daemonPort ?? DEFAULT_DAEMON_PORT } },
+      nodeInfo: nodeInfo(spec),
+    },
+  };
+}
+
+function nodeInfo(spec: VirtualNodeSpec) {
+  return {
+    machineID: spec.name,
+    systemUUID: spec.name,
+    bootID: '',
+    kernelVersion: '',
+    osImage: `anex virtual node (${spec.provider})`,
+    containerRuntimeVersion: `anex://${spec.provider}`,
+    kubeletVersion: KUBELET_VERSION,
+    kubeProxyVersion: '',
+    operatingSystem: 'linux',
+    architecture: 'amd64',
+  };
+}
