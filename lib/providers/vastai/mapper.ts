@@ -1,3 +1,4 @@
+import { normalizeVastOffer } from '../../offers/normalize/vastai.ts';
 import type { Offer } from '../../offers/offer.ts';
 import {
   formatTag,
@@ -10,7 +11,6 @@ import {
   TAG_ENV_VAR,
 } from '../provider.ts';
 import { DEAD_STATUSES, faultOfStatusMessage } from './errors.ts';
-import { regionOfCountry } from './region-countries.ts';
 import type { VastInstance, VastOfferRow } from './schemas.ts';
 
 /** Vast ↔ domain. The offer mapping is the single call site {@link toOffer}. */
@@ -22,54 +22,9 @@ function compact<T extends object>(value: Loose<T>): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-/** 890 → "8.9", 1200 → "12.0". */
-function computeCapString(cap: number | null | undefined): string | undefined {
-  if (!cap) return undefined;
-  return `${Math.floor(cap / 100)}.${Math.floor((cap % 100) / 10)}`;
-}
-
-function versionString(value: number | null | undefined): string | undefined {
-  if (value === null || value === undefined) return undefined;
-  return Number.isInteger(value) ? `${value}.0` : String(value);
-}
-
-/** Last two characters after the last comma: Vast's own rule (`geo[-2:]`). */
-function countryOf(geolocation: string | null | undefined): string | undefined {
-  const code = geolocation?.split(',').pop()?.trim().slice(-2).toUpperCase();
-  return code && /^[A-Z]{2}$/.test(code) ? code : undefined;
-}
-
-/** One search row → {@link Offer} (units are already the seed's: MB, Mbps, GB, MB/s). */
+/** One search row → {@link Offer}: the one place the offer mapping is called. */
 export function toOffer(row: VastOfferRow): Offer {
-  const countryCode = countryOf(row.geolocation);
-  return compact<Offer>({
-    provider: 'vastai',
-    offerId: String(row.id),
-    machineId: String(row.machine_id),
-    hostId: row.host_id === null || row.host_id === undefined ? undefined : String(row.host_id),
-    gpuName: row.gpu_name,
-    gpuCount: row.num_gpus,
-    vramMb: row.gpu_ram,
-    vramTotalMb: row.gpu_total_ram ?? row.gpu_ram * row.num_gpus,
-    vramBandwidthGBps: row.gpu_mem_bw ?? undefined,
-    tflops: row.total_flops ?? undefined,
-    computeCap: computeCapString(row.compute_cap),
-    cudaMax: versionString(row.cuda_max_good),
-    cpuCores: row.cpu_cores_effective ?? undefined,
-    ramMb: row.cpu_ram ?? undefined,
-    pricePerHour: row.dph_total,
-    uploadMbps: row.inet_up ?? undefined,
-    downloadMbps: row.inet_down ?? undefined,
-    diskGb: row.disk_space ?? undefined,
-    diskBwMBps: row.disk_bw ?? undefined,
-    region: countryCode ? regionOfCountry(countryCode) : undefined,
-    countryCode,
-    location: row.geolocation ?? undefined,
-    verified: row.verification ? row.verification === 'verified' : undefined,
-    datacenter:
-      row.hosting_type === null || row.hosting_type === undefined ? undefined : row.hosting_type === 1,
-    dlperf: row.dlperf ?? undefined,
-  });
+  return normalizeVastOffer(row);
 }
 
 /** Vast status fields → {@link InstanceState} (providers.md §2.8, §5). */

@@ -1,4 +1,5 @@
 import type { Requirements } from '../../annotations/requirements.ts';
+import { AnexError } from '../../errors.ts';
 import type { Offer } from '../../offers/offer.ts';
 import type {
   CallOptions,
@@ -83,8 +84,12 @@ export class VastAiProvider implements Provider {
         if (instance.tag && (!this.#clusterId || instance.tag.clusterId === this.#clusterId))
           found.push(instance);
       }
-      // A repeated token would loop forever on a misbehaving server.
-      if (page.nextToken && seen.has(page.nextToken)) break;
+      if (page.nextToken && seen.has(page.nextToken)) {
+        // A repeated token would loop forever; a partial list would let GC miss instances.
+        throw new AnexError(`vastai GET /api/v1/instances/ repeated next_token ${page.nextToken}`, {
+          kind: 'bad-response',
+        });
+      }
       if (page.nextToken) seen.add(page.nextToken);
       token = page.nextToken;
     } while (token);

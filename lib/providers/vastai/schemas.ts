@@ -5,37 +5,17 @@ import { z } from 'zod';
  * ignored (Vast adds columns often); only what the mapper needs is required.
  */
 
-const num = z.number();
 const optNum = z.number().nullish();
 
-/** One row of `POST /api/v0/bundles/` → `offers[]`. */
-export const vastOfferRowSchema = z.looseObject({
-  id: z.number().int(),
-  machine_id: z.number().int(),
-  host_id: z.number().int().nullish(),
-  gpu_name: z.string(),
-  num_gpus: num,
-  gpu_ram: num,
-  gpu_total_ram: optNum,
-  gpu_mem_bw: optNum,
-  total_flops: optNum,
-  compute_cap: optNum,
-  cuda_max_good: optNum,
-  cpu_cores_effective: optNum,
-  cpu_ram: optNum,
-  dph_total: num,
-  inet_up: optNum,
-  inet_down: optNum,
-  disk_space: optNum,
-  disk_bw: optNum,
-  dlperf: optNum,
-  geolocation: z.string().nullish(),
-  verification: z.string().nullish(),
-  hosting_type: optNum,
-});
-export type VastOfferRow = z.infer<typeof vastOfferRowSchema>;
-
-export const vastSearchResponseSchema = z.looseObject({ offers: z.array(vastOfferRowSchema) });
+/**
+ * Offer rows and the search answer are the normalizer's schemas (lib/offers/normalize), so
+ * `anex offers --offers <file>` and the live client read rows the same way.
+ */
+export {
+  type VastOfferRow,
+  vastOfferSchema,
+  vastSearchResponseSchema,
+} from '../../offers/normalize/vastai.ts';
 
 /** Any create answer, success or not: `new_contract` may appear even in an error body. */
 export const vastCreateResponseSchema = z.looseObject({

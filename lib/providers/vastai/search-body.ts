@@ -1,62 +1,89 @@
 import type { NumericConstraint, Requirements, VersionConstraint } from '../../annotations/requirements.ts';
-import { countriesOfRegions } from './region-countries.ts';
+import { acceptedGpuKeys, gpuKey } from '../../offers/gpu-names.ts';
+import type { Region } from '../../offers/offer.ts';
+import { COUNTRY_REGIONS } from '../../offers/regions.ts';
+
+/** Vast `gpu_name` values (vast-cli `vastai/data/query.py`, providers.md §2.14). */
+const VAST_GPU_NAMES = [
+  'A10',
+  'A10g',
+  'A16',
+  'A30',
+  'A40',
+  'A100 PCIE',
+  'A100 SXM4',
+  'A100 SXM',
+  'A100X',
+  'A800 PCIE',
+  'B200',
+  'GH200 SXM',
+  'H100 PCIE',
+  'H100 SXM',
+  'H100 NVL',
+  'H200',
+  'H200 NVL',
+  'L4',
+  'L40',
+  'L40S',
+  'Tesla T4',
+  'Tesla V100',
+  'Tesla P100',
+  'Tesla P40',
+  'RTX 3060',
+  'RTX 3060 Ti',
+  'RTX 3070',
+  'RTX 3080',
+  'RTX 3080 Ti',
+  'RTX 3090',
+  'RTX 3090 Ti',
+  'RTX 4060 Ti',
+  'RTX 4070',
+  'RTX 4070S',
+  'RTX 4070 Ti',
+  'RTX 4070S Ti',
+  'RTX 4080',
+  'RTX 4080S',
+  'RTX 4090',
+  'RTX 4090D',
+  'RTX 5070 Ti',
+  'RTX 5080',
+  'RTX 5090',
+  'RTX A4000',
+  'RTX A5000',
+  'RTX A6000',
+  'RTX 4000Ada',
+  'RTX 6000Ada',
+  'Q RTX 8000',
+  'RTX PRO 6000',
+  'RTX PRO 6000 S',
+  'RTX PRO 6000 WS',
+  'RTX PRO 6000 Max-Q',
+  'RTX PRO 4500',
+  'InstinctMI250X',
+  'RX 7900 XTX',
+  'PRO W7900',
+];
 
 /**
- * Vast `gpu_name` spellings for names users write the RunPod/marketing way (providers.md §6).
- * Only used to decide what can be pushed server-side; lib/filter matches names locally.
+ * The Vast spellings of the requested names, or undefined when one name has no known Vast
+ * spelling: pushing a partial list could hide offers, so then lib/filter matches locally.
  */
-const VAST_GPU_NAMES: Record<string, string> = {
-  a100pcie: 'A100 PCIE',
-  a100sxm: 'A100 SXM4',
-  a100sxm4: 'A100 SXM4',
-  h100pcie: 'H100 PCIE',
-  h100sxm: 'H100 SXM',
-  h100nvl: 'H100 NVL',
-  h200: 'H200',
-  h200sxm: 'H200',
-  rtx6000ada: 'RTX 6000Ada',
-  rtx4000ada: 'RTX 4000Ada',
-  rtx4080super: 'RTX 4080S',
-  rtx4080s: 'RTX 4080S',
-  rtx4070super: 'RTX 4070S',
-  rtx3090: 'RTX 3090',
-  rtx3090ti: 'RTX 3090 Ti',
-  rtx3080: 'RTX 3080',
-  rtx3060: 'RTX 3060',
-  rtx4090: 'RTX 4090',
-  rtx4090d: 'RTX 4090D',
-  rtx4080: 'RTX 4080',
-  rtx4070: 'RTX 4070',
-  rtx5090: 'RTX 5090',
-  rtx5080: 'RTX 5080',
-  rtxa4000: 'RTX A4000',
-  rtxa5000: 'RTX A5000',
-  rtxa6000: 'RTX A6000',
-  l40s: 'L40S',
-  l40: 'L40',
-  l4: 'L4',
-  a40: 'A40',
-  a10: 'A10',
-  teslav100: 'Tesla V100',
-  v100: 'Tesla V100',
-  teslat4: 'Tesla T4',
-  t4: 'Tesla T4',
-  b200: 'B200',
-};
-
-function normalizeGpuName(name: string): string {
-  return name.toLowerCase().replace(/nvidia|geforce|[\s-]/g, '');
-}
-
-/** The Vast names to push, or undefined when one requested name has no known Vast spelling. */
 export function vastGpuNames(names: readonly string[]): string[] | undefined {
   const out: string[] = [];
   for (const name of names) {
-    const vast = VAST_GPU_NAMES[normalizeGpuName(name)];
-    if (!vast) return undefined; // pushing a guess could hide matches; filter locally instead
-    out.push(vast);
+    const accepted = new Set(acceptedGpuKeys(name));
+    const matches = VAST_GPU_NAMES.filter((vast) => accepted.has(gpuKey(vast)));
+    if (matches.length === 0) return undefined;
+    out.push(...matches);
   }
-  return out;
+  return [...new Set(out)];
+}
+
+/** Country codes of the regions, for `geolocation in [...]`. */
+function countriesOfRegions(regions: readonly Region[]): string[] {
+  return [...COUNTRY_REGIONS]
+    .filter(([, region]) => region && regions.includes(region))
+    .map(([code]) => code);
 }
 
 function numeric(constraint: NumericConstraint | undefined, scale = 1): Record<string, number> | undefined {

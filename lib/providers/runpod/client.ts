@@ -1,0 +1,140 @@
+import { AnexError } from '../../errors.ts';
+import type { RunPodCloudType } from '../../offers/offer.ts';
+import { HttpClient, type HttpClientOptions } from '../http/http-client.ts';
+import { type HttpResponse, parseBody } from '../http/response.ts';
+import type { CallOptions } from '../provider.ts';
+import { isCapacity, runPodError } from './errors.ts';
+import { type RunPodPod, runPodListSchema, runPodPodSchema } from './schemas.ts';
+
+export const RUNPOD_DEFAULT_BASE_URL = 'https://api.runpod.io';
+
+export type RunPodClientOptions = Omit<HttpClientOptions, 'service' | 'baseUrl'> & { baseUrl?: string };
+
+export type RunPodCreateAnswer = { kind: 'created'; pod: RunPodPod } | { kind: 'capacity'; reason: string };
+
+export interface CatalogQuery {
+  cloud?: RunPodCloudType | undefined;
+  count: number;
+  minCudaVersion?: string | undefined;
+}
+
+/** RunPod REST v2 calls anex makes, over the shared HTTP behaviour. No domain mapping here. */
+export class RunPodClient {
+  readonly #http: HttpClient;
+
+  constructor(options: RunPodClientOptions) {
+    this.#http = new HttpClient({
+      ...options,
+      service: 'runpod',
+      baseUrl: options.baseUrl ?? RUNPOD_DEFAULT_BASE_URL,
+    });
+  }
+
+  /** `GET /v2/catalog/gpus?include=AVAILABILITY&product=POD…` — the raw body, for the normalizer. */
+  async listGpuTypes(query: CatalogQuery, call: CallOptions): Promise<unknown> {
+    const response = await this.#http.send({
+      method: 'GET',
+      path: '/v2/catalog/gpus',
+      query: {
+        include: 'AVAILABILITY',
+        product: 'POD',
+        count: String(query.count),
+        cloud: query.cloud,
+        minCudaVersion: query.minCudaVersion,
+      },
+      mode: 'idempotent',
+      ...call,
+    });
+    return this.#ok(response).json;
+  }
+
+  /** `GET /v2/catalog/datacenters` — the raw body, for the normalizer. */
+  async listDataCenters(call: CallOptions): Promise<unknown> {
+    const response = await this.#http.send({
+      method: 'GET',
+      path: '/v2/catalog/datacenters',
+      mode: 'idempotent',
+      ...call,
+    });
+    return this.#ok(response).json;
+  }
+
+  /**
+   * `POST /v2/pods`, sent once (a 429 may be resent: refused before processing). 400 with a
+   * capacity text is an expected outcome; 5xx or an unreadable 201 is unknown outcome.
+   */
+  async createPod(body: Record<string, unknown>, call: CallOptions): Promise<RunPodCreateAnswer> {
+    const response = await this.#http.send({
+      method: 'POST',
+      path: '/v2/pods',
+      body,
+      mode: 'create',
+      ...call,
+    });
+    if (response.status >= 200 && response.status < 300) {
+      const parsed = runPodPodSchema.safeParse(response.json);
+      if (parsed.success) return { kind: 'created', pod: parsed.data };
+      throw unknownOutcome(response, 'an unreadable body');
+    }
+    if (isCapacity(response)) {
+      const detail = (response.json as { detail?: string } | undefined)?.detail ?? 'no capacity';
+      return { kind: 'capacity', reason: detail };
+    }
+    if (response.status >= 500) throw unknownOutcome(response, `HTTP ${response.status}`);
+    throw runPodError(response, this.#http.secrets);
+  }
+
+  /** One pod, or null when RunPod answers 404 (terminated or never existed). */
+  async getPod(id: string, call: CallOptions): Promise<RunPodPod | null> {
+    const response = await this.#http.send({
+      method: 'GET',
+      path: `/v2/pods/${encodeURIComponent(id)}`,
+      mode: 'idempotent',
+      ...call,
+    });
+    if (response.status === 404) return null;
+    return parseBody('runpod', this.#ok(response), runPodPodSchema);
+  }
+
+  /** One page of `GET /v2/pods`; `nextCursor` only when the server pages. */
+  async listPodsPage(
+    cursor: string | undefined,
+    call: CallOptions,
+  ): Promise<{ pods: RunPodPod[]; nextCursor: string | undefined }> {
+    const response = await this.#http.send({
+      method: 'GET',
+      path: '/v2/pods',
+      query: { cursor },
+      mode: 'idempotent',
+      ...call,
+    });
+    const body = parseBody('runpod', this.#ok(response), runPodListSchema);
+    const next = body.pagination?.hasNextPage !== false ? body.pagination?.nextCursor : undefined;
+    return { pods: body.pods, nextCursor: next ?? undefined };
+  }
+
+  /** `DELETE /v2/pods/{id}`: 204 destroyed, 404 gone. */
+  async deletePod(id: string, call: CallOptions): Promise<'destroyed' | 'gone'> {
+    const response = await this.#http.send({
+      method: 'DELETE',
+      path: `/v2/pods/${encodeURIComponent(id)}`,
+      mode: 'idempotent',
+      ...call,
+    });
+    if (response.status === 404) return 'gone';
+    this.#ok(response);
+    return 'destroyed';
+  }
+
+  #ok(response: HttpResponse): HttpResponse {
+    if (response.status >= 200 && response.status < 300) return response;
+    throw runPodError(response, this.#http.secrets);
+  }
+}
+
+function unknownOutcome(response: HttpResponse, what: string): AnexError {
+  return new AnexError(
+    `runpod ${response.route} answered ${what}: the pod may or may not exist; look for the tagged pod before trying again`,
+    { kind: 'unknown-outcome' },
+  );
+}

@@ -1,0 +1,41 @@
+import { AnexError } from '../../errors.ts';
+import { redactText } from '../http/redact.ts';
+import { errorDetail, errorForStatus, type HttpResponse } from '../http/response.ts';
+import { runPodProblemSchema } from './schemas.ts';
+
+/**
+ * RunPod error vocabulary in named sets (providers.md §3.4, §3.6, §3.12, §5). Only this file
+ * knows what RunPod's statuses and texts mean.
+ */
+
+/** No machine for this GPU type / data center / cloud right now: try the next candidate. */
+export const CAPACITY_TEXT =
+  /no longer any instances available|no instances currently available|does not have the resources|no compatible cuda host|not enough free gpus/i;
+
+/** Balance texts (v1 sends them as HTTP 500, v2 as 402). */
+export const BALANCE_TEXT = /balance is too low|insufficient (balance|funds)/i;
+
+export function isCapacity(response: HttpResponse): boolean {
+  return (response.status === 400 || response.status === 500) && CAPACITY_TEXT.test(errorDetail(response));
+}
+
+/** The AnexError for a RunPod error answer (capacity ruled out before). */
+export function runPodError(response: HttpResponse, secrets: readonly string[]): AnexError {
+  const parsed = runPodProblemSchema.safeParse(response.json);
+  const detail = redactText(errorDetail(response), secrets);
+  const where = `runpod ${response.route} answered HTTP ${response.status}`;
+  if (response.status === 401 || response.status === 403) {
+    return new AnexError(`${where}: ${detail} (check RUNPOD_API_KEY and its permissions)`, { kind: 'auth' });
+  }
+  if (response.status === 402 || BALANCE_TEXT.test(detail)) {
+    return new AnexError(`${where}: ${detail} (add funds to the RunPod account)`, { kind: 'balance' });
+  }
+  if (response.status === 422) {
+    const errors =
+      parsed.success && parsed.data.errors ? parsed.data.errors.map((e) => redactText(e, secrets)) : [];
+    return new AnexError(`${where}: the request broke the API contract: ${[detail, ...errors].join('; ')}`, {
+      kind: 'invalid-input',
+    });
+  }
+  return errorForStatus('runpod', response, secrets);
+}

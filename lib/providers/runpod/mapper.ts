@@ -1,0 +1,95 @@
+import { AnexError } from '../../errors.ts';
+import { normalizeRunPodCatalog } from '../../offers/normalize/runpod.ts';
+import type { Offer, RunPodCloudType } from '../../offers/offer.ts';
+import {
+  formatTag,
+  type Instance,
+  type InstanceState,
+  type InstanceTag,
+  type LaunchSpec,
+  POD_UID_ENV_VAR,
+  parseTag,
+  TAG_ENV_VAR,
+} from '../provider.ts';
+import type { RunPodPod } from './schemas.ts';
+
+/** RunPod ↔ domain. The offer mapping is the single call site {@link toOffers}. */
+
+/** A catalog answer for one cloud tier → offers (GPU type × tier × data center × count). */
+export function toOffers(gpus: unknown, dataCenters: unknown, cloud: RunPodCloudType | undefined): Offer[] {
+  return normalizeRunPodCatalog(
+    { gpus, dataCenters, ...(cloud ? { cloud } : {}) },
+    'runpod catalog response',
+  );
+}
+
+/**
+ * v2 status → {@link InstanceState}. Ready = RUNNING with a runtime whose ports are published:
+ * v2 reports RUNNING with `runtime: null` before the container is up (providers.md §3.7).
+ */
+export function toInstanceState(pod: RunPodPod | null): InstanceState {
+  if (!pod || pod.status === 'TERMINATED') return { phase: 'gone' };
+  switch (pod.status) {
+    case 'ERROR':
+      return { phase: 'failed', fault: 'host', reason: 'RunPod reports status ERROR (unrecoverable)' };
+    case 'EXITED':
+      return { phase: 'exited' };
+    case 'PROVISIONING':
+      return { phase: 'pending' };
+    case 'RUNNING':
+      return Array.isArray(pod.runtime?.ports)
+        ? { phase: 'running' }
+        : { phase: 'starting', message: 'RUNNING, waiting for the runtime and its ports' };
+    default:
+      return { phase: 'starting', message: `status ${pod.status}` };
+  }
+}
+
+export function tagOf(pod: RunPodPod): InstanceTag | undefined {
+  return parseTag(pod.name) ?? parseTag(pod.env?.[TAG_ENV_VAR]);
+}
+
+export function toInstance(pod: RunPodPod): Instance {
+  const instance: Instance = { id: pod.id, provider: 'runpod', state: toInstanceState(pod) };
+  const tag = tagOf(pod);
+  if (tag) instance.tag = tag;
+  if (pod.gpu?.id) instance.gpuName = pod.gpu.id;
+  if (typeof pod.gpu?.count === 'number') instance.gpuCount = pod.gpu.count;
+  if (typeof pod.cost === 'number') instance.pricePerHour = pod.cost;
+  const created = pod.createdAt ? Date.parse(pod.createdAt) : Number.NaN;
+  if (!Number.isNaN(created)) instance.createdAt = created;
+  const ip = pod.runtime?.ports?.find((p) => p.ip)?.ip;
+  if (ip) instance.publicIp = ip;
+  return instance;
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The `POST /v2/pods` body for one candidate: one GPU type, one cloud, one data center (v2
+ * has no priority lists, so the reconciler walks candidates). v2 has no entrypoint override:
+ * command and args travel as the `args` string handed to the image's entrypoint.
+ */
+export function toCreateBody(offer: Offer, launch: LaunchSpec, tag: InstanceTag): Record<string, unknown> {
+  if (!offer.gpuTypeId || !offer.cloudType || !offer.dataCenterId) {
+    throw new AnexError(
+      `runpod offer "${offer.offerId}" lacks a GPU type id, cloud type or data center; pass an offer from listOffers`,
+      { kind: 'invalid-input' },
+    );
+  }
+  const words = [...(launch.command ?? []), ...(launch.args ?? [])];
+  const body: Record<string, unknown> = {
+    name: formatTag(tag),
+    image: launch.image,
+    gpu: { id: offer.gpuTypeId, count: offer.gpuCount },
+    cloud: offer.cloudType,
+    dataCenterIds: [offer.dataCenterId],
+    disk: Math.max(1, Math.ceil(launch.diskGb)),
+    env: { ...launch.env, [TAG_ENV_VAR]: formatTag(tag), [POD_UID_ENV_VAR]: tag.podUid },
+  };
+  if (launch.ports && launch.ports.length > 0) body.ports = [...launch.ports];
+  if (words.length > 0) body.args = words.map(shellQuote).join(' ');
+  return body;
+}

@@ -1,0 +1,292 @@
+import { INVALID_JSON, type SimRequest, type SimResponse } from '../common/http-server.ts';
+import type { Rng } from '../common/rng.ts';
+import type { SimRoute } from '../common/sim-core.ts';
+import {
+  availabilityOf,
+  type Cloud,
+  RUNPOD_DATA_CENTERS,
+  RUNPOD_GPU_TYPES,
+  type SimGpuType,
+  stockKey,
+} from './catalog.ts';
+import { type PodRecord, type RunPodBootPlan, type RunPodTimings, renderPod } from './pods.ts';
+import { createPodErrors } from './validate.ts';
+
+/** The state the RunPod routes read and change (owned by {@link RunPodSim}). */
+export interface RunPodState {
+  stock: Map<string, number>;
+  pods: Map<string, PodRecord>;
+  gpuPlans: Map<string, RunPodBootPlan>;
+  imagePlans: Map<string, RunPodBootPlan>;
+  balance: number;
+  timings: RunPodTimings;
+  /** GET /v2/pods page size; undefined: one page and no `pagination` field (the documented shape). */
+  podsPageSize: number | undefined;
+  rng: Rng;
+  now: () => number;
+}
+
+export const CAPACITY_DETAIL =
+  'There are no longer any instances available with the requested specifications. Please refresh and try again.';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  402: 'Payment Required',
+  403: 'Forbidden',
+  404: 'Not Found',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** RFC 9457 problem+json, RunPod v2's error shape. */
+export function problem(status: number, detail: string, errors?: string[]): SimResponse {
+  return {
+    status,
+    contentType: 'application/problem+json',
+    body: { title: TITLES[status] ?? 'Error', status, detail, ...(errors ? { errors } : {}) },
+  };
+}
+
+export function runPodRoutes(state: RunPodState): SimRoute[] {
+  return [
+    {
+      name: 'gpus',
+      method: 'GET',
+      pattern: /^\/v2\/catalog\/gpus$/,
+      auth: true,
+      run: (r) => listGpus(state, r),
+    },
+    {
+      name: 'datacenters',
+      method: 'GET',
+      pattern: /^\/v2\/catalog\/datacenters$/,
+      auth: true,
+      run: (r) => listDataCenters(state, r),
+    },
+    { name: 'create', method: 'POST', pattern: /^\/v2\/pods$/, auth: true, run: (r) => createPod(state, r) },
+    { name: 'list', method: 'GET', pattern: /^\/v2\/pods$/, auth: true, run: (r) => listPods(state, r) },
+    {
+      name: 'get',
+      method: 'GET',
+      pattern: /^\/v2\/pods\/([^/]+)$/,
+      auth: true,
+      run: (_r, p) => getPod(state, p[0]),
+    },
+    {
+      name: 'delete',
+      method: 'DELETE',
+      pattern: /^\/v2\/pods\/([^/]+)$/,
+      auth: true,
+      run: (_r, p) => deletePod(state, p[0]),
+    },
+  ];
+}
+
+function listParam(query: URLSearchParams, name: string): string[] | undefined {
+  const raw = query.get(name);
+  return raw
+    ? raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
+}
+
+function listGpus(state: RunPodState, request: SimRequest): SimResponse {
+  const q = request.query;
+  const cloud = q.get('cloud') as Cloud | null;
+  if (cloud && cloud !== 'SECURE' && cloud !== 'COMMUNITY') {
+    return problem(422, 'Request validation failed.', [
+      '$.cloud: value must be one of "SECURE", "COMMUNITY"',
+    ]);
+  }
+  const count = Number(q.get('count') ?? 1);
+  if (!Number.isInteger(count) || count < 1)
+    return problem(422, 'Request validation failed.', ['$.count: must be >= 1']);
+  const withAvailability = (listParam(q, 'include') ?? []).includes('AVAILABILITY');
+  const minCuda = q.get('minCudaVersion');
+  const gpus = RUNPOD_GPU_TYPES.filter(
+    (t) => !minCuda || t.cudaVersions.some((v) => versionGte(v, minCuda)),
+  ).map((t) => renderGpu(state, t, { cloud, count, withAvailability, minCuda }));
+  return { status: 200, body: { gpus } };
+}
+
+function renderGpu(
+  state: RunPodState,
+  type: SimGpuType,
+  scope: { cloud: Cloud | null; count: number; withAvailability: boolean; minCuda: string | null },
+): Record<string, unknown> {
+  const clouds: Cloud[] = scope.cloud ? [scope.cloud] : ['SECURE', 'COMMUNITY'];
+  const dataCenters = RUNPOD_DATA_CENTERS.map((dc) => {
+    const free = Math.max(...clouds.map((c) => state.stock.get(stockKey(type.id, dc.id, c)) ?? 0));
+    return { id: dc.id, name: dc.name, availability: availabilityOf(free, scope.count) };
+  }).filter((dc) => dc.availability !== 'NONE');
+  const best = dataCenters.reduce((a, dc) => (rank(dc.availability) > rank(a) ? dc.availability : a), 'NONE');
+  return {
+    id: type.id,
+    name: type.name,
+    pool: type.pool,
+    manufacturer: type.manufacturer,
+    memory: type.memory,
+    secure: type.maxCount.secure > 0,
+    community: type.maxCount.community > 0,
+    price: { secure: type.price.secure, community: type.price.community },
+    maxCount: { secure: type.maxCount.secure, community: type.maxCount.community },
+    ...(scope.withAvailability
+      ? {
+          availability: best,
+          dataCenters,
+          cudaVersions: type.cudaVersions.map((version) => ({ version, available: dataCenters.length > 0 })),
+        }
+      : {}),
+  };
+}
+
+function rank(level: string): number {
+  return ['NONE', 'LOW', 'MEDIUM', 'HIGH'].indexOf(level);
+}
+
+function versionGte(a: string, b: string): boolean {
+  const [am = 0, an = 0] = a.split('.').map(Number);
+  const [bm = 0, bn = 0] = b.split('.').map(Number);
+  return am > bm || (am === bm && an >= bn);
+}
+
+function listDataCenters(state: RunPodState, request: SimRequest): SimResponse {
+  const regions = listParam(request.query, 'regions');
+  const withGpus = (listParam(request.query, 'include') ?? []).includes('GPU_AVAILABILITY');
+  const dataCenters = RUNPOD_DATA_CENTERS.filter((dc) => !regions || regions.includes(dc.region)).map(
+    (dc) => ({
+      id: dc.id,
+      name: dc.name,
+      region: dc.region,
+      globalNetwork: false,
+      networkVolumeTypes: ['STANDARD'],
+      compliance: dc.compliance,
+      ...(withGpus
+        ? {
+            gpuAvailability: RUNPOD_GPU_TYPES.map((t) => ({
+              id: t.id,
+              name: t.name,
+              availability: availabilityOf(
+                Math.max(
+                  state.stock.get(stockKey(t.id, dc.id, 'SECURE')) ?? 0,
+                  state.stock.get(stockKey(t.id, dc.id, 'COMMUNITY')) ?? 0,
+                ),
+                1,
+              ),
+            })),
+          }
+        : {}),
+    }),
+  );
+  return { status: 200, body: { dataCenters } };
+}
+
+function createPod(state: RunPodState, request: SimRequest): SimResponse {
+  if (request.body === INVALID_JSON) return problem(400, 'request body is not valid JSON');
+  const errors = createPodErrors(request.body);
+  if (errors.length > 0) return problem(422, 'Request validation failed.', errors);
+  const body = request.body as Record<string, unknown>;
+  const gpu = (body.gpu ?? { id: 'NVIDIA GeForce RTX 4090' }) as { id: string; count?: number };
+  const type = RUNPOD_GPU_TYPES.find((t) => t.id === gpu.id);
+  if (!type) return problem(400, `GPU type "${gpu.id}" is not available for pods`);
+  if (state.balance <= 0)
+    return problem(402, 'Your account balance is too low to create this pod. Add funds and try again.');
+  const cloud = (body.cloud ?? 'SECURE') as Cloud;
+  const count = gpu.count ?? 1;
+  const wanted = (body.dataCenterIds as string[] | undefined) ?? RUNPOD_DATA_CENTERS.map((dc) => dc.id);
+  const dc = wanted.find((id) => (state.stock.get(stockKey(type.id, id, cloud)) ?? 0) >= count);
+  if (!dc) return problem(400, CAPACITY_DETAIL);
+  state.stock.set(stockKey(type.id, dc, cloud), (state.stock.get(stockKey(type.id, dc, cloud)) ?? 0) - count);
+  const pod = newPod(state, body, { type, cloud, count, dc });
+  state.pods.set(pod.id, pod);
+  return { status: 201, body: renderPod(pod, state.now(), state.timings) };
+}
+
+function newPod(
+  state: RunPodState,
+  body: Record<string, unknown>,
+  placed: { type: SimGpuType; cloud: Cloud; count: number; dc: string },
+): PodRecord {
+  const image = typeof body.image === 'string' ? body.image : 'runpod/base:latest';
+  const perGpu = placed.cloud === 'SECURE' ? placed.type.price.secure : placed.type.price.community;
+  const id = Array.from(
+    { length: 14 },
+    () => 'abcdefghijklmnopqrstuvwxyz0123456789'[state.rng.int(0, 35)],
+  ).join('');
+  return {
+    id,
+    name: body.name as string,
+    image,
+    args: typeof body.args === 'string' ? body.args : '',
+    disk: typeof body.disk === 'number' ? body.disk : 50,
+    env: (body.env ?? {}) as Record<string, string>,
+    ports: (body.ports ?? []) as string[],
+    gpuId: placed.type.id,
+    gpuCount: placed.count,
+    cloud: placed.cloud,
+    dataCenterId: placed.dc,
+    cudaVersion: placed.type.cudaVersions.at(-1) ?? null,
+    cost: Math.round(perGpu * placed.count * 1000) / 1000,
+    createdAt: state.now(),
+    terminated: false,
+    plan: state.imagePlans.get(image) ?? state.gpuPlans.get(placed.type.id) ?? 'normal',
+    publicIp: `213.173.${state.rng.int(0, 255)}.${state.rng.int(1, 254)}`,
+  };
+}
+
+function livePod(state: RunPodState, id: string | undefined): PodRecord | undefined {
+  const pod = id === undefined ? undefined : state.pods.get(id);
+  return pod && !pod.terminated ? pod : undefined;
+}
+
+function getPod(state: RunPodState, id: string | undefined): SimResponse {
+  const pod = livePod(state, id);
+  if (!pod) return problem(404, 'pod not found');
+  return { status: 200, body: renderPod(pod, state.now(), state.timings) };
+}
+
+function deletePod(state: RunPodState, id: string | undefined): SimResponse {
+  const pod = livePod(state, id);
+  if (!pod) return problem(404, 'pod not found');
+  pod.terminated = true;
+  const key = stockKey(pod.gpuId, pod.dataCenterId, pod.cloud);
+  state.stock.set(key, (state.stock.get(key) ?? 0) + pod.gpuCount);
+  return { status: 204 };
+}
+
+/**
+ * `GET /v2/pods`. The docs spec has no paging; SkyPilot follows `pagination.nextCursor` /
+ * `hasNextPage` with `?cursor=` (providers.md §3.8), so with a page size set the simulator
+ * pages that way to prove the client follows cursors.
+ */
+function listPods(state: RunPodState, request: SimRequest): SimResponse {
+  const now = state.now();
+  const all = [...state.pods.values()]
+    .filter((p) => !p.terminated)
+    .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  const size = state.podsPageSize;
+  if (size === undefined)
+    return { status: 200, body: { pods: all.map((p) => renderPod(p, now, state.timings)) } };
+  const cursor = request.query.get('cursor');
+  const start = cursor ? Number(Buffer.from(cursor, 'base64url').toString('utf8')) : 0;
+  if (!Number.isInteger(start) || start < 0) return problem(400, 'invalid cursor');
+  const page = all.slice(start, start + size);
+  const hasNextPage = start + size < all.length;
+  return {
+    status: 200,
+    body: {
+      pods: page.map((p) => renderPod(p, now, state.timings)),
+      pagination: {
+        hasNextPage,
+        nextCursor: hasNextPage ? Buffer.from(String(start + size)).toString('base64url') : null,
+      },
+    },
+  };
+}

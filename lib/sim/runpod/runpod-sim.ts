@@ -1,0 +1,173 @@
+import type { DownMode, Fault, FaultRates } from '../common/faults.ts';
+import type { SimResponse } from '../common/http-server.ts';
+import type { RateDecision, RateLimit } from '../common/rate-limit.ts';
+import { Rng } from '../common/rng.ts';
+import { SimCore, type SimInstanceSummary, type VendorStyle } from '../common/sim-core.ts';
+import { type Cloud, generateStock, stockKey } from './catalog.ts';
+import { phaseAt, type RunPodBootPlan, type RunPodTimings } from './pods.ts';
+import { problem, type RunPodState, runPodRoutes } from './routes.ts';
+
+export interface RunPodSimOptions {
+  /** @default 1 */
+  seed?: number;
+  /** @default 0 (a free port) */
+  port?: number;
+  /** Accepted keys; empty: any non-empty key. */
+  apiKeys?: readonly string[];
+  /**
+   * Per endpoint (`gpus`, `datacenters`, `create`, `list`, `get`, `delete`).
+   * @default 60 per minute each (the schema's example policy)
+   */
+  rateLimits?: Readonly<Record<string, RateLimit>>;
+  /** @default { provisionMs: 5, startingMs: 10, portsMs: 10 } */
+  timings?: Partial<RunPodTimings>;
+  /** Page size of `GET /v2/pods`; unset: one page, no `pagination`. */
+  podsPageSize?: number;
+  now?: () => number;
+}
+
+const DEFAULT_LIMIT: RateLimit = { limit: 600, windowMs: 60_000 };
+const ENDPOINTS = ['gpus', 'datacenters', 'create', 'list', 'get', 'delete'];
+
+function rateHeaders(decision: RateDecision | undefined): Record<string, string> {
+  const remaining = decision?.remaining ?? DEFAULT_LIMIT.limit;
+  const reset = decision?.resetSeconds ?? 60;
+  return {
+    RateLimit: `"minute";r=${remaining};t=${reset}, "hour";r=2800;t=1812, "day";r=49500;t=45012`,
+    'RateLimit-Policy': '"minute";q=600;w=60, "hour";q=3000;w=3600, "day";q=50000;w=86400',
+  };
+}
+
+const runPodStyle: VendorStyle = {
+  unauthorized: (_request, _route, hadKey) =>
+    problem(401, hadKey ? 'invalid API key' : 'missing bearer token in the Authorization header'),
+  rateLimited: (_route, decision) => {
+    const answer = problem(429, 'rate limit exceeded for the minute window');
+    return { ...answer, headers: { 'Retry-After': String(decision?.resetSeconds ?? 1) } };
+  },
+  serverError: (status) => problem(status, 'upstream error, try again later'),
+  notFound: (request) => problem(404, `no route for ${request.method} ${request.path}`),
+  extraHeaders: rateHeaders,
+};
+
+/**
+ * A RunPod REST v2 marketplace on 127.0.0.1: a seeded catalog with stock that creates consume,
+ * pods that boot over time, problem+json errors, RateLimit headers, fault injection and a leak
+ * check. Tests drive it through this object; the CLI through `/__sim/`.
+ */
+export class RunPodSim {
+  readonly #options: RunPodSimOptions;
+  readonly #core: SimCore;
+  readonly #state: RunPodState;
+
+  constructor(options: RunPodSimOptions = {}) {
+    this.#options = options;
+    this.#state = this.#freshState();
+    const limits = Object.fromEntries(ENDPOINTS.map((e) => [e, options.rateLimits?.[e] ?? DEFAULT_LIMIT]));
+    this.#core = new SimCore(
+      {
+        seed: options.seed ?? 1,
+        rateLimits: limits,
+        ...(options.apiKeys ? { apiKeys: options.apiKeys } : {}),
+        ...(options.now ? { now: options.now } : {}),
+      },
+      { routes: runPodRoutes(this.#state), style: runPodStyle, admin: this },
+    );
+  }
+
+  async start(): Promise<string> {
+    await this.#core.server.listen(this.#options.port ?? 0);
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    await this.#core.server.close();
+  }
+
+  get url(): string {
+    return this.#core.server.url;
+  }
+
+  inject(fault: Fault): void {
+    this.#core.faults.inject(fault);
+  }
+
+  setFaultRates(rates: FaultRates): void {
+    this.#core.faults.setRates(rates);
+  }
+
+  setRateLimit(endpoint: string, limit: RateLimit | undefined): void {
+    this.#core.limiter.set(endpoint, limit ?? DEFAULT_LIMIT);
+  }
+
+  setDown(mode: DownMode): Promise<void> {
+    return this.#core.setDown(mode);
+  }
+
+  /** Pods later created on this GPU type behave per `plan`. */
+  setGpuPlan(gpuTypeId: string, plan: RunPodBootPlan): void {
+    this.#state.gpuPlans.set(gpuTypeId, plan);
+  }
+
+  /** Pods later created with this image behave per `plan` (wins over the GPU type's). */
+  setImagePlan(image: string, plan: RunPodBootPlan): void {
+    this.#state.imagePlans.set(image, plan);
+  }
+
+  setBalance(usd: number): void {
+    this.#state.balance = usd;
+  }
+
+  /** Sets the free GPUs of one (type, data center, cloud): 0 makes creates there fail for capacity. */
+  setStock(gpuTypeId: string, dataCenterId: string, cloud: Cloud, free: number): void {
+    this.#state.stock.set(stockKey(gpuTypeId, dataCenterId, cloud), free);
+  }
+
+  setPodsPageSize(size: number | undefined): void {
+    this.#state.podsPageSize = size;
+  }
+
+  liveInstances(): SimInstanceSummary[] {
+    const now = this.#core.now();
+    return [...this.#state.pods.values()]
+      .filter((p) => !p.terminated)
+      .map((p) => ({ id: p.id, label: p.name, state: phaseAt(p, now, this.#state.timings).status }));
+  }
+
+  /** Throws when any pod is still alive (use in afterEach). */
+  assertNoInstances(): void {
+    const live = this.liveInstances();
+    if (live.length > 0)
+      throw new Error(`runpod simulator: ${live.length} pod(s) leaked: ${JSON.stringify(live)}`);
+  }
+
+  reset(): void {
+    Object.assign(this.#state, this.#freshState());
+    this.#core.faults.clear();
+    this.#core.limiter.reset();
+  }
+
+  adminAction(name: string, body: unknown): SimResponse | undefined {
+    const input = (body ?? {}) as { gpuTypeId?: string; image?: string; plan?: RunPodBootPlan; usd?: number };
+    if (name === 'gpu-plan' && input.gpuTypeId && input.plan) this.setGpuPlan(input.gpuTypeId, input.plan);
+    else if (name === 'image-plan' && input.image && input.plan) this.setImagePlan(input.image, input.plan);
+    else if (name === 'balance' && typeof input.usd === 'number') this.setBalance(input.usd);
+    else return undefined;
+    return { status: 200, body: { ok: true } };
+  }
+
+  #freshState(): RunPodState {
+    const seed = this.#options.seed ?? 1;
+    return {
+      stock: generateStock(seed),
+      pods: new Map(),
+      gpuPlans: new Map(),
+      imagePlans: new Map(),
+      balance: 100,
+      timings: { provisionMs: 5, startingMs: 10, portsMs: 10, ...this.#options.timings },
+      podsPageSize: this.#options.podsPageSize,
+      rng: new Rng(seed ^ 0x9e3779b9),
+      now: this.#options.now ?? Date.now,
+    };
+  }
+}

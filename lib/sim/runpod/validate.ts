@@ -1,0 +1,85 @@
+/**
+ * `CreatePodRequest` checks the simulator applies before anything else (openapi: the schema
+ * has `unevaluatedProperties: false`, so an unknown field is a 422 listing it).
+ */
+const TOP_LEVEL = new Set([
+  'name',
+  'image',
+  'args',
+  'disk',
+  'env',
+  'ports',
+  'registry',
+  'cloud',
+  'cpu',
+  'dataCenterIds',
+  'globalNetworking',
+  'gpu',
+  'mounts',
+  'startJupyter',
+  'startSsh',
+  'templateId',
+]);
+const GPU_KEYS = new Set(['id', 'count', 'allowedCudaVersions', 'minCudaVersion']);
+const VERSION = /^\d+\.\d+$/;
+
+/** Every violation as the live API words them (`$.field: …`); empty when valid. */
+export function createPodErrors(body: unknown): string[] {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return ['$: expected object'];
+  const b = body as Record<string, unknown>;
+  const errors = Object.keys(b)
+    .filter((key) => !TOP_LEVEL.has(key))
+    .map((key) => `$: additional properties '${key}' not allowed`);
+  if (typeof b.name !== 'string' || b.name.length === 0) errors.push('$.name: required non-empty string');
+  if (b.templateId === undefined && typeof b.image !== 'string')
+    errors.push('$.image: required when templateId is absent');
+  if (b.disk !== undefined && !(Number.isInteger(b.disk) && (b.disk as number) >= 1))
+    errors.push('$.disk: must be an integer >= 1');
+  if (b.args !== undefined && typeof b.args !== 'string') errors.push('$.args: must be a string');
+  if (b.cloud !== undefined && b.cloud !== 'SECURE' && b.cloud !== 'COMMUNITY') {
+    errors.push('$.cloud: value must be one of "SECURE", "COMMUNITY"');
+  }
+  if (b.env !== undefined && !isStringRecord(b.env)) errors.push('$.env: values must be strings');
+  if (b.ports !== undefined && !isStringArray(b.ports)) errors.push('$.ports: must be an array of strings');
+  if (b.dataCenterIds !== undefined && !isStringArray(b.dataCenterIds))
+    errors.push('$.dataCenterIds: must be an array of strings');
+  if (b.gpu !== undefined) errors.push(...gpuErrors(b.gpu));
+  return errors;
+}
+
+function gpuErrors(gpu: unknown): string[] {
+  if (gpu === null || typeof gpu !== 'object' || Array.isArray(gpu)) return ['$.gpu: expected object'];
+  const g = gpu as Record<string, unknown>;
+  const errors = Object.keys(g)
+    .filter((key) => !GPU_KEYS.has(key))
+    .map((key) => `$.gpu: additional properties '${key}' not allowed`);
+  if (typeof g.id !== 'string') errors.push('$.gpu.id: required string');
+  if (g.count !== undefined && !(Number.isInteger(g.count) && (g.count as number) >= 1))
+    errors.push('$.gpu.count: must be an integer >= 1');
+  if (
+    g.minCudaVersion !== undefined &&
+    !(typeof g.minCudaVersion === 'string' && VERSION.test(g.minCudaVersion))
+  ) {
+    errors.push('$.gpu.minCudaVersion: must match ^\\d+\\.\\d+$');
+  }
+  if (
+    g.allowedCudaVersions !== undefined &&
+    !(isStringArray(g.allowedCudaVersions) && g.allowedCudaVersions.every((v) => VERSION.test(v)))
+  ) {
+    errors.push('$.gpu.allowedCudaVersions: items must match ^\\d+\\.\\d+$');
+  }
+  return errors;
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
+function isStringRecord(value: unknown): boolean {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === 'string')
+  );
+}
