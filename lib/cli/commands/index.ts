@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerManifests } from './manifests.ts';
 import { registerOffers } from './offers.ts';
 
 /**
@@ -7,6 +8,7 @@ import { registerOffers } from './offers.ts';
  */
 export function registerCommands(program: Command): void {
   registerOffers(program);
+  registerManifests(program);
   program
     .command('demo')
     .description(

@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { parseManifestFlags } from '../../manifests/options.ts';
+import { buildManifests, formatManifests } from '../../manifests/render.ts';
+
+/** `anex manifests`: the cluster side of a deployment, for `kubectl apply -f -`. */
+export function registerManifests(program: Command): void {
+  program
+    .command('manifests')
+    .description(
+      'Print the Kubernetes objects anex needs (namespace, ServiceAccount + token, least-privilege RBAC, ' +
+        'admission webhook, gateway) for `kubectl apply -f -`',
+    )
+    .option(
+      '--webhook-url <url>',
+      'admission Function URL with its token path: <AdmissionUrl>admit/<webhookToken>',
+    )
+    .option('--agent-url <url>', 'agent Function URL (stack output AgentUrl), for the gateway')
+    .option('--namespace <name>', 'namespace for the ServiceAccount and gateway', 'anex-system')
+    .option('--nodes <names>', 'comma-separated virtual node names', 'anex-vastai,anex-runpod')
+    .option('-o, --output <format>', 'yaml (multi-document) or json (a v1 List)', 'yaml')
+    .addHelpText(
+      'after',
+      '\nExample:\n  anex manifests --webhook-url "$ADMISSION_URL"admit/"$TOKEN" | kubectl apply -f -\n' +
+        'See docs/deploy.md for the whole sequence.',
+    )
+    .action((flags: Record<string, string | undefined>) => {
+      const { options, format } = parseManifestFlags(flags);
+      const { objects, notes } = buildManifests(options);
+      for (const note of notes) process.stderr.write(`anex manifests: ${note}\n`);
+      process.stdout.write(formatManifests(objects, format));
+    });
+}

@@ -1,0 +1,103 @@
+import { commonLabels, type KubeObject, MANIFEST_DEFAULTS, type ManifestOptions } from './common.ts';
+
+/**
+ * The admission webhook (functions/admission.ts behind a Lambda Function URL).
+ *
+ * Authentication: a Function URL without IAM auth is public, and the API server cannot sign
+ * SigV4. So the URL's path carries a secret — `/admit/<webhookToken>`, the token generated
+ * into the stack's secret — and the handler rejects any other path. Only cluster admins can
+ * read a ValidatingWebhookConfiguration, and the token travels inside TLS. The Function URL's
+ * certificate is from a public CA, so no caBundle is needed (the API server's system roots).
+ *
+ * Three webhooks, one URL, each narrowed by CEL matchConditions so the API server only calls
+ * out for pods that concern anex (everything else is admitted without a round trip):
+ * - validate: pod CREATE/UPDATE selecting an anex node → reject invalid `anex.sh/*` annotations
+ * - bindings: pods/binding CREATE to an anex node → enqueue a per-pod pass (the scheduler
+ *   binds through this subresource; its object is a Binding whose `target.name` is the node)
+ * - deletions: pod DELETE of a pod on an anex node → enqueue a pass (destroy the instance)
+ * All use failurePolicy Ignore: if the webhook is down, pods are admitted and the minute
+ * tick catches up — anex never blocks the cluster.
+ */
+export const WEBHOOK_PATH_PREFIX = '/admit/';
+
+export const WEBHOOK_NAMES = {
+  validate: 'validate.pods.anex.sh',
+  bindings: 'bindings.pods.anex.sh',
+  deletions: 'deletions.pods.anex.sh',
+} as const;
+
+/** Namespaces never sent to the webhook: the control plane's own and anex's. */
+export function excludedNamespaces(options: Pick<ManifestOptions, 'namespace'>): string[] {
+  return ['kube-system', 'kube-node-lease', options.namespace];
+}
+
+function celList(values: readonly string[]): string {
+  return `[${values.map((v) => `'${v.replaceAll("'", "\\'")}'`).join(', ')}]`;
+}
+
+export function webhookManifests(options: ManifestOptions & { webhookUrl: string }): KubeObject[] {
+  const common = {
+    admissionReviewVersions: ['v1'],
+    clientConfig: { url: options.webhookUrl },
+    failurePolicy: 'Ignore',
+    matchPolicy: 'Equivalent',
+    timeoutSeconds: MANIFEST_DEFAULTS.webhookTimeoutSeconds,
+    namespaceSelector: {
+      matchExpressions: [
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excludedNamespaces(options) },
+      ],
+    },
+  };
+  const podRule = (operations: string[], resource: string) => ({
+    apiGroups: [''],
+    apiVersions: ['v1'],
+    operations,
+    resources: [resource],
+    scope: 'Namespaced',
+  });
+  const key = MANIFEST_DEFAULTS.nodeSelectorKey;
+  const nodes = celList(options.nodeNames);
+  return [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'anex', labels: commonLabels(options, 'admission') },
+      webhooks: [
+        {
+          name: WEBHOOK_NAMES.validate,
+          ...common,
+          sideEffects: 'None',
+          rules: [podRule(['CREATE', 'UPDATE'], 'pods')],
+          matchConditions: [
+            {
+              name: 'selects-an-anex-node',
+              expression:
+                `has(object.spec.nodeSelector) && '${key}' in object.spec.nodeSelector && ` +
+                `object.spec.nodeSelector['${key}'] in ${celList(MANIFEST_DEFAULTS.nodeSelectorValues)}`,
+            },
+          ],
+        },
+        {
+          name: WEBHOOK_NAMES.bindings,
+          ...common,
+          // It enqueues a pass, so it has side effects; on a dry run it enqueues nothing.
+          sideEffects: 'NoneOnDryRun',
+          rules: [podRule(['CREATE'], 'pods/binding')],
+          matchConditions: [{ name: 'binds-to-an-anex-node', expression: `object.target.name in ${nodes}` }],
+        },
+        {
+          name: WEBHOOK_NAMES.deletions,
+          ...common,
+          sideEffects: 'NoneOnDryRun',
+          rules: [podRule(['DELETE'], 'pods')],
+          matchConditions: [
+            {
+              name: 'runs-on-an-anex-node',
+              expression: `has(oldObject.spec.nodeName) && oldObject.spec.nodeName in ${nodes}`,
+            },
+          ],
+        },
+      ],
+    },
+  ];
+}

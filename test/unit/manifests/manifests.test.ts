@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import type { KubeObject, ManifestOptions } from '../../../lib/manifests/common.ts';
+import { type CLUSTER_RULES, LEASE_RULES } from '../../../lib/manifests/rbac.ts';
+import { buildManifests, formatManifests } from '../../../lib/manifests/render.ts';
+import { WEBHOOK_NAMES } from '../../../lib/manifests/webhook.ts';
+
+const WEBHOOK_URL = 'https://abc123.lambda-url.eu-west-1.on.aws/admit/Zx9TokenTokenToken0123';
+
+function someOptions(overrides: Partial<ManifestOptions> = {}): ManifestOptions {
+  return {
+    version: '1.2.3',
+    namespace: 'anex-system',
+    nodeNames: ['anex-vastai', 'anex-runpod'],
+    webhookUrl: WEBHOOK_URL,
+    ...overrides,
+  };
+}
+
+function find(objects: readonly KubeObject[], kind: string, name?: string): KubeObject {
+  const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  if (found === undefined) throw new Error(`no ${kind} ${name ?? ''}`);
+  return found;
+}
+
+type Webhook = {
+  name: string;
+  failurePolicy: string;
+  sideEffects: string;
+  timeoutSeconds: number;
+  clientConfig: { url: string };
+  rules: { operations: string[]; resources: string[] }[];
+  matchConditions: { expression: string }[];
+  namespaceSelector: { matchExpressions: { values: string[] }[] };
+};
+
+function webhooks(objects: readonly KubeObject[]): Webhook[] {
+  return find(objects, 'ValidatingWebhookConfiguration').webhooks as Webhook[];
+}
+
+describe('buildManifests: RBAC', () => {
+  const { objects } = buildManifests(someOptions());
+
+  it.each([
+    ['pods', ['get', 'list', 'watch', 'delete']],
+    ['pods/status', ['get', 'patch', 'update']],
+    ['nodes', ['get', 'list', 'create', 'update', 'patch']],
+    ['nodes/status', ['patch', 'update']],
+    ['events', ['create', 'patch', 'update', 'get', 'list']],
+  ])('lets the ServiceAccount use %s with exactly %j', (resource, verbs) => {
+    const rules = find(objects, 'ClusterRole').rules as typeof CLUSTER_RULES;
+    const rule = rules.find((r) => r.resources.includes(resource));
+    expect(rule).toEqual({ apiGroups: [''], resources: [resource], verbs });
+  });
+
+  it('grants nothing else cluster-wide: no wildcards, no secrets, no other API group', () => {
+    const rules = find(objects, 'ClusterRole').rules as typeof CLUSTER_RULES;
+    expect(rules).toHaveLength(5);
+    const everything = rules.flatMap((r) => [...r.apiGroups, ...r.resources, ...r.verbs]);
+    expect(everything).not.toContain('*');
+    expect(everything).not.toContain('secrets');
+    expect(new Set(rules.flatMap((r) => r.apiGroups))).toEqual(new Set(['']));
+  });
+
+  it('limits node leases to a Role in kube-node-lease, bound to the ServiceAccount', () => {
+    const role = find(objects, 'Role');
+    expect(role.metadata.namespace).toBe('kube-node-lease');
+    expect(role.rules).toEqual(LEASE_RULES);
+    expect(find(objects, 'RoleBinding')).toMatchObject({
+      metadata: { namespace: 'kube-node-lease' },
+      roleRef: { kind: 'Role', name: role.metadata.name },
+      subjects: [{ kind: 'ServiceAccount', name: 'anex', namespace: 'anex-system' }],
+    });
+    expect(find(objects, 'ClusterRoleBinding')).toMatchObject({
+      roleRef: { kind: 'ClusterRole', name: 'anex' },
+      subjects: [{ kind: 'ServiceAccount', name: 'anex', namespace: 'anex-system' }],
+    });
+  });
+
+  it('asks Kubernetes for a ServiceAccount token Secret (for the Lambda kubeconfig)', () => {
+    expect(find(objects, 'Secret')).toMatchObject({
+      type: 'kubernetes.io/service-account-token',
+      metadata: { namespace: 'anex-system', annotations: { 'kubernetes.io/service-account.name': 'anex' } },
+    });
+    expect(find(objects, 'Secret')).not.toHaveProperty('data');
+  });
+
+  it('puts namespaced objects in --namespace', () => {
+    const { objects: custom } = buildManifests(someOptions({ namespace: 'gpu-burst' }));
+    expect(find(custom, 'Namespace').metadata.name).toBe('gpu-burst');
+    expect(find(custom, 'ServiceAccount').metadata.namespace).toBe('gpu-burst');
+    expect(find(custom, 'Secret').metadata.namespace).toBe('gpu-burst');
+    expect(webhooks(custom)[0]?.namespaceSelector.matchExpressions[0]?.values).toContain('gpu-burst');
+  });
+
+  it('versions every object', () => {
+    for (const object of objects) {
+      expect(object.metadata.labels).toMatchObject({
+        'app.kubernetes.io/version': '1.2.3',
+        'app.kubernetes.io/part-of': 'anex',
+      });
+    }
+  });
+});
+
+describe('buildManifests: admission webhook', () => {
+  const { objects } = buildManifests(someOptions());
+
+  it('never blocks the cluster: failurePolicy Ignore and a short timeout on every webhook', () => {
+    for (const webhook of webhooks(objects)) {
+      expect(webhook.failurePolicy).toBe('Ignore');
+      expect(webhook.timeoutSeconds).toBeLessThanOrEqual(5);
+      expect(webhook.clientConfig).toEqual({ url: WEBHOOK_URL });
+    }
+  });
+
+  it.each([
+    [
+      WEBHOOK_NAMES.validate,
+      ['CREATE', 'UPDATE'],
+      'pods',
+      'None',
+      /nodeSelector\['node-provider'\] in \['vastai', 'runpod'\]/,
+    ],
+    [
+      WEBHOOK_NAMES.bindings,
+      ['CREATE'],
+      'pods/binding',
+      'NoneOnDryRun',
+      /object\.target\.name in \['anex-vastai', 'anex-runpod'\]/,
+    ],
+    [
+      WEBHOOK_NAMES.deletions,
+      ['DELETE'],
+      'pods',
+      'NoneOnDryRun',
+      /oldObject\.spec\.nodeName in \['anex-vastai', 'anex-runpod'\]/,
+    ],
+  ])(
+    '%s: %j on %s, sideEffects %s, only for anex pods',
+    (name, operations, resource, sideEffects, condition) => {
+      const webhook = webhooks(objects).find((w) => w.name === name);
+      expect(webhook?.rules).toEqual([
+        { apiGroups: [''], apiVersions: ['v1'], operations, resources: [resource], scope: 'Namespaced' },
+      ]);
+      expect(webhook?.sideEffects).toBe(sideEffects);
+      expect(webhook?.matchConditions[0]?.expression).toMatch(condition);
+    },
+  );
+
+  it('skips the control plane’s namespaces and anex’s own', () => {
+    for (const webhook of webhooks(objects)) {
+      expect(webhook.namespaceSelector.matchExpressions).toEqual([
+        {
+          key: 'kubernetes.io/metadata.name',
+          operator: 'NotIn',
+          values: ['kube-system', 'kube-node-lease', 'anex-system'],
+        },
+      ]);
+    }
+  });
+
+  it('is left out, with a note, when no webhook URL is given', () => {
+    const { webhookUrl: _ignored, ...withoutUrl } = someOptions();
+    const set = buildManifests(withoutUrl);
+    expect(set.objects.map((o) => o.kind)).not.toContain('ValidatingWebhookConfiguration');
+    expect(set.notes.join('\n')).toMatch(/no --webhook-url/);
+  });
+});
+
+describe('formatManifests', () => {
+  const { objects } = buildManifests(someOptions());
+
+  it('prints multi-document YAML that parses back to the same objects, without YAML aliases', () => {
+    const yaml = formatManifests(objects, 'yaml');
+    const documents = parseAllDocuments(yaml).map((d) => d.toJS() as unknown);
+    expect(documents).toEqual(objects);
+    expect(yaml).not.toMatch(/^\s*[\w-]+: [&*]\w/m);
+  });
+
+  it('prints a v1 List in JSON', () => {
+    expect(JSON.parse(formatManifests(objects, 'json'))).toEqual({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: objects,
+    });
+  });
+
+  it('orders objects so that kubectl apply can create them in one go', () => {
+    expect(objects.map((o) => o.kind)).toEqual([
+      'Namespace',
+      'ServiceAccount',
+      'Secret',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
+      'ValidatingWebhookConfiguration',
+    ]);
+  });
+});
