@@ -191,7 +191,7 @@ function afterRelease(op: ObservedPod, env: PlanEnv, releasing: PodWrite, destro
     return { ...basePlan(op, 'finish'), destroy, after, situation: finishedSituation(after, env.now) };
   }
   const after = change(releasing, { stage: 'pending' }, ['instance', 'intent']);
-  const next = provisionOrReport(op, env, after);
+  const next = provisionOrReport(op, env, after, releasing.instance?.machineId);
   return { ...next, destroy, label: next.label === 'provision' ? 'provision' : 'release' };
 }
 

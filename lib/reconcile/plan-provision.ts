@@ -1,6 +1,14 @@
 import type { PodRecord, PodWrite } from '../state/store.ts';
 import { events } from './events.ts';
-import { basePlan, byAge, change, currentWrite, instanceRecord, type PlanEnv } from './plan-env.ts';
+import {
+  basePlan,
+  byAge,
+  type Candidates,
+  change,
+  currentWrite,
+  instanceRecord,
+  type PlanEnv,
+} from './plan-env.ts';
 import { currentProvisionedMessage, provisionedMessage } from './status.ts';
 import type { ObservedPod, PodPlan, Situation } from './types.ts';
 
@@ -57,7 +65,12 @@ function planAdoption(op: ObservedPod, env: PlanEnv): PodPlan | undefined {
  * message is new), or plan to rent the ranked candidates. `after` is a record write that
  * must land first (e.g. closing an unknown create).
  */
-export function provisionOrReport(op: ObservedPod, env: PlanEnv, after: PodWrite | undefined): PodPlan {
+export function provisionOrReport(
+  op: ObservedPod,
+  env: PlanEnv,
+  after: PodWrite | undefined,
+  failedMachine?: string,
+): PodPlan {
   const base = { ...basePlan(op, 'report' as const), ...(after === undefined ? {} : { after }) };
   if (!op.requirements.ok) {
     return reported(op, base, { kind: 'invalid', issues: op.requirements.errors }, () =>
@@ -65,7 +78,7 @@ export function provisionOrReport(op: ObservedPod, env: PlanEnv, after: PodWrite
     );
   }
   const requirements = op.requirements.requirements;
-  const candidates = env.candidates(requirements, op.provider);
+  const candidates = excluding(env.candidates(requirements, op.provider), failedMachine);
   switch (candidates.kind) {
     case 'ok':
     case 'not-fetched': {
@@ -115,4 +128,12 @@ export function giveUp(op: ObservedPod, env: PlanEnv, from: PodWrite): PodPlan {
     situation: { kind: 'failed', reason: 'ProvisioningFailed', message },
     events: [events.gaveUp(message)],
   };
+}
+
+/** The machine that just failed is not tried again this pass, banned or not (its ban is written later in the pass). */
+function excluding(candidates: Candidates, machineId: string | undefined): Candidates {
+  if (candidates.kind !== 'ok' || machineId === undefined) return candidates;
+  const offers = candidates.offers.filter((o) => o.machineId !== machineId);
+  if (offers.length > 0) return { kind: 'ok', offers };
+  return { kind: 'none', summary: `the only matching offers are on machine ${machineId}, which just failed` };
 }

@@ -1,9 +1,10 @@
-import { AnexError } from '../../../lib/errors.ts';
 import type { Requirements } from '../../../lib/annotations/requirements.ts';
+import { AnexError } from '../../../lib/errors.ts';
 import type { Offer, ProviderName } from '../../../lib/offers/offer.ts';
 import {
   type CallOptions,
   type CreateResult,
+  formatTag,
   type Instance,
   type InstanceState,
   type InstanceTag,
@@ -11,7 +12,6 @@ import {
   type ListOffersOptions,
   type Provider,
   parseTag,
-  formatTag,
 } from '../../../lib/providers/provider.ts';
 
 /** What the next create call does (a queue; when empty, creates succeed). */
@@ -26,7 +26,10 @@ export type CreateKnob =
   | AnexError;
 
 /** How a machine behaves once rented, applied by {@link FakeProvider.advance}. */
-export type MachineBehaviour = 'starts' | 'never-starts' | { fault: 'host' | 'image' | 'capacity'; reason: string };
+export type MachineBehaviour =
+  | 'starts'
+  | 'never-starts'
+  | { fault: 'host' | 'image' | 'capacity'; reason: string };
 
 export interface CreatedCall {
   offer: Offer;
@@ -63,10 +66,17 @@ export class FakeProvider implements Provider {
   async listOffers(_requirements: Requirements, options: ListOffersOptions): Promise<Offer[]> {
     this.#enter('listOffers');
     const banned = new Set(options.excludeMachineIds ?? []);
-    return this.offers.filter((o) => o.machineId === undefined || !banned.has(o.machineId)).map((o) => ({ ...o }));
+    return this.offers
+      .filter((o) => o.machineId === undefined || !banned.has(o.machineId))
+      .map((o) => ({ ...o }));
   }
 
-  async create(offer: Offer, launch: LaunchSpec, tag: InstanceTag, _options: CallOptions): Promise<CreateResult> {
+  async create(
+    offer: Offer,
+    launch: LaunchSpec,
+    tag: InstanceTag,
+    _options: CallOptions,
+  ): Promise<CreateResult> {
     this.#enter('create');
     const knob = this.#createKnobs.shift() ?? 'created';
     if (knob instanceof AnexError) throw knob;
@@ -125,7 +135,11 @@ export class FakeProvider implements Provider {
 
   /** The next call of `method` throws `error` (default `unavailable`), once. */
   failNext(method: keyof FakeProvider['calls'], error?: AnexError): this {
-    this.#failures.set(method, error ?? new AnexError(`${this.name} answered 503 (injected)`, { kind: 'unavailable', retryable: true }));
+    this.#failures.set(
+      method,
+      error ??
+        new AnexError(`${this.name} answered 503 (injected)`, { kind: 'unavailable', retryable: true }),
+    );
     return this;
   }
 
@@ -173,7 +187,8 @@ export class FakeProvider implements Provider {
 
   #enter(method: keyof FakeProvider['calls']): void {
     this.calls[method] += 1;
-    if (this.down) throw new AnexError(`${this.name} is down (injected)`, { kind: 'unavailable', retryable: true });
+    if (this.down)
+      throw new AnexError(`${this.name} is down (injected)`, { kind: 'unavailable', retryable: true });
     const failure = this.#failures.get(method);
     if (failure !== undefined) {
       this.#failures.delete(method);
