@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Cluster, PodRef, PodStatusUpdate } from '../../../lib/kube/cluster.ts';
 
 /**
@@ -17,6 +17,8 @@ export interface ClusterHarness {
   requestDeletion(pod: PodRef): Promise<void>;
   /** Events on the pod: reason, message, count. */
   events(pod: PodRef): Promise<{ reason: string; message: string; count: number }[]>;
+  /** Removes what the harness created for the test. */
+  dispose?(): Promise<void>;
 }
 
 export interface HarnessPod {
@@ -33,6 +35,9 @@ export function describeClusterContract(name: string, makeHarness: () => Promise
     let h: ClusterHarness;
     beforeEach(async () => {
       h = await makeHarness();
+    });
+    afterEach(async () => {
+      await h?.dispose?.();
     });
 
     it('lists pods bound to the node with their containers parsed', async () => {
