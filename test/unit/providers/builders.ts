@@ -1,0 +1,67 @@
+import type { Requirements } from '../../../lib/annotations/requirements.ts';
+import type { ProviderName } from '../../../lib/offers/offer.ts';
+import type { InstanceTag, LaunchSpec } from '../../../lib/providers/provider.ts';
+
+export const CLUSTER = 'test-cluster';
+
+export function aRequirements(provider: ProviderName, overrides: Partial<Requirements> = {}): Requirements {
+  return {
+    provider,
+    diskToAllocateGb: 20,
+    vastai: { verifiedOnly: false },
+    runpod: { keepGpuTypePriority: false },
+    notes: [],
+    warnings: [],
+    ...overrides,
+  };
+}
+
+export function aLaunch(overrides: Partial<LaunchSpec> = {}): LaunchSpec {
+  return {
+    image: 'ghcr.io/acme/job:1.2',
+    env: { AGENT_URL: 'https://agent.example' },
+    diskGb: 20,
+    ...overrides,
+  };
+}
+
+let counter = 0;
+/** A fresh tag with a unique pod UID. */
+export function aTag(clusterId = CLUSTER): InstanceTag {
+  counter += 1;
+  return { clusterId, podUid: `3f1c0000-0000-4000-8000-${String(counter).padStart(12, '0')}` };
+}
+
+/** A clock the test moves by hand: simulated lifecycles advance without waiting. */
+export function manualClock(start = Date.UTC(2026, 7, 20)) {
+  let now = start;
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+/** Records the delays the client would have slept, and returns at once. */
+export function recordingSleep() {
+  const delays: number[] = [];
+  return {
+    delays,
+    sleep: async (ms: number) => {
+      delays.push(ms);
+    },
+  };
+}
+
+/** Wraps fetch so tests can see every request a client sends. */
+export function recordingFetch() {
+  const requests: { method: string; url: URL; headers: Headers; body: unknown }[] = [];
+  const fetchFn: typeof globalThis.fetch = async (input, init) => {
+    const url = new URL(String(input));
+    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
+    requests.push({ method: init?.method ?? 'GET', url, headers: new Headers(init?.headers), body });
+    return globalThis.fetch(input, init);
+  };
+  return { requests, fetch: fetchFn };
+}
