@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { MemoryStore } from '../../lib/state/memory-store.ts';
+import { parseVpnRange } from '../../lib/tunnel/addresses.ts';
+import { MemoryAgentBackend } from '../../lib/tunnel/endpoint/memory-backend.ts';
+import { tokenBucketLimiter } from '../../lib/tunnel/endpoint/rate-limit.ts';
+import type {
+  AgentEndpointDeps,
+  AgentLaunch,
+  AgentLogger,
+  TunnelSettings,
+} from '../../lib/tunnel/endpoint/types.ts';
+import { type WgKeyPair, wgKeyPair } from '../../lib/tunnel/keys.ts';
+import type { BinaryAsset, BinaryPin } from '../../lib/tunnel/pins.ts';
+
+/** Builders and fakes for tunnel tests (our own interfaces only). */
+
+export function aLaunch(overrides: Partial<AgentLaunch> = {}): AgentLaunch {
+  return {
+    podUid: randomUUID(),
+    transport: 'udp',
+    command: ['python', 'train.py'],
+    args: [],
+    env: {},
+    restartPolicy: 'Never',
+    ...overrides,
+  };
+}
+
+export function aPin(name: BinaryPin['name'], asset: Partial<BinaryAsset> = {}): BinaryPin {
+  const full: BinaryAsset = {
+    url: `https://example.test/${name}.tar.gz`,
+    sha256: 'a'.repeat(64),
+    format: 'tar.gz',
+    ...asset,
+  };
+  return { name, version: 'v0-test', source: 'test', assets: { amd64: full, arm64: full } };
+}
+
+export function tunnelSettings(
+  overrides: Partial<TunnelSettings> = {},
+  gateway: WgKeyPair = wgKeyPair(),
+): TunnelSettings {
+  return {
+    vpnRange: parseVpnRange('10.250.0.0/24'),
+    gatewayPublicKey: gateway.publicKey,
+    udpEndpoint: '203.0.113.10:51820',
+    wstunnel: { serverUrl: 'wss://wg-gw.example.com:443', pathPrefix: 'prefix-secret-for-tests-only' },
+    clusterCidrs: ['10.96.0.0/12'],
+    dns: ['10.96.0.10'],
+    binaries: { wireproxy: aPin('wireproxy'), wstunnel: aPin('wstunnel') },
+    ...overrides,
+  };
+}
+
+export interface LogLine {
+  level: 'info' | 'warn';
+  message: string;
+  fields: Record<string, unknown> | undefined;
+}
+
+/** A logger that keeps every line, so tests can scan logs for secrets. */
+export function capturingLogger(): AgentLogger & { lines: LogLine[]; text(): string } {
+  const lines: LogLine[] = [];
+  return {
+    lines,
+    info: (message, fields) => lines.push({ level: 'info', message, fields }),
+    warn: (message, fields) => lines.push({ level: 'warn', message, fields }),
+    text: () => lines.map((l) => `${l.level} ${l.message} ${JSON.stringify(l.fields ?? {})}`).join('\n'),
+  };
+}
+
+export interface EndpointHarness {
+  deps: AgentEndpointDeps;
+  store: MemoryStore;
+  backend: MemoryAgentBackend;
+  logger: ReturnType<typeof capturingLogger>;
+  clock: { now: number };
+}
+
+export function endpointHarness(settings: TunnelSettings = tunnelSettings()): EndpointHarness {
+  const store = new MemoryStore();
+  const backend = new MemoryAgentBackend();
+  const logger = capturingLogger();
+  const clock = { now: Date.UTC(2026, 10, 26, 12) };
+  const deps: AgentEndpointDeps = {
+    store,
+    backend,
+    settings,
+    logger,
+    now: () => clock.now,
+    rateLimiter: tokenBucketLimiter({ capacity: 20, refillPerSecond: 1 }),
+  };
+  return { deps, store, backend, logger, clock };
+}
