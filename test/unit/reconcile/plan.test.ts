@@ -1,0 +1,318 @@
+import { describe, expect, it } from 'vitest';
+import type { PodView } from '../../../lib/kube/cluster.ts';
+import type { Instance, InstanceState } from '../../../lib/providers/provider.ts';
+import { DEFAULT_RECONCILE_CONFIG } from '../../../lib/reconcile/config.ts';
+import { offersWanted, plan, planPod } from '../../../lib/reconcile/plan.ts';
+import { planEnv } from '../../../lib/reconcile/plan-env.ts';
+import { requirementsKey } from '../../../lib/reconcile/rules.ts';
+import { defaultRules } from '../../../lib/reconcile/rules-default.ts';
+import type { Observed, ObservedPod } from '../../../lib/reconcile/types.ts';
+import type { PodRecord } from '../../../lib/state/store.ts';
+import { anOffer, MINUTE, T0, uid } from './harness.ts';
+
+const config = { ...DEFAULT_RECONCILE_CONFIG, clusterId: 'test' };
+const options = { config, rules: defaultRules };
+const offers = [
+  anOffer({ machineId: 'm-a', pricePerHour: 0.3 }),
+  anOffer({ machineId: 'm-b', pricePerHour: 0.6 }),
+];
+
+function aView(overrides: Partial<PodView> = {}): PodView {
+  return {
+    namespace: 'ml',
+    name: 'train',
+    uid: uid(1),
+    nodeName: 'anex-vastai',
+    annotations: { 'anex.sh/gpu-names': 'RTX 4090' },
+    labels: {},
+    nodeSelector: { 'node-provider': 'vastai' },
+    containers: [{ name: 'main', image: 'img:1', env: {}, unsupportedEnv: [] }],
+    restartPolicy: 'Never',
+    status: undefined,
+    ...overrides,
+  };
+}
+
+function aRecord(overrides: Partial<PodRecord> = {}): PodRecord {
+  return {
+    podUid: uid(1),
+    namespace: 'ml',
+    name: 'train',
+    provider: 'vastai',
+    stage: 'starting',
+    attempts: 1,
+    instance: { id: 'i-1', machineId: 'm-a', createdAt: T0 },
+    version: 3,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+function anInstance(state: InstanceState, id = 'i-1'): Instance {
+  return {
+    id,
+    provider: 'vastai',
+    tag: { clusterId: 'test', podUid: uid(1) },
+    state,
+    machineId: 'm-a',
+    createdAt: T0,
+  };
+}
+
+/** Observes one pod at `now`, with the offers listed for its requirements. */
+function observe(
+  pod: { view?: PodView; record?: PodRecord; instances?: Instance[] | undefined },
+  now: number,
+): Observed {
+  const view = pod.view ?? aView();
+  const op: ObservedPod = {
+    view,
+    provider: 'vastai',
+    record: pod.record,
+    instances: 'instances' in pod ? pod.instances : [],
+    requirements: defaultRules.requirements(view, 'vastai'),
+  };
+  const listed = new Map();
+  if (op.requirements.ok) listed.set(requirementsKey(op.requirements.requirements), { ok: true, offers });
+  return {
+    now,
+    pods: [op],
+    orphanRecords: [],
+    orphanInstances: [],
+    bans: { vastai: [] },
+    offers: listed,
+    providersDown: [],
+  };
+}
+
+function decide(pod: Parameters<typeof observe>[0], now = T0) {
+  const observed = observe(pod, now);
+  return planPod(observed.pods[0] as ObservedPod, planEnv(observed, options));
+}
+
+describe('plan (pure)', () => {
+  it.each([
+    { case: 'new pod with a match', pod: {}, label: 'provision', stage: undefined, destroy: [] },
+    {
+      case: 'instance running',
+      pod: { record: aRecord(), instances: [anInstance({ phase: 'running' })] },
+      label: 'started',
+      stage: 'running',
+      destroy: [],
+    },
+    {
+      case: 'still starting, within timeout',
+      pod: { record: aRecord(), instances: [anInstance({ phase: 'starting' })] },
+      now: T0 + 5 * MINUTE,
+      label: 'wait',
+      stage: undefined,
+      destroy: [],
+    },
+    {
+      case: 'start timeout',
+      pod: { record: aRecord(), instances: [anInstance({ phase: 'starting' })] },
+      now: T0 + 11 * MINUTE,
+      label: 'provision',
+      stage: 'pending',
+      destroy: ['i-1'],
+      ban: 'm-a',
+    },
+    {
+      case: 'host fault',
+      pod: { record: aRecord(), instances: [anInstance({ phase: 'failed', fault: 'host', reason: 'runc' })] },
+      label: 'provision',
+      stage: 'pending',
+      destroy: ['i-1'],
+      ban: 'm-a',
+    },
+    {
+      case: 'image fault',
+      pod: {
+        record: aRecord(),
+        instances: [anInstance({ phase: 'failed', fault: 'image', reason: 'manifest unknown' })],
+      },
+      label: 'finish',
+      stage: 'finished',
+      destroy: ['i-1'],
+    },
+    {
+      case: 'capacity fault',
+      pod: {
+        record: aRecord(),
+        instances: [anInstance({ phase: 'failed', fault: 'capacity', reason: 'queued' })],
+      },
+      label: 'provision',
+      stage: 'pending',
+      destroy: ['i-1'],
+      attempts: 0,
+    },
+    {
+      case: 'instance vanished before start (past read lag)',
+      pod: { record: aRecord(), instances: [] },
+      now: T0 + 3 * MINUTE,
+      label: 'provision',
+      stage: 'pending',
+      destroy: ['i-1'],
+    },
+    {
+      case: 'instance not listed yet (read lag)',
+      pod: { record: aRecord(), instances: [] },
+      now: T0 + 30_000,
+      label: 'wait',
+      stage: undefined,
+      destroy: [],
+    },
+    {
+      case: 'running, exited 0, Never',
+      pod: {
+        record: aRecord({ stage: 'running', startedAt: T0 }),
+        instances: [anInstance({ phase: 'exited', exitCode: 0 })],
+      },
+      label: 'finish',
+      stage: 'finished',
+      destroy: ['i-1'],
+    },
+    {
+      case: 'running, instance gone, Never',
+      pod: { record: aRecord({ stage: 'running', startedAt: T0 }), instances: [] },
+      label: 'finish',
+      stage: 'finished',
+      destroy: ['i-1'],
+    },
+    {
+      case: 'duplicate instance while running',
+      pod: {
+        record: aRecord({ stage: 'running', startedAt: T0 }),
+        instances: [anInstance({ phase: 'running' }), anInstance({ phase: 'running' }, 'i-9')],
+      },
+      label: 'report',
+      stage: undefined,
+      destroy: ['i-9'],
+    },
+    {
+      case: 'tagged instance without record: adopt',
+      pod: { instances: [anInstance({ phase: 'starting' })] },
+      label: 'adopt',
+      stage: 'starting',
+      destroy: [],
+    },
+    {
+      case: 'creating, instance appeared: adopt',
+      pod: {
+        record: aRecord({ stage: 'creating', intent: { attempt: 1, offerId: '1', at: T0 } }),
+        instances: [anInstance({ phase: 'starting' })],
+      },
+      label: 'adopt',
+      stage: 'starting',
+      destroy: [],
+    },
+    {
+      case: 'creating, within read lag',
+      pod: { record: aRecord({ stage: 'creating', intent: { attempt: 1, offerId: '1', at: T0 } }) },
+      label: 'wait',
+      stage: undefined,
+      destroy: [],
+    },
+    {
+      case: 'provider down',
+      pod: { record: aRecord(), instances: undefined },
+      label: 'wait',
+      stage: undefined,
+      destroy: [],
+    },
+    {
+      case: 'releasing left by a crash',
+      pod: {
+        record: aRecord({ stage: 'releasing' }),
+        instances: [anInstance({ phase: 'failed', fault: 'host', reason: 'x' })],
+      },
+      label: 'provision',
+      stage: 'pending',
+      destroy: ['i-1'],
+    },
+    {
+      case: 'deletion with instance',
+      pod: {
+        view: aView({ deletionTimestamp: '2026-03-01T12:00:00Z' }),
+        record: aRecord(),
+        instances: [anInstance({ phase: 'running' })],
+      },
+      label: 'terminate',
+      stage: undefined,
+      destroy: ['i-1'],
+    },
+  ])(
+    '$case → $label',
+    ({
+      pod,
+      now,
+      label,
+      stage,
+      destroy,
+      ban,
+      attempts,
+    }: {
+      pod: Parameters<typeof observe>[0];
+      now?: number;
+      label: string;
+      stage: string | undefined;
+      destroy: string[];
+      ban?: string;
+      attempts?: number;
+    }) => {
+      const p = decide(pod, now ?? T0);
+      expect(p.label).toBe(label);
+      expect(p.destroy).toEqual(destroy);
+      expect(p.ban?.machineId).toBe(ban);
+      const after = p.after === 'delete' ? undefined : p.after;
+      expect(after?.stage).toBe(stage);
+      if (attempts !== undefined) expect(after?.attempts).toBe(attempts);
+      // The machine that just failed is never among the next candidates.
+      if (p.provision && destroy.length > 0)
+        expect(p.provision.candidates.map((o) => o.machineId)).not.toContain('m-a');
+    },
+  );
+
+  it('asks for offers only for pods that need a machine, once per requirement set', () => {
+    const observed = observe({}, T0);
+    const twin = { ...(observed.pods[0] as ObservedPod), view: aView({ uid: uid(2), name: 'twin' }) };
+    const settled = {
+      ...(observed.pods[0] as ObservedPod),
+      view: aView({ uid: uid(3) }),
+      record: aRecord({ podUid: uid(3), stage: 'running' }),
+      instances: [],
+    };
+    const wanted = offersWanted(
+      { ...observed, pods: [...observed.pods, twin, settled], offers: new Map() },
+      options,
+    );
+    expect(wanted).toHaveLength(1);
+  });
+
+  it('reports invalid annotations without asking for offers, with one event per new message', () => {
+    const view = aView({ annotations: { 'anex.sh/vram-min': 'lots' } });
+    const first = decide({ view });
+    expect(first.situation).toMatchObject({ kind: 'invalid' });
+    expect(first.events.map((e) => e.reason)).toEqual(['InvalidAnnotations']);
+    expect(offersWanted(observe({ view }, T0), options)).toEqual([]);
+  });
+
+  it('collects an orphan instance only after the grace period', () => {
+    const orphan = { ...anInstance({ phase: 'running' }, 'i-7'), tag: { clusterId: 'test', podUid: uid(9) } };
+    const base = { ...observe({}, T0), pods: [] };
+    expect(plan({ ...base, orphanInstances: [orphan], now: T0 + 1 * MINUTE }, options)).toEqual([]);
+    expect(
+      plan({ ...base, orphanInstances: [orphan], now: T0 + 11 * MINUTE }, options).map((p) => p.destroy),
+    ).toEqual([['i-7']]);
+  });
+
+  it('gives up with ProvisioningFailed once attempts are used up', () => {
+    const p = decide({
+      record: aRecord({ attempts: config.maxAttempts }),
+      instances: [anInstance({ phase: 'failed', fault: 'host', reason: 'x' })],
+    });
+    expect(p.after).toMatchObject({ stage: 'finished', failureReason: 'ProvisioningFailed' });
+    expect(p.situation).toMatchObject({ kind: 'failed', reason: 'ProvisioningFailed' });
+    expect(p.provision).toBeUndefined();
+  });
+});
