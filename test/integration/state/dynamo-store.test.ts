@@ -1,58 +1,26 @@
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  PutItemCommand,
-  ScanCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnexError } from '../../../lib/errors.ts';
 import { DynamoStore } from '../../../lib/state/dynamo-store.ts';
-import { tableDefinition } from '../../../lib/state/table.ts';
+import { createTable, dynamoClientFor, dynamoInfo } from '../../support/index.ts';
 import { describeStoreContract } from '../../unit/state/store-contract.ts';
 
-// A real DynamoDB-compatible server (dynalite) over HTTP, driven by the real AWS SDK.
-// Started here until test/support/dynamo.ts lands; one server, one fresh table per test.
-interface DynaliteServer {
-  listen(port: number, host: string, callback: (error?: Error) => void): void;
-  close(callback: () => void): void;
-  address(): AddressInfo;
-}
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: object) => DynaliteServer;
-
-let server: DynaliteServer;
+// A real DynamoDB-compatible server (the run's dynalite, test/support) over HTTP, driven by
+// the real AWS SDK; a fresh table per test, from the same definition as the CDK stack.
 let client: DynamoDBClient;
-let tables = 0;
+let lastTable = '';
 
-beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) =>
-    server.listen(0, '127.0.0.1', (error) => (error ? reject(error) : resolve())),
-  );
-  client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${server.address().port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+beforeAll(() => {
+  client = dynamoClientFor(dynamoInfo());
 });
 
-afterAll(async () => {
+afterAll(() => {
   client?.destroy();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
 });
 
 async function freshStore(): Promise<DynamoStore> {
-  const tableName = `anex-test-${++tables}`;
-  await client.send(new CreateTableCommand(tableDefinition(tableName)));
-  // dynalite answers CreateTable while the table is still CREATING (ACTIVE a tick later).
-  while (
-    (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus !== 'ACTIVE'
-  ) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return new DynamoStore({ client, tableName });
+  lastTable = await createTable(client);
+  return new DynamoStore({ client, tableName: lastTable });
 }
 
 describeStoreContract('DynamoStore over dynalite', freshStore);
@@ -101,7 +69,7 @@ describe('DynamoStore', () => {
     const store = await freshStore();
     await client.send(
       new PutItemCommand({
-        TableName: `anex-test-${tables}`,
+        TableName: lastTable,
         Item: { pk: { S: 'POD' }, sk: { S: 'broken' }, podUid: { S: 'broken' }, stage: { S: 'flying' } },
       }),
     );
@@ -120,7 +88,7 @@ describe('DynamoStore', () => {
       reason: 'x',
       createdAt: 1,
     });
-    const { Items } = await client.send(new ScanCommand({ TableName: `anex-test-${tables}` }));
+    const { Items } = await client.send(new ScanCommand({ TableName: lastTable }));
     expect(Items?.[0]?.ttl).toEqual({ N: '1800000001' });
   });
 });
