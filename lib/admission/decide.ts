@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { parseRequirements } from '../annotations/parse.ts';
+import { requirementsInputFromPod } from '../annotations/pod-input.ts';
+import type { PodEventMessage } from './pod-event.ts';
+import type { AdmissionRequest, AdmissionVerdict } from './review.ts';
+
+/** Annotation prefixes whose values anex validates (DESIGN §3). */
+const ANEX_KEY = /^([a-z]+\.)?anex\.sh\//;
+
+export interface AdmissionSettings {
+  /** the virtual nodes (bindings to and deletions from these are enqueued) */
+  nodeNames: readonly string[];
+  /** nodeSelector key and values that make a pod an anex pod */
+  nodeSelectorKey: string;
+  nodeSelectorValues: readonly string[];
+}
+
+export interface AdmissionDecision {
+  verdict: AdmissionVerdict;
+  /** a per-pod pass to enqueue (never on dry runs) */
+  enqueue?: PodEventMessage;
+}
+
+const podShape = z.object({
+  metadata: z
+    .object({
+      name: z.string().optional(),
+      generateName: z.string().optional(),
+      namespace: z.string().optional(),
+      uid: z.string().optional(),
+      annotations: z.record(z.string(), z.unknown()).nullish(),
+    })
+    .loose()
+    .optional(),
+  spec: z
+    .object({ nodeName: z.string().optional(), nodeSelector: z.record(z.string(), z.string()).nullish() })
+    .loose()
+    .optional(),
+});
+
+const bindingShape = z.object({
+  metadata: z.object({ name: z.string().optional(), uid: z.string().optional() }).loose().optional(),
+  target: z.object({ kind: z.string().optional(), name: z.string() }).loose(),
+});
+
+const ALLOW: AdmissionDecision = { verdict: { allowed: true } };
+
+/**
+ * What the admission webhook does with one request. Pure: no clock, no I/O. It never denies
+ * anything but a pod whose anex annotations are wrong — and on UPDATE only when those
+ * annotations changed, so a pod created before the webhook existed can still be updated
+ * (e.g. by the garbage collector removing a finalizer).
+ */
+export function decideAdmission(request: AdmissionRequest, settings: AdmissionSettings): AdmissionDecision {
+  if (request.resource.group !== '' || request.resource.resource !== 'pods') return ALLOW;
+  if (request.subResource === 'binding')
+    return request.operation === 'CREATE' ? onBinding(request, settings) : ALLOW;
+  if (request.subResource !== undefined && request.subResource !== '') return ALLOW;
+  if (request.operation === 'DELETE') return onDelete(request, settings);
+  if (request.operation === 'CREATE' || request.operation === 'UPDATE') return onWrite(request, settings);
+  return ALLOW;
+}
+
+function onBinding(request: AdmissionRequest, settings: AdmissionSettings): AdmissionDecision {
+  const binding = bindingShape.safeParse(request.object);
+  if (!binding.success || !settings.nodeNames.includes(binding.data.target.name)) return ALLOW;
+  const name = request.name ?? binding.data.metadata?.name;
+  if (name === undefined || request.namespace === undefined) return ALLOW;
+  return withEvent(request, {
+    podUid: binding.data.metadata?.uid,
+    namespace: request.namespace,
+    name,
+    cause: 'bound',
+  });
+}
+
+function onDelete(request: AdmissionRequest, settings: AdmissionSettings): AdmissionDecision {
+  const pod = podShape.safeParse(request.oldObject);
+  const nodeName = pod.success ? pod.data.spec?.nodeName : undefined;
+  if (!pod.success || nodeName === undefined || !settings.nodeNames.includes(nodeName)) return ALLOW;
+  const name = request.name ?? pod.data.metadata?.name;
+  if (name === undefined || request.namespace === undefined) return ALLOW;
+  return withEvent(request, {
+    podUid: pod.data.metadata?.uid,
+    namespace: request.namespace,
+    name,
+    cause: 'deleted',
+  });
+}
+
+function withEvent(
+  request: AdmissionRequest,
+  event: Omit<PodEventMessage, 'podUid'> & { podUid: string | undefined },
+): AdmissionDecision {
+  if (request.dryRun === true) return ALLOW;
+  const { podUid, ...rest } = event;
+  return {
+    verdict: { allowed: true },
+    enqueue: podUid === undefined || podUid === '' ? rest : { ...rest, podUid },
+  };
+}
+
+function onWrite(request: AdmissionRequest, settings: AdmissionSettings): AdmissionDecision {
+  const pod = podShape.safeParse(request.object);
+  if (!pod.success) return ALLOW;
+  const selector = pod.data.spec?.nodeSelector?.[settings.nodeSelectorKey];
+  if (selector === undefined || !settings.nodeSelectorValues.includes(selector)) return ALLOW;
+  if (request.operation === 'UPDATE' && sameAnexAnnotations(request.object, request.oldObject)) return ALLOW;
+  const input = requirementsInputFromPod(request.object);
+  const result = input.ok
+    ? parseRequirements(input.input)
+    : { ok: false as const, errors: input.errors, warnings: [] };
+  if (result.ok) return { verdict: { allowed: true, warnings: result.requirements.warnings } };
+  const ref = `${request.namespace ?? pod.data.metadata?.namespace ?? 'default'}/${podName(request, pod.data)}`;
+  return {
+    verdict: {
+      allowed: false,
+      message: `pod ${ref}: invalid anex annotations (${result.errors.length}):\n${result.errors.map((e) => `- ${e}`).join('\n')}`,
+      warnings: result.warnings,
+    },
+  };
+}
+
+function podName(request: AdmissionRequest, pod: z.infer<typeof podShape>): string {
+  return request.name || pod.metadata?.name || `${pod.metadata?.generateName ?? ''}<generated>`;
+}
+
+function anexAnnotations(object: unknown): string {
+  const pod = podShape.safeParse(object);
+  const annotations = pod.success ? (pod.data.metadata?.annotations ?? {}) : {};
+  const ours = Object.entries(annotations).filter(([key]) => ANEX_KEY.test(key));
+  return JSON.stringify(ours.sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function sameAnexAnnotations(object: unknown, oldObject: unknown): boolean {
+  return (
+    oldObject !== undefined && oldObject !== null && anexAnnotations(object) === anexAnnotations(oldObject)
+  );
+}

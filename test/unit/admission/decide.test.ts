@@ -1,0 +1,213 @@
+import { describe, expect, it } from 'vitest';
+import { type AdmissionSettings, decideAdmission } from '../../../lib/admission/decide.ts';
+import { parsePodEventMessage } from '../../../lib/admission/pod-event.ts';
+import {
+  type AdmissionRequest,
+  admissionResponse,
+  admissionReviewSchema,
+} from '../../../lib/admission/review.ts';
+
+const SETTINGS: AdmissionSettings = {
+  nodeNames: ['anex-vastai', 'anex-runpod'],
+  nodeSelectorKey: 'node-provider',
+  nodeSelectorValues: ['vastai', 'runpod'],
+};
+
+function aPod(
+  options: { annotations?: Record<string, string>; provider?: string; nodeName?: string; uid?: string } = {},
+) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'train',
+      namespace: 'ml',
+      uid: options.uid ?? 'uid-1',
+      annotations: options.annotations ?? {},
+    },
+    spec: {
+      ...(options.provider === undefined ? {} : { nodeSelector: { 'node-provider': options.provider } }),
+      ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
+      containers: [{ name: 'main', image: 'pytorch/pytorch' }],
+    },
+  };
+}
+
+function aRequest(overrides: Partial<AdmissionRequest>): AdmissionRequest {
+  return {
+    uid: 'req-1',
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    operation: 'CREATE',
+    name: 'train',
+    namespace: 'ml',
+    ...overrides,
+  };
+}
+
+const aBinding = (node: string, uid?: string) => ({
+  apiVersion: 'v1',
+  kind: 'Binding',
+  metadata: { name: 'train', namespace: 'ml', ...(uid === undefined ? {} : { uid }) },
+  target: { kind: 'Node', name: node },
+});
+
+const VALID = { 'anex.sh/vram-min': '20480', 'anex.sh/gpu-names': 'RTX 4090, RTX 3090' };
+const INVALID = { 'anex.sh/vram-min': '20GB', 'anex.sh/gpu-nmaes': 'RTX 4090' };
+
+describe('decideAdmission: annotations', () => {
+  it('admits an anex pod with valid annotations', () => {
+    const decision = decideAdmission(
+      aRequest({ object: aPod({ provider: 'vastai', annotations: VALID }) }),
+      SETTINGS,
+    );
+    expect(decision).toEqual({ verdict: { allowed: true, warnings: [] } });
+  });
+
+  it('rejects an anex pod with invalid annotations, listing every error', () => {
+    const { verdict } = decideAdmission(
+      aRequest({ object: aPod({ provider: 'vastai', annotations: INVALID }) }),
+      SETTINGS,
+    );
+    expect(verdict.allowed).toBe(false);
+    expect(verdict.message).toMatch(/^pod ml\/train: invalid anex annotations \(2\):/);
+    expect(verdict.message).toContain(
+      'anex.sh/gpu-nmaes: unknown annotation; did you mean anex.sh/gpu-names?',
+    );
+    expect(verdict.message).toContain('anex.sh/vram-min: "20GB" is not a number of megabytes');
+  });
+
+  it('passes the other provider’s keys as warnings, not errors', () => {
+    const annotations = { ...VALID, 'runpod.anex.sh/cloud-type': 'SECURE' };
+    const { verdict } = decideAdmission(
+      aRequest({ object: aPod({ provider: 'vastai', annotations }) }),
+      SETTINGS,
+    );
+    expect(verdict).toEqual({
+      allowed: true,
+      warnings: [expect.stringContaining('runpod.anex.sh/cloud-type')],
+    });
+  });
+
+  it.each([
+    ['a pod not selecting an anex node', aPod({ annotations: INVALID })],
+    ['a pod selecting another node-provider', aPod({ provider: 'aws', annotations: INVALID })],
+    ['something that is not a pod', 'garbage'],
+  ])('leaves alone %s', (_what, object) => {
+    expect(decideAdmission(aRequest({ object }), SETTINGS)).toEqual({ verdict: { allowed: true } });
+  });
+
+  it('rejects an UPDATE that changes anex annotations to invalid ones', () => {
+    const request = aRequest({
+      operation: 'UPDATE',
+      object: aPod({ provider: 'runpod', annotations: INVALID }),
+      oldObject: aPod({ provider: 'runpod', annotations: VALID }),
+    });
+    expect(decideAdmission(request, SETTINGS).verdict.allowed).toBe(false);
+  });
+
+  it('admits an UPDATE that leaves (already invalid) anex annotations unchanged', () => {
+    const pod = aPod({ provider: 'runpod', annotations: INVALID });
+    const request = aRequest({
+      operation: 'UPDATE',
+      object: { ...pod, metadata: { ...pod.metadata, labels: { a: 'b' } } },
+      oldObject: pod,
+    });
+    expect(decideAdmission(request, SETTINGS)).toEqual({ verdict: { allowed: true } });
+  });
+});
+
+describe('decideAdmission: per-pod passes', () => {
+  it.each([
+    ['with the pod UID', 'uid-7', { podUid: 'uid-7', namespace: 'ml', name: 'train', cause: 'bound' }],
+    ['without a UID (looked up later)', undefined, { namespace: 'ml', name: 'train', cause: 'bound' }],
+  ])('enqueues a pass when a pod is bound to an anex node, %s', (_what, uid, expected) => {
+    const request = aRequest({ subResource: 'binding', object: aBinding('anex-runpod', uid) });
+    expect(decideAdmission(request, SETTINGS)).toEqual({ verdict: { allowed: true }, enqueue: expected });
+  });
+
+  it('enqueues a pass when a pod on an anex node is deleted', () => {
+    const request = aRequest({
+      operation: 'DELETE',
+      oldObject: aPod({ nodeName: 'anex-vastai', uid: 'uid-9' }),
+    });
+    expect(decideAdmission(request, SETTINGS).enqueue).toEqual({
+      podUid: 'uid-9',
+      namespace: 'ml',
+      name: 'train',
+      cause: 'deleted',
+    });
+  });
+
+  it.each([
+    ['a binding to another node', aRequest({ subResource: 'binding', object: aBinding('worker-1', 'u') })],
+    [
+      'a dry-run binding',
+      aRequest({ subResource: 'binding', dryRun: true, object: aBinding('anex-vastai', 'u') }),
+    ],
+    [
+      'a deletion on another node',
+      aRequest({ operation: 'DELETE', oldObject: aPod({ nodeName: 'worker-1' }) }),
+    ],
+    [
+      'a dry-run deletion',
+      aRequest({ operation: 'DELETE', dryRun: true, oldObject: aPod({ nodeName: 'anex-vastai' }) }),
+    ],
+    [
+      'a status update',
+      aRequest({
+        operation: 'UPDATE',
+        subResource: 'status',
+        object: aPod({ provider: 'vastai', annotations: INVALID }),
+      }),
+    ],
+    ['another resource', aRequest({ resource: { group: 'apps', version: 'v1', resource: 'deployments' } })],
+  ])('does nothing for %s', (_what, request) => {
+    expect(decideAdmission(request, SETTINGS)).toEqual({ verdict: { allowed: true } });
+  });
+});
+
+describe('AdmissionReview v1', () => {
+  it('parses a review and answers with the same uid', () => {
+    const review = admissionReviewSchema.parse({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: aRequest({ uid: 'abc', object: aPod() }),
+    });
+    expect(admissionResponse(review.request.uid, { allowed: true })).toEqual({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: 'abc', allowed: true },
+    });
+  });
+
+  it('carries a refusal as a 422 status and warnings as single lines', () => {
+    expect(
+      admissionResponse('u', { allowed: false, message: 'bad\n- x', warnings: ['a\n  b'] }),
+    ).toMatchObject({
+      response: {
+        allowed: false,
+        status: { code: 422, reason: 'Invalid', message: 'bad\n- x' },
+        warnings: ['a b'],
+      },
+    });
+  });
+
+  it.each([
+    [{ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: aRequest({}) }],
+    [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }],
+    [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { ...aRequest({}), uid: '' } }],
+  ])('rejects a malformed review %#', (body) => {
+    expect(admissionReviewSchema.safeParse(body).success).toBe(false);
+  });
+});
+
+describe('parsePodEventMessage', () => {
+  it.each([
+    ['{"namespace":"ml","name":"train","cause":"bound"}', true],
+    ['{"podUid":"u","namespace":"ml","name":"train","cause":"deleted"}', true],
+    ['{"namespace":"ml","cause":"bound"}', false],
+    ['not json', false],
+  ])('%s → ok %s', (body, ok) => {
+    expect(parsePodEventMessage(body).ok).toBe(ok);
+  });
+});
