@@ -1,0 +1,112 @@
+/**
+ * Steady-state reconcile pass with 10 / 100 / 1000 Running pods: calls per pass by kind
+ * (Kubernetes, DynamoDB store, provider) and wall time. Runs on the in-memory Store and
+ * Cluster and the FakeProvider (call counts are the same on the real adapters: the pass
+ * counts calls on whatever dependencies it is given; wall time here excludes network).
+ *
+ *   node bench/reconcile.bench.ts
+ */
+import { fileURLToPath } from 'node:url';
+import { MemoryCluster } from '../lib/kube/memory-cluster.ts';
+import type { Offer } from '../lib/offers/offer.ts';
+import { DEFAULT_RECONCILE_CONFIG } from '../lib/reconcile/config.ts';
+import { totalsByKind } from '../lib/reconcile/counting.ts';
+import { plainLaunch } from '../lib/reconcile/launch.ts';
+import { type PassDeps, runPass } from '../lib/reconcile/pass.ts';
+import { defaultRules } from '../lib/reconcile/rules-default.ts';
+import { MemoryStore } from '../lib/state/memory-store.ts';
+import { FakeProvider } from '../test/support/fakes/fake-provider.ts';
+
+export interface ReconcileBenchRow {
+  pods: number;
+  /** calls in one steady-state pass, by kind */
+  calls: Record<string, number>;
+  /** median wall ms of the steady-state passes */
+  wallMs: number;
+  statusWrites: number;
+  /** pods Running in Kubernetes at the end (sanity: equals `pods`) */
+  running: number;
+}
+
+const T0 = Date.parse('2026-03-01T12:00:00Z');
+
+function uid(n: number): string {
+  return `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+}
+
+function offer(n: number): Offer {
+  return {
+    provider: 'vastai',
+    offerId: String(10_000 + n),
+    machineId: `m${n}`,
+    gpuName: 'RTX 4090',
+    gpuCount: 1,
+    vramMb: 24564,
+    vramTotalMb: 24564,
+    pricePerHour: 0.3 + n / 100_000,
+    verified: true,
+    region: 'europe',
+  };
+}
+
+async function steadyState(pods: number, passes: number): Promise<ReconcileBenchRow> {
+  let now = T0;
+  const vast = new FakeProvider('vastai');
+  const cluster = new MemoryCluster();
+  vast.offers = Array.from({ length: pods + 10 }, (_, i) => offer(i));
+  const deps: PassDeps = {
+    store: new MemoryStore(),
+    cluster,
+    providers: { vastai: vast },
+    config: { ...DEFAULT_RECONCILE_CONFIG, clusterId: 'bench', nodes: { vastai: 'anex-vastai' } },
+    rules: defaultRules,
+    launch: plainLaunch,
+    clock: () => now,
+  };
+  for (let n = 1; n <= pods; n++) {
+    cluster.addPod({
+      uid: uid(n),
+      name: `p${n}`,
+      nodeName: 'anex-vastai',
+      annotations: { 'anex.sh/gpu-names': 'RTX 4090' },
+    });
+  }
+  await runPass(deps, { now, deadline: now + 600_000 });
+  vast.advance();
+  now += 60_000;
+  await runPass(deps, { now, deadline: now + 600_000 });
+  const walls: number[] = [];
+  let last: Awaited<ReturnType<typeof runPass>> | undefined;
+  for (let i = 0; i < passes; i++) {
+    now += 60_000;
+    const started = performance.now();
+    last = await runPass(deps, { now, deadline: now + 600_000, concurrency: 8 });
+    walls.push(performance.now() - started);
+  }
+  walls.sort((a, b) => a - b);
+  return {
+    pods,
+    calls: last ? { ...totalsByKind(last.calls), ...last.calls } : {},
+    wallMs: Math.round((walls[Math.floor(walls.length / 2)] ?? 0) * 100) / 100,
+    statusWrites: last?.statusWrites ?? 0,
+    running: (await cluster.listPods('anex-vastai')).filter((p) => p.status?.phase === 'Running').length,
+  };
+}
+
+export async function runReconcileBench(
+  sizes: readonly number[] = [10, 100, 1000],
+): Promise<ReconcileBenchRow[]> {
+  const rows: ReconcileBenchRow[] = [];
+  for (const size of sizes) rows.push(await steadyState(size, 5));
+  return rows;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = await runReconcileBench();
+  process.stdout.write('reconcile: steady-state pass (in-memory Store/Cluster, fake provider)\n');
+  for (const row of rows) {
+    process.stdout.write(
+      `  ${String(row.pods).padStart(5)} pods (${row.running} Running): ${row.wallMs} ms, status writes ${row.statusWrites}, calls ${JSON.stringify(row.calls)}\n`,
+    );
+  }
+}
