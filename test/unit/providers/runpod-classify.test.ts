@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import type { AnexError } from '../../../lib/errors.ts';
+import type { InstanceState } from '../../../lib/providers/provider.ts';
+import { RunPodClient } from '../../../lib/providers/runpod/client.ts';
+import { toInstanceState } from '../../../lib/providers/runpod/mapper.ts';
+import type { RunPodPod } from '../../../lib/providers/runpod/schemas.ts';
+
+function answering(status: number, body: unknown) {
+  const fetchFn: typeof globalThis.fetch = async () =>
+    new Response(typeof body === 'string' ? body : JSON.stringify(body), { status });
+  return new RunPodClient({ baseUrl: 'http://127.0.0.1:9', apiKey: 'k', fetch: fetchFn, maxAttempts: 1 });
+}
+
+const problem = (status: number, detail: string) => ({ title: 'x', status, detail });
+const CAPACITY =
+  'There are no longer any instances available with the requested specifications. Please refresh and try again.';
+
+describe('RunPod create answers', () => {
+  it.each([
+    ['201 pod', 201, { id: 'p1', name: 'n', status: 'PROVISIONING' }, 'created'],
+    ['400 capacity', 400, problem(400, CAPACITY), 'capacity'],
+    ['400 no CUDA host', 400, problem(400, 'No compatible CUDA host is currently available.'), 'capacity'],
+    [
+      '400 rule violation',
+      400,
+      problem(400, 'disk must be at least 10 GB for this template'),
+      'invalid-input',
+    ],
+    ['401', 401, problem(401, 'invalid API key'), 'auth'],
+    ['403 pool not accessible', 403, problem(403, 'pool not accessible'), 'auth'],
+    ['402', 402, problem(402, 'insufficient balance'), 'balance'],
+    [
+      '422',
+      422,
+      { ...problem(422, 'Request validation failed.'), errors: ['$.gpu.count: must be >= 1'] },
+      'invalid-input',
+    ],
+    ['500', 500, problem(500, 'boom'), 'unknown-outcome'],
+    ['201 unreadable', 201, '<html>', 'unknown-outcome'],
+  ])('%s → %s', async (_name, status, body, expected) => {
+    let kind: string;
+    try {
+      kind = (await answering(status, body).createPod({ name: 'n', image: 'i' }, {})).kind;
+    } catch (error) {
+      kind = (error as AnexError).kind;
+    }
+    expect(kind).toBe(expected);
+  });
+});
+
+function aPod(fields: Partial<RunPodPod>): RunPodPod {
+  return { id: 'p1', name: 'n', status: 'RUNNING', runtime: null, ...fields } as RunPodPod;
+}
+
+describe('RunPod pod status mapping', () => {
+  it.each<[string, RunPodPod | null, InstanceState['phase']]>([
+    ['404', null, 'gone'],
+    ['TERMINATED', aPod({ status: 'TERMINATED' }), 'gone'],
+    ['PROVISIONING', aPod({ status: 'PROVISIONING' }), 'pending'],
+    ['STARTING', aPod({ status: 'STARTING' }), 'starting'],
+    ['RUNNING, runtime null', aPod({ status: 'RUNNING', runtime: null }), 'starting'],
+    ['RUNNING, runtime without ports', aPod({ status: 'RUNNING', runtime: { uptime: 1 } }), 'starting'],
+    ['RUNNING with ports', aPod({ status: 'RUNNING', runtime: { uptime: 1, ports: [] } }), 'running'],
+    ['EXITED', aPod({ status: 'EXITED' }), 'exited'],
+    ['ERROR', aPod({ status: 'ERROR' }), 'failed'],
+  ])('%s', (_name, pod, phase) => {
+    expect(toInstanceState(pod).phase).toBe(phase);
+  });
+
+  it('marks ERROR as the host fault', () => {
+    expect(toInstanceState(aPod({ status: 'ERROR' }))).toMatchObject({ fault: 'host' });
+  });
+});

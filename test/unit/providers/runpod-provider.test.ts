@@ -1,0 +1,357 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AnexError } from '../../../lib/errors.ts';
+import type { Offer } from '../../../lib/offers/offer.ts';
+import { formatTag, type Instance } from '../../../lib/providers/provider.ts';
+import { RunPodClient } from '../../../lib/providers/runpod/client.ts';
+import { RunPodProvider, type RunPodProviderOptions } from '../../../lib/providers/runpod/provider.ts';
+import { RunPodSim } from '../../../lib/sim/runpod/runpod-sim.ts';
+import {
+  aLaunch,
+  aRequirements,
+  aTag,
+  CLUSTER,
+  manualClock,
+  recordingFetch,
+  recordingSleep,
+} from './builders.ts';
+
+const clock = manualClock();
+const sim = new RunPodSim({
+  seed: 11,
+  now: clock.now,
+  timings: { provisionMs: 5, startingMs: 10, portsMs: 10 },
+});
+let url = '';
+
+beforeAll(async () => {
+  url = await sim.start();
+});
+afterAll(async () => {
+  await sim.stop();
+});
+afterEach(() => {
+  // A test that leaves a pod behind fails here (money safety).
+  try {
+    sim.assertNoInstances();
+  } finally {
+    sim.reset();
+  }
+});
+
+function setup(options: Partial<RunPodProviderOptions> = {}) {
+  const recorder = recordingFetch();
+  const sleeper = recordingSleep();
+  const provider = new RunPodProvider({
+    baseUrl: url,
+    apiKey: 'test-key',
+    clusterId: CLUSTER,
+    fetch: recorder.fetch,
+    sleep: sleeper.sleep,
+    ...options,
+  });
+  return { provider, requests: recorder.requests, delays: sleeper.delays };
+}
+
+async function error(promise: Promise<unknown>): Promise<AnexError> {
+  try {
+    await promise;
+  } catch (caught) {
+    return caught as AnexError;
+  }
+  throw new Error('expected a failure');
+}
+
+/** A one-GPU offer whose (type, DC, cloud) is stocked, so its create succeeds. */
+async function stockedOffer(provider: RunPodProvider, index = 0): Promise<Offer> {
+  const offers = (await provider.listOffers(aRequirements('runpod'), {})).filter((o) => o.gpuCount === 1);
+  const offer = offers[index];
+  if (!offer?.gpuTypeId || !offer.dataCenterId || !offer.cloudType) throw new Error('no offer');
+  sim.setStock(offer.gpuTypeId, offer.dataCenterId, offer.cloudType, 64);
+  return offer;
+}
+
+async function rentOne(provider: RunPodProvider, offer?: Offer) {
+  const target = offer ?? (await stockedOffer(provider));
+  const tag = aTag();
+  const result = await provider.create(target, aLaunch(), tag, {});
+  if (result.outcome !== 'created') throw new Error(`expected created, got ${result.outcome}`);
+  return { offer: target, instance: result.instance, tag };
+}
+
+describe('RunPodProvider.listOffers against the simulator', () => {
+  it('asks the v2 catalog once per cloud tier, with availability, product and count', async () => {
+    const { provider, requests } = setup();
+    const offers = await provider.listOffers(
+      aRequirements('runpod', { gpuCount: { min: 2 }, cuda: { min: '12.4' } }),
+      {},
+    );
+    const gpuCalls = requests.filter((r) => r.url.pathname === '/v2/catalog/gpus');
+    expect(gpuCalls.map((r) => r.url.searchParams.get('cloud'))).toEqual(['SECURE', 'COMMUNITY']);
+    for (const call of gpuCalls) {
+      expect(Object.fromEntries(call.url.searchParams)).toMatchObject({
+        include: 'AVAILABILITY',
+        product: 'POD',
+        count: '2',
+        minCudaVersion: '12.4',
+      });
+    }
+    expect(requests.some((r) => r.url.pathname === '/v2/catalog/datacenters')).toBe(true);
+    expect(offers.length).toBeGreaterThan(0);
+    expect(offers.every((o) => o.gpuTypeId && o.dataCenterId && o.cloudType && o.region)).toBe(true);
+  });
+
+  it('asks only for the cloud tiers the pod allows', async () => {
+    const { provider, requests } = setup();
+    const offers = await provider.listOffers(
+      aRequirements('runpod', { runpod: { cloudTypes: ['COMMUNITY'], keepGpuTypePriority: false } }),
+      {},
+    );
+    expect(requests.filter((r) => r.url.pathname === '/v2/catalog/gpus')).toHaveLength(1);
+    expect(offers.every((o) => o.cloudType === 'COMMUNITY')).toBe(true);
+  });
+});
+
+describe('RunPodProvider.create, get and destroy against the simulator', () => {
+  it('creates one GPU type in one data center and cloud, named by the tag', async () => {
+    const { provider, requests } = setup();
+    const offer = await stockedOffer(provider);
+    const tag = aTag();
+    const launch = aLaunch({
+      command: ['/agent'],
+      args: ['python', 'train.py'],
+      diskGb: 20.5,
+      ports: ['8080/http'],
+    });
+    const result = await provider.create(offer, launch, tag, {});
+    const post = requests.find((r) => r.method === 'POST');
+    expect(post?.body).toEqual({
+      name: formatTag(tag),
+      image: launch.image,
+      gpu: { id: offer.gpuTypeId, count: 1 },
+      cloud: offer.cloudType,
+      dataCenterIds: [offer.dataCenterId],
+      disk: 21,
+      env: { AGENT_URL: 'https://agent.example', ANEX_TAG: formatTag(tag), ANEX_POD_UID: tag.podUid },
+      ports: ['8080/http'],
+      args: '/agent python train.py',
+    });
+    expect(result.outcome).toBe('created');
+    if (result.outcome === 'created') {
+      expect(result.instance.tag).toEqual(tag);
+      await provider.destroy(result.instance.id, {});
+    }
+  });
+
+  it('returns capacity when the candidate has no free GPUs (400)', async () => {
+    const { provider } = setup();
+    const offer = await stockedOffer(provider);
+    sim.setStock(offer.gpuTypeId ?? '', offer.dataCenterId ?? '', offer.cloudType ?? 'SECURE', 0);
+    const result = await provider.create(offer, aLaunch(), aTag(), {});
+    expect(result).toMatchObject({
+      outcome: 'capacity',
+      reason: expect.stringContaining('no longer any instances'),
+    });
+  });
+
+  it('walks PROVISIONING → STARTING → RUNNING without runtime → RUNNING with ports', async () => {
+    const { provider } = setup();
+    const { instance } = await rentOne(provider);
+    const phases: string[] = [];
+    for (const step of [0, 6, 11, 11]) {
+      clock.advance(step);
+      const seen = await provider.get(instance.id, {});
+      phases.push(
+        seen.state.phase === 'starting' ? `starting:${seen.state.message ?? ''}` : seen.state.phase,
+      );
+    }
+    expect(phases).toEqual([
+      'pending',
+      'starting:status STARTING',
+      'starting:RUNNING, waiting for the runtime and its ports',
+      'running',
+    ]);
+    await provider.destroy(instance.id, {});
+  });
+
+  it.each([
+    ['error', { phase: 'failed', fault: 'host' }],
+    ['never-start', { phase: 'starting' }],
+    // RunPod gives no structured image-pull signal (providers.md §5): it stays RUNNING with
+    // runtime null and only the reconciler's deadline catches it.
+    ['image-pull-error', { phase: 'starting' }],
+    ['exited', { phase: 'exited' }],
+  ] as const)('classifies a pod that does %s', async (plan, expected) => {
+    const { provider } = setup();
+    const offer = await stockedOffer(provider);
+    sim.setGpuPlan(offer.gpuTypeId ?? '', plan);
+    const { instance } = await rentOne(provider, offer);
+    clock.advance(10_000);
+    expect((await provider.get(instance.id, {})).state).toMatchObject(expected);
+    await provider.destroy(instance.id, {});
+  });
+
+  it('terminates once, then answers gone; get of a terminated pod is gone', async () => {
+    const { provider } = setup();
+    const { instance } = await rentOne(provider);
+    expect(await provider.destroy(instance.id, {})).toBe('destroyed');
+    expect(await provider.destroy(instance.id, {})).toBe('gone');
+    expect((await provider.get(instance.id, {})).state).toEqual({ phase: 'gone' });
+  });
+
+  it('throws balance on 402', async () => {
+    const { provider } = setup();
+    const offer = await stockedOffer(provider);
+    sim.setBalance(0);
+    expect((await error(provider.create(offer, aLaunch(), aTag(), {}))).kind).toBe('balance');
+  });
+
+  it('throws invalid-input naming the problem for a 400 that is not capacity', async () => {
+    const { provider } = setup();
+    const offer = await stockedOffer(provider);
+    const failure = await error(
+      provider.create({ ...offer, gpuTypeId: 'NVIDIA Imaginary 9000' }, aLaunch(), aTag(), {}),
+    );
+    expect(failure.kind).toBe('invalid-input');
+    expect(failure.message).toContain('NVIDIA Imaginary 9000');
+  });
+
+  it('throws invalid-input listing the violations of a 422', async () => {
+    const client = new RunPodClient({ baseUrl: url, apiKey: 'k' });
+    const failure = await error(client.createPod({ name: 'x', image: 'i', bogus: true }, {}));
+    expect(failure.kind).toBe('invalid-input');
+    expect(failure.message).toContain("additional properties 'bogus' not allowed");
+  });
+});
+
+describe('RunPodProvider.listTagged against the simulator', () => {
+  it('follows pagination cursors and keeps only this cluster', async () => {
+    sim.setPodsPageSize(5);
+    const { provider, requests } = setup();
+    const offer = await stockedOffer(provider);
+    const ours: Instance[] = [];
+    for (let i = 0; i < 12; i++) ours.push((await rentOne(provider, offer)).instance);
+    const other = new RunPodProvider({ baseUrl: url, apiKey: 'k', clusterId: 'other' });
+    const foreign = await other.create(offer, aLaunch(), aTag('other'), {});
+    const tagged = await provider.listTagged({});
+    expect(tagged.map((i) => i.id).sort()).toEqual(ours.map((i) => i.id).sort());
+    const pages = requests.filter((r) => r.url.pathname === '/v2/pods' && r.method === 'GET');
+    expect(pages.map((r) => r.url.searchParams.has('cursor'))).toEqual([false, true, true]);
+    for (const instance of ours) await provider.destroy(instance.id, {});
+    if (foreign.outcome === 'created') await other.destroy(foreign.instance.id, {});
+  });
+});
+
+describe('RunPodProvider under faults', () => {
+  it('waits the Retry-After of a 429 and sends RateLimit headers', async () => {
+    const { provider, delays } = setup();
+    const { instance } = await rentOne(provider);
+    sim.inject({ endpoint: 'get', action: 'rate-limit' });
+    expect((await provider.get(instance.id, {})).id).toBe(instance.id);
+    expect(delays).toEqual([1000]);
+    const raw = await fetch(`${url}/v2/pods/${instance.id}`, { headers: { authorization: 'Bearer k' } });
+    expect(raw.headers.get('ratelimit')).toMatch(/"minute";r=\d+;t=\d+/);
+    expect(raw.headers.get('ratelimit-policy')).toContain('"minute";q=');
+    await provider.destroy(instance.id, {});
+  });
+
+  it('reports rate-limited when the per-endpoint limit keeps refusing', async () => {
+    const { provider, delays } = setup({ maxAttempts: 2 });
+    const { instance } = await rentOne(provider);
+    sim.setRateLimit('get', { limit: 1, windowMs: 60_000 });
+    await provider.get(instance.id, {});
+    expect((await error(provider.get(instance.id, {}))).kind).toBe('rate-limited');
+    expect(delays.every((d) => d > 0 && d <= 60_000)).toBe(true);
+    sim.setRateLimit('get', undefined);
+    await provider.destroy(instance.id, {});
+  });
+
+  it('retries 5xx on a read', async () => {
+    const { provider, requests } = setup();
+    const { instance } = await rentOne(provider);
+    sim.inject({ endpoint: 'get', action: 'status', status: 503, count: 2 });
+    expect((await provider.get(instance.id, {})).id).toBe(instance.id);
+    expect(requests.filter((r) => r.url.pathname === `/v2/pods/${instance.id}`)).toHaveLength(3);
+    await provider.destroy(instance.id, {});
+  });
+
+  it('never resends a create answered 5xx: unknown-outcome, then listTagged finds the pod', async () => {
+    const { provider, requests } = setup();
+    const offer = await stockedOffer(provider);
+    sim.inject({ endpoint: 'create', action: 'status', status: 502, after: true });
+    const tag = aTag();
+    expect((await error(provider.create(offer, aLaunch(), tag, {}))).kind).toBe('unknown-outcome');
+    expect(requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    const found = (await provider.listTagged({})).filter((i) => i.tag?.podUid === tag.podUid);
+    expect(found).toHaveLength(1);
+    await provider.destroy(found[0]?.id ?? '', {});
+  });
+
+  it('resends a create refused with 429 and creates exactly once', async () => {
+    const { provider, requests } = setup();
+    const offer = await stockedOffer(provider);
+    sim.inject({ endpoint: 'create', action: 'rate-limit' });
+    const result = await provider.create(offer, aLaunch(), aTag(), {});
+    expect(result.outcome).toBe('created');
+    expect(requests.filter((r) => r.method === 'POST')).toHaveLength(2);
+    expect(sim.liveInstances()).toHaveLength(1);
+    if (result.outcome === 'created') await provider.destroy(result.instance.id, {});
+  });
+
+  it('times out a read that never answers', async () => {
+    const { provider } = setup({ timeoutMs: 30, maxAttempts: 2 });
+    sim.inject({ endpoint: 'get', action: 'hang', count: 2 });
+    expect((await error(provider.get('nosuchpod', {}))).kind).toBe('timeout');
+  });
+
+  it('turns a create whose answer never comes into unknown-outcome; listTagged finds it', async () => {
+    const { provider } = setup({ timeoutMs: 50 });
+    const offer = await stockedOffer(provider);
+    sim.inject({ endpoint: 'create', action: 'hang', after: true });
+    const tag = aTag();
+    expect((await error(provider.create(offer, aLaunch(), tag, {}))).kind).toBe('unknown-outcome');
+    const found = (await provider.listTagged({})).filter((i) => i.tag?.podUid === tag.podUid);
+    expect(found).toHaveLength(1);
+    await provider.destroy(found[0]?.id ?? '', {});
+  });
+
+  it.each([['503'], ['refuse']] as const)(
+    'reports unavailable when the service is down (%s)',
+    async (mode) => {
+      const { provider } = setup({ maxAttempts: 2 });
+      await sim.setDown(mode);
+      try {
+        expect((await error(provider.listTagged({}))).kind).toBe('unavailable');
+      } finally {
+        await sim.setDown(false);
+      }
+      expect(await provider.listTagged({})).toEqual([]);
+    },
+  );
+});
+
+describe('RunPodProvider with a wrong key', () => {
+  const guarded = new RunPodSim({ seed: 5, apiKeys: ['the-right-key'] });
+  let guardedUrl = '';
+  beforeAll(async () => {
+    guardedUrl = await guarded.start();
+  });
+  afterAll(async () => {
+    guarded.assertNoInstances();
+    await guarded.stop();
+  });
+
+  it.each([
+    ['a wrong key', 'wrong-key-abcdef'],
+    ['no key', ''],
+  ])('throws auth with %s, without the key in the message', async (_name, key) => {
+    const provider = new RunPodProvider({ baseUrl: guardedUrl, apiKey: key });
+    for (const call of [
+      () => provider.get('x', {}),
+      () => provider.listOffers(aRequirements('runpod'), {}),
+    ]) {
+      const failure = await error(call());
+      expect(failure.kind).toBe('auth');
+      if (key) expect(failure.message).not.toContain(key);
+    }
+  });
+});
