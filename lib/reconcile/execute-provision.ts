@@ -50,7 +50,9 @@ export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise
   let version = run.version;
   let record: PodRecord | undefined;
   const tag = { clusterId: deps.config.clusterId, podUid: from.podUid };
-  const launch = await deps.launch({ pod: plan.view, requirements: plan.requirements, tag });
+  const built = await deps.launch({ pod: plan.view, requirements: plan.requirements, tag });
+  const launch = built.spec;
+  if (built.vpnAddress !== undefined) from = change(from, { vpnAddress: built.vpnAddress });
   const tried = plan.candidates.slice(0, deps.config.maxCandidatesPerPass);
   for (const offer of tried) {
     if (deps.clock() >= run.deadline) break;

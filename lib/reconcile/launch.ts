@@ -41,7 +41,14 @@ export function buildLaunchSpec(input: LaunchInput): LaunchSpec {
   return spec;
 }
 
-/** The seam execute uses; async so the tunnel integration can allocate an address and a token. */
-export type LaunchBuilder = (input: LaunchInput) => Promise<LaunchSpec>;
+export interface BuiltLaunch {
+  spec: LaunchSpec;
+  /** the pod's VPN address when one was allocated (it becomes the pod's podIP) */
+  vpnAddress?: string;
+}
 
-export const plainLaunch: LaunchBuilder = async (input) => buildLaunchSpec(input);
+/** The seam execute uses; async so the tunnel integration can allocate an address and a token. */
+export type LaunchBuilder = (input: LaunchInput) => Promise<BuiltLaunch>;
+
+/** No tunnel: the container runs as is (tests, and providers reached without the agent). */
+export const plainLaunch: LaunchBuilder = async (input) => ({ spec: buildLaunchSpec(input) });

@@ -1,0 +1,58 @@
+import { formatTag, type InstanceTag, POD_UID_ENV_VAR, TAG_ENV_VAR } from '../providers/provider.ts';
+import type { TunnelStore } from '../state/store.ts';
+import { allocateAddress, type VpnRange } from '../tunnel/addresses.ts';
+import { AGENT_ENV, agentScript } from '../tunnel/agent/script.ts';
+import { issueBootstrapToken } from '../tunnel/tokens.ts';
+import { buildLaunchSpec, type LaunchBuilder } from './launch.ts';
+
+export interface AgentLaunchOptions {
+  store: TunnelStore;
+  range: VpnRange;
+  /** the agent endpoint's base URL (https://…; http:// only with `insecure`) */
+  endpointUrl: string;
+  /** tests and local mode on loopback */
+  insecure?: boolean;
+  tokenTtlMs?: number;
+  now: () => number;
+}
+
+/**
+ * The launch through the tunnel (DESIGN §5): the instance gets only the agent script, the
+ * endpoint URL and a one-time token; the agent fetches the pod's command, env and tunnel
+ * config at bootstrap. The VPN address is allocated here, before create, so the pod's
+ * podIP is known from the start — the endpoint's bootstrap finds and reuses it.
+ */
+export function agentLaunch(options: AgentLaunchOptions): LaunchBuilder {
+  return async (input) => {
+    const podUid = input.tag.podUid;
+    const allocation = await allocateAddress(options.store, podUid, {
+      range: options.range,
+      now: options.now(),
+    });
+    const issued = await issueBootstrapToken(options.store, {
+      podUid,
+      now: options.now(),
+      ...(options.tokenTtlMs === undefined ? {} : { ttlMs: options.tokenTtlMs }),
+    });
+    const plain = buildLaunchSpec(input);
+    return {
+      vpnAddress: allocation.address,
+      spec: {
+        image: plain.image,
+        command: ['/bin/sh', '-c', agentScript()],
+        env: agentEnv(input.tag, options, issued.token),
+        diskGb: plain.diskGb,
+      },
+    };
+  };
+}
+
+function agentEnv(tag: InstanceTag, options: AgentLaunchOptions, token: string): Record<string, string> {
+  return {
+    [TAG_ENV_VAR]: formatTag(tag),
+    [POD_UID_ENV_VAR]: tag.podUid,
+    [AGENT_ENV.url]: options.endpointUrl,
+    [AGENT_ENV.token]: token,
+    ...(options.insecure === true ? { [AGENT_ENV.insecure]: '1' } : {}),
+  };
+}
