@@ -7,13 +7,21 @@ import type { Ban } from '../../lib/state/store.ts';
 
 let nextId = 1000;
 
+/** Overrides where `undefined` removes the field (an offer that does not report it). */
+export type OfferOverrides = { [K in keyof Offer]?: Offer[K] | undefined };
+
+function withoutUndefined(offer: Record<string, unknown>): Offer {
+  for (const key of Object.keys(offer)) if (offer[key] === undefined) delete offer[key];
+  return offer as unknown as Offer;
+}
+
 /** A verified datacenter 1x RTX 4090 in Germany on Vast, $0.40/h, unless overridden. */
-export function anOffer(overrides: Partial<Offer> = {}): Offer {
+export function anOffer(overrides: OfferOverrides = {}): Offer {
   const gpuName = overrides.gpuName ?? 'RTX 4090';
   const gpuCount = overrides.gpuCount ?? 1;
   const vramMb = overrides.vramMb ?? 24564;
   const id = String(nextId++);
-  return {
+  return withoutUndefined({
     provider: 'vastai',
     offerId: id,
     machineId: `m${id}`,
@@ -40,19 +48,17 @@ export function anOffer(overrides: Partial<Offer> = {}): Offer {
     datacenter: true,
     dlperf: 70,
     ...overrides,
-  };
+  });
 }
 
 /** A RunPod offer: GPU type × cloud × data center × count, id in the normalizer's form. */
-export function aRunPodOffer(
-  overrides: Partial<Offer> & { gpuTypeId?: string; dataCenterId?: string } = {},
-): Offer {
+export function aRunPodOffer(overrides: OfferOverrides = {}): Offer {
   const cloudType = overrides.cloudType ?? 'SECURE';
   const dataCenterId = overrides.dataCenterId ?? 'EU-RO-1';
   const gpuCount = overrides.gpuCount ?? 1;
   const gpuTypeId = overrides.gpuTypeId ?? 'NVIDIA GeForce RTX 4090';
   const { machineId: _machine, ...base } = anOffer({ gpuName: 'RTX 4090', vramMb: 24576, ...overrides });
-  return {
+  return withoutUndefined({
     ...base,
     provider: 'runpod',
     offerId: `${gpuTypeId}|${cloudType}|${dataCenterId}|${gpuCount}`,
@@ -61,7 +67,7 @@ export function aRunPodOffer(
     dataCenterId,
     datacenter: cloudType === 'SECURE',
     ...overrides,
-  };
+  });
 }
 
 /** Requirements with nothing asked for (every field "any"), unless overridden. */
