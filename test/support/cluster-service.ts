@@ -8,7 +8,8 @@ export async function startHttpService(
   let hits = 0;
   const server = createServer((_req, res) => {
     hits += 1;
-    res.writeHead(200, { 'content-type': 'text/plain' });
+    // An explicit length: through wireproxy a close does not reach the client (half-close).
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -61,17 +62,29 @@ export function httpGet(
   });
 }
 
-/** Opens a raw TCP connection, sends an HTTP/1.0 GET and returns the whole reply. */
+/** Opens a raw TCP connection, sends an HTTP/1.1 GET and returns the whole reply. */
 export function rawTcpGet(port: number, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let data = '';
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`TCP 127.0.0.1:${port} timed out`)));
-    socket.on('connect', () => socket.write('GET / HTTP/1.0\r\nHost: tunnel\r\n\r\n'));
+    socket.on('connect', () => socket.write('GET / HTTP/1.1\r\nHost: tunnel\r\nConnection: close\r\n\r\n'));
     socket.setEncoding('utf8').on('data', (c: string) => {
       data += c;
+      // wireproxy's TCP tunnel keeps the client side open after the server closes, so the
+      // reply is complete when Content-Length bytes of body have arrived.
+      if (replyComplete(data)) {
+        socket.destroy();
+        resolve(data);
+      }
     });
     socket.on('end', () => resolve(data));
     socket.on('error', reject);
   });
+}
+
+function replyComplete(data: string): boolean {
+  const split = data.indexOf('\r\n\r\n');
+  const length = /\r\ncontent-length: *(\d+)/i.exec(data.slice(0, split));
+  return split >= 0 && length !== null && Buffer.byteLength(data.slice(split + 4)) >= Number(length[1]);
 }
