@@ -79,6 +79,7 @@ const podRecord = z.strictObject({
   lastError: z.string().optional(),
   failureReason: z.string().optional(),
   restarts: z.number().int().nonnegative().optional(),
+  statusCredentialHash: z.string().optional(),
   vpnAddress: z.string().optional(),
   version: z.number().int().positive(),
   updatedAt: epochMs,

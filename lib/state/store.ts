@@ -72,6 +72,8 @@ export interface PodRecord {
   failureReason?: string;
   /** times the container was started again after it ended or lost its machine (restartPolicy Always/OnFailure) */
   restarts?: number;
+  /** hex SHA-256 of the credential the agent signs its status reports with (never the credential) */
+  statusCredentialHash?: string;
   vpnAddress?: string;
   /** optimistic-concurrency counter, set by the store */
   version: number;

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { ReconcilerAgentBackend } from '../../../lib/reconcile/agent-backend.ts';
+import { anOffer, gpuPod, type Harness, harness, MINUTE } from './harness.ts';
+
+function backendOf(h: Harness): ReconcilerAgentBackend {
+  return new ReconcilerAgentBackend({
+    store: h.store,
+    cluster: h.cluster,
+    transport: { vastai: 'udp', runpod: 'wstunnel' },
+    clock: () => h.now,
+  });
+}
+
+/** A pod whose instance is rented and starting (the provider does not say running yet). */
+async function startingPod(h: Harness, extra: Parameters<typeof gpuPod>[1] = {}) {
+  h.vast.offers = [anOffer()];
+  const pod = h.cluster.addPod(
+    gpuPod(1, {
+      containers: [
+        { name: 'main', image: 'img:1', command: ['python'], args: ['train.py'], env: { EPOCHS: '3' } },
+      ],
+      ...extra,
+    }),
+  );
+  await h.pass();
+  return pod;
+}
+
+describe('ReconcilerAgentBackend', () => {
+  it('hands the agent the pod command, args, env, restart policy and transport', async () => {
+    const h = harness();
+    const pod = await startingPod(h, { restartPolicy: 'OnFailure' });
+    expect(await backendOf(h).getLaunch(pod.uid)).toEqual({
+      podUid: pod.uid,
+      transport: 'udp',
+      command: ['python'],
+      args: ['train.py'],
+      env: { EPOCHS: '3' },
+      restartPolicy: 'OnFailure',
+    });
+  });
+
+  it('keeps only the credential hash on the pod record', async () => {
+    const h = harness();
+    const pod = await startingPod(h);
+    const backend = backendOf(h);
+    await backend.saveStatusCredential(pod.uid, 'ab'.repeat(32));
+    expect(await backend.getStatusCredentialHash(pod.uid)).toBe('ab'.repeat(32));
+  });
+
+  it('shows Running as soon as the agent reports the start, idempotently', async () => {
+    const h = harness();
+    const pod = await startingPod(h);
+    const backend = backendOf(h);
+    h.tick(10_000);
+    await backend.recordStatus(pod.uid, { state: 'started' }, { now: h.now });
+    await backend.recordStatus(pod.uid, { state: 'started' }, { now: h.now + 5_000 });
+    expect(h.cluster.pod('default', pod.name)?.status?.phase).toBe('Running');
+    expect(await h.store.getPod(pod.uid)).toMatchObject({ stage: 'running', startedAt: h.now });
+    expect(h.cluster.events(pod).filter((e) => e.reason === 'Started')).toHaveLength(1);
+  });
+
+  it('turns a reported exit into a finished pod and a destroyed instance on the next pass', async () => {
+    const h = harness();
+    const pod = await startingPod(h);
+    const backend = backendOf(h);
+    await backend.recordStatus(pod.uid, { state: 'started' }, { now: h.now });
+    await backend.recordStatus(pod.uid, { state: 'exited', exitCode: 2 }, { now: h.now });
+    h.tick(MINUTE);
+    await h.pass();
+    expect(h.vast.live()).toEqual([]);
+    expect(h.cluster.pod('default', pod.name)?.status?.containerStatuses[0]?.state).toMatchObject({
+      terminated: { exitCode: 2 },
+    });
+    expect(await backend.isPodAlive(pod.uid)).toBe(false);
+    expect(await backend.getLaunch(pod.uid)).toBeUndefined();
+  });
+
+  it('tells the agent to stop once the pod is being deleted', async () => {
+    const h = harness();
+    const pod = await startingPod(h);
+    const backend = backendOf(h);
+    expect(await backend.isPodAlive(pod.uid)).toBe(true);
+    h.cluster.requestDeletion(pod);
+    expect(await backend.isPodAlive(pod.uid)).toBe(false);
+  });
+});
