@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { TestGroundError } from './errors.ts';
+import { ControlPlaneError } from './errors.ts';
 
 /** Absolute paths of the control-plane binaries. */
 export interface ControlPlaneBinaries {
@@ -10,7 +10,7 @@ export interface ControlPlaneBinaries {
   etcd: string;
 }
 
-const BUILD_SCRIPT = fileURLToPath(new URL('../control-plane/build.sh', import.meta.url));
+const BUILD_SCRIPT = fileURLToPath(new URL('./build/build.sh', import.meta.url));
 const KEYS: Record<string, keyof ControlPlaneBinaries> = {
   'kube-apiserver': 'kubeApiserver',
   'kube-scheduler': 'kubeScheduler',
@@ -19,14 +19,14 @@ const KEYS: Record<string, keyof ControlPlaneBinaries> = {
 };
 
 /**
- * Runs test/control-plane/build.sh, which reuses cached binaries (or KUBEBUILDER_ASSETS /
+ * Runs build/build.sh (next to this file), which reuses cached binaries (or KUBEBUILDER_ASSETS /
  * TEST_ASSET_*) and builds the missing ones from the Go module proxy. Its progress is
  * streamed to our stderr so a first (long) build is visible; failure names the part.
  */
 export async function ensureBinaries(): Promise<ControlPlaneBinaries> {
   const { code, stdout, stderrTail } = await runBuildScript();
   if (code !== 0) {
-    throw new TestGroundError(
+    throw new ControlPlaneError(
       'control-plane binaries',
       `${BUILD_SCRIPT} exited with ${code}:\n${stderrTail}`,
     );
@@ -46,7 +46,7 @@ export function parseBuildOutput(stdout: string): ControlPlaneBinaries {
     (name) => found[KEYS[name] as keyof ControlPlaneBinaries] === undefined,
   );
   if (missing.length > 0) {
-    throw new TestGroundError('control-plane binaries', `build.sh did not report ${missing.join(', ')}`);
+    throw new ControlPlaneError('control-plane binaries', `build.sh did not report ${missing.join(', ')}`);
   }
   return found as ControlPlaneBinaries;
 }
@@ -65,7 +65,7 @@ function runBuildScript(): Promise<{ code: number | null; stdout: string; stderr
     });
     child.on('error', (error) =>
       reject(
-        new TestGroundError('control-plane binaries', `cannot run bash ${BUILD_SCRIPT}`, { cause: error }),
+        new ControlPlaneError('control-plane binaries', `cannot run bash ${BUILD_SCRIPT}`, { cause: error }),
       ),
     );
     child.on('close', (code) =>

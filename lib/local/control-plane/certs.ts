@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { TestGroundError } from './errors.ts';
+import { ControlPlaneError } from './errors.ts';
 
 const run = promisify(execFile);
 
@@ -128,7 +128,7 @@ async function requireOpenssl(): Promise<void> {
   try {
     await run('openssl', ['version']);
   } catch (error) {
-    throw new TestGroundError(
+    throw new ControlPlaneError(
       'openssl',
       'the `openssl` CLI is needed to create the control plane certificates but could not be run (Debian/Ubuntu: apt-get install openssl)',
       { cause: error },
@@ -141,6 +141,8 @@ async function openssl(args: string[]): Promise<void> {
     await run('openssl', args);
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? '';
-    throw new TestGroundError('openssl', `\`openssl ${args[0]}\` failed: ${stderr.trim()}`, { cause: error });
+    throw new ControlPlaneError('openssl', `\`openssl ${args[0]}\` failed: ${stderr.trim()}`, {
+      cause: error,
+    });
   }
 }

@@ -1,7 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ControlPlaneBinaries } from './binaries.ts';
-import { type ControlPlanePki, generatePki } from './certs.ts';
 import {
   apiserverArgs,
   type ControlPlanePorts,
@@ -9,7 +7,9 @@ import {
   etcdArgs,
   NODE_MONITOR,
   schedulerArgs,
-} from './control-plane-args.ts';
+} from './args.ts';
+import type { ControlPlaneBinaries } from './binaries.ts';
+import { type ControlPlanePki, generatePki } from './certs.ts';
 import { type ProbeTls, probe } from './http-probe.ts';
 import { adminKubeconfig, writeKubeconfig } from './kubeconfig.ts';
 import { freePorts } from './ports.ts';

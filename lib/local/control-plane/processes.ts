@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TestGroundError } from './errors.ts';
+import { ControlPlaneError } from './errors.ts';
 
 /** A child process in its own process group, logging stdout+stderr to a file. */
 export interface ManagedProcess {
@@ -98,7 +98,7 @@ function spawnManaged(dir: string, options: SpawnOptions): ManagedProcess {
       env: options.env ?? process.env,
     });
     if (child.pid === undefined) {
-      throw new TestGroundError(options.name, `could not start ${options.command}`);
+      throw new ControlPlaneError(options.name, `could not start ${options.command}`);
     }
     let running = true;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -190,14 +190,14 @@ export interface WaitOptions {
   process?: ManagedProcess;
 }
 
-/** Polls `probe` until it returns true; throws a TestGroundError naming `what` otherwise. */
+/** Polls `probe` until it returns true; throws a ControlPlaneError naming `what` otherwise. */
 export async function waitUntil(probe: () => Promise<boolean>, options: WaitOptions): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
     if (options.process !== undefined && !options.process.isRunning()) {
       const { code, signal } = await options.process.exited;
-      throw new TestGroundError(
+      throw new ControlPlaneError(
         options.process.name,
         `exited (code ${code}, signal ${signal}) while waiting for ${options.what}; log ${options.process.logPath}:\n${options.process.logTail()}`,
       );
@@ -212,7 +212,7 @@ export async function waitUntil(probe: () => Promise<boolean>, options: WaitOpti
   const name = options.process?.name ?? options.what;
   const tail =
     options.process === undefined ? '' : `; log ${options.process.logPath}:\n${options.process.logTail()}`;
-  throw new TestGroundError(name, `${options.what} not ready after ${options.timeoutMs} ms${tail}`, {
+  throw new ControlPlaneError(name, `${options.what} not ready after ${options.timeoutMs} ms${tail}`, {
     cause: lastError,
   });
 }
