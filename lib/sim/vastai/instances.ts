@@ -90,7 +90,7 @@ export function renderInstance(
     image_runtype: record.runtype,
     image_args: record.args,
     extra_env: Object.entries(record.env).filter(([key]) => !key.startsWith('-')),
-    onstart: record.onstart,
+    onstart: record.onstart ?? '',
     start_date: record.createdAt / 1000,
     end_date: row.end_date,
     duration: row.duration,
