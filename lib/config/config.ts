@@ -1,0 +1,148 @@
+import { InvalidInputError } from '../errors.ts';
+import type { VirtualNodeSpec } from '../kube/cluster.ts';
+import { virtualNodeSpec } from '../kube/virtual-node.ts';
+import type { ProviderName } from '../offers/offer.ts';
+import type { ReconcileConfig } from '../reconcile/config.ts';
+import { type ConfigKey, SETTINGS, type Setting } from './settings.ts';
+
+/**
+ * anex's configuration: one validated object, whether it came from the environment
+ * (functions, containers: {@link loadConfigFromEnv}) or from `anex` flags
+ * ({@link configFromFlags}). Durations are milliseconds. Secrets are not here
+ * (lib/config/secrets.ts): this object may be logged whole.
+ */
+export interface AnexConfig {
+  clusterId: string;
+  /** providers reconciled, each with its virtual node */
+  providers: readonly ProviderName[];
+  nodeNames: Readonly<Record<ProviderName, string>>;
+  banTimeoutMs: number;
+  startTimeoutMs: Readonly<Record<ProviderName, number>>;
+  maxAttempts: number;
+  gcGraceMs: number;
+  createLagMs: number;
+  maxCandidatesPerPass: number;
+  podLeaseMs: number;
+  /** normalized IPv4 CIDR */
+  vpnRange: string;
+  defaultDiskGb: number;
+  heartbeatIntervalMs: number;
+  leaseDurationSeconds: number;
+  /** without it, pods can be provisioned but their agents cannot fetch a tunnel config */
+  agentEndpointUrl: string | undefined;
+  tableName: string;
+  /** per provider; unset = the adapter's public default */
+  providerBaseUrls: Readonly<Partial<Record<ProviderName, string>>>;
+}
+
+type Values = Partial<Record<ConfigKey, unknown>>;
+
+/** From environment variables (ANEX_*); unset or empty variables take the defaults. */
+export function loadConfigFromEnv(env: Readonly<Record<string, string | undefined>>): AnexConfig {
+  return build(
+    (s) => env[s.env],
+    (s) => s.env,
+  );
+}
+
+/**
+ * From commander's parsed options, keyed by attribute name (`--ban-timeout` → `banTimeout`,
+ * see {@link flagAttribute}); options left out take the defaults.
+ */
+export function configFromFlags(flags: Readonly<Record<string, unknown>>): AnexConfig {
+  return build(
+    (s) => {
+      const value = flags[flagAttribute(s.flag)];
+      return value === undefined || value === null ? undefined : String(value);
+    },
+    (s) => s.flag,
+  );
+}
+
+/** commander's attribute name for a long flag. */
+export function flagAttribute(flag: string): string {
+  return flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function build(read: (s: Setting) => string | undefined, name: (s: Setting) => string): AnexConfig {
+  const values: Values = {};
+  const issues: string[] = [];
+  for (const s of SETTINGS as readonly Setting[]) {
+    const given = read(s);
+    const text = given === undefined || given.trim() === '' ? s.default : given.trim();
+    if (text === undefined) continue;
+    const parsed = s.schema.safeParse(text);
+    if (parsed.success) values[s.key] = parsed.data;
+    else issues.push(`${name(s)}: ${JSON.stringify(text)} is not ${s.form}`);
+  }
+  const config = issues.length === 0 ? assemble(values) : undefined;
+  if (config !== undefined) issues.push(...crossChecks(config, name));
+  if (config === undefined || issues.length > 0) throw new InvalidInputError(issues);
+  return config;
+}
+
+function assemble(v: Values): AnexConfig {
+  const get = <T>(key: ConfigKey) => v[key] as T;
+  const baseUrls: Partial<Record<ProviderName, string>> = {};
+  if (v.baseUrlVastai !== undefined) baseUrls.vastai = get<string>('baseUrlVastai');
+  if (v.baseUrlRunpod !== undefined) baseUrls.runpod = get<string>('baseUrlRunpod');
+  return {
+    clusterId: get('clusterId'),
+    providers: get('providers'),
+    nodeNames: { vastai: get('nodeNameVastai'), runpod: get('nodeNameRunpod') },
+    banTimeoutMs: get('banTimeout'),
+    startTimeoutMs: { vastai: get('startTimeoutVastai'), runpod: get('startTimeoutRunpod') },
+    maxAttempts: get('maxAttempts'),
+    gcGraceMs: get('gcGrace'),
+    createLagMs: get('createLag'),
+    maxCandidatesPerPass: get('maxCandidatesPerPass'),
+    podLeaseMs: get('podLease'),
+    vpnRange: get('vpnRange'),
+    defaultDiskGb: get('defaultDiskGb'),
+    heartbeatIntervalMs: get('heartbeatInterval'),
+    leaseDurationSeconds: get<number>('leaseDuration') / 1000,
+    agentEndpointUrl: get('agentEndpointUrl'),
+    tableName: get('tableName'),
+    providerBaseUrls: baseUrls,
+  };
+}
+
+/** Rules between settings, named by both sources so the user knows what to change. */
+function crossChecks(config: AnexConfig, name: (s: Setting) => string): string[] {
+  const of = (key: ConfigKey) => name(SETTINGS.find((s) => s.key === key) as Setting);
+  const issues: string[] = [];
+  if (config.heartbeatIntervalMs * 2 > config.leaseDurationSeconds * 1000) {
+    issues.push(
+      `${of('heartbeatInterval')} must be at most half of ${of('leaseDuration')} so one missed renewal never expires the lease`,
+    );
+  }
+  const enabled = config.providers.map((p) => config.nodeNames[p]);
+  if (new Set(enabled).size !== enabled.length) {
+    issues.push(
+      `${of('nodeNameVastai')} and ${of('nodeNameRunpod')} must differ: each provider has its own virtual node`,
+    );
+  }
+  return issues;
+}
+
+/** The reconciler's view (lib/reconcile/config.ts). */
+export function reconcileConfig(config: AnexConfig): ReconcileConfig {
+  return {
+    clusterId: config.clusterId,
+    nodes: Object.fromEntries(config.providers.map((p) => [p, config.nodeNames[p]])),
+    startTimeoutMs: { ...config.startTimeoutMs },
+    maxAttempts: config.maxAttempts,
+    banTimeoutMs: config.banTimeoutMs,
+    gcGraceMs: config.gcGraceMs,
+    createLagMs: config.createLagMs,
+    maxCandidatesPerPass: config.maxCandidatesPerPass,
+    // DESIGN §3: only Vast machines are banned by machine id; RunPod has no per-machine offers.
+    machineBans: ['vastai'],
+    podLeaseMs: config.podLeaseMs,
+  };
+}
+
+/** The virtual nodes to register and keep alive, one per enabled provider. */
+export function virtualNodes(config: AnexConfig): VirtualNodeSpec[] {
+  return config.providers.map((provider) => virtualNodeSpec(provider, config.nodeNames[provider]));
+}
