@@ -9,7 +9,7 @@ import { DURATION_FORM, formatDuration, parseDuration } from './duration.ts';
  * CLI flag, the accepted form (quoted in errors), its default and a zod schema from text.
  * Both loaders (lib/config/load.ts) read this table, so the two spellings cannot drift.
  *
- * Defaults and why (docs/adr/0003-configuration-defaults.md has the longer story):
+ * Defaults and why:
  * - start timeouts: Vast 10 min, RunPod 20 min — Vast instances usually boot in 1-5 min;
  *   dstack waits 10 min on Vast and 20 min on RunPod "while a large image is pulled".
  * - ban 6 h: a host that failed a start (daemon/runtime fault, never reached running) rarely
