@@ -34,7 +34,10 @@ export interface ReconcileGround {
   stop(): Promise<void>;
 }
 
-export async function startGround(provider: ProviderName, config: Partial<ReconcileConfig> = {}): Promise<ReconcileGround> {
+export async function startGround(
+  provider: ProviderName,
+  config: Partial<ReconcileConfig> = {},
+): Promise<ReconcileGround> {
   const nodeName = `anex-e2e-${provider}-${randomBytes(3).toString('hex')}`;
   const clusterId = `e2e-${randomBytes(3).toString('hex')}`;
   const kubeConfig = adminKubeConfig();
@@ -43,7 +46,14 @@ export async function startGround(provider: ProviderName, config: Partial<Reconc
   const spec = virtualNodeSpec(provider, nodeName);
   const beat = new AbortController();
   await cluster.ensureNode(spec, { now: Date.now() });
-  const heartbeat = runHeartbeat({ cluster, nodes: [spec], intervalMs: 3_000, until: Date.now() + 3_600_000, signal: beat.signal, now: Date.now });
+  const heartbeat = runHeartbeat({
+    cluster,
+    nodes: [spec],
+    intervalMs: 3_000,
+    until: Date.now() + 3_600_000,
+    signal: beat.signal,
+    now: Date.now,
+  });
   const sim = provider === 'vastai' ? new VastAiSim({ seed: 7 }) : new RunPodSim({ seed: 7 });
   const url = await sim.start();
   const client = dynamoClientFor(dynamoInfo());
@@ -55,7 +65,12 @@ export async function startGround(provider: ProviderName, config: Partial<Reconc
     providers: { [provider]: adapter },
     config: { ...DEFAULT_RECONCILE_CONFIG, clusterId, nodes: { [provider]: nodeName }, ...config },
     rules: defaultRules,
-    launch: agentLaunch({ store, range: parseVpnRange('10.98.0.0/24'), endpointUrl: 'https://agent.anex.test', now: Date.now }),
+    launch: agentLaunch({
+      store,
+      range: parseVpnRange('10.98.0.0/24'),
+      endpointUrl: 'https://agent.anex.test',
+      now: Date.now,
+    }),
     clock: Date.now,
   };
   return {
@@ -94,5 +109,7 @@ export async function podEvents(core: CoreV1Api, namespace: string, uid: string)
 
 /** Live instances of this ground's simulator tagged for its cluster. */
 export function liveInstances(ground: ReconcileGround): { id: string; label: string; state: string }[] {
-  return ground.sim.liveInstances().filter((i) => i.label.startsWith(`anex.${ground.deps.config.clusterId}.`));
+  return ground.sim
+    .liveInstances()
+    .filter((i) => i.label.startsWith(`anex.${ground.deps.config.clusterId}.`));
 }

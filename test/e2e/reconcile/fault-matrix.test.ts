@@ -1,0 +1,150 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
+import { createTestNamespace, eventually } from '../../support/index.ts';
+import { liveInstances, type ReconcileGround, startGround } from './ground.ts';
+
+// Many pods through a hostile market: 20 % of requests answered 429, 10 % 5xx, 3 % never
+// answered, two creates whose answer is lost after the instance exists, and 30 % of machines
+// never start. Every pod must end Running on exactly one
+// instance, and after deletion nothing may be left rented (asserted on the simulator).
+
+const PODS = 6;
+const annotations = {
+  'anex.sh/gpu-names': 'RTX 4090,RTX 3090,RTX A6000,A100 PCIE',
+  'vastai.anex.sh/verified-only': 'false',
+};
+
+describe('reconcile under faults (vastai simulator)', () => {
+  let ground: ReconcileGround;
+  beforeAll(async () => {
+    ground = await startGround('vastai', {
+      startTimeoutMs: { vastai: 4_000, runpod: 4_000 },
+      createLagMs: 3_000,
+      gcGraceMs: 15_000,
+      maxAttempts: 8,
+    });
+  });
+  afterAll(async () => {
+    await ground?.stop();
+  });
+
+  it('brings every pod to Running with no duplicate and leaks nothing after deletion', async () => {
+    const sim = ground.sim as VastAiSim;
+    const ns = await createTestNamespace('e2e-faults');
+    await markNeverStarting(ground, sim);
+    sim.setFaultRates({ rate429: 0.2, rate5xx: 0.1, timeoutRate: 0.03 });
+    // Two creates are carried out but their answer is lost: the instance must be adopted, not rented twice.
+    sim.inject({ endpoint: 'create', action: 'reset', after: true, count: 2 });
+    const names = Array.from({ length: PODS }, (_, i) => `faulty-${i}`);
+    for (const name of names)
+      await ns.core.createNamespacedPod({ namespace: ns.name, body: aPod(ground, name) });
+
+    let mostPerPod = 0;
+    let passes = 0;
+    const errorKinds = new Map<string, number>();
+    await eventually(
+      async () => {
+        const summary = await ground.pass();
+        passes += 1;
+        mostPerPod = Math.max(mostPerPod, ...countByLabel(liveInstances(ground)).values(), 0);
+        for (const e of summary.errors) errorKinds.set(e.kind, (errorKinds.get(e.kind) ?? 0) + 1);
+        const pods = (await ns.core.listNamespacedPod({ namespace: ns.name })).items;
+        return pods.length === PODS && pods.every((p) => p.status?.phase === 'Running') ? pods : undefined;
+      },
+      {
+        what: `${PODS} pods Running despite faults`,
+        timeoutMs: 170_000,
+        intervalMs: 200,
+        describe: async () => JSON.stringify(liveInstances(ground)),
+      },
+    );
+    expect(mostPerPod).toBe(1);
+    const live = liveInstances(ground);
+    expect(live).toHaveLength(PODS);
+    expect(new Set(live.map((i) => i.label)).size).toBe(PODS);
+    // The never-starting machines were met, timed out and banned (the cheapest one is among them).
+    const bans = await ground.deps.store.listBans('vastai', Date.now());
+    expect(bans.length).toBeGreaterThan(0);
+    expect(bans.every((b) => b.reason.includes('did not start within'))).toBe(true);
+    const adopted = await ns.core.listNamespacedEvent({
+      namespace: ns.name,
+      fieldSelector: 'reason=Adopted',
+    });
+    expect(adopted.items.length).toBeGreaterThan(0);
+    process.stdout.write(
+      `fault matrix: ${PODS} pods Running after ${passes} passes, ${bans.length} machines banned, ${adopted.items.length} adoptions, pass errors ${JSON.stringify(Object.fromEntries(errorKinds))}\n`,
+    );
+
+    for (const name of names) await ns.core.deleteNamespacedPod({ namespace: ns.name, name });
+    await eventually(
+      async () => {
+        await ground.pass();
+        const left = (await ns.core.listNamespacedPod({ namespace: ns.name })).items.length;
+        return left === 0 && liveInstances(ground).length === 0 ? true : undefined;
+      },
+      { what: 'pods deleted and instances destroyed', timeoutMs: 120_000, intervalMs: 200 },
+    );
+    sim.setFaultRates({});
+    expect(sim.liveInstances()).toEqual([]);
+  });
+});
+
+/** 30 % of the machines that could serve these pods (the cheapest among them included) never start. */
+async function markNeverStarting(ground: ReconcileGround, sim: VastAiSim): Promise<void> {
+  const probe = ground.deps.rules.requirements(viewOf(), 'vastai');
+  if (!probe.ok) throw new Error(`test annotations invalid: ${probe.errors.join('; ')}`);
+  const offers = await ground.adapter.listOffers(probe.requirements, {});
+  const ranked = ground.deps.rules.rank({
+    requirements: probe.requirements,
+    offers,
+    bans: [],
+    now: Date.now(),
+  });
+  if (ranked.length < PODS * 3)
+    throw new Error(`only ${ranked.length} matching offers in the simulated market`);
+  const machines = [...new Set(ranked.map((o) => o.machineId))];
+  machines.forEach((machine, i) => {
+    if (i % 10 < 3) sim.setMachinePlan(Number(machine), 'never-start');
+  });
+}
+
+function viewOf() {
+  return {
+    namespace: 'x',
+    name: 'x',
+    uid: 'x',
+    annotations,
+    labels: {},
+    nodeSelector: { 'node-provider': 'vastai' },
+    containers: [],
+    restartPolicy: 'Never' as const,
+    status: undefined,
+  };
+}
+
+function aPod(ground: ReconcileGround, name: string): V1Pod {
+  return {
+    metadata: { name, annotations },
+    spec: {
+      nodeSelector: { 'node-provider': 'vastai', 'kubernetes.io/hostname': ground.nodeName },
+      tolerations: [
+        { key: 'virtual-kubelet.io/provider', operator: 'Equal', value: 'vastai', effect: 'NoSchedule' },
+        {
+          key: 'ignore-taint.cluster-autoscaler.kubernetes.io/manual-ignore',
+          operator: 'Equal',
+          value: 'true',
+          effect: 'NoSchedule',
+        },
+      ],
+      restartPolicy: 'Never',
+      containers: [{ name: 'main', image: 'ghcr.io/example/trainer:1', command: ['python', 'train.py'] }],
+    },
+  };
+}
+
+function countByLabel(instances: readonly { label: string }[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const i of instances) counts.set(i.label, (counts.get(i.label) ?? 0) + 1);
+  return counts;
+}
