@@ -16,8 +16,8 @@ export interface BenchResult {
 
 export interface Benchmark {
   name: string;
-  /** Runs the measurement; may throw if the code under test gives a wrong answer. */
-  run(): BenchResult;
+  /** Runs the measurement; may throw (or reject) if the code under test gives a wrong answer. */
+  run(): BenchResult | Promise<BenchResult>;
 }
 
 export function median(samples: readonly number[]): number {

@@ -14,7 +14,7 @@ for (const load of MODULES) {
   for (const benchmark of benchmarks) {
     if (filters.length > 0 && !filters.some((f) => benchmark.name.includes(f))) continue;
     try {
-      process.stdout.write(`${JSON.stringify(benchmark.run())}\n`);
+      process.stdout.write(`${JSON.stringify(await benchmark.run())}\n`);
     } catch (error) {
       failed = true;
       process.stderr.write(
