@@ -98,9 +98,9 @@ http() {
     [ -n "${6:-}" ] && printf 'header = "Authorization: Bearer %s"\n' "$6" >>"$_cfg"
     [ -n "${5:-}" ] && printf 'header = "Content-Type: application/json"\ndata-binary = "@%s"\n' "$5" >>"$_cfg"
     [ -n "${ANEX_AGENT_CA_FILE:-}" ] && printf 'cacert = "%s"\n' "$ANEX_AGENT_CA_FILE" >>"$_cfg"
-    _proto=--proto=https
-    [ "$insecure" = 1 ] && _proto=--proto=http,https
-    curl -sS -L --max-redirs 3 "$_proto" -K "$_cfg" -X "$2" -o "$4" -w '%{http_code}' \
+    _proto==https
+    [ "$insecure" = 1 ] && _proto==http,https
+    curl -sS -L --max-redirs 3 --proto "$_proto" --proto-redir "$_proto" -K "$_cfg" -X "$2" -o "$4" -w '%{http_code}' \
       --connect-timeout 10 --max-time 300 "$3" 2>>"$work/.$1.err" || true
   else
     [ -n "${6:-}" ] && printf 'header = Authorization: Bearer %s\n' "$6" >>"$_cfg"

@@ -1,0 +1,329 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePorts } from '../../../lib/local/control-plane/ports.ts';
+import {
+  createProcessScope,
+  type ProcessScope,
+  waitUntil,
+} from '../../../lib/local/control-plane/processes.ts';
+import { parseVpnRange } from '../../../lib/tunnel/addresses.ts';
+import { AGENT_SCRIPT_URL } from '../../../lib/tunnel/agent/script.ts';
+import { serveAgentEndpoint } from '../../../lib/tunnel/endpoint/server.ts';
+import { desiredPeers } from '../../../lib/tunnel/gateway/peers.ts';
+import { renderGatewayWireproxyConfig } from '../../../lib/tunnel/gateway/render.ts';
+import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
+import type { BinaryAsset } from '../../../lib/tunnel/pins.ts';
+import { issueBootstrapToken } from '../../../lib/tunnel/tokens.ts';
+import { startHttpService } from '../../support/cluster-service.ts';
+import {
+  aLaunch,
+  aPin,
+  type EndpointHarness,
+  endpointHarness,
+  tunnelSettings,
+} from '../../support/tunnel.ts';
+import { wireproxyBinary } from '../../support/wireproxy.ts';
+
+/**
+ * The agent script under `sh`, against the local agent endpoint: bootstrap, binary download
+ * with checksum, tunnel up (a gateway wireproxy admits the agent's key from state), the
+ * pod's command, and status reports visible in the in-memory backend.
+ */
+
+const SERVICE_TEXT = 'hello from the cluster side';
+const AGENT_SCRIPT = AGENT_SCRIPT_URL.pathname;
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface World {
+  h: EndpointHarness;
+  url: string;
+  scope: ProcessScope;
+  tunnelPort: number;
+}
+
+/** Serves files from memory on 127.0.0.1 (the "release assets"). */
+async function serveFiles(files: Record<string, string>): Promise<number> {
+  const server = createServer((req, res) => {
+    const path = files[req.url ?? ''];
+    if (!path) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(path));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+async function world(options: {
+  format: BinaryAsset['format'];
+  corruptChecksum?: boolean;
+  aliveIntervalSeconds?: number;
+}): Promise<World> {
+  const scope = createProcessScope('anex-agent-test');
+  cleanups.push(() => scope.close());
+  const wireproxy = wireproxyBinary();
+  copyFileSync(wireproxy, join(scope.dir, 'wireproxy'));
+  execFileSync('tar', ['-czf', join(scope.dir, 'wireproxy.tar.gz'), '-C', scope.dir, 'wireproxy']);
+  const asset =
+    options.format === 'tar.gz' ? join(scope.dir, 'wireproxy.tar.gz') : join(scope.dir, 'wireproxy');
+  const filePort = await serveFiles({ '/wireproxy': asset, '/wstunnel': asset });
+  const sha256 = options.corruptChecksum
+    ? createHash('sha256').update('something else').digest('hex')
+    : sha256File(asset);
+  const [gwUdp, health, tunnelPort, endpointPort] = await freePorts(4);
+  if (!gwUdp || !health || !tunnelPort || !endpointPort) throw new Error('no free ports');
+  const gateway = wgKeyPair();
+  const settings = tunnelSettings(
+    {
+      vpnRange: parseVpnRange('10.250.0.0/24'),
+      udpEndpoint: `127.0.0.1:${gwUdp}`,
+      clusterCidrs: [],
+      healthPort: health,
+      readyTimeoutSeconds: 60,
+      aliveIntervalSeconds: options.aliveIntervalSeconds ?? 60,
+      allowInsecureBinaryUrls: true,
+      binaries: {
+        wireproxy: aPin('wireproxy', {
+          url: `http://127.0.0.1:${filePort}/wireproxy`,
+          sha256,
+          format: options.format,
+        }),
+        wstunnel: aPin('wstunnel', {
+          url: `http://127.0.0.1:${filePort}/wstunnel`,
+          sha256,
+          format: options.format,
+        }),
+      },
+    },
+    gateway,
+  );
+  const h = endpointHarness(settings);
+  const endpoint = await serveAgentEndpoint({ port: endpointPort, deps: h.deps });
+  cleanups.push(() => endpoint.close());
+  const service = await startHttpService(SERVICE_TEXT);
+  cleanups.push(service.close);
+  // The gateway admits peers from state: start it once the agent's key is there.
+  void startGatewayWhenPeerKnown({
+    h,
+    scope,
+    wireproxy,
+    gatewayKey: gateway.privateKey,
+    gwUdp,
+    servicePort: service.port,
+  });
+  return { h, url: endpoint.url, scope, tunnelPort };
+}
+
+async function startGatewayWhenPeerKnown(o: {
+  h: EndpointHarness;
+  scope: ProcessScope;
+  wireproxy: string;
+  gatewayKey: string;
+  gwUdp: number;
+  servicePort: number;
+}) {
+  let stopped = false;
+  cleanups.push(() => {
+    stopped = true;
+  });
+  while (!stopped) {
+    const peers = desiredPeers(await o.h.store.listAddresses(), o.h.deps.settings.vpnRange);
+    if (peers.length > 0) {
+      const conf = renderGatewayWireproxyConfig({
+        address: '10.250.0.1',
+        privateKey: o.gatewayKey,
+        listenPort: o.gwUdp,
+        peers,
+        serverTunnels: [{ listenPort: 8080, target: `127.0.0.1:${o.servicePort}` }],
+      });
+      writeFileSync(join(o.scope.dir, 'gateway.conf'), conf, { mode: 0o600 });
+      o.scope.spawn({
+        name: 'gateway',
+        command: o.wireproxy,
+        args: ['-s', '-c', join(o.scope.dir, 'gateway.conf')],
+      });
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface AgentRun {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; stderr: string }>;
+}
+
+function runAgent(env: Record<string, string>): AgentRun {
+  const child = spawn('sh', [AGENT_SCRIPT], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c;
+  });
+  child.stdout?.resume();
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+  cleanups.push(() => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  return { child, done };
+}
+
+async function finished(run: AgentRun, timeoutMs = 120_000) {
+  const timer = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`agent did not finish within ${timeoutMs} ms`)), timeoutMs).unref(),
+  );
+  return Promise.race([run.done, timer]);
+}
+
+async function podAndToken(w: World, launch: Parameters<typeof aLaunch>[0]) {
+  const pod = aLaunch(launch);
+  w.h.backend.addPod(pod);
+  const { token } = await issueBootstrapToken(w.h.store, { podUid: pod.podUid, now: w.h.clock.now });
+  const env = {
+    ANEX_AGENT_URL: w.url,
+    ANEX_BOOTSTRAP_TOKEN: token,
+    ANEX_POD_UID: pod.podUid,
+    ANEX_AGENT_INSECURE: '1',
+  };
+  return { pod, token, env };
+}
+
+function workload(w: World, out: string, extra = ''): Parameters<typeof aLaunch>[0] {
+  return {
+    command: ['sh', '-c'],
+    args: [
+      `curl -sS -m 10 -x http://127.0.0.1:3128 http://10.250.0.1:8080/ > "$OUT"; echo >> "$OUT"; curl -sS -m 10 http://127.0.0.1:$TUNNEL_PORT/ >> "$OUT"; echo " $GREETING" >> "$OUT"; ${extra}exit 7`,
+    ],
+    env: {
+      OUT: out,
+      GREETING: 'hi there',
+      TUNNEL_PORT: String(w.tunnelPort),
+      [`GW_TUNNEL_${w.tunnelPort}`]: '10.250.0.1:8080',
+    },
+  };
+}
+
+describe('agent.sh', () => {
+  it.each([
+    ['curl', 'tar.gz'],
+    ['wget', 'binary'],
+  ] as const)(
+    'bootstraps with %s, verifies a %s download, runs the command through the tunnel and reports its exit code',
+    async (client, format) => {
+      const w = await world({ format });
+      const out = join(w.scope.dir, 'out.txt');
+      const { pod, token, env } = await podAndToken(w, workload(w, out));
+      const result = await finished(runAgent({ ...env, ANEX_AGENT_HTTP: client }));
+      expect(result.stderr).toContain('tunnel ready');
+      expect(result.code).toBe(7);
+      expect(readFileSync(out, 'utf8')).toBe(`${SERVICE_TEXT}\n${SERVICE_TEXT} hi there\n`);
+      expect(w.h.backend.reports(pod.podUid).map((r) => [r.state, r.exitCode])).toEqual([
+        ['started', undefined],
+        ['exited', 7],
+      ]);
+      const [allocation] = await w.h.store.listAddresses();
+      expect(allocation?.publicKey).toMatch(/^[A-Za-z0-9+/]{43}=$/); // the agent made its own key
+      expect(result.stderr).not.toContain(token);
+      expect(result.stderr).not.toMatch(/PrivateKey|[A-Za-z0-9+/]{43}=/);
+      expect(w.h.logger.text()).not.toContain(token);
+    },
+  );
+
+  it('aborts with a clear message on a wrong checksum and reports failed', async () => {
+    const w = await world({ format: 'binary', corruptChecksum: true });
+    const { pod, env } = await podAndToken(w, { command: ['true'] });
+    const result = await finished(runAgent(env));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /checksum mismatch for wireproxy from http:\/\/127\.0\.0\.1:\d+\/wireproxy: expected SHA-256 [0-9a-f]{64}, got [0-9a-f]{64}; refusing to run it/,
+    );
+    const reports = w.h.backend.reports(pod.podUid);
+    expect(reports.map((r) => r.state)).toEqual(['failed']);
+    expect(reports[0]?.reason).toContain('checksum mismatch for wireproxy');
+  });
+
+  it('cannot reuse a token: the second agent is refused', async () => {
+    const w = await world({ format: 'binary', corruptChecksum: true });
+    const { env } = await podAndToken(w, { command: ['true'] });
+    await finished(runAgent(env));
+    const again = await finished(runAgent(env));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(
+      'bootstrap refused (HTTP 401): {"error":"bootstrap token rejected (used)"}',
+    );
+  });
+
+  it('refuses a plain-HTTP endpoint without the explicit insecure flag', async () => {
+    const w = await world({ format: 'binary' });
+    const { env } = await podAndToken(w, { command: ['true'] });
+    const result = await finished(runAgent({ ...env, ANEX_AGENT_INSECURE: '' }));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'ANEX_AGENT_URL must be an https:// URL (http:// only with ANEX_AGENT_INSECURE=1)',
+    );
+  });
+
+  it('forwards SIGTERM to the command and reports how it exited', async () => {
+    const w = await world({ format: 'binary' });
+    const out = join(w.scope.dir, 'term.txt');
+    const { pod, env } = await podAndToken(w, {
+      command: ['sh', '-c', `trap 'echo got-term > "$OUT"; exit 42' TERM; while :; do sleep 0.2; done`],
+      env: { OUT: out },
+    });
+    const run = runAgent(env);
+    await waitUntil(async () => w.h.backend.reports(pod.podUid).length > 0, {
+      what: 'the started report',
+      timeoutMs: 60_000,
+    });
+    run.child.kill('SIGTERM');
+    const result = await finished(run);
+    expect(result.code).toBe(42);
+    expect(readFileSync(out, 'utf8')).toBe('got-term\n');
+    expect(w.h.backend.reports(pod.podUid).map((r) => [r.state, r.exitCode])).toEqual([
+      ['started', undefined],
+      ['exited', 42],
+    ]);
+  });
+
+  it("stops the workload and the instance when the control plane says the pod is gone (dead-man's switch)", async () => {
+    const w = await world({ format: 'binary', aliveIntervalSeconds: 1 });
+    const marker = join(w.scope.dir, 'still-running');
+    const { pod, env } = await podAndToken(w, {
+      command: ['sh', '-c', `while :; do touch "${marker}"; sleep 0.2; done`],
+    });
+    const run = runAgent(env);
+    await waitUntil(async () => existsSync(marker), { what: 'the workload running', timeoutMs: 60_000 });
+    w.h.backend.endPod(pod.podUid);
+    const result = await finished(run, 30_000);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('stopping: the control plane says this pod is gone');
+    expect(w.h.backend.reports(pod.podUid).at(-1)).toMatchObject({
+      state: 'failed',
+      reason: "stopped by the dead-man's switch: the control plane says this pod is gone",
+    });
+  });
+});
