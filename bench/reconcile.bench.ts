@@ -69,6 +69,7 @@ async function steadyState(pods: number, passes: number): Promise<ReconcileBench
       name: `p${n}`,
       nodeName: 'anex-vastai',
       annotations: { 'anex.sh/gpu-names': 'RTX 4090' },
+      nodeSelector: { 'node-provider': 'vastai' },
     });
   }
   await runPass(deps, { now, deadline: now + 600_000 });

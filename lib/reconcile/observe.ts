@@ -58,13 +58,7 @@ export async function observe(
     for (const view of side.pods ?? []) {
       seenPods.add(view.uid);
       if (options.podUid !== undefined && view.uid !== options.podUid) continue;
-      pods.push({
-        view,
-        provider: side.provider,
-        record: byUid.get(view.uid),
-        instances: side.instances?.get(view.uid) ?? (side.instances === undefined ? undefined : []),
-        requirements: deps.rules.requirements(view, side.provider),
-      });
+      pods.push(observedPod(deps, view, side, byUid.get(view.uid)));
     }
   }
   const observed: Observed = {
@@ -76,6 +70,26 @@ export async function observe(
     providersDown: perProvider.filter((s) => s.instances === undefined).map((s) => s.provider),
   };
   return { observed, errors };
+}
+
+function observedPod(
+  deps: ObserveDeps,
+  view: PodView,
+  side: ProviderSide,
+  record: PodRecord | undefined,
+): ObservedPod {
+  let requirements: ObservedPod['requirements'] | undefined;
+  return {
+    view,
+    provider: side.provider,
+    record,
+    instances: side.instances?.get(view.uid) ?? (side.instances === undefined ? undefined : []),
+    // Parsed on first use: a Running pod's plan never needs its requirements (steady state stays cheap).
+    get requirements() {
+      requirements ??= deps.rules.requirements(view, side.provider);
+      return requirements;
+    },
+  };
 }
 
 interface ProviderSide {

@@ -1,6 +1,7 @@
 import { parseRequirements } from '../annotations/parse.ts';
 import { explain } from '../filter/explain.ts';
 import { select } from '../filter/select.ts';
+import { podSpecIssues } from './pod-checks.ts';
 import type { OfferRules, RankInput } from './rules.ts';
 
 /** The real engine behind {@link OfferRules}: lib/annotations parses, lib/filter selects and explains. */
@@ -14,7 +15,9 @@ export const defaultRules: OfferRules = {
       // The pod is bound to this provider's node: that decides, whatever else it says.
       providerOverride: provider,
     });
-    return parsed.ok ? parsed : { ok: false, errors: parsed.errors };
+    const issues = podSpecIssues(pod, provider);
+    if (parsed.ok && issues.length === 0) return parsed;
+    return { ok: false, errors: [...issues, ...(parsed.ok ? [] : parsed.errors)] };
   },
   rank(input) {
     return select(input.requirements, input.offers, input.bans, input.now);

@@ -1,0 +1,32 @@
+import type { PodView } from '../kube/cluster.ts';
+import type { ProviderName } from '../offers/offer.ts';
+
+/**
+ * What anex cannot honour in a pod's spec, worded for the user — reported like invalid
+ * annotations rather than silently dropped. A pod that did not ask for the node by
+ * nodeSelector (a DaemonSet tolerating every taint) is never given a machine: renting a GPU
+ * for it would only cost money.
+ */
+export function podSpecIssues(pod: PodView, provider: ProviderName): string[] {
+  const issues: string[] = [];
+  const selected = pod.nodeSelector['node-provider'];
+  if (selected !== provider) {
+    issues.push(
+      `spec.nodeSelector: "node-provider" is ${selected === undefined ? 'not set' : `"${selected}"`}; a pod on this node must select node-provider: "${provider}" to be given a machine`,
+    );
+  }
+  if (pod.containers.length !== 1) {
+    const names = pod.containers.map((c) => c.name).join(', ');
+    issues.push(
+      `spec.containers: anex runs exactly one container per pod; found ${pod.containers.length}${names ? ` (${names})` : ''}`,
+    );
+  }
+  for (const container of pod.containers) {
+    for (const name of container.unsupportedEnv) {
+      issues.push(
+        `containers[${container.name}].env ${name}: valueFrom is not supported on rented machines; set a plain value`,
+      );
+    }
+  }
+  return issues;
+}
