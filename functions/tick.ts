@@ -1,1 +1,59 @@
-export const handler = async (): Promise<void> => {};
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { runHeartbeat } from '../lib/kube/heartbeat.ts';
+import { runPass } from '../lib/reconcile/pass.ts';
+import { functionEnv, metrics } from './support/composition-root.ts';
+import { type Deadline, type DeadlineContext, deadlineSignal } from './support/deadline.ts';
+import { edgeActionFor } from './support/error-policy.ts';
+import { errorFields, logger } from './support/logger.ts';
+import { authFailures, heartbeatLogFields, leakedInstances, passLogFields } from './support/pass-report.ts';
+import { type ReconcilerRoot, reconcilerRoot } from './support/reconciler-root.ts';
+
+/**
+ * Every minute (EventBridge Scheduler): keep the virtual nodes' leases fresh for the tick
+ * window while one full reconcile pass runs alongside. The event carries nothing we read.
+ */
+export async function runTick(
+  root: ReconcilerRoot,
+  options: { deadline: Deadline; windowSeconds: number },
+): Promise<void> {
+  const { deps, nodes } = root;
+  const { signal, at: deadline } = options.deadline;
+  const started = Date.now();
+  const until = Math.min(started + options.windowSeconds * 1000, deadline);
+  const heartbeat = runHeartbeat({ cluster: deps.cluster, nodes, until, signal, now: Date.now });
+  const pass = runPass(deps, { now: started, deadline, signal }).then(
+    (summary) => ({ summary }),
+    (error: unknown) => ({ error }),
+  );
+  const [beat, outcome] = await Promise.all([heartbeat, pass]);
+  logger.info('heartbeat', heartbeatLogFields(beat));
+  const summary = 'summary' in outcome ? outcome.summary : undefined;
+  if (summary !== undefined) {
+    logger.info('pass', passLogFields(summary));
+    for (const error of summary.errors) logger.warn('pass error', { ...error });
+    metrics.count('LeakedInstances', leakedInstances(summary));
+  }
+  const auth = authFailures(summary, beat);
+  if (auth > 0) metrics.count('AuthFailures', auth);
+  if ('error' in outcome) failed(outcome.error);
+}
+
+function failed(error: unknown): void {
+  const action = edgeActionFor(error);
+  logger.error('pass failed', { action, ...errorFields(error) });
+  if (action === 'alert') metrics.count('AuthFailures', 1);
+  // Rethrown so the function's Errors alarm sees it; the schedule does not replay a tick.
+  throw error;
+}
+
+export const handler = middy<unknown, void, Error, Context>()
+  .use(injectLambdaContext(logger))
+  .use(deadlineSignal({ marginMs: functionEnv().deadlineMarginMs }))
+  .handler(async (_event, context) =>
+    runTick(await reconcilerRoot(), {
+      deadline: (context as DeadlineContext).deadline,
+      windowSeconds: functionEnv().tickWindowSeconds,
+    }),
+  );

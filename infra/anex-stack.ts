@@ -4,12 +4,17 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { DEFAULT_TICK_WINDOW_SECONDS, FUNCTION_ENV } from '../functions/support/env.ts';
+import { SETTINGS } from '../lib/config/settings.ts';
 import { AnexAlarms } from './constructs/anex-alarms.ts';
 import { AnexFunction } from './constructs/anex-function.ts';
 import { CredentialsSecret } from './constructs/credentials-secret.ts';
 import { PodEventQueue } from './constructs/pod-event-queue.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { TickSchedule } from './constructs/tick-schedule.ts';
+
+/** lib/config's variable for the agent endpoint URL (ANEX_AGENT_ENDPOINT_URL). */
+const AGENT_ENDPOINT_ENV =
+  SETTINGS.find((s) => s.key === 'agentEndpointUrl')?.env ?? 'ANEX_AGENT_ENDPOINT_URL';
 
 /** Every setting of a deployment; infra/settings.ts maps `cdk -c anex:<name>=...` onto these. */
 export interface AnexStackProps extends StackProps {
@@ -107,6 +112,12 @@ export class AnexStack extends Stack {
     this.connectTriggers(props);
     this.admissionUrl = this.publicUrl('admission', 'Kubernetes API server (ValidatingWebhookConfiguration)');
     this.agentUrl = this.publicUrl('agent', 'the anex agent on rented machines (bootstrap token)');
+    // The passes put the agent endpoint into each instance's launch spec.
+    for (const fn of [this.functions.tick, this.functions.podEvents]) {
+      if (props.environment?.[AGENT_ENDPOINT_ENV] === undefined) {
+        fn.function.addEnvironment(AGENT_ENDPOINT_ENV, this.agentUrl.url);
+      }
+    }
     new AnexAlarms(this, 'Alarms', {
       functions: Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
       deadLetterQueue: this.queue.deadLetterQueue,
@@ -166,6 +177,8 @@ export class AnexStack extends Stack {
       timeout: Duration.seconds(15),
       environment: env({
         [FUNCTION_ENV.tableName]: this.table.table.tableName,
+        // status reports update Kubernetes directly (ReconcilerAgentBackend): needs the kubeconfig
+        [FUNCTION_ENV.secretArn]: this.secret.secret.secretArn,
         [FUNCTION_ENV.queueUrl]: this.queue.queue.queueUrl,
       }),
     });
@@ -176,7 +189,7 @@ export class AnexStack extends Stack {
   private grantAccess(): void {
     const { tick, podEvents, admission, agent } = this.functions;
     for (const fn of [tick, podEvents, agent]) this.table.grantData(fn.role);
-    for (const fn of [tick, podEvents, admission]) this.secret.secret.grantRead(fn.role);
+    for (const fn of [tick, podEvents, admission, agent]) this.secret.secret.grantRead(fn.role);
     for (const fn of [admission, agent]) this.queue.queue.grantSendMessages(fn.role);
   }
 

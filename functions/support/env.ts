@@ -8,7 +8,7 @@ import { AnexError } from '../../lib/errors.ts';
  * are passed through unchanged (AnexStackProps.environment).
  */
 export const FUNCTION_ENV = {
-  /** DynamoDB table name (lib/state/table.ts layout) */
+  /** DynamoDB table name (lib/state/table.ts layout); read through lib/config (same variable) */
   tableName: 'ANEX_TABLE_NAME',
   /** ARN of the Secrets Manager secret holding API keys, the kubeconfig and the webhook token */
   secretArn: 'ANEX_SECRET_ARN',
@@ -35,7 +35,6 @@ const positiveInt = (name: string, fallback: number) =>
     .default(fallback);
 
 const functionEnvSchema = z.object({
-  [FUNCTION_ENV.tableName]: z.string().min(1).optional(),
   [FUNCTION_ENV.secretArn]: z.string().startsWith('arn:', 'ANEX_SECRET_ARN must be a secret ARN').optional(),
   [FUNCTION_ENV.queueUrl]: z.url('ANEX_QUEUE_URL must be an SQS queue URL').optional(),
   [FUNCTION_ENV.tickWindowSeconds]: positiveInt(FUNCTION_ENV.tickWindowSeconds, DEFAULT_TICK_WINDOW_SECONDS),
@@ -44,7 +43,6 @@ const functionEnvSchema = z.object({
 
 /** What a function knows about its deployment, from its environment. */
 export interface FunctionEnv {
-  tableName: string | undefined;
   secretArn: string | undefined;
   queueUrl: string | undefined;
   tickWindowSeconds: number;
@@ -63,7 +61,6 @@ export function readFunctionEnv(env: Readonly<Record<string, string | undefined>
   }
   const data = parsed.data;
   return {
-    tableName: data[FUNCTION_ENV.tableName],
     secretArn: data[FUNCTION_ENV.secretArn],
     queueUrl: data[FUNCTION_ENV.queueUrl],
     tickWindowSeconds: data[FUNCTION_ENV.tickWindowSeconds],

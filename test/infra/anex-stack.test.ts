@@ -98,10 +98,10 @@ describe('AnexStack: functions', () => {
   });
 
   it.each([
-    ['tick', [FUNCTION_ENV.tableName, FUNCTION_ENV.secretArn]],
-    ['podEvents', [FUNCTION_ENV.tableName, FUNCTION_ENV.secretArn]],
+    ['tick', [FUNCTION_ENV.tableName, FUNCTION_ENV.secretArn, 'ANEX_AGENT_ENDPOINT_URL']],
+    ['podEvents', [FUNCTION_ENV.tableName, FUNCTION_ENV.secretArn, 'ANEX_AGENT_ENDPOINT_URL']],
     ['admission', [FUNCTION_ENV.secretArn, FUNCTION_ENV.queueUrl]],
-    ['agent', [FUNCTION_ENV.tableName, FUNCTION_ENV.queueUrl]],
+    ['agent', [FUNCTION_ENV.tableName, FUNCTION_ENV.secretArn, FUNCTION_ENV.queueUrl]],
   ] as const)('%s is told where its resources are (%j)', (name, variables) => {
     const env = (functionProps(name).Environment as { Variables: Record<string, unknown> }).Variables;
     for (const variable of variables) expect(env).toHaveProperty(variable);
@@ -188,7 +188,7 @@ describe('AnexStack: least privilege', () => {
     ['tick', { dynamodb: arn(ids.table), secretsmanager: { Ref: ids.secret } }],
     ['podEvents', { dynamodb: arn(ids.table), secretsmanager: { Ref: ids.secret }, sqs: arn(ids.queue) }],
     ['admission', { secretsmanager: { Ref: ids.secret }, sqs: arn(ids.queue) }],
-    ['agent', { dynamodb: arn(ids.table), sqs: arn(ids.queue) }],
+    ['agent', { dynamodb: arn(ids.table), secretsmanager: { Ref: ids.secret }, sqs: arn(ids.queue) }],
   ] as const)('%s may touch exactly its resources (%j)', (name, expected) => {
     const byService: Record<string, unknown> = {};
     for (const statement of statementsOf(name)) {

@@ -1,0 +1,69 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { z } from 'zod';
+import { Secret, type Secrets } from '../../lib/config/secrets.ts';
+import { AnexError } from '../../lib/errors.ts';
+
+/**
+ * The stack's secret (infra/constructs/credentials-secret.ts, filled by the operator as
+ * docs/deploy.md says), as lib/config's {@link Secrets} plus the webhook token. Read once per
+ * cold start; values are wrapped in {@link Secret} (prints `[redacted]`) and errors name the
+ * keys, never a value.
+ */
+const credentialsSchema = z.object({
+  webhookToken: z.string().min(16, 'must be at least 16 characters'),
+  kubeconfig: z.string().min(1).optional(),
+  vastaiApiKey: z.string().regex(/^\S+$/, 'contains whitespace').optional(),
+  runpodApiKey: z.string().regex(/^\S+$/, 'contains whitespace').optional(),
+});
+
+export interface Credentials {
+  secrets: Secrets;
+  webhookToken: Secret;
+}
+
+/** Parses the secret's JSON; a problem is reported by key name only. */
+export function parseCredentials(secretString: string): Credentials {
+  let json: unknown;
+  try {
+    json = JSON.parse(secretString);
+  } catch {
+    throw new AnexError('the anex secret is not a JSON object (docs/deploy.md shows its keys)', {
+      kind: 'auth',
+    });
+  }
+  const parsed = credentialsSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`);
+    throw new AnexError(`the anex secret has missing or malformed keys: ${problems.join('; ')}`, {
+      kind: 'auth',
+    });
+  }
+  const { webhookToken, kubeconfig, vastaiApiKey, runpodApiKey } = parsed.data;
+  const secrets: Secrets = { apiKeys: {} };
+  if (vastaiApiKey !== undefined) secrets.apiKeys.vastai = new Secret(vastaiApiKey);
+  if (runpodApiKey !== undefined) secrets.apiKeys.runpod = new Secret(runpodApiKey);
+  if (kubeconfig !== undefined) secrets.kubeconfig = new Secret(kubeconfig);
+  return { secrets, webhookToken: new Secret(webhookToken) };
+}
+
+/** Reads the secret from Secrets Manager (the SDK comes from the Lambda runtime). */
+export async function loadCredentials(
+  secretArn: string,
+  client = new SecretsManagerClient({}),
+): Promise<Credentials> {
+  try {
+    const result = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+    if (result.SecretString === undefined) throw new Error('the secret has no string value');
+    return parseCredentials(result.SecretString);
+  } catch (error) {
+    if (error instanceof AnexError) throw error;
+    const name = error instanceof Error ? error.name : 'Error';
+    const kind =
+      name === 'AccessDeniedException' || name === 'ResourceNotFoundException' ? 'auth' : 'unavailable';
+    throw new AnexError(`cannot read the anex secret (${name})`, {
+      kind,
+      retryable: kind === 'unavailable',
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,79 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KubeConfig } from '@kubernetes/client-node';
+import {
+  type AnexConfig,
+  loadConfigFromEnv,
+  reconcileConfig,
+  virtualNodes,
+} from '../../lib/config/config.ts';
+import type { Secrets } from '../../lib/config/secrets.ts';
+import { AnexError } from '../../lib/errors.ts';
+import type { Cluster, VirtualNodeSpec } from '../../lib/kube/cluster.ts';
+import { KubeCluster } from '../../lib/kube/kube-cluster.ts';
+import type { ProviderName } from '../../lib/offers/offer.ts';
+import { createProvider } from '../../lib/providers/index.ts';
+import type { Provider } from '../../lib/providers/provider.ts';
+import { plainLaunch } from '../../lib/reconcile/launch.ts';
+import type { PassDeps } from '../../lib/reconcile/pass.ts';
+import { defaultRules } from '../../lib/reconcile/rules-default.ts';
+import { DynamoStore } from '../../lib/state/dynamo-store.ts';
+import { credentials, once } from './composition-root.ts';
+import { logger } from './logger.ts';
+
+/** What tick and pod-events need: the pass's dependencies and the virtual nodes to keep alive. */
+export interface ReconcilerRoot {
+  config: AnexConfig;
+  deps: PassDeps;
+  /** one per enabled provider that has an API key in the secret */
+  nodes: VirtualNodeSpec[];
+}
+
+/** The Kubernetes client from the secret's kubeconfig (the anex ServiceAccount's token). */
+export function clusterFrom(secrets: Secrets): Cluster {
+  if (secrets.kubeconfig === undefined) {
+    throw new AnexError('the anex secret has no kubeconfig (docs/deploy.md, step 4)', { kind: 'auth' });
+  }
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromString(secrets.kubeconfig.reveal());
+  return new KubeCluster({ kubeConfig });
+}
+
+function providersFrom(config: AnexConfig, secrets: Secrets): Partial<Record<ProviderName, Provider>> {
+  const providers: Partial<Record<ProviderName, Provider>> = {};
+  for (const name of config.providers) {
+    const apiKey = secrets.apiKeys[name];
+    if (apiKey === undefined) {
+      logger.warn('provider enabled but its API key is missing from the secret; not reconciled', {
+        provider: name,
+      });
+      continue;
+    }
+    const baseUrl = config.providerBaseUrls[name];
+    providers[name] = createProvider(name, {
+      apiKey: apiKey.reveal(),
+      clusterId: config.clusterId,
+      ...(baseUrl === undefined ? {} : { baseUrl }),
+    });
+  }
+  return providers;
+}
+
+export const reconcilerRoot: () => Promise<ReconcilerRoot> = once(async () => {
+  const config = loadConfigFromEnv(process.env);
+  const { secrets } = await credentials();
+  const providers = providersFrom(config, secrets);
+  const deps: PassDeps = {
+    store: new DynamoStore({ client: new DynamoDBClient({}), tableName: config.tableName }),
+    cluster: clusterFrom(secrets),
+    providers,
+    config: reconcileConfig(config),
+    rules: defaultRules,
+    launch: plainLaunch,
+    clock: Date.now,
+  };
+  return {
+    config,
+    deps,
+    nodes: virtualNodes(config).filter((node) => providers[node.provider] !== undefined),
+  };
+});
