@@ -48,7 +48,7 @@ describe('podSpecIssues', () => {
   ])('$case', ({ pod, expected }) => {
     const issues = podSpecIssues(pod, 'vastai');
     expect(issues).toHaveLength(expected.length);
-    expected.forEach((text, i) => expect(issues[i]).toContain(text));
+    for (const [i, text] of expected.entries()) expect(issues[i]).toContain(text);
   });
 
   it('never rents for a pod that did not select the node, and says why', async () => {
