@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
+import { registerDemo } from './demo.ts';
 import { registerManifests } from './manifests.ts';
 import { registerOffers } from './offers.ts';
+import { registerRun } from './run.ts';
+import { registerSim } from './sim.ts';
 
 /**
  * Every `anex` subcommand registers itself here, one line each, so commands stay in their
@@ -9,13 +12,7 @@ import { registerOffers } from './offers.ts';
 export function registerCommands(program: Command): void {
   registerOffers(program);
   registerManifests(program);
-  program
-    .command('demo')
-    .description(
-      'Start a local control plane, simulated marketplace and reconciler, and run the seed example pod',
-    )
-    .action(() => {
-      process.stderr.write('anex demo is not yet available: it lands with the reconciler and local mode.\n');
-      process.exitCode = 1;
-    });
+  registerRun(program);
+  registerSim(program);
+  registerDemo(program);
 }

@@ -42,6 +42,8 @@ export interface StartControlPlaneOptions {
   scheduler?: boolean;
   /** start kube-controller-manager @default true */
   controllerManager?: boolean;
+  /** kill the processes at once on SIGINT/SIGTERM (see ProcessScopeOptions) @default true */
+  killOnSignal?: boolean;
   /** per-component readiness timeout @default 120_000 (a 2-core machine is slow) */
   startTimeoutMs?: number;
 }
@@ -53,7 +55,9 @@ export interface StartControlPlaneOptions {
  */
 export async function startControlPlane(options: StartControlPlaneOptions): Promise<ControlPlane> {
   const startedAt = performance.now();
-  const scope = createProcessScope('anex-control-plane');
+  const scope = createProcessScope('anex-control-plane', {
+    ...(options.killOnSignal === undefined ? {} : { killOnSignal: options.killOnSignal }),
+  });
   try {
     const info = await startIn(scope, options);
     return {

@@ -52,10 +52,22 @@ done
 `;
 
 const emergencyHooks = new Set<() => void>();
+/** scopes whose owner handles SIGINT/SIGTERM itself (an orderly shutdown needs the processes) */
+const exitOnlyHooks = new Set<() => void>();
 let hooksInstalled = false;
 
-export function createProcessScope(prefix: string): ProcessScope {
+export interface ProcessScopeOptions {
+  /**
+   * Kill the processes on SIGINT/SIGTERM/SIGHUP of this Node process at once. `false` when the
+   * caller shuts down in order on a signal (`anex demo` deletes its pod first); the `exit`
+   * hook and the reaper still guarantee nothing outlives the process. @default true
+   */
+  killOnSignal?: boolean;
+}
+
+export function createProcessScope(prefix: string, options: ProcessScopeOptions = {}): ProcessScope {
   installExitHooks();
+  const hooks = options.killOnSignal === false ? exitOnlyHooks : emergencyHooks;
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const manifest = join(dir, '.reaper-manifest');
   appendFileSync(manifest, `dir ${dir}\n`);
@@ -70,7 +82,7 @@ export function createProcessScope(prefix: string): ProcessScope {
     rmSync(dir, { recursive: true, force: true });
     if (reaper.pid !== undefined) killGroup(reaper.pid, 'SIGKILL');
   };
-  emergencyHooks.add(emergency);
+  hooks.add(emergency);
   return {
     dir,
     spawn(options) {
@@ -81,7 +93,7 @@ export function createProcessScope(prefix: string): ProcessScope {
     },
     async close(stopTimeoutMs = 15_000) {
       for (const child of [...processes].reverse()) await stopProcess(child, stopTimeoutMs);
-      emergencyHooks.delete(emergency);
+      hooks.delete(emergency);
       await rm(dir, { recursive: true, force: true });
       if (reaper.pid !== undefined) killGroup(reaper.pid, 'SIGKILL');
     },
@@ -169,7 +181,16 @@ function runEmergencyHooks(): void {
 function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
-  process.on('exit', runEmergencyHooks);
+  process.on('exit', () => {
+    runEmergencyHooks();
+    for (const hook of exitOnlyHooks) {
+      try {
+        hook();
+      } catch {
+        // best effort: the reaper is the last resort
+      }
+    }
+  });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = (): void => {
       runEmergencyHooks();

@@ -1,0 +1,107 @@
+import type { Command } from 'commander';
+import { type LocalMode, startLocalMode } from '../../local/local-mode.ts';
+import { defaultDataDir } from '../../local/paths.ts';
+import { providerEndpointsFromEnv } from '../../local/provider-env.ts';
+import { type SimulatedMarket, startSimulatedMarket } from '../../local/simulated-market.ts';
+import { EXIT } from '../main.ts';
+import { logLine, seconds } from '../support/parse.ts';
+import { onStopSignals } from '../support/signals.ts';
+
+interface RunOptions {
+  kubeconfig?: string;
+  dataDir: string;
+  table?: string;
+  endpoint?: string;
+  simulate: boolean;
+  interval: number;
+  clusterId?: string;
+}
+
+async function runLocal(options: RunOptions): Promise<number> {
+  const market: SimulatedMarket | undefined = options.simulate ? await startSimulatedMarket() : undefined;
+  let mode: LocalMode;
+  try {
+    mode = await startLocalMode({
+      ...(options.kubeconfig === undefined ? {} : { kubeconfig: options.kubeconfig }),
+      store: storeOptions(options),
+      providers: market?.endpoints ?? providerEndpointsFromEnv(process.env),
+      passIntervalMs: options.interval,
+      ...(options.clusterId === undefined ? {} : { clusterId: options.clusterId }),
+      log: logLine,
+    });
+  } catch (error) {
+    await market?.stop();
+    throw error;
+  }
+  if (market !== undefined) {
+    logLine(
+      `simulated marketplace: ${Object.values(market.endpoints)
+        .map((e) => e.baseUrl)
+        .join(', ')}`,
+    );
+  }
+  logLine(
+    `anex run: nodes ${mode.nodes.map((n) => n.name).join(', ')}; state in ${mode.storeWhere}; ` +
+      `full pass every ${options.interval / 1000} s; Ctrl-C stops`,
+  );
+  const stopped = await new Promise<NodeJS.Signals>((resolve) => {
+    const dispose = onStopSignals({
+      graceful: (signal) => {
+        logLine(`${signal}: finishing the pass in flight (press Ctrl-C again to abort it)`);
+        resolve(signal);
+      },
+      hurry: () => {
+        logLine('aborting the pass in flight');
+        void mode.reconciler.stop({ abort: true });
+        dispose();
+      },
+    });
+  });
+  await mode.stop();
+  await market?.stop();
+  logLine('stopped: leases released, store closed');
+  return stopped === 'SIGINT' ? EXIT.interrupted : EXIT.ok;
+}
+
+function storeOptions(options: RunOptions) {
+  if (options.endpoint !== undefined || options.table !== undefined) {
+    return {
+      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+      ...(options.table === undefined ? {} : { table: options.table }),
+    };
+  }
+  return { dataDir: options.dataDir, publish: true };
+}
+
+/** `anex run`: the reconciler as one local process. */
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('Run the reconciler locally against a cluster (replaces the AWS deployment)')
+    .option('--kubeconfig <file>', 'kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--data-dir <dir>', 'where the embedded store keeps its state', defaultDataDir())
+    .option(
+      '--table <name>',
+      'use this DynamoDB table instead of the embedded store (AWS credentials from the environment)',
+    )
+    .option('--endpoint <url>', 'DynamoDB-compatible endpoint for --table (e.g. http://127.0.0.1:8000)')
+    .option('--simulate', 'rent from the built-in simulated marketplace instead of Vast.AI / RunPod', false)
+    .option('--interval <seconds>', 'seconds between full reconcile passes', seconds, 15_000)
+    .option('--cluster-id <id>', 'installation id in instance tags (default "default")')
+    .addHelpText(
+      'after',
+      '\nProviders: VAST_API_KEY and/or RUNPOD_API_KEY enable them (VAST_API_URL / RUNPOD_API_URL point\n' +
+        'them at another endpoint, e.g. `anex sim`). The virtual nodes anex-vastai / anex-runpod are\n' +
+        'registered and kept Ready; pods bound to them are reconciled on binding, on deletion and on\n' +
+        'every full pass.\n' +
+        '\nExamples:\n' +
+        '  VAST_API_KEY=... anex run\n' +
+        '  anex run --simulate --kubeconfig ./kubeconfig --data-dir /tmp/anex\n' +
+        '\nCtrl-C (SIGINT) or SIGTERM: the pass in flight finishes, leases are released, the store is\n' +
+        'closed; a second Ctrl-C aborts the pass in flight.\n' +
+        'Exit codes: 0 stopped by SIGTERM, 1 failure, 2 invalid input, 130 stopped by Ctrl-C.',
+    )
+    .action(async (options: RunOptions) => {
+      process.exitCode = await runLocal(options);
+    });
+}

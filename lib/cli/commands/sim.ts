@@ -1,0 +1,67 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { PROVIDER_ENV } from '../../local/provider-env.ts';
+import { startSimulatedMarket } from '../../local/simulated-market.ts';
+import type { ProviderName } from '../../offers/offer.ts';
+import { EXIT } from '../main.ts';
+import { logLine, port, seconds } from '../support/parse.ts';
+import { firstStopSignal } from '../support/signals.ts';
+
+interface SimOptions {
+  vastaiPort: number;
+  runpodPort: number;
+  seed: number;
+  boot: number;
+}
+
+async function runSim(options: SimOptions): Promise<number> {
+  const market = await startSimulatedMarket({
+    seed: options.seed,
+    bootMs: options.boot,
+    ports: { vastai: options.vastaiPort, runpod: options.runpodPort },
+  });
+  // stdout: `export` lines a shell can eval; everything else on stderr.
+  for (const [name, endpoint] of Object.entries(market.endpoints) as [
+    ProviderName,
+    { apiKey: string; baseUrl: string },
+  ][]) {
+    process.stdout.write(`export ${PROVIDER_ENV[name].url}=${endpoint.baseUrl}\n`);
+    process.stdout.write(`export ${PROVIDER_ENV[name].apiKey}=${endpoint.apiKey}\n`);
+  }
+  logLine('simulated marketplace running (admin API: GET <url>/__sim/instances); Ctrl-C stops it');
+  const stop = firstStopSignal();
+  const signal = await stop.signal;
+  stop.dispose();
+  const live = market.liveInstances();
+  await market.stop();
+  const leaked = Object.values(live).flat();
+  if (leaked.length > 0) logLine(`stopped with ${leaked.length} simulated instance(s) still rented`);
+  return signal === 'SIGINT' ? EXIT.interrupted : EXIT.ok;
+}
+
+function integer(value: string): number {
+  if (!/^\d+$/.test(value))
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a whole number (e.g. 1)`);
+  return Number(value);
+}
+
+/** `anex sim`: the Vast.AI and RunPod simulators as a standalone process. */
+export function registerSim(program: Command): void {
+  program
+    .command('sim')
+    .description('Serve simulated Vast.AI and RunPod APIs on 127.0.0.1 (for anex run, tests, experiments)')
+    .option('--vastai-port <port>', 'port of the Vast.AI simulator (0 = any free port)', port, 0)
+    .option('--runpod-port <port>', 'port of the RunPod simulator (0 = any free port)', port, 0)
+    .option('--seed <n>', 'market seed (same seed, same offers)', integer, 1)
+    .option('--boot <seconds>', 'how long a rented machine takes to be running', seconds, 6_000)
+    .addHelpText(
+      'after',
+      '\nPrints `export VAST_API_URL=… VAST_API_KEY=…` (and RUNPOD_*) lines on stdout, then serves until\n' +
+        'Ctrl-C. Each simulator has an admin API: GET <url>/__sim/instances lists rented instances.\n' +
+        '\nExample:\n' +
+        '  anex sim > sim.env & sleep 2; . ./sim.env; anex run --kubeconfig ./kubeconfig\n' +
+        '\nExit codes: 0 stopped by SIGTERM, 1 failure, 2 invalid input, 130 stopped by Ctrl-C.',
+    )
+    .action(async (options: SimOptions) => {
+      process.exitCode = await runSim(options);
+    });
+}

@@ -1,0 +1,217 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { AnexError, InvalidInputError } from '../errors.ts';
+import { ensureBinaries } from './control-plane/binaries.ts';
+import { type ControlPlane, startControlPlane } from './control-plane/control-plane.ts';
+import { type LocalMode, loadKubeConfig, startLocalMode } from './local-mode.ts';
+import { followPod, type ProgressOutcome } from './pod-progress.ts';
+import { type SimulatedMarket, startSimulatedMarket } from './simulated-market.ts';
+
+export const EXAMPLE_POD = fileURLToPath(new URL('../../examples/seed-pod.yaml', import.meta.url));
+
+export interface DemoOptions {
+  /** a pod manifest @default examples/seed-pod.yaml */
+  podFile?: string;
+  /** namespace for the pod when the manifest has none @default "default" */
+  namespace?: string;
+  /** leave everything up after Running until `stop` aborts */
+  keep?: boolean;
+  /** an existing cluster instead of a fresh local control plane (tests) */
+  kubeconfig?: string;
+  /** Ctrl-C: stop waiting and clean up */
+  stop: AbortSignal;
+  /** how long to wait for Running @default 180_000 */
+  timeoutMs?: number;
+  /** simulated boot time @default 6_000 */
+  bootMs?: number;
+  /** what the user reads */
+  say: (line: string) => void;
+  /** reconciler logs @default say */
+  log?: (line: string) => void;
+}
+
+export type DemoOutcome = 'running' | 'failed' | 'timeout' | 'interrupted';
+
+export interface DemoResult {
+  outcome: DemoOutcome;
+  /** simulated instances still rented after the clean-up (0 expected) */
+  leaked: number;
+}
+
+interface Parts {
+  controlPlane?: ControlPlane;
+  market?: SimulatedMarket;
+  mode?: LocalMode;
+  pod?: { namespace: string; name: string };
+  core?: CoreV1Api;
+}
+
+/**
+ * `anex demo`: a local control plane, the simulated marketplace, the embedded store and the
+ * reconciler, then the example pod from Pending through Provisioning to Running. Everything it
+ * started is stopped on the way out — also on Ctrl-C — and the simulated marketplace is checked
+ * for instances left rented.
+ */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const parts: Parts = {};
+  let outcome: DemoOutcome = 'interrupted';
+  try {
+    const manifest = await readPodManifest(options.podFile ?? EXAMPLE_POD, options.namespace ?? 'default');
+    const kubeConfig = await clusterFor(options, parts);
+    if (options.stop.aborted) return await cleanUp(parts, options, outcome);
+    parts.market = await startSimulatedMarket({ bootMs: options.bootMs ?? 6_000 });
+    options.say('[2/4] simulated marketplace (Vast.AI + RunPod APIs) on 127.0.0.1');
+    parts.mode = await startLocalMode({
+      ...(options.kubeconfig === undefined
+        ? { kubeconfig: kubeconfigPath(parts) }
+        : { kubeconfig: options.kubeconfig }),
+      store: { inMemory: true },
+      providers: parts.market.endpoints,
+      passIntervalMs: 2_000,
+      log: options.log ?? options.say,
+    });
+    options.say(
+      `[3/4] reconciler running: embedded store (dynalite, in memory), virtual nodes ${parts.mode.nodes.map((n) => n.name).join(', ')}`,
+    );
+    parts.core = kubeConfig.makeApiClient(CoreV1Api);
+    const created = await parts.core.createNamespacedPod({
+      namespace: manifest.namespace,
+      body: manifest.body,
+    });
+    parts.pod = { namespace: manifest.namespace, name: created.metadata?.name ?? manifest.name };
+    options.say(
+      `[4/4] applied ${options.podFile ?? 'examples/seed-pod.yaml'} as pod ${parts.pod.namespace}/${parts.pod.name}:`,
+    );
+    const progress = await followPod({
+      core: parts.core,
+      ...parts.pod,
+      onLine: (line) => options.say(`  ${line.at.toFixed(1).padStart(5)}s  ${line.text}`),
+      done: (pod) => ['Running', 'Succeeded', 'Failed'].includes(pod.status?.phase ?? ''),
+      timeoutMs: options.timeoutMs ?? 180_000,
+      signal: options.stop,
+    });
+    outcome = judge(progress);
+    options.say(verdict(outcome, progress, parts.pod));
+    if (outcome === 'running' && options.keep === true) await keepUp(options, parts);
+    return await cleanUp(parts, options, outcome);
+  } catch (error) {
+    await cleanUp(parts, options, outcome).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function clusterFor(options: DemoOptions, parts: Parts): Promise<KubeConfig> {
+  if (options.kubeconfig !== undefined) {
+    options.say('[1/4] using the cluster of the given kubeconfig');
+    return loadKubeConfig(options.kubeconfig);
+  }
+  options.say('[1/4] local Kubernetes control plane (etcd, kube-apiserver, scheduler, controller-manager)');
+  options.say(
+    '      binaries: reusing ~/.cache/anex/control-plane, or building them from source (first run: 10-30 min)',
+  );
+  const binaries = await ensureBinaries();
+  parts.controlPlane = await startControlPlane({ binaries, killOnSignal: false });
+  const info = parts.controlPlane.info;
+  options.say(
+    `      Kubernetes ${info.versions.kubernetes} ready in ${(info.startupMs / 1000).toFixed(1)} s`,
+  );
+  return loadKubeConfig(info.kubeconfigPath);
+}
+
+function kubeconfigPath(parts: Parts): string {
+  const path = parts.controlPlane?.info.kubeconfigPath;
+  if (path === undefined) throw new AnexError('demo: no control plane started', { kind: 'internal' });
+  return path;
+}
+
+async function readPodManifest(file: string, defaultNamespace: string) {
+  const text = await readFile(file, 'utf8').catch((error: Error) => {
+    throw new InvalidInputError([`--pod ${file}: cannot read the file (${error.message})`]);
+  });
+  const body = parse(text) as V1Pod | null;
+  if (body === null || typeof body !== 'object' || body.kind !== 'Pod' || !body.metadata?.name) {
+    throw new InvalidInputError([
+      `--pod ${file}: expected one Pod manifest with kind: Pod and metadata.name`,
+    ]);
+  }
+  const namespace = body.metadata.namespace ?? defaultNamespace;
+  return {
+    body: { ...body, metadata: { ...body.metadata, namespace } },
+    namespace,
+    name: body.metadata.name,
+  };
+}
+
+function judge(progress: ProgressOutcome): DemoOutcome {
+  if (progress.kind === 'aborted') return 'interrupted';
+  if (progress.kind === 'timeout') return 'timeout';
+  if (progress.kind === 'gone') return 'failed';
+  return progress.pod?.status?.phase === 'Running' ? 'running' : 'failed';
+}
+
+function verdict(
+  outcome: DemoOutcome,
+  progress: ProgressOutcome,
+  pod: { namespace: string; name: string },
+): string {
+  const ref = `${pod.namespace}/${pod.name}`;
+  switch (outcome) {
+    case 'running':
+      return `✔ ${ref} is Running on ${progress.pod?.spec?.nodeName ?? 'its virtual node'} (a simulated machine)`;
+    case 'interrupted':
+      return 'interrupted: cleaning up';
+    case 'timeout':
+      return `✘ ${ref} did not reach Running in time; run \`anex explain ${ref}\` against the cluster to see why`;
+    default:
+      return `✘ ${ref} ended ${progress.pod?.status?.phase ?? 'deleted'}: ${progress.pod?.status?.message ?? ''}`;
+  }
+}
+
+async function keepUp(options: DemoOptions, parts: Parts): Promise<void> {
+  const path = parts.controlPlane?.info.kubeconfigPath ?? options.kubeconfig;
+  options.say('\nEverything stays up until Ctrl-C. Try:');
+  options.say(`  export KUBECONFIG=${path}`);
+  options.say('  kubectl get nodes; kubectl describe pod ' + (parts.pod?.name ?? ''));
+  await new Promise<void>((resolve) => {
+    if (options.stop.aborted) resolve();
+    options.stop.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+/**
+ * Deletes the pod and lets the reconciler destroy its instance (the real deletion path), then
+ * stops the reconciler, the marketplace and the control plane, newest first.
+ */
+async function cleanUp(parts: Parts, options: DemoOptions, outcome: DemoOutcome): Promise<DemoResult> {
+  if (parts.pod !== undefined && parts.core !== undefined) {
+    options.say('cleaning up: deleting the pod (the reconciler destroys its machine)');
+    await parts.core.deleteNamespacedPod(parts.pod).catch(() => undefined);
+    await waitReleased(parts, parts.pod);
+  }
+  await parts.mode?.stop();
+  const leaked = parts.market === undefined ? 0 : Object.values(parts.market.liveInstances()).flat().length;
+  await parts.market?.stop();
+  await parts.controlPlane?.stop();
+  options.say(
+    leaked === 0
+      ? 'cleaned up: no simulated machine left rented, no process or temp dir left'
+      : `✘ ${leaked} simulated machine(s) were still rented at exit`,
+  );
+  return { outcome, leaked };
+}
+
+async function waitReleased(parts: Parts, pod: { namespace: string; name: string }): Promise<void> {
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    const gone = await parts.core?.readNamespacedPod(pod).then(
+      () => false,
+      (error: { code?: number }) => error.code === 404,
+    );
+    const live = parts.market === undefined ? 0 : Object.values(parts.market.liveInstances()).flat().length;
+    if (gone === true && live === 0) return;
+    parts.mode?.reconciler.trigger();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}

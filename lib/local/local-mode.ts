@@ -1,0 +1,110 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { AnexError } from '../errors.ts';
+import type { VirtualNodeSpec } from '../kube/cluster.ts';
+import { KubeCluster } from '../kube/kube-cluster.ts';
+import { virtualNodeSpec } from '../kube/virtual-node.ts';
+import type { ProviderName } from '../offers/offer.ts';
+import { DEFAULT_RECONCILE_CONFIG, type ReconcileConfig } from '../reconcile/config.ts';
+import { plainLaunch } from '../reconcile/launch.ts';
+import type { PassDeps } from '../reconcile/pass.ts';
+import { defaultRules } from '../reconcile/rules-default.ts';
+import { type LocalReconciler, startLocalReconciler } from './local-reconciler.ts';
+import { type LocalStore, type LocalStoreOptions, openLocalStore } from './local-store.ts';
+import { apiKeyVariables, type ProviderEndpoint, providersFor } from './provider-env.ts';
+
+export interface LocalModeOptions {
+  /** a kubeconfig file; undefined: $KUBECONFIG or ~/.kube/config (kubectl's rules) */
+  kubeconfig?: string;
+  store: LocalStoreOptions;
+  providers: Partial<Record<ProviderName, ProviderEndpoint>>;
+  passIntervalMs: number;
+  clusterId?: string;
+  heartbeatIntervalMs?: number;
+  log: (line: string) => void;
+}
+
+export interface LocalMode {
+  nodes: readonly VirtualNodeSpec[];
+  storeWhere: string;
+  reconciler: LocalReconciler;
+  /** graceful: the in-flight pass finishes, then the store is closed */
+  stop(options?: { abort?: boolean }): Promise<void>;
+}
+
+/** Loads a kubeconfig the way kubectl does, or from `file`; a missing one is a clear error. */
+export function loadKubeConfig(file: string | undefined): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  try {
+    if (file === undefined) kubeConfig.loadFromDefault();
+    else kubeConfig.loadFromFile(file);
+  } catch (error) {
+    throw new AnexError(`cannot read kubeconfig ${file ?? '(default)'}: ${(error as Error).message}`, {
+      kind: 'invalid-input',
+      cause: error,
+    });
+  }
+  if (kubeConfig.getCurrentCluster() === null) {
+    throw new AnexError(
+      `kubeconfig ${file ?? '$KUBECONFIG or ~/.kube/config'} has no current cluster: pass --kubeconfig <file> or set a context`,
+      { kind: 'invalid-input' },
+    );
+  }
+  return kubeConfig;
+}
+
+/**
+ * `anex run`: the reconciler of the serverless deployment as one process — the same pass
+ * (lib/reconcile), against the cluster of the kubeconfig, with state in the embedded store
+ * (or a real table) and the providers configured by the caller.
+ */
+export async function startLocalMode(options: LocalModeOptions): Promise<LocalMode> {
+  const names = Object.keys(options.providers) as ProviderName[];
+  if (names.length === 0) {
+    throw new AnexError(`no provider configured: set ${apiKeyVariables()}, or pass --simulate`, {
+      kind: 'invalid-input',
+    });
+  }
+  const kubeConfig = loadKubeConfig(options.kubeconfig);
+  const config: ReconcileConfig = {
+    ...DEFAULT_RECONCILE_CONFIG,
+    clusterId: options.clusterId ?? DEFAULT_RECONCILE_CONFIG.clusterId,
+  };
+  const nodes = names.flatMap((p) => {
+    const name = config.nodes[p];
+    return name === undefined ? [] : [virtualNodeSpec(p, name)];
+  });
+  const store: LocalStore = await openLocalStore(options.store);
+  try {
+    const deps: PassDeps = {
+      store: store.store,
+      cluster: new KubeCluster({ kubeConfig }),
+      providers: providersFor(options.providers, config.clusterId),
+      config,
+      rules: defaultRules,
+      launch: plainLaunch,
+      clock: Date.now,
+    };
+    const reconciler = await startLocalReconciler({
+      deps,
+      kubeConfig,
+      nodes,
+      passIntervalMs: options.passIntervalMs,
+      log: options.log,
+      ...(options.heartbeatIntervalMs === undefined
+        ? {}
+        : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
+    });
+    return {
+      nodes,
+      storeWhere: store.where,
+      reconciler,
+      async stop(stopOptions) {
+        await reconciler.stop(stopOptions);
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
