@@ -16,6 +16,7 @@ import { type PassDeps, runPass } from '../lib/reconcile/pass.ts';
 import { defaultRules } from '../lib/reconcile/rules-default.ts';
 import { MemoryStore } from '../lib/state/memory-store.ts';
 import { FakeProvider } from '../test/support/fakes/fake-provider.ts';
+import type { Benchmark, BenchResult } from './harness.ts';
 
 export interface ReconcileBenchRow {
   pods: number;
@@ -101,6 +102,28 @@ export async function runReconcileBench(
   for (const size of sizes) rows.push(await steadyState(size, 5));
   return rows;
 }
+
+/**
+ * For `npm run bench`: one line per size with the median wall ms and the calls per pass by
+ * kind. Throws (the bench fails) if the pods did not all end Running or if a steady-state
+ * pass writes anything — a wrong answer is not a measurement.
+ */
+export const benchmarks: Benchmark[] = [10, 100, 1000].map((pods) => ({
+  name: `reconcile-steady-pass-${pods}-pods`,
+  async run() {
+    const [row] = await runReconcileBench([pods]);
+    if (row === undefined || row.running !== pods || row.statusWrites !== 0) {
+      throw new Error(`steady state not reached: ${JSON.stringify(row)}`);
+    }
+    const result: BenchResult & { callsPerPass: Record<string, number> } = {
+      name: `reconcile-steady-pass-${pods}-pods`,
+      unit: 'ms',
+      median: row.wallMs,
+      callsPerPass: row.calls,
+    };
+    return result;
+  },
+}));
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const rows = await runReconcileBench();

@@ -5,7 +5,10 @@ import type { Benchmark } from './harness.ts';
  * each. To add benchmarks, export `benchmarks: Benchmark[]` from a bench/<topic>.bench.ts
  * file and add it to MODULES.
  */
-const MODULES: readonly (() => Promise<{ benchmarks: Benchmark[] }>)[] = [() => import('./filter.bench.ts')];
+const MODULES: readonly (() => Promise<{ benchmarks: Benchmark[] }>)[] = [
+  () => import('./filter.bench.ts'),
+  () => import('./reconcile.bench.ts'),
+];
 
 const filters = process.argv.slice(2);
 let failed = false;
