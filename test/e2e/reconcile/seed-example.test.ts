@@ -43,6 +43,20 @@ describe.each([
     expect(conditions).toMatchObject({ PodScheduled: 'True', Ready: 'True', [PROVISIONED]: 'True' });
     const reasons = (await podEvents(ns.core, ns.name, uid)).map((e) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(['OfferSelected', 'Provisioning', 'Started']));
+    // Steady state on the real API server: nothing rewritten (stored times round-trip), O(1) reads.
+    await ground.pass();
+    const steady = await ground.pass();
+    expect({ writes: steady.statusWrites, events: steady.events, errors: steady.errors }).toEqual({
+      writes: 0,
+      events: 0,
+      errors: [],
+    });
+    expect(steady.calls).toEqual({
+      'store.listPods': 1,
+      'kube.listPods': 1,
+      'store.listBans': 1,
+      [`${provider}.listTagged`]: 1,
+    });
     const live = liveInstances(ground);
     expect(live.map((i) => i.label)).toEqual([`anex.${ground.deps.config.clusterId}.${uid}`]);
 
