@@ -1,9 +1,14 @@
 import {
+  type ConfigurationOptions,
   CoordinationV1Api,
   CoreV1Api,
   type CoreV1Event,
   type KubeConfig,
+  Observable,
+  type ObservableMiddleware,
   PatchStrategy,
+  type RequestContext,
+  type ResponseContext,
   setHeaderOptions,
   type V1Lease,
   type V1Node,
@@ -19,11 +24,16 @@ export interface KubeClusterOptions {
   kubeConfig: KubeConfig;
   /** `source.component` and field manager of everything anex writes. @default 'anex' */
   component?: string;
+  /**
+   * Per-request timeout: undici's own is 300 s, far past a Lambda deadline; a hung API
+   * server must fail the call (`timeout`, retryable) while the pass can still report.
+   * @default 10_000
+   */
+  requestTimeoutMs?: number;
 }
 
 const NODE_LEASE_NAMESPACE = 'kube-node-lease';
-const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
-const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * Cluster over @kubernetes/client-node v2 (CoreV1 + CoordinationV1). Every call is one
@@ -34,8 +44,18 @@ export class KubeCluster implements Cluster {
   readonly #core: CoreV1Api;
   readonly #coordination: CoordinationV1Api;
   readonly #component: string;
+  readonly #plain: ConfigurationOptions;
+  readonly #strategic: ConfigurationOptions;
+  readonly #merge: ConfigurationOptions;
 
   constructor(options: KubeClusterOptions) {
+    this.#plain = timeoutOptions(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+    this.#strategic = setHeaderOptions(
+      'Content-Type',
+      PatchStrategy.StrategicMergePatch,
+      this.#plain as never,
+    );
+    this.#merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch, this.#plain as never);
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#coordination = options.kubeConfig.makeApiClient(CoordinationV1Api);
     this.#component = options.component ?? 'anex';
@@ -46,7 +66,7 @@ export class KubeCluster implements Cluster {
     let current = await this.#call(() => this.#readNode(node.name), action);
     if (current === undefined) {
       current = await this.#call(
-        () => this.#core.createNode({ body: newNode(node), fieldManager: this.#component }),
+        () => this.#core.createNode({ body: newNode(node), fieldManager: this.#component }, this.#plain),
         action,
       );
     } else if (
@@ -57,7 +77,8 @@ export class KubeCluster implements Cluster {
     }
     const body = nodeStatusPatch(node, { now: options.now, existing: current.status?.conditions });
     await this.#call(
-      () => this.#core.patchNodeStatus({ name: node.name, body, fieldManager: this.#component }, STRATEGIC),
+      () =>
+        this.#core.patchNodeStatus({ name: node.name, body, fieldManager: this.#component }, this.#strategic),
       action,
     );
   }
@@ -72,7 +93,7 @@ export class KubeCluster implements Cluster {
     try {
       await this.#coordination.patchNamespacedLease(
         { name: nodeName, namespace: NODE_LEASE_NAMESPACE, body: { spec }, fieldManager: this.#component },
-        MERGE,
+        this.#merge,
       );
       return;
     } catch (error) {
@@ -83,7 +104,7 @@ export class KubeCluster implements Cluster {
 
   async listPods(nodeName: string): Promise<PodView[]> {
     const list = await this.#call(
-      () => this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` }),
+      () => this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` }, this.#plain),
       `list pods on node ${nodeName}`,
     );
     return list.items.map(toPodView).filter((pod) => pod !== undefined);
@@ -91,7 +112,7 @@ export class KubeCluster implements Cluster {
 
   async getPod(namespace: string, name: string): Promise<PodView | undefined> {
     try {
-      return toPodView(await this.#core.readNamespacedPod({ namespace, name }));
+      return toPodView(await this.#core.readNamespacedPod({ namespace, name }, this.#plain));
     } catch (error) {
       if (statusCode(error) === 404) return undefined;
       throw translateKubeError(error, `read pod ${namespace}/${name}`);
@@ -109,7 +130,7 @@ export class KubeCluster implements Cluster {
             body: podStatusPatch(pod, status),
             fieldManager: this.#component,
           },
-          STRATEGIC,
+          this.#strategic,
         );
         return 'updated';
       } catch (error) {
@@ -127,10 +148,13 @@ export class KubeCluster implements Cluster {
     const name = eventName(pod, event);
     const action = `record event ${event.reason} on pod ${pod.namespace}/${pod.name}`;
     try {
-      await this.#core.createNamespacedEvent({
-        namespace: pod.namespace,
-        body: this.#newEvent(pod, event, name, options.now),
-      });
+      await this.#core.createNamespacedEvent(
+        {
+          namespace: pod.namespace,
+          body: this.#newEvent(pod, event, name, options.now),
+        },
+        this.#plain,
+      );
       return;
     } catch (error) {
       if (statusCode(error) === 404) return; // the namespace is gone, and the pod with it
@@ -141,12 +165,15 @@ export class KubeCluster implements Cluster {
 
   async finalizePod(pod: PodRef): Promise<'deleted' | 'gone'> {
     try {
-      await this.#core.deleteNamespacedPod({
-        namespace: pod.namespace,
-        name: pod.name,
-        gracePeriodSeconds: 0,
-        body: { gracePeriodSeconds: 0, preconditions: { uid: pod.uid } },
-      });
+      await this.#core.deleteNamespacedPod(
+        {
+          namespace: pod.namespace,
+          name: pod.name,
+          gracePeriodSeconds: 0,
+          body: { gracePeriodSeconds: 0, preconditions: { uid: pod.uid } },
+        },
+        this.#plain,
+      );
       return 'deleted';
     } catch (error) {
       // 409: the uid precondition failed, so the pod we meant is gone and the name is another's.
@@ -157,7 +184,7 @@ export class KubeCluster implements Cluster {
 
   async #readNode(name: string): Promise<V1Node | undefined> {
     try {
-      return await this.#core.readNode({ name });
+      return await this.#core.readNode({ name }, this.#plain);
     } catch (error) {
       if (statusCode(error) === 404) return undefined;
       throw error;
@@ -170,7 +197,7 @@ export class KubeCluster implements Cluster {
       metadata: { labels: nodeLabels(node), resourceVersion: current.metadata?.resourceVersion },
       spec: { taints: nodeTaints(node, current.spec?.taints) },
     };
-    await this.#core.patchNode({ name: node.name, body, fieldManager: this.#component }, MERGE);
+    await this.#core.patchNode({ name: node.name, body, fieldManager: this.#component }, this.#merge);
   }
 
   /** Owned by the Node, as kubelet does, so deleting the node deletes its lease. */
@@ -189,11 +216,14 @@ export class KubeCluster implements Cluster {
       },
       spec,
     } as V1Lease;
-    await this.#coordination.createNamespacedLease({
-      namespace: NODE_LEASE_NAMESPACE,
-      body,
-      fieldManager: this.#component,
-    });
+    await this.#coordination.createNamespacedLease(
+      {
+        namespace: NODE_LEASE_NAMESPACE,
+        body,
+        fieldManager: this.#component,
+      },
+      this.#plain,
+    );
   }
 
   #newEvent(pod: PodRef, event: PodEvent, name: string, now: number): CoreV1Event {
@@ -222,7 +252,7 @@ export class KubeCluster implements Cluster {
   /** Same reason and message again: one more on the count. resourceVersion guards the count; one retry. */
   async #bumpEvent(namespace: string, name: string, event: PodEvent, now: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const current = await this.#core.readNamespacedEvent({ namespace, name });
+      const current = await this.#core.readNamespacedEvent({ namespace, name }, this.#plain);
       const body = {
         metadata: { resourceVersion: current.metadata.resourceVersion },
         count: (current.count ?? 1) + 1,
@@ -230,7 +260,7 @@ export class KubeCluster implements Cluster {
         type: event.type,
       };
       try {
-        await this.#core.patchNamespacedEvent({ namespace, name, body }, MERGE);
+        await this.#core.patchNamespacedEvent({ namespace, name, body }, this.#merge);
         return;
       } catch (error) {
         if (statusCode(error) !== 409 || attempt > 1) throw error;
@@ -245,6 +275,21 @@ export class KubeCluster implements Cluster {
       throw translateKubeError(error, action);
     }
   }
+}
+
+/**
+ * Aborts each request after `ms` (client-node hands the signal to undici's fetch). The
+ * object-style API takes observable middleware: client-node's own minimal Observable.
+ */
+function timeoutOptions(ms: number): ConfigurationOptions {
+  const middleware: ObservableMiddleware = {
+    pre: (context: RequestContext) => {
+      context.setSignal(AbortSignal.timeout(ms));
+      return new Observable(Promise.resolve(context));
+    },
+    post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' } as ConfigurationOptions;
 }
 
 function labelsDiffer(current: V1Node, node: VirtualNodeSpec): boolean {

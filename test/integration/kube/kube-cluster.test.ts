@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PodRef } from '../../../lib/kube/cluster.ts';
@@ -335,5 +336,34 @@ describe('KubeCluster errors', () => {
       kind: 'unavailable',
       retryable: true,
     });
+  });
+
+  it('gives up on an API server that never answers, as a retryable timeout', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket); // accept and say nothing
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const hung = new KubeConfig();
+      hung.loadFromOptions({
+        clusters: [
+          // client-node refuses plain http unless TLS verification is explicitly off
+          {
+            name: 'hung',
+            server: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+            skipTLSVerify: true,
+          },
+        ],
+        users: [{ name: 'u', token: 't' }],
+        contexts: [{ name: 'c', cluster: 'hung', user: 'u' }],
+        currentContext: 'c',
+      });
+      const slow = new KubeCluster({ kubeConfig: hung, requestTimeoutMs: 300 });
+      await expect(slow.listPods(nodeName)).rejects.toMatchObject({ kind: 'timeout', retryable: true });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
