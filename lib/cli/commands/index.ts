@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
+import { registerBans } from './bans.ts';
 import { registerDemo } from './demo.ts';
+import { registerExplain } from './explain.ts';
 import { registerManifests } from './manifests.ts';
 import { registerOffers } from './offers.ts';
 import { registerRun } from './run.ts';
 import { registerSim } from './sim.ts';
+import { registerStatus } from './status.ts';
 import { registerTunnel } from './tunnel.ts';
 
 /**
@@ -16,5 +19,8 @@ export function registerCommands(program: Command): void {
   registerRun(program);
   registerSim(program);
   registerDemo(program);
+  registerExplain(program);
+  registerBans(program);
+  registerStatus(program);
   registerTunnel(program);
 }

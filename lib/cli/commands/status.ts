@@ -1,0 +1,108 @@
+import { type Command, Option } from 'commander';
+import { KubeCluster } from '../../kube/kube-cluster.ts';
+import { loadKubeConfig } from '../../local/local-mode.ts';
+import { openLocalStore } from '../../local/local-store.ts';
+import type { ProviderName } from '../../offers/offer.ts';
+import { DEFAULT_RECONCILE_CONFIG } from '../../reconcile/config.ts';
+import type { PodRecord } from '../../state/store.ts';
+import { formatPrice } from '../offers-output.ts';
+import { addStoreOptions, type StoreCliOptions, storeOptions } from '../support/store-options.ts';
+
+interface StatusOptions extends StoreCliOptions {
+  kubeconfig?: string;
+  output: 'table' | 'json';
+}
+
+export interface StatusRow {
+  pod: string;
+  phase: string;
+  provider: ProviderName;
+  stage: string;
+  instance: string;
+  gpu: string;
+  pricePerHour: number | undefined;
+  ageMinutes: number | undefined;
+  /** price × hours since the instance was rented (the providers bill about that way) */
+  accruedUsd: number | undefined;
+}
+
+export function statusRow(
+  pod: { namespace: string; name: string; phase?: string },
+  provider: ProviderName,
+  record: PodRecord | undefined,
+  now: number,
+): StatusRow {
+  const instance = record?.instance;
+  const hours = instance === undefined ? undefined : (now - instance.createdAt) / 3_600_000;
+  return {
+    pod: `${pod.namespace}/${pod.name}`,
+    phase: pod.phase ?? 'Pending',
+    provider,
+    stage: record?.stage ?? '-',
+    instance: instance?.id ?? '-',
+    gpu: instance?.gpuName === undefined ? '-' : `${instance.gpuCount ?? 1}x ${instance.gpuName}`,
+    pricePerHour: instance?.pricePerHour,
+    ageMinutes: hours === undefined ? undefined : hours * 60,
+    accruedUsd:
+      hours === undefined || instance?.pricePerHour === undefined ? undefined : hours * instance.pricePerHour,
+  };
+}
+
+async function status(options: StatusOptions): Promise<void> {
+  const cluster = new KubeCluster({ kubeConfig: loadKubeConfig(options.kubeconfig) });
+  const state = await openLocalStore(storeOptions(options));
+  try {
+    const now = Date.now();
+    const records = new Map((await state.store.listPods()).map((r) => [r.podUid, r]));
+    const rows: StatusRow[] = [];
+    for (const [provider, node] of Object.entries(DEFAULT_RECONCILE_CONFIG.nodes) as [
+      ProviderName,
+      string,
+    ][]) {
+      for (const pod of await cluster.listPods(node))
+        rows.push(statusRow(pod, provider, records.get(pod.uid), now));
+    }
+    process.stdout.write(options.output === 'json' ? `${JSON.stringify(rows, null, 2)}\n` : table(rows));
+  } finally {
+    await state.close();
+  }
+}
+
+function table(rows: readonly StatusRow[]): string {
+  if (rows.length === 0) return 'no pods on the anex virtual nodes\n';
+  const header = ['POD', 'PHASE', 'PROVIDER', 'STAGE', 'INSTANCE', 'GPU', '$/H', 'AGE', 'COST'];
+  const cells = rows.map((r) => [
+    r.pod,
+    r.phase,
+    r.provider,
+    r.stage,
+    r.instance,
+    r.gpu,
+    r.pricePerHour === undefined ? '-' : formatPrice(r.pricePerHour),
+    r.ageMinutes === undefined ? '-' : `${Math.floor(r.ageMinutes)}m`,
+    r.accruedUsd === undefined ? '-' : `$${r.accruedUsd.toFixed(2)}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (c: readonly string[]) =>
+    c
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return `${[line(header), ...cells.map(line)].join('\n')}\n`;
+}
+
+/** `anex status`: pods on the anex nodes with what they run on and what they cost so far. */
+export function registerStatus(program: Command): void {
+  const command = program
+    .command('status')
+    .description('Pods on the anex virtual nodes: provider, instance, GPU, $/h, age, accrued cost')
+    .option('--kubeconfig <file>', 'kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)')
+    .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'));
+  addStoreOptions(command)
+    .addHelpText(
+      'after',
+      '\nCost is the instance price times the time since it was rented (an estimate; the provider bills).\n' +
+        'Exit codes: 0 ok, 1 failure (cluster or store unreachable), 2 invalid input.',
+    )
+    .action(status);
+}
