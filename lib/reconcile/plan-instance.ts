@@ -191,7 +191,10 @@ function afterRelease(op: ObservedPod, env: PlanEnv, releasing: PodWrite, destro
     return { ...basePlan(op, 'finish'), destroy, after, situation: finishedSituation(after, env.now) };
   }
   const after = change(releasing, { stage: 'pending' }, ['instance', 'intent']);
-  const next = provisionOrReport(op, env, after, releasing.instance?.machineId);
+  const next = provisionOrReport(op, env, after, {
+    machineId: releasing.instance?.machineId,
+    offerId: releasing.intent?.offerId,
+  });
   return { ...next, destroy, label: next.label === 'provision' ? 'provision' : 'release' };
 }
 

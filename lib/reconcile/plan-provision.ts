@@ -69,7 +69,7 @@ export function provisionOrReport(
   op: ObservedPod,
   env: PlanEnv,
   after: PodWrite | undefined,
-  failedMachine?: string,
+  failed?: FailedChoice,
 ): PodPlan {
   const base = { ...basePlan(op, 'report' as const), ...(after === undefined ? {} : { after }) };
   if (!op.requirements.ok) {
@@ -78,7 +78,7 @@ export function provisionOrReport(
     );
   }
   const requirements = op.requirements.requirements;
-  const candidates = excluding(env.candidates(requirements, op.provider), failedMachine);
+  const candidates = excluding(env.candidates(requirements, op.provider), failed);
   switch (candidates.kind) {
     case 'ok':
     case 'not-fetched': {
@@ -130,10 +130,22 @@ export function giveUp(op: ObservedPod, env: PlanEnv, from: PodWrite): PodPlan {
   };
 }
 
-/** The machine that just failed is not tried again this pass, banned or not (its ban is written later in the pass). */
-function excluding(candidates: Candidates, machineId: string | undefined): Candidates {
-  if (candidates.kind !== 'ok' || machineId === undefined) return candidates;
-  const offers = candidates.offers.filter((o) => o.machineId !== machineId);
+/** What the attempt that just failed rented: neither is tried again in the same pass. */
+export interface FailedChoice {
+  machineId?: string | undefined;
+  /** RunPod offers have no machine: the same (GPU type, cloud, data center) offer is skipped instead */
+  offerId?: string | undefined;
+}
+
+/** The failed choice is not retried at once, banned or not (its ban is written later in the pass). */
+function excluding(candidates: Candidates, failed: FailedChoice | undefined): Candidates {
+  if (candidates.kind !== 'ok' || failed === undefined) return candidates;
+  const offers = candidates.offers.filter(
+    (o) =>
+      (failed.machineId === undefined || o.machineId !== failed.machineId) && o.offerId !== failed.offerId,
+  );
   if (offers.length > 0) return { kind: 'ok', offers };
-  return { kind: 'none', summary: `the only matching offers are on machine ${machineId}, which just failed` };
+  const what =
+    failed.machineId === undefined ? `offer ${failed.offerId ?? '?'}` : `machine ${failed.machineId}`;
+  return { kind: 'none', summary: `the only matching offers are on ${what}, which just failed` };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AnexError } from '../../../lib/errors.ts';
 import { PROVISIONED } from '../../../lib/reconcile/status.ts';
-import { anOffer, gpuPod, harness, MINUTE } from './harness.ts';
+import { anOffer, aRunPodOffer, gpuPod, harness, MINUTE } from './harness.ts';
 
 describe('runPass: failures while renting', () => {
   it('bans a machine whose host faults and rents the next candidate in the same pass', async () => {
@@ -34,6 +34,27 @@ describe('runPass: failures while renting', () => {
       attempts: 2,
       instance: { id: 'i-2', machineId: 'good' },
     });
+  });
+
+  it('on RunPod, a failed start skips that offer for the retry and bans nothing', async () => {
+    const h = harness();
+    h.runpod.offers = [
+      aRunPodOffer({ offerId: 'RTX 4090|SECURE|EU-RO-1|1', pricePerHour: 0.69 }),
+      aRunPodOffer({ offerId: 'RTX 4090|SECURE|EU-SE-1|1', pricePerHour: 0.74 }),
+    ];
+    const pod = h.cluster.addPod(gpuPod(1, { provider: 'runpod' }));
+    await h.pass();
+    h.runpod.setState('i-1', { phase: 'failed', fault: 'host', reason: 'CUDA error 804' });
+    h.tick(MINUTE);
+    await h.pass();
+
+    expect(h.runpod.creates.map((c) => c.offer.offerId)).toEqual([
+      'RTX 4090|SECURE|EU-RO-1|1',
+      'RTX 4090|SECURE|EU-SE-1|1',
+    ]);
+    expect(h.runpod.destroyed).toEqual(['i-1']);
+    expect(await h.store.listBans('runpod', h.now)).toEqual([]);
+    expect(h.cluster.events(pod).some((e) => e.reason === 'MachineBanned')).toBe(false);
   });
 
   it('waits for a slow start, then destroys, bans and moves on after the start timeout', async () => {

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { runPass } from '../../../lib/reconcile/pass.ts';
+import { anOffer, gpuPod, harness, MINUTE } from './harness.ts';
+
+describe('execute', () => {
+  it('starts no work once the deadline has passed, and says so', async () => {
+    const h = harness();
+    h.vast.offers = [anOffer(), anOffer()];
+    h.cluster.addPod(gpuPod(1));
+    h.cluster.addPod(gpuPod(2));
+    const summary = await runPass(h.deps, { now: h.now, deadline: h.now });
+    expect(summary.skipped.deadline).toBe(2);
+    expect(h.vast.calls.create).toBe(0);
+    expect(h.cluster.calls.updatePodStatus).toBe(0);
+  });
+
+  it('isolates one pod’s failure: the others are still reconciled and the error is reported', async () => {
+    const h = harness();
+    h.vast.offers = [anOffer(), anOffer(), anOffer()];
+    const pods = [1, 2, 3].map((n) => h.cluster.addPod(gpuPod(n)));
+    h.cluster.failNext('recordEvent');
+    const summary = await h.pass({ concurrency: 1 });
+    expect(summary.errors.map((e) => e.kind)).toEqual(['unavailable']);
+    expect(h.vast.live()).toHaveLength(3);
+    const reported = pods.filter((p) => h.cluster.pod('default', p.name)?.status?.containerStatuses.length);
+    expect(reported).toHaveLength(2);
+
+    // The next pass repairs what the failure left out, without renting again.
+    h.tick(MINUTE);
+    await h.pass();
+    expect(h.vast.calls.create).toBe(3);
+    expect(pods.every((p) => h.cluster.pod('default', p.name)?.status?.containerStatuses.length)).toBe(true);
+  });
+
+  it('skips a pod whose record moved since it was observed (another pass acted)', async () => {
+    const h = harness();
+    h.vast.offers = [anOffer(), anOffer()];
+    const pod = h.cluster.addPod(gpuPod(1));
+    const putPod = h.store.putPod.bind(h.store);
+    let raced = false;
+    // Another pass writes the record between this pass's observe and its lease.
+    h.store.acquireLease = async (name, owner, options) => {
+      if (!raced) {
+        raced = true;
+        await putPod(
+          {
+            podUid: pod.uid,
+            namespace: 'default',
+            name: pod.name,
+            provider: 'vastai',
+            stage: 'pending',
+            attempts: 0,
+          },
+          { expectedVersion: undefined, now: h.now },
+        );
+      }
+      return Object.getPrototypeOf(h.store).acquireLease.call(h.store, name, owner, options);
+    };
+    const summary = await h.pass();
+    expect(summary.skipped.moved).toBe(1);
+    expect(h.vast.calls.create).toBe(0);
+  });
+});
