@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ import {
 } from '../../../lib/local/control-plane/processes.ts';
 import { parseVpnRange } from '../../../lib/tunnel/addresses.ts';
 import { AGENT_SCRIPT_URL } from '../../../lib/tunnel/agent/script.ts';
+import { type AgentConfig, buildAgentConfig } from '../../../lib/tunnel/endpoint/agent-config.ts';
+import { renderAgentBundle } from '../../../lib/tunnel/endpoint/bundle.ts';
 import { serveAgentEndpoint } from '../../../lib/tunnel/endpoint/server.ts';
 import { desiredPeers } from '../../../lib/tunnel/gateway/peers.ts';
 import { renderGatewayWireproxyConfig } from '../../../lib/tunnel/gateway/render.ts';
@@ -326,4 +328,85 @@ describe('agent.sh', () => {
       reason: "stopped by the dead-man's switch: the control plane says this pod is gone",
     });
   });
+
+  it('works without openssl: the endpoint makes the key pair and returns it once', async () => {
+    const w = await world({ format: 'tar.gz' });
+    const out = join(w.scope.dir, 'out.txt');
+    const { pod, env } = await podAndToken(w, workload(w, out));
+    const result = await finished(runAgent({ ...env, PATH: pathWithout(w.scope.dir, 'openssl') }));
+    expect(result.code).toBe(7);
+    expect(readFileSync(out, 'utf8')).toContain(SERVICE_TEXT);
+    expect(w.h.backend.reports(pod.podUid).map((r) => r.state)).toEqual(['started', 'exited']);
+    expect(w.h.logger.lines.find((l) => l.message === 'agent bootstrapped')?.fields?.keySource).toBe(
+      'endpoint',
+    );
+  });
+
+  it('refuses to run a binary whose checksum is unset, even if an endpoint hands one out', async () => {
+    const w = await world({ format: 'binary' });
+    const pod = aLaunch({ command: ['true'] });
+    const config: AgentConfig = buildAgentConfig({
+      launch: pod,
+      settings: w.h.deps.settings,
+      address: '10.250.0.2',
+      arch: 'amd64',
+      privateKey: wgKeyPair().privateKey,
+      privateKeySource: 'endpoint',
+      statusCredential: 'c'.repeat(43),
+    });
+    config.wireproxy.binary.sha256 = undefined;
+    const reports: string[] = [];
+    const port = await serveBundle(renderAgentBundle(config), reports);
+    const result = await finished(
+      runAgent({
+        ANEX_AGENT_URL: `http://127.0.0.1:${port}`,
+        ANEX_BOOTSTRAP_TOKEN: 't'.repeat(43),
+        ANEX_POD_UID: pod.podUid,
+        ANEX_AGENT_INSECURE: '1',
+      }),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /refusing to run wireproxy: no pinned SHA-256 for http:\/\/127\.0\.0\.1:\d+\/wireproxy/,
+    );
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toContain('"state":"failed"');
+  });
 });
+
+/** A PATH holding links to everything on the current PATH except `tool`. */
+function pathWithout(dir: string, tool: string): string {
+  const bin = join(dir, 'bin-without-' + tool);
+  mkdirSync(bin);
+  const seen = new Set<string>([tool]);
+  for (const entry of (process.env.PATH ?? '').split(':')) {
+    if (!entry || !existsSync(entry)) continue;
+    for (const name of execFileSync('ls', [entry], { encoding: 'utf8' }).split('\n')) {
+      if (!name || seen.has(name)) continue;
+      seen.add(name);
+      symlinkSync(join(entry, name), join(bin, name));
+    }
+  }
+  return bin;
+}
+
+/** A stand-in endpoint answering bootstrap with a fixed bundle and recording status bodies. */
+async function serveBundle(bundle: string, reports: string[]): Promise<number> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (c: string) => {
+      body += c;
+    });
+    req.on('end', () => {
+      if (req.url === '/v1/status') reports.push(body);
+      res.writeHead(200, {
+        'content-type': req.url === '/v1/bootstrap' ? 'text/x-anex-agent-bundle' : 'application/json',
+      });
+      res.end(req.url === '/v1/bootstrap' ? bundle : '{"recorded":true,"alive":true}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : 0;
+}
