@@ -78,8 +78,3 @@ export function parseVersionFamily(
   if (min === undefined && max === undefined) return undefined;
   return { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
 }
-
-/** True when any of the family's three keys is present. */
-export function familyPresent(annotations: Annotations, key: string): string[] {
-  return [key, rangeKey(key, 'min'), rangeKey(key, 'max')].filter((k) => annotations[k] !== undefined);
-}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { gpuSpec } from '../../../lib/offers/gpu-specs.ts';
+import { gpuKey } from '../../../lib/offers/gpu-names.ts';
+import { gpuSpec, SPEC_GPU_NAMES } from '../../../lib/offers/gpu-specs.ts';
 
 describe('gpuSpec', () => {
   // Every RunPod GPU of providers.md §3.13/§3.14, by display name and by id.
@@ -52,6 +53,11 @@ describe('gpuSpec', () => {
     expect(gpuSpec('RTX 6000Ada')).toEqual(gpuSpec('RTX 6000 Ada'));
     expect(gpuSpec('RTX 4080S')).toEqual(gpuSpec('RTX 4080 SUPER'));
     expect(gpuSpec('A100 SXM4')).toEqual(gpuSpec('A100 SXM'));
+  });
+
+  it('gives every model of the table its own key (no alias folds two rows together)', () => {
+    const keys = SPEC_GPU_NAMES.map(gpuKey);
+    expect(new Set(keys).size).toBe(keys.length);
   });
 
   it('returns undefined for an unknown model', () => {
