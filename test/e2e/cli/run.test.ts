@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { adminKubeConfig, controlPlane, createTestNamespace, eventually } from '../../support/index.ts';
+import { type CliProcess, REPO, startCli } from './cli-process.ts';
+
+interface SimInstance {
+  id: string;
+  label: string;
+  state: string;
+}
+
+const started: CliProcess[] = [];
+const dirs: string[] = [];
+
+function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+  const process = startCli(args, env);
+  started.push(process);
+  return process;
+}
+
+/** `anex sim` in its own process: the marketplace outlives `anex run` restarts. */
+async function startSim(): Promise<{ env: NodeJS.ProcessEnv; vastUrl: string; process: CliProcess }> {
+  const sim = cli(['sim', '--boot', '4']);
+  await sim.waitFor(/export RUNPOD_API_KEY=\S+/, 'anex sim to print its endpoints');
+  const env: NodeJS.ProcessEnv = {};
+  for (const [, name, value] of sim.stdout().matchAll(/^export (\w+)=(\S+)$/gm)) env[name as string] = value;
+  return { env, vastUrl: env.VAST_API_URL as string, process: sim };
+}
+
+async function simInstances(vastUrl: string): Promise<SimInstance[]> {
+  const response = await fetch(`${vastUrl}/__sim/instances`);
+  return (await response.json()) as SimInstance[];
+}
+
+function seedPod(): V1Pod {
+  return parse(readFileSync(join(REPO, 'examples/seed-pod.yaml'), 'utf8')) as V1Pod;
+}
+
+async function stopGracefully(run: CliProcess): Promise<number | null> {
+  run.child.kill('SIGINT');
+  return run.exited;
+}
+
+afterEach(async () => {
+  for (const p of started.splice(0)) p.kill();
+});
+
+afterAll(async () => {
+  const core = adminKubeConfig().makeApiClient(CoreV1Api);
+  for (const name of ['anex-vastai', 'anex-runpod']) await core.deleteNode({ name }).catch(() => undefined);
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe('anex run --simulate-style local mode (child processes)', () => {
+  it('reconciles a kubectl-style pod to Running; Ctrl-C mid-provisioning and a restart rent exactly one machine', async () => {
+    const ns = await createTestNamespace('run');
+    const dataDir = await mkdtemp(join(tmpdir(), 'anex-run-'));
+    dirs.push(dataDir);
+    const sim = await startSim();
+    const args = [
+      'run',
+      '--kubeconfig',
+      controlPlane().kubeconfigPath,
+      '--data-dir',
+      dataDir,
+      '--interval',
+      '1',
+    ];
+    const first = cli(args, sim.env);
+    await first.waitFor(/anex run: nodes anex-vastai, anex-runpod/, 'anex run to start');
+
+    const created = await ns.core.createNamespacedPod({ namespace: ns.name, body: seedPod() });
+    const uid = created.metadata?.uid as string;
+    // Mid-provisioning: the machine is rented but not running yet.
+    const rented = await eventually(
+      async () => {
+        const live = await simInstances(sim.vastUrl);
+        return live.length > 0 && live.every((i) => i.state !== 'running') ? live : undefined;
+      },
+      { what: 'a rented, still booting simulated instance', timeoutMs: 60_000 },
+    );
+    expect(rented).toHaveLength(1);
+    expect(rented[0]?.label).toContain(uid);
+
+    expect(await stopGracefully(first)).toBe(130);
+    expect(first.stderr()).toContain('stopped: leases released, store closed');
+
+    const second = cli(args, sim.env);
+    await eventually(
+      async () => {
+        const pod = await ns.core.readNamespacedPod({ namespace: ns.name, name: 'my-gpu-workload' });
+        return pod.status?.phase === 'Running' ? pod : undefined;
+      },
+      { what: 'the pod Running after the restart', timeoutMs: 90_000 },
+    );
+    const live = await simInstances(sim.vastUrl);
+    expect(live.map((i) => i.id)).toEqual(rented.map((i) => i.id));
+
+    await ns.core.deleteNamespacedPod({ namespace: ns.name, name: 'my-gpu-workload' });
+    await eventually(async () => ((await simInstances(sim.vastUrl)).length === 0 ? true : undefined), {
+      what: 'the instance destroyed after the pod was deleted',
+      timeoutMs: 60_000,
+    });
+    expect(await stopGracefully(second)).toBe(130);
+    expect(await stopGracefully(sim.process)).toBe(130);
+    expect(sim.process.stderr()).not.toContain('still rented');
+  });
+
+  it('anex run --simulate starts its own marketplace and registers the virtual nodes', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'anex-run-'));
+    dirs.push(dataDir);
+    const run = cli([
+      'run',
+      '--simulate',
+      '--kubeconfig',
+      controlPlane().kubeconfigPath,
+      '--data-dir',
+      dataDir,
+    ]);
+    await run.waitFor(/simulated marketplace: http:\/\/127\.0\.0\.1:\d+/, 'the simulated marketplace');
+    await run.waitFor(/anex run: nodes anex-vastai, anex-runpod/, 'anex run to start');
+    const core = adminKubeConfig().makeApiClient(CoreV1Api);
+    const node = await core.readNode({ name: 'anex-vastai' });
+    expect(node.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
+  it('fails with exit 2 and names the variables when no provider is configured', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'anex-run-'));
+    dirs.push(dataDir);
+    const run = cli(['run', '--kubeconfig', controlPlane().kubeconfigPath, '--data-dir', dataDir], {
+      VAST_API_KEY: '',
+      RUNPOD_API_KEY: '',
+    });
+    expect(await run.exited).toBe(2);
+    expect(run.stderr()).toContain('set VAST_API_KEY or RUNPOD_API_KEY, or pass --simulate');
+  });
+});
