@@ -376,7 +376,7 @@ describe('agent.sh', () => {
 
 /** A PATH holding links to everything on the current PATH except `tool`. */
 function pathWithout(dir: string, tool: string): string {
-  const bin = join(dir, 'bin-without-' + tool);
+  const bin = join(dir, `bin-without-${tool}`);
   mkdirSync(bin);
   const seen = new Set<string>([tool]);
   for (const entry of (process.env.PATH ?? '').split(':')) {

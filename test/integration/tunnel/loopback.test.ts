@@ -1,6 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePorts } from '../../../lib/local/control-plane/ports.ts';
+import {
+  createProcessScope,
+  type ProcessScope,
+  waitUntil,
+} from '../../../lib/local/control-plane/processes.ts';
 import type { MemoryStore } from '../../../lib/state/memory-store.ts';
 import { parseVpnRange } from '../../../lib/tunnel/addresses.ts';
 import { handleAgentRequest } from '../../../lib/tunnel/endpoint/handler.ts';
@@ -10,8 +16,6 @@ import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
 import { issueBootstrapToken } from '../../../lib/tunnel/tokens.ts';
 import { PRIVATE_KEY_PLACEHOLDER } from '../../../lib/tunnel/wireproxy-config.ts';
 import { httpGet, rawTcpGet, startHttpService } from '../../support/cluster-service.ts';
-import { freePorts } from '../../../lib/local/control-plane/ports.ts';
-import { createProcessScope, type ProcessScope, waitUntil } from '../../../lib/local/control-plane/processes.ts';
 import { aLaunch, endpointHarness, tunnelSettings } from '../../support/tunnel.ts';
 import { startUdpRelay, type UdpRelay } from '../../support/udp-relay.ts';
 import { wireproxyBinary } from '../../support/wireproxy.ts';
@@ -87,7 +91,7 @@ async function topology(transport: 'udp' | 'wstunnel', agentMadeKey: boolean) {
       ? await startUdpRelay({ listenPort: relayPort, target: { host: '127.0.0.1', port: gwUdpPort } })
       : undefined;
   if (relay) cleanups.push(relay.close);
-  startGateway(scope, {
+  await startGateway(scope, {
     store: h.store,
     vpnRange,
     gateway,

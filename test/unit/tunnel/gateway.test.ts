@@ -59,6 +59,7 @@ function options(overrides: Partial<GatewayManifestOptions> = {}): GatewayManife
   };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the test walks untyped manifest objects
 function byKind(objects: KubeObject[], kind: string, name?: string): Record<string, any> {
   const found = objects.find(
     (o) => o.kind === kind && (name === undefined || (o.metadata as { name: string }).name === name),
