@@ -1,7 +1,7 @@
 import { isAnexError } from '../errors.ts';
 import type { PodEvent } from '../kube/cluster.ts';
 import type { Offer } from '../offers/offer.ts';
-import type { CallOptions, Provider } from '../providers/provider.ts';
+import type { CallOptions, InstanceTag, LaunchSpec, Provider } from '../providers/provider.ts';
 import type { PodRecord, PodWrite, Store } from '../state/store.ts';
 import type { ReconcileConfig } from './config.ts';
 import { events } from './events.ts';
@@ -44,63 +44,101 @@ export interface ProvisionOutcome {
  * next candidate at once and do not count as attempts.
  */
 export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise<ProvisionOutcome> {
-  const { plan } = run;
-  const said: PodEvent[] = [];
-  let from = plan.from;
-  let version = run.version;
-  let record: PodRecord | undefined;
-  const tag = { clusterId: deps.config.clusterId, podUid: from.podUid };
-  const built = await deps.launch({ pod: plan.view, requirements: plan.requirements, tag });
-  const launch = built.spec;
-  if (built.vpnAddress !== undefined) from = change(from, { vpnAddress: built.vpnAddress });
-  const tried = plan.candidates.slice(0, deps.config.maxCandidatesPerPass);
+  const tag = { clusterId: deps.config.clusterId, podUid: run.plan.from.podUid };
+  const built = await deps.launch({ pod: run.plan.view, requirements: run.plan.requirements, tag });
+  const from =
+    built.vpnAddress === undefined ? run.plan.from : change(run.plan.from, { vpnAddress: built.vpnAddress });
+  const state: Attempting = {
+    deps,
+    run,
+    tag,
+    launch: built.spec,
+    from,
+    version: run.version,
+    record: undefined,
+    said: [],
+  };
+  const tried = run.plan.candidates.slice(0, deps.config.maxCandidatesPerPass);
   for (const offer of tried) {
     if (deps.clock() >= run.deadline) break;
-    const attempt = from.attempts + 1;
-    const creating = change(from, { stage: 'creating', intent: intentFor(offer, attempt, deps.clock()) });
-    record = await deps.store.putPod(creating, { expectedVersion: version, now: deps.clock() });
-    version = record.version;
-    said.push(events.offerSelected(offer, attempt, deps.config.maxAttempts));
-    const sent = await sendCreate(deps, offer, launch, tag, run.call);
-    if (sent.kind === 'unknown') {
-      said.push(events.createUnknown(offer, sent.error.message));
-      const message = `Waiting to learn whether the rent request for offer ${offer.offerId} went through; it is never sent twice`;
-      return { record, situation: { kind: 'provisioning', message }, events: said, error: sent.error };
-    }
-    if (sent.kind === 'refused') {
-      const lastError = `The provider refused to rent offer ${offer.offerId}: ${sent.error.message}`;
-      record = await deps.store.putPod(change(from, { lastError }), {
-        expectedVersion: version,
-        now: deps.clock(),
-      });
-      said.push(events.createRefused(sent.error.message));
-      const situation: Situation = {
-        kind: 'provisioning',
-        message: `${lastError}; retrying on the next pass`,
-      };
-      return { record, situation, events: said, error: sent.error, blockProvider: sent.blockProvider };
-    }
-    if (sent.result.outcome === 'created') {
-      const instance = sent.result.instance;
-      const starting = change(
-        creating,
-        { stage: 'starting', attempts: attempt, instance: instanceRecord(instance, deps.clock()) },
-        ['lastError'],
-      );
-      record = await deps.store.putPod(starting, { expectedVersion: version, now: deps.clock() });
-      said.push(events.rented(instance, offer));
-      const message = `Instance ${instance.id} is starting (${offer.gpuCount}x ${offer.gpuName})`;
-      return { record, situation: { kind: 'starting', message }, events: said };
-    }
-    // Offer gone or no capacity: the market moved, not the machine's fault; next candidate, same attempt.
-    said.push(events.offerGone(offer, sent.result.reason));
-    from = change(from, { lastError: `Offer ${offer.offerId}: ${sent.result.reason}` });
-    record = await deps.store.putPod(from, { expectedVersion: version, now: deps.clock() });
-    version = record.version;
+    const outcome = await tryOffer(state, offer);
+    if (outcome !== undefined) return outcome;
   }
-  said.push(events.candidatesExhausted(tried.length));
+  state.said.push(events.candidatesExhausted(tried.length));
   const message = `The ${tried.length} best offers were taken before they could be rented; retrying on the next pass`;
-  return { record, situation: { kind: 'provisioning', message }, events: said };
+  return { record: state.record, situation: { kind: 'provisioning', message }, events: state.said };
+}
+
+/** The provisioning of one pod in progress: the record as last written and what was said. */
+interface Attempting {
+  deps: ProvisionDeps;
+  run: ProvisionRun;
+  tag: InstanceTag;
+  launch: LaunchSpec;
+  /** the record to base the next intent on (stage pending) */
+  from: PodWrite;
+  version: number | undefined;
+  record: PodRecord | undefined;
+  said: PodEvent[];
+}
+
+/** One candidate: intent, create, then the outcome — or undefined to go on with the next candidate. */
+async function tryOffer(state: Attempting, offer: Offer): Promise<ProvisionOutcome | undefined> {
+  const { deps } = state;
+  const attempt = state.from.attempts + 1;
+  const creating = change(state.from, { stage: 'creating', intent: intentFor(offer, attempt, deps.clock()) });
+  await write(state, creating);
+  state.said.push(events.offerSelected(offer, attempt, deps.config.maxAttempts));
+  const sent = await sendCreate(state, offer);
+  if (sent.kind === 'unknown') {
+    state.said.push(events.createUnknown(offer, sent.error.message));
+    const message = `Waiting to learn whether the rent request for offer ${offer.offerId} went through; it is never sent twice`;
+    return {
+      record: state.record,
+      situation: { kind: 'provisioning', message },
+      events: state.said,
+      error: sent.error,
+    };
+  }
+  if (sent.kind === 'refused') {
+    const lastError = `The provider refused to rent offer ${offer.offerId}: ${sent.error.message}`;
+    await write(state, change(state.from, { lastError }));
+    state.said.push(events.createRefused(sent.error.message));
+    const situation: Situation = { kind: 'provisioning', message: `${lastError}; retrying on the next pass` };
+    return {
+      record: state.record,
+      situation,
+      events: state.said,
+      error: sent.error,
+      blockProvider: sent.blockProvider,
+    };
+  }
+  if (sent.result.outcome === 'created') {
+    const instance = sent.result.instance;
+    const recorded = {
+      stage: 'starting' as const,
+      attempts: attempt,
+      instance: instanceRecord(instance, deps.clock()),
+    };
+    await write(state, change(creating, recorded, ['lastError']));
+    state.said.push(events.rented(instance, offer));
+    const message = `Instance ${instance.id} is starting (${offer.gpuCount}x ${offer.gpuName})`;
+    return { record: state.record, situation: { kind: 'starting', message }, events: state.said };
+  }
+  // Offer gone or no capacity: the market moved, not the machine's fault; next candidate, same attempt.
+  state.said.push(events.offerGone(offer, sent.result.reason));
+  state.from = change(state.from, { lastError: `Offer ${offer.offerId}: ${sent.result.reason}` });
+  await write(state, state.from);
+  return undefined;
+}
+
+/** Conditional write over the version last written (a concurrent writer makes it fail with `conflict`). */
+async function write(state: Attempting, record: PodWrite): Promise<void> {
+  state.record = await state.deps.store.putPod(record, {
+    expectedVersion: state.version,
+    now: state.deps.clock(),
+  });
+  state.version = state.record.version;
 }
 
 type Sent =
@@ -108,15 +146,12 @@ type Sent =
   | { kind: 'unknown'; error: PassError }
   | { kind: 'refused'; error: PassError; blockProvider: boolean };
 
-async function sendCreate(
-  deps: ProvisionDeps,
-  offer: Offer,
-  launch: Parameters<Provider['create']>[1],
-  tag: Parameters<Provider['create']>[2],
-  call: CallOptions,
-): Promise<Sent> {
+async function sendCreate(state: Attempting, offer: Offer): Promise<Sent> {
   try {
-    return { kind: 'answered', result: await deps.provider.create(offer, launch, tag, call) };
+    return {
+      kind: 'answered',
+      result: await state.deps.provider.create(offer, state.launch, state.tag, state.run.call),
+    };
   } catch (error) {
     const failure = passError(`rent offer ${offer.offerId}`, error);
     // Only an error the adapter classified as "not processed" proves nothing was rented.

@@ -1,9 +1,9 @@
-import type { PodEvent } from '../kube/cluster.ts';
 import type { FailureFault, Instance } from '../providers/provider.ts';
-import type { Ban, InstanceRecord, PodRecord, PodWrite } from '../state/store.ts';
+import type { InstanceRecord, PodRecord } from '../state/store.ts';
 import { events } from './events.ts';
 import { basePlan, change, currentWrite, instanceIds, type PlanEnv } from './plan-env.ts';
 import { provisionOrReport } from './plan-provision.ts';
+import { afterRelease, finishedSituation, release } from './plan-release.ts';
 import { UNKNOWN_EXIT } from './status.ts';
 import type { ObservedPod, PodPlan, Situation } from './types.ts';
 
@@ -142,62 +142,6 @@ function failedStart(op: ObservedPod, env: PlanEnv, failure: FailedStart): PodPl
   }
 }
 
-interface ReleaseOptions {
-  /** worded for the user: what went wrong, on which machine */
-  reason: string;
-  /** whether this attempt counts toward maxAttempts (it was counted when the instance was created) */
-  counts: boolean;
-  ban: boolean;
-  extras: string[];
-  events: PodEvent[];
-  /** stop after destroying: the pod fails with this reason */
-  terminal?: string;
-}
-
-/** Destroy the attempt's instance (ban its machine if asked), then rent the next candidate or give up. */
-function release(op: ObservedPod, env: PlanEnv, options: ReleaseOptions): PodPlan {
-  const from = currentWrite(op);
-  const attempts = options.counts ? from.attempts : Math.max(0, from.attempts - 1);
-  const exhausted = options.terminal === undefined && attempts >= env.config.maxAttempts;
-  const failureReason = options.terminal ?? (exhausted ? 'ProvisioningFailed' : undefined);
-  const lastError = exhausted
-    ? `Gave up after ${attempts} provisioning attempts; last error: ${options.reason}`
-    : options.reason;
-  const before = change(
-    from,
-    {
-      stage: 'releasing',
-      attempts,
-      lastError,
-      ...(failureReason === undefined ? {} : { failureReason, finishedAt: env.now }),
-    },
-    ['exitCode'],
-  );
-  const ban = options.ban ? banFor(op, env, options.reason) : undefined;
-  const next = afterRelease(op, env, before, instanceIds(op.instances, op.record));
-  const said = [
-    ...options.events,
-    events.attemptFailed(options.reason, failureReason === undefined ? 'retry' : 'give-up'),
-    ...(ban === undefined ? [] : [events.machineBanned(ban.machineId, ban.expiresAt, options.reason)]),
-    ...(exhausted ? [events.gaveUp(lastError)] : []),
-  ];
-  return { ...next, before, ...(ban === undefined ? {} : { ban }), events: [...said, ...next.events] };
-}
-
-/** Once the instance is destroyed: finished when the outcome is decided (finishedAt), else back to renting. */
-function afterRelease(op: ObservedPod, env: PlanEnv, releasing: PodWrite, destroy: string[]): PodPlan {
-  if (releasing.finishedAt !== undefined) {
-    const after = change(releasing, { stage: 'finished' }, ['instance', 'intent']);
-    return { ...basePlan(op, 'finish'), destroy, after, situation: finishedSituation(after, env.now) };
-  }
-  const after = change(releasing, { stage: 'pending' }, ['instance', 'intent']);
-  const next = provisionOrReport(op, env, after, {
-    machineId: releasing.instance?.machineId,
-    offerId: releasing.intent?.offerId,
-  });
-  return { ...next, destroy, label: next.label === 'provision' ? 'provision' : 'release' };
-}
-
 /** The container ended: restart on a new machine if restartPolicy asks for it, else finish with its exit code. */
 function exited(op: ObservedPod, env: PlanEnv, exitCode: number | undefined, extras: string[]): PodPlan {
   const from = currentWrite(op);
@@ -269,35 +213,6 @@ function lost(op: ObservedPod, env: PlanEnv, loss: Lost): PodPlan {
     extras: loss.extras,
     events: [gone],
   });
-}
-
-export function finishedSituation(record: PodWrite, now: number): Situation {
-  if (record.exitCode !== undefined) {
-    return {
-      kind: 'terminated',
-      exitCode: record.exitCode,
-      finishedAt: record.finishedAt ?? now,
-      ...(record.startedAt === undefined ? {} : { startedAt: record.startedAt }),
-      ...(record.lastError === undefined ? {} : { message: record.lastError }),
-    };
-  }
-  return {
-    kind: 'failed',
-    reason: record.failureReason ?? 'Failed',
-    message: record.lastError ?? 'The pod failed',
-  };
-}
-
-function banFor(op: ObservedPod, env: PlanEnv, reason: string): Ban | undefined {
-  const machineId = op.record?.instance?.machineId;
-  if (machineId === undefined || !env.config.machineBans.includes(op.provider)) return undefined;
-  return {
-    provider: op.provider,
-    machineId,
-    expiresAt: env.now + env.config.banTimeoutMs,
-    reason,
-    createdAt: env.now,
-  };
 }
 
 function split(op: ObservedPod, id: string): { instance: Instance | undefined; extras: string[] } {

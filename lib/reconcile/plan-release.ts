@@ -1,0 +1,96 @@
+import type { PodEvent } from '../kube/cluster.ts';
+import type { Ban, PodWrite } from '../state/store.ts';
+import { events } from './events.ts';
+import { basePlan, change, currentWrite, instanceIds, type PlanEnv } from './plan-env.ts';
+import { provisionOrReport } from './plan-provision.ts';
+import type { ObservedPod, PodPlan, Situation } from './types.ts';
+
+/**
+ * Ending an attempt (DESIGN §4, providers.md §7.6): destroy the instance — and ban its
+ * machine when the machine is to blame — before anything else is rented; then either rent
+ * the next candidate or settle the pod's outcome.
+ */
+export interface ReleaseOptions {
+  /** worded for the user: what went wrong, on which machine */
+  reason: string;
+  /** whether this attempt counts toward maxAttempts (it was counted when the instance was created) */
+  counts: boolean;
+  ban: boolean;
+  extras: string[];
+  events: PodEvent[];
+  /** stop after destroying: the pod fails with this reason */
+  terminal?: string;
+}
+
+/** Destroy the attempt's instance (ban its machine if asked), then rent the next candidate or give up. */
+export function release(op: ObservedPod, env: PlanEnv, options: ReleaseOptions): PodPlan {
+  const from = currentWrite(op);
+  const attempts = options.counts ? from.attempts : Math.max(0, from.attempts - 1);
+  const exhausted = options.terminal === undefined && attempts >= env.config.maxAttempts;
+  const failureReason = options.terminal ?? (exhausted ? 'ProvisioningFailed' : undefined);
+  const lastError = exhausted
+    ? `Gave up after ${attempts} provisioning attempts; last error: ${options.reason}`
+    : options.reason;
+  const before = change(
+    from,
+    {
+      stage: 'releasing',
+      attempts,
+      lastError,
+      ...(failureReason === undefined ? {} : { failureReason, finishedAt: env.now }),
+    },
+    ['exitCode'],
+  );
+  const ban = options.ban ? banFor(op, env, options.reason) : undefined;
+  const next = afterRelease(op, env, before, instanceIds(op.instances, op.record));
+  const said = [
+    ...options.events,
+    events.attemptFailed(options.reason, failureReason === undefined ? 'retry' : 'give-up'),
+    ...(ban === undefined ? [] : [events.machineBanned(ban.machineId, ban.expiresAt, options.reason)]),
+    ...(exhausted ? [events.gaveUp(lastError)] : []),
+  ];
+  return { ...next, before, ...(ban === undefined ? {} : { ban }), events: [...said, ...next.events] };
+}
+
+/** Once the instance is destroyed: finished when the outcome is decided (finishedAt), else back to renting. */
+export function afterRelease(op: ObservedPod, env: PlanEnv, releasing: PodWrite, destroy: string[]): PodPlan {
+  if (releasing.finishedAt !== undefined) {
+    const after = change(releasing, { stage: 'finished' }, ['instance', 'intent']);
+    return { ...basePlan(op, 'finish'), destroy, after, situation: finishedSituation(after, env.now) };
+  }
+  const after = change(releasing, { stage: 'pending' }, ['instance', 'intent']);
+  const next = provisionOrReport(op, env, after, {
+    machineId: releasing.instance?.machineId,
+    offerId: releasing.intent?.offerId,
+  });
+  return { ...next, destroy, label: next.label === 'provision' ? 'provision' : 'release' };
+}
+
+export function finishedSituation(record: PodWrite, now: number): Situation {
+  if (record.exitCode !== undefined) {
+    return {
+      kind: 'terminated',
+      exitCode: record.exitCode,
+      finishedAt: record.finishedAt ?? now,
+      ...(record.startedAt === undefined ? {} : { startedAt: record.startedAt }),
+      ...(record.lastError === undefined ? {} : { message: record.lastError }),
+    };
+  }
+  return {
+    kind: 'failed',
+    reason: record.failureReason ?? 'Failed',
+    message: record.lastError ?? 'The pod failed',
+  };
+}
+
+function banFor(op: ObservedPod, env: PlanEnv, reason: string): Ban | undefined {
+  const machineId = op.record?.instance?.machineId;
+  if (machineId === undefined || !env.config.machineBans.includes(op.provider)) return undefined;
+  return {
+    provider: op.provider,
+    machineId,
+    expiresAt: env.now + env.config.banTimeoutMs,
+    reason,
+    createdAt: env.now,
+  };
+}
