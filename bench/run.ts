@@ -8,6 +8,7 @@ import type { Benchmark } from './harness.ts';
 const MODULES: readonly (() => Promise<{ benchmarks: Benchmark[] }>)[] = [
   () => import('./filter.bench.ts'),
   () => import('./reconcile.bench.ts'),
+  () => import('./bundles.bench.ts'),
 ];
 
 const filters = process.argv.slice(2);

@@ -115,6 +115,8 @@ export class AnexFunction extends Construct {
         mainFields: ['module', 'main'],
         externalModules: ['@aws-sdk/*'],
         banner: ESM_REQUIRE_BANNER,
+        // zod without its 40 locales (−260 KB): see functions/support/zod/classic.ts.
+        esbuildArgs: { '--alias:zod': `${PROJECT_ROOT}functions/support/zod/index.ts` },
         // esbuild is a devDependency: bundling never needs Docker or the network.
         forceDockerBundling: false,
       },

@@ -84,7 +84,8 @@ describe('cdk synth (real esbuild bundling)', () => {
       expect((await readdir(dir as string)).sort()).toEqual(['index.mjs', 'index.mjs.map']);
       const code = await readFile(join(dir as string, 'index.mjs'), 'utf8');
       expect(code.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
-      expect(code).toMatch(/export\s*\{[^}]*as handler\s*\}|export\s*\{\s*handler\s*\}/);
+      // (boolean checks: a failing match would print megabytes of minified code)
+      expect(/export\s*\{[^}]*\bhandler\b[^}]*\}/.test(code)).toBe(true);
     },
   );
 
@@ -94,6 +95,8 @@ describe('cdk synth (real esbuild bundling)', () => {
     expect(size).toBeLessThanOrEqual(BUDGET_BYTES);
     const code = await readFile(join(dir, 'index.mjs'), 'utf8');
     // Bundled SDK code would carry its user agent; external imports keep the package name only.
-    expect(code).not.toContain('aws-sdk-js/');
+    expect(code.includes('aws-sdk-js/')).toBe(false);
+    // zod is aliased to functions/support/zod (no locales): a German message would mean they are back.
+    expect(code.includes('Ungültige Eingabe')).toBe(false);
   });
 });

@@ -1,0 +1,116 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PROJECT_ROOT } from '../infra/constructs/anex-function.ts';
+import { type Benchmark, median, round } from './harness.ts';
+
+/**
+ * Lambda bundles: `cdk synth` with the real esbuild bundling (as deployed), then for each
+ * function the bundle size and the cold import time of the bundled file in a fresh Node
+ * process, with --enable-source-maps as the stack sets it. Goals (issue #7): tick ≤ 2.5 MiB,
+ * ≤ 250 ms import on this machine. Bundles are copied under node_modules/.cache so that the
+ * external @aws-sdk/* imports resolve as they would from the Lambda runtime.
+ *
+ * Standalone: `node bench/bundles.bench.ts` prints a table with sizes too.
+ */
+const FUNCTIONS = ['tick', 'pod-events', 'admission', 'agent'] as const;
+const RUNS = 7;
+
+interface Bundle {
+  name: string;
+  file: string;
+  bytes: number;
+}
+
+let bundles: Bundle[] | undefined;
+
+function synthBundles(): Bundle[] {
+  if (bundles !== undefined) return bundles;
+  const out = mkdtempSync(join(tmpdir(), 'anex-bench-synth-'));
+  try {
+    const cdk = join(PROJECT_ROOT, 'node_modules/.bin/cdk');
+    const result = spawnSync(cdk, ['synth', '--quiet', '--no-notices', '-o', out], {
+      cwd: PROJECT_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${join(PROJECT_ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}` },
+    });
+    if (result.status !== 0) throw new Error(`cdk synth failed:\n${result.stderr}`);
+    bundles = copyBundles(out);
+    return bundles;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+function copyBundles(out: string): Bundle[] {
+  const template = JSON.parse(readFileSync(join(out, 'Anex.template.json'), 'utf8')) as {
+    Resources: Record<
+      string,
+      {
+        Type: string;
+        Properties: { Environment: { Variables: Record<string, unknown> }; Code: { S3Key: string } };
+      }
+    >;
+  };
+  const cache = join(PROJECT_ROOT, 'node_modules/.cache/anex-bench');
+  const found: Bundle[] = [];
+  for (const resource of Object.values(template.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const name = String(resource.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).replace(
+      /^anex-/,
+      '',
+    );
+    const asset = join(out, `asset.${String(resource.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
+    mkdirSync(join(cache, name), { recursive: true });
+    for (const file of ['index.mjs', 'index.mjs.map'])
+      copyFileSync(join(asset, file), join(cache, name, file));
+    const file = join(cache, name, 'index.mjs');
+    found.push({ name, file, bytes: statSync(file).size });
+  }
+  return FUNCTIONS.map((name) => {
+    const bundle = found.find((b) => b.name === name);
+    if (bundle === undefined) throw new Error(`no bundle for ${name} in the synthesized template`);
+    return bundle;
+  });
+}
+
+/** Milliseconds to import the bundle in a fresh process (Node startup excluded). */
+function importMs(file: string): number {
+  const script = `const t = performance.now(); const m = await import(${JSON.stringify(pathToFileURL(file).href)});
+if (typeof m.handler !== 'function') throw new Error('no handler export');
+process.stdout.write(String(performance.now() - t));`;
+  const result = spawnSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', AWS_REGION: 'eu-west-1' },
+  });
+  if (result.status !== 0) throw new Error(`importing ${file} failed:\n${result.stderr}`);
+  return Number(result.stdout);
+}
+
+function measureImport(bundle: Bundle): number {
+  importMs(bundle.file); // warm the file cache, as a warm disk would be
+  return median(Array.from({ length: RUNS }, () => importMs(bundle.file)));
+}
+
+export const benchmarks: Benchmark[] = FUNCTIONS.map((name) => ({
+  name: `bundle ${name}: cold import`,
+  run: () => {
+    const bundle = synthBundles().find((b) => b.name === name) as Bundle;
+    return {
+      name: `bundle ${name}: cold import (${(bundle.bytes / 1024 / 1024).toFixed(2)} MiB)`,
+      unit: 'ms',
+      median: round(measureImport(bundle)),
+    };
+  },
+}));
+
+if (import.meta.main) {
+  for (const bundle of synthBundles()) {
+    const mib = bundle.bytes / 1024 / 1024;
+    process.stdout.write(
+      `${JSON.stringify({ function: bundle.name, bytes: bundle.bytes, mib: round(mib), importMs: round(measureImport(bundle)) })}\n`,
+    );
+  }
+}
