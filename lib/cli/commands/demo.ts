@@ -32,7 +32,8 @@ async function demo(options: DemoCliOptions): Promise<number> {
     });
     process.stdout.write(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     if (result.leaked > 0) return EXIT.failure;
-    if (result.outcome === 'interrupted') return EXIT.interrupted;
+    // --keep ends only by Ctrl-C: interrupted too, even though the pod reached Running.
+    if (result.outcome === 'interrupted' || stop.signal.aborted) return EXIT.interrupted;
     return result.outcome === 'running' ? EXIT.ok : EXIT.failure;
   } finally {
     dispose();

@@ -1,0 +1,89 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type CliProcess, runCli, startCli } from './cli-process.ts';
+
+// `anex demo` starts its own control plane (the cached binaries the test ground built), its
+// own simulated marketplace, embedded store and reconciler: it is run here exactly as
+// `npm run demo` runs it, as a child process.
+const started: CliProcess[] = [];
+
+afterEach(() => {
+  for (const p of started.splice(0)) p.kill();
+});
+
+function demo(args: readonly string[]): CliProcess {
+  const process = startCli(['demo', ...args]);
+  started.push(process);
+  return process;
+}
+
+/** Processes whose command line mentions `text` (the control plane's temp dir). */
+async function processesMentioning(text: string): Promise<string[]> {
+  const { execFile } = await import('node:child_process');
+  const out = await new Promise<string>((resolve) =>
+    execFile('ps', ['-eo', 'args'], (_error, stdout) => resolve(stdout)),
+  );
+  return out.split('\n').filter((line) => line.includes(text));
+}
+
+describe('anex demo', () => {
+  it('takes the example pod from Pending through Provisioning to Running, then cleans up (exit 0)', async () => {
+    const run = demo([]);
+    expect(await run.exited).toBe(0);
+    const out = run.stdout();
+    expect(out).toMatch(/Pending\s+on anex-vastai/);
+    expect(out).toMatch(/event Normal OfferSelected: Renting 2x RTX (4090|3090)/);
+    expect(out).toMatch(/ContainerCreating: Instance \d+/);
+    expect(out).toMatch(/Running\s+on anex-vastai/);
+    expect(out).toContain('✔ default/my-gpu-workload is Running on anex-vastai');
+    expect(out).toContain('cleaned up: no simulated machine left rented');
+    expect(out.indexOf('ContainerCreating')).toBeLessThan(out.indexOf('✔'));
+  });
+
+  it('--keep leaves a usable cluster until Ctrl-C, then removes every process and the temp dir (exit 130)', async () => {
+    const run = demo(['--keep']);
+    const line = await run.waitFor(/export KUBECONFIG=\S+/, 'the kubeconfig to play with', 150_000);
+    const kubeconfigPath = line.slice('export KUBECONFIG='.length);
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(kubeconfigPath);
+    const pod = await kubeConfig
+      .makeApiClient(CoreV1Api)
+      .readNamespacedPod({ namespace: 'default', name: 'my-gpu-workload' });
+    expect(pod.status?.phase).toBe('Running');
+    const controlPlaneDir = dirname(kubeconfigPath);
+    expect(await processesMentioning(controlPlaneDir)).not.toEqual([]);
+
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(130);
+    expect(run.stdout()).toContain('cleaned up: no simulated machine left rented');
+    expect(existsSync(controlPlaneDir)).toBe(false);
+    expect(await processesMentioning(controlPlaneDir)).toEqual([]);
+  });
+
+  it('Ctrl-C while the machine is starting deletes the pod, destroys the machine and exits 130', async () => {
+    const run = demo([]);
+    await run.waitFor(/ContainerCreating: Instance \d+/, 'the machine to be starting', 150_000);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(130);
+    expect(run.stdout()).not.toContain('✔');
+    expect(run.stdout()).toContain('cleaning up: deleting the pod');
+    expect(run.stdout()).toContain('cleaned up: no simulated machine left rented');
+  });
+
+  it('--pod with something that is not a Pod manifest exits 2 naming the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'anex-demo-'));
+    try {
+      const file = join(dir, 'deployment.yaml');
+      await writeFile(file, 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n');
+      const result = await runCli(['demo', '--pod', file]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`--pod ${file}: expected one Pod manifest`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
