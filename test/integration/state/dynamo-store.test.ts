@@ -1,6 +1,8 @@
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnexError } from '../../../lib/errors.ts';
+import { createDynamoClient } from '../../../lib/state/dynamo-client.ts';
 import { DynamoStore } from '../../../lib/state/dynamo-store.ts';
 import { createTable, dynamoClientFor, dynamoInfo } from '../../support/index.ts';
 import { describeStoreContract } from '../../unit/state/store-contract.ts';
@@ -90,5 +92,30 @@ describe('DynamoStore', () => {
     });
     const { Items } = await client.send(new ScanCommand({ TableName: lastTable }));
     expect(Items?.[0]?.ttl).toEqual({ N: '1800000001' });
+  });
+
+  it('times out on a server that never answers, as a retryable timeout', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket); // accept and say nothing
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const hung = createDynamoClient({
+      endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      requestTimeoutMs: 300,
+      maxAttempts: 1,
+    });
+    try {
+      await expect(new DynamoStore({ client: hung, tableName: 'anex' }).getPod('x')).rejects.toMatchObject({
+        kind: 'timeout',
+        retryable: true,
+      });
+    } finally {
+      hung.destroy();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
