@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import {
+  AdmissionregistrationV1Api,
+  AuthorizationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+} from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PodRef } from '../../../lib/kube/cluster.ts';
+import { KubeCluster } from '../../../lib/kube/kube-cluster.ts';
+import { virtualNodeSpec } from '../../../lib/kube/virtual-node.ts';
+import type { KubeObject } from '../../../lib/manifests/common.ts';
+import { NODE_LEASE_NAMESPACE } from '../../../lib/manifests/rbac.ts';
+import { buildManifests } from '../../../lib/manifests/render.ts';
+import { adminKubeConfig, createTestNamespace, type TestNamespace } from '../../support/index.ts';
+
+// `anex manifests` RBAC against the real kube-apiserver: the ServiceAccount's token (from the
+// TokenRequest API) can do everything the reconciler's Kubernetes adapter does — proven with
+// KubeCluster itself — and nothing it was not granted.
+
+const suffix = randomBytes(3).toString('hex');
+const anexNamespace = `anex-rbac-${suffix}`;
+const nodeName = `anex-rbac-${suffix}`;
+const { objects } = buildManifests({
+  version: '0.0.0-test',
+  namespace: anexNamespace,
+  nodeNames: [nodeName],
+  webhookUrl: `https://127.0.0.1:9/admit/${'t'.repeat(32)}`,
+});
+const rbacObjects = objects.filter((o) => o.kind !== 'ValidatingWebhookConfiguration');
+
+let admin: KubeConfig;
+let serviceAccount: KubeConfig;
+let workload: TestNamespace;
+
+async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
+  await call.catch((error: { code?: number }) => {
+    if (error.code !== 404) throw error;
+  });
+}
+
+/** A KubeConfig for the same API server, authenticated only by `token`. */
+function tokenKubeConfig(token: string): KubeConfig {
+  const cluster = admin.getCurrentCluster();
+  if (cluster === null) throw new Error('the admin kubeconfig has no current cluster');
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ ...cluster, name: 'test' }],
+    users: [{ name: 'anex', token }],
+    contexts: [{ name: 'anex', cluster: 'test', user: 'anex' }],
+    currentContext: 'anex',
+  });
+  return kubeConfig;
+}
+
+beforeAll(async () => {
+  admin = adminKubeConfig();
+  const objectsApi = KubernetesObjectApi.makeApiClient(admin);
+  // Cluster-scoped names are fixed ("anex"): clear leftovers of an interrupted earlier run.
+  for (const object of [...rbacObjects].reverse()) {
+    if (object.kind !== 'Namespace') await ignoreNotFound(objectsApi.delete(object as KubernetesObject));
+  }
+  for (const object of rbacObjects) await objectsApi.create(object as KubernetesObject);
+  const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+    name: 'anex',
+    namespace: anexNamespace,
+    body: { spec: { audiences: [], expirationSeconds: 600 } },
+  });
+  serviceAccount = tokenKubeConfig(token.status?.token ?? '');
+  workload = await createTestNamespace('rbac');
+});
+
+afterAll(async () => {
+  const objectsApi = admin === undefined ? undefined : KubernetesObjectApi.makeApiClient(admin);
+  await workload?.remove();
+  await ignoreNotFound(admin?.makeApiClient(CoreV1Api).deleteNode({ name: nodeName }) ?? Promise.resolve());
+  for (const object of [...rbacObjects].reverse()) {
+    await ignoreNotFound(objectsApi?.delete(object as KubernetesObject) ?? Promise.resolve());
+  }
+});
+
+async function canI(attributes: {
+  verb: string;
+  resource: string;
+  subresource?: string;
+  group?: string;
+  namespace?: string;
+}): Promise<boolean> {
+  const review = await serviceAccount.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+    body: { spec: { resourceAttributes: { group: '', ...attributes } } },
+  });
+  return review.status?.allowed === true;
+}
+
+describe('anex manifests RBAC on a real API server', () => {
+  it('does, through KubeCluster with the ServiceAccount token, everything a reconcile pass does', async () => {
+    const cluster = new KubeCluster({ kubeConfig: serviceAccount });
+    const spec = virtualNodeSpec('vastai', nodeName, { internalIp: '10.99.254.1' });
+    await cluster.ensureNode(spec, { now: Date.now() }); // create + status
+    await cluster.ensureNode(spec, { now: Date.now() }); // read + patch + status
+    await cluster.renewNodeLease(nodeName, { now: Date.now(), durationSeconds: 40 }); // create
+    await cluster.renewNodeLease(nodeName, { now: Date.now(), durationSeconds: 40 }); // patch
+    const created = await workload.core.createNamespacedPod({
+      namespace: workload.name,
+      body: {
+        metadata: { name: 'train' },
+        spec: {
+          nodeName,
+          restartPolicy: 'Never',
+          containers: [{ name: 'main', image: 'example/trainer:1' }],
+        },
+      },
+    });
+    const pod: PodRef = { namespace: workload.name, name: 'train', uid: created.metadata?.uid ?? '' };
+    expect((await cluster.listPods(nodeName)).map((p) => p.uid)).toEqual([pod.uid]);
+    expect((await cluster.getPod(workload.name, 'train'))?.uid).toBe(pod.uid);
+    const status = {
+      phase: 'Pending' as const,
+      conditions: [{ type: 'anex.sh/Provisioned', status: 'False' as const, reason: 'NoMatchingOffers' }],
+      containerStatuses: [],
+    };
+    expect(await cluster.updatePodStatus(pod, status)).toBe('updated');
+    const event = {
+      type: 'Warning' as const,
+      reason: 'NoMatchingOffers' as const,
+      message: 'no offer matches',
+    };
+    await cluster.recordEvent(pod, event, { now: Date.now() }); // create
+    await cluster.recordEvent(pod, event, { now: Date.now() }); // read + patch (count 2)
+    expect(await cluster.finalizePod(pod)).toBe('deleted');
+  });
+
+  it.each([
+    { verb: 'watch', resource: 'pods' },
+    { verb: 'delete', resource: 'pods', namespace: 'default' },
+    { verb: 'update', resource: 'pods', subresource: 'status', namespace: 'default' },
+    { verb: 'update', resource: 'nodes', subresource: 'status' },
+    { verb: 'list', resource: 'events', namespace: 'default' },
+    { verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: NODE_LEASE_NAMESPACE },
+  ])('allows %j', async (attributes) => {
+    expect(await canI(attributes)).toBe(true);
+  });
+
+  it.each([
+    { verb: 'delete', resource: 'nodes' },
+    { verb: 'get', resource: 'secrets', namespace: 'kube-system' },
+    { verb: 'get', resource: 'secrets', namespace: anexNamespace },
+    { verb: 'list', resource: 'secrets' },
+    { verb: 'create', resource: 'pods', namespace: 'default' },
+    { verb: 'patch', resource: 'pods', namespace: 'default' },
+    { verb: 'create', resource: 'pods', subresource: 'exec', namespace: 'default' },
+    { verb: 'get', resource: 'configmaps', namespace: 'default' },
+    { verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: 'default' },
+    { verb: 'delete', resource: 'leases', group: 'coordination.k8s.io', namespace: NODE_LEASE_NAMESPACE },
+    { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: anexNamespace },
+    { verb: 'create', resource: 'clusterrolebindings', group: 'rbac.authorization.k8s.io' },
+    { verb: 'patch', resource: 'validatingwebhookconfigurations', group: 'admissionregistration.k8s.io' },
+  ])('forbids %j', async (attributes) => {
+    expect(await canI(attributes)).toBe(false);
+  });
+
+  it('is refused a forbidden call by the API server itself (403)', async () => {
+    const core = serviceAccount.makeApiClient(CoreV1Api);
+    await expect(core.deleteNode({ name: nodeName })).rejects.toMatchObject({ code: 403 });
+    await expect(core.listNamespacedSecret({ namespace: anexNamespace })).rejects.toMatchObject({
+      code: 403,
+    });
+  });
+});
+
+describe('anex manifests webhook on a real API server', () => {
+  it('is accepted as written (rules, CEL matchConditions, selectors)', async () => {
+    const webhook = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration') as KubeObject;
+    const api = admin.makeApiClient(AdmissionregistrationV1Api);
+    await ignoreNotFound(api.deleteValidatingWebhookConfiguration({ name: webhook.metadata.name }));
+    try {
+      const stored = await api.createValidatingWebhookConfiguration({ body: webhook as never });
+      expect(stored.webhooks?.map((w) => [w.name, w.matchConditions?.length, w.failurePolicy])).toEqual([
+        ['validate.pods.anex.sh', 1, 'Ignore'],
+        ['bindings.pods.anex.sh', 1, 'Ignore'],
+        ['deletions.pods.anex.sh', 1, 'Ignore'],
+      ]);
+    } finally {
+      // Removed at once: no pod of another test file is ever sent to the unreachable URL.
+      await ignoreNotFound(api.deleteValidatingWebhookConfiguration({ name: webhook.metadata.name }));
+    }
+  });
+});
