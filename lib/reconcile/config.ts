@@ -23,6 +23,11 @@ export interface ReconcileConfig {
   maxCandidatesPerPass: number;
   /** Providers whose failed machines are banned by machine id (DESIGN §3: Vast only). */
   machineBans: readonly ProviderName[];
+  /**
+   * Where machines are not banned (RunPod: no per-machine offers), the failed offer's scope
+   * (GPU type × cloud × data center) cools down this long instead. @default 15 min
+   */
+  offerCooldownMs?: number;
   /** Per-pod lease: longer than the slowest provisioning sequence of one pod. */
   podLeaseMs: number;
 }

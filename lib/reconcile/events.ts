@@ -59,10 +59,10 @@ export const events = {
     );
   },
   machineBanned(machineId: string, until: number, reason: string): PodEvent {
-    return warn(
-      'MachineBanned',
-      `Machine ${machineId} is skipped for all pods until ${iso(until)}: ${reason}`,
-    );
+    const what = machineId.startsWith('offer:')
+      ? `Offer ${machineId.slice('offer:'.length)}`
+      : `Machine ${machineId}`;
+    return warn('MachineBanned', `${what} is skipped for all pods until ${iso(until)}: ${reason}`);
   },
   attemptFailed(reason: string, next: 'retry' | 'give-up'): PodEvent {
     const then = next === 'retry' ? 'destroying it and trying another machine' : 'destroying it';

@@ -3,6 +3,7 @@ import type { Ban, PodWrite } from '../state/store.ts';
 import { events } from './events.ts';
 import { basePlan, change, currentWrite, instanceIds, type PlanEnv } from './plan-env.ts';
 import { provisionOrReport } from './plan-provision.ts';
+import { DEFAULT_OFFER_COOLDOWN_MS, offerCooldownKey } from './rules.ts';
 import type { ObservedPod, PodPlan, Situation } from './types.ts';
 
 /**
@@ -83,14 +84,21 @@ export function finishedSituation(record: PodWrite, now: number): Situation {
   };
 }
 
+/**
+ * A machine ban where the provider rents machines (Vast); elsewhere a short cooldown of the
+ * failed offer's scope (providers.md §5: RunPod GPU type × cloud × data center), kept in the
+ * same ban store under {@link offerCooldownKey}.
+ */
 function banFor(op: ObservedPod, env: PlanEnv, reason: string): Ban | undefined {
-  const machineId = op.record?.instance?.machineId;
-  if (machineId === undefined || !env.config.machineBans.includes(op.provider)) return undefined;
-  return {
-    provider: op.provider,
-    machineId,
-    expiresAt: env.now + env.config.banTimeoutMs,
-    reason,
-    createdAt: env.now,
-  };
+  const base = { provider: op.provider, reason, createdAt: env.now };
+  if (env.config.machineBans.includes(op.provider)) {
+    const machineId = op.record?.instance?.machineId;
+    return machineId === undefined
+      ? undefined
+      : { ...base, machineId, expiresAt: env.now + env.config.banTimeoutMs };
+  }
+  const offerId = op.record?.intent?.offerId;
+  if (offerId === undefined) return undefined;
+  const cooldown = env.config.offerCooldownMs ?? DEFAULT_OFFER_COOLDOWN_MS;
+  return { ...base, machineId: offerCooldownKey(offerId), expiresAt: env.now + cooldown };
 }

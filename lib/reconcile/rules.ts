@@ -28,6 +28,14 @@ export interface RankInput {
   now: number;
 }
 
+/** Ban-store key of an offer scope cooling down (providers without machine bans). */
+export function offerCooldownKey(offerId: string): string {
+  return `${OFFER_COOLDOWN_PREFIX}${offerId}`;
+}
+
+export const OFFER_COOLDOWN_PREFIX = 'offer:';
+export const DEFAULT_OFFER_COOLDOWN_MS = 15 * 60_000;
+
 /**
  * Offers are fetched once per distinct requirement set per pass: two pods asking for the
  * same thing share one listOffers call. Notes and warnings do not change what is listed.

@@ -36,7 +36,7 @@ describe('runPass: failures while renting', () => {
     });
   });
 
-  it('on RunPod, a failed start skips that offer for the retry and bans nothing', async () => {
+  it('on RunPod, a failed start cools that offer down (no machine ban) and rents the next', async () => {
     const h = harness();
     h.runpod.offers = [
       aRunPodOffer({ offerId: 'RTX 4090|SECURE|EU-RO-1|1', pricePerHour: 0.69 }),
@@ -53,8 +53,19 @@ describe('runPass: failures while renting', () => {
       'RTX 4090|SECURE|EU-SE-1|1',
     ]);
     expect(h.runpod.destroyed).toEqual(['i-1']);
-    expect(await h.store.listBans('runpod', h.now)).toEqual([]);
-    expect(h.cluster.events(pod).some((e) => e.reason === 'MachineBanned')).toBe(false);
+    expect((await h.store.listBans('runpod', h.now)).map((b) => b.machineId)).toEqual([
+      'offer:RTX 4090|SECURE|EU-RO-1|1',
+    ]);
+    expect(h.cluster.events(pod).find((e) => e.reason === 'MachineBanned')?.message).toContain(
+      'Offer RTX 4090|SECURE|EU-RO-1|1 is skipped for all pods',
+    );
+    // Another pod asking for the same does not get the cooling offer either.
+    const other = h.cluster.addPod(gpuPod(2, { provider: 'runpod' }));
+    h.runpod.offers.push(aRunPodOffer({ offerId: 'RTX 4090|SECURE|EU-NL-1|1', pricePerHour: 0.8 }));
+    await h.pass();
+    expect(h.runpod.creates.find((c) => c.tag.podUid === other.uid)?.offer.offerId).not.toBe(
+      'RTX 4090|SECURE|EU-RO-1|1',
+    );
   });
 
   it('waits for a slow start, then destroys, bans and moves on after the start timeout', async () => {
