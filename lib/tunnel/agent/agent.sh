@@ -9,8 +9,8 @@
 #   3. Start them, wait for wireproxy's /readyz, then run the pod's command with its env,
 #      forwarding SIGTERM (and SIGINT, as SIGTERM: see forward()).
 #   4. Report started / exited(code) / failed(reason). On exit the agent reports `exited` and
-#      ends; the control plane then destroys the instance (billing stops). restartPolicy
-#      OnFailure/Always restart the command in place instead, as a kubelet would.
+#      ends; the control plane then destroys the instance (billing stops) and, when
+#      restartPolicy asks for a restart, starts the pod again on a new machine.
 #   5. Dead-man's switch: when the endpoint says the pod is gone, or cannot be reached for
 #      the configured time, the agent stops the workload and exits, so the instance stops.
 #
@@ -353,51 +353,40 @@ forward() {
 }
 trap forward TERM INT
 
-restarts=0
+report started || true
+(
+  while read -r value; do
+    pair=$(b64d "$value")
+    case ${pair%%=*} in
+      '' | *[!A-Za-z0-9_]* | [0-9]*) log "skipping env entry with an invalid name" ;;
+      *) export "$pair" ;;
+    esac
+  done <"$work/pod.env"
+  trap - TERM INT
+  exec "$@"
+) &
+child=$!
+# A signal that came before the child's pid was known is passed on now.
+[ -n "$stop_requested" ] && kill -TERM "$child" 2>/dev/null
 while :; do
-  if [ "$restarts" -gt 0 ]; then report started "" "restart $restarts after exit code $code" || true
-  else report started || true; fi
-  (
-    while read -r value; do
-      pair=$(b64d "$value")
-      case ${pair%%=*} in
-        '' | *[!A-Za-z0-9_]* | [0-9]*) log "skipping env entry with an invalid name" ;;
-        *) export "$pair" ;;
-      esac
-    done <"$work/pod.env"
-    trap - TERM INT
-    exec "$@"
-  ) &
-  child=$!
-  while :; do
-    got_signal=
-    wait "$child"
-    code=$?
-    [ -n "$got_signal" ] && continue
-    break
-  done
-  child=
-  if [ -f "$work/deadman" ]; then
-    reason=$(cat "$work/deadman")
-    log "stopping: $reason"
-    report failed "" "stopped by the dead-man's switch: $reason" || true
-    stop_helpers
-    exit 1
-  fi
-  log "command exited with code $code"
-  case ${restart_policy:-Never} in
-    Always) again=1 ;;
-    OnFailure) again=$([ "$code" -ne 0 ] && echo 1) ;;
-    *) again= ;;
-  esac
-  if [ -z "$again" ] || [ -n "$stop_requested" ]; then
-    report exited "$code" || true
-    stop_helpers
-    exit "$code"
-  fi
-  restarts=$((restarts + 1))
-  delay=$((restarts * 10))
-  [ "$delay" -gt 300 ] && delay=300
-  log "restarting the command in ${delay}s (restartPolicy ${restart_policy})"
-  sleep "$delay"
+  got_signal=
+  wait "$child"
+  code=$?
+  [ -n "$got_signal" ] && continue
+  break
 done
+child=
+if [ -f "$work/deadman" ]; then
+  reason=$(cat "$work/deadman")
+  log "stopping: $reason"
+  report failed "" "stopped by the dead-man's switch: $reason" || true
+  stop_helpers
+  exit 1
+fi
+# Whatever the restartPolicy, the container's end is reported and the agent exits: the
+# control plane destroys this instance (billing stops) and, when the policy asks for a
+# restart, rents a new machine (DESIGN §4), so a restart never runs on a half-known host.
+log "command exited with code $code (restartPolicy ${restart_policy:-Never}: the control plane decides what follows)"
+report exited "$code" || true
+stop_helpers
+exit "$code"

@@ -231,14 +231,14 @@ function workload(w: World, out: string, extra = ''): Parameters<typeof aLaunch>
 
 describe('agent.sh', () => {
   it.each([
-    ['curl', 'tar.gz'],
-    ['wget', 'binary'],
+    ['curl', 'tar.gz', 'Never'],
+    ['wget', 'binary', 'Always'],
   ] as const)(
-    'bootstraps with %s, verifies a %s download, runs the command through the tunnel and reports its exit code',
-    async (client, format) => {
+    "bootstraps with %s, verifies a %s download, runs the command through the tunnel and reports its exit code (restartPolicy %s: restarts are the control plane's)",
+    async (client, format, restartPolicy) => {
       const w = await world({ format });
       const out = join(w.scope.dir, 'out.txt');
-      const { pod, token, env } = await podAndToken(w, workload(w, out));
+      const { pod, token, env } = await podAndToken(w, { ...workload(w, out), restartPolicy });
       const result = await finished(runAgent({ ...env, ANEX_AGENT_HTTP: client }));
       expect(result.stderr).toContain('tunnel ready');
       expect(result.code).toBe(7);
