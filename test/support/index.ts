@@ -3,8 +3,9 @@
  *
  * The project's globalSetup (./global-setup.ts) starts, once per run, a real Kubernetes
  * v1.33 control plane — etcd, kube-apiserver, kube-scheduler, kube-controller-manager,
- * built from the Go module proxy by test/control-plane/build.sh and cached under
- * ~/.cache/anex/control-plane — and one in-memory dynalite (DynamoDB API over HTTP).
+ * built from the Go module proxy by lib/local/control-plane/build/build.sh and cached under
+ * ${XDG_CACHE_HOME:-~/.cache}/anex/control-plane (KUBEBUILDER_ASSETS / TEST_ASSET_* honoured)
+ * — and one in-memory dynalite (DynamoDB API over HTTP).
  * If a part cannot be built or started the run fails with a TestGroundError naming it.
  *
  * In a test file:
@@ -20,7 +21,9 @@
  * The cluster is shared by every file of the run (files run one at a time): use a
  * namespace per test, unique node names if you register nodes, and remove cluster-scoped
  * objects you create. The controller-manager's node grace period is shortened to
- * NODE_MONITOR.gracePeriodSeconds (20 s): renew a node's Lease more often than that.
+ * NODE_MONITOR.gracePeriodSeconds (20 s): renew a node's Lease more often than that. With
+ * every node NotReady the node-lifecycle controller is in "master disruption mode" and adds
+ * no NoExecute taint (no eviction): register a second, healthy node to test eviction.
  */
 export { ADMIN_USER } from './certs.ts';
 export {
