@@ -79,6 +79,12 @@ export interface AnexStackProps extends StackProps {
    * @default {}
    */
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Any label; changing it redeploys every function, so warm containers (which read the
+   * secret once per cold start) pick up rotated credentials.
+   * @default undefined
+   */
+  readonly credentialsRevision?: string;
 }
 
 /**
@@ -134,6 +140,9 @@ export class AnexStack extends Stack {
     };
     const env = (extra: Record<string, string>) => ({
       ...extra,
+      ...(props.credentialsRevision === undefined
+        ? {}
+        : { ANEX_CREDENTIALS_REVISION: props.credentialsRevision }),
       ...props.environment,
     });
     const reserved = props.tickReservedConcurrency ?? 1;

@@ -1,6 +1,8 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
+import { SECRET_ENV } from '../lib/config/secrets.ts';
+import { SETTINGS } from '../lib/config/settings.ts';
 import { InvalidInputError } from '../lib/errors.ts';
 import type { AnexStackProps } from './anex-stack.ts';
 
@@ -22,6 +24,37 @@ const retentionDays = z.coerce
       .join(', ')})`,
   });
 
+/** lib/config's variables; the secret ones are refused (they belong in Secrets Manager). */
+const CONFIG_VARIABLES = new Set<string>(SETTINGS.map((s) => s.env));
+const SECRET_VARIABLES = new Set<string>(Object.values(SECRET_ENV));
+
+const reconcilerEnvironment = z
+  .union([z.string(), z.record(z.string(), z.unknown())])
+  .transform((value, ctx) => {
+    try {
+      return typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of ANEX_* variables' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string(), z.string({ error: 'values must be strings' })))
+  .superRefine((env, ctx) => {
+    for (const key of Object.keys(env)) {
+      if (SECRET_VARIABLES.has(key)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${key} is a secret: put it in the stack's secret (docs/deploy.md)`,
+        });
+      } else if (!CONFIG_VARIABLES.has(key)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${key} is not an anex setting (see lib/config/settings.ts)`,
+        });
+      }
+    }
+  });
+
 const settingsSchema = z
   .object({
     stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'must be a CloudFormation stack name'),
@@ -41,6 +74,8 @@ const settingsSchema = z
     logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']),
     alarmTopicArn: z.string().startsWith('arn:', 'must be an SNS topic ARN'),
     scheduleEnabled: bool,
+    environment: reconcilerEnvironment,
+    credentialsRevision: z.coerce.string().regex(/^[\w.-]{1,64}$/, 'must be a short label such as "2"'),
   })
   .partial()
   .strict();
@@ -85,6 +120,8 @@ export function stackPropsFrom(settings: DeploymentSettings): AnexStackProps {
     logLevel: settings.logLevel,
     alarmTopicArn: settings.alarmTopicArn,
     scheduleEnabled: settings.scheduleEnabled,
+    environment: settings.environment,
+    credentialsRevision: settings.credentialsRevision,
   };
   return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as AnexStackProps;
 }

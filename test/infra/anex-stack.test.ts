@@ -117,10 +117,20 @@ describe('AnexStack: functions', () => {
     }
   });
 
-  it('passes reconciler settings through to every function', () => {
-    const { template: custom } = synthStack({ 'anex:logLevel': 'DEBUG' });
+  it('passes reconciler settings and the credentials revision through to every function', () => {
+    const { template: custom } = synthStack({
+      'anex:logLevel': 'DEBUG',
+      'anex:environment': '{"ANEX_CLUSTER_ID":"prod-eu"}',
+      'anex:credentialsRevision': '7',
+    });
     custom.allResourcesProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ POWERTOOLS_LOG_LEVEL: 'DEBUG' }) },
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_LOG_LEVEL: 'DEBUG',
+          ANEX_CLUSTER_ID: 'prod-eu',
+          ANEX_CREDENTIALS_REVISION: '7',
+        }),
+      },
     });
   });
 });

@@ -26,6 +26,9 @@ describe('parseSettings', () => {
     [{ 'anex:scheduleEnabled': 'false' }, { scheduleEnabled: false }],
     [{ 'anex:logRetentionDays': '7' }, { logRetention: 7 }],
     [{ 'anex:tickReservedConcurrency': '0' }, { tickReservedConcurrency: 0 }],
+    [{ 'anex:environment': '{"ANEX_PROVIDERS":"vastai"}' }, { environment: { ANEX_PROVIDERS: 'vastai' } }],
+    [{ 'anex:environment': { ANEX_CLUSTER_ID: 'prod' } }, { environment: { ANEX_CLUSTER_ID: 'prod' } }],
+    [{ 'anex:credentialsRevision': 2 }, { credentialsRevision: '2' }],
   ])('maps %j (command-line strings or JSON values) to %j', (context, expected) => {
     const props = stackPropsFrom(parseSettings(context));
     expect(JSON.stringify(props)).toEqual(JSON.stringify(expected));
