@@ -30,38 +30,63 @@ export function searchAsks(
   const storage =
     typeof body.allocated_storage === 'number' ? body.allocated_storage : DEFAULT_ALLOCATED_STORAGE;
   const filters = Object.entries(body).filter(([key]) => !NON_FILTER_KEYS.has(key));
-  const offers: Record<string, unknown>[] = [];
+  // Rows are views (static columns + a few computed ones) and are materialized only for the
+  // page returned, so a 100k-offer market stays fast to search.
+  const views: RowView[] = [];
   for (const ask of asks) {
-    const row = rowOf(ask, machines, storage);
-    if ((row.disk_space as number) < storage) continue;
-    if (filters.every(([key, condition]) => matches(row, key, condition))) offers.push(row);
+    const view = viewOf(ask, machines, storage);
+    if ((ask.row.disk_space as number) < storage) continue;
+    if (filters.every(([key, condition]) => matches(view, key, condition))) views.push(view);
   }
-  sortRows(offers, body.order);
+  sortRows(views, body.order);
   const limit = typeof body.limit === 'number' && body.limit > 0 ? Math.floor(body.limit) : 64;
-  return { status: 200, body: { offers: offers.slice(0, limit) } };
+  return { status: 200, body: { offers: views.slice(0, limit).map(materialize) } };
 }
 
-function rowOf(
-  ask: VastAsk,
-  machines: ReadonlyMap<number, VastMachine>,
-  storage: number,
-): Record<string, unknown> {
+interface RowView {
+  ask: VastAsk;
+  rented: boolean;
+  total: number;
+  diskHour: number;
+  /** Sort keys, filled once before sorting. */
+  keys?: number[];
+}
+
+function viewOf(ask: VastAsk, machines: ReadonlyMap<number, VastMachine>, storage: number): RowView {
   const machine = machines.get(ask.machineId);
   const free = machine ? machine.gpuTotal - machine.gpusInUse : 0;
-  const rented = ask.taken || free < ask.numGpus;
   const diskHour = round((ask.storageCost * storage) / HOURS_PER_MONTH, 4);
-  const total = round(ask.dphBase + diskHour, 4);
+  return { ask, rented: ask.taken || free < ask.numGpus, diskHour, total: round(ask.dphBase + diskHour, 4) };
+}
+
+/** A column of the row as the server computes it for this search. */
+function get(view: RowView, field: string): unknown {
+  switch (field) {
+    case 'rentable':
+      return !view.rented;
+    case 'rented':
+      return view.rented;
+    case 'dph_total':
+      return view.total;
+    case 'dlperf_per_dphtotal':
+      return round((view.ask.row.dlperf as number) / view.total, 2);
+    default:
+      return view.ask.row[field];
+  }
+}
+
+function materialize(view: RowView): Record<string, unknown> {
   return {
-    ...ask.row,
-    rentable: !rented,
-    rented,
-    dph_total: total,
-    dlperf_per_dphtotal: round((ask.row.dlperf as number) / total, 2),
-    search: { totalHour: total, gpuCostPerHour: ask.dphBase, diskHour },
+    ...view.ask.row,
+    rentable: !view.rented,
+    rented: view.rented,
+    dph_total: view.total,
+    dlperf_per_dphtotal: get(view, 'dlperf_per_dphtotal'),
+    search: { totalHour: view.total, gpuCostPerHour: view.ask.dphBase, diskHour: view.diskHour },
   };
 }
 
-function matches(row: Record<string, unknown>, key: string, condition: unknown): boolean {
+function matches(row: RowView, key: string, condition: unknown): boolean {
   const [column, value] = virtualColumn(row, key);
   const ops =
     condition !== null && typeof condition === 'object' && !Array.isArray(condition)
@@ -71,16 +96,16 @@ function matches(row: Record<string, unknown>, key: string, condition: unknown):
 }
 
 /** The server's rewrites of virtual columns (vast-cli `vastai/data/query.py`). */
-function virtualColumn(row: Record<string, unknown>, key: string): [string, unknown] {
-  if (key === 'verified') return [key, row.verification === 'verified'];
-  if (key === 'datacenter') return [key, row.hosting_type === 1];
+function virtualColumn(row: RowView, key: string): [string, unknown] {
+  if (key === 'verified') return [key, get(row, 'verification') === 'verified'];
+  if (key === 'datacenter') return [key, get(row, 'hosting_type') === 1];
   if (key === 'geolocation') {
-    const geo = row.geolocation;
+    const geo = get(row, 'geolocation');
     return [key, typeof geo === 'string' ? geo.slice(-2) : undefined];
   }
-  if (key === 'reliability2') return [key, row.reliability];
-  if (key === 'cuda_vers') return [key, row.cuda_max_good];
-  return [key, row[key]];
+  if (key === 'reliability2') return [key, get(row, 'reliability')];
+  if (key === 'cuda_vers') return [key, get(row, 'cuda_max_good')];
+  return [key, get(row, key)];
 }
 
 function compare(actual: unknown, op: Operator, expected: unknown, _column: string): boolean {
@@ -107,14 +132,16 @@ function compare(actual: unknown, op: Operator, expected: unknown, _column: stri
   }
 }
 
-function sortRows(rows: Record<string, unknown>[], order: unknown): void {
+function sortRows(rows: RowView[], order: unknown): void {
   const keys = Array.isArray(order) ? order.filter((o): o is [string, string] => Array.isArray(o)) : [];
   if (keys.length === 0) keys.push(['score', 'desc']);
+  const signs = keys.map(([, dir]) => (dir === 'desc' ? -1 : 1));
+  for (const row of rows) row.keys = keys.map(([field]) => Number(get(row, field)));
   rows.sort((a, b) => {
-    for (const [field, dir] of keys) {
-      const x = a[field] as number;
-      const y = b[field] as number;
-      if (x !== y) return (x < y ? -1 : 1) * (dir === 'desc' ? -1 : 1);
+    for (let i = 0; i < signs.length; i++) {
+      const x = a.keys?.[i] ?? 0;
+      const y = b.keys?.[i] ?? 0;
+      if (x !== y) return (x < y ? -1 : 1) * (signs[i] ?? 1);
     }
     return 0;
   });
