@@ -110,8 +110,13 @@ async function liveOffers(
   }
   try {
     const client = providersFor({ [provider]: endpoint }, DEFAULT_RECONCILE_CONFIG.clusterId)[provider];
-    // Bans are not pushed into the search here: the funnel shows what they keep out.
-    const offers = (await client?.listOffers(requirements, {})) ?? [];
+    if (client === undefined) return { offersError: `no ${provider} client` };
+    // The provider filters server-side, so the pod's own search returns only matches. Two
+    // wider searches (nothing but the provider; only GPU model and count) bring in what the
+    // filters remove, so the funnel and the near miss have something to show. Bans are not
+    // pushed into any search: the funnel shows what they keep out.
+    const searches = [requirements, ...widened(requirements)].map((r) => client.listOffers(r, {}));
+    const offers = dedupe((await Promise.all(searches)).flat());
     return {
       offers: {
         explanation: explain(requirements, offers, bans, input.now),
@@ -121,6 +126,30 @@ async function liveOffers(
   } catch (error) {
     return { offersError: `searching ${provider} offers failed: ${(error as Error).message}` };
   }
+}
+
+/** The pod's requirements without their filters: all of them, then all but GPU model and count. */
+function widened(requirements: Requirements): Requirements[] {
+  const bare: Requirements = {
+    provider: requirements.provider,
+    diskToAllocateGb: requirements.diskToAllocateGb,
+    vastai: { verifiedOnly: false },
+    runpod: { keepGpuTypePriority: false },
+    notes: [],
+    warnings: [],
+  };
+  const gpu: Requirements = {
+    ...bare,
+    ...(requirements.gpuNames === undefined ? {} : { gpuNames: requirements.gpuNames }),
+    ...(requirements.gpuCount === undefined ? {} : { gpuCount: requirements.gpuCount }),
+  };
+  return [bare, gpu];
+}
+
+function dedupe(offers: readonly Offer[]): Offer[] {
+  const byId = new Map<string, Offer>();
+  for (const offer of offers) byId.set(offer.offerId, offer);
+  return [...byId.values()];
 }
 
 async function recentEvents(kubeConfig: KubeConfig, view: PodView): Promise<ExplainReport['events']> {

@@ -6,7 +6,7 @@ import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { adminKubeConfig, controlPlane, createTestNamespace, eventually } from '../../support/index.ts';
-import { type CliProcess, REPO, startCli } from './cli-process.ts';
+import { type CliProcess, REPO, runCli, startCli } from './cli-process.ts';
 
 interface SimInstance {
   id: string;
@@ -100,6 +100,22 @@ describe('anex run --simulate-style local mode (child processes)', () => {
     );
     const live = await simInstances(sim.vastUrl);
     expect(live.map((i) => i.id)).toEqual(rented.map((i) => i.id));
+
+    // Another command shares the running reconciler's store through the data dir.
+    const status = await runCli(
+      ['status', '--kubeconfig', controlPlane().kubeconfigPath, '--data-dir', dataDir, '--output', 'json'],
+      sim.env,
+    );
+    expect(status.code).toBe(0);
+    const rows = JSON.parse(status.stdout) as { pod: string; phase: string; instance: string; gpu: string }[];
+    expect(rows).toEqual([
+      expect.objectContaining({
+        pod: `${ns.name}/my-gpu-workload`,
+        phase: 'Running',
+        instance: rented[0]?.id,
+        gpu: expect.stringMatching(/^2x RTX (3090|4090)$/),
+      }),
+    ]);
 
     await ns.core.deleteNamespacedPod({ namespace: ns.name, name: 'my-gpu-workload' });
     await eventually(async () => ((await simInstances(sim.vastUrl)).length === 0 ? true : undefined), {
