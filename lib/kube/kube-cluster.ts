@@ -4,21 +4,25 @@ import {
   CoreV1Api,
   type CoreV1Event,
   type KubeConfig,
-  Observable,
-  type ObservableMiddleware,
   PatchStrategy,
-  type RequestContext,
-  type ResponseContext,
-  setHeaderOptions,
   type V1Lease,
   type V1Node,
 } from '@kubernetes/client-node';
+import { AnexError } from '../errors.ts';
 import type { Cluster, PodEvent, PodRef, PodStatusUpdate, PodView, VirtualNodeSpec } from './cluster.ts';
 import { statusCode, translateKubeError } from './errors.ts';
 import { kubeTime, microTime } from './kube-time.ts';
 import { eventMessage, eventName, podStatusPatch } from './pod-status-patch.ts';
 import { toPodView } from './pod-view.ts';
-import { newNode, nodeLabels, nodeStatusPatch, nodeTaints, sameTaints } from './virtual-node.ts';
+import { requestOptions } from './request-options.ts';
+import {
+  labelsDiffer,
+  newNode,
+  nodeLabels,
+  nodeStatusPatch,
+  nodeTaints,
+  sameTaints,
+} from './virtual-node.ts';
 
 export interface KubeClusterOptions {
   kubeConfig: KubeConfig;
@@ -49,13 +53,10 @@ export class KubeCluster implements Cluster {
   readonly #merge: ConfigurationOptions;
 
   constructor(options: KubeClusterOptions) {
-    this.#plain = timeoutOptions(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-    this.#strategic = setHeaderOptions(
-      'Content-Type',
-      PatchStrategy.StrategicMergePatch,
-      this.#plain as never,
-    );
-    this.#merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch, this.#plain as never);
+    const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#plain = requestOptions(timeoutMs);
+    this.#strategic = requestOptions(timeoutMs, PatchStrategy.StrategicMergePatch);
+    this.#merge = requestOptions(timeoutMs, PatchStrategy.MergePatch);
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#coordination = options.kubeConfig.makeApiClient(CoordinationV1Api);
     this.#component = options.component ?? 'anex';
@@ -65,10 +66,7 @@ export class KubeCluster implements Cluster {
     const action = `register virtual node ${node.name}`;
     let current = await this.#call(() => this.#readNode(node.name), action);
     if (current === undefined) {
-      current = await this.#call(
-        () => this.#core.createNode({ body: newNode(node), fieldManager: this.#component }, this.#plain),
-        action,
-      );
+      current = await this.#call(() => this.#createNode(node), action);
     } else if (
       !sameTaints(current.spec?.taints ?? [], nodeTaints(node, current.spec?.taints)) ||
       labelsDiffer(current, node)
@@ -145,22 +143,8 @@ export class KubeCluster implements Cluster {
   }
 
   async recordEvent(pod: PodRef, event: PodEvent, options: { now: number }): Promise<void> {
-    const name = eventName(pod, event);
     const action = `record event ${event.reason} on pod ${pod.namespace}/${pod.name}`;
-    try {
-      await this.#core.createNamespacedEvent(
-        {
-          namespace: pod.namespace,
-          body: this.#newEvent(pod, event, name, options.now),
-        },
-        this.#plain,
-      );
-      return;
-    } catch (error) {
-      if (statusCode(error) === 404) return; // the namespace is gone, and the pod with it
-      if (statusCode(error) !== 409) throw translateKubeError(error, action);
-    }
-    await this.#call(() => this.#bumpEvent(pod.namespace, name, event, options.now), action);
+    await this.#call(() => this.#upsertEvent(pod, event, options.now), action);
   }
 
   async finalizePod(pod: PodRef): Promise<'deleted' | 'gone'> {
@@ -179,6 +163,18 @@ export class KubeCluster implements Cluster {
       // 409: the uid precondition failed, so the pod we meant is gone and the name is another's.
       if (statusCode(error) === 404 || statusCode(error) === 409) return 'gone';
       throw translateKubeError(error, `delete pod ${pod.namespace}/${pod.name}`);
+    }
+  }
+
+  /** An overlapping tick may create it first: then take theirs. */
+  async #createNode(node: VirtualNodeSpec): Promise<V1Node> {
+    try {
+      return await this.#core.createNode({ body: newNode(node), fieldManager: this.#component }, this.#plain);
+    } catch (error) {
+      if (statusCode(error) !== 409) throw error;
+      const existing = await this.#readNode(node.name);
+      if (existing === undefined) throw error;
+      return existing;
     }
   }
 
@@ -249,10 +245,31 @@ export class KubeCluster implements Cluster {
     };
   }
 
-  /** Same reason and message again: one more on the count. resourceVersion guards the count; one retry. */
-  async #bumpEvent(namespace: string, name: string, event: PodEvent, now: number): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const current = await this.#core.readNamespacedEvent({ namespace, name }, this.#plain);
+  /**
+   * Creates the event, or — same reason and message again — bumps its count (resourceVersion
+   * guards the count). Two rounds cover a concurrent writer and an event expiring in between.
+   */
+  async #upsertEvent(pod: PodRef, event: PodEvent, now: number): Promise<void> {
+    const name = eventName(pod, event);
+    const { namespace } = pod;
+    for (let round = 1; round <= 2; round++) {
+      try {
+        await this.#core.createNamespacedEvent(
+          { namespace, body: this.#newEvent(pod, event, name, now) },
+          this.#plain,
+        );
+        return;
+      } catch (error) {
+        if (statusCode(error) === 404) return; // the namespace is gone, and the pod with it
+        if (statusCode(error) !== 409) throw error;
+      }
+      const current = await this.#core
+        .readNamespacedEvent({ namespace, name }, this.#plain)
+        .catch((error: unknown) => {
+          if (statusCode(error) === 404) return undefined;
+          throw error;
+        });
+      if (current === undefined) continue;
       const body = {
         metadata: { resourceVersion: current.metadata.resourceVersion },
         count: (current.count ?? 1) + 1,
@@ -263,9 +280,10 @@ export class KubeCluster implements Cluster {
         await this.#core.patchNamespacedEvent({ namespace, name, body }, this.#merge);
         return;
       } catch (error) {
-        if (statusCode(error) !== 409 || attempt > 1) throw error;
+        if (statusCode(error) !== 409 && statusCode(error) !== 404) throw error;
       }
     }
+    throw new AnexError(`event ${name} kept changing under us`, { kind: 'conflict', retryable: true });
   }
 
   async #call<T>(run: () => Promise<T>, action: string): Promise<T> {
@@ -275,24 +293,4 @@ export class KubeCluster implements Cluster {
       throw translateKubeError(error, action);
     }
   }
-}
-
-/**
- * Aborts each request after `ms` (client-node hands the signal to undici's fetch). The
- * object-style API takes observable middleware: client-node's own minimal Observable.
- */
-function timeoutOptions(ms: number): ConfigurationOptions {
-  const middleware: ObservableMiddleware = {
-    pre: (context: RequestContext) => {
-      context.setSignal(AbortSignal.timeout(ms));
-      return new Observable(Promise.resolve(context));
-    },
-    post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' } as ConfigurationOptions;
-}
-
-function labelsDiffer(current: V1Node, node: VirtualNodeSpec): boolean {
-  const labels = current.metadata?.labels ?? {};
-  return Object.entries(nodeLabels(node)).some(([key, value]) => labels[key] !== value);
 }

@@ -153,3 +153,9 @@ function nodeInfo(spec: VirtualNodeSpec) {
     architecture: 'amd64',
   };
 }
+
+/** Whether the node lacks or differs on any label anex requires. */
+export function labelsDiffer(current: V1Node, node: VirtualNodeSpec): boolean {
+  const labels = current.metadata?.labels ?? {};
+  return Object.entries(nodeLabels(node)).some(([key, value]) => labels[key] !== value);
+}

@@ -203,6 +203,20 @@ describe('KubeCluster on the real control plane', () => {
     }
   });
 
+  it('registers a node twice at once (overlapping ticks) without failing either', async () => {
+    const twin = { ...spec, name: `${nodeName}-twin` };
+    try {
+      const other = new KubeCluster({ kubeConfig: adminKubeConfig() });
+      await Promise.all([
+        cluster.ensureNode(twin, { now: Date.now() }),
+        other.ensureNode(twin, { now: Date.now() }),
+      ]);
+      expect((await core.readNode({ name: twin.name })).metadata?.labels?.['node-provider']).toBe('vastai');
+    } finally {
+      await core.deleteNode({ name: twin.name });
+    }
+  });
+
   it('renews the node lease in kube-node-lease, owned by the node', async () => {
     const leases = kubeConfig.makeApiClient(CoordinationV1Api);
     const node = await core.readNode({ name: nodeName });
@@ -306,6 +320,27 @@ describe('KubeCluster on the real control plane', () => {
     expect(only?.event.lastTimestamp?.getTime()).toBeGreaterThan(
       only?.event.firstTimestamp?.getTime() ?? Infinity,
     );
+  });
+});
+
+describe('KubeCluster events under contention', () => {
+  it('counts every one of concurrent identical events, and recreates one that expired', async () => {
+    const ns = await createTestNamespace('contended');
+    const ref = await createPod(ns, { name: 'busy' });
+    const event = {
+      type: 'Warning',
+      reason: 'ProvisionFailed',
+      message: 'host fault on machine 17',
+    } as const;
+    const other = new KubeCluster({ kubeConfig: adminKubeConfig() });
+    await Promise.all([
+      cluster.recordEvent(ref, event, { now: Date.now() }),
+      other.recordEvent(ref, event, { now: Date.now() }),
+    ]);
+    expect((await eventsOf(ns, ref)).map((e) => e.count)).toEqual([2]);
+    await ns.core.deleteCollectionNamespacedEvent({ namespace: ns.name });
+    await cluster.recordEvent(ref, event, { now: Date.now() });
+    expect((await eventsOf(ns, ref)).map((e) => e.count)).toEqual([1]);
   });
 });
 
