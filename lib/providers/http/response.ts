@@ -6,7 +6,7 @@ import { redactText } from './redact.ts';
 export interface HttpResponse {
   status: number;
   headers: Headers;
-  /** Raw body text (Vast answers some errors in plain text). */
+  /** Raw body text (some vendors answer errors in plain text). */
   text: string;
   /** Parsed JSON body, or undefined when the body is empty or not JSON. */
   json: unknown;

@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 /** What a simulator route handler returns; the server writes it. */
 export interface SimResponse {
   status: number;
-  /** Object → JSON; string → sent as is (Vast's plain-text 429). */
+  /** Object → JSON; string → sent as is (some vendors answer errors in plain text). */
   body?: unknown;
   headers?: Record<string, string>;
   contentType?: string;

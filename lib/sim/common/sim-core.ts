@@ -10,7 +10,7 @@ export interface SimRoute {
   name: string;
   method: string;
   pattern: RegExp;
-  /** false: answered without a key (Vast's public offer search). */
+  /** false: answered without a key (a public catalog or search). */
   auth: boolean;
   run: (request: SimRequest, params: readonly string[]) => SimResponse | Promise<SimResponse>;
 }
@@ -21,7 +21,7 @@ export interface VendorStyle {
   rateLimited(route: SimRoute, decision: RateDecision | undefined): SimResponse;
   serverError(status: number): SimResponse;
   notFound(request: SimRequest): SimResponse;
-  /** Headers added to every authenticated answer (RunPod's RateLimit headers). */
+  /** Headers added to every authenticated answer (e.g. RateLimit headers). */
   extraHeaders?(decision: RateDecision | undefined): Record<string, string>;
 }
 
@@ -61,13 +61,13 @@ export class SimCore {
 
   constructor(
     options: SimCoreOptions,
-    readonlyParts: { routes: readonly SimRoute[]; style: VendorStyle; admin: SimAdmin },
+    parts: { routes: readonly SimRoute[]; style: VendorStyle; admin: SimAdmin },
   ) {
     this.now = options.now ?? Date.now;
     this.faults = new FaultBox(new Rng(options.seed ^ 0x5eed));
     this.limiter = new RateLimiter(options.rateLimits ?? {}, this.now);
     this.#keys = options.apiKeys ?? [];
-    const { routes, style, admin } = readonlyParts;
+    const { routes, style, admin } = parts;
     this.server = new SimHttpServer((request) => this.#handle(request, routes, style, admin));
   }
 
