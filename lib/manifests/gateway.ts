@@ -1,14 +1,61 @@
-import type { KubeObject, ManifestOptions } from './common.ts';
+import { SETTINGS } from '../config/settings.ts';
+import { gatewayManifests as tunnelGatewayManifests } from '../tunnel/gateway/manifests.ts';
+import { commonLabels, type KubeObject, type ManifestOptions } from './common.ts';
+
+/** What `anex manifests` needs to render the cluster-side WireGuard gateway (lib/tunnel/gateway). */
+export interface GatewayOptions {
+  /** image built from lib/tunnel/gateway/image/Dockerfile */
+  image: string;
+  /** the VPN range (the same as the functions' ANEX_VPN_RANGE) */
+  vpnRange: string;
+  udpServiceType?: 'LoadBalancer' | 'NodePort';
+  wstunnelTlsSecretName?: string;
+}
+
+/** lib/config's default VPN range, so the gateway and the functions agree unless told otherwise. */
+export const DEFAULT_VPN_RANGE = SETTINGS.find((s) => s.key === 'vpnRange')?.default ?? '10.99.0.0/16';
 
 /**
- * SEAM — the cluster-side WireGuard gateway (Deployment, Service, config) belongs to
- * lib/tunnel/gateway, which renders it from the tunnel settings. Until it exports its
- * manifest builder, `anex manifests` prints no gateway objects and says so on stderr.
- * Wire it here (one call) when it lands; nothing else in lib/manifests needs to change.
+ * The gateway objects from lib/tunnel/gateway, with anex's version labels added to each
+ * object's own metadata (never to selectors: a Deployment's selector cannot change on
+ * upgrade). Needs the agent endpoint and a gateway image; without them it says what is missing.
  */
-export function gatewayManifests(_options: ManifestOptions): { objects: KubeObject[]; notes: string[] } {
+export function gatewayManifests(options: ManifestOptions & { gateway?: GatewayOptions }): {
+  objects: KubeObject[];
+  notes: string[];
+} {
+  if (options.agentUrl === undefined || options.gateway === undefined) {
+    const missing = [
+      options.agentUrl === undefined ? '--agent-url' : '',
+      options.gateway ? '' : '--gateway-image',
+    ];
+    return {
+      objects: [],
+      notes: [`no ${missing.filter((m) => m !== '').join(' and ')}: the WireGuard gateway is not included`],
+    };
+  }
+  const { gateway } = options;
+  const rendered = tunnelGatewayManifests({
+    namespace: options.namespace,
+    image: gateway.image,
+    agentEndpointUrl: options.agentUrl,
+    vpnCidr: gateway.vpnRange,
+    ...(gateway.udpServiceType === undefined ? {} : { udpServiceType: gateway.udpServiceType }),
+    ...(gateway.wstunnelTlsSecretName === undefined
+      ? {}
+      : { wstunnelTlsSecretName: gateway.wstunnelTlsSecretName }),
+  });
+  const objects = rendered.map((object) => {
+    const { metadata, ...rest } = object as unknown as KubeObject;
+    return {
+      ...rest,
+      metadata: { ...metadata, labels: { ...commonLabels(options, 'gateway'), ...metadata.labels } },
+    };
+  });
   return {
-    objects: [],
-    notes: ['the gateway manifests are not included yet (they land with lib/tunnel/gateway)'],
+    objects: objects as KubeObject[],
+    notes: [
+      `the gateway needs its Secret in ${options.namespace} before it starts (see lib/tunnel/gateway/manifests.ts)`,
+    ],
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import packageJson from '../../package.json' with { type: 'json' };
 import { InvalidInputError } from '../errors.ts';
 import { MANIFEST_DEFAULTS, type ManifestOptions } from './common.ts';
+import { DEFAULT_VPN_RANGE, type GatewayOptions } from './gateway.ts';
 import type { ManifestFormat } from './render.ts';
 import { WEBHOOK_PATH_PREFIX } from './webhook.ts';
 
@@ -12,6 +13,10 @@ export interface ManifestFlags {
   namespace?: string | undefined;
   nodes?: string | undefined;
   output?: string | undefined;
+  gatewayImage?: string | undefined;
+  vpnRange?: string | undefined;
+  gatewayUdpService?: string | undefined;
+  wstunnelTlsSecret?: string | undefined;
 }
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -62,6 +67,18 @@ const flagsSchema = z.object({
       'has a name that is not a valid node name',
     ),
   output: z.enum(['yaml', 'json'], { error: 'must be yaml or json' }).optional(),
+  gatewayImage: z
+    .string()
+    .regex(/^[\w.-]+(:\d+)?(\/[\w.-]+)*(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/, 'is not an image reference')
+    .optional(),
+  vpnRange: z
+    .string()
+    .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'is not an IPv4 network such as "10.99.0.0/16"')
+    .optional(),
+  gatewayUdpService: z
+    .enum(['LoadBalancer', 'NodePort'], { error: 'must be LoadBalancer or NodePort' })
+    .optional(),
+  wstunnelTlsSecret: z.string().regex(dnsSubdomain, 'is not a Secret name').optional(),
 });
 
 const FLAG_NAMES: Record<string, string> = {
@@ -70,11 +87,15 @@ const FLAG_NAMES: Record<string, string> = {
   namespace: '--namespace',
   nodes: '--nodes',
   output: '--output',
+  gatewayImage: '--gateway-image',
+  vpnRange: '--vpn-range',
+  gatewayUdpService: '--gateway-udp-service',
+  wstunnelTlsSecret: '--wstunnel-tls-secret',
 };
 
 /** Validates every flag and reports all problems at once (exit code 2). */
 export function parseManifestFlags(flags: ManifestFlags): {
-  options: ManifestOptions;
+  options: ManifestOptions & { gateway?: GatewayOptions };
   format: ManifestFormat;
 } {
   const parsed = flagsSchema.safeParse(flags);
@@ -86,7 +107,17 @@ export function parseManifestFlags(flags: ManifestFlags): {
       }),
     );
   }
-  const { webhookUrl, agentUrl, namespace, nodes, output } = parsed.data;
+  const { webhookUrl, agentUrl, namespace, nodes, output, gatewayImage } = parsed.data;
+  const { vpnRange, gatewayUdpService, wstunnelTlsSecret } = parsed.data;
+  const gateway: GatewayOptions | undefined =
+    gatewayImage === undefined
+      ? undefined
+      : {
+          image: gatewayImage,
+          vpnRange: vpnRange ?? DEFAULT_VPN_RANGE,
+          ...(gatewayUdpService === undefined ? {} : { udpServiceType: gatewayUdpService }),
+          ...(wstunnelTlsSecret === undefined ? {} : { wstunnelTlsSecretName: wstunnelTlsSecret }),
+        };
   return {
     format: output ?? 'yaml',
     options: {
@@ -95,6 +126,7 @@ export function parseManifestFlags(flags: ManifestFlags): {
       nodeNames: nodes ?? MANIFEST_DEFAULTS.nodeNames,
       ...(webhookUrl === undefined ? {} : { webhookUrl }),
       ...(agentUrl === undefined ? {} : { agentUrl }),
+      ...(gateway === undefined ? {} : { gateway }),
     },
   };
 }

@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { KubeObject, ManifestOptions } from './common.ts';
-import { gatewayManifests } from './gateway.ts';
+import { type GatewayOptions, gatewayManifests } from './gateway.ts';
 import { rbacManifests } from './rbac.ts';
 import { webhookManifests } from './webhook.ts';
 
@@ -11,7 +11,7 @@ export interface ManifestSet {
   notes: string[];
 }
 
-export function buildManifests(options: ManifestOptions): ManifestSet {
+export function buildManifests(options: ManifestOptions & { gateway?: GatewayOptions }): ManifestSet {
   const notes: string[] = [];
   const objects = rbacManifests(options);
   if (options.webhookUrl === undefined) {

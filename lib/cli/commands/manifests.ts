@@ -17,6 +17,17 @@ export function registerManifests(program: Command): void {
     .option('--agent-url <url>', 'agent Function URL (stack output AgentUrl), for the gateway')
     .option('--namespace <name>', 'namespace for the ServiceAccount and gateway', 'anex-system')
     .option('--nodes <names>', 'comma-separated virtual node names', 'anex-vastai,anex-runpod')
+    .option(
+      '--gateway-image <ref>',
+      'WireGuard gateway image (lib/tunnel/gateway/image); with --agent-url adds the gateway',
+    )
+    .option('--vpn-range <cidr>', "VPN range, the same as the functions' ANEX_VPN_RANGE", '10.99.0.0/16')
+    .option(
+      '--gateway-udp-service <type>',
+      "LoadBalancer or NodePort for the gateway's UDP port",
+      'LoadBalancer',
+    )
+    .option('--wstunnel-tls-secret <name>', "kubernetes.io/tls Secret for the gateway's wstunnel (wss)")
     .option('-o, --output <format>', 'yaml (multi-document) or json (a v1 List)', 'yaml')
     .addHelpText(
       'after',

@@ -168,6 +168,38 @@ describe('buildManifests: admission webhook', () => {
   });
 });
 
+describe('buildManifests: gateway', () => {
+  const withGateway = buildManifests({
+    ...someOptions({ agentUrl: 'https://agent.lambda-url.eu-west-1.on.aws/' }),
+    gateway: { image: 'ghcr.io/example/anex-gateway:1.2.3', vpnRange: '10.99.0.0/16' },
+  });
+
+  it('adds lib/tunnel/gateway’s objects in --namespace after the webhook', () => {
+    const kinds = withGateway.objects.map((o) => o.kind);
+    expect(kinds.slice(0, 8)).toEqual(buildManifests(someOptions()).objects.map((o) => o.kind));
+    expect(kinds.slice(8)).toEqual(expect.arrayContaining(['ConfigMap', 'Deployment', 'Service']));
+    for (const object of withGateway.objects.slice(8)) expect(object.metadata.namespace).toBe('anex-system');
+  });
+
+  it('versions the gateway objects but never their selectors (immutable on upgrade)', () => {
+    const deployment = find(withGateway.objects, 'Deployment') as KubeObject & {
+      spec: { selector: { matchLabels: Record<string, string> } };
+    };
+    expect(deployment.metadata.labels['app.kubernetes.io/version']).toBe('1.2.3');
+    expect(deployment.metadata.labels['app.kubernetes.io/name']).toBe('anex-gateway');
+    expect(deployment.spec.selector.matchLabels).not.toHaveProperty('app.kubernetes.io/version');
+  });
+
+  it.each([
+    [{ agentUrl: 'https://agent.example/' }, /no --gateway-image/],
+    [{ gateway: { image: 'g:1', vpnRange: '10.99.0.0/16' } }, /no --agent-url/],
+  ])('is left out, with a note, given only %j', (extra, note) => {
+    const set = buildManifests({ ...someOptions(), ...extra });
+    expect(set.objects.map((o) => o.kind)).not.toContain('Deployment');
+    expect(set.notes.join('\n')).toMatch(note);
+  });
+});
+
 describe('formatManifests', () => {
   const { objects } = buildManifests(someOptions());
 

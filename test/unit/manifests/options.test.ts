@@ -55,8 +55,23 @@ describe('parseManifestFlags', () => {
     [{ nodes: ' , ' }, '--nodes " , " lists no node name'],
     [{ nodes: 'GPU_1' }, '--nodes "GPU_1" has a name that is not a valid node name'],
     [{ output: 'xml' }, '--output "xml" must be yaml or json'],
+    [{ gatewayImage: 'not an image' }, '--gateway-image "not an image" is not an image reference'],
+    [{ vpnRange: '10.99.0.0' }, '--vpn-range "10.99.0.0" is not an IPv4 network'],
+    [
+      { gatewayUdpService: 'ClusterIP' },
+      '--gateway-udp-service "ClusterIP" must be LoadBalancer or NodePort',
+    ],
   ])('rejects %j: %s', (flags, message) => {
     expect(issuesOf(flags).join('\n')).toContain(message);
+  });
+
+  it('configures the gateway from --gateway-image, with the default VPN range', () => {
+    expect(
+      parseManifestFlags({ gatewayImage: 'ghcr.io/example/anex-gateway:1.2.3' }).options.gateway,
+    ).toEqual({
+      image: 'ghcr.io/example/anex-gateway:1.2.3',
+      vpnRange: '10.99.0.0/16',
+    });
   });
 
   it('reports every bad flag at once', () => {
