@@ -18,7 +18,8 @@ export interface LocalModeOptions {
   store: LocalStoreOptions;
   providers: Partial<Record<ProviderName, ProviderEndpoint>>;
   passIntervalMs: number;
-  clusterId?: string;
+  /** the reconciler's settings (lib/config's reconcileConfig) @default DEFAULT_RECONCILE_CONFIG */
+  reconcile?: ReconcileConfig;
   heartbeatIntervalMs?: number;
   log: (line: string) => void;
 }
@@ -58,17 +59,17 @@ export function loadKubeConfig(file: string | undefined): KubeConfig {
  * (or a real table) and the providers configured by the caller.
  */
 export async function startLocalMode(options: LocalModeOptions): Promise<LocalMode> {
-  const names = Object.keys(options.providers) as ProviderName[];
+  const config: ReconcileConfig = options.reconcile ?? DEFAULT_RECONCILE_CONFIG;
+  // A provider is reconciled when it is enabled (has a node) and has an API key.
+  const names = (Object.keys(options.providers) as ProviderName[]).filter(
+    (p) => config.nodes[p] !== undefined,
+  );
   if (names.length === 0) {
     throw new AnexError(`no provider configured: set ${apiKeyVariables()}, or pass --simulate`, {
       kind: 'invalid-input',
     });
   }
   const kubeConfig = loadKubeConfig(options.kubeconfig);
-  const config: ReconcileConfig = {
-    ...DEFAULT_RECONCILE_CONFIG,
-    clusterId: options.clusterId ?? DEFAULT_RECONCILE_CONFIG.clusterId,
-  };
   const nodes = names.flatMap((p) => {
     const name = config.nodes[p];
     return name === undefined ? [] : [virtualNodeSpec(p, name)];
@@ -78,7 +79,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const deps: PassDeps = {
       store: store.store,
       cluster: new KubeCluster({ kubeConfig }),
-      providers: providersFor(options.providers, config.clusterId),
+      providers: providersFor(
+        Object.fromEntries(names.map((p) => [p, options.providers[p]])) as LocalModeOptions['providers'],
+        config.clusterId,
+      ),
       config,
       rules: defaultRules,
       launch: plainLaunch,

@@ -8,6 +8,12 @@ export const PROVIDER_ENV: Readonly<Record<ProviderName, { apiKey: string; url: 
   runpod: { apiKey: 'RUNPOD_API_KEY', url: 'RUNPOD_API_URL' },
 };
 
+/** lib/config's names for the same (lib/config/secrets.ts, settings.ts), accepted too. */
+const CONFIG_ENV: Readonly<Record<ProviderName, { apiKey: string; url: string }>> = {
+  vastai: { apiKey: 'ANEX_VASTAI_API_KEY', url: 'ANEX_VASTAI_BASE_URL' },
+  runpod: { apiKey: 'ANEX_RUNPOD_API_KEY', url: 'ANEX_RUNPOD_BASE_URL' },
+};
+
 export interface ProviderEndpoint {
   apiKey: string;
   /** undefined: the real service */
@@ -20,8 +26,8 @@ export function providerEndpointsFromEnv(
 ): Partial<Record<ProviderName, ProviderEndpoint>> {
   const endpoints: Partial<Record<ProviderName, ProviderEndpoint>> = {};
   for (const name of PROVIDERS) {
-    const apiKey = env[PROVIDER_ENV[name].apiKey];
-    const url = env[PROVIDER_ENV[name].url];
+    const apiKey = env[PROVIDER_ENV[name].apiKey] || env[CONFIG_ENV[name].apiKey];
+    const url = env[PROVIDER_ENV[name].url] || env[CONFIG_ENV[name].url];
     if (apiKey) endpoints[name] = { apiKey, ...(url ? { baseUrl: url } : {}) };
   }
   return endpoints;

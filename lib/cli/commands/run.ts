@@ -1,4 +1,6 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { configFromFlags, reconcileConfig } from '../../config/config.ts';
+import { addConfigOptions } from '../../config/options.ts';
 import { type LocalMode, startLocalMode } from '../../local/local-mode.ts';
 import { defaultDataDir } from '../../local/paths.ts';
 import { providerEndpointsFromEnv } from '../../local/provider-env.ts';
@@ -10,14 +12,17 @@ import { onStopSignals } from '../support/signals.ts';
 interface RunOptions {
   kubeconfig?: string;
   dataDir: string;
-  table?: string;
+  /** lib/config's --table (default "anex"); `tableGiven` says whether the user set it */
+  table: string;
+  tableGiven: boolean;
   endpoint?: string;
   simulate: boolean;
   interval: number;
-  clusterId?: string;
 }
 
-async function runLocal(options: RunOptions): Promise<number> {
+async function runLocal(options: RunOptions, flags: Record<string, unknown>): Promise<number> {
+  // The same settings table as the functions' ANEX_* variables (lib/config), as flags.
+  const config = configFromFlags(flags);
   const market: SimulatedMarket | undefined = options.simulate ? await startSimulatedMarket() : undefined;
   let mode: LocalMode;
   try {
@@ -26,7 +31,8 @@ async function runLocal(options: RunOptions): Promise<number> {
       store: storeOptions(options),
       providers: market?.endpoints ?? providerEndpointsFromEnv(process.env),
       passIntervalMs: options.interval,
-      ...(options.clusterId === undefined ? {} : { clusterId: options.clusterId }),
+      reconcile: reconcileConfig(config),
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
       log: logLine,
     });
   } catch (error) {
@@ -64,33 +70,36 @@ async function runLocal(options: RunOptions): Promise<number> {
 }
 
 function storeOptions(options: RunOptions) {
-  if (options.endpoint !== undefined || options.table !== undefined) {
+  if (options.endpoint !== undefined || options.tableGiven) {
     return {
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
-      ...(options.table === undefined ? {} : { table: options.table }),
+      table: options.table,
     };
   }
-  return { dataDir: options.dataDir, publish: true };
+  return { dataDir: options.dataDir, publish: true, table: options.table };
 }
 
 /** `anex run`: the reconciler as one local process. */
 export function registerRun(program: Command): void {
-  program
+  const command = program
     .command('run')
     .description('Run the reconciler locally against a cluster (replaces the AWS deployment)')
     .option('--kubeconfig <file>', 'kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)')
     .option('--data-dir <dir>', 'where the embedded store keeps its state', defaultDataDir())
     .option(
-      '--table <name>',
-      'use this DynamoDB table instead of the embedded store (AWS credentials from the environment)',
+      '--endpoint <url>',
+      'DynamoDB-compatible endpoint; with it or --table, that table is used instead of the embedded store',
     )
-    .option('--endpoint <url>', 'DynamoDB-compatible endpoint for --table (e.g. http://127.0.0.1:8000)')
     .option('--simulate', 'rent from the built-in simulated marketplace instead of Vast.AI / RunPod', false)
-    .option('--interval <seconds>', 'seconds between full reconcile passes', seconds, 15_000)
-    .option('--cluster-id <id>', 'installation id in instance tags (default "default")')
+    .addOption(
+      new Option('--interval <seconds>', 'seconds between full reconcile passes')
+        .argParser(seconds)
+        .default(15_000, '15'),
+    )
     .addHelpText(
       'after',
-      '\nProviders: VAST_API_KEY and/or RUNPOD_API_KEY enable them (VAST_API_URL / RUNPOD_API_URL point\n' +
+      '\n--table <name> alone means real DynamoDB (AWS credentials and region from the environment).\n' +
+        '\nProviders: VAST_API_KEY and/or RUNPOD_API_KEY enable them (VAST_API_URL / RUNPOD_API_URL point\n' +
         'them at another endpoint, e.g. `anex sim`). The virtual nodes anex-vastai / anex-runpod are\n' +
         'registered and kept Ready; pods bound to them are reconciled on binding, on deletion and on\n' +
         'every full pass.\n' +
@@ -101,7 +110,9 @@ export function registerRun(program: Command): void {
         'closed; a second Ctrl-C aborts the pass in flight.\n' +
         'Exit codes: 0 stopped by SIGTERM, 1 failure, 2 invalid input, 130 stopped by Ctrl-C.',
     )
-    .action(async (options: RunOptions) => {
-      process.exitCode = await runLocal(options);
+    .action(async (options: RunOptions & Record<string, unknown>) => {
+      const tableGiven = command.getOptionValueSource('table') === 'cli';
+      process.exitCode = await runLocal({ ...options, tableGiven }, options);
     });
+  addConfigOptions(command);
 }
