@@ -6,6 +6,7 @@ import { admissionResponse, admissionReviewSchema } from '../lib/admission/revie
 import { type AdmissionRoot, admissionRoot } from './support/admission-root.ts';
 import { functionEnv, metrics } from './support/composition-root.ts';
 import { type Deadline, type DeadlineContext, deadlineSignal } from './support/deadline.ts';
+import { edgeActionFor } from './support/error-policy.ts';
 import {
   bodyText,
   type FunctionUrlResult,
@@ -67,6 +68,13 @@ function parseJson(text: string | undefined): unknown {
 export const handler = middy<unknown, FunctionUrlResult, Error, Context>()
   .use(injectLambdaContext(logger))
   .use(deadlineSignal({ marginMs: functionEnv().deadlineMarginMs }))
-  .handler(async (event, context) =>
-    admit(event, await admissionRoot(), { deadline: (context as DeadlineContext).deadline }),
-  );
+  .handler(async (event, context) => {
+    const root = await admissionRoot().catch((error: unknown) => {
+      logger.error('cannot start (secret, config)', errorFields(error));
+      if (edgeActionFor(error) === 'alert') metrics.count('AuthFailures', 1, { source: 'admission' });
+      return undefined;
+    });
+    // 503: the API server applies failurePolicy Ignore and admits the pod; the tick catches up.
+    if (root === undefined) return jsonResult(503, { error: 'temporarily unavailable' });
+    return admit(event, root, { deadline: (context as DeadlineContext).deadline });
+  });

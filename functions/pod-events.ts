@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { runPass } from '../lib/reconcile/pass.ts';
 import { functionEnv, metrics } from './support/composition-root.ts';
 import { type Deadline, type DeadlineContext, deadlineSignal } from './support/deadline.ts';
+import { edgeActionFor } from './support/error-policy.ts';
 import { errorFields, logger } from './support/logger.ts';
 import { authFailures, leakedInstances, passLogFields } from './support/pass-report.ts';
 import { batchItemFailures, processPodBatch, type RecordOutcome } from './support/pod-batch.ts';
@@ -54,6 +55,13 @@ function report(outcome: RecordOutcome): void {
 export const handler = middy<unknown, SQSBatchResponse, Error, Context>()
   .use(injectLambdaContext(logger))
   .use(deadlineSignal({ marginMs: functionEnv().deadlineMarginMs }))
-  .handler(async (event, context) =>
-    handlePodEvents(event, await reconcilerRoot(), { deadline: (context as DeadlineContext).deadline }),
-  );
+  .handler(async (event, context) => {
+    const root = await reconcilerRoot().catch((error: unknown) => {
+      // The whole batch comes back (and is dead-lettered after maxReceiveCount): the tick
+      // covers these pods meanwhile.
+      logger.error('cannot start (secret, config)', errorFields(error));
+      if (edgeActionFor(error) === 'alert') metrics.count('AuthFailures', 1);
+      throw error;
+    });
+    return handlePodEvents(event, root, { deadline: (context as DeadlineContext).deadline });
+  });

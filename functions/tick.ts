@@ -21,7 +21,8 @@ export async function runTick(
   const { deps, nodes } = root;
   const { signal, at: deadline } = options.deadline;
   const started = Date.now();
-  const until = Math.min(started + options.windowSeconds * 1000, deadline);
+  // No node to keep alive (no provider has an API key): no reason to wait out the window.
+  const until = nodes.length === 0 ? started : Math.min(started + options.windowSeconds * 1000, deadline);
   const heartbeat = runHeartbeat({ cluster: deps.cluster, nodes, until, signal, now: Date.now });
   const pass = runPass(deps, { now: started, deadline, signal }).then(
     (summary) => ({ summary }),
@@ -43,9 +44,9 @@ export async function runTick(
   if ('error' in outcome) failed(outcome.error);
 }
 
-function failed(error: unknown): void {
+function failed(error: unknown, what = 'pass failed'): never {
   const action = edgeActionFor(error);
-  logger.error('pass failed', { action, ...errorFields(error) });
+  logger.error(what, { action, ...errorFields(error) });
   if (action === 'alert') metrics.count('AuthFailures', 1);
   // Rethrown so the function's Errors alarm sees it; the schedule does not replay a tick.
   throw error;
@@ -55,8 +56,11 @@ export const handler = middy<unknown, void, Error, Context>()
   .use(injectLambdaContext(logger))
   .use(deadlineSignal({ marginMs: functionEnv().deadlineMarginMs }))
   .handler(async (_event, context) =>
-    runTick(await reconcilerRoot(), {
-      deadline: (context as DeadlineContext).deadline,
-      windowSeconds: functionEnv().tickWindowSeconds,
-    }),
+    runTick(
+      await reconcilerRoot().catch((error: unknown) => failed(error, 'cannot start (secret, config)')),
+      {
+        deadline: (context as DeadlineContext).deadline,
+        windowSeconds: functionEnv().tickWindowSeconds,
+      },
+    ),
   );
