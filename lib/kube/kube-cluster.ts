@@ -64,15 +64,7 @@ export class KubeCluster implements Cluster {
 
   async ensureNode(node: VirtualNodeSpec, options: { now: number }): Promise<void> {
     const action = `register virtual node ${node.name}`;
-    let current = await this.#call(() => this.#readNode(node.name), action);
-    if (current === undefined) {
-      current = await this.#call(() => this.#createNode(node), action);
-    } else if (
-      !sameTaints(current.spec?.taints ?? [], nodeTaints(node, current.spec?.taints)) ||
-      labelsDiffer(current, node)
-    ) {
-      await this.#call(() => this.#patchNodeMeta(current as V1Node, node), action);
-    }
+    const current = await this.#call(() => this.#upsertNode(node), action);
     const body = nodeStatusPatch(node, { now: options.now, existing: current.status?.conditions });
     await this.#call(
       () =>
@@ -187,13 +179,29 @@ export class KubeCluster implements Cluster {
     }
   }
 
-  /** Labels and taints; resourceVersion makes it fail (409) rather than drop a taint added meanwhile. */
-  async #patchNodeMeta(current: V1Node, node: VirtualNodeSpec): Promise<void> {
-    const body = {
-      metadata: { labels: nodeLabels(node), resourceVersion: current.metadata?.resourceVersion },
-      spec: { taints: nodeTaints(node, current.spec?.taints) },
-    };
-    await this.#core.patchNode({ name: node.name, body, fieldManager: this.#component }, this.#merge);
+  /**
+   * Creates the node, or brings its labels and taints up to date. The taint list is replaced
+   * whole, so the patch carries the resourceVersion it was computed from: if the lifecycle
+   * controller changed taints meanwhile (409), read again and redo, rather than drop theirs.
+   */
+  async #upsertNode(node: VirtualNodeSpec): Promise<V1Node> {
+    for (let attempt = 1; ; attempt++) {
+      const current = (await this.#readNode(node.name)) ?? (await this.#createNode(node));
+      const taints = nodeTaints(node, current.spec?.taints);
+      if (sameTaints(current.spec?.taints ?? [], taints) && !labelsDiffer(current, node)) return current;
+      const body = {
+        metadata: { labels: nodeLabels(node), resourceVersion: current.metadata?.resourceVersion },
+        spec: { taints },
+      };
+      try {
+        return await this.#core.patchNode(
+          { name: node.name, body, fieldManager: this.#component },
+          this.#merge,
+        );
+      } catch (error) {
+        if (statusCode(error) !== 409 || attempt >= 3) throw error;
+      }
+    }
   }
 
   /** Owned by the Node, as kubelet does, so deleting the node deletes its lease. */

@@ -2,10 +2,11 @@ import type { PodCondition, PodStatusUpdate } from './cluster.ts';
 
 /**
  * What the API server stores after `updatePodStatus` sends `update` as a strategic merge
- * patch over `current`: conditions merge by `type` and container statuses by `name` (the
- * patch keys Kubernetes declares for them), so the scheduler's PodScheduled condition
- * survives our writes; scalar fields the update sets replace the stored ones. Shared by
- * MemoryCluster so unit tests see what a real cluster would keep.
+ * patch over `current`: conditions merge by `type` (the patch key Kubernetes declares), so
+ * the scheduler's PodScheduled condition survives our writes; containerStatuses has no
+ * patch key and is replaced as a whole (checked against kube-apiserver 1.33); scalar fields
+ * the update sets replace the stored ones. Used by MemoryCluster so unit tests see what a
+ * real cluster would keep.
  */
 export function mergeStatus(current: PodStatusUpdate | undefined, update: PodStatusUpdate): PodStatusUpdate {
   if (current === undefined) return structuredClone(update);
@@ -13,12 +14,7 @@ export function mergeStatus(current: PodStatusUpdate | undefined, update: PodSta
     ...structuredClone(current),
     ...withoutLists(structuredClone(update)),
     conditions: mergeBy(current.conditions, update.conditions, (c) => c.type, mergeCondition),
-    containerStatuses: mergeBy(
-      current.containerStatuses,
-      update.containerStatuses,
-      (c) => c.name,
-      (_, next) => next,
-    ),
+    containerStatuses: structuredClone([...update.containerStatuses]),
   };
   // reason/message describe the phase they came with: an update that leaves them out clears them.
   if (update.reason === undefined) delete merged.reason;

@@ -10,8 +10,8 @@ import type {
 
 /**
  * Request bodies for pod writes. The status patch is a strategic merge patch: conditions
- * merge by `type` and containerStatuses by `name`, so fields other writers own (the
- * scheduler's PodScheduled) survive. JSON `null` deletes a key in a strategic merge patch:
+ * merge by `type`, so fields other writers own (the scheduler's PodScheduled) survive;
+ * containerStatuses is replaced whole (no patch key), so send every container. JSON `null` deletes a key in a strategic merge patch:
  * we send it for every optional field the update leaves out, so a stale reason, message or
  * container state never lingers next to the new one (a container is in exactly one state).
  * `metadata.uid` makes the API server refuse the patch if the name now belongs to another pod.

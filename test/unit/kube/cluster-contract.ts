@@ -82,6 +82,15 @@ export function describeClusterContract(name: string, makeHarness: () => Promise
       expect(status?.reason).toBeUndefined();
     });
 
+    it('replaces container statuses as a whole (they have no merge key)', async () => {
+      const ref = await h.addPod({ name: 'containers' });
+      await h.cluster.updatePodStatus(ref, aRunningStatus());
+      const renamed = aRunningStatus().containerStatuses.map((c) => ({ ...c, name: 'sidecar' }));
+      await h.cluster.updatePodStatus(ref, { ...aRunningStatus(), containerStatuses: renamed });
+      const status = (await h.cluster.getPod(h.namespace, 'containers'))?.status;
+      expect(status?.containerStatuses.map((c) => c.name)).toEqual(['sidecar']);
+    });
+
     it.each([
       ['a uid that no longer matches', (ref: PodRef) => ({ ...ref, uid: 'another-uid' })],
       ['a name that does not exist', (ref: PodRef) => ({ ...ref, name: 'missing' })],
