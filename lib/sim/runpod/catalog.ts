@@ -17,6 +17,8 @@ export interface SimDataCenter {
   id: string;
   name: string;
   region: string;
+  /** ISO 3166-1 alpha-2, for the catalog's `countryCodes` filter. */
+  country: string;
   compliance: readonly string[];
 }
 
@@ -65,18 +67,36 @@ function gpu(
 }
 
 export const RUNPOD_DATA_CENTERS: readonly SimDataCenter[] = [
-  { id: 'US-TX-3', name: 'US Texas 3', region: 'NORTH_AMERICA', compliance: ['SOC_2_TYPE_2'] },
-  { id: 'US-CA-2', name: 'US California 2', region: 'NORTH_AMERICA', compliance: [] },
-  { id: 'US-GA-1', name: 'US Georgia 1', region: 'NORTH_AMERICA', compliance: ['ISO_IEC_27001'] },
-  { id: 'CA-MTL-1', name: 'CA Montreal 1', region: 'NORTH_AMERICA', compliance: ['RENEWABLE'] },
-  { id: 'EU-RO-1', name: 'EU Romania 1', region: 'EUROPE', compliance: ['GDPR'] },
-  { id: 'EU-SE-1', name: 'EU Sweden 1', region: 'EUROPE', compliance: ['GDPR', 'RENEWABLE'] },
-  { id: 'EU-NL-1', name: 'EU Netherlands 1', region: 'EUROPE', compliance: ['GDPR'] },
-  { id: 'EUR-IS-1', name: 'EU Iceland 1', region: 'EUROPE', compliance: ['GDPR', 'RENEWABLE'] },
-  { id: 'AP-JP-1', name: 'AP Japan 1', region: 'ASIA', compliance: [] },
-  { id: 'SEA-SG-1', name: 'SEA Singapore 1', region: 'ASIA', compliance: [] },
-  { id: 'OC-AU-1', name: 'OC Australia 1', region: 'OCEANIA', compliance: [] },
-  { id: 'BR-SP-1', name: 'BR Sao Paulo 1', region: 'SOUTH_AMERICA', compliance: [] },
+  { id: 'US-TX-3', name: 'US Texas 3', region: 'NORTH_AMERICA', country: 'US', compliance: ['SOC_2_TYPE_2'] },
+  { id: 'US-CA-2', name: 'US California 2', region: 'NORTH_AMERICA', country: 'US', compliance: [] },
+  {
+    id: 'US-GA-1',
+    name: 'US Georgia 1',
+    region: 'NORTH_AMERICA',
+    country: 'US',
+    compliance: ['ISO_IEC_27001'],
+  },
+  {
+    id: 'CA-MTL-1',
+    name: 'CA Montreal 1',
+    region: 'NORTH_AMERICA',
+    country: 'CA',
+    compliance: ['RENEWABLE'],
+  },
+  { id: 'EU-RO-1', name: 'EU Romania 1', region: 'EUROPE', country: 'RO', compliance: ['GDPR'] },
+  { id: 'EU-SE-1', name: 'EU Sweden 1', region: 'EUROPE', country: 'SE', compliance: ['GDPR', 'RENEWABLE'] },
+  { id: 'EU-NL-1', name: 'EU Netherlands 1', region: 'EUROPE', country: 'NL', compliance: ['GDPR'] },
+  {
+    id: 'EUR-IS-1',
+    name: 'EU Iceland 1',
+    region: 'EUROPE',
+    country: 'IS',
+    compliance: ['GDPR', 'RENEWABLE'],
+  },
+  { id: 'AP-JP-1', name: 'AP Japan 1', region: 'ASIA', country: 'JP', compliance: [] },
+  { id: 'SEA-SG-1', name: 'SEA Singapore 1', region: 'ASIA', country: 'SG', compliance: [] },
+  { id: 'OC-AU-1', name: 'OC Australia 1', region: 'OCEANIA', country: 'AU', compliance: [] },
+  { id: 'BR-SP-1', name: 'BR Sao Paulo 1', region: 'SOUTH_AMERICA', country: 'BR', compliance: [] },
 ];
 
 export type Cloud = 'SECURE' | 'COMMUNITY';

@@ -110,22 +110,26 @@ function listGpus(state: RunPodState, request: SimRequest): SimResponse {
     return problem(422, 'Request validation failed.', ['$.count: must be >= 1']);
   const withAvailability = (listParam(q, 'include') ?? []).includes('AVAILABILITY');
   const minCuda = q.get('minCudaVersion');
+  const countries = listParam(q, 'countryCodes');
   const gpus = RUNPOD_GPU_TYPES.filter(
     (t) => !minCuda || t.cudaVersions.some((v) => versionGte(v, minCuda)),
-  ).map((t) => renderGpu(state, t, { cloud, count, withAvailability, minCuda }));
+  ).map((t) => renderGpu(state, t, { cloud, count, withAvailability, countries }));
   return { status: 200, body: { gpus } };
 }
 
 function renderGpu(
   state: RunPodState,
   type: SimGpuType,
-  scope: { cloud: Cloud | null; count: number; withAvailability: boolean; minCuda: string | null },
+  scope: { cloud: Cloud | null; count: number; withAvailability: boolean; countries: string[] | undefined },
 ): Record<string, unknown> {
   const clouds: Cloud[] = scope.cloud ? [scope.cloud] : ['SECURE', 'COMMUNITY'];
-  const dataCenters = RUNPOD_DATA_CENTERS.map((dc) => {
-    const free = Math.max(...clouds.map((c) => state.stock.get(stockKey(type.id, dc.id, c)) ?? 0));
-    return { id: dc.id, name: dc.name, availability: availabilityOf(free, scope.count) };
-  }).filter((dc) => dc.availability !== 'NONE');
+  const places = RUNPOD_DATA_CENTERS.filter((dc) => !scope.countries || scope.countries.includes(dc.country));
+  const dataCenters = places
+    .map((dc) => {
+      const free = Math.max(...clouds.map((c) => state.stock.get(stockKey(type.id, dc.id, c)) ?? 0));
+      return { id: dc.id, name: dc.name, availability: availabilityOf(free, scope.count) };
+    })
+    .filter((dc) => dc.availability !== 'NONE');
   const best = dataCenters.reduce((a, dc) => (rank(dc.availability) > rank(a) ? dc.availability : a), 'NONE');
   return {
     id: type.id,

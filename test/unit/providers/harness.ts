@@ -1,0 +1,84 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { AnexError } from '../../../lib/errors.ts';
+import { RunPodProvider, type RunPodProviderOptions } from '../../../lib/providers/runpod/provider.ts';
+import { VastAiProvider, type VastAiProviderOptions } from '../../../lib/providers/vastai/provider.ts';
+import { RunPodSim, type RunPodSimOptions } from '../../../lib/sim/runpod/runpod-sim.ts';
+import { VastAiSim, type VastAiSimOptions } from '../../../lib/sim/vastai/vastai-sim.ts';
+import { CLUSTER, manualClock, recordingFetch, recordingSleep } from './builders.ts';
+
+/**
+ * Starts a simulator for the test file and registers the money-safety check: a test that
+ * leaves an instance behind fails in afterEach. The simulator's clock is manual, so
+ * lifecycles advance with `clock.advance` and never by waiting.
+ */
+function useSim<
+  S extends { start(): Promise<string>; stop(): Promise<void>; assertNoInstances(): void; reset(): void },
+>(sim: S) {
+  const state = { url: '' };
+  beforeAll(async () => {
+    state.url = await sim.start();
+  });
+  afterAll(async () => {
+    await sim.stop();
+  });
+  afterEach(() => {
+    try {
+      sim.assertNoInstances();
+    } finally {
+      sim.reset();
+    }
+  });
+  return state;
+}
+
+export function useVastSim(options: VastAiSimOptions) {
+  const clock = manualClock();
+  const sim = new VastAiSim({ ...options, now: clock.now });
+  const state = useSim(sim);
+  /** A provider against the simulator that records requests and skips backoff waits. */
+  const setup = (extra: Partial<VastAiProviderOptions> = {}) => {
+    const recorder = recordingFetch();
+    const sleeper = recordingSleep();
+    const provider = new VastAiProvider({
+      baseUrl: state.url,
+      apiKey: 'test-key',
+      clusterId: CLUSTER,
+      fetch: recorder.fetch,
+      sleep: sleeper.sleep,
+      searchLimit: 5000,
+      ...extra,
+    });
+    return { provider, requests: recorder.requests, delays: sleeper.delays };
+  };
+  return { sim, clock, setup, url: () => state.url };
+}
+
+export function useRunPodSim(options: RunPodSimOptions) {
+  const clock = manualClock();
+  const sim = new RunPodSim({ ...options, now: clock.now });
+  const state = useSim(sim);
+  const setup = (extra: Partial<RunPodProviderOptions> = {}) => {
+    const recorder = recordingFetch();
+    const sleeper = recordingSleep();
+    const provider = new RunPodProvider({
+      baseUrl: state.url,
+      apiKey: 'test-key',
+      clusterId: CLUSTER,
+      fetch: recorder.fetch,
+      sleep: sleeper.sleep,
+      ...extra,
+    });
+    return { provider, requests: recorder.requests, delays: sleeper.delays };
+  };
+  return { sim, clock, setup, url: () => state.url };
+}
+
+/** The AnexError a call fails with (the test fails if it succeeds). */
+export async function failureOf(promise: Promise<unknown>): Promise<AnexError> {
+  try {
+    await promise;
+  } catch (caught) {
+    return caught as AnexError;
+  }
+  throw new Error('expected a failure');
+}
