@@ -193,6 +193,7 @@ rm -f "$bundle"
 [ -n "$credential" ] || die "bootstrap answer has no status credential"
 
 # ---- reporting ----------------------------------------------------------------------------
+report_attempts=5
 json_text() { printf '%s' "$1" | tr -d '"\\' | tr '\n\r\t' '   ' | cut -c 1-500; }
 
 # report STATE [EXIT_CODE] [REASON]: best effort, a few tries; never fatal.
@@ -201,7 +202,9 @@ report() {
   [ -n "${2:-}" ] && _body="$_body,\"exitCode\":$2"
   [ -n "${3:-}" ] && _body="$_body,\"reason\":\"$(json_text "$3")\""
   printf '%s}' "$_body" >"$work/report.json"
-  for _try in 1 2 3 4 5; do
+  _try=0
+  while [ "$_try" -lt "$report_attempts" ]; do
+    _try=$((_try + 1))
     _code=$(http report POST "$base_url/v1/status" "$work/report.out" "$work/report.json" "$credential")
     case $_code in
       2??) return 0 ;;
@@ -353,7 +356,6 @@ forward() {
 }
 trap forward TERM INT
 
-report started || true
 (
   while read -r value; do
     pair=$(b64d "$value")
@@ -368,6 +370,7 @@ report started || true
 child=$!
 # A signal that came before the child's pid was known is passed on now.
 [ -n "$stop_requested" ] && kill -TERM "$child" 2>/dev/null
+report started || true
 while :; do
   got_signal=
   wait "$child"
@@ -379,6 +382,8 @@ child=
 if [ -f "$work/deadman" ]; then
   reason=$(cat "$work/deadman")
   log "stopping: $reason"
+  # Unreachable for that long already: one last try, not a minute of retries.
+  case $reason in 'control plane unreachable'*) report_attempts=1 ;; esac
   report failed "" "stopped by the dead-man's switch: $reason" || true
   stop_helpers
   exit 1

@@ -49,6 +49,8 @@ interface World {
   url: string;
   scope: ProcessScope;
   tunnelPort: number;
+  /** takes the control plane away (the endpoint stops answering) */
+  stopEndpoint: () => Promise<void>;
 }
 
 /** Serves files from memory on 127.0.0.1 (the "release assets"). */
@@ -75,6 +77,7 @@ async function world(options: {
   format: BinaryAsset['format'];
   corruptChecksum?: boolean;
   aliveIntervalSeconds?: number;
+  deadManSeconds?: number;
 }): Promise<World> {
   const scope = createProcessScope('anex-agent-test');
   cleanups.push(() => scope.close());
@@ -98,6 +101,7 @@ async function world(options: {
       healthPort: health,
       readyTimeoutSeconds: 60,
       aliveIntervalSeconds: options.aliveIntervalSeconds ?? 60,
+      deadManSeconds: options.deadManSeconds ?? 1800,
       allowInsecureBinaryUrls: true,
       binaries: {
         wireproxy: aPin('wireproxy', {
@@ -128,7 +132,7 @@ async function world(options: {
     gwUdp,
     servicePort: service.port,
   });
-  return { h, url: endpoint.url, scope, tunnelPort };
+  return { h, url: endpoint.url, scope, tunnelPort, stopEndpoint: () => endpoint.close() };
 }
 
 async function startGatewayWhenPeerKnown(o: {
@@ -292,13 +296,19 @@ describe('agent.sh', () => {
   it('forwards SIGTERM to the command and reports how it exited', async () => {
     const w = await world({ format: 'binary' });
     const out = join(w.scope.dir, 'term.txt');
+    const ready = join(w.scope.dir, 'term-ready');
     const { pod, env } = await podAndToken(w, {
-      command: ['sh', '-c', `trap 'echo got-term > "$OUT"; exit 42' TERM; while :; do sleep 0.2; done`],
-      env: { OUT: out },
+      command: [
+        'sh',
+        '-c',
+        `trap 'echo got-term > "$OUT"; exit 42' TERM; touch "$READY"; while :; do sleep 0.2; done`,
+      ],
+      env: { OUT: out, READY: ready },
     });
     const run = runAgent(env);
-    await waitUntil(async () => w.h.backend.reports(pod.podUid).length > 0, {
-      what: 'the started report',
+    // Signal only once the workload has installed its handler.
+    await waitUntil(async () => existsSync(ready) && w.h.backend.reports(pod.podUid).length > 0, {
+      what: 'the workload handling SIGTERM',
       timeoutMs: 60_000,
     });
     run.child.kill('SIGTERM');
@@ -327,6 +337,20 @@ describe('agent.sh', () => {
       state: 'failed',
       reason: "stopped by the dead-man's switch: the control plane says this pod is gone",
     });
+  });
+
+  it("stops when the control plane stays unreachable past the dead-man's timeout", async () => {
+    const w = await world({ format: 'binary', aliveIntervalSeconds: 1, deadManSeconds: 2 });
+    const marker = join(w.scope.dir, 'still-running');
+    const { env } = await podAndToken(w, {
+      command: ['sh', '-c', `while :; do touch "${marker}"; sleep 0.2; done`],
+    });
+    const run = runAgent(env);
+    await waitUntil(async () => existsSync(marker), { what: 'the workload running', timeoutMs: 60_000 });
+    await w.stopEndpoint();
+    const result = await finished(run, 60_000);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/stopping: control plane unreachable for \d+s/);
   });
 
   it('works without openssl: the endpoint makes the key pair and returns it once', async () => {
