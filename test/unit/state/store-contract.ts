@@ -36,6 +36,40 @@ export function aPodWrite(overrides: Partial<PodWrite> = {}): PodWrite {
   };
 }
 
+/**
+ * Every field set, nested ones included. `Required` makes a field added to PodRecord fail
+ * to compile here until it is added — and then the round trip proves each store (the
+ * DynamoDB codec's schema in particular) keeps it.
+ */
+export function aFullPodWrite(): Required<PodWrite> {
+  return {
+    podUid: 'uid-1',
+    namespace: 'default',
+    name: 'trainer',
+    provider: 'vastai',
+    stage: 'running',
+    attempts: 2,
+    intent: { attempt: 2, offerId: '991', machineId: '4242', at: T0 - 10 },
+    instance: {
+      id: 'i-1',
+      machineId: '4242',
+      gpuName: 'RTX 4090',
+      gpuCount: 2,
+      pricePerHour: 0.71,
+      region: 'europe',
+      createdAt: T0,
+    } satisfies Required<NonNullable<PodWrite['instance']>>,
+    startedAt: T0 + 5,
+    finishedAt: T0 + 50,
+    exitCode: 3,
+    lastError: 'host fault on machine 17',
+    failureReason: 'ProvisioningFailed',
+    restarts: 1,
+    statusCredentialHash: 'cd'.repeat(32),
+    vpnAddress: '10.99.0.7',
+  };
+}
+
 export function aBan(overrides: Partial<Ban> = {}): Ban {
   return {
     provider: 'vastai',
@@ -64,22 +98,7 @@ async function conflictOf(promise: Promise<unknown>): Promise<AnexError> {
 function describePods(store: () => Store): void {
   describe('pods', () => {
     it('creates a record at version 1 and reads it back with every field', async () => {
-      const write = aPodWrite({
-        stage: 'running',
-        attempts: 2,
-        intent: { attempt: 2, offerId: '991', machineId: '4242', at: T0 - 10 },
-        instance: {
-          id: 'i-1',
-          machineId: '4242',
-          gpuName: 'RTX 4090',
-          gpuCount: 2,
-          pricePerHour: 0.71,
-          createdAt: T0,
-        },
-        startedAt: T0 + 5,
-        vpnAddress: '10.99.0.7',
-        lastError: 'host fault on machine 17',
-      });
+      const write = aFullPodWrite();
       const stored = await store().putPod(write, { expectedVersion: undefined, now: T0 });
       expect(stored).toEqual({ ...write, version: 1, updatedAt: T0 });
       expect(await store().getPod('uid-1')).toEqual(stored);
