@@ -86,6 +86,12 @@ describe('RunPodProvider under faults', () => {
     expect((await error(provider.get('nosuchpod', {}))).kind).toBe('timeout');
   });
 
+  it('times out when injected latency exceeds the per-attempt timeout', async () => {
+    const { provider } = setup({ timeoutMs: 50, maxAttempts: 1 });
+    sim.setFaultRates({ latencyMs: 1_000 });
+    expect((await error(provider.listTagged({}))).kind).toBe('timeout');
+  });
+
   it('turns a create whose answer never comes into unknown-outcome; listTagged finds it', async () => {
     const { provider } = setup();
     const offer = await stockedOffer(provider);
