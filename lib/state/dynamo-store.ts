@@ -9,7 +9,7 @@ import { decode, encode, encodeKey, encodeValues } from './codec.ts';
 import { DynamoTable } from './dynamo-table.ts';
 import { isConditionFailed, translateDynamoError } from './errors.ts';
 import { banPartition, keys, PARTITIONS } from './keys.ts';
-import { addressNotHeld, podConflict, refusal } from './memory-store.ts';
+import { addressNotHeld, podConflict, refusal } from './outcomes.ts';
 import type {
   AddressAllocation,
   Ban,
