@@ -138,3 +138,14 @@ export interface Instance {
   createdAt?: number;
   publicIp?: string;
 }
+
+/**
+ * How each provider's instances reach the cluster gateway: straight over UDP to the WireGuard
+ * port, or over a TLS WebSocket (wstunnel) where the provider's network carries no UDP
+ * (RunPod exposes only HTTP and TCP). Read by the agent endpoint's composition and by
+ * `anex tunnel config`, so the fact lives in one place.
+ */
+export const GATEWAY_TRANSPORT: Readonly<Record<ProviderName, 'udp' | 'wstunnel'>> = {
+  vastai: 'udp',
+  runpod: 'wstunnel',
+};

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.ts';
+import { PROVIDERS } from '../offers/offer.ts';
+import { GATEWAY_TRANSPORT } from '../providers/provider.ts';
 import { gatewayAddress, parseVpnRange } from './addresses.ts';
 import { parseGwTunnels } from './gw-tunnels.ts';
 import { wgKeyPair } from './keys.ts';
@@ -44,9 +46,6 @@ const podSchema = z.object({
     .loose(),
 });
 
-/** Providers whose network blocks UDP, so the tunnel runs over wstunnel (WebSocket). */
-const WSTUNNEL_PROVIDERS = new Set(['runpod']);
-
 const PLACEHOLDER_ADDRESS = '10.255.255.254';
 const PLACEHOLDER_ENDPOINT = '192.0.2.1:51820';
 
@@ -58,7 +57,8 @@ export function previewTunnel(pod: unknown, options: TunnelPreviewOptions = {}):
     ]);
   }
   const provider = parsed.data.spec.nodeSelector?.['node-provider'];
-  const transport = provider !== undefined && WSTUNNEL_PROVIDERS.has(provider) ? 'wstunnel' : 'udp';
+  const known = PROVIDERS.find((p) => p === provider);
+  const transport = known === undefined ? 'udp' : GATEWAY_TRANSPORT[known];
   const env = (parsed.data.spec.containers[0]?.env ?? [])
     .filter((e) => typeof e.value === 'string')
     .map((e): [string, string] => [e.name, e.value ?? '']);
