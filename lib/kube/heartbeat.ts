@@ -52,14 +52,20 @@ export async function runHeartbeat(options: HeartbeatOptions): Promise<Heartbeat
   const sleep = options.sleep ?? abortableDelay;
   const report: HeartbeatReport = { beats: 0, renewed: 0, failures: [] };
 
-  await forEachNode(nodes, 'ensure-node', report, (node) => cluster.ensureNode(node, { now: now() }));
+  const ensure = (node: VirtualNodeSpec) => cluster.ensureNode(node, { now: now() });
+  // A node whose status refresh failed (API down at the start) is tried again each beat,
+  // so it gets Ready back within one interval of the API returning, not at the next run.
+  let unrefreshed = await forEachNode(nodes, 'ensure-node', report, ensure);
   let next = now();
   while (!signal?.aborted && next < until) {
     report.beats += 1;
+    if (unrefreshed.length > 0 && report.beats > 1) {
+      unrefreshed = await forEachNode(unrefreshed, 'ensure-node', report, ensure);
+    }
     const renewed = await forEachNode(nodes, 'renew-lease', report, (node) =>
       cluster.renewNodeLease(node.name, { now: now(), durationSeconds }),
     );
-    report.renewed += renewed;
+    report.renewed += nodes.length - renewed.length;
     // Fixed cadence from the start, not from the end of a slow call, so beats never drift apart.
     next += intervalMs;
     if (next >= until) break;
@@ -69,19 +75,22 @@ export async function runHeartbeat(options: HeartbeatOptions): Promise<Heartbeat
   return report;
 }
 
-/** Runs `step` for every node concurrently; a failing node never holds up the others. @returns successes. */
+/** Runs `step` for every node concurrently; a failing node never holds up the others. @returns the nodes that failed. */
 async function forEachNode(
   nodes: readonly VirtualNodeSpec[],
   step: HeartbeatFailure['step'],
   report: HeartbeatReport,
   run: (node: VirtualNodeSpec) => Promise<void>,
-): Promise<number> {
+): Promise<VirtualNodeSpec[]> {
   const results = await Promise.allSettled(nodes.map((node) => run(node)));
+  const failed: VirtualNodeSpec[] = [];
   results.forEach((result, i) => {
-    if (result.status === 'rejected')
-      report.failures.push({ node: nodes[i]?.name ?? '?', step, error: result.reason });
+    const node = nodes[i];
+    if (result.status === 'fulfilled' || node === undefined) return;
+    report.failures.push({ node: node.name, step, error: result.reason });
+    failed.push(node);
   });
-  return results.filter((r) => r.status === 'fulfilled').length;
+  return failed;
 }
 
 async function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -108,6 +108,9 @@ describe('runHeartbeat', () => {
       ['anex-runpod', 'renew-lease'],
       ['anex-runpod', 'renew-lease'],
     ]);
+    // the failed status refresh was retried on the next beat
+    expect(memory.calls.ensureNode).toBe(3);
+    expect(memory.node('anex-vastai')?.readyHeartbeat).toBe(T0 + 10_000);
     expect(memory.lease('anex-runpod')?.renewTime).toBe(T0 + 20_000);
   });
 
