@@ -2,7 +2,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { VirtualNodeSpec } from '../kube/cluster.ts';
 import { runHeartbeat } from '../kube/heartbeat.ts';
 import { type PassDeps, type PassSummary, runPass } from '../reconcile/pass.ts';
-import { type PodWatch, watchPods } from './pod-watch.ts';
+import { type PodChange, type PodWatch, watchPods } from './pod-watch.ts';
 
 export interface LocalReconcilerOptions {
   deps: PassDeps;
@@ -17,6 +17,8 @@ export interface LocalReconcilerOptions {
   passBudgetMs?: number;
   /** one line per pass that did something, and every failure */
   log: (line: string) => void;
+  /** the pod watch @default watchPods over `kubeConfig` (unit tests give their own) */
+  watch?: (onChange: (change: PodChange) => void) => PodWatch;
 }
 
 export interface LocalReconciler {
@@ -61,12 +63,16 @@ export async function startLocalReconciler(options: LocalReconcilerOptions): Pro
     }
   })();
   const timer = setInterval(() => queue.push('full'), options.passIntervalMs);
-  const watch: PodWatch = watchPods({
-    kubeConfig: options.kubeConfig,
-    nodeNames: nodes.map((n) => n.name),
-    onChange: (change) => queue.push(change.kind === 'deleted' ? 'full' : { podUid: change.uid }),
-    onError: (message) => options.log(`pod watch: ${message} (reconnecting)`),
-  });
+  const onChange = (change: PodChange): void =>
+    queue.push(change.kind === 'deleted' ? 'full' : { podUid: change.uid });
+  const watch: PodWatch =
+    options.watch?.(onChange) ??
+    watchPods({
+      kubeConfig: options.kubeConfig,
+      nodeNames: nodes.map((n) => n.name),
+      onChange,
+      onError: (message) => options.log(`pod watch: ${message} (reconnecting)`),
+    });
   queue.push('full');
   return {
     trigger: (podUid) => queue.push(podUid === undefined ? 'full' : { podUid }),

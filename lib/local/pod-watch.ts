@@ -22,7 +22,7 @@ export interface PodWatch {
   stop(): void;
 }
 
-interface WatchedPod {
+export interface WatchedPod {
   metadata?: { uid?: string; namespace?: string; name?: string; deletionTimestamp?: unknown };
 }
 
@@ -37,19 +37,8 @@ export function watchPods(options: PodWatchOptions): PodWatch {
   const controllers: AbortController[] = [];
   let stopped = false;
   const onEvent = (phase: string, pod: WatchedPod): void => {
-    const { uid, namespace, name } = pod.metadata ?? {};
-    if (uid === undefined || namespace === undefined || name === undefined) return;
-    const deleting = pod.metadata?.deletionTimestamp != null;
-    const before = seen.get(uid);
-    if (phase === 'DELETED') {
-      seen.delete(uid);
-      options.onChange({ kind: 'deleted', uid, namespace, name });
-      return;
-    }
-    seen.set(uid, { deleting });
-    if (before === undefined)
-      options.onChange({ kind: deleting ? 'deleting' : 'bound', uid, namespace, name });
-    else if (deleting && !before.deleting) options.onChange({ kind: 'deleting', uid, namespace, name });
+    const change = podTransition(seen, phase, pod);
+    if (change !== undefined) options.onChange(change);
   };
   const start = (nodeName: string): void => {
     if (stopped) return;
@@ -72,4 +61,28 @@ export function watchPods(options: PodWatchOptions): PodWatch {
       for (const controller of controllers) controller.abort();
     },
   };
+}
+
+/**
+ * The webhook-worthy transition a watch event means, given what was seen before (updated in
+ * place): first sight of a pod → bound (or deleting), deletionTimestamp newly set →
+ * deleting, DELETED → deleted; anything else (our own status writes) → undefined.
+ */
+export function podTransition(
+  seen: Map<string, { deleting: boolean }>,
+  phase: string,
+  pod: WatchedPod,
+): PodChange | undefined {
+  const { uid, namespace, name } = pod.metadata ?? {};
+  if (uid === undefined || namespace === undefined || name === undefined) return undefined;
+  if (phase === 'DELETED') {
+    seen.delete(uid);
+    return { kind: 'deleted', uid, namespace, name };
+  }
+  const deleting = pod.metadata?.deletionTimestamp != null;
+  const before = seen.get(uid);
+  seen.set(uid, { deleting });
+  if (before === undefined) return { kind: deleting ? 'deleting' : 'bound', uid, namespace, name };
+  if (deleting && !before.deleting) return { kind: 'deleting', uid, namespace, name };
+  return undefined;
 }
