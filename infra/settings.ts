@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { SECRET_ENV } from '../lib/config/secrets.ts';
 import { SETTINGS } from '../lib/config/settings.ts';
 import { InvalidInputError } from '../lib/errors.ts';
+import { TUNNEL_ENV } from '../lib/tunnel/settings.ts';
 import type { AnexStackProps } from './anex-stack.ts';
 
 /**
@@ -25,7 +26,7 @@ const retentionDays = z.coerce
   });
 
 /** lib/config's variables; the secret ones are refused (they belong in Secrets Manager). */
-const CONFIG_VARIABLES = new Set<string>(SETTINGS.map((s) => s.env));
+const CONFIG_VARIABLES = new Set<string>([...SETTINGS.map((s) => s.env), ...Object.values(TUNNEL_ENV)]);
 const SECRET_VARIABLES = new Set<string>(Object.values(SECRET_ENV));
 
 const reconcilerEnvironment = z

@@ -1,20 +1,39 @@
-import { AnexError } from '../../lib/errors.ts';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { loadConfigFromEnv } from '../../lib/config/config.ts';
+import { ReconcilerAgentBackend } from '../../lib/reconcile/agent-backend.ts';
+import { DynamoStore } from '../../lib/state/dynamo-store.ts';
+import { tokenBucketLimiter } from '../../lib/tunnel/endpoint/rate-limit.ts';
 import type { AgentEndpointDeps } from '../../lib/tunnel/endpoint/types.ts';
-import { once } from './composition-root.ts';
+import { tunnelSettingsFromEnv } from '../../lib/tunnel/settings.ts';
+import { credentials, once } from './composition-root.ts';
+import { logger } from './logger.ts';
+import { clusterFrom } from './reconciler-root.ts';
 
 /**
- * SEAM — the agent endpoint's dependencies are: the DynamoStore (TunnelStore), a
- * ReconcilerAgentBackend (lib/reconcile/agent-backend.ts) over that store and the cluster
- * from `clusterFrom(credentials().secrets)`, a tokenBucketLimiter, the logger, and
- * TunnelSettings (gateway public key, UDP/wstunnel endpoints, binary pins, cluster CIDRs).
- * lib/config does not yet carry TunnelSettings, so until it does every agent request is
- * answered 503 (agents retry) and nothing is half-done. Build them here when it lands; the
- * handler does not change. The stack already gives this function the table, the secret and
- * the queue.
+ * The agent endpoint's dependencies: the table (tokens, addresses), the pod view over the
+ * store and the cluster (status reports reach `kubectl get pods` at once), the tunnel
+ * settings from ANEX_GATEWAY_* variables, and a per-container rate limiter (a best effort:
+ * each warm container keeps its own buckets).
  */
 export const agentRoot: () => Promise<AgentEndpointDeps> = once(async () => {
-  throw new AnexError('the agent endpoint is not wired yet: lib/config has no TunnelSettings', {
-    kind: 'unavailable',
-    retryable: true,
-  });
+  const config = loadConfigFromEnv(process.env);
+  const secret = await credentials();
+  const store = new DynamoStore({ client: new DynamoDBClient({}), tableName: config.tableName });
+  const prefix = secret.wstunnelPathPrefix?.reveal();
+  return {
+    store,
+    backend: new ReconcilerAgentBackend({
+      store,
+      cluster: clusterFrom(secret.secrets),
+      // RunPod blocks inbound UDP: its instances reach the gateway over wstunnel (DESIGN §5).
+      transport: { vastai: 'udp', runpod: 'wstunnel' },
+    }),
+    settings: tunnelSettingsFromEnv(process.env, prefix === undefined ? {} : { wstunnelPathPrefix: prefix }),
+    logger: {
+      info: (message, fields = {}) => logger.info(message, fields),
+      warn: (message, fields = {}) => logger.warn(message, fields),
+    },
+    now: Date.now,
+    rateLimiter: tokenBucketLimiter(),
+  };
 });

@@ -14,11 +14,14 @@ const credentialsSchema = z.object({
   kubeconfig: z.string().min(1).optional(),
   vastaiApiKey: z.string().regex(/^\S+$/, 'contains whitespace').optional(),
   runpodApiKey: z.string().regex(/^\S+$/, 'contains whitespace').optional(),
+  /** the gateway's wstunnel path prefix (lib/tunnel/gateway), only with ANEX_GATEWAY_WSS_URL */
+  wstunnelPathPrefix: z.string().min(1).optional(),
 });
 
 export interface Credentials {
   secrets: Secrets;
   webhookToken: Secret;
+  wstunnelPathPrefix?: Secret;
 }
 
 /** Parses the secret's JSON; a problem is reported by key name only. */
@@ -38,12 +41,16 @@ export function parseCredentials(secretString: string): Credentials {
       kind: 'auth',
     });
   }
-  const { webhookToken, kubeconfig, vastaiApiKey, runpodApiKey } = parsed.data;
+  const { webhookToken, kubeconfig, vastaiApiKey, runpodApiKey, wstunnelPathPrefix } = parsed.data;
   const secrets: Secrets = { apiKeys: {} };
   if (vastaiApiKey !== undefined) secrets.apiKeys.vastai = new Secret(vastaiApiKey);
   if (runpodApiKey !== undefined) secrets.apiKeys.runpod = new Secret(runpodApiKey);
   if (kubeconfig !== undefined) secrets.kubeconfig = new Secret(kubeconfig);
-  return { secrets, webhookToken: new Secret(webhookToken) };
+  return {
+    secrets,
+    webhookToken: new Secret(webhookToken),
+    ...(wstunnelPathPrefix === undefined ? {} : { wstunnelPathPrefix: new Secret(wstunnelPathPrefix) }),
+  };
 }
 
 /** Reads the secret from Secrets Manager (the SDK comes from the Lambda runtime). */

@@ -13,10 +13,13 @@ import { KubeCluster } from '../../lib/kube/kube-cluster.ts';
 import type { ProviderName } from '../../lib/offers/offer.ts';
 import { createProvider } from '../../lib/providers/index.ts';
 import type { Provider } from '../../lib/providers/provider.ts';
-import { plainLaunch } from '../../lib/reconcile/launch.ts';
+import { agentLaunch } from '../../lib/reconcile/agent-launch.ts';
+import { type LaunchBuilder, plainLaunch } from '../../lib/reconcile/launch.ts';
 import type { PassDeps } from '../../lib/reconcile/pass.ts';
 import { defaultRules } from '../../lib/reconcile/rules-default.ts';
 import { DynamoStore } from '../../lib/state/dynamo-store.ts';
+import type { TunnelStore } from '../../lib/state/store.ts';
+import { parseVpnRange } from '../../lib/tunnel/addresses.ts';
 import { credentials, once } from './composition-root.ts';
 import { logger } from './logger.ts';
 
@@ -58,17 +61,35 @@ function providersFrom(config: AnexConfig, secrets: Secrets): Partial<Record<Pro
   return providers;
 }
 
+/**
+ * Instances get the agent (tunnel handoff) when the agent endpoint is known — the stack
+ * always sets it; without it a pod's container would run with no way back into the cluster.
+ */
+export function launchFor(config: AnexConfig, store: TunnelStore): LaunchBuilder {
+  if (config.agentEndpointUrl === undefined) {
+    logger.warn('ANEX_AGENT_ENDPOINT_URL is not set: instances run the pod as is, without the tunnel');
+    return plainLaunch;
+  }
+  return agentLaunch({
+    store,
+    range: parseVpnRange(config.vpnRange),
+    endpointUrl: config.agentEndpointUrl,
+    now: Date.now,
+  });
+}
+
 export const reconcilerRoot: () => Promise<ReconcilerRoot> = once(async () => {
   const config = loadConfigFromEnv(process.env);
   const { secrets } = await credentials();
   const providers = providersFrom(config, secrets);
+  const store = new DynamoStore({ client: new DynamoDBClient({}), tableName: config.tableName });
   const deps: PassDeps = {
-    store: new DynamoStore({ client: new DynamoDBClient({}), tableName: config.tableName }),
+    store,
     cluster: clusterFrom(secrets),
     providers,
     config: reconcileConfig(config),
     rules: defaultRules,
-    launch: plainLaunch,
+    launch: launchFor(config, store),
     clock: Date.now,
   };
   return {

@@ -29,6 +29,10 @@ describe('parseSettings', () => {
     [{ 'anex:environment': '{"ANEX_PROVIDERS":"vastai"}' }, { environment: { ANEX_PROVIDERS: 'vastai' } }],
     [{ 'anex:environment': { ANEX_CLUSTER_ID: 'prod' } }, { environment: { ANEX_CLUSTER_ID: 'prod' } }],
     [{ 'anex:credentialsRevision': 2 }, { credentialsRevision: '2' }],
+    [
+      { 'anex:environment': '{"ANEX_GATEWAY_UDP_ENDPOINT":"gw.example:51820"}' },
+      { environment: { ANEX_GATEWAY_UDP_ENDPOINT: 'gw.example:51820' } },
+    ],
   ])('maps %j (command-line strings or JSON values) to %j', (context, expected) => {
     const props = stackPropsFrom(parseSettings(context));
     expect(JSON.stringify(props)).toEqual(JSON.stringify(expected));
