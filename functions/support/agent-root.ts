@@ -5,9 +5,9 @@ import { DynamoStore } from '../../lib/state/dynamo-store.ts';
 import { tokenBucketLimiter } from '../../lib/tunnel/endpoint/rate-limit.ts';
 import type { AgentEndpointDeps } from '../../lib/tunnel/endpoint/types.ts';
 import { tunnelSettingsFromEnv } from '../../lib/tunnel/settings.ts';
+import { clusterFrom } from './cluster.ts';
 import { credentials, once } from './composition-root.ts';
 import { logger } from './logger.ts';
-import { clusterFrom } from './reconciler-root.ts';
 
 /**
  * The agent endpoint's dependencies: the table (tokens, addresses), the pod view over the

@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KubeConfig } from '@kubernetes/client-node';
 import {
   type AnexConfig,
   loadConfigFromEnv,
@@ -7,9 +6,7 @@ import {
   virtualNodes,
 } from '../../lib/config/config.ts';
 import type { Secrets } from '../../lib/config/secrets.ts';
-import { AnexError } from '../../lib/errors.ts';
-import type { Cluster, VirtualNodeSpec } from '../../lib/kube/cluster.ts';
-import { KubeCluster } from '../../lib/kube/kube-cluster.ts';
+import type { VirtualNodeSpec } from '../../lib/kube/cluster.ts';
 import type { ProviderName } from '../../lib/offers/offer.ts';
 import { createProvider } from '../../lib/providers/index.ts';
 import type { Provider } from '../../lib/providers/provider.ts';
@@ -20,6 +17,7 @@ import { defaultRules } from '../../lib/reconcile/rules-default.ts';
 import { DynamoStore } from '../../lib/state/dynamo-store.ts';
 import type { TunnelStore } from '../../lib/state/store.ts';
 import { parseVpnRange } from '../../lib/tunnel/addresses.ts';
+import { clusterFrom } from './cluster.ts';
 import { credentials, once } from './composition-root.ts';
 import { logger } from './logger.ts';
 
@@ -29,16 +27,6 @@ export interface ReconcilerRoot {
   deps: PassDeps;
   /** one per enabled provider that has an API key in the secret */
   nodes: VirtualNodeSpec[];
-}
-
-/** The Kubernetes client from the secret's kubeconfig (the anex ServiceAccount's token). */
-export function clusterFrom(secrets: Secrets): Cluster {
-  if (secrets.kubeconfig === undefined) {
-    throw new AnexError('the anex secret has no kubeconfig (docs/deploy.md, step 4)', { kind: 'auth' });
-  }
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromString(secrets.kubeconfig.reveal());
-  return new KubeCluster({ kubeConfig });
 }
 
 function providersFrom(config: AnexConfig, secrets: Secrets): Partial<Record<ProviderName, Provider>> {
