@@ -2,6 +2,7 @@ import type { PodEvent } from '../kube/cluster.ts';
 import type { Offer } from '../offers/offer.ts';
 import type { Instance } from '../providers/provider.ts';
 import type { InstanceRecord } from '../state/store.ts';
+import { GPU_COOLDOWN_PREFIX, OFFER_COOLDOWN_PREFIX } from './rules.ts';
 import { iso } from './status.ts';
 
 /**
@@ -58,11 +59,11 @@ export const events = {
       `Found instance ${instanceId} already rented for this pod (tag ${tag}); using it instead of renting another`,
     );
   },
-  machineBanned(machineId: string, until: number, reason: string): PodEvent {
-    const what = machineId.startsWith('offer:')
-      ? `Offer ${machineId.slice('offer:'.length)}`
-      : `Machine ${machineId}`;
-    return warn('MachineBanned', `${what} is skipped for all pods until ${iso(until)}: ${reason}`);
+  machineBanned(key: string, until: number, reason: string): PodEvent {
+    return warn(
+      'MachineBanned',
+      `${describeBan(key)} is skipped for all pods until ${iso(until)}: ${reason}`,
+    );
   },
   attemptFailed(reason: string, next: 'retry' | 'give-up'): PodEvent {
     const then = next === 'retry' ? 'destroying it and trying another machine' : 'destroying it';
@@ -84,6 +85,13 @@ export const events = {
     return normal('Terminated', `Container exited with code ${exitCode} on instance ${instanceId}; ${then}`);
   },
 };
+
+/** A ban-store key in words: a machine, an offer scope, or a GPU type (see rules.ts cooldowns). */
+export function describeBan(key: string): string {
+  if (key.startsWith(GPU_COOLDOWN_PREFIX)) return `GPU type ${key.slice(GPU_COOLDOWN_PREFIX.length)}`;
+  if (key.startsWith(OFFER_COOLDOWN_PREFIX)) return `Offer ${key.slice(key.indexOf('|') + 1)}`;
+  return `Machine ${key}`;
+}
 
 export function describeOffer(offer: Offer): string {
   const where = offer.location ?? offer.region ?? 'unknown location';

@@ -170,6 +170,7 @@ function intentFor(offer: Offer, attempt: number, at: number): NonNullable<PodWr
   return {
     attempt,
     offerId: offer.offerId,
+    gpuName: offer.gpuName,
     at,
     ...(offer.machineId === undefined ? {} : { machineId: offer.machineId }),
   };

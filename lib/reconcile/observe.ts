@@ -5,7 +5,7 @@ import type { Ban, PodRecord, Store } from '../state/store.ts';
 import type { ReconcileConfig } from './config.ts';
 import { type PassError, passError } from './pass-errors.ts';
 import type { OfferRequest } from './plan-env.ts';
-import { OFFER_COOLDOWN_PREFIX, type OfferRules } from './rules.ts';
+import { isCooldownKey, type OfferRules } from './rules.ts';
 import type { Observed, ObservedPod, OfferListing } from './types.ts';
 
 export interface ObserveDeps {
@@ -182,7 +182,7 @@ export async function observeOffers(
       // Offer cooldowns share the ban store but are not machine ids: never pushed to the vendor.
       const banned = (observed.bans[request.provider] ?? [])
         .map((b) => b.machineId)
-        .filter((id) => !id.startsWith(OFFER_COOLDOWN_PREFIX));
+        .filter((id) => !isCooldownKey(id));
       if (client === undefined) return;
       try {
         const listed = await client.listOffers(request.requirements, { ...call, excludeMachineIds: banned });

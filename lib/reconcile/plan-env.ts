@@ -3,7 +3,7 @@ import type { PodRef } from '../kube/cluster.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 import type { Instance } from '../providers/provider.ts';
 import { formatTag } from '../providers/provider.ts';
-import type { InstanceRecord, PodRecord, PodWrite } from '../state/store.ts';
+import type { Ban, InstanceRecord, PodRecord, PodWrite } from '../state/store.ts';
 import type { ReconcileConfig } from './config.ts';
 import { type OfferRules, requirementsKey } from './rules.ts';
 import type { Observed, ObservedPod, PodPlan } from './types.ts';
@@ -28,6 +28,8 @@ export interface PlanEnv {
   now: number;
   candidates(requirements: Requirements, provider: ProviderName): Candidates;
   tag(podUid: string): string;
+  /** bans and cooldowns in force for the provider, as observed (empty when they could not be read) */
+  bans(provider: ProviderName): readonly Ban[];
 }
 
 export interface PlanOptions {
@@ -52,6 +54,7 @@ export function planEnv(
     config,
     now,
     tag: (podUid) => formatTag({ clusterId: config.clusterId, podUid }),
+    bans: (provider) => observed.bans[provider] ?? [],
     candidates(requirements, provider) {
       const key = requirementsKey(requirements);
       if (wanted !== undefined) {

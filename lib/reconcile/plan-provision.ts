@@ -135,6 +135,8 @@ export interface FailedChoice {
   machineId?: string | undefined;
   /** RunPod offers have no machine: the same (GPU type, cloud, data center) offer is skipped instead */
   offerId?: string | undefined;
+  /** set when the whole GPU type was just cooled down */
+  gpuName?: string | undefined;
 }
 
 /** The failed choice is not retried at once, banned or not (its ban is written later in the pass). */
@@ -142,7 +144,9 @@ function excluding(candidates: Candidates, failed: FailedChoice | undefined): Ca
   if (candidates.kind !== 'ok' || failed === undefined) return candidates;
   const offers = candidates.offers.filter(
     (o) =>
-      (failed.machineId === undefined || o.machineId !== failed.machineId) && o.offerId !== failed.offerId,
+      (failed.machineId === undefined || o.machineId !== failed.machineId) &&
+      o.offerId !== failed.offerId &&
+      o.gpuName !== failed.gpuName,
   );
   if (offers.length > 0) return { kind: 'ok', offers };
   const what =

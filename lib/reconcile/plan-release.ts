@@ -3,7 +3,7 @@ import type { Ban, PodWrite } from '../state/store.ts';
 import { events } from './events.ts';
 import { basePlan, change, currentWrite, instanceIds, type PlanEnv } from './plan-env.ts';
 import { provisionOrReport } from './plan-provision.ts';
-import { DEFAULT_OFFER_COOLDOWN_MS, offerCooldownKey } from './rules.ts';
+import { DEFAULT_OFFER_COOLDOWN_MS, GPU_COOLDOWN_PREFIX, gpuCooldownKey, offerCooldownKey } from './rules.ts';
 import type { ObservedPod, PodPlan, Situation } from './types.ts';
 
 /**
@@ -43,7 +43,7 @@ export function release(op: ObservedPod, env: PlanEnv, options: ReleaseOptions):
     ['exitCode'],
   );
   const ban = options.ban ? banFor(op, env, options.reason) : undefined;
-  const next = afterRelease(op, env, before, instanceIds(op.instances, op.record));
+  const next = afterRelease(op, env, before, instanceIds(op.instances, op.record), ban);
   const said = [
     ...options.events,
     events.attemptFailed(options.reason, failureReason === undefined ? 'retry' : 'give-up'),
@@ -54,15 +54,25 @@ export function release(op: ObservedPod, env: PlanEnv, options: ReleaseOptions):
 }
 
 /** Once the instance is destroyed: finished when the outcome is decided (finishedAt), else back to renting. */
-export function afterRelease(op: ObservedPod, env: PlanEnv, releasing: PodWrite, destroy: string[]): PodPlan {
+export function afterRelease(
+  op: ObservedPod,
+  env: PlanEnv,
+  releasing: PodWrite,
+  destroy: string[],
+  ban?: Ban,
+): PodPlan {
   if (releasing.finishedAt !== undefined) {
     const after = change(releasing, { stage: 'finished' }, ['instance', 'intent']);
     return { ...basePlan(op, 'finish'), destroy, after, situation: finishedSituation(after, env.now) };
   }
   const after = change(releasing, { stage: 'pending' }, ['instance', 'intent']);
+  const cooledGpu = ban?.machineId.startsWith(GPU_COOLDOWN_PREFIX)
+    ? ban.machineId.slice(GPU_COOLDOWN_PREFIX.length)
+    : undefined;
   const next = provisionOrReport(op, env, after, {
     machineId: releasing.instance?.machineId,
     offerId: releasing.intent?.offerId,
+    gpuName: cooledGpu,
   });
   return { ...next, destroy, label: next.label === 'provision' ? 'provision' : 'release' };
 }
@@ -85,9 +95,9 @@ export function finishedSituation(record: PodWrite, now: number): Situation {
 }
 
 /**
- * A machine ban where the provider rents machines (Vast); elsewhere a short cooldown of the
- * failed offer's scope (providers.md §5: RunPod GPU type × cloud × data center), kept in the
- * same ban store under {@link offerCooldownKey}.
+ * A machine ban where the provider rents machines (Vast). Elsewhere (RunPod) a cooldown in
+ * the same ban store: the failed offer's scope (GPU type × cloud × data center), or the GPU
+ * type as a whole when it already failed in another scope that is still cooling down.
  */
 function banFor(op: ObservedPod, env: PlanEnv, reason: string): Ban | undefined {
   const base = { provider: op.provider, reason, createdAt: env.now };
@@ -97,8 +107,15 @@ function banFor(op: ObservedPod, env: PlanEnv, reason: string): Ban | undefined 
       ? undefined
       : { ...base, machineId, expiresAt: env.now + env.config.banTimeoutMs };
   }
-  const offerId = op.record?.intent?.offerId;
-  if (offerId === undefined) return undefined;
-  const cooldown = env.config.offerCooldownMs ?? DEFAULT_OFFER_COOLDOWN_MS;
-  return { ...base, machineId: offerCooldownKey(offerId), expiresAt: env.now + cooldown };
+  const intent = op.record?.intent;
+  const gpuName = intent?.gpuName ?? op.record?.instance?.gpuName;
+  if (intent === undefined || gpuName === undefined) return undefined;
+  const expiresAt = env.now + (env.config.offerCooldownMs ?? DEFAULT_OFFER_COOLDOWN_MS);
+  const sameGpu = offerCooldownKey(gpuName, '');
+  const again = env.bans(op.provider).some((b) => b.expiresAt > env.now && b.machineId.startsWith(sameGpu));
+  return {
+    ...base,
+    machineId: again ? gpuCooldownKey(gpuName) : offerCooldownKey(gpuName, intent.offerId),
+    expiresAt,
+  };
 }

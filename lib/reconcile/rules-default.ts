@@ -2,7 +2,7 @@ import { parseRequirements } from '../annotations/parse.ts';
 import { explain } from '../filter/explain.ts';
 import { select } from '../filter/select.ts';
 import { podSpecIssues } from './pod-checks.ts';
-import { OFFER_COOLDOWN_PREFIX, type OfferRules, offerCooldownKey, type RankInput } from './rules.ts';
+import { coolingDown, isCooldownKey, type OfferRules, type RankInput } from './rules.ts';
 
 /** The real engine behind {@link OfferRules}: lib/annotations parses, lib/filter selects and explains. */
 export const defaultRules: OfferRules = {
@@ -21,12 +21,10 @@ export const defaultRules: OfferRules = {
   },
   rank(input) {
     const cooling = new Set(
-      input.bans
-        .filter((b) => b.expiresAt > input.now && b.machineId.startsWith(OFFER_COOLDOWN_PREFIX))
-        .map((b) => b.machineId),
+      input.bans.filter((b) => b.expiresAt > input.now && isCooldownKey(b.machineId)).map((b) => b.machineId),
     );
     const ranked = select(input.requirements, input.offers, input.bans, input.now);
-    return cooling.size === 0 ? ranked : ranked.filter((o) => !cooling.has(offerCooldownKey(o.offerId)));
+    return cooling.size === 0 ? ranked : ranked.filter((o) => !coolingDown(o, cooling));
   },
   explainNoMatch(input) {
     return funnelSummary(input);

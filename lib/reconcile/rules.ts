@@ -28,13 +28,31 @@ export interface RankInput {
   now: number;
 }
 
-/** Ban-store key of an offer scope cooling down (providers without machine bans). */
-export function offerCooldownKey(offerId: string): string {
-  return `${OFFER_COOLDOWN_PREFIX}${offerId}`;
+/**
+ * Cooldowns where machines are not banned (RunPod), kept in the ban store under these keys:
+ * first the failed offer's scope (GPU type × cloud × data center); when the same GPU type
+ * fails again elsewhere while that cooldown holds, the GPU type as a whole.
+ */
+export const OFFER_COOLDOWN_PREFIX = 'offer:';
+export const GPU_COOLDOWN_PREFIX = 'gpu:';
+export const DEFAULT_OFFER_COOLDOWN_MS = 15 * 60_000;
+
+export function offerCooldownKey(gpuName: string, offerId: string): string {
+  return `${OFFER_COOLDOWN_PREFIX}${gpuName}|${offerId}`;
 }
 
-export const OFFER_COOLDOWN_PREFIX = 'offer:';
-export const DEFAULT_OFFER_COOLDOWN_MS = 15 * 60_000;
+export function gpuCooldownKey(gpuName: string): string {
+  return `${GPU_COOLDOWN_PREFIX}${gpuName}`;
+}
+
+export function isCooldownKey(key: string): boolean {
+  return key.startsWith(OFFER_COOLDOWN_PREFIX) || key.startsWith(GPU_COOLDOWN_PREFIX);
+}
+
+/** Whether `offer` is cooling down under any of `keys` (the in-force ban keys). */
+export function coolingDown(offer: Offer, keys: ReadonlySet<string>): boolean {
+  return keys.has(offerCooldownKey(offer.gpuName, offer.offerId)) || keys.has(gpuCooldownKey(offer.gpuName));
+}
 
 /**
  * Offers are fetched once per distinct requirement set per pass: two pods asking for the

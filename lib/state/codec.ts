@@ -59,6 +59,7 @@ const podRecord = z.strictObject({
       attempt: z.number().int(),
       offerId: z.string(),
       machineId: z.string().optional(),
+      gpuName: z.string().optional(),
       at: epochMs,
     })
     .optional(),

@@ -37,6 +37,8 @@ export interface ProvisionIntent {
   attempt: number;
   offerId: string;
   machineId?: string;
+  /** the offer's GPU model, so a failure can cool down the GPU type where machines are not banned */
+  gpuName?: string;
   /** epoch ms when the intent was recorded, before the create call */
   at: number;
 }

@@ -54,7 +54,7 @@ describe('runPass: failures while renting', () => {
     ]);
     expect(h.runpod.destroyed).toEqual(['i-1']);
     expect((await h.store.listBans('runpod', h.now)).map((b) => b.machineId)).toEqual([
-      'offer:RTX 4090|SECURE|EU-RO-1|1',
+      'offer:RTX 4090|RTX 4090|SECURE|EU-RO-1|1',
     ]);
     expect(h.cluster.events(pod).find((e) => e.reason === 'MachineBanned')?.message).toContain(
       'Offer RTX 4090|SECURE|EU-RO-1|1 is skipped for all pods',
@@ -66,6 +66,37 @@ describe('runPass: failures while renting', () => {
     expect(h.runpod.creates.find((c) => c.tag.podUid === other.uid)?.offer.offerId).not.toBe(
       'RTX 4090|SECURE|EU-RO-1|1',
     );
+  });
+
+  it('on RunPod, a GPU type failing in a second data center cools down as a whole', async () => {
+    const h = harness();
+    h.runpod.offers = [
+      aRunPodOffer({ offerId: 'RTX 4090|SECURE|EU-RO-1|1', pricePerHour: 0.69 }),
+      aRunPodOffer({ offerId: 'RTX 4090|SECURE|EU-SE-1|1', pricePerHour: 0.7 }),
+      aRunPodOffer({ offerId: 'RTX 4090|SECURE|EU-NL-1|1', pricePerHour: 0.71 }),
+      aRunPodOffer({ offerId: 'RTX 3090|SECURE|EU-RO-1|1', gpuName: 'RTX 3090', pricePerHour: 0.9 }),
+    ];
+    const pod = h.cluster.addPod(
+      gpuPod(1, { provider: 'runpod', annotations: { 'anex.sh/gpu-names': 'RTX 4090,RTX 3090' } }),
+    );
+    await h.pass();
+    for (const id of ['i-1', 'i-2']) {
+      h.runpod.setState(id, { phase: 'failed', fault: 'host', reason: 'CUDA error 804' });
+      h.tick(MINUTE);
+      await h.pass();
+    }
+    expect(h.runpod.creates.map((c) => c.offer.offerId)).toEqual([
+      'RTX 4090|SECURE|EU-RO-1|1',
+      'RTX 4090|SECURE|EU-SE-1|1',
+      'RTX 3090|SECURE|EU-RO-1|1',
+    ]);
+    expect((await h.store.listBans('runpod', h.now)).map((b) => b.machineId).sort()).toEqual([
+      'gpu:RTX 4090',
+      'offer:RTX 4090|RTX 4090|SECURE|EU-RO-1|1',
+    ]);
+    expect(
+      h.cluster.events(pod).some((e) => e.message.startsWith('GPU type RTX 4090 is skipped for all pods')),
+    ).toBe(true);
   });
 
   it('waits for a slow start, then destroys, bans and moves on after the start timeout', async () => {
