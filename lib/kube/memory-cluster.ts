@@ -115,6 +115,28 @@ export class MemoryCluster implements Cluster {
     stored.deletionTimestamp = at;
   }
 
+  /** What the scheduler does: binds an unscheduled pod to a node (and marks it PodScheduled). */
+  bindPod(pod: PodRef, nodeName: string): void {
+    const stored = this.#find(pod);
+    if (stored === undefined) throw new Error(`no pod ${pod.namespace}/${pod.name} with uid ${pod.uid}`);
+    stored.nodeName = nodeName;
+    stored.status = mergeStatus(stored.status, {
+      phase: stored.phase ?? 'Pending',
+      conditions: [{ type: 'PodScheduled', status: 'True' }],
+      containerStatuses: stored.status?.containerStatuses ?? [],
+    });
+  }
+
+  /** Forgets everything (pods, nodes, leases, events, counters, injected failures). */
+  reset(): void {
+    this.#pods.clear();
+    this.#nodes.clear();
+    this.#leases.clear();
+    this.#events.length = 0;
+    this.#failures.clear();
+    for (const method of Object.keys(this.calls) as (keyof Cluster)[]) this.calls[method] = 0;
+  }
+
   /** Removes a pod behind the reconciler's back (force delete, namespace deleted). */
   removePod(pod: PodRef): void {
     this.#pods.delete(key(pod.namespace, pod.name));

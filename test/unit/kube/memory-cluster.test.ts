@@ -78,4 +78,24 @@ describe('MemoryCluster', () => {
     expect(await cluster.listPods('anex-vastai')).toEqual([]);
     expect(cluster.pod('default', 'unscheduled')?.nodeName).toBeUndefined();
   });
+
+  it('binds a pod as the scheduler would', async () => {
+    const cluster = new MemoryCluster();
+    const pod = cluster.addPod({ name: 'waiting', nodeName: null });
+    cluster.bindPod(pod, 'anex-runpod');
+    const [bound] = await cluster.listPods('anex-runpod');
+    expect(bound?.uid).toBe(pod.uid);
+    expect(bound?.status?.conditions).toEqual([{ type: 'PodScheduled', status: 'True' }]);
+  });
+
+  it('forgets everything on reset', async () => {
+    const cluster = new MemoryCluster();
+    const pod = cluster.addPod();
+    await cluster.recordEvent(pod, { type: 'Normal', reason: 'Started', message: 'up' }, { now: 1 });
+    cluster.failNext('getPod');
+    cluster.reset();
+    expect(await cluster.getPod('default', pod.name)).toBeUndefined();
+    expect(cluster.events()).toEqual([]);
+    expect(cluster.calls.getPod).toBe(1);
+  });
 });
