@@ -8,6 +8,11 @@ import { DEFAULT_RECONCILE_CONFIG, type ReconcileConfig } from '../reconcile/con
 import { plainLaunch } from '../reconcile/launch.ts';
 import type { PassDeps } from '../reconcile/pass.ts';
 import { defaultRules } from '../reconcile/rules-default.ts';
+import {
+  type LocalAgentEndpoint,
+  type LocalTunnelOptions,
+  startLocalAgentEndpoint,
+} from './agent-endpoint.ts';
 import { type LocalReconciler, startLocalReconciler } from './local-reconciler.ts';
 import { type LocalStore, type LocalStoreOptions, openLocalStore } from './local-store.ts';
 import { apiKeyVariables, type ProviderEndpoint, providersFor } from './provider-env.ts';
@@ -21,12 +26,16 @@ export interface LocalModeOptions {
   /** the reconciler's settings (lib/config's reconcileConfig) @default DEFAULT_RECONCILE_CONFIG */
   reconcile?: ReconcileConfig;
   heartbeatIntervalMs?: number;
+  /** serve the agent endpoint and launch through the tunnel; undefined: containers run as is */
+  tunnel?: LocalTunnelOptions;
   log: (line: string) => void;
 }
 
 export interface LocalMode {
   nodes: readonly VirtualNodeSpec[];
   storeWhere: string;
+  /** the agent endpoint's local URL, when served */
+  agentEndpoint?: string;
   reconciler: LocalReconciler;
   /** graceful: the in-flight pass finishes, then the store is closed */
   stop(options?: { abort?: boolean }): Promise<void>;
@@ -75,17 +84,28 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     return name === undefined ? [] : [virtualNodeSpec(p, name)];
   });
   const store: LocalStore = await openLocalStore(options.store);
+  let endpoint: LocalAgentEndpoint | undefined;
   try {
+    const cluster = new KubeCluster({ kubeConfig });
+    endpoint =
+      options.tunnel === undefined
+        ? undefined
+        : await startLocalAgentEndpoint({
+            tunnel: options.tunnel,
+            store: store.store,
+            cluster,
+            log: options.log,
+          });
     const deps: PassDeps = {
       store: store.store,
-      cluster: new KubeCluster({ kubeConfig }),
+      cluster,
       providers: providersFor(
         Object.fromEntries(names.map((p) => [p, options.providers[p]])) as LocalModeOptions['providers'],
         config.clusterId,
       ),
       config,
       rules: defaultRules,
-      launch: plainLaunch,
+      launch: endpoint?.launch ?? plainLaunch,
       clock: Date.now,
     };
     const reconciler = await startLocalReconciler({
@@ -98,16 +118,20 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         ? {}
         : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
     });
+    const server = endpoint?.server;
     return {
       nodes,
       storeWhere: store.where,
+      ...(server === undefined ? {} : { agentEndpoint: server.url }),
       reconciler,
       async stop(stopOptions) {
         await reconciler.stop(stopOptions);
+        await server?.close();
         await store.close();
       },
     };
   } catch (error) {
+    await endpoint?.server.close();
     await store.close();
     throw error;
   }

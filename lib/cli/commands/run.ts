@@ -8,8 +8,9 @@ import { type SimulatedMarket, startSimulatedMarket } from '../../local/simulate
 import { EXIT } from '../main.ts';
 import { logLine, seconds } from '../support/parse.ts';
 import { onStopSignals } from '../support/signals.ts';
+import { addTunnelOptions, type TunnelCliOptions, tunnelOptions } from '../support/tunnel-options.ts';
 
-interface RunOptions {
+interface RunOptions extends TunnelCliOptions {
   kubeconfig?: string;
   dataDir: string;
   /** lib/config's --table (default "anex"); `tableGiven` says whether the user set it */
@@ -23,6 +24,7 @@ interface RunOptions {
 async function runLocal(options: RunOptions, flags: Record<string, unknown>): Promise<number> {
   // The same settings table as the functions' ANEX_* variables (lib/config), as flags.
   const config = configFromFlags(flags);
+  const tunnel = tunnelOptions(options, config, process.env);
   const market: SimulatedMarket | undefined = options.simulate ? await startSimulatedMarket() : undefined;
   let mode: LocalMode;
   try {
@@ -33,6 +35,7 @@ async function runLocal(options: RunOptions, flags: Record<string, unknown>): Pr
       passIntervalMs: options.interval,
       reconcile: reconcileConfig(config),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      ...(tunnel === undefined ? {} : { tunnel }),
       log: logLine,
     });
   } catch (error) {
@@ -46,6 +49,11 @@ async function runLocal(options: RunOptions, flags: Record<string, unknown>): Pr
         .join(', ')}`,
     );
   }
+  logLine(
+    mode.agentEndpoint === undefined
+      ? 'no agent endpoint: containers run as is, without the tunnel (--agent-endpoint-url and --gateway-* enable it)'
+      : `agent endpoint on ${mode.agentEndpoint}; agents reach it at ${config.agentEndpointUrl}`,
+  );
   logLine(
     `anex run: nodes ${mode.nodes.map((n) => n.name).join(', ')}; state in ${mode.storeWhere}; ` +
       `full pass every ${options.interval / 1000} s; Ctrl-C stops`,
@@ -114,5 +122,6 @@ export function registerRun(program: Command): void {
       const tableGiven = command.getOptionValueSource('table') === 'cli';
       process.exitCode = await runLocal({ ...options, tableGiven }, options);
     });
+  addTunnelOptions(command);
   addConfigOptions(command);
 }

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { freePort } from '../../../lib/local/control-plane/ports.ts';
+import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
 import { adminKubeConfig, controlPlane, createTestNamespace, eventually } from '../../support/index.ts';
 import { type CliProcess, REPO, runCli, startCli } from './cli-process.ts';
 
@@ -143,6 +145,60 @@ describe('anex run --simulate-style local mode (child processes)', () => {
     const core = adminKubeConfig().makeApiClient(CoreV1Api);
     const node = await core.readNode({ name: 'anex-vastai' });
     expect(node.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
+  it('with --agent-endpoint-url it serves the agent endpoint and launches through the tunnel (podIP = VPN address)', async () => {
+    const ns = await createTestNamespace('run');
+    const dataDir = await mkdtemp(join(tmpdir(), 'anex-run-'));
+    dirs.push(dataDir);
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const run = cli([
+      'run',
+      '--simulate',
+      '--kubeconfig',
+      controlPlane().kubeconfigPath,
+      '--data-dir',
+      dataDir,
+      '--interval',
+      '1',
+      '--agent-endpoint-url',
+      url,
+      '--agent-listen',
+      `127.0.0.1:${port}`,
+      '--gateway-public-key',
+      wgKeyPair().publicKey,
+      '--gateway-endpoint',
+      '127.0.0.1:51820',
+    ]);
+    await run.waitFor(new RegExp(`agent endpoint on ${url}`), 'the agent endpoint');
+    const created = await ns.core.createNamespacedPod({ namespace: ns.name, body: seedPod() });
+    const uid = created.metadata?.uid as string;
+    const pod = await eventually(
+      async () => {
+        const p = await ns.core.readNamespacedPod({ namespace: ns.name, name: 'my-gpu-workload' });
+        return p.status?.phase === 'Running' ? p : undefined;
+      },
+      { what: 'the pod Running', timeoutMs: 90_000 },
+    );
+    expect(pod.status?.podIP).toMatch(/^10\.99\.\d+\.\d+$/);
+    // The endpoint answers with the pod's record behind it: no credential, no status.
+    const alive = await fetch(`${url}/v1/pod-alive?podUid=${uid}`);
+    expect(alive.status).toBe(401);
+    const status = await fetch(`${url}/v1/status`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer wrong' },
+      body: JSON.stringify({ podUid: uid, state: 'started' }),
+    });
+    expect(status.status).toBe(401);
+    await ns.core.deleteNamespacedPod({ namespace: ns.name, name: 'my-gpu-workload' });
+    await eventually(
+      async () =>
+        (await ns.core.listNamespacedPod({ namespace: ns.name })).items.length === 0 ? true : undefined,
+      { what: 'the pod finalized after its instance was destroyed', timeoutMs: 60_000 },
+    );
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
   });

@@ -1,0 +1,110 @@
+import { InvalidInputError } from '../errors.ts';
+import type { Cluster } from '../kube/cluster.ts';
+import { ReconcilerAgentBackend } from '../reconcile/agent-backend.ts';
+import { agentLaunch } from '../reconcile/agent-launch.ts';
+import type { LaunchBuilder } from '../reconcile/launch.ts';
+import type { Store } from '../state/store.ts';
+import { parseVpnRange } from '../tunnel/addresses.ts';
+import { tokenBucketLimiter } from '../tunnel/endpoint/rate-limit.ts';
+import { type AgentEndpointServer, serveAgentEndpoint } from '../tunnel/endpoint/server.ts';
+import type { TunnelSettings } from '../tunnel/endpoint/types.ts';
+import { isWgKey } from '../tunnel/keys.ts';
+import { WIREPROXY_PIN, WSTUNNEL_PIN } from '../tunnel/pins.ts';
+
+/** The tunnel side of local mode: where agents reach us and where the WireGuard gateway is. */
+export interface LocalTunnelOptions {
+  /** the URL agents on rented machines use (lib/config `agentEndpointUrl`); a tunnel or proxy in front of `listen` */
+  agentUrl: string;
+  /** `host:port` the endpoint listens on */
+  listen: string;
+  vpnRange: string;
+  gatewayPublicKey: string;
+  /** the gateway's UDP WireGuard address as agents dial it (`host:port`) */
+  gatewayEndpoint: string;
+  /** the gateway's wstunnel server (RunPod blocks UDP); the path prefix is its shared secret */
+  wstunnel?: { serverUrl: string; pathPrefix: string };
+  clusterCidrs: readonly string[];
+}
+
+export interface LocalAgentEndpoint {
+  server: AgentEndpointServer;
+  /** the launch that hands rented machines the agent script, this endpoint's URL and a one-time token */
+  launch: LaunchBuilder;
+}
+
+/**
+ * The `agent` function of the serverless deployment, served by `anex run`: the same handler
+ * (lib/tunnel/endpoint) over the same Store and Cluster as the pass, so agent reports land in
+ * the pod records the next pass reads.
+ */
+export async function startLocalAgentEndpoint(options: {
+  tunnel: LocalTunnelOptions;
+  store: Store;
+  cluster: Cluster;
+  log: (line: string) => void;
+}): Promise<LocalAgentEndpoint> {
+  const { tunnel, store, cluster, log } = options;
+  const settings = tunnelSettings(tunnel);
+  const [host, port] = splitListen(tunnel.listen);
+  const server = await serveAgentEndpoint({
+    host,
+    port,
+    deps: {
+      store,
+      backend: new ReconcilerAgentBackend({
+        store,
+        cluster,
+        transport: { vastai: 'udp', runpod: 'wstunnel' },
+      }),
+      settings,
+      // Fields are the handler's own (pod uid, route, error kind): it passes no secrets.
+      logger: {
+        info: (message, fields) => log(`agent endpoint: ${message} ${JSON.stringify(fields ?? {})}`),
+        warn: (message, fields) => log(`agent endpoint: warning: ${message} ${JSON.stringify(fields ?? {})}`),
+      },
+      now: Date.now,
+      rateLimiter: tokenBucketLimiter(),
+    },
+  });
+  const launch = agentLaunch({
+    store,
+    range: settings.vpnRange,
+    endpointUrl: tunnel.agentUrl,
+    insecure: tunnel.agentUrl.startsWith('http://'),
+    now: Date.now,
+  });
+  return { server, launch };
+}
+
+function tunnelSettings(tunnel: LocalTunnelOptions): TunnelSettings {
+  const issues: string[] = [];
+  if (!isWgKey(tunnel.gatewayPublicKey)) {
+    issues.push(
+      `--gateway-public-key: ${JSON.stringify(tunnel.gatewayPublicKey)} is not a WireGuard public key (44 base64 characters, from \`wg pubkey\`)`,
+    );
+  }
+  if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(tunnel.gatewayEndpoint)) {
+    issues.push(
+      `--gateway-endpoint: ${JSON.stringify(tunnel.gatewayEndpoint)} is not host:port of the gateway's WireGuard UDP port (e.g. "gw.example.com:51820")`,
+    );
+  }
+  if (issues.length > 0) throw new InvalidInputError(issues);
+  return {
+    vpnRange: parseVpnRange(tunnel.vpnRange),
+    gatewayPublicKey: tunnel.gatewayPublicKey,
+    udpEndpoint: tunnel.gatewayEndpoint,
+    ...(tunnel.wstunnel === undefined ? {} : { wstunnel: tunnel.wstunnel }),
+    clusterCidrs: tunnel.clusterCidrs,
+    binaries: { wireproxy: WIREPROXY_PIN, wstunnel: WSTUNNEL_PIN },
+  };
+}
+
+function splitListen(listen: string): [string, number] {
+  const match = /^([0-9.]+|localhost):(\d{1,5})$/.exec(listen);
+  if (match === null || Number(match[2]) > 65_535) {
+    throw new InvalidInputError([
+      `--agent-listen: ${JSON.stringify(listen)} is not host:port (e.g. "127.0.0.1:8787", port 0 = any free port)`,
+    ]);
+  }
+  return [match[1] as string, Number(match[2])];
+}
