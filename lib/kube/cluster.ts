@@ -90,7 +90,15 @@ export interface PodCondition {
 export type ContainerState =
   | { waiting: { reason: string; message?: string } }
   | { running: { startedAt: string } }
-  | { terminated: { exitCode: number; reason?: string; message?: string; startedAt?: string; finishedAt?: string } };
+  | {
+      terminated: {
+        exitCode: number;
+        reason?: string;
+        message?: string;
+        startedAt?: string;
+        finishedAt?: string;
+      };
+    };
 
 export interface ContainerStatusView {
   name: string;
