@@ -93,7 +93,23 @@ async function eventsOf(options: PodProgressOptions, pod: V1Pod): Promise<CoreV1
     namespace: options.namespace,
     fieldSelector: `involvedObject.uid=${uid}`,
   });
-  return [...list.items].sort((a, b) => eventTime(a) - eventTime(b));
+  return [...list.items].sort((a, b) => eventTime(a) - eventTime(b) || storyOrder(a) - storyOrder(b));
+}
+
+/** Events of one pass share a second; within it, tell them in the order they happen. */
+const STORY = [
+  'Scheduled',
+  'InvalidAnnotations',
+  'NoMatchingOffers',
+  'OfferSelected',
+  'Provisioning',
+  'Adopted',
+  'Started',
+];
+
+function storyOrder(event: CoreV1Event): number {
+  const at = STORY.indexOf(event.reason ?? '');
+  return at < 0 ? STORY.length : at;
 }
 
 function eventTime(event: CoreV1Event): number {
