@@ -51,6 +51,12 @@ export interface AnexFunctionProps {
    */
   readonly environment?: Readonly<Record<string, string>>;
   /**
+   * Map stack traces to the TypeScript sources at run time. Costs ~13 MB of memory and ~35 ms
+   * of cold start for a 2 MB bundle (bench/bundles.bench.ts); the .map file ships either way.
+   * @default true
+   */
+  readonly enableSourceMaps?: boolean;
+  /**
    * Log level of the structured logger.
    * @default 'INFO'
    */
@@ -106,7 +112,7 @@ export class AnexFunction extends Construct {
         [FUNCTION_ENV.serviceName]: `anex-${props.entryName}`,
         [FUNCTION_ENV.logLevel]: props.logLevel ?? 'INFO',
         // Stack traces in the logs point at lib/*.ts lines instead of minified columns.
-        NODE_OPTIONS: '--enable-source-maps',
+        ...((props.enableSourceMaps ?? true) ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         ...props.environment,
       },
       bundling: {

@@ -68,10 +68,30 @@ describe('AnexStack: functions', () => {
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
-        Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
       });
     },
   );
+
+  it.each([
+    ['podEvents', true],
+    ['admission', true],
+    ['agent', true],
+    ['tick', false],
+  ] as const)('%s maps stack traces to sources at run time: %s (not at 128 MB)', (name, enabled) => {
+    const env = (functionProps(name).Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env.NODE_OPTIONS === '--enable-source-maps').toBe(enabled);
+  });
+
+  it('maps tick’s stack traces too once it has more than 128 MB', () => {
+    const big = synthStack({ 'anex:tickMemorySize': '192' });
+    const tick = resourcesOf(big.template, 'AWS::Lambda::Function')[
+      logicalId(big.stack, big.stack.functions.tick.function)
+    ];
+    expect(tick?.Properties).toMatchObject({
+      MemorySize: 192,
+      Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
+    });
+  });
 
   it('runs one tick at a time, with a timeout above the heartbeat window, and never replays one', () => {
     expect(functionProps('tick')).toMatchObject({
