@@ -11,7 +11,7 @@
  * HTTP service, and the agent's wireproxy. Checks, in order: the gateway starts with no peers;
  * a bootstrapped agent is admitted live (no gateway restart) and its proxy reaches the
  * service, which sees the gateway's address (SNAT); releasing the pod's address removes the
- * peer and cuts the traffic. Exits 1 with the reason on the first failed check.
+ * peer and cuts the traffic; a destination outside ANEX_ALLOWED_CIDRS is refused. Exits 1 with the reason on the first failed check.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +35,8 @@ import { aLaunch, aPin } from '../support/tunnel.ts';
 const NS = 'anexgw-check';
 const HOST_IP = '172.31.250.1';
 const GW_IP = '172.31.250.2';
+/** a second host address, outside the gateway's allow-list */
+const OTHER_IP = '172.31.250.3';
 const IFACE = 'wg-anex';
 const SCRIPT = fileURLToPath(new URL('../../lib/tunnel/gateway/gateway.sh', import.meta.url));
 const BUILD = fileURLToPath(new URL('./build.sh', import.meta.url));
@@ -86,9 +88,10 @@ function setUpNetwork(): void {
   run('ip', ['netns', 'add', NS]);
   run('ip', ['link', 'add', 'veth-anexchk', 'type', 'veth', 'peer', 'name', 'veth-anexgw']);
   run('ip', ['link', 'set', 'veth-anexgw', 'netns', NS]);
-  run('ip', ['addr', 'add', `${HOST_IP}/30`, 'dev', 'veth-anexchk']);
+  run('ip', ['addr', 'add', `${HOST_IP}/29`, 'dev', 'veth-anexchk']);
+  run('ip', ['addr', 'add', `${OTHER_IP}/29`, 'dev', 'veth-anexchk']);
   run('ip', ['link', 'set', 'veth-anexchk', 'up']);
-  inNs(['ip', 'addr', 'add', `${GW_IP}/30`, 'dev', 'veth-anexgw']);
+  inNs(['ip', 'addr', 'add', `${GW_IP}/29`, 'dev', 'veth-anexgw']);
   inNs(['ip', 'link', 'set', 'veth-anexgw', 'up']);
   inNs(['ip', 'link', 'set', 'lo', 'up']);
   inNs(['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
@@ -126,7 +129,7 @@ function endpointDeps(gatewayPublicKey: string, gatewayToken: string): AgentEndp
       vpnRange: parseVpnRange('10.250.0.0/24'),
       gatewayPublicKey,
       udpEndpoint: `${GW_IP}:51820`,
-      clusterCidrs: [`${HOST_IP}/32`],
+      clusterCidrs: ['172.31.250.0/29'],
       healthPort: 49180,
       gatewayTokenHash: sha256Hex(gatewayToken),
       binaries: { wireproxy: aPin('wireproxy'), wstunnel: aPin('wstunnel') },
@@ -153,6 +156,8 @@ async function scenario(dir: string): Promise<void> {
     res.writeHead(200, { 'content-length': 5 }).end('hello');
   });
   await new Promise<void>((resolve) => service.listen(18080, HOST_IP, () => resolve()));
+  const other = createServer((_req, res) => res.writeHead(200, { 'content-length': 5 }).end('other'));
+  await new Promise<void>((resolve) => other.listen(18080, OTHER_IP, () => resolve()));
   const gateway = wgKeyPair();
   const gatewayToken = newSecret();
   const deps = endpointDeps(gateway.publicKey, gatewayToken);
@@ -168,6 +173,7 @@ async function scenario(dir: string): Promise<void> {
   } finally {
     await endpoint.close();
     service.close();
+    other.close();
   }
 }
 
@@ -192,6 +198,7 @@ function startGateway(dir: string, url: string): void {
     `ANEX_SECRETS_DIR=${join(dir, 'secrets')}`,
     `ANEX_STATE_DIR=${join(dir, 'state')}`,
     `ANEX_WG_INTERFACE=${IFACE}`,
+    `ANEX_ALLOWED_CIDRS=${HOST_IP}/32`,
   ];
   const child = spawn('ip', ['netns', 'exec', NS, 'env', ...env, 'sh', SCRIPT], {
     stdio: 'inherit',
@@ -238,6 +245,11 @@ async function admitAndCut(o: {
     o.source() === GW_IP,
     `the service sees the gateway's address (SNAT), not the VPN address (saw ${o.source()})`,
   );
+  const outside = await httpGet(`http://${OTHER_IP}:18080/`, { proxyPort: 3128, timeoutMs: 4_000 }).then(
+    () => 'reached',
+    () => 'blocked',
+  );
+  check(outside === 'blocked', 'a destination outside ANEX_ALLOWED_CIDRS is refused');
   const allocation = (await o.deps.store.listAddresses())[0];
   if (!allocation) throw new Error('no allocation');
   await o.deps.store.releaseAddress(allocation.address, pod.podUid);

@@ -3,8 +3,8 @@
 # agent endpoint's desired peer set live (docs/adr/0001-gateway-peer-sync.md).
 #
 #   setup   create wg0 with wireguard-go, set the key and address, SNAT the VPN range to
-#           the pod's own address (the cluster has no route back to it), clamp the MSS and
-#           drop peer-to-peer traffic
+#           the pod's own address (the cluster has no route back to it), clamp the MSS, drop
+#           peer-to-peer traffic and link-local destinations, and apply the allow-list
 #   loop    every ANEX_SYNC_INTERVAL seconds GET /v1/peers?format=wg from the agent endpoint
 #           and apply it with `wg syncconf`, which changes only what differs: existing
 #           sessions survive, new agents are admitted, ended pods are removed. When the
@@ -17,6 +17,7 @@
 #   ANEX_WG_PORT           UDP listen port (default 51820)
 #   ANEX_MTU               default 1380
 #   ANEX_SYNC_INTERVAL     seconds between syncs (default 10)
+#   ANEX_ALLOWED_CIDRS     comma-separated ranges agents may reach (default: any but 169.254/16)
 #   ANEX_SECRETS_DIR       holds wg-private-key and peers-token (default /secrets)
 #   ANEX_GATEWAY_STEP      setup | sync-once | loop | all (default all)
 #   ANEX_WG                the wg binary (default wg)
@@ -31,6 +32,7 @@ interval=${ANEX_SYNC_INTERVAL:-10}
 secrets=${ANEX_SECRETS_DIR:-/secrets}
 step=${ANEX_GATEWAY_STEP:-all}
 iface=${ANEX_WG_INTERFACE:-wg0}
+allowed=${ANEX_ALLOWED_CIDRS:-}
 wg=${ANEX_WG:-wg}
 state=${ANEX_STATE_DIR:-/run/anex-gateway}
 umask 077
@@ -62,6 +64,18 @@ setup() {
   # Agents never talk to each other through the gateway.
   iptables -C FORWARD -i "$iface" -o "$iface" -j DROP 2>/dev/null ||
     iptables -A FORWARD -i "$iface" -o "$iface" -j DROP
+  # Never the node's link-local services (cloud metadata holds the node's credentials).
+  iptables -C FORWARD -i "$iface" -d 169.254.0.0/16 -j REJECT 2>/dev/null ||
+    iptables -A FORWARD -i "$iface" -d 169.254.0.0/16 -j REJECT
+  # With an allow-list, agents reach only those ranges (Service and Pod CIDRs, say); not
+  # the internet through the cluster, nor the nodes' own networks.
+  if [ -n "$allowed" ]; then
+    for range in $(printf '%s' "$allowed" | tr ',' ' '); do
+      iptables -C FORWARD -i "$iface" -d "$range" -j ACCEPT 2>/dev/null ||
+        iptables -A FORWARD -i "$iface" -d "$range" -j ACCEPT
+    done
+    iptables -C FORWARD -i "$iface" -j REJECT 2>/dev/null || iptables -A FORWARD -i "$iface" -j REJECT
+  fi
   log "$iface up at $address, UDP $port"
 }
 

@@ -32,6 +32,11 @@ export interface GatewayManifestOptions {
   syncIntervalSeconds?: number;
   /** @default 'anex-gateway' */
   secretName?: string;
+  /**
+   * Ranges agents may reach through the gateway (Service CIDR, Pod CIDR). Unset: anything
+   * but link-local addresses (169.254.0.0/16, the cloud metadata service, is always refused).
+   */
+  allowedCidrs?: readonly string[];
   /** @default 'LoadBalancer' (some cloud LBs lack UDP: use NodePort there) */
   udpServiceType?: 'LoadBalancer' | 'NodePort';
   /**
@@ -88,8 +93,11 @@ export function gatewayManifests(options: GatewayManifestOptions): KubeObject[] 
   ];
 }
 
-type Resolved = Required<Omit<GatewayManifestOptions, 'wstunnelTlsSecretName'>> &
-  Pick<GatewayManifestOptions, 'wstunnelTlsSecretName'> & { gatewayAddress: string };
+type Resolved = Required<Omit<GatewayManifestOptions, 'wstunnelTlsSecretName' | 'allowedCidrs'>> &
+  Pick<GatewayManifestOptions, 'wstunnelTlsSecretName'> & {
+    gatewayAddress: string;
+    allowedCidrs: readonly string[];
+  };
 
 function withDefaults(options: GatewayManifestOptions): Resolved {
   const range = parseVpnRange(options.vpnCidr);
@@ -107,6 +115,7 @@ function withDefaults(options: GatewayManifestOptions): Resolved {
     syncIntervalSeconds: 10,
     secretName: 'anex-gateway',
     udpServiceType: 'LoadBalancer',
+    allowedCidrs: [],
     ...options,
     vpnCidr: range.cidr,
     gatewayAddress: gatewayAddress(range),
@@ -174,6 +183,7 @@ function wireguardContainer(o: Resolved): Record<string, unknown> {
     ANEX_MTU: String(o.mtu),
     ANEX_SYNC_INTERVAL: String(o.syncIntervalSeconds),
     ANEX_SECRETS_DIR: '/secrets',
+    ...(o.allowedCidrs.length > 0 ? { ANEX_ALLOWED_CIDRS: o.allowedCidrs.join(',') } : {}),
   };
   return {
     name: 'wireguard',

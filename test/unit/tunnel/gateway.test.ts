@@ -125,6 +125,19 @@ describe('gatewayManifests', () => {
     });
   });
 
+  it('passes the egress allow-list to the gateway script and refuses a malformed range', () => {
+    const wg = byKind(
+      gatewayManifests(options({ allowedCidrs: ['10.96.0.0/12', '10.244.0.0/16'] })),
+      'Deployment',
+    ).spec.template.spec.containers[0];
+    expect(wg.env).toContainEqual({ name: 'ANEX_ALLOWED_CIDRS', value: '10.96.0.0/12,10.244.0.0/16' });
+    const open = byKind(gatewayManifests(options()), 'Deployment').spec.template.spec.containers[0];
+    expect(open.env.map((e: { name: string }) => e.name)).not.toContain('ANEX_ALLOWED_CIDRS');
+    expect(() => gatewayManifests(options({ allowedCidrs: ['10.96.0.0'] }))).toThrow(
+      'allowed CIDR "10.96.0.0" is not an IPv4 CIDR',
+    );
+  });
+
   it('contains no secret values and serialises to YAML', () => {
     const text = stringify(gatewayManifests(options()));
     expect(text).not.toMatch(/[A-Za-z0-9+/]{43}=/);
