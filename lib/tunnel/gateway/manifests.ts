@@ -106,6 +106,12 @@ function withDefaults(options: GatewayManifestOptions): Resolved {
       `agent endpoint URL ${JSON.stringify(options.agentEndpointUrl)} must be an http(s) URL`,
     ]);
   }
+  const badCidrs = (options.allowedCidrs ?? []).filter((c) => !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(c));
+  if (badCidrs.length > 0) {
+    throw new InvalidInputError(
+      badCidrs.map((c) => `allowed CIDR ${JSON.stringify(c)} is not an IPv4 CIDR (e.g. 10.96.0.0/12)`),
+    );
+  }
   return {
     namespace: 'anex-system',
     name: 'anex-gateway',
