@@ -97,7 +97,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     if (outcome === 'running' && options.keep === true) await keepUp(options, parts);
     return await cleanUp(parts, options, outcome);
   } catch (error) {
-    await cleanUp(parts, options, outcome).catch(() => undefined);
+    const result = await cleanUp(parts, options, outcome).catch(() => undefined);
+    // Ctrl-C during start-up also stops what was starting (e.g. the Go build): not a failure.
+    if (options.stop.aborted && result !== undefined) return result;
     throw error;
   }
 }

@@ -53,6 +53,14 @@ export async function openLocalStore(options: LocalStoreOptions): Promise<LocalS
   }
   if (options.inMemory !== true && options.dataDir !== undefined) {
     const shared = await sharedEndpoint(options.dataDir);
+    if (shared !== undefined && options.publish === true) {
+      // Two reconcilers on one store would be safe (leases), but the second would lose its
+      // store when the first stops: refuse instead.
+      throw new AnexError(
+        `another anex run is using ${options.dataDir} (its store answers at ${shared}); stop it or pass another --data-dir`,
+        { kind: 'invalid-input' },
+      );
+    }
     if (shared !== undefined)
       return open(shared, table, `${options.dataDir} (served by a running anex run)`, []);
   }

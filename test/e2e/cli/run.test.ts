@@ -145,6 +145,17 @@ describe('anex run --simulate-style local mode (child processes)', () => {
     const core = adminKubeConfig().makeApiClient(CoreV1Api);
     const node = await core.readNode({ name: 'anex-vastai' });
     expect(node.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    // A second reconciler on the same data dir is refused (it would lose the store with the first).
+    const second = cli([
+      'run',
+      '--simulate',
+      '--kubeconfig',
+      controlPlane().kubeconfigPath,
+      '--data-dir',
+      dataDir,
+    ]);
+    expect(await second.exited).toBe(2);
+    expect(second.stderr()).toContain(`another anex run is using ${dataDir}`);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
   });
