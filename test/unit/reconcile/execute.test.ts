@@ -60,4 +60,24 @@ describe('execute', () => {
     expect(summary.skipped.moved).toBe(1);
     expect(h.vast.calls.create).toBe(0);
   });
+
+  it('with podUid reconciles only that pod and leaves garbage collection to the full pass', async () => {
+    const h = harness({ gcGraceMs: 0 });
+    h.vast.offers = [anOffer(), anOffer()];
+    const one = h.cluster.addPod(gpuPod(1));
+    h.cluster.addPod(gpuPod(2));
+    h.vast.seed({
+      id: 'orphan',
+      tag: { clusterId: 'test', podUid: '00000000-0000-4000-8000-0000000000ff' },
+      state: { phase: 'running' },
+      createdAt: 0,
+    });
+    const summary = await h.pass({ podUid: one.uid });
+    expect(summary.pods).toBe(1);
+    expect(h.vast.creates.map((c) => c.tag.podUid)).toEqual([one.uid]);
+    expect(h.vast.destroyed).toEqual([]);
+    h.tick(MINUTE);
+    await h.pass();
+    expect(h.vast.destroyed).toEqual(['orphan']);
+  });
 });
