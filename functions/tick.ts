@@ -23,7 +23,15 @@ export async function runTick(
   const started = Date.now();
   // No node to keep alive (no provider has an API key): no reason to wait out the window.
   const until = nodes.length === 0 ? started : Math.min(started + options.windowSeconds * 1000, deadline);
-  const heartbeat = runHeartbeat({ cluster: deps.cluster, nodes, until, signal, now: Date.now });
+  const heartbeat = runHeartbeat({
+    cluster: deps.cluster,
+    nodes,
+    until,
+    signal,
+    now: Date.now,
+    intervalMs: root.config.heartbeatIntervalMs,
+    leaseDurationSeconds: root.config.leaseDurationSeconds,
+  });
   const pass = runPass(deps, { now: started, deadline, signal }).then(
     (summary) => ({ summary }),
     (error: unknown) => ({ error }),
