@@ -28,6 +28,7 @@ import {
   endpointHarness,
   tunnelSettings,
 } from '../../support/tunnel.ts';
+import { startUdpRelay, type UdpRelay } from '../../support/udp-relay.ts';
 import { wireproxyBinary } from '../../support/wireproxy.ts';
 
 /**
@@ -51,7 +52,20 @@ interface World {
   tunnelPort: number;
   /** takes the control plane away (the endpoint stops answering) */
   stopEndpoint: () => Promise<void>;
+  /** the UDP relay the wstunnel stand-in's traffic goes through (the RunPod path) */
+  startRelay: () => Promise<UdpRelay>;
 }
+
+const WSTUNNEL_PREFIX = 'wstunnel-prefix-secret-0123456789';
+/**
+ * Stands in for the wstunnel client on the RunPod path: records how the agent started it
+ * (argv, and whether the secret prefix arrived by env) and stays up; the test's UDP relay
+ * carries the datagrams, as a real client would over its WebSocket.
+ */
+const WSTUNNEL_STAND_IN = `#!/bin/sh
+{ printf 'arg %s\\n' "$@"; [ -n "$WSTUNNEL_HTTP_UPGRADE_PATH_PREFIX" ] && printf 'prefix-env %s\\n' "$WSTUNNEL_HTTP_UPGRADE_PATH_PREFIX"; } > "$WSTUNNEL_STAND_IN_OUT"
+exec sleep 600
+`;
 
 /** Serves files from memory on 127.0.0.1 (the "release assets"). */
 async function serveFiles(files: Record<string, string>): Promise<number> {
@@ -86,12 +100,14 @@ async function world(options: {
   execFileSync('tar', ['-czf', join(scope.dir, 'wireproxy.tar.gz'), '-C', scope.dir, 'wireproxy']);
   const asset =
     options.format === 'tar.gz' ? join(scope.dir, 'wireproxy.tar.gz') : join(scope.dir, 'wireproxy');
-  const filePort = await serveFiles({ '/wireproxy': asset, '/wstunnel': asset });
+  const standIn = join(scope.dir, 'wstunnel');
+  writeFileSync(standIn, WSTUNNEL_STAND_IN, { mode: 0o755 });
+  const filePort = await serveFiles({ '/wireproxy': asset, '/wstunnel': standIn });
   const sha256 = options.corruptChecksum
     ? createHash('sha256').update('something else').digest('hex')
     : sha256File(asset);
-  const [gwUdp, health, tunnelPort, endpointPort] = await freePorts(4);
-  if (!gwUdp || !health || !tunnelPort || !endpointPort) throw new Error('no free ports');
+  const [gwUdp, health, tunnelPort, endpointPort, relayPort] = await freePorts(5);
+  if (!gwUdp || !health || !tunnelPort || !endpointPort || !relayPort) throw new Error('no free ports');
   const gateway = wgKeyPair();
   const settings = tunnelSettings(
     {
@@ -103,6 +119,7 @@ async function world(options: {
       aliveIntervalSeconds: options.aliveIntervalSeconds ?? 60,
       deadManSeconds: options.deadManSeconds ?? 1800,
       allowInsecureBinaryUrls: true,
+      wstunnel: { serverUrl: 'wss://gw.example.test', pathPrefix: WSTUNNEL_PREFIX, localPort: relayPort },
       binaries: {
         wireproxy: aPin('wireproxy', {
           url: `http://127.0.0.1:${filePort}/wireproxy`,
@@ -111,8 +128,8 @@ async function world(options: {
         }),
         wstunnel: aPin('wstunnel', {
           url: `http://127.0.0.1:${filePort}/wstunnel`,
-          sha256,
-          format: options.format,
+          sha256: sha256File(standIn),
+          format: 'binary',
         }),
       },
     },
@@ -132,7 +149,21 @@ async function world(options: {
     gwUdp,
     servicePort: service.port,
   });
-  return { h, url: endpoint.url, scope, tunnelPort, stopEndpoint: () => endpoint.close() };
+  return {
+    h,
+    url: endpoint.url,
+    scope,
+    tunnelPort,
+    stopEndpoint: () => endpoint.close(),
+    startRelay: async () => {
+      const relay = await startUdpRelay({
+        listenPort: relayPort,
+        target: { host: '127.0.0.1', port: gwUdp },
+      });
+      cleanups.push(relay.close);
+      return relay;
+    },
+  };
 }
 
 async function startGatewayWhenPeerKnown(o: {
@@ -351,6 +382,29 @@ describe('agent.sh', () => {
     const result = await finished(run, 60_000);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/stopping: control plane unreachable for \d+s/);
+  });
+
+  it('on the wstunnel path starts the pinned client with TLS verification and the prefix in env only', async () => {
+    const w = await world({ format: 'binary' });
+    const relay = await w.startRelay();
+    const out = join(w.scope.dir, 'out.txt');
+    const record = join(w.scope.dir, 'wstunnel-started');
+    const { pod, env } = await podAndToken(w, { ...workload(w, out), transport: 'wstunnel' });
+    const result = await finished(runAgent({ ...env, WSTUNNEL_STAND_IN_OUT: record }));
+    expect(result.code).toBe(7);
+    expect(readFileSync(out, 'utf8')).toBe(`${SERVICE_TEXT}\n${SERVICE_TEXT} hi there\n`);
+    expect(relay.forwarded()).toBeGreaterThan(0);
+    const started = readFileSync(record, 'utf8').trim().split('\n');
+    expect(started.filter((l) => l.startsWith('arg ')).map((l) => l.slice(4))).toEqual([
+      'client',
+      '--tls-verify-certificate',
+      '-L',
+      `udp://127.0.0.1:${relay.port}:127.0.0.1:51820?timeout_sec=0`,
+      'wss://gw.example.test',
+    ]);
+    expect(started).toContain(`prefix-env ${WSTUNNEL_PREFIX}`);
+    expect(result.stderr).not.toContain(WSTUNNEL_PREFIX);
+    expect(w.h.backend.reports(pod.podUid).map((r) => r.state)).toEqual(['started', 'exited']);
   });
 
   it('works without openssl: the endpoint makes the key pair and returns it once', async () => {
