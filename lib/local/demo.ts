@@ -175,7 +175,7 @@ async function keepUp(options: DemoOptions, parts: Parts): Promise<void> {
   const path = parts.controlPlane?.info.kubeconfigPath ?? options.kubeconfig;
   options.say('\nEverything stays up until Ctrl-C. Try:');
   options.say(`  export KUBECONFIG=${path}`);
-  options.say('  kubectl get nodes; kubectl describe pod ' + (parts.pod?.name ?? ''));
+  options.say(`  kubectl get nodes; kubectl describe pod ${parts.pod?.name ?? ''}`);
   await new Promise<void>((resolve) => {
     if (options.stop.aborted) resolve();
     options.stop.addEventListener('abort', () => resolve(), { once: true });
