@@ -13,6 +13,8 @@ interface AddOptions extends StoreCliOptions {
   reason: string;
 }
 
+const EXIT_HELP = '\nExit codes: 0 ok, 1 failure (store unreachable), 2 invalid input.';
+
 const DURATION = /^(\d+)(m|h|d)$/;
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -108,7 +110,7 @@ export function registerBans(program: Command): void {
   const bans = program
     .command('bans')
     .description('List, add or clear machine bans (machines skipped after they failed to start)')
-    .addHelpText('after', '\nExit codes: 0 ok, 1 failure (store unreachable), 2 invalid input.');
+    .addHelpText('after', EXIT_HELP);
   addStoreOptions(
     bans
       .command('list')
@@ -117,7 +119,9 @@ export function registerBans(program: Command): void {
       .addOption(
         new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'),
       ),
-  ).action(list);
+  )
+    .addHelpText('after', EXIT_HELP)
+    .action(list);
   addStoreOptions(
     bans
       .command('add')
@@ -126,12 +130,19 @@ export function registerBans(program: Command): void {
       .argument('<machine-id>', 'the provider machine id (Vast.AI machine_id)', machineId)
       .option('--for <duration>', 'how long, e.g. 30m, 6h, 2d', parseDuration, 6 * 3_600_000)
       .option('--reason <text>', 'why (shown by bans list and anex explain)', 'banned by hand'),
-  ).action(add);
+  )
+    .addHelpText(
+      'after',
+      `\nExample:\n  anex bans add vastai 30511 --for 2d --reason "GPU falls off the bus"${EXIT_HELP}`,
+    )
+    .action(add);
   addStoreOptions(
     bans
       .command('clear')
       .description('Lift a ban')
       .argument('<provider>', `one of: ${PROVIDERS.join(', ')}`, provider)
       .argument('<machine-id>', 'the banned machine id', machineId),
-  ).action(clear);
+  )
+    .addHelpText('after', EXIT_HELP)
+    .action(clear);
 }
