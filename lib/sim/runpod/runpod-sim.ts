@@ -1,8 +1,8 @@
-import type { DownMode, Fault, FaultRates } from '../common/faults.ts';
 import type { SimResponse } from '../common/http-server.ts';
 import type { RateDecision, RateLimit } from '../common/rate-limit.ts';
 import { Rng } from '../common/rng.ts';
-import { SimCore, type SimInstanceSummary, type VendorStyle } from '../common/sim-core.ts';
+import { SimBase } from '../common/sim-base.ts';
+import type { SimInstanceSummary, VendorStyle } from '../common/sim-core.ts';
 import { type Cloud, generateStock, stockKey } from './catalog.ts';
 import { phaseAt, type RunPodBootPlan, type RunPodTimings } from './pods.ts';
 import { problem, type RunPodState, runPodRoutes } from './routes.ts';
@@ -55,96 +55,53 @@ const runPodStyle: VendorStyle = {
  * pods that boot over time, problem+json errors, RateLimit headers, fault injection and a leak
  * check. Tests drive it through this object; the CLI through `/__sim/`.
  */
-export class RunPodSim {
-  readonly #options: RunPodSimOptions;
-  readonly #core: SimCore;
-  readonly #state: RunPodState;
-
+export class RunPodSim extends SimBase<RunPodState> {
   constructor(options: RunPodSimOptions = {}) {
-    this.#options = options;
-    this.#state = this.#freshState();
     const limits = Object.fromEntries(ENDPOINTS.map((e) => [e, options.rateLimits?.[e] ?? DEFAULT_LIMIT]));
-    this.#core = new SimCore(
-      {
+    super({
+      core: {
         seed: options.seed ?? 1,
         rateLimits: limits,
         ...(options.apiKeys ? { apiKeys: options.apiKeys } : {}),
         ...(options.now ? { now: options.now } : {}),
       },
-      { routes: runPodRoutes(this.#state), style: runPodStyle, admin: this },
-    );
-  }
-
-  async start(): Promise<string> {
-    await this.#core.server.listen(this.#options.port ?? 0);
-    return this.url;
-  }
-
-  async stop(): Promise<void> {
-    await this.#core.server.close();
-  }
-
-  get url(): string {
-    return this.#core.server.url;
-  }
-
-  inject(fault: Fault): void {
-    this.#core.faults.inject(fault);
-  }
-
-  setFaultRates(rates: FaultRates): void {
-    this.#core.faults.setRates(rates);
-  }
-
-  setRateLimit(endpoint: string, limit: RateLimit | undefined): void {
-    this.#core.limiter.set(endpoint, limit ?? DEFAULT_LIMIT);
-  }
-
-  setDown(mode: DownMode): Promise<void> {
-    return this.#core.setDown(mode);
+      port: options.port,
+      fresh: () => freshState(options),
+      routes: runPodRoutes,
+      style: runPodStyle,
+      leak: { who: 'runpod simulator', unit: 'pod' },
+      defaultLimit: DEFAULT_LIMIT,
+    });
   }
 
   /** Pods later created on this GPU type behave per `plan`. */
   setGpuPlan(gpuTypeId: string, plan: RunPodBootPlan): void {
-    this.#state.gpuPlans.set(gpuTypeId, plan);
+    this.state.gpuPlans.set(gpuTypeId, plan);
   }
 
   /** Pods later created with this image behave per `plan` (wins over the GPU type's). */
   setImagePlan(image: string, plan: RunPodBootPlan): void {
-    this.#state.imagePlans.set(image, plan);
+    this.state.imagePlans.set(image, plan);
   }
 
   setBalance(usd: number): void {
-    this.#state.balance = usd;
+    this.state.balance = usd;
   }
 
   /** Sets the free GPUs of one (type, data center, cloud): 0 makes creates there fail for capacity. */
   setStock(gpuTypeId: string, dataCenterId: string, cloud: Cloud, free: number): void {
-    this.#state.stock.set(stockKey(gpuTypeId, dataCenterId, cloud), free);
+    this.state.stock.set(stockKey(gpuTypeId, dataCenterId, cloud), free);
   }
 
   setPodsPageSize(size: number | undefined): void {
-    this.#state.podsPageSize = size;
+    this.state.podsPageSize = size;
   }
 
   liveInstances(): SimInstanceSummary[] {
-    const now = this.#core.now();
-    return [...this.#state.pods.values()]
+    const now = this.core.now();
+    return [...this.state.pods.values()]
       .filter((p) => !p.terminated)
-      .map((p) => ({ id: p.id, label: p.name, state: phaseAt(p, now, this.#state.timings).status }));
-  }
-
-  /** Throws when any pod is still alive (use in afterEach). */
-  assertNoInstances(): void {
-    const live = this.liveInstances();
-    if (live.length > 0)
-      throw new Error(`runpod simulator: ${live.length} pod(s) leaked: ${JSON.stringify(live)}`);
-  }
-
-  reset(): void {
-    Object.assign(this.#state, this.#freshState());
-    this.#core.faults.clear();
-    this.#core.limiter.reset();
+      .map((p) => ({ id: p.id, label: p.name, state: phaseAt(p, now, this.state.timings).status }));
   }
 
   adminAction(name: string, body: unknown): SimResponse | undefined {
@@ -155,19 +112,19 @@ export class RunPodSim {
     else return undefined;
     return { status: 200, body: { ok: true } };
   }
+}
 
-  #freshState(): RunPodState {
-    const seed = this.#options.seed ?? 1;
-    return {
-      stock: generateStock(seed),
-      pods: new Map(),
-      gpuPlans: new Map(),
-      imagePlans: new Map(),
-      balance: 100,
-      timings: { provisionMs: 5, startingMs: 10, portsMs: 10, ...this.#options.timings },
-      podsPageSize: this.#options.podsPageSize,
-      rng: new Rng(seed ^ 0x9e3779b9),
-      now: this.#options.now ?? Date.now,
-    };
-  }
+function freshState(options: RunPodSimOptions): RunPodState {
+  const seed = options.seed ?? 1;
+  return {
+    stock: generateStock(seed),
+    pods: new Map(),
+    gpuPlans: new Map(),
+    imagePlans: new Map(),
+    balance: 100,
+    timings: { provisionMs: 5, startingMs: 10, portsMs: 10, ...options.timings },
+    podsPageSize: options.podsPageSize,
+    rng: new Rng(seed ^ 0x9e3779b9),
+    now: options.now ?? Date.now,
+  };
 }

@@ -1,7 +1,7 @@
-import type { DownMode, Fault, FaultRates } from '../common/faults.ts';
 import { bearerToken, type SimRequest, type SimResponse } from '../common/http-server.ts';
 import type { RateLimit } from '../common/rate-limit.ts';
-import { SimCore, type SimInstanceSummary, type VendorStyle } from '../common/sim-core.ts';
+import { SimBase } from '../common/sim-base.ts';
+import type { SimInstanceSummary, VendorStyle } from '../common/sim-core.ts';
 import { statusAt, type VastBootPlan, type VastTimings } from './instances.ts';
 import { generateMarket } from './marketplace.ts';
 import { type VastState, vastRoutes } from './routes.ts';
@@ -66,99 +66,52 @@ const vastStyle: VendorStyle = {
  * instances that boot over time, fault injection and a leak check. Tests drive it through
  * this object; the CLI through `/__sim/`.
  */
-export class VastAiSim {
-  readonly #options: VastAiSimOptions;
-  readonly #core: SimCore;
-  /** One object for the life of the simulator; reset() refills it, so routes keep their reference. */
-  readonly #state: VastState;
-
+export class VastAiSim extends SimBase<VastState> {
   constructor(options: VastAiSimOptions = {}) {
-    this.#options = options;
-    this.#state = this.#freshState();
-    this.#core = new SimCore(
-      { seed: options.seed ?? 1, ...pick(options) },
-      { routes: vastRoutes(this.#state), style: vastStyle, admin: this },
-    );
-  }
-
-  async start(): Promise<string> {
-    await this.#core.server.listen(this.#options.port ?? 0);
-    return this.url;
-  }
-
-  async stop(): Promise<void> {
-    await this.#core.server.close();
-  }
-
-  get url(): string {
-    return this.#core.server.url;
-  }
-
-  inject(fault: Fault): void {
-    this.#core.faults.inject(fault);
-  }
-
-  setFaultRates(rates: FaultRates): void {
-    this.#core.faults.setRates(rates);
-  }
-
-  setRateLimit(endpoint: string, limit: RateLimit | undefined): void {
-    this.#core.limiter.set(endpoint, limit);
-  }
-
-  setDown(mode: DownMode): Promise<void> {
-    return this.#core.setDown(mode);
+    super({
+      core: { seed: options.seed ?? 1, ...pick(options) },
+      port: options.port,
+      fresh: () => freshState(options),
+      routes: vastRoutes,
+      style: vastStyle,
+      leak: { who: 'vastai simulator', unit: 'instance' },
+    });
   }
 
   /** Instances later created on this machine behave per `plan`. */
   setMachinePlan(machineId: number, plan: VastBootPlan): void {
-    this.#state.machinePlans.set(machineId, plan);
+    this.state.machinePlans.set(machineId, plan);
   }
 
   /** Instances later created with this image behave per `plan` (wins over the machine's). */
   setImagePlan(image: string, plan: VastBootPlan): void {
-    this.#state.imagePlans.set(image, plan);
+    this.state.imagePlans.set(image, plan);
   }
 
   setCredit(usd: number): void {
-    this.#state.credit = usd;
+    this.state.credit = usd;
   }
 
   /** Another renter takes the ask (the market race). */
   takeAsk(askId: number): void {
-    const ask = this.#state.asks.get(askId);
+    const ask = this.state.asks.get(askId);
     if (ask) ask.taken = true;
   }
 
   /** The stored row of an ask, for assertions. */
   ask(askId: number): Readonly<Record<string, unknown>> | undefined {
-    return this.#state.asks.get(askId)?.row;
+    return this.state.asks.get(askId)?.row;
   }
 
-  /** Every instance not destroyed: the leak check. */
   liveInstances(): SimInstanceSummary[] {
-    const now = this.#core.now();
-    return [...this.#state.instances.values()]
+    const now = this.core.now();
+    return [...this.state.instances.values()]
       .filter((r) => !r.destroyed)
       .map((r) => ({
         id: String(r.id),
         label: r.label ?? '',
-        state: statusAt(r, now, this.#state.timings).actual ?? 'null',
+        state: statusAt(r, now, this.state.timings).actual ?? 'null',
       }));
-  }
-
-  /** Throws when any instance is still alive (use in afterEach). */
-  assertNoInstances(): void {
-    const live = this.liveInstances();
-    if (live.length > 0) {
-      throw new Error(`vastai simulator: ${live.length} instance(s) leaked: ${JSON.stringify(live)}`);
-    }
-  }
-
-  reset(): void {
-    Object.assign(this.#state, this.#freshState());
-    this.#core.faults.clear();
-    this.#core.limiter.reset();
   }
 
   adminAction(name: string, body: unknown): SimResponse | undefined {
@@ -172,26 +125,26 @@ export class VastAiSim {
     } else return undefined;
     return { status: 200, body: { ok: true } };
   }
+}
 
-  #freshState(): VastState {
-    const { asks, machines } = generateMarket(this.#options.seed ?? 1, this.#options.offers ?? 500);
-    const keys = this.#options.apiKeys ?? [];
-    return {
-      asks,
-      machines,
-      instances: new Map(),
-      machinePlans: new Map(),
-      imagePlans: new Map(),
-      credit: 100,
-      nextInstanceId: 9_500_000,
-      timings: { provisionMs: 5, loadingMs: 20, ...this.#options.timings },
-      now: this.#options.now ?? Date.now,
-      badKey: (request: SimRequest) => {
-        const key = bearerToken(request);
-        return key !== undefined && keys.length > 0 && !keys.includes(key);
-      },
-    };
-  }
+function freshState(options: VastAiSimOptions): VastState {
+  const { asks, machines } = generateMarket(options.seed ?? 1, options.offers ?? 500);
+  const keys = options.apiKeys ?? [];
+  return {
+    asks,
+    machines,
+    instances: new Map(),
+    machinePlans: new Map(),
+    imagePlans: new Map(),
+    credit: 100,
+    nextInstanceId: 9_500_000,
+    timings: { provisionMs: 5, loadingMs: 20, ...options.timings },
+    now: options.now ?? Date.now,
+    badKey: (request: SimRequest) => {
+      const key = bearerToken(request);
+      return key !== undefined && keys.length > 0 && !keys.includes(key);
+    },
+  };
 }
 
 function pick(options: VastAiSimOptions) {
