@@ -1,16 +1,9 @@
 import { AnexError } from '../../errors.ts';
 import { normalizeRunPodCatalog } from '../../offers/normalize/runpod.ts';
 import type { Offer, RunPodCloudType } from '../../offers/offer.ts';
-import {
-  formatTag,
-  type Instance,
-  type InstanceState,
-  type InstanceTag,
-  type LaunchSpec,
-  POD_UID_ENV_VAR,
-  parseTag,
-  TAG_ENV_VAR,
-} from '../provider.ts';
+import { markedEnv, shellQuote, tagOfMarks } from '../common/launch-marks.ts';
+import type { Instance, InstanceState, InstanceTag, LaunchSpec } from '../provider.ts';
+import { formatTag, TAG_ENV_VAR } from '../provider.ts';
 import type { RunPodPod } from './schemas.ts';
 
 /** RunPod ↔ domain. The offer mapping is the single call site {@link toOffers}. */
@@ -46,7 +39,7 @@ export function toInstanceState(pod: RunPodPod | null): InstanceState {
 }
 
 export function tagOf(pod: RunPodPod): InstanceTag | undefined {
-  return parseTag(pod.name) ?? parseTag(pod.env?.[TAG_ENV_VAR]);
+  return tagOfMarks(pod.name, pod.env?.[TAG_ENV_VAR]);
 }
 
 export function toInstance(pod: RunPodPod): Instance {
@@ -61,10 +54,6 @@ export function toInstance(pod: RunPodPod): Instance {
   const ip = pod.runtime?.ports?.find((p) => p.ip)?.ip;
   if (ip) instance.publicIp = ip;
   return instance;
-}
-
-function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /**
@@ -87,7 +76,7 @@ export function toCreateBody(offer: Offer, launch: LaunchSpec, tag: InstanceTag)
     cloud: offer.cloudType,
     dataCenterIds: [offer.dataCenterId],
     disk: Math.max(1, Math.ceil(launch.diskGb)),
-    env: { ...launch.env, [TAG_ENV_VAR]: formatTag(tag), [POD_UID_ENV_VAR]: tag.podUid },
+    env: markedEnv(launch, tag),
   };
   if (launch.ports && launch.ports.length > 0) body.ports = [...launch.ports];
   if (words.length > 0) body.args = words.map(shellQuote).join(' ');

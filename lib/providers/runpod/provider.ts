@@ -1,6 +1,6 @@
 import type { Requirements } from '../../annotations/requirements.ts';
-import { AnexError } from '../../errors.ts';
 import { type Offer, RUNPOD_CLOUD_TYPES } from '../../offers/offer.ts';
+import { collectTagged } from '../common/tagged-list.ts';
 import type {
   CallOptions,
   CreateResult,
@@ -74,27 +74,15 @@ export class RunPodProvider implements Provider {
     return pod ? toInstance(pod) : { id: instanceId, provider: 'runpod', state: toInstanceState(null) };
   }
 
-  async listTagged(options: CallOptions): Promise<Instance[]> {
-    const found: Instance[] = [];
-    const seen = new Set<string>();
-    let cursor: string | undefined;
-    do {
-      const page = await this.#client.listPodsPage(cursor, options);
-      for (const pod of page.pods) {
-        const instance = toInstance(pod);
-        if (instance.tag && (!this.#clusterId || instance.tag.clusterId === this.#clusterId))
-          found.push(instance);
-      }
-      if (page.nextCursor && seen.has(page.nextCursor)) {
-        // A repeating cursor would loop forever; a partial list would let GC miss instances.
-        throw new AnexError(`runpod GET /v2/pods repeated cursor ${page.nextCursor}`, {
-          kind: 'bad-response',
-        });
-      }
-      if (page.nextCursor) seen.add(page.nextCursor);
-      cursor = page.nextCursor;
-    } while (cursor);
-    return found;
+  listTagged(options: CallOptions): Promise<Instance[]> {
+    return collectTagged({
+      fetchPage: async (cursor) => {
+        const page = await this.#client.listPodsPage(cursor, options);
+        return { instances: page.pods.map(toInstance), next: page.nextCursor };
+      },
+      clusterId: this.#clusterId,
+      repeatedCursor: (cursor) => `runpod GET /v2/pods repeated cursor ${cursor}`,
+    });
   }
 
   destroy(instanceId: string, options: CallOptions): Promise<'destroyed' | 'gone'> {

@@ -1,15 +1,8 @@
 import { normalizeVastOffer } from '../../offers/normalize/vastai.ts';
 import type { Offer } from '../../offers/offer.ts';
-import {
-  formatTag,
-  type Instance,
-  type InstanceState,
-  type InstanceTag,
-  type LaunchSpec,
-  POD_UID_ENV_VAR,
-  parseTag,
-  TAG_ENV_VAR,
-} from '../provider.ts';
+import { markedEnv, shellQuote, tagOfMarks } from '../common/launch-marks.ts';
+import type { Instance, InstanceState, InstanceTag, LaunchSpec } from '../provider.ts';
+import { formatTag, TAG_ENV_VAR } from '../provider.ts';
 import { DEAD_STATUSES, faultOfStatusMessage } from './errors.ts';
 import type { VastInstance, VastOfferRow } from './schemas.ts';
 
@@ -50,10 +43,8 @@ export function toInstanceState(raw: VastInstance | null): InstanceState {
 
 /** The tag of an instance: its label, or failing that the tag env var (a second ownership mark). */
 export function tagOf(raw: VastInstance): InstanceTag | undefined {
-  const fromLabel = parseTag(raw.label);
-  if (fromLabel) return fromLabel;
   const env = raw.extra_env?.find(([key]) => key === TAG_ENV_VAR);
-  return parseTag(env?.[1]);
+  return tagOfMarks(raw.label, env?.[1]);
 }
 
 export function toInstance(raw: VastInstance): Instance {
@@ -72,10 +63,6 @@ export function toInstance(raw: VastInstance): Instance {
   });
 }
 
-function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
  * The `PUT /api/v0/asks/{id}/` body. `runtype: args` keeps the image ENTRYPOINT; an entrypoint
  * override goes into `onstart` as the CLI does in args mode (providers.md §2.7; exact parsing is
@@ -83,11 +70,7 @@ function shellQuote(word: string): string {
  * ports ride along as `-p` keys.
  */
 export function toCreateBody(launch: LaunchSpec, tag: InstanceTag): Record<string, unknown> {
-  const env: Record<string, string> = {
-    ...launch.env,
-    [TAG_ENV_VAR]: formatTag(tag),
-    [POD_UID_ENV_VAR]: tag.podUid,
-  };
+  const env = markedEnv(launch, tag);
   for (const port of launch.ports ?? []) {
     const [number, protocol] = port.split('/');
     env[`-p ${number}:${number}${protocol === 'udp' ? '/udp' : ''}`] = '1';

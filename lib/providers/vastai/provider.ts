@@ -1,6 +1,6 @@
 import type { Requirements } from '../../annotations/requirements.ts';
-import { AnexError } from '../../errors.ts';
 import type { Offer } from '../../offers/offer.ts';
+import { collectTagged } from '../common/tagged-list.ts';
 import type {
   CallOptions,
   CreateResult,
@@ -73,27 +73,15 @@ export class VastAiProvider implements Provider {
     return toInstance(raw);
   }
 
-  async listTagged(options: CallOptions): Promise<Instance[]> {
-    const found: Instance[] = [];
-    let token: string | undefined;
-    const seen = new Set<string>();
-    do {
-      const page = await this.#client.listInstancesPage(token, options);
-      for (const raw of page.instances) {
-        const instance = toInstance(raw);
-        if (instance.tag && (!this.#clusterId || instance.tag.clusterId === this.#clusterId))
-          found.push(instance);
-      }
-      if (page.nextToken && seen.has(page.nextToken)) {
-        // A repeated token would loop forever; a partial list would let GC miss instances.
-        throw new AnexError(`vastai GET /api/v1/instances/ repeated next_token ${page.nextToken}`, {
-          kind: 'bad-response',
-        });
-      }
-      if (page.nextToken) seen.add(page.nextToken);
-      token = page.nextToken;
-    } while (token);
-    return found;
+  listTagged(options: CallOptions): Promise<Instance[]> {
+    return collectTagged({
+      fetchPage: async (token) => {
+        const page = await this.#client.listInstancesPage(token, options);
+        return { instances: page.instances.map(toInstance), next: page.nextToken };
+      },
+      clusterId: this.#clusterId,
+      repeatedCursor: (token) => `vastai GET /api/v1/instances/ repeated next_token ${token}`,
+    });
   }
 
   destroy(instanceId: string, options: CallOptions): Promise<'destroyed' | 'gone'> {
