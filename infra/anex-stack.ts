@@ -3,7 +3,11 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { DEFAULT_TICK_WINDOW_SECONDS, FUNCTION_ENV } from '../functions/support/env.ts';
+import {
+  DEFAULT_DEADLINE_MARGIN_MS,
+  DEFAULT_TICK_WINDOW_SECONDS,
+  FUNCTION_ENV,
+} from '../functions/support/env.ts';
 import { SETTINGS } from '../lib/config/settings.ts';
 import { AnexAlarms } from './constructs/anex-alarms.ts';
 import { AnexFunction } from './constructs/anex-function.ts';
@@ -11,6 +15,7 @@ import { CredentialsSecret } from './constructs/credentials-secret.ts';
 import { PodEventQueue } from './constructs/pod-event-queue.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { TickSchedule } from './constructs/tick-schedule.ts';
+import { checkTickTiming } from './tick-timing.ts';
 
 /** lib/config's variable for the agent endpoint URL (ANEX_AGENT_ENDPOINT_URL). */
 const AGENT_ENDPOINT_ENV =
@@ -31,15 +36,17 @@ export interface AnexStackProps extends StackProps {
    */
   readonly tickMemorySize?: number;
   /**
-   * tick's hard timeout. Must exceed `tickWindowSeconds` plus one pass; the handler stops
-   * starting new work 5 s before it.
-   * @default Duration.seconds(70)
+   * tick's hard timeout; the handler stops starting new work 5 s before it. With reserved
+   * concurrency 1 it must end before the next minute's tick is due (≤ 55 s, infra/tick-timing.ts),
+   * else that tick is throttled and the node leases go unrenewed.
+   * @default Duration.seconds(55)
    */
   readonly tickTimeout?: Duration;
   /**
    * How long each tick keeps renewing the node leases (every ~10 s) before returning. With a
-   * 1-minute schedule, 50 s leaves at most ~20 s between renewals, well inside the node
-   * monitor grace period (40 s).
+   * 1-minute schedule, 50 s leaves at most ~25 s between renewals (last at 40 s, next at
+   * 60 s + up to 5 s start delay), inside the 40 s Lease and the node monitor grace period
+   * (50 s on Kubernetes ≥ 1.32). Checked at synth (infra/tick-timing.ts).
    * @default 50
    */
   readonly tickWindowSeconds?: number;
@@ -146,6 +153,14 @@ export class AnexStack extends Stack {
       ...props.environment,
     });
     const reserved = props.tickReservedConcurrency ?? 1;
+    const tickTimeout = props.tickTimeout ?? Duration.seconds(55);
+    checkTickTiming({
+      windowSeconds: props.tickWindowSeconds ?? DEFAULT_TICK_WINDOW_SECONDS,
+      timeoutSeconds: tickTimeout.toSeconds(),
+      deadlineMarginSeconds: DEFAULT_DEADLINE_MARGIN_MS / 1000,
+      reservedConcurrency: reserved,
+      environment: props.environment ?? {},
+    });
     const tick = new AnexFunction(this, 'Tick', {
       ...definedOnly(common),
       entryName: 'tick',
@@ -154,7 +169,7 @@ export class AnexStack extends Stack {
       // At 128 MB every MB counts: measured RSS after import is ~105 MB without source maps,
       // ~118 MB with them (docs/cost.md). Traces stay mappable offline with the shipped .map.
       enableSourceMaps: (props.tickMemorySize ?? 128) > 128,
-      timeout: props.tickTimeout ?? Duration.seconds(70),
+      timeout: tickTimeout,
       ...(reserved > 0 ? { reservedConcurrentExecutions: reserved } : {}),
       environment: env({
         [FUNCTION_ENV.tableName]: this.table.table.tableName,

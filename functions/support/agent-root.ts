@@ -1,6 +1,6 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadConfigFromEnv } from '../../lib/config/config.ts';
 import { ReconcilerAgentBackend } from '../../lib/reconcile/agent-backend.ts';
+import { createDynamoClient } from '../../lib/state/dynamo-client.ts';
 import { DynamoStore } from '../../lib/state/dynamo-store.ts';
 import { tokenBucketLimiter } from '../../lib/tunnel/endpoint/rate-limit.ts';
 import type { AgentEndpointDeps } from '../../lib/tunnel/endpoint/types.ts';
@@ -18,7 +18,7 @@ import { logger } from './logger.ts';
 export const agentRoot: () => Promise<AgentEndpointDeps> = once(async () => {
   const config = loadConfigFromEnv(process.env);
   const secret = await credentials();
-  const store = new DynamoStore({ client: new DynamoDBClient({}), tableName: config.tableName });
+  const store = new DynamoStore({ client: createDynamoClient(), tableName: config.tableName });
   const prefix = secret.wstunnelPathPrefix?.reveal();
   return {
     store,

@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   type AnexConfig,
   loadConfigFromEnv,
@@ -14,6 +13,7 @@ import { agentLaunch } from '../../lib/reconcile/agent-launch.ts';
 import { type LaunchBuilder, plainLaunch } from '../../lib/reconcile/launch.ts';
 import type { PassDeps } from '../../lib/reconcile/pass.ts';
 import { defaultRules } from '../../lib/reconcile/rules-default.ts';
+import { createDynamoClient } from '../../lib/state/dynamo-client.ts';
 import { DynamoStore } from '../../lib/state/dynamo-store.ts';
 import type { TunnelStore } from '../../lib/state/store.ts';
 import { parseVpnRange } from '../../lib/tunnel/addresses.ts';
@@ -70,7 +70,7 @@ export const reconcilerRoot: () => Promise<ReconcilerRoot> = once(async () => {
   const config = loadConfigFromEnv(process.env);
   const { secrets } = await credentials();
   const providers = providersFrom(config, secrets);
-  const store = new DynamoStore({ client: new DynamoDBClient({}), tableName: config.tableName });
+  const store = new DynamoStore({ client: createDynamoClient(), tableName: config.tableName });
   const deps: PassDeps = {
     store,
     cluster: clusterFrom(secrets),

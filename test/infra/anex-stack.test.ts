@@ -93,10 +93,10 @@ describe('AnexStack: functions', () => {
     });
   });
 
-  it('runs one tick at a time, with a timeout above the heartbeat window, and never replays one', () => {
+  it('runs one tick at a time, ending before the next is due (timeout 55 s), and never replays one', () => {
     expect(functionProps('tick')).toMatchObject({
       ReservedConcurrentExecutions: 1,
-      Timeout: 70,
+      Timeout: 55,
       MemorySize: 128,
     });
     expect(functionProps('tick')).toMatchObject({
