@@ -37,6 +37,7 @@ export function agentLaunch(options: AgentLaunchOptions): LaunchBuilder {
     const plain = buildLaunchSpec(input);
     return {
       vpnAddress: allocation.address,
+      launch: 'agent',
       spec: {
         image: plain.image,
         command: ['/bin/sh', '-c', agentScript()],

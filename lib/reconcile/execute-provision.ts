@@ -46,8 +46,11 @@ export interface ProvisionOutcome {
 export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise<ProvisionOutcome> {
   const tag = { clusterId: deps.config.clusterId, podUid: run.plan.from.podUid };
   const built = await deps.launch({ pod: run.plan.view, requirements: run.plan.requirements, tag });
-  const from =
-    built.vpnAddress === undefined ? run.plan.from : change(run.plan.from, { vpnAddress: built.vpnAddress });
+  // Recorded with the intent: how the next passes tell "machine up" from "container started".
+  const from = change(run.plan.from, {
+    launch: built.launch ?? 'plain',
+    ...(built.vpnAddress === undefined ? {} : { vpnAddress: built.vpnAddress }),
+  });
   const state: Attempting = {
     deps,
     run,

@@ -45,10 +45,15 @@ export interface BuiltLaunch {
   spec: LaunchSpec;
   /** the pod's VPN address when one was allocated (it becomes the pod's podIP) */
   vpnAddress?: string;
+  /** `agent`: the instance runs the anex agent, whose 'started' report is the container's start. @default 'plain' */
+  launch?: 'agent' | 'plain';
 }
 
 /** The seam execute uses; async so the tunnel integration can allocate an address and a token. */
 export type LaunchBuilder = (input: LaunchInput) => Promise<BuiltLaunch>;
 
 /** No tunnel: the container runs as is (tests, and providers reached without the agent). */
-export const plainLaunch: LaunchBuilder = async (input) => ({ spec: buildLaunchSpec(input) });
+export const plainLaunch: LaunchBuilder = async (input) => ({
+  spec: buildLaunchSpec(input),
+  launch: 'plain',
+});

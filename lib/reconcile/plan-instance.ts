@@ -29,6 +29,8 @@ export function planStarting(op: ObservedPod, env: PlanEnv, record: PodRecord): 
   const state = instance.state;
   switch (state.phase) {
     case 'running':
+      // Through the agent, "running" is only the machine: the container starts when the agent says so.
+      if (record.launch === 'agent') return awaitingAgent(op, env, { machine: recorded, instance, extras });
       return {
         ...basePlan(op, 'started'),
         destroy: extras,
@@ -51,6 +53,28 @@ export function planStarting(op: ObservedPod, env: PlanEnv, record: PodRecord): 
       return release(op, env, { reason, counts: true, ban: true, extras, events: [] });
     }
   }
+}
+
+interface AgentWait {
+  machine: InstanceRecord;
+  instance: Instance;
+  extras: string[];
+}
+
+/**
+ * The machine is up but the agent has not reported 'started' (tunnel handshake, image pull,
+ * bootstrap): ContainerCreating, still under the start timeout, which covers the whole window
+ * from create — an agent that never reports is a host fault like a machine that never boots.
+ */
+function awaitingAgent(op: ObservedPod, env: PlanEnv, wait: AgentWait): PodPlan {
+  const { machine, instance, extras } = wait;
+  const limit = env.config.startTimeoutMs[op.provider];
+  if (env.now - machine.createdAt <= limit) {
+    const message = `Instance ${machine.id} is up; waiting for the anex agent to start the container (tunnel handshake)`;
+    return waiting(op, extras, message, instance.publicIp);
+  }
+  const reason = `Instance ${machine.id}${where(machine)} is up but the anex agent did not start the container within ${minutes(limit)}`;
+  return release(op, env, { reason, counts: true, ban: true, extras, events: [] });
 }
 
 export function planRunning(op: ObservedPod, env: PlanEnv, record: PodRecord): PodPlan {

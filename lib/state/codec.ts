@@ -82,6 +82,7 @@ const podRecord = z.strictObject({
   restarts: z.number().int().nonnegative().optional(),
   statusCredentialHash: z.string().optional(),
   vpnAddress: z.string().optional(),
+  launch: z.enum(['agent', 'plain']).optional(),
   version: z.number().int().positive(),
   updatedAt: epochMs,
 });

@@ -77,6 +77,13 @@ export interface PodRecord {
   /** hex SHA-256 of the credential the agent signs its status reports with (never the credential) */
   statusCredentialHash?: string;
   vpnAddress?: string;
+  /**
+   * How the instance was launched (set with the intent): `agent` — the instance runs the anex
+   * agent, so the container counts as started only when the agent reports it (provider
+   * "running" means only that the machine is up); `plain` — the container runs as is and
+   * provider "running" is the start. Absent (records written before the field): plain.
+   */
+  launch?: 'agent' | 'plain';
   /** optimistic-concurrency counter, set by the store */
   version: number;
   /** epoch ms of the last write */

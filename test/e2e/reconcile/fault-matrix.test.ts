@@ -24,10 +24,12 @@ describe.each(['vastai', 'runpod'] as const)('reconcile under faults (%s simulat
   let ground: ReconcileGround;
   beforeAll(async () => {
     ground = await startGround(provider, {
-      startTimeoutMs: { vastai: 4_000, runpod: 4_000 },
-      createLagMs: 3_000,
-      gcGraceMs: 15_000,
-      maxAttempts: 8,
+      config: {
+        startTimeoutMs: { vastai: 4_000, runpod: 4_000 },
+        createLagMs: 3_000,
+        gcGraceMs: 15_000,
+        maxAttempts: 8,
+      },
     });
   });
   afterAll(async () => {

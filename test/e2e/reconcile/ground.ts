@@ -8,6 +8,7 @@ import { virtualNodeSpec } from '../../../lib/kube/virtual-node.ts';
 import type { ProviderName } from '../../../lib/offers/offer.ts';
 import { createProvider } from '../../../lib/providers/index.ts';
 import type { Provider } from '../../../lib/providers/provider.ts';
+import { ReconcilerAgentBackend } from '../../../lib/reconcile/agent-backend.ts';
 import { agentLaunch } from '../../../lib/reconcile/agent-launch.ts';
 import { DEFAULT_RECONCILE_CONFIG, type ReconcileConfig } from '../../../lib/reconcile/config.ts';
 import { type PassDeps, type PassSummary, runPass } from '../../../lib/reconcile/pass.ts';
@@ -30,14 +31,35 @@ export interface ReconcileGround {
   sim: VastAiSim | RunPodSim;
   adapter: Provider;
   deps: PassDeps;
+  /** the ground's time: the wall clock plus {@link skew}; the pass, the store and the simulator share it */
+  clock: () => number;
+  /** moves the ground's time forward (ban expiry) — never back, so nothing already timed jumps */
+  skew(ms: number): void;
+  /**
+   * Plays the simulated instances' agents (with the agent launch), then runs a full pass at
+   * the ground's time. The simulators run no containers, so the agent inside a simulated
+   * instance is played here: once the marketplace reports the instance running, its
+   * 'started' report goes to the real ReconcilerAgentBackend, as the endpoint would hand it.
+   */
   pass(): Promise<PassSummary>;
   stop(): Promise<void>;
 }
 
+export interface GroundOptions {
+  config?: Partial<ReconcileConfig>;
+  /** `agent` (default): launch through the agent; `none` plays no agent, so pods wait in ContainerCreating */
+  agent?: 'simulated' | 'none';
+  /** offers in the simulated market (small markets keep searches cheap) */
+  offers?: number;
+}
+
 export async function startGround(
   provider: ProviderName,
-  config: Partial<ReconcileConfig> = {},
+  options: GroundOptions = {},
 ): Promise<ReconcileGround> {
+  const config = options.config ?? {};
+  let skewMs = 0;
+  const clock = () => Date.now() + skewMs;
   const nodeName = `anex-e2e-${provider}-${randomBytes(3).toString('hex')}`;
   const clusterId = `e2e-${randomBytes(3).toString('hex')}`;
   const kubeConfig = adminKubeConfig();
@@ -54,7 +76,8 @@ export async function startGround(
     signal: beat.signal,
     now: Date.now,
   });
-  const sim = provider === 'vastai' ? new VastAiSim({ seed: 7 }) : new RunPodSim({ seed: 7 });
+  const market = { seed: 7, now: clock, ...(options.offers === undefined ? {} : { offers: options.offers }) };
+  const sim = provider === 'vastai' ? new VastAiSim(market) : new RunPodSim(market);
   const url = await sim.start();
   const client = dynamoClientFor(dynamoInfo());
   const store = new DynamoStore({ client, tableName: await createTable(client) });
@@ -69,10 +92,17 @@ export async function startGround(
       store,
       range: parseVpnRange('10.98.0.0/24'),
       endpointUrl: 'https://agent.anex.test',
-      now: Date.now,
+      now: clock,
     }),
-    clock: Date.now,
+    clock,
   };
+  const backend = new ReconcilerAgentBackend({
+    store,
+    cluster,
+    transport: { vastai: 'udp', runpod: 'wstunnel' },
+    clock,
+  });
+  const playAgents = options.agent === 'none' ? async () => {} : () => reportStarts(deps, backend, adapter);
   return {
     provider,
     nodeName,
@@ -80,7 +110,14 @@ export async function startGround(
     sim,
     adapter,
     deps,
-    pass: () => runPass(deps, { now: Date.now(), deadline: Date.now() + 30_000 }),
+    clock,
+    skew(ms) {
+      skewMs += Math.max(0, ms);
+    },
+    async pass() {
+      await playAgents();
+      return runPass(deps, { now: clock(), deadline: clock() + 30_000 });
+    },
     async stop() {
       beat.abort();
       await heartbeat;
@@ -91,6 +128,28 @@ export async function startGround(
       client.destroy();
     },
   };
+}
+
+/**
+ * The agent of every simulated instance that the marketplace reports running and whose pod
+ * still waits for it reports 'started'. A marketplace that cannot be listed (down) reports
+ * nothing: the agent's report waits, as the real one retries.
+ */
+async function reportStarts(
+  deps: PassDeps,
+  backend: ReconcilerAgentBackend,
+  adapter: Provider,
+): Promise<void> {
+  const waiting = (await deps.store.listPods()).filter(
+    (r) => r.stage === 'starting' && r.launch === 'agent' && r.instance !== undefined,
+  );
+  if (waiting.length === 0) return;
+  const instances = await adapter.listTagged({}).catch(() => []);
+  for (const record of waiting) {
+    const instance = instances.find((i) => i.id === record.instance?.id);
+    if (instance?.state.phase !== 'running') continue;
+    await backend.recordStatus(record.podUid, { state: 'started' }, { now: deps.clock() });
+  }
 }
 
 /** A fixture pod, pinned to this ground's node (the shared cluster may hold other virtual nodes). */

@@ -25,8 +25,10 @@ describe.each([
   let ground: ReconcileGround;
   beforeAll(async () => {
     ground = await startGround(provider, {
-      startTimeoutMs: { vastai: 60_000, runpod: 2_000 },
-      maxAttempts: 2,
+      config: {
+        startTimeoutMs: { vastai: 60_000, runpod: 2_000 },
+        maxAttempts: 2,
+      },
     });
   });
   afterAll(async () => {

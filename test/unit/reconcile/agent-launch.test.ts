@@ -30,8 +30,9 @@ describe('agentLaunch', () => {
     expect(await h.store.consumeToken(sha256Hex(token), { now: h.now })).toMatchObject({ outcome: 'ok' });
     const [allocation] = await h.store.listAddresses();
     expect(allocation?.podUid).toBe(pod.uid);
+    // The machine is up; the container counts as started only when the agent says so.
     expect(h.cluster.pod('default', pod.name)?.status).toMatchObject({
-      phase: 'Running',
+      phase: 'Pending',
       podIP: allocation?.address,
     });
 

@@ -67,6 +67,7 @@ export function aFullPodWrite(): Required<PodWrite> {
     restarts: 1,
     statusCredentialHash: 'cd'.repeat(32),
     vpnAddress: '10.99.0.7',
+    launch: 'agent',
   };
 }
 
