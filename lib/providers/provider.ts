@@ -109,7 +109,10 @@ export type CreateResult =
   | { outcome: 'created'; instance: Instance }
   /** Another renter took the offer, or it vanished (Vast `no_such_ask`). Not the machine's fault. */
   | { outcome: 'offer-gone'; reason: string }
-  /** The provider has no capacity for this candidate (RunPod "no longer any instances"). */
+  /**
+   * The provider has no capacity for this candidate (RunPod "no longer any instances"), or
+   * refuses this one candidate's pool (RunPod v2 403 on create; the reason names it).
+   */
   | { outcome: 'capacity'; reason: string };
 
 export type FailureFault = 'host' | 'image' | 'capacity' | 'unknown';

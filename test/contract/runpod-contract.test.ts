@@ -137,6 +137,14 @@ const scenarios: [string, () => Promise<unknown>][] = [
       ),
   ],
   [
+    'create on a GPU pool closed to the key (403)',
+    async () => {
+      const offer = await stockedOffer();
+      sim.setPoolForbidden(offer.gpuTypeId ?? '');
+      await provider.create(offer, aLaunch(), aTag('contract'), {});
+    },
+  ],
+  [
     'create without balance (402)',
     async () => {
       const offer = await stockedOffer();
@@ -205,6 +213,7 @@ describe('RunPod REST v2 contract (client requests and simulator answers vs Open
         'POST /v2/pods 201',
         'POST /v2/pods 400',
         'POST /v2/pods 402',
+        'POST /v2/pods 403',
         'POST /v2/pods 422',
         'POST /v2/pods 429',
         'GET /v2/pods 200',

@@ -3,7 +3,7 @@ import type { RunPodCloudType } from '../../offers/offer.ts';
 import { HttpClient, type HttpClientOptions } from '../http/http-client.ts';
 import { type HttpResponse, parseBody } from '../http/response.ts';
 import type { CallOptions } from '../provider.ts';
-import { isCapacity, runPodError } from './errors.ts';
+import { isCapacity, isPoolForbidden, poolForbiddenReason, runPodError } from './errors.ts';
 import { type RunPodPod, runPodListSchema, runPodPodSchema } from './schemas.ts';
 
 export const RUNPOD_DEFAULT_BASE_URL = 'https://api.runpod.io';
@@ -61,7 +61,8 @@ export class RunPodClient {
 
   /**
    * `POST /v2/pods`, sent once (a 429 may be resent: refused before processing). 400 with a
-   * capacity text is an expected outcome; 5xx or an unreadable 201 is unknown outcome.
+   * capacity text and 403 (this pool is closed to the key) are expected outcomes that skip the
+   * candidate; 5xx or an unreadable 201 is unknown outcome.
    */
   async createPod(body: Record<string, unknown>, call: CallOptions): Promise<RunPodCreateAnswer> {
     const response = await this.#http.send({
@@ -79,6 +80,9 @@ export class RunPodClient {
     if (isCapacity(response)) {
       const detail = (response.json as { detail?: string } | undefined)?.detail ?? 'no capacity';
       return { kind: 'capacity', reason: detail };
+    }
+    if (isPoolForbidden(response)) {
+      return { kind: 'capacity', reason: poolForbiddenReason(response, this.#http.secrets) };
     }
     if (response.status >= 500) throw unknownOutcome(response, `HTTP ${response.status}`);
     throw runPodError(response, this.#http.secrets);

@@ -19,6 +19,20 @@ export function isCapacity(response: HttpResponse): boolean {
   return (response.status === 400 || response.status === 500) && CAPACITY_TEXT.test(errorDetail(response));
 }
 
+/**
+ * A 403 on create is about one pool (this GPU type / data center / cloud is closed to the key):
+ * the candidate is skipped like a capacity miss (providers.md §3.6, §5). A 401 is the key
+ * itself and stops all creates; on reads a 403 still means the key lacks a permission.
+ */
+export function isPoolForbidden(response: HttpResponse): boolean {
+  return response.status === 403;
+}
+
+/** The reason a forbidden pool gives the reconciler: it names the 403 so events and lastError say why. */
+export function poolForbiddenReason(response: HttpResponse, secrets: readonly string[]): string {
+  return `HTTP 403 on this GPU pool, candidate skipped: ${redactText(errorDetail(response), secrets)}`;
+}
+
 /** The AnexError for a RunPod error answer (capacity ruled out before). */
 export function runPodError(response: HttpResponse, secrets: readonly string[]): AnexError {
   const parsed = runPodProblemSchema.safeParse(response.json);

@@ -18,6 +18,8 @@ export interface RunPodState {
   pods: Map<string, PodRecord>;
   gpuPlans: Map<string, RunPodBootPlan>;
   imagePlans: Map<string, RunPodBootPlan>;
+  /** GPU type ids whose pool answers create with 403 (a key without access to that pool). */
+  forbiddenPools: Set<string>;
   balance: number;
   timings: RunPodTimings;
   /** GET /v2/pods page size; undefined: one page and no `pagination` field (the documented shape). */
@@ -200,6 +202,9 @@ function createPod(state: RunPodState, request: SimRequest): SimResponse {
   const gpu = (body.gpu ?? { id: 'NVIDIA GeForce RTX 4090' }) as { id: string; count?: number };
   const type = RUNPOD_GPU_TYPES.find((t) => t.id === gpu.id);
   if (!type) return problem(400, `GPU type "${gpu.id}" is not available for pods`);
+  if (state.forbiddenPools.has(type.id)) {
+    return problem(403, `pool not accessible: this API key may not create pods on GPU type "${type.id}"`);
+  }
   if (state.balance <= 0)
     return problem(402, 'Your account balance is too low to create this pod. Add funds and try again.');
   const cloud = (body.cloud ?? 'SECURE') as Cloud;

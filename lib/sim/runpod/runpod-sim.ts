@@ -26,6 +26,14 @@ export interface RunPodSimOptions {
   now?: () => number;
 }
 
+interface AdminInput {
+  gpuTypeId?: string;
+  image?: string;
+  plan?: RunPodBootPlan;
+  usd?: number;
+  forbidden?: boolean;
+}
+
 const DEFAULT_LIMIT: RateLimit = { limit: 600, windowMs: 60_000 };
 const ENDPOINTS = ['gpus', 'datacenters', 'create', 'list', 'get', 'delete'];
 
@@ -84,6 +92,12 @@ export class RunPodSim extends SimBase<RunPodState> {
     this.state.imagePlans.set(image, plan);
   }
 
+  /** Creates on this GPU type's pool answer 403 (`forbidden: false` lifts it); reads are unaffected. */
+  setPoolForbidden(gpuTypeId: string, forbidden = true): void {
+    if (forbidden) this.state.forbiddenPools.add(gpuTypeId);
+    else this.state.forbiddenPools.delete(gpuTypeId);
+  }
+
   setBalance(usd: number): void {
     this.state.balance = usd;
   }
@@ -105,8 +119,10 @@ export class RunPodSim extends SimBase<RunPodState> {
   }
 
   adminAction(name: string, body: unknown): SimResponse | undefined {
-    const input = (body ?? {}) as { gpuTypeId?: string; image?: string; plan?: RunPodBootPlan; usd?: number };
+    const input = (body ?? {}) as AdminInput;
     if (name === 'gpu-plan' && input.gpuTypeId && input.plan) this.setGpuPlan(input.gpuTypeId, input.plan);
+    else if (name === 'forbid-pool' && input.gpuTypeId)
+      this.setPoolForbidden(input.gpuTypeId, input.forbidden ?? true);
     else if (name === 'image-plan' && input.image && input.plan) this.setImagePlan(input.image, input.plan);
     else if (name === 'balance' && typeof input.usd === 'number') this.setBalance(input.usd);
     else return undefined;
@@ -121,6 +137,7 @@ function freshState(options: RunPodSimOptions): RunPodState {
     pods: new Map(),
     gpuPlans: new Map(),
     imagePlans: new Map(),
+    forbiddenPools: new Set(),
     balance: 100,
     timings: { provisionMs: 5, startingMs: 10, portsMs: 10, ...options.timings },
     podsPageSize: options.podsPageSize,

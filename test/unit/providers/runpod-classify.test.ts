@@ -5,10 +5,10 @@ import { RunPodClient } from '../../../lib/providers/runpod/client.ts';
 import { toInstanceState } from '../../../lib/providers/runpod/mapper.ts';
 import type { RunPodPod } from '../../../lib/providers/runpod/schemas.ts';
 
-function answering(status: number, body: unknown) {
+function answering(status: number, body: unknown, apiKey = 'k') {
   const fetchFn: typeof globalThis.fetch = async () =>
     new Response(typeof body === 'string' ? body : JSON.stringify(body), { status });
-  return new RunPodClient({ baseUrl: 'http://127.0.0.1:9', apiKey: 'k', fetch: fetchFn, maxAttempts: 1 });
+  return new RunPodClient({ baseUrl: 'http://127.0.0.1:9', apiKey, fetch: fetchFn, maxAttempts: 1 });
 }
 
 const problem = (status: number, detail: string) => ({ title: 'x', status, detail });
@@ -27,7 +27,7 @@ describe('RunPod create answers', () => {
       'invalid-input',
     ],
     ['401', 401, problem(401, 'invalid API key'), 'auth'],
-    ['403 pool not accessible', 403, problem(403, 'pool not accessible'), 'auth'],
+    ['403 pool not accessible (skip this candidate)', 403, problem(403, 'pool not accessible'), 'capacity'],
     ['402', 402, problem(402, 'insufficient balance'), 'balance'],
     [
       '422',
@@ -45,6 +45,29 @@ describe('RunPod create answers', () => {
       kind = (error as AnexError).kind;
     }
     expect(kind).toBe(expected);
+  });
+});
+
+describe('RunPod 403', () => {
+  it('on create names the 403 in the reason and keeps the key out of it', async () => {
+    const client = answering(403, problem(403, 'pool not accessible for key rp-key-1234'), 'rp-key-1234');
+    const answer = await client.createPod({ name: 'n', image: 'i' }, {});
+    expect(answer).toEqual({
+      kind: 'capacity',
+      reason: 'HTTP 403 on this GPU pool, candidate skipped: pool not accessible for key REDACTED',
+    });
+  });
+
+  it.each<[string, (client: RunPodClient) => Promise<unknown>]>([
+    ['GET /v2/catalog/gpus', (c) => c.listGpuTypes({ count: 1 }, {})],
+    ['GET /v2/catalog/datacenters', (c) => c.listDataCenters({})],
+    ['GET /v2/pods', (c) => c.listPodsPage(undefined, {})],
+    ['GET /v2/pods/{id}', (c) => c.getPod('p1', {})],
+    ['DELETE /v2/pods/{id}', (c) => c.deletePod('p1', {})],
+  ])('on read %s stays auth', async (_name, call) => {
+    await expect(call(answering(403, problem(403, 'missing scope')))).rejects.toMatchObject({
+      kind: 'auth',
+    });
   });
 });
 

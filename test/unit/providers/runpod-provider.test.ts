@@ -103,6 +103,31 @@ describe('RunPodProvider.create, get and destroy against the simulator', () => {
     });
   });
 
+  it('skips a candidate whose GPU pool answers 403 and rents the next one', async () => {
+    const { provider, requests } = setup();
+    const offers = (await provider.listOffers(aRequirements('runpod'), {})).filter((o) => o.gpuCount === 1);
+    const first = offers[0];
+    const second = offers.find((o) => o.gpuTypeId !== first?.gpuTypeId);
+    if (!first?.gpuTypeId || !second?.gpuTypeId || !second.dataCenterId || !second.cloudType)
+      throw new Error('need two offers on different GPU types');
+    sim.setStock(second.gpuTypeId, second.dataCenterId, second.cloudType, 64);
+    sim.setPoolForbidden(first.gpuTypeId);
+    // The reconciler's walk: a capacity outcome moves on to the next candidate at once.
+    const results = [];
+    for (const candidate of [first, second]) {
+      const result = await provider.create(candidate, aLaunch(), aTag(), {});
+      results.push(result);
+      if (result.outcome === 'created') break;
+    }
+    expect(results.map((r) => r.outcome)).toEqual(['capacity', 'created']);
+    expect(results[0]).toMatchObject({ reason: expect.stringContaining('HTTP 403 on this GPU pool') });
+    expect(requests.filter((r) => r.method === 'POST')).toHaveLength(2);
+    // Reads stay open: the forbidden pool still lists.
+    expect((await provider.listOffers(aRequirements('runpod'), {})).length).toBeGreaterThan(0);
+    const created = results[1];
+    if (created?.outcome === 'created') await provider.destroy(created.instance.id, {});
+  });
+
   it('walks PROVISIONING → STARTING → RUNNING without runtime → RUNNING with ports', async () => {
     const { provider } = setup();
     const { instance } = await rentOne(provider);

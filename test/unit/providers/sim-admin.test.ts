@@ -73,6 +73,7 @@ describe('simulator admin API under /__sim/', () => {
     [() => `${vastUrl}/__sim/credit`, { usd: 5 }],
     [() => `${runpodUrl}/__sim/gpu-plan`, { gpuTypeId: 'NVIDIA L4', plan: 'error' }],
     [() => `${runpodUrl}/__sim/balance`, { usd: 5 }],
+    [() => `${runpodUrl}/__sim/forbid-pool`, { gpuTypeId: 'NVIDIA L4' }],
   ])('accepts a behaviour setting (%#)', async (url, body) => {
     expect((await post(url(), body)).status).toBe(200);
   });
