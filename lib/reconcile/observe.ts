@@ -3,6 +3,7 @@ import type { ProviderName } from '../offers/offer.ts';
 import type { Instance, Provider } from '../providers/provider.ts';
 import type { Ban, PodRecord, Store } from '../state/store.ts';
 import type { ReconcileConfig } from './config.ts';
+import { widenedForExplain } from './offers-widened.ts';
 import { type PassError, passError } from './pass-errors.ts';
 import type { OfferRequest } from './plan-env.ts';
 import { isCooldownKey, type OfferRules } from './rules.ts';
@@ -186,7 +187,13 @@ export async function observeOffers(
       if (client === undefined) return;
       try {
         const listed = await client.listOffers(request.requirements, { ...call, excludeMachineIds: banned });
-        offers.set(request.key, { ok: true, offers: listed });
+        if (listed.length > 0) {
+          offers.set(request.key, { ok: true, offers: listed });
+          return;
+        }
+        // Bans are not pushed into the wider search: the funnel shows what they keep out.
+        const wider = await client.listOffers(widenedForExplain(request.requirements), call).catch(() => []);
+        offers.set(request.key, { ok: true, offers: listed, forExplain: wider });
       } catch (error) {
         offers.set(request.key, {
           ok: false,

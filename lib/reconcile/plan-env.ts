@@ -5,6 +5,7 @@ import type { Instance } from '../providers/provider.ts';
 import { formatTag } from '../providers/provider.ts';
 import type { Ban, InstanceRecord, PodRecord, PodWrite } from '../state/store.ts';
 import type { ReconcileConfig } from './config.ts';
+import { mergeOffers } from './offers-widened.ts';
 import { type OfferRules, requirementsKey } from './rules.ts';
 import type { Observed, ObservedPod, PodPlan } from './types.ts';
 
@@ -79,7 +80,9 @@ function rank(observed: Observed, rules: OfferRules, request: OfferRequest): Can
   const input = { requirements: request.requirements, offers: listing.offers, bans, now: observed.now };
   const offers = rules.rank(input);
   if (offers.length > 0) return { kind: 'ok', offers };
-  return { kind: 'none', summary: rules.explainNoMatch(input) };
+  const wider = listing.forExplain;
+  const explained = wider === undefined ? input : { ...input, offers: mergeOffers(listing.offers, wider) };
+  return { kind: 'none', summary: rules.explainNoMatch(explained) };
 }
 
 /** A plan that does nothing yet; callers add steps. */

@@ -19,7 +19,14 @@ export interface ObservedPod {
 }
 
 /** Offers for one requirement set, or why they could not be listed. */
-export type OfferListing = { ok: true; offers: readonly Offer[] } | { ok: false; error: string };
+export type OfferListing =
+  | {
+      ok: true;
+      offers: readonly Offer[];
+      /** when the pod's search found nothing: a wider search's offers, for explaining only (never rented) */
+      forExplain?: readonly Offer[];
+    }
+  | { ok: false; error: string };
 
 /** A snapshot taken at the start of a pass (observe.ts). Nothing else is read before acting. */
 export interface Observed {
