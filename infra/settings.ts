@@ -96,9 +96,22 @@ export function parseSettings(context: Readonly<Record<string, unknown>>): Deplo
     parsed.error.issues.map((issue) => {
       const key = issue.path.length > 0 ? `${CONTEXT_PREFIX}${issue.path.join('.')}` : 'context';
       const keys = 'keys' in issue ? ` (${issue.keys.map((k) => CONTEXT_PREFIX + k).join(', ')})` : '';
-      return `${key}: ${issue.message}${keys}; value: ${JSON.stringify(ours[String(issue.path[0])])}`;
+      return `${key}: ${issue.message}${keys}; value: ${shown(String(issue.path[0]), ours[String(issue.path[0])])}`;
     }),
   );
+}
+
+/** The value as given, except the environment's values: a pasted API key must not be echoed. */
+function shown(key: string, value: unknown): string {
+  if (key !== 'environment') return JSON.stringify(value);
+  let object = value;
+  try {
+    if (typeof value === 'string') object = JSON.parse(value);
+  } catch {
+    return 'text that is not JSON';
+  }
+  if (typeof object !== 'object' || object === null) return typeof object;
+  return `an object with ${Object.keys(object).join(', ') || 'no keys'}`;
 }
 
 /** Settings → stack props, leaving unset values to the stack's documented defaults. */

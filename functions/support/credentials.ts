@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
-import { Secret, type Secrets } from '../../lib/config/secrets.ts';
-import { AnexError } from '../../lib/errors.ts';
+import { PROVIDER_ENV, providerKeysFrom, Secret, type Secrets } from '../../lib/config/secrets.ts';
+import { AnexError, InvalidInputError } from '../../lib/errors.ts';
 
 /**
  * The stack's secret (infra/constructs/credentials-secret.ts, filled by the operator as
@@ -12,11 +12,15 @@ import { AnexError } from '../../lib/errors.ts';
 const credentialsSchema = z.object({
   webhookToken: z.string().min(16, 'must be at least 16 characters'),
   kubeconfig: z.string().min(1).optional(),
-  vastaiApiKey: z.string().regex(/^\S+$/, 'contains whitespace').optional(),
-  runpodApiKey: z.string().regex(/^\S+$/, 'contains whitespace').optional(),
   /** the gateway's wstunnel path prefix (lib/tunnel/gateway), only with ANEX_GATEWAY_WSS_URL */
   wstunnelPathPrefix: z.string().min(1).optional(),
 });
+
+/** The first release's key names: refused with the new name rather than silently ignored. */
+const RENAMED: Readonly<Record<string, string>> = {
+  vastaiApiKey: PROVIDER_ENV.vastai.apiKey,
+  runpodApiKey: PROVIDER_ENV.runpod.apiKey,
+};
 
 export interface Credentials {
   secrets: Secrets;
@@ -35,22 +39,38 @@ export function parseCredentials(secretString: string): Credentials {
     });
   }
   const parsed = credentialsSchema.safeParse(json);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`);
+  const object = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {};
+  for (const [old, name] of Object.entries(RENAMED)) {
+    if (old in object) problems.push(`${old} is now ${name} (rename the key)`);
+  }
+  // The API keys carry the same names as in local mode's environment (lib/config PROVIDER_ENV).
+  const apiKeys = parsed.success ? keysOf(object, problems) : {};
+  if (!parsed.success || problems.length > 0) {
     throw new AnexError(`the anex secret has missing or malformed keys: ${problems.join('; ')}`, {
       kind: 'auth',
     });
   }
-  const { webhookToken, kubeconfig, vastaiApiKey, runpodApiKey, wstunnelPathPrefix } = parsed.data;
-  const secrets: Secrets = { apiKeys: {} };
-  if (vastaiApiKey !== undefined) secrets.apiKeys.vastai = new Secret(vastaiApiKey);
-  if (runpodApiKey !== undefined) secrets.apiKeys.runpod = new Secret(runpodApiKey);
+  const { webhookToken, kubeconfig, wstunnelPathPrefix } = parsed.data;
+  const secrets: Secrets = { apiKeys };
   if (kubeconfig !== undefined) secrets.kubeconfig = new Secret(kubeconfig);
   return {
     secrets,
     webhookToken: new Secret(webhookToken),
     ...(wstunnelPathPrefix === undefined ? {} : { wstunnelPathPrefix: new Secret(wstunnelPathPrefix) }),
   };
+}
+
+function keysOf(object: Record<string, unknown>, problems: string[]): Secrets['apiKeys'] {
+  try {
+    return providerKeysFrom(object);
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    problems.push(...error.issues);
+    return {};
+  }
 }
 
 /** Reads the secret from Secrets Manager (the SDK comes from the Lambda runtime). */

@@ -1,15 +1,19 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { PROVIDER_ENV } from '../../lib/config/secrets.ts';
 
 /** JSON keys of the secret (docs/deploy.md shows how to fill them). */
 export const SECRET_KEYS = {
   /** generated at deploy time; the admission webhook URL's path carries it */
   webhookToken: 'webhookToken',
-  vastaiApiKey: 'vastaiApiKey',
-  runpodApiKey: 'runpodApiKey',
+  /** provider API keys, named as in local mode's environment (lib/config PROVIDER_ENV) */
+  vastaiApiKey: PROVIDER_ENV.vastai.apiKey,
+  runpodApiKey: PROVIDER_ENV.runpod.apiKey,
   /** a kubeconfig (YAML) for the anex ServiceAccount, from `anex manifests` + its token Secret */
   kubeconfig: 'kubeconfig',
+  /** the gateway's wstunnel path prefix (docs/deploy.md "Tunnel settings") */
+  wstunnelPathPrefix: 'wstunnelPathPrefix',
 } as const;
 
 export interface CredentialsSecretProps {

@@ -1,30 +1,22 @@
 import type { Requirements } from '../annotations/requirements.ts';
-import { InvalidInputError } from '../errors.ts';
-import { PROVIDER_ENV } from '../local/provider-env.ts';
+import { type ProviderAccess, requireProviderAccess } from '../config/providers.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 import { createProvider } from '../providers/index.ts';
 import type { Ban } from '../state/store.ts';
 
-/** Reads the API key and base URL of `provider` from the environment, or says what is missing. */
+/**
+ * The API key and base URL of `provider` from the environment (lib/config's names), or an
+ * error naming the variable to set and the alternative (`--offers <file>`).
+ */
 export function providerConfigFromEnv(
   provider: ProviderName,
   env: Readonly<Record<string, string | undefined>>,
-): { apiKey: string; baseUrl: string | undefined } {
-  const names = PROVIDER_ENV[provider];
-  const apiKey = env[names.apiKey]?.trim();
-  if (!apiKey) {
-    throw new InvalidInputError([
-      `${names.apiKey} is not set: export your ${provider} API key as ${names.apiKey} to search live offers, ` +
-        'or pass a saved provider response with --offers <file>',
-    ]);
-  }
-  const baseUrl = env[names.url]?.trim() || undefined;
-  if (baseUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(baseUrl)) {
-    throw new InvalidInputError([
-      `${names.url}: ${JSON.stringify(baseUrl)} is not an http(s) URL (e.g. "http://127.0.0.1:8080" for \`anex sim\`)`,
-    ]);
-  }
-  return { apiKey, baseUrl };
+): ProviderAccess {
+  return requireProviderAccess(
+    provider,
+    env,
+    `your ${provider} API key is needed to search live offers, or pass a saved provider response with --offers <file>`,
+  );
 }
 
 /**
@@ -40,8 +32,8 @@ export async function fetchLiveOffers(
   bans: readonly Ban[],
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<Offer[]> {
-  const config = providerConfigFromEnv(provider, env);
-  const client = createProvider(provider, config);
+  const access = providerConfigFromEnv(provider, env);
+  const client = createProvider(provider, { apiKey: access.apiKey.reveal(), baseUrl: access.baseUrl });
   const now = Date.now();
   const excludeMachineIds = bans
     .filter((b) => b.provider === provider && b.expiresAt > now)

@@ -37,7 +37,7 @@ export interface AnexConfig {
 
 type Values = Partial<Record<ConfigKey, unknown>>;
 
-/** From environment variables (ANEX_*); unset or empty variables take the defaults. */
+/** From environment variables (ANEX_*, VAST_API_URL, RUNPOD_API_URL); unset or empty variables take the defaults. */
 export function loadConfigFromEnv(env: Readonly<Record<string, string | undefined>>): AnexConfig {
   return build(
     (s) => env[s.env],
@@ -52,10 +52,11 @@ export function loadConfigFromEnv(env: Readonly<Record<string, string | undefine
 export function configFromFlags(flags: Readonly<Record<string, unknown>>): AnexConfig {
   return build(
     (s) => {
-      const value = flags[flagAttribute(s.flag)];
+      // Environment-only settings (provider URLs) are not flags: `anex run` reads them from env.
+      const value = s.flag === undefined ? undefined : flags[flagAttribute(s.flag)];
       return value === undefined || value === null ? undefined : String(value);
     },
-    (s) => s.flag,
+    (s) => s.flag ?? s.env,
   );
 }
 

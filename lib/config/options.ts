@@ -8,6 +8,7 @@ import { SETTINGS, type Setting } from './settings.ts';
  */
 export function addConfigOptions(command: Command): Command {
   for (const s of SETTINGS as readonly Setting[]) {
+    if (s.flag === undefined) continue;
     const option = new Option(`${s.flag} <value>`, `${s.description} (${s.form}; env ${s.env})`);
     if (s.default !== undefined) option.default(undefined, s.default);
     command.addOption(option);

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { InvalidInputError } from '../errors.ts';
-import type { ProviderName } from '../offers/offer.ts';
+import { PROVIDERS, type ProviderName } from '../offers/offer.ts';
 
 /**
  * A secret value that cannot leak by accident: logging, JSON, string interpolation and
@@ -42,24 +42,55 @@ export interface Secrets {
   kubeconfig?: Secret;
 }
 
-/** Local mode: ANEX_<PROVIDER>_API_KEY, and ANEX_KUBECONFIG (the YAML itself) if set. */
+/**
+ * The one name set for provider credentials and endpoints: the environment variables of
+ * `anex run`, `anex offers`/`explain` and `anex sim`'s `export` lines, the JSON keys of the
+ * stack's secret (API keys), and the function settings (URLs). Nothing else defines them.
+ */
+export const PROVIDER_ENV = {
+  vastai: { apiKey: 'VAST_API_KEY', url: 'VAST_API_URL' },
+  runpod: { apiKey: 'RUNPOD_API_KEY', url: 'RUNPOD_API_URL' },
+} as const satisfies Readonly<Record<ProviderName, { apiKey: string; url: string }>>;
+
+/** Every secret variable: the API keys, and ANEX_KUBECONFIG (the YAML itself) in local mode. */
 export const SECRET_ENV = {
-  vastai: 'ANEX_VASTAI_API_KEY',
-  runpod: 'ANEX_RUNPOD_API_KEY',
+  vastai: PROVIDER_ENV.vastai.apiKey,
+  runpod: PROVIDER_ENV.runpod.apiKey,
   kubeconfig: 'ANEX_KUBECONFIG',
 } as const;
 
-export function loadSecretsFromEnv(env: Readonly<Record<string, string | undefined>>): Secrets {
-  const secrets: Secrets = { apiKeys: {} };
+type Source = Readonly<Record<string, unknown>>;
+
+/**
+ * The providers' API keys from `source` (the environment, or the stack secret's JSON object:
+ * same names). Unset or empty = not configured. A malformed key is named, never echoed.
+ */
+export function providerKeysFrom(source: Source): Secrets['apiKeys'] {
+  const keys: Secrets['apiKeys'] = {};
   const issues: string[] = [];
-  for (const provider of ['vastai', 'runpod'] as const) {
-    const value = env[SECRET_ENV[provider]];
+  for (const provider of PROVIDERS) {
+    const name = PROVIDER_ENV[provider].apiKey;
+    const value = source[name];
     if (value === undefined || value === '') continue;
+    if (typeof value !== 'string') issues.push(`${name}: expected the ${provider} API key as a string`);
     // Name the variable, never the value: a pasted key with a stray space still says nothing of itself.
-    if (/\s/.test(value))
-      issues.push(`${SECRET_ENV[provider]}: the API key contains whitespace (copy it again)`);
-    else secrets.apiKeys[provider] = new Secret(value);
+    else if (/\s/.test(value)) issues.push(`${name}: the API key contains whitespace (copy it again)`);
+    else keys[provider] = new Secret(value);
   }
+  if (issues.length > 0) throw new InvalidInputError(issues);
+  return keys;
+}
+
+export function loadSecretsFromEnv(env: Readonly<Record<string, string | undefined>>): Secrets {
+  const issues: string[] = [];
+  let apiKeys: Secrets['apiKeys'] = {};
+  try {
+    apiKeys = providerKeysFrom(env);
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    issues.push(...error.issues);
+  }
+  const secrets: Secrets = { apiKeys };
   const kubeconfig = env[SECRET_ENV.kubeconfig];
   if (kubeconfig !== undefined && kubeconfig !== '') {
     if (!/^\s*(apiVersion|kind|clusters|users|contexts|current-context)\s*:/m.test(kubeconfig)) {
@@ -77,7 +108,7 @@ export function requireApiKey(secrets: Secrets, provider: ProviderName): Secret 
   const key = secrets.apiKeys[provider];
   if (key === undefined) {
     throw new InvalidInputError([
-      `${SECRET_ENV[provider]} is not set: the ${provider} provider needs its API key`,
+      `${PROVIDER_ENV[provider].apiKey} is not set: the ${provider} provider needs its API key`,
     ]);
   }
   return key;

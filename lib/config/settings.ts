@@ -3,6 +3,7 @@ import { PROVIDERS } from '../offers/offer.ts';
 import { TABLE } from '../state/table.ts';
 import { parseVpnRange } from '../tunnel/addresses.ts';
 import { DURATION_FORM, formatDuration, parseDuration } from './duration.ts';
+import { PROVIDER_ENV } from './secrets.ts';
 
 /**
  * Every setting once: its environment variable (functions, `anex run` in a container), its
@@ -23,7 +24,8 @@ export interface Setting {
   /** the flat key in ConfigInput (and the commander option's attribute name) */
   key: ConfigKey;
   env: string;
-  flag: string;
+  /** unset: environment only (provider URLs, which `anex run` reads like `anex offers` does) */
+  flag?: string;
   form: string;
   /** as text, the way a user would write it; undefined = optional, unset by default */
   default: string | undefined;
@@ -257,8 +259,7 @@ export const SETTINGS = [
   }),
   setting({
     key: 'baseUrlVastai',
-    env: 'ANEX_VASTAI_BASE_URL',
-    flag: '--vastai-base-url',
+    env: PROVIDER_ENV.vastai.url,
     form: 'an https URL (http only for localhost)',
     default: undefined,
     description: 'vastai API base URL (a simulator in tests)',
@@ -266,8 +267,7 @@ export const SETTINGS = [
   }),
   setting({
     key: 'baseUrlRunpod',
-    env: 'ANEX_RUNPOD_BASE_URL',
-    flag: '--runpod-base-url',
+    env: PROVIDER_ENV.runpod.url,
     form: 'an https URL (http only for localhost)',
     default: undefined,
     description: 'runpod API base URL (a simulator in tests)',

@@ -1,36 +1,34 @@
+import { providerAccessFromEnv } from '../config/providers.ts';
+import { PROVIDER_ENV, type Secret } from '../config/secrets.ts';
 import { PROVIDERS, type ProviderName } from '../offers/offer.ts';
 import { createProvider } from '../providers/index.ts';
 import type { Provider } from '../providers/provider.ts';
 
-/** The environment variables that configure each provider in local mode and the CLI. */
-export const PROVIDER_ENV: Readonly<Record<ProviderName, { apiKey: string; url: string }>> = {
-  vastai: { apiKey: 'VAST_API_KEY', url: 'VAST_API_URL' },
-  runpod: { apiKey: 'RUNPOD_API_KEY', url: 'RUNPOD_API_URL' },
-};
-
-/** lib/config's names for the same (lib/config/secrets.ts, settings.ts), accepted too. */
-const CONFIG_ENV: Readonly<Record<ProviderName, { apiKey: string; url: string }>> = {
-  vastai: { apiKey: 'ANEX_VASTAI_API_KEY', url: 'ANEX_VASTAI_BASE_URL' },
-  runpod: { apiKey: 'ANEX_RUNPOD_API_KEY', url: 'ANEX_RUNPOD_BASE_URL' },
-};
+/** The variable names, defined in lib/config (re-exported for the CLI commands that print them). */
+export { PROVIDER_ENV };
 
 export interface ProviderEndpoint {
+  /**
+   * Plain text because the simulators' throwaway keys share this type (lib/local/simulated-market.ts,
+   * printed by `anex sim`); a real key is revealed from its {@link Secret} only when the local
+   * composition builds the adapter's options. Never logged.
+   */
   apiKey: string;
   /** undefined: the real service */
   baseUrl?: string;
 }
 
-/** Providers with an API key in `env` (the URL variable points at a simulator or proxy). */
+/** Providers with an API key in `env` (lib/config's names; the URL variable points at a simulator or proxy). */
 export function providerEndpointsFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): Partial<Record<ProviderName, ProviderEndpoint>> {
-  const endpoints: Partial<Record<ProviderName, ProviderEndpoint>> = {};
-  for (const name of PROVIDERS) {
-    const apiKey = env[PROVIDER_ENV[name].apiKey] || env[CONFIG_ENV[name].apiKey];
-    const url = env[PROVIDER_ENV[name].url] || env[CONFIG_ENV[name].url];
-    if (apiKey) endpoints[name] = { apiKey, ...(url ? { baseUrl: url } : {}) };
-  }
-  return endpoints;
+  const access = providerAccessFromEnv(env);
+  return Object.fromEntries(
+    Object.entries(access).map(([name, a]) => [
+      name,
+      { apiKey: a.apiKey.reveal(), ...(a.baseUrl === undefined ? {} : { baseUrl: a.baseUrl }) },
+    ]),
+  );
 }
 
 export function providersFor(

@@ -33,6 +33,10 @@ describe('parseSettings', () => {
       { 'anex:environment': '{"ANEX_GATEWAY_UDP_ENDPOINT":"gw.example:51820"}' },
       { environment: { ANEX_GATEWAY_UDP_ENDPOINT: 'gw.example:51820' } },
     ],
+    [
+      { 'anex:environment': '{"VAST_API_URL":"https://vast-proxy.example"}' },
+      { environment: { VAST_API_URL: 'https://vast-proxy.example' } },
+    ],
   ])('maps %j (command-line strings or JSON values) to %j', (context, expected) => {
     const props = stackPropsFrom(parseSettings(context));
     expect(JSON.stringify(props)).toEqual(JSON.stringify(expected));
@@ -48,9 +52,27 @@ describe('parseSettings', () => {
       { 'anex:alarmTopicArn': 'ops-topic' },
       /anex:alarmTopicArn: must be an SNS topic ARN; value: "ops-topic"/,
     ],
+    [
+      { 'anex:environment': '{"RUNPOD_API_KEY":"rp-1"}' },
+      /anex:environment: RUNPOD_API_KEY is a secret: put it in the stack's secret/,
+    ],
+    [
+      { 'anex:environment': '{"ANEX_VASTAI_BASE_URL":"https://x"}' },
+      /ANEX_VASTAI_BASE_URL is not an anex setting/,
+    ],
   ])('rejects %j naming the key, the value and the accepted form', (context, message) => {
     expect(issuesOf(context).join('\n')).toMatch(message);
   });
+
+  it.each([{ VAST_API_KEY: 'vast-secret-1' }, '{"VAST_API_KEY":"vast-secret-1"}'])(
+    'never echoes a secret pasted into the environment (%j)',
+    (environment) => {
+      const [issue] = issuesOf({ 'anex:environment': environment });
+      expect(issue).toContain('VAST_API_KEY is a secret');
+      expect(issue).toContain('value: an object with VAST_API_KEY');
+      expect(issue).not.toContain('vast-secret-1');
+    },
+  );
 
   it('reports every bad key at once', () => {
     expect(issuesOf({ 'anex:tickMemorySize': 'x', 'anex:logLevel': 'LOUD' })).toHaveLength(2);

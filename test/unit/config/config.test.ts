@@ -11,7 +11,7 @@ import {
 import { formatDuration, parseDuration } from '../../../lib/config/duration.ts';
 import { addConfigOptions } from '../../../lib/config/options.ts';
 import { loadSecretsFromEnv, requireApiKey, Secret } from '../../../lib/config/secrets.ts';
-import { SETTINGS } from '../../../lib/config/settings.ts';
+import { SETTINGS, type Setting } from '../../../lib/config/settings.ts';
 import { InvalidInputError } from '../../../lib/errors.ts';
 import { DEFAULT_RECONCILE_CONFIG } from '../../../lib/reconcile/config.ts';
 
@@ -69,11 +69,8 @@ describe('loadConfigFromEnv', () => {
       { agentEndpointUrl: 'https://abc.lambda-url.eu-west-1.on.aws' },
     ],
     ['ANEX_TABLE_NAME', 'anex-prod', { tableName: 'anex-prod' }],
-    [
-      'ANEX_VASTAI_BASE_URL',
-      'http://127.0.0.1:8080',
-      { providerBaseUrls: { vastai: 'http://127.0.0.1:8080' } },
-    ],
+    ['VAST_API_URL', 'http://127.0.0.1:8080', { providerBaseUrls: { vastai: 'http://127.0.0.1:8080' } }],
+    ['RUNPOD_API_URL', 'https://proxy.example/', { providerBaseUrls: { runpod: 'https://proxy.example' } }],
   ])('reads %s=%j', (variable, value, expected) => {
     expect(loadConfigFromEnv({ [variable]: value })).toMatchObject(expected);
   });
@@ -124,14 +121,12 @@ describe('configFromFlags', () => {
       providers: 'vastai',
       banTimeout: '2h',
       table: 'anex-local',
-      vastaiBaseUrl: 'http://localhost:9000',
     };
     const env = {
       ANEX_CLUSTER_ID: 'lab',
       ANEX_PROVIDERS: 'vastai',
       ANEX_BAN_TIMEOUT: '2h',
       ANEX_TABLE_NAME: 'anex-local',
-      ANEX_VASTAI_BASE_URL: 'http://localhost:9000',
     };
     expect(configFromFlags(flags)).toEqual(loadConfigFromEnv(env));
   });
@@ -157,8 +152,15 @@ describe('configFromFlags', () => {
   });
 
   it('has one distinct flag and variable per setting', () => {
-    expect(new Set(SETTINGS.map((s) => flagAttribute(s.flag))).size).toBe(SETTINGS.length);
+    const flags = SETTINGS.flatMap((s: Setting) => (s.flag === undefined ? [] : [flagAttribute(s.flag)]));
+    expect(new Set(flags).size).toBe(flags.length);
     expect(new Set(SETTINGS.map((s) => s.env)).size).toBe(SETTINGS.length);
+  });
+
+  it('reads provider URLs from the environment only (no flag for them)', () => {
+    const command = addConfigOptions(new Command('run'));
+    expect(command.helpInformation()).not.toContain('VAST_API_URL');
+    expect(configFromFlags({ vastaiBaseUrl: 'http://127.0.0.1:1' }).providerBaseUrls).toEqual({});
   });
 });
 
@@ -199,7 +201,7 @@ describe('durations', () => {
 
 describe('secrets', () => {
   const env = {
-    ANEX_VASTAI_API_KEY: 'vast-key-123',
+    VAST_API_KEY: 'vast-key-123',
     ANEX_KUBECONFIG: 'apiVersion: v1\nkind: Config\nclusters: []\n',
   };
 
@@ -217,7 +219,7 @@ describe('secrets', () => {
   });
 
   it.each([
-    [{ ANEX_RUNPOD_API_KEY: 'abc def' }, 'ANEX_RUNPOD_API_KEY: the API key contains whitespace'],
+    [{ RUNPOD_API_KEY: 'abc def' }, 'RUNPOD_API_KEY: the API key contains whitespace'],
     [{ ANEX_KUBECONFIG: 'hello' }, 'ANEX_KUBECONFIG: not a kubeconfig document'],
   ])('refuses a malformed secret without echoing it (%#)', (bad, message) => {
     const [issue] = issuesOf(() => loadSecretsFromEnv(bad));
@@ -226,7 +228,7 @@ describe('secrets', () => {
   });
 
   it('says which variable to set when a key is missing', () => {
-    expect(() => requireApiKey(loadSecretsFromEnv({}), 'runpod')).toThrow('ANEX_RUNPOD_API_KEY is not set');
+    expect(() => requireApiKey(loadSecretsFromEnv({}), 'runpod')).toThrow('RUNPOD_API_KEY is not set');
   });
 
   it('wraps any value', () => {

@@ -68,7 +68,7 @@ describe('parseCredentials', () => {
 
   it('wraps every value so it prints redacted', () => {
     const credentials = parseCredentials(
-      JSON.stringify({ webhookToken: token, vastaiApiKey: 'vast-key-1', kubeconfig: 'apiVersion: v1' }),
+      JSON.stringify({ webhookToken: token, VAST_API_KEY: 'vast-key-1', kubeconfig: 'apiVersion: v1' }),
     );
     expect(credentials.webhookToken.reveal()).toBe(token);
     expect(credentials.secrets.apiKeys.vastai?.reveal()).toBe('vast-key-1');
@@ -78,11 +78,21 @@ describe('parseCredentials', () => {
 
   it.each([
     ['not JSON', 'vast-key-1', /not a JSON object/],
-    ['no token', JSON.stringify({ vastaiApiKey: 'vast-key-1' }), /webhookToken/],
+    ['no token', JSON.stringify({ VAST_API_KEY: 'vast-key-1' }), /webhookToken/],
     [
       'a key with a space',
-      JSON.stringify({ webhookToken: token, runpodApiKey: 'rp key-1' }),
-      /runpodApiKey contains whitespace/,
+      JSON.stringify({ webhookToken: token, RUNPOD_API_KEY: 'rp key-1' }),
+      /RUNPOD_API_KEY: the API key contains whitespace/,
+    ],
+    [
+      'a key that is not a string',
+      JSON.stringify({ webhookToken: token, VAST_API_KEY: 12 }),
+      /VAST_API_KEY: expected the vastai API key as a string/,
+    ],
+    [
+      "the first release's key name",
+      JSON.stringify({ webhookToken: token, vastaiApiKey: 'vast-key-1' }),
+      /vastaiApiKey is now VAST_API_KEY/,
     ],
   ])('reports %s by key name, never the value', (_what, text, message) => {
     let error: unknown;
