@@ -9,7 +9,8 @@ import { anOffer, gpuPod, harness } from './harness.ts';
 class ServerFilteringProvider extends FakeProvider {
   override async listOffers(requirements: Requirements, options: ListOffersOptions): Promise<Offer[]> {
     const all = await super.listOffers(requirements, options);
-    const max = requirements.pricePerHour?.max;
+    const price = requirements.pricePerHour;
+    const max = price !== undefined && 'max' in price ? price.max : undefined;
     return max === undefined ? all : all.filter((o) => o.pricePerHour <= max);
   }
 }
