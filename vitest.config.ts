@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config';
 //   a DynamoDB-compatible server over HTTP, wireproxy, provider simulators)
 export default defineConfig({
   test: {
+    reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { test: { name: 'contract', include: ['test/contract/**/*.test.ts'] } },

@@ -11,6 +11,8 @@ export interface SimulatedMarketOptions {
   bootMs?: number;
   /** ports @default 0 (free ports) */
   ports?: Partial<Record<ProviderName, number>>;
+  /** offers in the Vast.AI market (RunPod's catalog is per GPU type and has no size) @default 500 */
+  vastaiOffers?: number;
 }
 
 export interface SimulatedMarket {
@@ -35,6 +37,7 @@ export async function startSimulatedMarket(options: SimulatedMarketOptions = {})
   const vastai = new VastAiSim({
     seed,
     port: options.ports?.vastai ?? 0,
+    ...(options.vastaiOffers === undefined ? {} : { offers: options.vastaiOffers }),
     timings: { provisionMs: Math.round(boot / 2), loadingMs: Math.round(boot / 2) },
   });
   const runpod = new RunPodSim({

@@ -10,6 +10,7 @@ interface SimOptions {
   vastaiPort: number;
   runpodPort: number;
   seed: number;
+  offers: number;
   boot: number;
 }
 
@@ -17,15 +18,15 @@ async function runSim(options: SimOptions): Promise<number> {
   const market = await startSimulatedMarket({
     seed: options.seed,
     bootMs: options.boot,
+    vastaiOffers: options.offers,
     ports: { vastai: options.vastaiPort, runpod: options.runpodPort },
   });
-  // stdout: `export` lines a shell can eval; everything else on stderr.
-  for (const [name, endpoint] of Object.entries(market.endpoints) as [
-    ProviderName,
-    { apiKey: string; baseUrl: string },
-  ][]) {
-    process.stdout.write(`export ${PROVIDER_ENV[name].url}=${endpoint.baseUrl}\n`);
-    process.stdout.write(`export ${PROVIDER_ENV[name].apiKey}=${endpoint.apiKey}\n`);
+  // stdout: one `<provider> <base URL>` line each, for scripts; how to use them goes to stderr.
+  const endpoints = Object.entries(market.endpoints) as [ProviderName, { apiKey: string; baseUrl: string }][];
+  for (const [name, endpoint] of endpoints) process.stdout.write(`${name} ${endpoint.baseUrl}\n`);
+  for (const [name, endpoint] of endpoints) {
+    const env = PROVIDER_ENV[name];
+    logLine(`to use it: export ${env.url}=${endpoint.baseUrl} ${env.apiKey}=${endpoint.apiKey}`);
   }
   logLine('simulated marketplace running (admin API: GET <url>/__sim/instances); Ctrl-C stops it');
   const stop = firstStopSignal();
@@ -44,6 +45,13 @@ function integer(value: string): number {
   return Number(value);
 }
 
+function offerCount(value: string): number {
+  const n = integer(value);
+  if (n < 1 || n > 100_000)
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is out of range: give 1 to 100000 offers`);
+  return n;
+}
+
 /** `anex sim`: the Vast.AI and RunPod simulators as a standalone process. */
 export function registerSim(program: Command): void {
   program
@@ -52,13 +60,17 @@ export function registerSim(program: Command): void {
     .option('--vastai-port <port>', 'port of the Vast.AI simulator (0 = any free port)', port, 0)
     .option('--runpod-port <port>', 'port of the RunPod simulator (0 = any free port)', port, 0)
     .option('--seed <n>', 'market seed (same seed, same offers)', integer, 1)
+    .option('--offers <n>', 'offers in the Vast.AI market, 1 to 100000', offerCount, 500)
     .option('--boot <seconds>', 'how long a rented machine takes to be running', seconds, 6_000)
     .addHelpText(
       'after',
-      '\nPrints `export VAST_API_URL=… VAST_API_KEY=…` (and RUNPOD_*) lines on stdout, then serves until\n' +
-        'Ctrl-C. Each simulator has an admin API: GET <url>/__sim/instances lists rented instances.\n' +
+      '\nPrints `vastai <url>` and `runpod <url>` on stdout (one line each), then serves until Ctrl-C.\n' +
+        'Any non-empty API key is accepted. Each simulator has an admin API: GET <url>/__sim/instances\n' +
+        'lists rented instances.\n' +
         '\nExample:\n' +
-        '  anex sim > sim.env & sleep 2; . ./sim.env; anex run --kubeconfig ./kubeconfig\n' +
+        '  anex sim --vastai-port 8081 --runpod-port 8082 &\n' +
+        '  VAST_API_URL=http://127.0.0.1:8081 VAST_API_KEY=x RUNPOD_API_URL=http://127.0.0.1:8082 \\\n' +
+        '    RUNPOD_API_KEY=x anex run --kubeconfig ./kubeconfig\n' +
         '\nExit codes: 0 stopped by SIGTERM, 1 failure, 2 invalid input, 130 stopped by Ctrl-C.',
     )
     .action(async (options: SimOptions) => {

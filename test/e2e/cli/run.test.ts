@@ -27,11 +27,19 @@ function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliProcess {
 
 /** `anex sim` in its own process: the marketplace outlives `anex run` restarts. */
 async function startSim(): Promise<{ env: NodeJS.ProcessEnv; vastUrl: string; process: CliProcess }> {
-  const sim = cli(['sim', '--boot', '4']);
-  await sim.waitFor(/export RUNPOD_API_KEY=\S+/, 'anex sim to print its endpoints');
-  const env: NodeJS.ProcessEnv = {};
-  for (const [, name, value] of sim.stdout().matchAll(/^export (\w+)=(\S+)$/gm)) env[name as string] = value;
-  return { env, vastUrl: env.VAST_API_URL as string, process: sim };
+  const sim = cli(['sim', '--boot', '4', '--offers', '300']);
+  await sim.waitFor(/^runpod http:\/\/127\.0\.0\.1:\d+$/m, 'anex sim to print its endpoints');
+  const url = (provider: string) =>
+    new RegExp(`^${provider} (http://127\\.0\\.0\\.1:\\d+)$`, 'm').exec(sim.stdout())?.[1];
+  const vastUrl = url('vastai') as string;
+  // The simulators accept any non-empty key.
+  const env: NodeJS.ProcessEnv = {
+    VAST_API_URL: vastUrl,
+    VAST_API_KEY: 'test-key',
+    RUNPOD_API_URL: url('runpod') as string,
+    RUNPOD_API_KEY: 'test-key',
+  };
+  return { env, vastUrl, process: sim };
 }
 
 async function simInstances(vastUrl: string): Promise<SimInstance[]> {
