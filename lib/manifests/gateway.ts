@@ -10,6 +10,8 @@ export interface GatewayOptions {
   vpnRange: string;
   udpServiceType?: 'LoadBalancer' | 'NodePort';
   wstunnelTlsSecretName?: string;
+  /** the only ranges agents may reach through the gateway (Service and Pod CIDRs); unset = all but link-local */
+  allowedCidrs?: readonly string[];
 }
 
 /** lib/config's default VPN range, so the gateway and the functions agree unless told otherwise. */
@@ -44,6 +46,7 @@ export function gatewayManifests(options: ManifestOptions & { gateway?: GatewayO
     ...(gateway.wstunnelTlsSecretName === undefined
       ? {}
       : { wstunnelTlsSecretName: gateway.wstunnelTlsSecretName }),
+    ...(gateway.allowedCidrs === undefined ? {} : { allowedCidrs: gateway.allowedCidrs }),
   });
   const objects = rendered.map((object) => {
     const { metadata, ...rest } = object as unknown as KubeObject;

@@ -17,6 +17,7 @@ export interface ManifestFlags {
   vpnRange?: string | undefined;
   gatewayUdpService?: string | undefined;
   wstunnelTlsSecret?: string | undefined;
+  allowedCidrs?: string | undefined;
 }
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -79,7 +80,44 @@ const flagsSchema = z.object({
     .enum(['LoadBalancer', 'NodePort'], { error: 'must be LoadBalancer or NodePort' })
     .optional(),
   wstunnelTlsSecret: z.string().regex(dnsSubdomain, 'is not a Secret name').optional(),
+  allowedCidrs: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const cidrs = v
+        .split(',')
+        .map((c) => c.trim())
+        .filter((c) => c !== '');
+      if (cidrs.length === 0) ctx.addIssue({ code: 'custom', message: 'lists no CIDR' });
+      for (const cidr of cidrs) {
+        const problem = cidrProblem(cidr);
+        if (problem !== undefined)
+          ctx.addIssue({ code: 'custom', message: `has ${JSON.stringify(cidr)}, which ${problem}` });
+      }
+      return cidrs;
+    }),
 });
+
+const CIDR_FORM =
+  'an IPv4 network such as "10.96.0.0/12" (the Service CIDR) or "10.244.0.0/16" (the Pod CIDR)';
+
+/** Why `text` is not an IPv4 network the gateway can enforce, or undefined. */
+export function cidrProblem(text: string): string | undefined {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
+  if (match === null) return `is not ${CIDR_FORM}`;
+  const octets = match.slice(1, 5).map(Number);
+  const prefix = Number(match[5]);
+  if (octets.some((o) => o > 255) || prefix > 32) return `is not ${CIDR_FORM}`;
+  const address = octets.reduce((a, o) => a * 256 + o, 0);
+  const size = 2 ** (32 - prefix);
+  if (address % size !== 0) {
+    const network = address - (address % size);
+    const dotted = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join('.');
+    return `has host bits set (did you mean "${dotted}/${prefix}"?)`;
+  }
+  return undefined;
+}
 
 const FLAG_NAMES: Record<string, string> = {
   webhookUrl: '--webhook-url',
@@ -91,6 +129,7 @@ const FLAG_NAMES: Record<string, string> = {
   vpnRange: '--vpn-range',
   gatewayUdpService: '--gateway-udp-service',
   wstunnelTlsSecret: '--wstunnel-tls-secret',
+  allowedCidrs: '--allowed-cidrs',
 };
 
 /** Validates every flag and reports all problems at once (exit code 2). */
@@ -108,7 +147,12 @@ export function parseManifestFlags(flags: ManifestFlags): {
     );
   }
   const { webhookUrl, agentUrl, namespace, nodes, output, gatewayImage } = parsed.data;
-  const { vpnRange, gatewayUdpService, wstunnelTlsSecret } = parsed.data;
+  const { vpnRange, gatewayUdpService, wstunnelTlsSecret, allowedCidrs } = parsed.data;
+  if (allowedCidrs !== undefined && gatewayImage === undefined) {
+    throw new InvalidInputError([
+      `--allowed-cidrs ${JSON.stringify(flags.allowedCidrs)} limits the gateway: pass --gateway-image and --agent-url too`,
+    ]);
+  }
   const gateway: GatewayOptions | undefined =
     gatewayImage === undefined
       ? undefined
@@ -117,6 +161,7 @@ export function parseManifestFlags(flags: ManifestFlags): {
           vpnRange: vpnRange ?? DEFAULT_VPN_RANGE,
           ...(gatewayUdpService === undefined ? {} : { udpServiceType: gatewayUdpService }),
           ...(wstunnelTlsSecret === undefined ? {} : { wstunnelTlsSecretName: wstunnelTlsSecret }),
+          ...(allowedCidrs === undefined ? {} : { allowedCidrs }),
         };
   return {
     format: output ?? 'yaml',

@@ -28,11 +28,18 @@ export function registerManifests(program: Command): void {
       'LoadBalancer',
     )
     .option('--wstunnel-tls-secret <name>', "kubernetes.io/tls Secret for the gateway's wstunnel (wss)")
+    .option(
+      '--allowed-cidrs <cidr,...>',
+      'the only networks agents may reach through the gateway: your Service and Pod CIDRs, e.g. ' +
+        '"10.96.0.0/12,10.244.0.0/16" (default: everything but link-local)',
+    )
     .option('-o, --output <format>', 'yaml (multi-document) or json (a v1 List)', 'yaml')
     .addHelpText(
       'after',
       '\nExample:\n  anex manifests --webhook-url "$ADMISSION_URL"admit/"$TOKEN" | kubectl apply -f -\n' +
-        'See docs/deploy.md for the whole sequence.',
+        '  anex manifests --webhook-url ... --agent-url "$AGENT_URL" --gateway-image REF \\\n' +
+        '    --allowed-cidrs 10.96.0.0/12,10.244.0.0/16 | kubectl apply -f -\n' +
+        'Exit codes: 0 printed, 2 invalid flags (each bad value named). See docs/deploy.md for the whole sequence.',
     )
     .action((flags: Record<string, string | undefined>) => {
       const { options, format } = parseManifestFlags(flags);

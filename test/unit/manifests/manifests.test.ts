@@ -190,6 +190,16 @@ describe('buildManifests: gateway', () => {
     expect(deployment.spec.selector.matchLabels).not.toHaveProperty('app.kubernetes.io/version');
   });
 
+  it('gives the gateway its allow-list', () => {
+    const limited = buildManifests({
+      ...someOptions({ agentUrl: 'https://agent.lambda-url.eu-west-1.on.aws/' }),
+      gateway: { image: 'g:1', vpnRange: '10.99.0.0/16', allowedCidrs: ['10.96.0.0/12', '10.244.0.0/16'] },
+    });
+    const json = JSON.stringify(find(limited.objects, 'Deployment'));
+    expect(json).toContain('{"name":"ANEX_ALLOWED_CIDRS","value":"10.96.0.0/12,10.244.0.0/16"}');
+    expect(JSON.stringify(find(withGateway.objects, 'Deployment'))).not.toContain('ANEX_ALLOWED_CIDRS');
+  });
+
   it.each([
     [{ agentUrl: 'https://agent.example/' }, /no --gateway-image/],
     [{ gateway: { image: 'g:1', vpnRange: '10.99.0.0/16' } }, /no --agent-url/],

@@ -79,6 +79,45 @@ describe('parseManifestFlags', () => {
   });
 });
 
+describe('parseManifestFlags: --allowed-cidrs', () => {
+  const image = 'ghcr.io/example/anex-gateway:1.2.3';
+
+  it('passes the Service and Pod CIDRs to the gateway, trimmed', () => {
+    const { gateway } = parseManifestFlags({
+      gatewayImage: image,
+      allowedCidrs: ' 10.96.0.0/12, 10.244.0.0/16 ,10.0.0.10/32',
+    }).options;
+    expect(gateway?.allowedCidrs).toEqual(['10.96.0.0/12', '10.244.0.0/16', '10.0.0.10/32']);
+  });
+
+  it.each([
+    ['10.96.0.0/12,10.96.0.0', '"10.96.0.0", which is not an IPv4 network such as "10.96.0.0/12"'],
+    ['10.96.0.0/12,10.96.0.0/33', '"10.96.0.0/33", which is not an IPv4 network'],
+    ['10.96.0.0/12,300.1.0.0/16', '"300.1.0.0/16", which is not an IPv4 network'],
+    ['10.96.0.0/12,fd00::/8', '"fd00::/8", which is not an IPv4 network'],
+    [
+      '10.96.0.0/12,10.244.1.0/16',
+      '"10.244.1.0/16", which has host bits set (did you mean "10.244.0.0/16"?)',
+    ],
+    [' , ', 'lists no CIDR'],
+  ])('exits 2 on %j, naming the bad CIDR', (allowedCidrs, message) => {
+    const issues = issuesOf({ gatewayImage: image, allowedCidrs });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toContain('--allowed-cidrs');
+    expect(issues[0]).toContain(message);
+  });
+
+  it('names every bad CIDR at once', () => {
+    expect(issuesOf({ gatewayImage: image, allowedCidrs: 'a,b' })).toHaveLength(2);
+  });
+
+  it('refuses it without a gateway to limit', () => {
+    expect(issuesOf({ allowedCidrs: '10.96.0.0/12' })).toEqual([
+      '--allowed-cidrs "10.96.0.0/12" limits the gateway: pass --gateway-image and --agent-url too',
+    ]);
+  });
+});
+
 describe('anex manifests (CLI)', () => {
   const run = promisify(execFile);
   const anex = (args: string[]) =>
@@ -93,6 +132,32 @@ describe('anex manifests (CLI)', () => {
     expect(stdout).toMatch(/^---\napiVersion: v1\nkind: Namespace\n/);
     expect(stdout).toContain('kind: ValidatingWebhookConfiguration');
     expect(stderr).toMatch(/gateway/);
+  });
+
+  it('puts --allowed-cidrs into the gateway container (ANEX_ALLOWED_CIDRS)', async () => {
+    const { code, stdout } = await anex([
+      '--agent-url',
+      'https://agent.lambda-url.eu-west-1.on.aws/',
+      '--gateway-image',
+      'ghcr.io/example/anex-gateway:1.2.3',
+      '--allowed-cidrs',
+      '10.96.0.0/12,10.244.0.0/16',
+    ]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/name: ANEX_ALLOWED_CIDRS\n\s+value: 10\.96\.0\.0\/12,10\.244\.0\.0\/16/);
+  });
+
+  it('exits 2 naming a bad CIDR', async () => {
+    const { code, stderr } = await anex([
+      '--agent-url',
+      'https://agent.lambda-url.eu-west-1.on.aws/',
+      '--gateway-image',
+      'g:1',
+      '--allowed-cidrs',
+      '10.96.0.0/12,10.244.0.1/16',
+    ]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('"10.244.0.1/16", which has host bits set');
   });
 
   it('exits 2 naming the bad flag and value', async () => {
