@@ -1,8 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Offer } from '../../lib/offers/offer.ts';
 import { VastAiProvider } from '../../lib/providers/vastai/provider.ts';
 import { VastAiSim } from '../../lib/sim/vastai/vastai-sim.ts';
 import { aLaunch, aRequirements, aTag, manualClock } from '../unit/providers/builders.ts';
+import {
+  describeContract,
+  ignore,
+  type Scenario,
+  sharedScenarios,
+  useContractSims,
+} from './support/contract-suite.ts';
 import {
   type Exchange,
   loadSpec,
@@ -67,25 +73,9 @@ const guarded = new VastAiSim({ seed: 22, offers: 20, apiKeys: ['right-key'] });
 const recorder = recordingExchanges();
 let provider: VastAiProvider;
 let stranger: VastAiProvider;
-let url = '';
-
-beforeAll(async () => {
-  url = await sim.start();
-  const guardedUrl = await guarded.start();
-  const fast = { fetch: recorder.fetch, sleep: async () => {}, clusterId: 'contract' };
+useContractSims({ open: sim, guarded }, recorder, ({ url, guardedUrl, fast }) => {
   provider = new VastAiProvider({ baseUrl: url, apiKey: 'key', ...fast });
   stranger = new VastAiProvider({ baseUrl: guardedUrl, apiKey: 'wrong-key', ...fast, maxAttempts: 1 });
-});
-afterAll(async () => {
-  await sim.stop();
-  await guarded.stop();
-});
-afterEach(() => {
-  try {
-    sim.assertNoInstances();
-  } finally {
-    sim.reset();
-  }
 });
 
 async function firstOffer(): Promise<Offer> {
@@ -105,11 +95,7 @@ async function rent(offer?: Offer): Promise<string> {
   return result.instance.id;
 }
 
-const ignore = async (promise: Promise<unknown>) => {
-  await promise.catch(() => undefined);
-};
-
-const scenarios: [string, () => Promise<unknown>][] = [
+const scenarios: Scenario[] = [
   [
     'search with every pushed filter',
     () =>
@@ -142,19 +128,6 @@ const scenarios: [string, () => Promise<unknown>][] = [
   ],
   ['show with a wrong key (401)', () => ignore(stranger.get('1', {}))],
   [
-    'create, show through every state, destroy twice',
-    async () => {
-      const id = await rent();
-      for (const step of [0, 6, 30]) {
-        clock.advance(step);
-        await provider.get(id, {});
-      }
-      await provider.destroy(id, {});
-      await provider.destroy(id, {});
-      await provider.get(id, {});
-    },
-  ],
-  [
     'create a taken ask (410) and an unknown ask (404)',
     async () => {
       const offer = await firstOffer();
@@ -174,14 +147,6 @@ const scenarios: [string, () => Promise<unknown>][] = [
       const offer = await firstOffer();
       sim.setCredit(0);
       await ignore(provider.create(offer, aLaunch(), aTag('contract'), {}));
-    },
-  ],
-  [
-    'create refused with 429, then accepted',
-    async () => {
-      const offer = await firstOffer();
-      sim.inject({ endpoint: 'create', action: 'rate-limit' });
-      await provider.destroy(await rent(offer), {});
     },
   ],
   [
@@ -208,47 +173,38 @@ const scenarios: [string, () => Promise<unknown>][] = [
       for (const id of ids) await provider.destroy(id, {});
     },
   ],
-  [
-    'show answered 500 and 502, then 200',
-    async () => {
-      const id = await rent();
-      sim.inject({ endpoint: 'show', action: 'status', status: 500 });
-      sim.inject({ endpoint: 'show', action: 'status', status: 502 });
-      await provider.get(id, {});
-      await provider.destroy(id, {});
-    },
-  ],
+  ...sharedScenarios({
+    sim,
+    clock,
+    lifecycle: { name: 'create, show through every state, destroy twice', steps: [0, 6, 30] },
+    provider: () => provider,
+    offer: firstOffer,
+    rent,
+    readEndpoint: 'show',
+    gatewayStatus: 502,
+  }),
 ];
 
-describe('Vast.ai contract (client requests and simulator answers vs OpenAPI)', () => {
-  it.each(scenarios)('%s', async (_name, run) => {
-    recorder.exchanges.length = 0;
-    await run();
-    expect(recorder.exchanges.length).toBeGreaterThan(0);
-    const problems = recorder.exchanges.flatMap((e) =>
-      violations(e).map((v) => `${e.method} ${e.url.pathname} ${e.status}: ${v}`),
-    );
-    expect(problems).toEqual([]);
-  });
-
-  it('covered every endpoint and answer anex relies on', () => {
-    expect([...validator.covered].sort()).toEqual(
-      expect.arrayContaining([
-        'POST /api/v0/bundles 200',
-        'POST /api/v0/bundles 404',
-        'PUT /api/v0/asks/{id} 200',
-        'PUT /api/v0/asks/{id} 400',
-        'PUT /api/v0/asks/{id} 404',
-        'PUT /api/v0/asks/{id} 410',
-        'GET /api/v0/instances/{id} 200',
-        'GET /api/v0/instances/{id} 401',
-        'DELETE /api/v0/instances/{id} 200',
-        'DELETE /api/v0/instances/{id} 404',
-        'DELETE /api/v0/instances/{id} 429',
-        'GET /api/v1/instances 200',
-        '5xx 500',
-        '5xx 502',
-      ]),
-    );
-  });
+describeContract({
+  title: 'Vast.ai contract (client requests and simulator answers vs OpenAPI)',
+  scenarios,
+  recorder,
+  violations,
+  covered: validator.covered,
+  relied: [
+    'POST /api/v0/bundles 200',
+    'POST /api/v0/bundles 404',
+    'PUT /api/v0/asks/{id} 200',
+    'PUT /api/v0/asks/{id} 400',
+    'PUT /api/v0/asks/{id} 404',
+    'PUT /api/v0/asks/{id} 410',
+    'GET /api/v0/instances/{id} 200',
+    'GET /api/v0/instances/{id} 401',
+    'DELETE /api/v0/instances/{id} 200',
+    'DELETE /api/v0/instances/{id} 404',
+    'DELETE /api/v0/instances/{id} 429',
+    'GET /api/v1/instances 200',
+    '5xx 500',
+    '5xx 502',
+  ],
 });

@@ -1,35 +1,10 @@
-import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { AnexError } from '../../../lib/errors.ts';
 import { RunPodProvider, type RunPodProviderOptions } from '../../../lib/providers/runpod/provider.ts';
 import { VastAiProvider, type VastAiProviderOptions } from '../../../lib/providers/vastai/provider.ts';
 import { RunPodSim, type RunPodSimOptions } from '../../../lib/sim/runpod/runpod-sim.ts';
 import { VastAiSim, type VastAiSimOptions } from '../../../lib/sim/vastai/vastai-sim.ts';
 import { CLUSTER, manualClock, recordingFetch, recordingSleep } from './builders.ts';
-
-/**
- * Starts a simulator for the test file and registers the money-safety check: a test that
- * leaves an instance behind fails in afterEach. The simulator's clock is manual, so
- * lifecycles advance with `clock.advance` and never by waiting.
- */
-function useSim<
-  S extends { start(): Promise<string>; stop(): Promise<void>; assertNoInstances(): void; reset(): void },
->(sim: S) {
-  const state = { url: '' };
-  beforeAll(async () => {
-    state.url = await sim.start();
-  });
-  afterAll(async () => {
-    await sim.stop();
-  });
-  afterEach(() => {
-    try {
-      sim.assertNoInstances();
-    } finally {
-      sim.reset();
-    }
-  });
-  return state;
-}
+import { useSim } from './sim-lifecycle.ts';
 
 export function useVastSim(options: VastAiSimOptions) {
   const clock = manualClock();
