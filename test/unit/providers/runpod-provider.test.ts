@@ -1,32 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { Offer } from '../../../lib/offers/offer.ts';
 import { formatTag, type Instance } from '../../../lib/providers/provider.ts';
 import { RunPodClient } from '../../../lib/providers/runpod/client.ts';
 import { RunPodProvider } from '../../../lib/providers/runpod/provider.ts';
 import { aLaunch, aRequirements, aTag } from './builders.ts';
 import { failureOf as error, useRunPodSim } from './harness.ts';
+import { runPodOffers } from './runpod-offers.ts';
 
 const { sim, clock, setup, url } = useRunPodSim({
   seed: 11,
   timings: { provisionMs: 5, startingMs: 10, portsMs: 10 },
 });
 
-/** A one-GPU offer whose (type, DC, cloud) is stocked, so its create succeeds. */
-async function stockedOffer(provider: RunPodProvider, index = 0): Promise<Offer> {
-  const offers = (await provider.listOffers(aRequirements('runpod'), {})).filter((o) => o.gpuCount === 1);
-  const offer = offers[index];
-  if (!offer?.gpuTypeId || !offer.dataCenterId || !offer.cloudType) throw new Error('no offer');
-  sim.setStock(offer.gpuTypeId, offer.dataCenterId, offer.cloudType, 64);
-  return offer;
-}
-
-async function rentOne(provider: RunPodProvider, offer?: Offer) {
-  const target = offer ?? (await stockedOffer(provider));
-  const tag = aTag();
-  const result = await provider.create(target, aLaunch(), tag, {});
-  if (result.outcome !== 'created') throw new Error(`expected created, got ${result.outcome}`);
-  return { offer: target, instance: result.instance, tag };
-}
+const { stockedOffer, rentOne } = runPodOffers(sim);
 
 describe('RunPodProvider.listOffers against the simulator', () => {
   it('asks the v2 catalog once per cloud tier, with availability, product and count', async () => {

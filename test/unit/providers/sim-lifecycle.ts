@@ -30,3 +30,19 @@ export function useSim(sim: ManagedSim): { url: string } {
   });
   return state;
 }
+
+/**
+ * Starts a simulator that accepts only its own key, for wrong-key tests: nothing may be
+ * rented on it, so the leak check runs once at the end.
+ */
+export function useGuardedSim(sim: Omit<ManagedSim, 'reset'>): { url: string } {
+  const state = { url: '' };
+  beforeAll(async () => {
+    state.url = await sim.start();
+  });
+  afterAll(async () => {
+    sim.assertNoInstances();
+    await sim.stop();
+  });
+  return state;
+}

@@ -1,16 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Offer } from '../../../lib/offers/offer.ts';
 import { formatTag, type Instance } from '../../../lib/providers/provider.ts';
 import { VastAiProvider } from '../../../lib/providers/vastai/provider.ts';
 import { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
 import { aLaunch, aRequirements, aTag } from './builders.ts';
 import { failureOf as error, useVastSim } from './harness.ts';
+import { sharedFaultTests } from './shared-fault-tests.ts';
+import { useGuardedSim } from './sim-lifecycle.ts';
 
 const { sim, clock, setup, url } = useVastSim({
   seed: 7,
   offers: 1000,
   timings: { provisionMs: 5, loadingMs: 20 },
 });
+
+async function firstOffer(provider: VastAiProvider): Promise<Offer> {
+  const [offer] = await provider.listOffers(aRequirements('vastai'), {});
+  if (!offer) throw new Error('no offer');
+  return offer;
+}
 
 async function rentOne(provider: VastAiProvider, offer?: Offer) {
   const target = offer ?? (await provider.listOffers(aRequirements('vastai'), {}))[0];
@@ -147,6 +155,16 @@ describe('VastAiProvider.listTagged against the simulator', () => {
 });
 
 describe('VastAiProvider under faults', () => {
+  sharedFaultTests({
+    sim,
+    setup,
+    offer: firstOffer,
+    rentOne,
+    createMethod: 'PUT',
+    createStatus: 500,
+    read: { endpoint: 'show', unknownId: '9500000', transientStatus: 502 },
+  });
+
   it('retries a plain-text 429 (no Retry-After) on search with backoff', async () => {
     const { provider, requests, delays } = setup();
     sim.inject({ endpoint: 'search', action: 'rate-limit', count: 2 });
@@ -166,58 +184,6 @@ describe('VastAiProvider under faults', () => {
     await provider.destroy(instance.id, {});
   });
 
-  it('retries 5xx on a read', async () => {
-    const { provider, requests } = setup();
-    const { instance } = await rentOne(provider);
-    sim.inject({ endpoint: 'show', action: 'status', status: 502, count: 2 });
-    expect((await provider.get(instance.id, {})).id).toBe(instance.id);
-    expect(requests.filter((r) => r.method === 'GET')).toHaveLength(3);
-    await provider.destroy(instance.id, {});
-  });
-
-  it('never resends a create answered 5xx: unknown-outcome, then listTagged finds the instance', async () => {
-    const { provider, requests } = setup();
-    const [offer] = await provider.listOffers(aRequirements('vastai'), {});
-    sim.inject({ endpoint: 'create', action: 'status', status: 500, after: true });
-    const tag = aTag();
-    const failure = await error(provider.create(offer as Offer, aLaunch(), tag, {}));
-    expect(failure.kind).toBe('unknown-outcome');
-    expect(requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
-    const found = (await provider.listTagged({})).filter((i) => i.tag?.podUid === tag.podUid);
-    expect(found).toHaveLength(1);
-    await provider.destroy(found[0]?.id ?? '', {});
-  });
-
-  it('resends a create refused with 429 and rents exactly once', async () => {
-    const { provider, requests } = setup();
-    const [offer] = await provider.listOffers(aRequirements('vastai'), {});
-    sim.inject({ endpoint: 'create', action: 'rate-limit' });
-    const result = await provider.create(offer as Offer, aLaunch(), aTag(), {});
-    expect(result.outcome).toBe('created');
-    expect(requests.filter((r) => r.method === 'PUT')).toHaveLength(2);
-    expect(sim.liveInstances()).toHaveLength(1);
-    if (result.outcome === 'created') await provider.destroy(result.instance.id, {});
-  });
-
-  it('times out a read that never answers', async () => {
-    const { provider } = setup({ timeoutMs: 30, maxAttempts: 2 });
-    sim.inject({ endpoint: 'show', action: 'hang', count: 2 });
-    expect((await error(provider.get('9500000', {}))).kind).toBe('timeout');
-  });
-
-  it('turns a create whose answer never comes into unknown-outcome; listTagged finds it', async () => {
-    const { provider } = setup();
-    const [offer] = await provider.listOffers(aRequirements('vastai'), {});
-    // Only the create runs with a short timeout: a loaded CI machine must not time out the search.
-    const { provider: impatient } = setup({ timeoutMs: 300 });
-    sim.inject({ endpoint: 'create', action: 'hang', after: true });
-    const tag = aTag();
-    expect((await error(impatient.create(offer as Offer, aLaunch(), tag, {}))).kind).toBe('unknown-outcome');
-    const found = (await provider.listTagged({})).filter((i) => i.tag?.podUid === tag.podUid);
-    expect(found).toHaveLength(1);
-    await provider.destroy(found[0]?.id ?? '', {});
-  });
-
   it.each([['503'], ['refuse']] as const)(
     'reports unavailable when the service is down (%s)',
     async (mode) => {
@@ -234,29 +200,21 @@ describe('VastAiProvider under faults', () => {
 });
 
 describe('VastAiProvider with a wrong key', () => {
-  const guarded = new VastAiSim({ seed: 3, offers: 50, apiKeys: ['the-right-key'] });
-  let guardedUrl = '';
-  beforeAll(async () => {
-    guardedUrl = await guarded.start();
-  });
-  afterAll(async () => {
-    guarded.assertNoInstances();
-    await guarded.stop();
-  });
+  const guarded = useGuardedSim(new VastAiSim({ seed: 3, offers: 50, apiKeys: ['the-right-key'] }));
 
   it.each([
     ['get (401 auth_error)', (p: VastAiProvider) => p.get('1', {})],
     ['search (404 "Invalid user key")', (p: VastAiProvider) => p.listOffers(aRequirements('vastai'), {})],
     ['listTagged', (p: VastAiProvider) => p.listTagged({})],
   ])('throws auth without the key in the message: %s', async (_name, call) => {
-    const provider = new VastAiProvider({ baseUrl: guardedUrl, apiKey: 'wrong-key-abcdef' });
+    const provider = new VastAiProvider({ baseUrl: guarded.url, apiKey: 'wrong-key-abcdef' });
     const failure = await error(call(provider));
     expect(failure.kind).toBe('auth');
     expect(failure.message).not.toContain('wrong-key-abcdef');
   });
 
   it('throws auth when no key is sent', async () => {
-    const provider = new VastAiProvider({ baseUrl: guardedUrl, apiKey: '' });
+    const provider = new VastAiProvider({ baseUrl: guarded.url, apiKey: '' });
     expect((await error(provider.get('1', {}))).kind).toBe('auth');
   });
 });
