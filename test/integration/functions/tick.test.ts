@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs';
+import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { NODE_LEASE_NAMESPACE } from '../../../lib/manifests/rbac.ts';
+import { PROVISIONED } from '../../../lib/reconcile/status.ts';
+import { createTestNamespace, eventually, type TestNamespace } from '../../support/index.ts';
+import {
+  API_KEYS,
+  type FunctionGround,
+  type LambdaHandler,
+  liveInstances,
+  startFunctionGround,
+} from './ground.ts';
+import { aLambdaContext, aSchedulerEvent } from './lambda-events.ts';
+import { captureOutput, type OutputCapture } from './output-capture.ts';
+
+// The deployed tick function, invoked as EventBridge Scheduler invokes it, on the real parts:
+// its only Kubernetes credential is the `anex manifests` ServiceAccount's token (from the
+// secret, as docs/deploy.md builds it), so every node, lease, pod status, event and delete
+// below also proves the generated RBAC is sufficient.
+
+let ground: FunctionGround;
+let handler: LambdaHandler<unknown, void>;
+let ns: TestNamespace;
+let output: OutputCapture;
+
+beforeAll(async () => {
+  ground = await startFunctionGround({ runpod: true });
+  ({ handler } = (await import('../../../functions/tick.ts')) as { handler: LambdaHandler<unknown, void> });
+  ns = await createTestNamespace('fn-tick');
+  output = captureOutput();
+});
+
+afterAll(async () => {
+  output?.stop();
+  await ns?.remove();
+  await ground?.stop();
+});
+
+/** One scheduled invocation with 6 s left: the 2 s heartbeat window ends it well before. */
+async function tick(): Promise<void> {
+  await handler(aSchedulerEvent(), aLambdaContext('anex-tick', 6_000));
+}
+
+async function nodeState(name: string) {
+  const node = await ground.adminCore.readNode({ name });
+  const lease = await ground.admin
+    .makeApiClient(CoordinationV1Api)
+    .readNamespacedLease({ name, namespace: NODE_LEASE_NAMESPACE });
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+  return { ready, renewTime: new Date(lease.spec?.renewTime ?? 0).getTime() };
+}
+
+function seedPod(): V1Pod {
+  const file = new URL('../../fixtures/pods/seed-example-vastai.yaml', import.meta.url);
+  const pod = parse(readFileSync(file, 'utf8')) as V1Pod;
+  const spec = pod.spec as NonNullable<V1Pod['spec']>;
+  // Pinned to this ground's node: the shared cluster may hold other runs' vastai nodes.
+  spec.nodeSelector = { ...spec.nodeSelector, 'kubernetes.io/hostname': ground.nodeNames.vastai };
+  return pod;
+}
+
+async function podGone(name: string): Promise<boolean> {
+  return ns.core.readNamespacedPod({ namespace: ns.name, name }).then(
+    () => false,
+    (error: { code?: number }) => error.code === 404,
+  );
+}
+
+describe('tick handler on the real parts, as the anex ServiceAccount', () => {
+  it('registers one Ready virtual node per provider and renews their Leases on each invocation', async () => {
+    await tick();
+    const first = await Promise.all(Object.values(ground.nodeNames).map(nodeState));
+    expect(first.map((n) => n.ready)).toEqual(['True', 'True']);
+    await tick();
+    const second = await Promise.all(Object.values(ground.nodeNames).map(nodeState));
+    expect(second.map((n) => n.ready)).toEqual(['True', 'True']);
+    second.forEach((node, i) => {
+      expect(node.renewTime).toBeGreaterThan(first[i]?.renewTime ?? Number.POSITIVE_INFINITY);
+    });
+    // The secret is read once per cold start, not per invocation.
+    expect(ground.secrets.reads()).toBe(1);
+  });
+
+  it('rents for the seed example pod, reports it Running, and on delete destroys the instance before the pod goes', async () => {
+    const created = await ns.core.createNamespacedPod({ namespace: ns.name, body: seedPod() });
+    const name = created.metadata?.name as string;
+    const uid = created.metadata?.uid as string;
+    await eventually(
+      async () => {
+        await tick(); // keeps the node Ready while the scheduler decides
+        const pod = await ns.core.readNamespacedPod({ namespace: ns.name, name });
+        return pod.status?.phase === 'Running' ? pod : undefined;
+      },
+      { what: 'seed pod Running through tick', timeoutMs: 90_000, intervalMs: 0 },
+    ).then((pod) => {
+      expect(pod.spec?.nodeName).toBe(ground.nodeNames.vastai);
+      const conditions = Object.fromEntries((pod.status?.conditions ?? []).map((c) => [c.type, c.status]));
+      expect(conditions).toMatchObject({ PodScheduled: 'True', Ready: 'True', [PROVISIONED]: 'True' });
+    });
+    expect(liveInstances(ground).map((i) => i.label)).toEqual([`anex.${ground.clusterId}.${uid}`]);
+    expect((await ground.store.getPod(uid))?.instance?.id).toBe(liveInstances(ground)[0]?.id);
+
+    await ns.core.deleteNamespacedPod({ namespace: ns.name, name });
+    await eventually(
+      async () => {
+        await tick();
+        return (await podGone(name)) ? true : undefined;
+      },
+      { what: 'seed pod deleted through tick', timeoutMs: 60_000, intervalMs: 0 },
+    );
+    expect(liveInstances(ground)).toEqual([]);
+    ground.vast.assertNoInstances();
+    ground.runpod?.assertNoInstances();
+    expect(await ground.store.getPod(uid)).toBeUndefined();
+  });
+
+  it('never writes the ServiceAccount token or an API key to its logs', () => {
+    const logs = output.text();
+    expect(logs).toContain('"message":"heartbeat"');
+    for (const secret of [ground.serviceAccount.token, API_KEYS.vastai, API_KEYS.runpod]) {
+      expect(logs).not.toContain(secret);
+    }
+  });
+
+  it('holds a token that is still refused what the role does not grant (list secrets → 403)', async () => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromString(ground.serviceAccount.kubeconfigYaml);
+    await expect(
+      kubeConfig
+        .makeApiClient(CoreV1Api)
+        .listNamespacedSecret({ namespace: ground.serviceAccount.namespace }),
+    ).rejects.toMatchObject({ code: 403 });
+  });
+});
