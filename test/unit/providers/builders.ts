@@ -1,4 +1,5 @@
 import type { Requirements } from '../../../lib/annotations/requirements.ts';
+import type { AnexError } from '../../../lib/errors.ts';
 import type { ProviderName } from '../../../lib/offers/offer.ts';
 import type { InstanceTag, LaunchSpec } from '../../../lib/providers/provider.ts';
 
@@ -64,4 +65,14 @@ export function recordingFetch() {
     return globalThis.fetch(input, init);
   };
   return { requests, fetch: fetchFn };
+}
+
+/** The AnexError a call fails with (the test fails if it succeeds). */
+export async function failureOf(promise: Promise<unknown>): Promise<AnexError> {
+  try {
+    await promise;
+  } catch (caught) {
+    return caught as AnexError;
+  }
+  throw new Error('expected a failure');
 }

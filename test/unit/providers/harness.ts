@@ -1,4 +1,3 @@
-import type { AnexError } from '../../../lib/errors.ts';
 import { RunPodProvider, type RunPodProviderOptions } from '../../../lib/providers/runpod/provider.ts';
 import { VastAiProvider, type VastAiProviderOptions } from '../../../lib/providers/vastai/provider.ts';
 import { RunPodSim, type RunPodSimOptions } from '../../../lib/sim/runpod/runpod-sim.ts';
@@ -46,14 +45,4 @@ export function useRunPodSim(options: RunPodSimOptions) {
     return { provider, requests: recorder.requests, delays: sleeper.delays };
   };
   return { sim, clock, setup, url: () => state.url };
-}
-
-/** The AnexError a call fails with (the test fails if it succeeds). */
-export async function failureOf(promise: Promise<unknown>): Promise<AnexError> {
-  try {
-    await promise;
-  } catch (caught) {
-    return caught as AnexError;
-  }
-  throw new Error('expected a failure');
 }

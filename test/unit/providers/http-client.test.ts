@@ -5,7 +5,7 @@ import { fullJitterDelay, parseRetryAfter } from '../../../lib/providers/http/ba
 import { HttpClient, type HttpClientOptions } from '../../../lib/providers/http/http-client.ts';
 import { redactText, redactUrl } from '../../../lib/providers/http/redact.ts';
 import { parseBody } from '../../../lib/providers/http/response.ts';
-import { recordingSleep } from './builders.ts';
+import { failureOf as failure, recordingSleep } from './builders.ts';
 
 const KEY = 'sk-secret-key-1234567890';
 
@@ -46,15 +46,6 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 const text = (status: number, body: string, headers: Record<string, string> = {}) =>
   new Response(body, { status, headers });
-
-async function failure(promise: Promise<unknown>): Promise<AnexError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as AnexError;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('HttpClient', () => {
   it('sends the key as a bearer header and never in the URL', async () => {

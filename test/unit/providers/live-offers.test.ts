@@ -1,9 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fetchLiveOffers } from '../../../lib/cli/live-offers.ts';
-import type { AnexError } from '../../../lib/errors.ts';
 import { RunPodSim } from '../../../lib/sim/runpod/runpod-sim.ts';
 import { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
-import { aRequirements } from './builders.ts';
+import { aRequirements, failureOf as failure } from './builders.ts';
 
 const vastai = new VastAiSim({ seed: 2, offers: 200 });
 const runpod = new RunPodSim({ seed: 2 });
@@ -23,15 +22,6 @@ afterEach(() => {
   vastai.assertNoInstances();
   runpod.assertNoInstances();
 });
-
-async function failure(promise: Promise<unknown>): Promise<AnexError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as AnexError;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('fetchLiveOffers', () => {
   it.each([['vastai'], ['runpod']] as const)(

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RunPodProvider } from '../../../lib/providers/runpod/provider.ts';
 import { RunPodSim } from '../../../lib/sim/runpod/runpod-sim.ts';
-import { aRequirements } from './builders.ts';
-import { failureOf as error, useRunPodSim } from './harness.ts';
+import { aRequirements, failureOf as error } from './builders.ts';
+import { useRunPodSim } from './harness.ts';
 import { runPodOffers } from './runpod-offers.ts';
 import { sharedFaultTests } from './shared-fault-tests.ts';
 import { useGuardedSim } from './sim-lifecycle.ts';

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { formatTag, type Instance } from '../../../lib/providers/provider.ts';
 import { RunPodClient } from '../../../lib/providers/runpod/client.ts';
 import { RunPodProvider } from '../../../lib/providers/runpod/provider.ts';
-import { aLaunch, aRequirements, aTag } from './builders.ts';
-import { failureOf as error, useRunPodSim } from './harness.ts';
+import { aLaunch, aRequirements, aTag, failureOf as error } from './builders.ts';
+import { useRunPodSim } from './harness.ts';
 import { runPodOffers } from './runpod-offers.ts';
 
 const { sim, clock, setup, url } = useRunPodSim({

@@ -2,8 +2,7 @@ import { expect, it } from 'vitest';
 import type { Offer } from '../../../lib/offers/offer.ts';
 import type { Instance, Provider } from '../../../lib/providers/provider.ts';
 import type { Fault } from '../../../lib/sim/common/faults.ts';
-import { aLaunch, aTag, type recordingFetch } from './builders.ts';
-import { failureOf as error } from './harness.ts';
+import { aLaunch, aTag, failureOf as error, type recordingFetch } from './builders.ts';
 
 export interface SharedFaultParts<P extends Provider> {
   sim: { inject(fault: Fault): void; liveInstances(): readonly unknown[] };

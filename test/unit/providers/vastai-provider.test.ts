@@ -3,8 +3,8 @@ import type { Offer } from '../../../lib/offers/offer.ts';
 import { formatTag, type Instance } from '../../../lib/providers/provider.ts';
 import { VastAiProvider } from '../../../lib/providers/vastai/provider.ts';
 import { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
-import { aLaunch, aRequirements, aTag } from './builders.ts';
-import { failureOf as error, useVastSim } from './harness.ts';
+import { aLaunch, aRequirements, aTag, failureOf as error } from './builders.ts';
+import { useVastSim } from './harness.ts';
 import { sharedFaultTests } from './shared-fault-tests.ts';
 import { useGuardedSim } from './sim-lifecycle.ts';
 
