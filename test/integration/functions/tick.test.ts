@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { NODE_LEASE_NAMESPACE } from '../../../lib/manifests/rbac.ts';
 import { PROVISIONED } from '../../../lib/reconcile/status.ts';
 import { createTestNamespace, eventually, type TestNamespace } from '../../support/index.ts';
@@ -14,6 +12,7 @@ import {
 } from './ground.ts';
 import { aLambdaContext, aSchedulerEvent } from './lambda-events.ts';
 import { captureOutput, type OutputCapture } from './output-capture.ts';
+import { podGone, seedPod } from './pods.ts';
 
 // The deployed tick function, invoked as EventBridge Scheduler invokes it, on the real parts:
 // its only Kubernetes credential is the `anex manifests` ServiceAccount's token (from the
@@ -52,22 +51,6 @@ async function nodeState(name: string) {
   return { ready, renewTime: new Date(lease.spec?.renewTime ?? 0).getTime() };
 }
 
-function seedPod(): V1Pod {
-  const file = new URL('../../fixtures/pods/seed-example-vastai.yaml', import.meta.url);
-  const pod = parse(readFileSync(file, 'utf8')) as V1Pod;
-  const spec = pod.spec as NonNullable<V1Pod['spec']>;
-  // Pinned to this ground's node: the shared cluster may hold other runs' vastai nodes.
-  spec.nodeSelector = { ...spec.nodeSelector, 'kubernetes.io/hostname': ground.nodeNames.vastai };
-  return pod;
-}
-
-async function podGone(name: string): Promise<boolean> {
-  return ns.core.readNamespacedPod({ namespace: ns.name, name }).then(
-    () => false,
-    (error: { code?: number }) => error.code === 404,
-  );
-}
-
 describe('tick handler on the real parts, as the anex ServiceAccount', () => {
   it('registers one Ready virtual node per provider and renews their Leases on each invocation', async () => {
     await tick();
@@ -84,7 +67,10 @@ describe('tick handler on the real parts, as the anex ServiceAccount', () => {
   });
 
   it('rents for the seed example pod, reports it Running, and on delete destroys the instance before the pod goes', async () => {
-    const created = await ns.core.createNamespacedPod({ namespace: ns.name, body: seedPod() });
+    const created = await ns.core.createNamespacedPod({
+      namespace: ns.name,
+      body: seedPod('seed-example-vastai.yaml', ground.nodeNames.vastai),
+    });
     const name = created.metadata?.name as string;
     const uid = created.metadata?.uid as string;
     await eventually(
@@ -106,7 +92,7 @@ describe('tick handler on the real parts, as the anex ServiceAccount', () => {
     await eventually(
       async () => {
         await tick();
-        return (await podGone(name)) ? true : undefined;
+        return (await podGone(ns.core, ns.name, name)) ? true : undefined;
       },
       { what: 'seed pod deleted through tick', timeoutMs: 60_000, intervalMs: 0 },
     );
