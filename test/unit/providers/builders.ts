@@ -2,19 +2,13 @@ import type { Requirements } from '../../../lib/annotations/requirements.ts';
 import type { AnexError } from '../../../lib/errors.ts';
 import type { ProviderName } from '../../../lib/offers/offer.ts';
 import type { InstanceTag, LaunchSpec } from '../../../lib/providers/provider.ts';
+import { someRequirements } from '../../support/offer-builders.ts';
 
 export const CLUSTER = 'test-cluster';
 
+/** Requirements for `provider` with nothing else asked for, unless overridden. */
 export function aRequirements(provider: ProviderName, overrides: Partial<Requirements> = {}): Requirements {
-  return {
-    provider,
-    diskToAllocateGb: 20,
-    vastai: { verifiedOnly: false },
-    runpod: { keepGpuTypePriority: false },
-    notes: [],
-    warnings: [],
-    ...overrides,
-  };
+  return someRequirements({ provider, ...overrides });
 }
 
 export function aLaunch(overrides: Partial<LaunchSpec> = {}): LaunchSpec {
