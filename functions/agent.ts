@@ -46,9 +46,10 @@ export const handler = middy<unknown, FunctionUrlResult, Error, Context>()
   .use(injectLambdaContext(logger))
   .use(deadlineSignal({ marginMs: functionEnv().deadlineMarginMs }))
   .handler(async (event) => {
-    const deps = await agentRoot().catch((error: unknown) => {
+    const root = await agentRoot().catch((error: unknown) => {
       logger.error('agent endpoint unavailable', errorFields(error));
       return undefined;
     });
-    return serveAgent(event, deps);
+    // Off (tunnel not configured: logged once at start-up) or failing: 503, agents retry.
+    return serveAgent(event, root?.on === true ? root.deps : undefined);
   });

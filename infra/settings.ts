@@ -3,8 +3,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { SECRET_ENV } from '../lib/config/secrets.ts';
 import { SETTINGS } from '../lib/config/settings.ts';
+import { TUNNEL_ENV } from '../lib/config/tunnel.ts';
 import { InvalidInputError } from '../lib/errors.ts';
-import { TUNNEL_ENV } from '../lib/tunnel/settings.ts';
 import type { AnexStackProps } from './anex-stack.ts';
 
 /**

@@ -1,39 +1,66 @@
-import { loadConfigFromEnv } from '../../lib/config/config.ts';
+import { type AnexConfig, loadConfigFromEnv } from '../../lib/config/config.ts';
+import type { TunnelMode } from '../../lib/config/tunnel.ts';
+import type { Cluster } from '../../lib/kube/cluster.ts';
+import { GATEWAY_TRANSPORT } from '../../lib/providers/provider.ts';
 import { ReconcilerAgentBackend } from '../../lib/reconcile/agent-backend.ts';
 import { createDynamoClient } from '../../lib/state/dynamo-client.ts';
 import { DynamoStore } from '../../lib/state/dynamo-store.ts';
+import type { Store } from '../../lib/state/store.ts';
 import { tokenBucketLimiter } from '../../lib/tunnel/endpoint/rate-limit.ts';
 import type { AgentEndpointDeps } from '../../lib/tunnel/endpoint/types.ts';
-import { tunnelSettingsFromEnv } from '../../lib/tunnel/settings.ts';
 import { clusterFrom } from './cluster.ts';
 import { credentials, once } from './composition-root.ts';
 import { logger } from './logger.ts';
+import { tunnelModeFor } from './tunnel-mode.ts';
+
+/** The agent endpoint, or why it is off (it then answers 503 and agents keep retrying). */
+export type AgentRoot = { on: true; deps: AgentEndpointDeps } | { on: false; reason: string };
 
 /**
- * The agent endpoint's dependencies: the table (tokens, addresses), the pod view over the
- * store and the cluster (status reports reach `kubectl get pods` at once), the tunnel
- * settings from ANEX_GATEWAY_* variables, and a per-container rate limiter (a best effort:
- * each warm container keeps its own buckets).
+ * The agent endpoint's dependencies once the tunnel is configured: the table (tokens,
+ * addresses), the pod view over the store and the cluster (status reports reach `kubectl get
+ * pods` at once), the tunnel settings and a per-container rate limiter (a best effort: each
+ * warm container keeps its own buckets). The same rule as the passes' launch decides.
  */
-export const agentRoot: () => Promise<AgentEndpointDeps> = once(async () => {
+export function agentRootFor(options: {
+  config: AnexConfig;
+  mode: TunnelMode;
+  store: Store;
+  cluster: () => Cluster;
+}): AgentRoot {
+  const { mode, store } = options;
+  if (!mode.on) {
+    logger.warn(`tunnel off (${mode.reason}): the agent endpoint answers 503`);
+    return { on: false, reason: mode.reason };
+  }
+  logger.info('tunnel on: agent endpoint serving', { providers: options.config.providers });
+  return {
+    on: true,
+    deps: {
+      store,
+      backend: new ReconcilerAgentBackend({
+        store,
+        cluster: options.cluster(),
+        transport: GATEWAY_TRANSPORT,
+      }),
+      settings: mode.settings,
+      logger: {
+        info: (message, fields = {}) => logger.info(message, fields),
+        warn: (message, fields = {}) => logger.warn(message, fields),
+      },
+      now: Date.now,
+      rateLimiter: tokenBucketLimiter(),
+    },
+  };
+}
+
+export const agentRoot: () => Promise<AgentRoot> = once(async () => {
   const config = loadConfigFromEnv(process.env);
   const secret = await credentials();
-  const store = new DynamoStore({ client: createDynamoClient(), tableName: config.tableName });
-  const prefix = secret.wstunnelPathPrefix?.reveal();
-  return {
-    store,
-    backend: new ReconcilerAgentBackend({
-      store,
-      cluster: clusterFrom(secret.secrets),
-      // RunPod blocks inbound UDP: its instances reach the gateway over wstunnel (DESIGN §5).
-      transport: { vastai: 'udp', runpod: 'wstunnel' },
-    }),
-    settings: tunnelSettingsFromEnv(process.env, prefix === undefined ? {} : { wstunnelPathPrefix: prefix }),
-    logger: {
-      info: (message, fields = {}) => logger.info(message, fields),
-      warn: (message, fields = {}) => logger.warn(message, fields),
-    },
-    now: Date.now,
-    rateLimiter: tokenBucketLimiter(),
-  };
+  return agentRootFor({
+    config,
+    mode: tunnelModeFor(config, secret, { env: process.env, role: 'endpoint' }),
+    store: new DynamoStore({ client: createDynamoClient(), tableName: config.tableName }),
+    cluster: () => clusterFrom(secret.secrets),
+  });
 });

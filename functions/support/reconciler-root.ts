@@ -5,6 +5,7 @@ import {
   virtualNodes,
 } from '../../lib/config/config.ts';
 import type { Secrets } from '../../lib/config/secrets.ts';
+import type { TunnelMode } from '../../lib/config/tunnel.ts';
 import type { VirtualNodeSpec } from '../../lib/kube/cluster.ts';
 import type { ProviderName } from '../../lib/offers/offer.ts';
 import { createProvider } from '../../lib/providers/index.ts';
@@ -16,10 +17,10 @@ import { defaultRules } from '../../lib/reconcile/rules-default.ts';
 import { createDynamoClient } from '../../lib/state/dynamo-client.ts';
 import { DynamoStore } from '../../lib/state/dynamo-store.ts';
 import type { TunnelStore } from '../../lib/state/store.ts';
-import { parseVpnRange } from '../../lib/tunnel/addresses.ts';
 import { clusterFrom } from './cluster.ts';
 import { credentials, once } from './composition-root.ts';
 import { logger } from './logger.ts';
+import { transportsOf, tunnelModeFor } from './tunnel-mode.ts';
 
 /** What tick and pod-events need: the pass's dependencies and the virtual nodes to keep alive. */
 export interface ReconcilerRoot {
@@ -50,17 +51,23 @@ function providersFrom(config: AnexConfig, secrets: Secrets): Partial<Record<Pro
 }
 
 /**
- * Instances get the agent (tunnel handoff) when the agent endpoint is known — the stack
- * always sets it; without it a pod's container would run with no way back into the cluster.
+ * Instances get the agent (tunnel handoff) when the tunnel is configured ({@link tunnelModeFor});
+ * otherwise they run the pod's container as is — with no way back into the cluster — and the
+ * startup log says so and why.
  */
-export function launchFor(config: AnexConfig, store: TunnelStore): LaunchBuilder {
-  if (config.agentEndpointUrl === undefined) {
-    logger.warn('ANEX_AGENT_ENDPOINT_URL is not set: instances run the pod as is, without the tunnel');
+export function launchFor(config: AnexConfig, store: TunnelStore, mode: TunnelMode): LaunchBuilder {
+  if (!mode.on || config.agentEndpointUrl === undefined) {
+    const reason = mode.on ? 'ANEX_AGENT_ENDPOINT_URL is not set' : mode.reason;
+    logger.warn(`tunnel off (${reason}): instances run the pod's container as is, without the tunnel`);
     return plainLaunch;
   }
+  logger.info('tunnel on: instances launch through the agent', {
+    agentEndpointUrl: config.agentEndpointUrl,
+    transports: transportsOf(config),
+  });
   return agentLaunch({
     store,
-    range: parseVpnRange(config.vpnRange),
+    range: mode.settings.vpnRange,
     endpointUrl: config.agentEndpointUrl,
     now: Date.now,
   });
@@ -68,7 +75,8 @@ export function launchFor(config: AnexConfig, store: TunnelStore): LaunchBuilder
 
 export const reconcilerRoot: () => Promise<ReconcilerRoot> = once(async () => {
   const config = loadConfigFromEnv(process.env);
-  const { secrets } = await credentials();
+  const secret = await credentials();
+  const { secrets } = secret;
   const providers = providersFrom(config, secrets);
   const store = new DynamoStore({ client: createDynamoClient(), tableName: config.tableName });
   const deps: PassDeps = {
@@ -77,7 +85,7 @@ export const reconcilerRoot: () => Promise<ReconcilerRoot> = once(async () => {
     providers,
     config: reconcileConfig(config),
     rules: defaultRules,
-    launch: launchFor(config, store),
+    launch: launchFor(config, store, tunnelModeFor(config, secret, { env: process.env, role: 'launch' })),
     clock: Date.now,
   };
   return {

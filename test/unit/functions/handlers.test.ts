@@ -4,7 +4,7 @@ import { serveAgent } from '../../../functions/agent.ts';
 import { handlePodEvents } from '../../../functions/pod-events.ts';
 import type { AdmissionRoot } from '../../../functions/support/admission-root.ts';
 import type { Deadline } from '../../../functions/support/deadline.ts';
-import { launchFor, type ReconcilerRoot } from '../../../functions/support/reconciler-root.ts';
+import type { ReconcilerRoot } from '../../../functions/support/reconciler-root.ts';
 import { runTick } from '../../../functions/tick.ts';
 import type { PodEventMessage, PodEventSink } from '../../../lib/admission/pod-event.ts';
 import { loadConfigFromEnv, reconcileConfig, virtualNodes } from '../../../lib/config/config.ts';
@@ -108,18 +108,6 @@ describe('tick', () => {
       'table unavailable',
     );
     expect(root.cluster.lease('anex-vastai')).toBeDefined();
-  });
-});
-
-describe('launchFor', () => {
-  it('gives instances the agent when the agent endpoint is known, the bare pod otherwise', () => {
-    const store = new MemoryStore();
-    expect(launchFor(loadConfigFromEnv({}), store)).toBe(plainLaunch);
-    const withAgent = launchFor(
-      loadConfigFromEnv({ ANEX_AGENT_ENDPOINT_URL: 'https://agent.example/' }),
-      store,
-    );
-    expect(withAgent).not.toBe(plainLaunch);
   });
 });
 
