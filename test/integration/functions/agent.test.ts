@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FunctionUrlResult } from '../../../functions/support/function-url.ts';
+import type { PodEventMessage } from '../../../lib/admission/pod-event.ts';
+import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
+import { issueBootstrapToken, newSecret } from '../../../lib/tunnel/tokens.ts';
+import { createTestNamespace, eventually, type TestNamespace } from '../../support/index.ts';
+import { type FunctionGround, type LambdaHandler, liveInstances, startFunctionGround } from './ground.ts';
+import {
+  aFunctionUrlEvent,
+  aLambdaContext,
+  anSqsEvent,
+  anSqsRecord,
+  aSchedulerEvent,
+} from './lambda-events.ts';
+import { captureOutput, type OutputCapture } from './output-capture.ts';
+import { podGone, seedPod } from './pods.ts';
+
+// The deployed agent function behind its Function URL (payload 2.0), configured with the
+// tunnel settings the stack passes through `anex:environment` (docs/tunnel.md), on the real
+// parts: a pod rented by pod-events with the agent launch, a token issued into the same
+// table, bootstrap and a status report — and a wrong token refused without a trace in logs.
+
+let ground: FunctionGround;
+let agent: LambdaHandler<unknown, FunctionUrlResult>;
+let podEvents: LambdaHandler<unknown, unknown>;
+let tick: LambdaHandler<unknown, void>;
+let ns: TestNamespace;
+let output: OutputCapture;
+
+/** Operator-pinned agent binaries (the shipped pins carry no checksums yet, and bootstrap refuses those). */
+function pinnedBinaries(): string {
+  const asset = (name: string, arch: string) => ({
+    url: `https://downloads.anex.test/${name}_linux_${arch}.tar.gz`,
+    sha256: createHash('sha256').update(`${name}-${arch}`).digest('hex'),
+    format: 'tar.gz',
+  });
+  const pin = (name: string) => ({
+    version: 'v0.0.0-test',
+    assets: { amd64: asset(name, 'amd64'), arm64: asset(name, 'arm64') },
+  });
+  return JSON.stringify({ wireproxy: pin('wireproxy'), wstunnel: pin('wstunnel') });
+}
+
+beforeAll(async () => {
+  ground = await startFunctionGround({
+    env: {
+      ANEX_AGENT_ENDPOINT_URL: 'https://agent.anex.test',
+      ANEX_GATEWAY_PUBLIC_KEY: wgKeyPair().publicKey,
+      ANEX_GATEWAY_UDP_ENDPOINT: '198.51.100.10:51820',
+      ANEX_CLUSTER_CIDRS: '10.96.0.0/12',
+      ANEX_VPN_RANGE: '10.97.0.0/24',
+      ANEX_AGENT_BINARIES: pinnedBinaries(),
+    },
+  });
+  agent = ((await import('../../../functions/agent.ts')) as { handler: typeof agent }).handler;
+  podEvents = ((await import('../../../functions/pod-events.ts')) as { handler: typeof podEvents }).handler;
+  tick = ((await import('../../../functions/tick.ts')) as { handler: typeof tick }).handler;
+  ns = await createTestNamespace('fn-agent');
+  output = captureOutput();
+});
+
+afterAll(async () => {
+  output?.stop();
+  await ns?.remove();
+  await ground?.stop();
+});
+
+async function call(request: Parameters<typeof aFunctionUrlEvent>[0]): Promise<FunctionUrlResult> {
+  return agent(aFunctionUrlEvent(request), aLambdaContext('anex-agent', 10_000));
+}
+
+async function podPass(message: PodEventMessage): Promise<void> {
+  await podEvents(
+    anSqsEvent([anSqsRecord(JSON.stringify(message))]),
+    aLambdaContext('anex-pod-events', 25_000),
+  );
+}
+
+describe('agent handler on the real parts', () => {
+  const badToken = newSecret();
+  const podUid = '0b7e2f7c-59a4-4c55-9d3f-6c1f2b0f4a11';
+
+  it.each([
+    { encoding: 'plain', base64: false },
+    { encoding: 'base64', base64: true },
+  ])(
+    'refuses a bootstrap with a wrong token ($encoding body): 401 JSON, token not logged',
+    async ({ base64 }) => {
+      const response = await call({
+        method: 'POST',
+        path: '/v1/bootstrap',
+        body: { token: badToken, podUid },
+        base64,
+      });
+      expect(response.statusCode).toBe(401);
+      expect(response.headers['content-type']).toMatch(/^application\/json/);
+      expect(JSON.parse(response.body)).toEqual({ error: 'bootstrap token rejected (unknown)' });
+      const logged = output.text();
+      expect(logged).toContain('bootstrap token rejected');
+      expect(logged).not.toContain(badToken);
+    },
+  );
+
+  it('bootstraps with a token issued into the table, takes a status report, and the pod runs', async () => {
+    await tick(aSchedulerEvent(), aLambdaContext('anex-tick', 6_000));
+    const created = await ns.core.createNamespacedPod({
+      namespace: ns.name,
+      body: seedPod('seed-example-vastai.yaml', ground.nodeNames.vastai),
+    });
+    const name = created.metadata?.name as string;
+    const uid = created.metadata?.uid as string;
+    const ref = { podUid: uid, namespace: ns.name, name };
+    await eventually(
+      async () => {
+        const pod = await ns.core.readNamespacedPod({ namespace: ns.name, name });
+        return pod.spec?.nodeName === ground.nodeNames.vastai ? true : undefined;
+      },
+      { what: 'the scheduler binding the pod', timeoutMs: 15_000 },
+    );
+    await podPass({ ...ref, cause: 'bound' });
+    const record = await ground.store.getPod(uid);
+    expect(record?.launch).toBe('agent');
+    expect(liveInstances(ground).map((i) => i.label)).toEqual([`anex.${ground.clusterId}.${uid}`]);
+
+    const { token } = await issueBootstrapToken(ground.store, { podUid: uid, now: Date.now() });
+    const bootstrap = await call({
+      method: 'POST',
+      path: '/v1/bootstrap',
+      body: { token, podUid: uid, instanceId: record?.instance?.id, arch: 'amd64' },
+    });
+    expect(bootstrap.statusCode).toBe(200);
+    const config = JSON.parse(bootstrap.body) as {
+      podUid: string;
+      address: string;
+      statusCredential: string;
+    };
+    expect(config.podUid).toBe(uid);
+    expect(config.address).toMatch(/^10\.97\.0\.\d+$/);
+    // Single use: the same token again is refused.
+    const replay = await call({ method: 'POST', path: '/v1/bootstrap', body: { token, podUid: uid } });
+    expect([replay.statusCode, JSON.parse(replay.body)]).toEqual([
+      401,
+      { error: 'bootstrap token rejected (used)' },
+    ]);
+
+    const status = await call({
+      method: 'POST',
+      path: '/v1/status',
+      headers: { authorization: `Bearer ${config.statusCredential}` },
+      body: { podUid: uid, state: 'started' },
+    });
+    expect([status.statusCode, JSON.parse(status.body)]).toEqual([200, { recorded: true, alive: true }]);
+    await eventually(
+      async () => {
+        await podPass({ ...ref, cause: 'agent-status' });
+        const pod = await ns.core.readNamespacedPod({ namespace: ns.name, name });
+        return pod.status?.phase === 'Running' ? pod : undefined;
+      },
+      { what: 'the pod Running after the agent reported started', timeoutMs: 30_000, intervalMs: 200 },
+    ).then((pod) => expect(pod.status?.podIP).toBe(config.address));
+    const logged = output.text();
+    for (const secret of [token, config.statusCredential, ground.serviceAccount.token]) {
+      expect(logged).not.toContain(secret);
+    }
+
+    await ns.core.deleteNamespacedPod({ namespace: ns.name, name });
+    await eventually(
+      async () => {
+        await podPass({ ...ref, cause: 'deleted' });
+        return (await podGone(ns.core, ns.name, name)) ? true : undefined;
+      },
+      { what: 'the deleted pod finalized', timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(liveInstances(ground)).toEqual([]);
+    ground.vast.assertNoInstances();
+  });
+});
