@@ -114,28 +114,10 @@ describe('anex offers (subprocess)', { timeout: 30_000 }, () => {
       'bans.json',
       JSON.stringify([{ provider: 'vastai', machineId: '30820', expiresAt: '2026-11-26T13:00:00Z' }]),
     );
-    const during = json(
-      'offers',
-      '--pod',
-      VAST_POD,
-      '--offers',
-      VAST_OFFERS,
-      '--bans',
-      bans,
-      '--now',
-      '2026-11-26T12:59:59Z',
-    );
-    const after = json(
-      'offers',
-      '--pod',
-      VAST_POD,
-      '--offers',
-      VAST_OFFERS,
-      '--bans',
-      bans,
-      '--now',
-      '2026-11-26T13:00:00Z',
-    );
+    const at = (now: string) =>
+      json('offers', '--pod', VAST_POD, '--offers', VAST_OFFERS, '--bans', bans, '--now', now);
+    const during = at('2026-11-26T12:59:59Z');
+    const after = at('2026-11-26T13:00:00Z');
     expect(during.candidates[0].offerId).toBe('9800123');
     expect(during.funnel[0]).toEqual({ filter: 'bans', remaining: 33 });
     expect(after.candidates[0].offerId).toBe('41002233');
