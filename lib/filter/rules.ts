@@ -1,3 +1,4 @@
+import type { NumericTarget } from '../annotations/keys.ts';
 import { gpuKey } from '../offers/gpu-names.ts';
 import type { Offer } from '../offers/offer.ts';
 import type { Bounds, FilterContext } from './context.ts';
@@ -43,26 +44,11 @@ function numericWhy(name: string, value: number | undefined, b: Bounds, unit: st
   return `${name} ${value}${u} > ${name}-max ${b.hi}${u}`;
 }
 
-type NumericKey =
-  | 'gpuCount'
-  | 'vramMb'
-  | 'vramTotalMb'
-  | 'vramBandwidthGBps'
-  | 'tflops'
-  | 'cpuCores'
-  | 'ramMb'
-  | 'pricePerHour'
-  | 'uploadMbps'
-  | 'downloadMbps'
-  | 'diskGb'
-  | 'diskBwMBps'
-  | 'dlperf';
-
 /**
  * A numeric rule on `offer[key]` against `ctx[key]`. `test` is written out per field (not
  * a keyed read shared by all) so each hot call site reads one fixed property.
  */
-function numericRule(name: string, key: NumericKey, unit: string, test: FilterRule['test']): FilterRule {
+function numericRule(name: string, key: NumericTarget, unit: string, test: FilterRule['test']): FilterRule {
   return {
     name,
     applies: (ctx) => ctx[key].active,
