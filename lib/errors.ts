@@ -64,3 +64,17 @@ export class InvalidInputError extends AnexError {
 export function isAnexError(error: unknown): error is AnexError {
   return error instanceof AnexError;
 }
+
+/**
+ * Socket error codes (Node and undici) meaning the server could not be reached or dropped
+ * the connection: every client translates them to a retryable `unavailable`.
+ */
+export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+]);

@@ -1,5 +1,5 @@
 import { ApiException } from '@kubernetes/client-node';
-import { AnexError } from '../errors.ts';
+import { AnexError, NETWORK_ERROR_CODES } from '../errors.ts';
 
 /**
  * Kubernetes API error classification (STYLE.md "Errors" 3: translated here and nowhere
@@ -11,16 +11,6 @@ import { AnexError } from '../errors.ts';
 export function statusCode(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
-
-const NETWORK = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-]);
 
 /** @param action what anex was doing, e.g. `patch status of pod ns/name`. */
 export function translateKubeError(error: unknown, action: string): AnexError {
@@ -34,7 +24,7 @@ export function translateKubeError(error: unknown, action: string): AnexError {
       cause: error,
     });
   }
-  if (NETWORK.has(networkCode(error)) || isFetchFailure(error)) {
+  if (NETWORK_ERROR_CODES.has(networkCode(error)) || isFetchFailure(error)) {
     return new AnexError(
       `Kubernetes API: ${action}: cannot reach the API server (${networkCode(error) || 'fetch failed'})`,
       {

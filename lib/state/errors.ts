@@ -1,4 +1,4 @@
-import { AnexError } from '../errors.ts';
+import { AnexError, NETWORK_ERROR_CODES } from '../errors.ts';
 
 /**
  * DynamoDB error classification (STYLE.md "Errors" 3: translated here and nowhere else).
@@ -32,16 +32,6 @@ const AUTH = new Set([
   'CredentialsProviderError',
 ]);
 
-const NETWORK = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-]);
-
 /** @param action what the store was doing, e.g. `put pod record 1234` (never item contents). */
 export function translateDynamoError(error: unknown, action: string, tableName: string): AnexError {
   if (error instanceof AnexError) return error;
@@ -70,7 +60,11 @@ export function translateDynamoError(error: unknown, action: string, tableName: 
       cause: error,
     });
   }
-  if (RETRYABLE.has(name) || (status !== undefined && status >= 500) || NETWORK.has(errorCode(error))) {
+  if (
+    RETRYABLE.has(name) ||
+    (status !== undefined && status >= 500) ||
+    NETWORK_ERROR_CODES.has(errorCode(error))
+  ) {
     return new AnexError(`${where} failed (${name || errorCode(error)}): DynamoDB unavailable or throttled`, {
       kind: 'unavailable',
       retryable: true,
