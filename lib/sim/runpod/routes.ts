@@ -1,3 +1,4 @@
+import type { BootPlans } from '../common/boot-plans.ts';
 import { INVALID_JSON, type SimRequest, type SimResponse } from '../common/http-server.ts';
 import type { Rng } from '../common/rng.ts';
 import type { SimRoute } from '../common/sim-core.ts';
@@ -16,8 +17,8 @@ import { createPodErrors } from './validate.ts';
 export interface RunPodState {
   stock: Map<string, number>;
   pods: Map<string, PodRecord>;
-  gpuPlans: Map<string, RunPodBootPlan>;
-  imagePlans: Map<string, RunPodBootPlan>;
+  /** Boot plans by image or by GPU type id. */
+  plans: BootPlans<string, RunPodBootPlan>;
   /** GPU type ids whose pool answers create with 403 (a key without access to that pool). */
   forbiddenPools: Set<string>;
   balance: number;
@@ -245,7 +246,7 @@ function newPod(
     cost: Math.round(perGpu * placed.count * 1000) / 1000,
     createdAt: state.now(),
     terminated: false,
-    plan: state.imagePlans.get(image) ?? state.gpuPlans.get(placed.type.id) ?? 'normal',
+    plan: state.plans.planFor(image, placed.type.id),
     publicIp: `213.173.${state.rng.int(0, 255)}.${state.rng.int(1, 254)}`,
   };
 }

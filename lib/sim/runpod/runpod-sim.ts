@@ -1,3 +1,4 @@
+import { BootPlans } from '../common/boot-plans.ts';
 import type { SimResponse } from '../common/http-server.ts';
 import type { RateDecision, RateLimit } from '../common/rate-limit.ts';
 import { Rng } from '../common/rng.ts';
@@ -84,12 +85,12 @@ export class RunPodSim extends SimBase<RunPodState> {
 
   /** Pods later created on this GPU type behave per `plan`. */
   setGpuPlan(gpuTypeId: string, plan: RunPodBootPlan): void {
-    this.state.gpuPlans.set(gpuTypeId, plan);
+    this.state.plans.setHost(gpuTypeId, plan);
   }
 
   /** Pods later created with this image behave per `plan` (wins over the GPU type's). */
   setImagePlan(image: string, plan: RunPodBootPlan): void {
-    this.state.imagePlans.set(image, plan);
+    this.state.plans.setImage(image, plan);
   }
 
   /** Creates on this GPU type's pool answer 403 (`forbidden: false` lifts it); reads are unaffected. */
@@ -135,8 +136,7 @@ function freshState(options: RunPodSimOptions): RunPodState {
   return {
     stock: generateStock(seed),
     pods: new Map(),
-    gpuPlans: new Map(),
-    imagePlans: new Map(),
+    plans: new BootPlans(),
     forbiddenPools: new Set(),
     balance: 100,
     timings: { provisionMs: 5, startingMs: 10, portsMs: 10, ...options.timings },

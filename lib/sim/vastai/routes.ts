@@ -1,3 +1,4 @@
+import type { BootPlans } from '../common/boot-plans.ts';
 import { INVALID_JSON, type SimRequest, type SimResponse } from '../common/http-server.ts';
 import type { SimRoute } from '../common/sim-core.ts';
 import { renderInstance, type VastBootPlan, type VastInstanceRecord, type VastTimings } from './instances.ts';
@@ -9,8 +10,8 @@ export interface VastState {
   asks: Map<number, VastAsk>;
   machines: Map<number, VastMachine>;
   instances: Map<number, VastInstanceRecord>;
-  machinePlans: Map<number, VastBootPlan>;
-  imagePlans: Map<string, VastBootPlan>;
+  /** Boot plans by image or by machine id. */
+  plans: BootPlans<number, VastBootPlan>;
   credit: number;
   nextInstanceId: number;
   timings: VastTimings;
@@ -145,7 +146,7 @@ function validateCreate(body: Record<string, unknown> | undefined): string | und
 function newRecord(state: VastState, ask: VastAsk, body: Record<string, unknown>): VastInstanceRecord {
   const image = body.image as string;
   const disk = typeof body.disk === 'number' ? body.disk : 8;
-  const plan = state.imagePlans.get(image) ?? state.machinePlans.get(ask.machineId) ?? 'normal';
+  const plan = state.plans.planFor(image, ask.machineId);
   return {
     id: state.nextInstanceId++,
     ask,

@@ -1,3 +1,4 @@
+import { BootPlans } from '../common/boot-plans.ts';
 import { bearerToken, type SimRequest, type SimResponse } from '../common/http-server.ts';
 import type { RateLimit } from '../common/rate-limit.ts';
 import { SimBase } from '../common/sim-base.ts';
@@ -80,12 +81,12 @@ export class VastAiSim extends SimBase<VastState> {
 
   /** Instances later created on this machine behave per `plan`. */
   setMachinePlan(machineId: number, plan: VastBootPlan): void {
-    this.state.machinePlans.set(machineId, plan);
+    this.state.plans.setHost(machineId, plan);
   }
 
   /** Instances later created with this image behave per `plan` (wins over the machine's). */
   setImagePlan(image: string, plan: VastBootPlan): void {
-    this.state.imagePlans.set(image, plan);
+    this.state.plans.setImage(image, plan);
   }
 
   setCredit(usd: number): void {
@@ -134,8 +135,7 @@ function freshState(options: VastAiSimOptions): VastState {
     asks,
     machines,
     instances: new Map(),
-    machinePlans: new Map(),
-    imagePlans: new Map(),
+    plans: new BootPlans(),
     credit: 100,
     nextInstanceId: 9_500_000,
     timings: { provisionMs: 5, loadingMs: 20, ...options.timings },
