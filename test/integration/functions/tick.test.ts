@@ -1,4 +1,4 @@
-import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_LEASE_NAMESPACE } from '../../../lib/manifests/rbac.ts';
 import { PROVISIONED } from '../../../lib/reconcile/status.ts';
@@ -118,5 +118,30 @@ describe('tick handler on the real parts, as the anex ServiceAccount', () => {
         .makeApiClient(CoreV1Api)
         .listNamespacedSecret({ namespace: ground.serviceAccount.namespace }),
     ).rejects.toMatchObject({ code: 403 });
+  });
+
+  // Last: it takes the binding away (ground.stop() removes the rest).
+  it('reports AuthFailures once the ClusterRoleBinding is gone: the generated role is what lets it work', async () => {
+    // With the binding, no invocation so far reported one.
+    expect(output.lines().filter((line) => 'AuthFailures' in line)).toEqual([]);
+    await ground.admin.makeApiClient(RbacAuthorizationV1Api).deleteClusterRoleBinding({ name: 'anex' });
+    const before = output.lines().length;
+    const authFailures = await eventually(
+      async () => {
+        await tick().catch(() => undefined); // a refused pass is rethrown for the Errors alarm
+        const counts = output
+          .lines()
+          .slice(before)
+          .map((line) => line.AuthFailures)
+          .filter((count) => typeof count === 'number');
+        return counts.length > 0 ? counts : undefined;
+      },
+      {
+        what: 'tick reporting AuthFailures without its ClusterRoleBinding',
+        timeoutMs: 30_000,
+        intervalMs: 0,
+      },
+    );
+    expect(Math.min(...(authFailures as number[]))).toBeGreaterThan(0);
   });
 });
