@@ -1,10 +1,12 @@
 /**
  * Steady-state reconcile pass with 10 / 100 / 1000 Running pods: calls per pass by kind
- * (Kubernetes, DynamoDB store, provider) and wall time. Runs on the in-memory Store and
- * Cluster and the FakeProvider (call counts are the same on the real adapters: the pass
- * counts calls on whatever dependencies it is given; wall time here excludes network).
+ * (Kubernetes, DynamoDB store, provider) and wall time. Two stores: the in-memory Store
+ * (wall time of the pass's own work), and the real DynamoStore over HTTP to an embedded
+ * dynalite (wall time with a real store, and the DynamoDB requests actually sent). The
+ * Cluster is the MemoryCluster and the provider the FakeProvider in both (call counts are the
+ * same on the real ones: the pass counts calls on whatever dependencies it is given).
  *
- *   node bench/reconcile.bench.ts
+ *   node bench/reconcile.bench.ts [memory|dynamo]
  */
 import { fileURLToPath } from 'node:url';
 import { MemoryCluster } from '../lib/kube/memory-cluster.ts';
@@ -15,11 +17,18 @@ import { plainLaunch } from '../lib/reconcile/launch.ts';
 import { type PassDeps, runPass } from '../lib/reconcile/pass.ts';
 import { defaultRules } from '../lib/reconcile/rules-default.ts';
 import { MemoryStore } from '../lib/state/memory-store.ts';
+import type { Store } from '../lib/state/store.ts';
 import { FakeProvider } from '../test/support/fakes/fake-provider.ts';
+import { benchDynamo } from './dynamo-bench-store.ts';
 import type { Benchmark, BenchResult } from './harness.ts';
+
+export type BenchStore = 'memory' | 'dynamo';
 
 export interface ReconcileBenchRow {
   pods: number;
+  store: BenchStore;
+  /** DynamoDB requests sent in one steady-state pass, by command (dynamo only) */
+  dynamoRequests?: Record<string, number>;
   /** calls in one steady-state pass, by kind */
   calls: Record<string, number>;
   /** median wall ms of the steady-state passes */
@@ -50,13 +59,28 @@ function offer(n: number): Offer {
   };
 }
 
-async function steadyState(pods: number, passes: number): Promise<ReconcileBenchRow> {
+async function steadyState(pods: number, passes: number, kind: BenchStore): Promise<ReconcileBenchRow> {
+  const dynamo = kind === 'dynamo' ? await benchDynamo() : undefined;
+  try {
+    return await measureSteadyState(pods, passes, kind, dynamo);
+  } finally {
+    await dynamo?.close();
+  }
+}
+
+async function measureSteadyState(
+  pods: number,
+  passes: number,
+  kind: BenchStore,
+  dynamo: Awaited<ReturnType<typeof benchDynamo>> | undefined,
+): Promise<ReconcileBenchRow> {
   let now = T0;
   const vast = new FakeProvider('vastai');
   const cluster = new MemoryCluster();
   vast.offers = Array.from({ length: pods + 10 }, (_, i) => offer(i));
+  const store: Store = dynamo?.store ?? new MemoryStore();
   const deps: PassDeps = {
-    store: new MemoryStore(),
+    store,
     cluster,
     providers: { vastai: vast },
     config: { ...DEFAULT_RECONCILE_CONFIG, clusterId: 'bench', nodes: { vastai: 'anex-vastai' } },
@@ -81,6 +105,7 @@ async function steadyState(pods: number, passes: number): Promise<ReconcileBench
   let last: Awaited<ReturnType<typeof runPass>> | undefined;
   for (let i = 0; i < passes; i++) {
     now += 60_000;
+    dynamo?.reset();
     const started = performance.now();
     last = await runPass(deps, { now, deadline: now + 600_000, concurrency: 8 });
     walls.push(performance.now() - started);
@@ -88,6 +113,8 @@ async function steadyState(pods: number, passes: number): Promise<ReconcileBench
   walls.sort((a, b) => a - b);
   return {
     pods,
+    store: kind,
+    ...(dynamo === undefined ? {} : { dynamoRequests: { ...dynamo.requests } }),
     calls: last ? { ...totalsByKind(last.calls), ...last.calls } : {},
     wallMs: Math.round((walls[Math.floor(walls.length / 2)] ?? 0) * 100) / 100,
     statusWrites: last?.statusWrites ?? 0,
@@ -97,9 +124,10 @@ async function steadyState(pods: number, passes: number): Promise<ReconcileBench
 
 export async function runReconcileBench(
   sizes: readonly number[] = [10, 100, 1000],
+  kind: BenchStore = 'memory',
 ): Promise<ReconcileBenchRow[]> {
   const rows: ReconcileBenchRow[] = [];
-  for (const size of sizes) rows.push(await steadyState(size, 5));
+  for (const size of sizes) rows.push(await steadyState(size, 5, kind));
   return rows;
 }
 
@@ -108,29 +136,47 @@ export async function runReconcileBench(
  * kind. Throws (the bench fails) if the pods did not all end Running or if a steady-state
  * pass writes anything — a wrong answer is not a measurement.
  */
-export const benchmarks: Benchmark[] = [10, 100, 1000].map((pods) => ({
-  name: `reconcile-steady-pass-${pods}-pods`,
-  async run() {
-    const [row] = await runReconcileBench([pods]);
-    if (row === undefined || row.running !== pods || row.statusWrites !== 0) {
-      throw new Error(`steady state not reached: ${JSON.stringify(row)}`);
-    }
-    const result: BenchResult & { callsPerPass: Record<string, number> } = {
-      name: `reconcile-steady-pass-${pods}-pods`,
-      unit: 'ms',
-      median: row.wallMs,
-      callsPerPass: row.calls,
-    };
-    return result;
-  },
-}));
+export const benchmarks: Benchmark[] = (['memory', 'dynamo'] as const).flatMap((kind) =>
+  [10, 100, 1000].map((pods) => benchmark(kind, pods)),
+);
+
+function benchmark(kind: BenchStore, pods: number): Benchmark {
+  const name = `reconcile-steady-pass-${pods}-pods${kind === 'memory' ? '' : '-dynamodb'}`;
+  return {
+    name,
+    async run() {
+      const [row] = await runReconcileBench([pods], kind);
+      if (row === undefined || row.running !== pods || row.statusWrites !== 0) {
+        throw new Error(`steady state not reached: ${JSON.stringify(row)}`);
+      }
+      const result: BenchResult & {
+        callsPerPass: Record<string, number>;
+        dynamoRequestsPerPass?: Record<string, number>;
+      } = {
+        name,
+        unit: 'ms',
+        median: row.wallMs,
+        callsPerPass: row.calls,
+        ...(row.dynamoRequests === undefined ? {} : { dynamoRequestsPerPass: row.dynamoRequests }),
+      };
+      return result;
+    },
+  };
+}
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const rows = await runReconcileBench();
-  process.stdout.write('reconcile: steady-state pass (in-memory Store/Cluster, fake provider)\n');
-  for (const row of rows) {
-    process.stdout.write(
-      `  ${String(row.pods).padStart(5)} pods (${row.running} Running): ${row.wallMs} ms, status writes ${row.statusWrites}, calls ${JSON.stringify(row.calls)}\n`,
-    );
+  const kinds: BenchStore[] =
+    process.argv[2] === undefined ? ['memory', 'dynamo'] : [process.argv[2] as BenchStore];
+  for (const kind of kinds) {
+    const rows = await runReconcileBench([10, 100, 1000], kind);
+    const what = kind === 'memory' ? 'in-memory Store' : 'DynamoStore on embedded dynalite';
+    process.stdout.write(`reconcile: steady-state pass (${what}, MemoryCluster, fake provider)\n`);
+    for (const row of rows) {
+      const dynamo =
+        row.dynamoRequests === undefined ? '' : `, DynamoDB requests ${JSON.stringify(row.dynamoRequests)}`;
+      process.stdout.write(
+        `  ${String(row.pods).padStart(5)} pods (${row.running} Running): ${row.wallMs} ms, status writes ${row.statusWrites}${dynamo}, calls ${JSON.stringify(row.calls)}\n`,
+      );
+    }
   }
 }
