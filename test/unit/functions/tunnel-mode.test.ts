@@ -181,6 +181,26 @@ describe('tunnel off: passes launch the pod as is and the agent endpoint answers
     });
   });
 
+  it('says so once at start-up, with the reason, on both roots', () => {
+    const lines: string[] = [];
+    const streams = [process.stdout, process.stderr];
+    const writes = streams.map((stream) => stream.write);
+    for (const stream of streams) {
+      stream.write = ((chunk: string | Uint8Array) => lines.push(String(chunk)) > 0) as typeof stream.write;
+    }
+    try {
+      aDeployment({}, null);
+    } finally {
+      streams.forEach((stream, i) => {
+        stream.write = writes[i] as typeof stream.write;
+      });
+    }
+    const off = lines.filter((line) => line.includes('tunnel off (not configured: '));
+    expect(off).toHaveLength(2);
+    expect(off[0]).toContain("instances run the pod's container as is");
+    expect(off[1]).toContain('the agent endpoint answers 503');
+  });
+
   it('serves the agent endpoint without its own URL (the function cannot be told it)', () => {
     const deployment = aDeployment({ ...TUNNEL_ON, ANEX_AGENT_ENDPOINT_URL: '' });
     expect(deployment.mode.on).toBe(false);
