@@ -5,6 +5,7 @@ import { RunPodProvider } from '../../../lib/providers/runpod/provider.ts';
 import { aLaunch, aRequirements, aTag, failureOf as error } from './builders.ts';
 import { useRunPodSim } from './harness.ts';
 import { runPodOffers } from './runpod-offers.ts';
+import { sharedDestroyTests } from './shared-fault-tests.ts';
 
 const { sim, clock, setup, url } = useRunPodSim({
   seed: 11,
@@ -150,13 +151,7 @@ describe('RunPodProvider.create, get and destroy against the simulator', () => {
     await provider.destroy(instance.id, {});
   });
 
-  it('terminates once, then answers gone; get of a terminated pod is gone', async () => {
-    const { provider } = setup();
-    const { instance } = await rentOne(provider);
-    expect(await provider.destroy(instance.id, {})).toBe('destroyed');
-    expect(await provider.destroy(instance.id, {})).toBe('gone');
-    expect((await provider.get(instance.id, {})).state).toEqual({ phase: 'gone' });
-  });
+  sharedDestroyTests({ setup, rentOne });
 
   it('throws balance on 402', async () => {
     const { provider } = setup();

@@ -86,3 +86,16 @@ export function sharedFaultTests<P extends Provider>(parts: SharedFaultParts<P>)
     await provider.destroy(found[0]?.id ?? '', {});
   });
 }
+
+/** Destroy is idempotent and a destroyed id reads as gone, for every adapter. */
+export function sharedDestroyTests<P extends Provider>(
+  parts: Pick<SharedFaultParts<P>, 'setup' | 'rentOne'>,
+): void {
+  it('destroys once, then answers gone; get of a destroyed id is gone', async () => {
+    const { provider } = parts.setup();
+    const { instance } = await parts.rentOne(provider);
+    expect(await provider.destroy(instance.id, {})).toBe('destroyed');
+    expect(await provider.destroy(instance.id, {})).toBe('gone');
+    expect((await provider.get(instance.id, {})).state).toEqual({ phase: 'gone' });
+  });
+}

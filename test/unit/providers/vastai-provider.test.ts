@@ -5,7 +5,7 @@ import { VastAiProvider } from '../../../lib/providers/vastai/provider.ts';
 import { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
 import { aLaunch, aRequirements, aTag, failureOf as error } from './builders.ts';
 import { useVastSim } from './harness.ts';
-import { sharedFaultTests } from './shared-fault-tests.ts';
+import { sharedDestroyTests, sharedFaultTests } from './shared-fault-tests.ts';
 import { useGuardedSim } from './sim-lifecycle.ts';
 
 const { sim, clock, setup, url } = useVastSim({
@@ -105,13 +105,7 @@ describe('VastAiProvider.create, get and destroy against the simulator', () => {
     await provider.destroy(instance.id, {});
   });
 
-  it('destroys once, then answers gone; get of a destroyed id is gone', async () => {
-    const { provider } = setup();
-    const { instance } = await rentOne(provider);
-    expect(await provider.destroy(instance.id, {})).toBe('destroyed');
-    expect(await provider.destroy(instance.id, {})).toBe('gone');
-    expect((await provider.get(instance.id, {})).state).toEqual({ phase: 'gone' });
-  });
+  sharedDestroyTests({ setup, rentOne });
 
   it('throws balance when the account has no credit', async () => {
     const { provider } = setup();
