@@ -1,5 +1,5 @@
 /**
- * How later instances boot, set per image or per host (a Vast machine, a RunPod GPU type).
+ * How later instances boot, set per image or per host (a machine, a GPU type).
  * The image's plan wins over the host's: an image that cannot be pulled fails anywhere.
  */
 export class BootPlans<Host, Plan extends string> {

@@ -19,7 +19,7 @@ export interface SimParts<S> {
   fresh: () => S;
   routes: (state: S) => readonly SimRoute[];
   style: VendorStyle;
-  /** How the leak check names itself and one instance, e.g. `runpod simulator` and `pod`. */
+  /** How the leak check names the simulator and one of its instances, e.g. `<vendor> simulator`, `pod`. */
   leak: { who: string; unit: string };
   /** The limit `setRateLimit(endpoint, undefined)` restores; unset: the call changes nothing. */
   defaultLimit?: RateLimit;
