@@ -14,7 +14,7 @@ import {
   aSchedulerEvent,
 } from './lambda-events.ts';
 import { captureOutput, type OutputCapture } from './output-capture.ts';
-import { podGone, seedPod } from './pods.ts';
+import { createBoundSeedPod, deleteThrough } from './pods.ts';
 
 // The deployed agent function behind its Function URL (payload 2.0), configured with the
 // tunnel settings the stack passes through `anex:environment` (docs/tunnel.md), on the real
@@ -104,20 +104,8 @@ describe('agent handler on the real parts', () => {
 
   it('bootstraps with a token issued into the table, takes a status report, and the pod runs', async () => {
     await tick(aSchedulerEvent(), aLambdaContext('anex-tick', 6_000));
-    const created = await ns.core.createNamespacedPod({
-      namespace: ns.name,
-      body: seedPod('seed-example-vastai.yaml', ground.nodeNames.vastai),
-    });
-    const name = created.metadata?.name as string;
-    const uid = created.metadata?.uid as string;
+    const { name, uid } = await createBoundSeedPod(ns, 'seed-example-vastai.yaml', ground.nodeNames.vastai);
     const ref = { podUid: uid, namespace: ns.name, name };
-    await eventually(
-      async () => {
-        const pod = await ns.core.readNamespacedPod({ namespace: ns.name, name });
-        return pod.spec?.nodeName === ground.nodeNames.vastai ? true : undefined;
-      },
-      { what: 'the scheduler binding the pod', timeoutMs: 15_000 },
-    );
     await podPass({ ...ref, cause: 'bound' });
     const record = await ground.store.getPod(uid);
     expect(record?.launch).toBe('agent');
@@ -164,14 +152,7 @@ describe('agent handler on the real parts', () => {
       expect(logged).not.toContain(secret);
     }
 
-    await ns.core.deleteNamespacedPod({ namespace: ns.name, name });
-    await eventually(
-      async () => {
-        await podPass({ ...ref, cause: 'deleted' });
-        return (await podGone(ns.core, ns.name, name)) ? true : undefined;
-      },
-      { what: 'the deleted pod finalized', timeoutMs: 60_000, intervalMs: 500 },
-    );
+    await deleteThrough(ns, name, () => podPass({ ...ref, cause: 'deleted' }));
     expect(liveInstances(ground)).toEqual([]);
     ground.vast.assertNoInstances();
   });

@@ -49,33 +49,23 @@ export interface FunctionGroundOptions {
 
 export const API_KEYS = { vastai: 'vast-it-key-0123456789', runpod: 'rpa_IT0123456789' } as const;
 
+type Stops = (() => Promise<unknown>)[];
+
 export async function startFunctionGround(options: FunctionGroundOptions = {}): Promise<FunctionGround> {
   const suffix = randomBytes(3).toString('hex');
   const clusterId = `fn-${suffix}`;
   const nodeNames = { vastai: `anex-fn-vastai-${suffix}`, runpod: `anex-fn-runpod-${suffix}` };
   const admin = adminKubeConfig();
-  const adminCore = admin.makeApiClient(CoreV1Api);
-  const stops: (() => Promise<unknown>)[] = [];
+  const stops: Stops = [];
   const stop = async () => {
     for (const step of stops.reverse()) await step();
   };
   try {
-    // Seed 7: the market the e2e seed-example test rents from (the seed pod matches in it).
-    const vast = new VastAiSim({ seed: 7, apiKeys: [API_KEYS.vastai] });
-    await vast.start();
-    stops.push(() => vast.stop());
-    const runpod =
-      options.runpod === true ? new RunPodSim({ seed: 7, apiKeys: [API_KEYS.runpod] }) : undefined;
-    if (runpod !== undefined) {
-      await runpod.start();
-      stops.push(() => runpod.stop());
-    }
+    const { vast, runpod } = await startSims(options.runpod === true, stops);
     const client: DynamoDBClient = dynamoClientFor(dynamoInfo());
     stops.push(async () => client.destroy());
     const tableName = await createTable(client);
-    const serviceAccount = await applyAnexServiceAccount(admin, {
-      nodeNames: [nodeNames.vastai, nodeNames.runpod],
-    });
+    const serviceAccount = await applyAnexServiceAccount(admin, { nodeNames: Object.values(nodeNames) });
     stops.push(() => serviceAccount.remove());
     stops.push(() => removeNodes(admin, Object.values(nodeNames)));
     const secrets = await startSecretsEndpoint({
@@ -87,11 +77,7 @@ export async function startFunctionGround(options: FunctionGroundOptions = {}): 
     });
     stops.push(() => secrets.stop());
     const restore = setEnv({
-      AWS_REGION: dynamoInfo().region,
-      AWS_ACCESS_KEY_ID: 'anex-test',
-      AWS_SECRET_ACCESS_KEY: 'anex-test',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoInfo().endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+      ...awsVariables(secrets.url),
       ANEX_SECRET_ARN: secrets.arn,
       ANEX_TABLE_NAME: tableName,
       ANEX_CLUSTER_ID: clusterId,
@@ -100,16 +86,12 @@ export async function startFunctionGround(options: FunctionGroundOptions = {}): 
       ANEX_NODE_NAME_RUNPOD: nodeNames.runpod,
       [PROVIDER_ENV.vastai.url]: vast.url,
       ...(runpod === undefined ? {} : { [PROVIDER_ENV.runpod.url]: runpod.url }),
-      // A short tick: the heartbeat loop ends within the window, renewing every second.
-      ANEX_TICK_WINDOW_SECONDS: '2',
-      ANEX_HEARTBEAT_INTERVAL: '1s',
-      ANEX_DEADLINE_MARGIN_MS: '1000',
-      POWERTOOLS_SERVICE_NAME: 'anex-it',
-      POWERTOOLS_LOG_LEVEL: 'INFO',
+      ...SHORT_TICK,
       ...options.env,
     });
     stops.push(async () => restore());
     const store = new DynamoStore({ client, tableName });
+    const adminCore = admin.makeApiClient(CoreV1Api);
     return {
       clusterId,
       nodeNames,
@@ -127,6 +109,45 @@ export async function startFunctionGround(options: FunctionGroundOptions = {}): 
     await stop();
     throw error;
   }
+}
+
+/** A short tick: the heartbeat loop ends within a 2 s window, renewing every second; quiet-enough logs. */
+const SHORT_TICK = {
+  ANEX_TICK_WINDOW_SECONDS: '2',
+  ANEX_HEARTBEAT_INTERVAL: '1s',
+  ANEX_DEADLINE_MARGIN_MS: '1000',
+  POWERTOOLS_SERVICE_NAME: 'anex-it',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+} as const;
+
+/**
+ * What the Lambda runtime provides (region, credentials) plus the AWS SDK's standard
+ * per-service endpoint variables, which point the functions' unchanged clients at dynalite
+ * and at the secret's endpoint.
+ */
+function awsVariables(secretsUrl: string): Record<string, string> {
+  return {
+    AWS_REGION: dynamoInfo().region,
+    AWS_ACCESS_KEY_ID: 'anex-test',
+    AWS_SECRET_ACCESS_KEY: 'anex-test',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoInfo().endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsUrl,
+  };
+}
+
+/** Seed 7: the market the e2e seed-example test rents from (the seed pods match in it). */
+async function startSims(
+  withRunpod: boolean,
+  stops: Stops,
+): Promise<{ vast: VastAiSim; runpod: RunPodSim | undefined }> {
+  const vast = new VastAiSim({ seed: 7, apiKeys: [API_KEYS.vastai] });
+  await vast.start();
+  stops.push(() => vast.stop());
+  if (!withRunpod) return { vast, runpod: undefined };
+  const runpod = new RunPodSim({ seed: 7, apiKeys: [API_KEYS.runpod] });
+  await runpod.start();
+  stops.push(() => runpod.stop());
+  return { vast, runpod };
 }
 
 /** Sets variables for the functions; returns what restores the previous values. */

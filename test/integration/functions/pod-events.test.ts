@@ -2,11 +2,11 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PodEventMessage } from '../../../lib/admission/pod-event.ts';
 import { PROVISIONED } from '../../../lib/reconcile/status.ts';
-import { createTestNamespace, eventually, type TestNamespace } from '../../support/index.ts';
+import { createTestNamespace, type TestNamespace } from '../../support/index.ts';
 import { type FunctionGround, type LambdaHandler, liveInstances, startFunctionGround } from './ground.ts';
 import { aLambdaContext, anSqsEvent, anSqsRecord, aSchedulerEvent } from './lambda-events.ts';
 import { captureOutput, type OutputCapture } from './output-capture.ts';
-import { podGone, seedPod } from './pods.ts';
+import { createBoundSeedPod, deleteThrough } from './pods.ts';
 
 // The deployed pod-events function fed a batch as the SQS event source mapping delivers it,
 // with bodies in the admission function's enqueue format (functions/support/sqs-sink.ts:
@@ -50,19 +50,7 @@ describe('pod-events handler on the real parts, as the anex ServiceAccount', () 
   it('passes the pod of a valid message, drops the malformed one, and answers only retryable failures', async () => {
     // The node comes from a tick before the pod exists, so the pass below is pod-events' own.
     await tick(aSchedulerEvent(), aLambdaContext('anex-tick', 6_000));
-    const created = await ns.core.createNamespacedPod({
-      namespace: ns.name,
-      body: seedPod('seed-example-runpod.yaml', ground.nodeNames.runpod),
-    });
-    const name = created.metadata?.name as string;
-    const uid = created.metadata?.uid as string;
-    await eventually(
-      async () => {
-        const pod = await ns.core.readNamespacedPod({ namespace: ns.name, name });
-        return pod.spec?.nodeName === ground.nodeNames.runpod ? true : undefined;
-      },
-      { what: 'the scheduler binding the pod to the RunPod node', timeoutMs: 15_000 },
-    );
+    const { name, uid } = await createBoundSeedPod(ns, 'seed-example-runpod.yaml', ground.nodeNames.runpod);
     expect(await ground.store.getPod(uid)).toBeUndefined();
 
     const valid = anSqsRecord(enqueued({ podUid: uid, namespace: ns.name, name, cause: 'bound' }));
@@ -91,16 +79,10 @@ describe('pod-events handler on the real parts, as the anex ServiceAccount', () 
     const pod = await ns.core.readNamespacedPod({ namespace: ns.name, name });
     expect(pod.status?.conditions?.map((c) => c.type)).toContain(PROVISIONED);
 
-    await ns.core.deleteNamespacedPod({ namespace: ns.name, name });
     const deleted = enqueued({ podUid: uid, namespace: ns.name, name, cause: 'deleted' });
-    await eventually(
-      async () => {
-        const answer = await deliver([anSqsRecord(deleted)]);
-        expect(answer).toEqual({ batchItemFailures: [] });
-        return (await podGone(ns.core, ns.name, name)) ? true : undefined;
-      },
-      { what: 'the deleted pod finalized through pod-events', timeoutMs: 60_000, intervalMs: 500 },
-    );
+    await deleteThrough(ns, name, async () => {
+      expect(await deliver([anSqsRecord(deleted)])).toEqual({ batchItemFailures: [] });
+    });
     expect(liveInstances(ground)).toEqual([]);
     ground.runpod?.assertNoInstances();
     ground.vast.assertNoInstances();

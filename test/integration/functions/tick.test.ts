@@ -12,7 +12,7 @@ import {
 } from './ground.ts';
 import { aLambdaContext, aSchedulerEvent } from './lambda-events.ts';
 import { captureOutput, type OutputCapture } from './output-capture.ts';
-import { podGone, seedPod } from './pods.ts';
+import { deleteThrough, seedPod } from './pods.ts';
 
 // The deployed tick function, invoked as EventBridge Scheduler invokes it, on the real parts:
 // its only Kubernetes credential is the `anex manifests` ServiceAccount's token (from the
@@ -88,14 +88,7 @@ describe('tick handler on the real parts, as the anex ServiceAccount', () => {
     expect(liveInstances(ground).map((i) => i.label)).toEqual([`anex.${ground.clusterId}.${uid}`]);
     expect((await ground.store.getPod(uid))?.instance?.id).toBe(liveInstances(ground)[0]?.id);
 
-    await ns.core.deleteNamespacedPod({ namespace: ns.name, name });
-    await eventually(
-      async () => {
-        await tick();
-        return (await podGone(ns.core, ns.name, name)) ? true : undefined;
-      },
-      { what: 'seed pod deleted through tick', timeoutMs: 60_000, intervalMs: 0 },
-    );
+    await deleteThrough(ns, name, tick);
     expect(liveInstances(ground)).toEqual([]);
     ground.vast.assertNoInstances();
     ground.runpod?.assertNoInstances();
