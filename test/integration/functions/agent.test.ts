@@ -139,6 +139,13 @@ describe('agent handler on the real parts', () => {
       body: { podUid: uid, state: 'started' },
     });
     expect([status.statusCode, JSON.parse(status.body)]).toEqual([200, { recorded: true, alive: true }]);
+    const alive = await call({
+      method: 'GET',
+      path: '/v1/pod-alive',
+      query: `podUid=${uid}`,
+      headers: { authorization: `Bearer ${config.statusCredential}` },
+    });
+    expect([alive.statusCode, JSON.parse(alive.body)]).toEqual([200, { alive: true }]);
     await eventually(
       async () => {
         await podPass({ ...ref, cause: 'agent-status' });
