@@ -1,9 +1,10 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
-import { SECRET_ENV } from '../lib/config/secrets.ts';
+import { loadConfigFromEnv } from '../lib/config/config.ts';
+import { SECRET_ENV, Secret } from '../lib/config/secrets.ts';
 import { SETTINGS } from '../lib/config/settings.ts';
-import { TUNNEL_ENV } from '../lib/config/tunnel.ts';
+import { TUNNEL_ENV, tunnelModeFrom } from '../lib/config/tunnel.ts';
 import { InvalidInputError } from '../lib/errors.ts';
 import type { AnexStackProps } from './anex-stack.ts';
 
@@ -54,7 +55,35 @@ const reconcilerEnvironment = z
         });
       }
     }
+    for (const issue of valueIssues(env)) ctx.addIssue({ code: 'custom', message: issue });
   });
+
+/**
+ * The values, checked as the functions will check them at their first start, so a typo
+ * stops the synth instead of every cold start. The prefix secret is not known here: a
+ * stand-in lets the wss URL be checked without it.
+ */
+function valueIssues(env: Record<string, string>): readonly string[] {
+  const issues: string[] = [];
+  for (const check of [
+    () => loadConfigFromEnv(env),
+    () =>
+      tunnelModeFrom({
+        env,
+        transports: ['udp', 'wstunnel'],
+        wstunnelPathPrefix: new Secret('checked-at-start-up'),
+        agentEndpointUrl: false,
+      }),
+  ]) {
+    try {
+      check();
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      issues.push(...error.issues);
+    }
+  }
+  return issues;
+}
 
 const settingsSchema = z
   .object({

@@ -60,6 +60,18 @@ describe('parseSettings', () => {
       { 'anex:environment': '{"ANEX_VASTAI_BASE_URL":"https://x"}' },
       /ANEX_VASTAI_BASE_URL is not an anex setting/,
     ],
+    [
+      { 'anex:environment': '{"ANEX_MAX_ATTEMPTS":"lots"}' },
+      /ANEX_MAX_ATTEMPTS: "lots" is not a whole number from 1 to 50/,
+    ],
+    [
+      { 'anex:environment': '{"ANEX_GATEWAY_PUBLIC_KEY":"nope"}' },
+      /ANEX_GATEWAY_PUBLIC_KEY="nope": expected the gateway WireGuard public key/,
+    ],
+    [
+      { 'anex:environment': '{"VAST_API_URL":"http://proxy.example"}' },
+      /VAST_API_URL: "http:\/\/proxy.example" is not an https URL/,
+    ],
   ])('rejects %j naming the key, the value and the accepted form', (context, message) => {
     expect(issuesOf(context).join('\n')).toMatch(message);
   });
