@@ -132,6 +132,12 @@ describe('agent handler on the real parts', () => {
       { error: 'bootstrap token rejected (used)' },
     ]);
 
+    // Without the agent's report the pod stays Pending, however far the instance booted.
+    await podPass({ ...ref, cause: 'bound' });
+    const waiting = await ns.core.readNamespacedPod({ namespace: ns.name, name });
+    expect(waiting.status?.phase).toBe('Pending');
+    expect(liveInstances(ground).map((i) => i.state)).toEqual(['running']);
+
     const status = await call({
       method: 'POST',
       path: '/v1/status',
