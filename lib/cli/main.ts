@@ -37,7 +37,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`anex: ${error.message}\n`);
       return error.kind === 'invalid-input' ? EXIT.usage : EXIT.failure;
     }
-    process.stderr.write(`anex: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `anex: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     return EXIT.failure;
   }
 }

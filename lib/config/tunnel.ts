@@ -216,6 +216,17 @@ const pin = z.strictObject({
 });
 const binaries = z.strictObject({ wireproxy: pin.optional(), wstunnel: pin.optional() });
 
+/**
+ * The agent binaries from `ANEX_AGENT_BINARIES` (or the shipped pins when unset), for local
+ * mode. @throws InvalidInputError naming the variable when the JSON is malformed.
+ */
+export function agentBinariesFromEnv(env: Env): TunnelSettings['binaries'] {
+  const issues: string[] = [];
+  const pins = binaryPins(text(env, TUNNEL_ENV.binaries), issues);
+  if (issues.length > 0) throw new InvalidInputError(issues);
+  return pins;
+}
+
 /** The shipped pins, or an operator's JSON override (e.g. self-hosted builds with checksums). */
 function binaryPins(given: string | undefined, issues: string[]): TunnelSettings['binaries'] {
   if (given === undefined) return { wireproxy: WIREPROXY_PIN, wstunnel: WSTUNNEL_PIN };

@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../errors.ts';
 import type { Cluster } from '../kube/cluster.ts';
+import { GATEWAY_TRANSPORT } from '../providers/provider.ts';
 import { ReconcilerAgentBackend } from '../reconcile/agent-backend.ts';
 import { agentLaunch } from '../reconcile/agent-launch.ts';
 import type { LaunchBuilder } from '../reconcile/launch.ts';
@@ -9,7 +10,6 @@ import { tokenBucketLimiter } from '../tunnel/endpoint/rate-limit.ts';
 import { type AgentEndpointServer, serveAgentEndpoint } from '../tunnel/endpoint/server.ts';
 import type { TunnelSettings } from '../tunnel/endpoint/types.ts';
 import { isWgKey } from '../tunnel/keys.ts';
-import { WIREPROXY_PIN, WSTUNNEL_PIN } from '../tunnel/pins.ts';
 
 /** The tunnel side of local mode: where agents reach us and where the WireGuard gateway is. */
 export interface LocalTunnelOptions {
@@ -24,6 +24,8 @@ export interface LocalTunnelOptions {
   /** the gateway's wstunnel server (RunPod blocks UDP); the path prefix is its shared secret */
   wstunnel?: { serverUrl: string; pathPrefix: string };
   clusterCidrs: readonly string[];
+  /** wireproxy / wstunnel pins the agents download (from ANEX_AGENT_BINARIES, else the shipped pins) */
+  binaries: TunnelSettings['binaries'];
 }
 
 export interface LocalAgentEndpoint {
@@ -54,7 +56,7 @@ export async function startLocalAgentEndpoint(options: {
       backend: new ReconcilerAgentBackend({
         store,
         cluster,
-        transport: { vastai: 'udp', runpod: 'wstunnel' },
+        transport: GATEWAY_TRANSPORT,
       }),
       settings,
       // Fields are the handler's own (pod uid, route, error kind): it passes no secrets.
@@ -95,7 +97,7 @@ function tunnelSettings(tunnel: LocalTunnelOptions): TunnelSettings {
     udpEndpoint: tunnel.gatewayEndpoint,
     ...(tunnel.wstunnel === undefined ? {} : { wstunnel: tunnel.wstunnel }),
     clusterCidrs: tunnel.clusterCidrs,
-    binaries: { wireproxy: WIREPROXY_PIN, wstunnel: WSTUNNEL_PIN },
+    binaries: tunnel.binaries,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { ProviderName } from '../offers/offer.ts';
+import { AgentPlayer } from '../sim/common/agent-player.ts';
 import type { SimInstanceSummary } from '../sim/common/sim-core.ts';
 import { RunPodSim } from '../sim/runpod/runpod-sim.ts';
 import { VastAiSim } from '../sim/vastai/vastai-sim.ts';
@@ -13,7 +14,15 @@ export interface SimulatedMarketOptions {
   ports?: Partial<Record<ProviderName, number>>;
   /** offers in the Vast.AI market (RunPod's catalog is per GPU type and has no size) @default 500 */
   vastaiOffers?: number;
+  /**
+   * Where the simulated agents say what they do (bootstrap, started, failures); never a secret.
+   * @default nothing is said
+   */
+  onAgentEvent?: (message: string) => void;
 }
+
+/** How often the simulated machines' agents look for work: about the real agent's start-up pace. */
+const AGENT_POLL_MS = 500;
 
 export interface SimulatedMarket {
   /** the simulators' endpoints, as the providers are configured against them */
@@ -30,6 +39,9 @@ export const SIMULATOR_API_KEY = 'anex-simulator';
  * Both marketplace simulators (lib/sim) in this process, for `anex run --simulate`,
  * `anex demo` and `anex sim`. Boot times are slowed to human scale so that Provisioning is
  * visible before Running. Each one serves its admin API under /__sim/ (GET /__sim/instances).
+ * A simulated machine launched through the anex agent plays that agent's HTTP protocol
+ * against the real agent endpoint (lib/sim/common/agent-player.ts), so Running still means
+ * "the agent reported the container started".
  */
 export async function startSimulatedMarket(options: SimulatedMarketOptions = {}): Promise<SimulatedMarket> {
   const seed = options.seed ?? 1;
@@ -56,6 +68,10 @@ export async function startSimulatedMarket(options: SimulatedMarketOptions = {})
     await vastai.stop();
     throw error;
   }
+  const agents = playAgents(
+    [vastai, runpod],
+    new AgentPlayer({ onEvent: options.onAgentEvent ?? (() => {}) }),
+  );
   return {
     endpoints: {
       vastai: { apiKey: SIMULATOR_API_KEY, baseUrl: vastai.url },
@@ -63,7 +79,33 @@ export async function startSimulatedMarket(options: SimulatedMarketOptions = {})
     },
     liveInstances: () => ({ vastai: vastai.liveInstances(), runpod: runpod.liveInstances() }),
     async stop() {
+      await agents.stop();
       await Promise.all([vastai.stop(), runpod.stop()]);
+    },
+  };
+}
+
+/** Runs the player over both simulators every {@link AGENT_POLL_MS}, one round at a time. */
+function playAgents(
+  sims: readonly (VastAiSim | RunPodSim)[],
+  player: AgentPlayer,
+): { stop(): Promise<void> } {
+  let stopped = false;
+  let round: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    round = round
+      .then(async () => {
+        if (!stopped) await player.play(sims.flatMap((sim) => sim.runningInstances()));
+      })
+      // play() reports per-instance failures itself; this keeps one broken round from ending the loop
+      .catch(() => {});
+  }, AGENT_POLL_MS);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await round;
     },
   };
 }

@@ -36,6 +36,16 @@ export function aPin(name: BinaryPin['name'], asset: Partial<BinaryAsset> = {}):
   return { name, version: 'v0-test', source: 'test', assets: { amd64: full, arm64: full } };
 }
 
+/**
+ * `ANEX_AGENT_BINARIES` for tests: checksummed pins (what an operator sets at release), so the
+ * endpoint serves bootstraps. Nothing downloads them: simulated agents never fetch binaries.
+ */
+export function agentBinariesEnv(): string {
+  const { name: _w, ...wireproxy } = aPin('wireproxy');
+  const { name: _s, ...wstunnel } = aPin('wstunnel');
+  return JSON.stringify({ wireproxy, wstunnel });
+}
+
 export function tunnelSettings(
   overrides: Partial<TunnelSettings> = {},
   gateway: WgKeyPair = wgKeyPair(),

@@ -25,7 +25,9 @@ async function runLocal(options: RunOptions, flags: Record<string, unknown>): Pr
   // The same settings table as the functions' ANEX_* variables (lib/config), as flags.
   const config = configFromFlags(flags);
   const tunnel = tunnelOptions(options, config, process.env);
-  const market: SimulatedMarket | undefined = options.simulate ? await startSimulatedMarket() : undefined;
+  const market: SimulatedMarket | undefined = options.simulate
+    ? await startSimulatedMarket({ onAgentEvent: logLine })
+    : undefined;
   let mode: LocalMode;
   try {
     mode = await startLocalMode({

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { AnexConfig } from '../../config/config.ts';
+import { agentBinariesFromEnv } from '../../config/tunnel.ts';
 import { InvalidInputError } from '../../errors.ts';
 import type { LocalTunnelOptions } from '../../local/agent-endpoint.ts';
 
@@ -70,5 +71,6 @@ export function tunnelOptions(
       .split(',')
       .map((c) => c.trim())
       .filter((c) => c !== ''),
+    binaries: agentBinariesFromEnv(env),
   };
 }

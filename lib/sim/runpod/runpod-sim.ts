@@ -1,3 +1,4 @@
+import type { RunningInstance } from '../common/agent-player.ts';
 import { BootPlans } from '../common/boot-plans.ts';
 import type { SimResponse } from '../common/http-server.ts';
 import type { RateDecision, RateLimit } from '../common/rate-limit.ts';
@@ -110,6 +111,17 @@ export class RunPodSim extends SimBase<RunPodState> {
 
   setPodsPageSize(size: number | undefined): void {
     this.state.podsPageSize = size;
+  }
+
+  /** Pods whose container is running now (RUNNING with a runtime), with their env. */
+  runningInstances(): RunningInstance[] {
+    const now = this.core.now();
+    return [...this.state.pods.values()]
+      .filter((p) => {
+        const phase = phaseAt(p, now, this.state.timings);
+        return !p.terminated && phase.status === 'RUNNING' && phase.uptimeMs !== undefined;
+      })
+      .map((p) => ({ id: p.id, env: p.env }));
   }
 
   liveInstances(): SimInstanceSummary[] {

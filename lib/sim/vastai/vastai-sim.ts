@@ -1,3 +1,4 @@
+import type { RunningInstance } from '../common/agent-player.ts';
 import { BootPlans } from '../common/boot-plans.ts';
 import { bearerToken, type SimRequest, type SimResponse } from '../common/http-server.ts';
 import type { RateLimit } from '../common/rate-limit.ts';
@@ -102,6 +103,14 @@ export class VastAiSim extends SimBase<VastState> {
   /** The stored row of an ask, for assertions. */
   ask(askId: number): Readonly<Record<string, unknown>> | undefined {
     return this.state.asks.get(askId)?.row;
+  }
+
+  /** Instances whose container is running now, with their env (the agent player reads its token there). */
+  runningInstances(): RunningInstance[] {
+    const now = this.core.now();
+    return [...this.state.instances.values()]
+      .filter((r) => !r.destroyed && statusAt(r, now, this.state.timings).actual === 'running')
+      .map((r) => ({ id: String(r.id), env: r.env }));
   }
 
   liveInstances(): SimInstanceSummary[] {

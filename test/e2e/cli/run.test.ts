@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { freePort } from '../../../lib/local/control-plane/ports.ts';
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
 import { adminKubeConfig, controlPlane, createTestNamespace, eventually } from '../../support/index.ts';
+import { agentBinariesEnv } from '../../support/tunnel.ts';
 import { type CliProcess, REPO, runCli, startCli } from './cli-process.ts';
 
 interface SimInstance {
@@ -174,24 +175,27 @@ describe('anex run --simulate-style local mode (child processes)', () => {
     dirs.push(dataDir);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const run = cli([
-      'run',
-      '--simulate',
-      '--kubeconfig',
-      controlPlane().kubeconfigPath,
-      '--data-dir',
-      dataDir,
-      '--interval',
-      '1',
-      '--agent-endpoint-url',
-      url,
-      '--agent-listen',
-      `127.0.0.1:${port}`,
-      '--gateway-public-key',
-      wgKeyPair().publicKey,
-      '--gateway-endpoint',
-      '127.0.0.1:51820',
-    ]);
+    const run = cli(
+      [
+        'run',
+        '--simulate',
+        '--kubeconfig',
+        controlPlane().kubeconfigPath,
+        '--data-dir',
+        dataDir,
+        '--interval',
+        '1',
+        '--agent-endpoint-url',
+        url,
+        '--agent-listen',
+        `127.0.0.1:${port}`,
+        '--gateway-public-key',
+        wgKeyPair().publicKey,
+        '--gateway-endpoint',
+        '127.0.0.1:51820',
+      ],
+      { ANEX_AGENT_BINARIES: agentBinariesEnv() },
+    );
     await run.waitFor(new RegExp(`agent endpoint on ${url}`), 'the agent endpoint');
     const created = await ns.core.createNamespacedPod({ namespace: ns.name, body: seedPod() });
     const uid = created.metadata?.uid as string;
@@ -203,6 +207,8 @@ describe('anex run --simulate-style local mode (child processes)', () => {
       { what: 'the pod Running', timeoutMs: 90_000 },
     );
     expect(pod.status?.podIP).toMatch(/^10\.99\.\d+\.\d+$/);
+    // Running came from the agent: the simulated machine's agent bootstrapped and reported started.
+    expect(run.stderr() + run.stdout()).toMatch(/simulated agent on instance \S+: container started/);
     // The endpoint answers with the pod's record behind it: no credential, no status.
     const alive = await fetch(`${url}/v1/pod-alive?podUid=${uid}`);
     expect(alive.status).toBe(401);
