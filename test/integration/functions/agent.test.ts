@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionUrlResult } from '../../../functions/support/function-url.ts';
 import type { PodEventMessage } from '../../../lib/admission/pod-event.ts';
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
 import { issueBootstrapToken, newSecret } from '../../../lib/tunnel/tokens.ts';
 import { createTestNamespace, eventually, type TestNamespace } from '../../support/index.ts';
+import { agentBinariesEnv } from '../../support/tunnel.ts';
 import { type FunctionGround, type LambdaHandler, liveInstances, startFunctionGround } from './ground.ts';
 import {
   aFunctionUrlEvent,
@@ -29,19 +29,6 @@ let ns: TestNamespace;
 let output: OutputCapture;
 
 /** Operator-pinned agent binaries (the shipped pins carry no checksums yet, and bootstrap refuses those). */
-function pinnedBinaries(): string {
-  const asset = (name: string, arch: string) => ({
-    url: `https://downloads.anex.test/${name}_linux_${arch}.tar.gz`,
-    sha256: createHash('sha256').update(`${name}-${arch}`).digest('hex'),
-    format: 'tar.gz',
-  });
-  const pin = (name: string) => ({
-    version: 'v0.0.0-test',
-    assets: { amd64: asset(name, 'amd64'), arm64: asset(name, 'arm64') },
-  });
-  return JSON.stringify({ wireproxy: pin('wireproxy'), wstunnel: pin('wstunnel') });
-}
-
 beforeAll(async () => {
   ground = await startFunctionGround({
     env: {
@@ -50,7 +37,7 @@ beforeAll(async () => {
       ANEX_GATEWAY_UDP_ENDPOINT: '198.51.100.10:51820',
       ANEX_CLUSTER_CIDRS: '10.96.0.0/12',
       ANEX_VPN_RANGE: '10.97.0.0/24',
-      ANEX_AGENT_BINARIES: pinnedBinaries(),
+      ANEX_AGENT_BINARIES: agentBinariesEnv(),
     },
   });
   agent = ((await import('../../../functions/agent.ts')) as { handler: typeof agent }).handler;
