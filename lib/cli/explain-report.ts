@@ -9,6 +9,7 @@ import type { ProviderEndpoint } from '../local/provider-env.ts';
 import { PROVIDER_ENV, providersFor } from '../local/provider-env.ts';
 import { type Offer, PROVIDERS, type ProviderName } from '../offers/offer.ts';
 import { DEFAULT_RECONCILE_CONFIG } from '../reconcile/config.ts';
+import { mergeOffers, widenedForExplain } from '../reconcile/offers-widened.ts';
 import { defaultRules } from '../reconcile/rules-default.ts';
 import type { Ban, PodRecord, Store } from '../state/store.ts';
 
@@ -116,7 +117,8 @@ async function liveOffers(
     // filters remove, so the funnel and the near miss have something to show. Bans are not
     // pushed into any search: the funnel shows what they keep out.
     const searches = [requirements, ...widened(requirements)].map((r) => client.listOffers(r, {}));
-    const offers = dedupe((await Promise.all(searches)).flat());
+    const [own = [], ...wider] = await Promise.all(searches);
+    const offers = mergeOffers(own, wider.flat());
     return {
       offers: {
         explanation: explain(requirements, offers, bans, input.now),
@@ -128,28 +130,11 @@ async function liveOffers(
   }
 }
 
-/** The pod's requirements without their filters: all of them, then all but GPU model and count. */
+/** The pod's search widened twice: all but GPU model and count, then nothing but the provider. */
 function widened(requirements: Requirements): Requirements[] {
-  const bare: Requirements = {
-    provider: requirements.provider,
-    diskToAllocateGb: requirements.diskToAllocateGb,
-    vastai: { verifiedOnly: false },
-    runpod: { keepGpuTypePriority: false },
-    notes: [],
-    warnings: [],
-  };
-  const gpu: Requirements = {
-    ...bare,
-    ...(requirements.gpuNames === undefined ? {} : { gpuNames: requirements.gpuNames }),
-    ...(requirements.gpuCount === undefined ? {} : { gpuCount: requirements.gpuCount }),
-  };
-  return [bare, gpu];
-}
-
-function dedupe(offers: readonly Offer[]): Offer[] {
-  const byId = new Map<string, Offer>();
-  for (const offer of offers) byId.set(offer.offerId, offer);
-  return [...byId.values()];
+  const gpuOnly = widenedForExplain(requirements);
+  const { gpuNames: _names, gpuCount: _count, ...bare } = gpuOnly;
+  return [gpuOnly, bare];
 }
 
 async function recentEvents(kubeConfig: KubeConfig, view: PodView): Promise<ExplainReport['events']> {
