@@ -60,8 +60,10 @@ export class ReconcilerAgentBackend implements AgentBackend {
       if (record !== undefined && report.state === 'failed') await this.#event(record, 'failed', report);
       return;
     }
+    // Reported before the pass recorded the instance (adoption pending): the pass says Running once it has.
+    if (record.stage !== 'running' || record.startedAt === undefined) return;
     const pod = await this.#options.cluster.getPod(record.namespace, record.name);
-    if (pod?.uid !== podUid || record.startedAt === undefined) return;
+    if (pod?.uid !== podUid) return;
     await this.#options.cluster.recordEvent(pod, events.started(record.instance?.id ?? 'unknown'), {
       now: options.now,
     });
@@ -119,6 +121,11 @@ export class ReconcilerAgentBackend implements AgentBackend {
 
 /** The record after an agent report; undefined when it changes nothing (reports are repeated until acknowledged). */
 function applyReport(record: PodWrite, report: StatusReport, now: number): PodWrite | undefined {
+  // The instance booted before the pass that rented it recorded it (crash, lost answer): keep the
+  // start so the pass that adopts the instance knows the agent already reported.
+  if (record.stage === 'creating' && report.state === 'started') {
+    return record.startedAt === undefined ? change(record, { startedAt: now }) : undefined;
+  }
   if (record.stage !== 'starting' && record.stage !== 'running') return undefined;
   switch (report.state) {
     case 'started':

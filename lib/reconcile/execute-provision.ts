@@ -47,10 +47,15 @@ export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise
   const tag = { clusterId: deps.config.clusterId, podUid: run.plan.from.podUid };
   const built = await deps.launch({ pod: run.plan.view, requirements: run.plan.requirements, tag });
   // Recorded with the intent: how the next passes tell "machine up" from "container started".
-  const from = change(run.plan.from, {
-    launch: built.launch ?? 'plain',
-    ...(built.vpnAddress === undefined ? {} : { vpnAddress: built.vpnAddress }),
-  });
+  // A new launch has not started: no earlier start may be taken for this one's.
+  const from = change(
+    run.plan.from,
+    {
+      launch: built.launch ?? 'plain',
+      ...(built.vpnAddress === undefined ? {} : { vpnAddress: built.vpnAddress }),
+    },
+    ['startedAt'],
+  );
   const state: Attempting = {
     deps,
     run,

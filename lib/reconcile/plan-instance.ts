@@ -27,22 +27,21 @@ export function planStarting(op: ObservedPod, env: PlanEnv, record: PodRecord): 
     return release(op, env, { reason, counts: true, ban: false, extras, events: [] });
   }
   const state = instance.state;
+  // Through the agent, the container starts when the agent says so — possibly while this record
+  // was still 'creating' (the report keeps startedAt; adoption carried it here).
+  const viaAgent = record.launch === 'agent';
+  const agentStarted = viaAgent && record.startedAt !== undefined;
   switch (state.phase) {
     case 'running':
-      // Through the agent, "running" is only the machine: the container starts when the agent says so.
-      if (record.launch === 'agent') return awaitingAgent(op, env, { machine: recorded, instance, extras });
-      return {
-        ...basePlan(op, 'started'),
-        destroy: extras,
-        after: change(currentWrite(op), { stage: 'running', startedAt: env.now }),
-        situation: running(env.now, instance),
-        events: [events.started(recorded.id)],
-      };
+      // Provider "running" is only the machine when the agent launches the container.
+      if (viaAgent && !agentStarted) return awaitingAgent(op, env, { machine: recorded, instance, extras });
+      return started(op, env, { record, instance, extras });
     case 'exited':
       return exited(op, env, state.exitCode, extras);
     case 'failed':
       return failedStart(op, env, { fault: state.fault, detail: state.reason, extras, machine: recorded });
     default: {
+      if (agentStarted) return started(op, env, { record, instance, extras });
       const elapsed = env.now - recorded.createdAt;
       const limit = env.config.startTimeoutMs[op.provider];
       if (elapsed <= limit) {
@@ -53,6 +52,22 @@ export function planStarting(op: ObservedPod, env: PlanEnv, record: PodRecord): 
       return release(op, env, { reason, counts: true, ban: true, extras, events: [] });
     }
   }
+}
+
+/** The container started: record it and say Running (startedAt: the agent's report if it came first). */
+function started(
+  op: ObservedPod,
+  env: PlanEnv,
+  at: { record: PodRecord; instance: Instance; extras: string[] },
+): PodPlan {
+  const startedAt = at.record.startedAt ?? env.now;
+  return {
+    ...basePlan(op, 'started'),
+    destroy: at.extras,
+    after: change(currentWrite(op), { stage: 'running', startedAt }),
+    situation: running(startedAt, at.instance),
+    events: [events.started(at.instance.id)],
+  };
 }
 
 interface AgentWait {

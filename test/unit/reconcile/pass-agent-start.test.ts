@@ -99,6 +99,29 @@ describe('runPass: when a pod counts as Running', () => {
     expect((await h.store.getPod(pod.uid))?.stage).toBe('running');
   });
 
+  it('agent launch: a start reported before the pass recorded the instance is kept through adoption', async () => {
+    const h = withLaunch('agent');
+    h.vast.offers = [anOffer(), anOffer()];
+    h.vast.onCreate('lost-answer');
+    const pod = h.cluster.addPod(gpuPod(1));
+    await h.pass();
+    expect((await h.store.getPod(pod.uid))?.stage).toBe('creating');
+    h.vast.advance();
+    h.tick(10_000);
+    const reportedAt = h.now;
+    await backendOf(h).recordStatus(pod.uid, { state: 'started' }, { now: reportedAt });
+    // Not Running yet: the instance is not recorded; the pass that adopts it says so.
+    expect(h.cluster.pod('default', pod.name)?.status?.phase).toBe('Pending');
+    expect(await h.store.getPod(pod.uid)).toMatchObject({ stage: 'creating', startedAt: reportedAt });
+
+    h.tick(MINUTE);
+    await h.pass();
+    await h.pass();
+    expect(await h.store.getPod(pod.uid)).toMatchObject({ stage: 'running', startedAt: reportedAt });
+    expect(h.cluster.pod('default', pod.name)?.status?.phase).toBe('Running');
+    expect(h.vast.creates).toHaveLength(1);
+  });
+
   it('agent launch: waiting for the agent writes the status once (no flapping across passes)', async () => {
     const h = withLaunch('agent');
     const pod = await machineUp(h);
