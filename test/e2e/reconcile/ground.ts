@@ -8,16 +8,14 @@ import { virtualNodeSpec } from '../../../lib/kube/virtual-node.ts';
 import type { ProviderName } from '../../../lib/offers/offer.ts';
 import { createProvider } from '../../../lib/providers/index.ts';
 import type { Provider } from '../../../lib/providers/provider.ts';
-import { ReconcilerAgentBackend } from '../../../lib/reconcile/agent-backend.ts';
-import { agentLaunch } from '../../../lib/reconcile/agent-launch.ts';
 import { DEFAULT_RECONCILE_CONFIG, type ReconcileConfig } from '../../../lib/reconcile/config.ts';
 import { type PassDeps, type PassSummary, runPass } from '../../../lib/reconcile/pass.ts';
 import { defaultRules } from '../../../lib/reconcile/rules-default.ts';
 import { RunPodSim } from '../../../lib/sim/runpod/runpod-sim.ts';
 import { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
 import { DynamoStore } from '../../../lib/state/dynamo-store.ts';
-import { parseVpnRange } from '../../../lib/tunnel/addresses.ts';
 import { adminKubeConfig, createTable, dynamoClientFor, dynamoInfo } from '../../support/index.ts';
+import { type GroundAgents, startAgents } from './agent-ground.ts';
 
 /**
  * The whole reconciler on the real parts: the run's kube-apiserver + scheduler +
@@ -35,11 +33,11 @@ export interface ReconcileGround {
   clock: () => number;
   /** moves the ground's time forward (ban expiry) — never back, so nothing already timed jumps */
   skew(ms: number): void;
+  /** the real agent endpoint and the simulated machines' agents (agent-ground.ts) */
+  agents: GroundAgents;
   /**
-   * Plays the simulated instances' agents (with the agent launch), then runs a full pass at
-   * the ground's time. The simulators run no containers, so the agent inside a simulated
-   * instance is played here: once the marketplace reports the instance running, its
-   * 'started' report goes to the real ReconcilerAgentBackend, as the endpoint would hand it.
+   * Lets the agents of simulated instances now running bootstrap and report 'started'
+   * through the real endpoint (unless `agent: 'none'`), then runs a full pass at the ground's time.
    */
   pass(): Promise<PassSummary>;
   stop(): Promise<void>;
@@ -47,7 +45,7 @@ export interface ReconcileGround {
 
 export interface GroundOptions {
   config?: Partial<ReconcileConfig>;
-  /** `agent` (default): launch through the agent; `none` plays no agent, so pods wait in ContainerCreating */
+  /** `simulated` (default): the simulated machines play their agents; `none`: pods wait in ContainerCreating */
   agent?: 'simulated' | 'none';
   /** offers in the simulated market (small markets keep searches cheap) */
   offers?: number;
@@ -82,27 +80,16 @@ export async function startGround(
   const client = dynamoClientFor(dynamoInfo());
   const store = new DynamoStore({ client, tableName: await createTable(client) });
   const adapter = createProvider(provider, { apiKey: 'e2e-key', baseUrl: url, clusterId, timeoutMs: 1_500 });
+  const agents = await startAgents({ store, cluster, sim, clock });
   const deps: PassDeps = {
     store,
     cluster,
     providers: { [provider]: adapter },
     config: { ...DEFAULT_RECONCILE_CONFIG, clusterId, nodes: { [provider]: nodeName }, ...config },
     rules: defaultRules,
-    launch: agentLaunch({
-      store,
-      range: parseVpnRange('10.98.0.0/24'),
-      endpointUrl: 'https://agent.anex.test',
-      now: clock,
-    }),
+    launch: agents.launch,
     clock,
   };
-  const backend = new ReconcilerAgentBackend({
-    store,
-    cluster,
-    transport: { vastai: 'udp', runpod: 'wstunnel' },
-    clock,
-  });
-  const playAgents = options.agent === 'none' ? async () => {} : () => reportStarts(deps, backend, adapter);
   return {
     provider,
     nodeName,
@@ -114,8 +101,9 @@ export async function startGround(
     skew(ms) {
       skewMs += Math.max(0, ms);
     },
+    agents,
     async pass() {
-      await playAgents();
+      if (options.agent !== 'none') await agents.play();
       return runPass(deps, { now: clock(), deadline: clock() + 30_000 });
     },
     async stop() {
@@ -124,32 +112,11 @@ export async function startGround(
       await core.deleteNode({ name: nodeName }).catch((error: { code?: number }) => {
         if (error.code !== 404) throw error;
       });
+      await agents.stop();
       await sim.stop();
       client.destroy();
     },
   };
-}
-
-/**
- * The agent of every simulated instance that the marketplace reports running and whose pod
- * still waits for it reports 'started'. A marketplace that cannot be listed (down) reports
- * nothing: the agent's report waits, as the real one retries.
- */
-async function reportStarts(
-  deps: PassDeps,
-  backend: ReconcilerAgentBackend,
-  adapter: Provider,
-): Promise<void> {
-  const waiting = (await deps.store.listPods()).filter(
-    (r) => r.stage === 'starting' && r.launch === 'agent' && r.instance !== undefined,
-  );
-  if (waiting.length === 0) return;
-  const instances = await adapter.listTagged({}).catch(() => []);
-  for (const record of waiting) {
-    const instance = instances.find((i) => i.id === record.instance?.id);
-    if (instance?.state.phase !== 'running') continue;
-    await backend.recordStatus(record.podUid, { state: 'started' }, { now: deps.clock() });
-  }
 }
 
 /** A fixture pod, pinned to this ground's node (the shared cluster may hold other virtual nodes). */

@@ -37,6 +37,8 @@ describe.each([
     const status = running.pod.status;
     expect(running.pod.spec?.nodeName).toBe(ground.nodeName);
     expect(status?.podIP).toMatch(/^10\.98\.0\.\d+$/);
+    // Running came from the agent: the simulated machine's agent bootstrapped and reported the start.
+    expect(ground.agents.said.filter((m) => m.endsWith('container started'))).toHaveLength(1);
     expect(status?.containerStatuses?.[0]).toMatchObject({ name: 'training', ready: true });
     expect(status?.containerStatuses?.[0]?.state?.running?.startedAt).toBeDefined();
     const conditions = Object.fromEntries((status?.conditions ?? []).map((c) => [c.type, c.status]));
