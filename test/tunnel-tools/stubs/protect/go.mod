@@ -1,3 +1,0 @@
-module suah.dev/protect
-
-go 1.21
