@@ -6,10 +6,12 @@ import { agentLaunch } from '../reconcile/agent-launch.ts';
 import type { LaunchBuilder } from '../reconcile/launch.ts';
 import type { Store } from '../state/store.ts';
 import { parseVpnRange } from '../tunnel/addresses.ts';
+import type { BinaryFiles } from '../tunnel/endpoint/binaries.ts';
 import { tokenBucketLimiter } from '../tunnel/endpoint/rate-limit.ts';
 import { type AgentEndpointServer, serveAgentEndpoint } from '../tunnel/endpoint/server.ts';
 import type { TunnelSettings } from '../tunnel/endpoint/types.ts';
 import { isWgKey } from '../tunnel/keys.ts';
+import { selfServedBinaries } from './agent-binaries.ts';
 
 /** The tunnel side of local mode: where agents reach us and where the WireGuard gateway is. */
 export interface LocalTunnelOptions {
@@ -24,8 +26,11 @@ export interface LocalTunnelOptions {
   /** the gateway's wstunnel server (RunPod blocks UDP); the path prefix is its shared secret */
   wstunnel?: { serverUrl: string; pathPrefix: string };
   clusterCidrs: readonly string[];
-  /** wireproxy / wstunnel pins the agents download (from ANEX_AGENT_BINARIES, else the shipped pins) */
-  binaries: TunnelSettings['binaries'];
+  /**
+   * wireproxy / wstunnel pins the agents download (from ANEX_AGENT_BINARIES); unset = build
+   * wireproxy here and serve it from this endpoint (lib/local/agent-binaries.ts)
+   */
+  binaries?: TunnelSettings['binaries'];
 }
 
 export interface LocalAgentEndpoint {
@@ -46,11 +51,14 @@ export async function startLocalAgentEndpoint(options: {
   log: (line: string) => void;
 }): Promise<LocalAgentEndpoint> {
   const { tunnel, store, cluster, log } = options;
-  const settings = tunnelSettings(tunnel);
   const [host, port] = splitListen(tunnel.listen);
+  checkGateway(tunnel);
+  const { binaries, files } = agentBinaries(tunnel, log);
+  const settings = tunnelSettings(tunnel, binaries);
   const server = await serveAgentEndpoint({
     host,
     port,
+    binaries: files,
     deps: {
       store,
       backend: new ReconcilerAgentBackend({
@@ -78,7 +86,21 @@ export async function startLocalAgentEndpoint(options: {
   return { server, launch };
 }
 
-function tunnelSettings(tunnel: LocalTunnelOptions): TunnelSettings {
+/** The operator's pins when given, else wireproxy built here and served by this endpoint. */
+function agentBinaries(
+  tunnel: LocalTunnelOptions,
+  log: (line: string) => void,
+): { binaries: TunnelSettings['binaries']; files: BinaryFiles } {
+  if (tunnel.binaries !== undefined) return { binaries: tunnel.binaries, files: {} };
+  const served = selfServedBinaries(tunnel.agentUrl);
+  log(
+    `agent binaries: ${served.summary}; wstunnel keeps its shipped pin (set ANEX_AGENT_BINARIES for wstunnel transport)`,
+  );
+  return { binaries: served.pins, files: served.files };
+}
+
+/** Bad gateway flags fail before any build starts. */
+function checkGateway(tunnel: LocalTunnelOptions): void {
   const issues: string[] = [];
   if (!isWgKey(tunnel.gatewayPublicKey)) {
     issues.push(
@@ -91,13 +113,19 @@ function tunnelSettings(tunnel: LocalTunnelOptions): TunnelSettings {
     );
   }
   if (issues.length > 0) throw new InvalidInputError(issues);
+}
+
+function tunnelSettings(tunnel: LocalTunnelOptions, binaries: TunnelSettings['binaries']): TunnelSettings {
   return {
     vpnRange: parseVpnRange(tunnel.vpnRange),
     gatewayPublicKey: tunnel.gatewayPublicKey,
     udpEndpoint: tunnel.gatewayEndpoint,
     ...(tunnel.wstunnel === undefined ? {} : { wstunnel: tunnel.wstunnel }),
     clusterCidrs: tunnel.clusterCidrs,
-    binaries: tunnel.binaries,
+    binaries,
+    // Agents already fetch over http:// when the endpoint itself is http:// (their insecure
+    // flag); the served binaries share its URL, and the checksum still guards the bytes.
+    ...(tunnel.agentUrl.startsWith('http://') ? { allowInsecureBinaryUrls: true } : {}),
   };
 }
 

@@ -1,21 +1,30 @@
 /**
- * Binaries the agent downloads on the instance, pinned by URL and SHA-256.
+ * Binaries the agent downloads on the instance, pinned by URL and SHA-256. Which pins agents
+ * actually get (docs/tunnel.md "Agent binaries"):
  *
- * wireproxy: every tag from v1.0.8 to v1.1.3 has the Landlock bug that makes
+ * - `anex run` with the agent endpoint, ANEX_AGENT_BINARIES unset: wireproxy is anex's own
+ *   build (lib/tunnel/wireproxy-build: upstream v1.0.9 with Landlock replaced by a no-op, so
+ *   no bind bug), served by the endpoint at /v1/binaries/wireproxy/<arch> with the checksums
+ *   the build computed (lib/local/agent-binaries.ts). wstunnel keeps WSTUNNEL_PIN below.
+ * - The AWS functions, and anywhere ANEX_AGENT_BINARIES is unset outside local mode: the pins
+ *   below, as is. Serving the self-built wireproxy from AWS is designed, not built
+ *   (docs/adr/0008-self-built-agent-binaries.md).
+ * - ANEX_AGENT_BINARIES set: the operator's pins, everywhere.
+ *
+ * wireproxy upstream: every tag from v1.0.8 to v1.1.3 has the Landlock bug that makes
  * `[TCPClientTunnel]` fail with `bind: permission denied` on Linux ≥ 6.7 (windtf/wireproxy
- * #218; fixed by #219, merged 2026-07-27, after v1.1.3). GW_TUNNEL_* relies on
- * `[TCPClientTunnel]`, so production needs the first release that contains #219. At the
- * time of writing it was not tagged: the pin names the expected tag, and the checksums are
- * unset on purpose.
+ * #218; fixed by #219, merged 2026-07-27, after v1.1.3). WIREPROXY_PIN names the first tag
+ * expected to contain the fix; its checksums are unset because the assets could not be
+ * downloaded and verified here.
+ *
+ * wstunnel is Rust and cannot be built from the registries this project builds from, so its
+ * pin stays an upstream release with unset checksums: agents that need it (wstunnel transport,
+ * RunPod) are refused until an operator supplies verified pins through ANEX_AGENT_BINARIES.
  *
  * CHECKSUMS MUST BE FILLED AT RELEASE: download each asset once, verify it (release notes,
- * signature where offered), run `sha256sum`, paste the hex here. The agent endpoint serves
- * these to the agent and the agent REFUSES to run a binary whose checksum is unset
- * (see `pinIssues`, checked at bootstrap, and the agent script's own check). Operators
- * hosting their own builds override the whole pin set through the endpoint's configuration.
- *
- * Tests do not use these URLs: the local agent endpoint serves a wireproxy built from the
- * Go module proxy (test/tunnel-tools) with its computed checksum.
+ * signature where offered), run `sha256sum`, paste the hex here. The endpoint REFUSES a
+ * bootstrap whose agent would download a binary with an unset checksum (`pinIssues`: wireproxy
+ * always, wstunnel for wstunnel launches), and the agent script checks again.
  */
 export type Arch = 'amd64' | 'arm64';
 

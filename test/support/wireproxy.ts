@@ -1,22 +1,26 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Arch } from '../../lib/tunnel/pins.ts';
 import { TestGroundError } from './errors.ts';
 
 /**
- * The real wireproxy, built from the Go module proxy by test/tunnel-tools/build.sh (cached
- * under ~/.cache/anex/tools/). Built on first use; a failed build fails the test loudly.
+ * The real wireproxy: the product build (lib/tunnel/wireproxy-build/build.sh, cached under
+ * ~/.cache/anex/agent-binaries/), the same binaries local mode serves to agents, for this
+ * machine's architecture. Built on first use; a failed build fails the test loudly.
  */
-const BUILD_SCRIPT = fileURLToPath(new URL('../tunnel-tools/build.sh', import.meta.url));
+const BUILD_SCRIPT = fileURLToPath(new URL('../../lib/tunnel/wireproxy-build/build.sh', import.meta.url));
 
-let cached: string | undefined;
+let cachedDir: string | undefined;
 
-export function wireproxyBinary(): string {
-  if (cached !== undefined) return cached;
+/** The build directory (both architectures and manifest.json). */
+export function wireproxyBuildDir(): string {
+  if (cachedDir !== undefined) return cachedDir;
   let output: string;
   try {
     // stderr is inherited: a first build prints progress lines.
-    output = execFileSync('sh', [BUILD_SCRIPT], {
+    output = execFileSync('bash', [BUILD_SCRIPT], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
       timeout: 900_000,
@@ -25,16 +29,28 @@ export function wireproxyBinary(): string {
     throw new TestGroundError(
       'wireproxy',
       `${BUILD_SCRIPT} failed; is Go ≥ 1.24 installed and the module proxy reachable?`,
-      {
-        cause: error,
-      },
+      { cause: error },
     );
   }
-  const path = output.trim().split('\n').at(-1) ?? '';
-  if (!existsSync(path))
-    throw new TestGroundError('wireproxy', `build.sh reported ${JSON.stringify(path)}, which does not exist`);
-  cached = path;
-  return path;
+  const dir = output.trim().split('\n').at(-1) ?? '';
+  if (!existsSync(join(dir, 'manifest.json')))
+    throw new TestGroundError(
+      'wireproxy',
+      `build.sh reported ${JSON.stringify(dir)}, which holds no manifest.json`,
+    );
+  cachedDir = dir;
+  return dir;
+}
+
+/** This machine's architecture in Go's naming. */
+export function hostArch(): Arch {
+  if (process.arch === 'x64') return 'amd64';
+  if (process.arch === 'arm64') return 'arm64';
+  throw new TestGroundError('wireproxy', `no wireproxy build for ${process.arch} (amd64 and arm64 only)`);
+}
+
+export function wireproxyBinary(): string {
+  return join(wireproxyBuildDir(), `wireproxy-linux-${hostArch()}`);
 }
 
 /** Runs `wireproxy -n -c <path>` (parse only): ok plus everything it printed. */

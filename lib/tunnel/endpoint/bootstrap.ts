@@ -44,9 +44,7 @@ export async function handleBootstrap(
   const { podUid } = body.value;
   if (!deps.rateLimiter.take(`bootstrap:${podUid}`, deps.now()))
     return fail(429, 'too many requests for this pod');
-  const unpinned = [deps.settings.binaries.wireproxy, deps.settings.binaries.wstunnel].flatMap((pin) =>
-    pinIssues(pin, { allowInsecureUrls: deps.settings.allowInsecureBinaryUrls ?? false }),
-  );
+  const unpinned = await unpinnedBinaries(podUid, deps);
   if (unpinned.length > 0) {
     deps.logger.warn('agent binaries are not pinned; refusing bootstrap', { podUid, issues: unpinned });
     return fail(503, 'agent binaries are not pinned on this installation (checksums unset)');
@@ -66,6 +64,20 @@ export async function handleBootstrap(
     return fail(410, 'this pod is gone; the instance should stop');
   }
   return admit(body.value, launch, deps);
+}
+
+/**
+ * Pin problems of the binaries this pod's agent will download: wireproxy always, wstunnel
+ * only for a wstunnel launch, so UDP pods run while wstunnel's pin is still unverified. Checked
+ * before the one-time token is spent; the launch lookup says no more than the transport.
+ */
+async function unpinnedBinaries(podUid: string, deps: AgentEndpointDeps): Promise<string[]> {
+  const options = { allowInsecureUrls: deps.settings.allowInsecureBinaryUrls ?? false };
+  const issues = pinIssues(deps.settings.binaries.wireproxy, options);
+  const wstunnel = pinIssues(deps.settings.binaries.wstunnel, options);
+  if (wstunnel.length === 0) return issues;
+  const launch = await deps.backend.getLaunch(podUid);
+  return launch?.transport === 'wstunnel' ? [...issues, ...wstunnel] : issues;
 }
 
 async function admit(

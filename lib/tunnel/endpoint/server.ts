@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { type BinaryFiles, serveBinary } from './binaries.ts';
 import { handleAgentRequest } from './handler.ts';
 import { fail, MAX_BODY_BYTES } from './http.ts';
 import type { AgentEndpointDeps, AgentResponse } from './types.ts';
@@ -18,9 +19,13 @@ export async function serveAgentEndpoint(options: {
   port: number;
   host?: string;
   deps: AgentEndpointDeps;
+  /** files served at GET /v1/binaries/<name>/<arch> (local mode's self-built agent binaries) */
+  binaries?: BinaryFiles;
 }): Promise<AgentEndpointServer> {
   const host = options.host ?? '127.0.0.1';
+  const binaries = options.binaries ?? {};
   const server = createServer((req, res) => {
+    if (serveBinary(req, res, binaries)) return;
     void respond(req, options.deps).then((response) => {
       res.writeHead(response.status, response.headers);
       res.end(response.body);

@@ -163,16 +163,21 @@ describe('POST /v1/bootstrap', () => {
     expect((await bootstrap(h, { token, podUid: pod.podUid })).status).toBe(410);
   });
 
-  it('refuses to hand out binaries whose checksum is unset', async () => {
+  it.each([
+    ['wireproxy', 'udp', 503],
+    ['wireproxy', 'wstunnel', 503],
+    ['wstunnel', 'wstunnel', 503],
+    // a UDP agent never downloads wstunnel, so its unverified pin does not block it
+    ['wstunnel', 'udp', 200],
+  ] as const)('with the %s checksum unset, a %s pod gets %i', async (unset, transport, status) => {
+    const pin = (name: 'wireproxy' | 'wstunnel') => aPin(name, name === unset ? { sha256: undefined } : {});
     const h = endpointHarness(
-      tunnelSettings({
-        binaries: { wireproxy: aPin('wireproxy', { sha256: undefined }), wstunnel: aPin('wstunnel') },
-      }),
+      tunnelSettings({ binaries: { wireproxy: pin('wireproxy'), wstunnel: pin('wstunnel') } }),
     );
-    const { pod, token } = await podWithToken(h);
+    const { pod, token } = await podWithToken(h, { transport });
     const response = await bootstrap(h, { token, podUid: pod.podUid });
-    expect(response.status).toBe(503);
-    expect(parsed(response).error).toContain('checksums unset');
+    expect(response.status).toBe(status);
+    if (status === 503) expect(parsed(response).error).toContain('checksums unset');
   });
 
   it('names every invalid GW_TUNNEL variable with 422', async () => {

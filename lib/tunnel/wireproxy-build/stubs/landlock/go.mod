@@ -1,0 +1,3 @@
+module github.com/landlock-lsm/go-landlock
+
+go 1.21

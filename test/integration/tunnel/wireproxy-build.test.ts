@@ -1,0 +1,106 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
+import type { Arch } from '../../../lib/tunnel/pins.ts';
+import { parseBuildManifest } from '../../../lib/tunnel/self-built.ts';
+import { eventually } from '../../support/eventually.ts';
+import { freePort } from '../../support/ports.ts';
+import { wireproxyBinary, wireproxyBuildDir } from '../../support/wireproxy.ts';
+
+/**
+ * The wireproxy anex builds for agents (lib/tunnel/wireproxy-build): checksums that match
+ * the files, the no-op Landlock stub actually linked, and a `[TCPClientTunnel]` listener that
+ * binds — the one wireproxy's Landlock rules (connect where bind is needed) would refuse.
+ */
+const ARCHES: Arch[] = ['amd64', 'arm64'];
+
+describe('self-built wireproxy', () => {
+  const dir = wireproxyBuildDir();
+  const manifest = parseBuildManifest(readFileSync(join(dir, 'manifest.json'), 'utf8'), 'manifest.json');
+
+  it.each(ARCHES)('the manifest checksum of linux/%s is the file’s', (arch) => {
+    const asset = manifest.assets[arch];
+    const bytes = readFileSync(join(dir, asset.file));
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(asset.sha256);
+    expect(manifest.version).toBe('v1.0.9-anex1');
+  });
+
+  it.each(ARCHES)('linux/%s links the no-op Landlock and pledge stubs, static, no libcap psx', (arch) => {
+    const info = execFileSync('go', ['version', '-m', join(dir, manifest.assets[arch].file)], {
+      encoding: 'utf8',
+    });
+    expect(info).toMatch(
+      /dep\s+github\.com\/landlock-lsm\/go-landlock\s+\S+\s*\n\s*=>\s+\.\/stubs\/landlock/,
+    );
+    expect(info).toMatch(/dep\s+suah\.dev\/protect\s+\S+\s*\n\s*=>\s+\.\/stubs\/protect/);
+    expect(info).toContain('CGO_ENABLED=0');
+    expect(info).toContain(`GOARCH=${arch}`);
+    // upstream go-landlock pulls in libcap's psx for all-thread syscalls; the stub does not
+    expect(info).not.toContain('libcap/psx');
+  });
+
+  describe('a [TCPClientTunnel] listener', () => {
+    const work = mkdtempSync(join(tmpdir(), 'anex-wp-bind-'));
+    let child: ChildProcess | undefined;
+    let output = '';
+
+    afterAll(() => {
+      child?.kill('SIGKILL');
+      rmSync(work, { recursive: true, force: true });
+    });
+
+    it('binds and accepts connections (no Landlock bind refusal)', async () => {
+      const port = await freePort();
+      const config = join(work, 'wireproxy.conf');
+      writeFileSync(
+        config,
+        [
+          '[Interface]',
+          `PrivateKey = ${wgKeyPair().privateKey}`,
+          'Address = 10.250.0.5/32',
+          '',
+          '[Peer]',
+          `PublicKey = ${wgKeyPair().publicKey}`,
+          // nothing answers there: the listener must come up regardless of the tunnel
+          'Endpoint = 127.0.0.1:9',
+          'AllowedIPs = 10.96.0.0/12',
+          '',
+          '[TCPClientTunnel]',
+          `BindAddress = 127.0.0.1:${port}`,
+          'Target = 10.96.0.1:443',
+          '',
+        ].join('\n'),
+      );
+      child = spawn(wireproxyBinary(), ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      child.stderr?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      const accepted = await eventually(() => tryConnect(port), {
+        what: `wireproxy listening on 127.0.0.1:${port}`,
+        timeoutMs: 30_000,
+        describe: async () => `exit ${child?.exitCode}; output: ${output.slice(-500)}`,
+      });
+      expect(accepted).toBe(true);
+      expect(output).not.toContain('permission denied');
+      expect(child.exitCode).toBeNull();
+    });
+  });
+});
+
+function tryConnect(port: number): Promise<true | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(undefined));
+  });
+}
