@@ -178,6 +178,8 @@ function destroy(state: VastState, rawId: string | undefined): SimResponse {
   const record = state.instances.get(id);
   if (!record || record.destroyed) return fail(404, 'not_found', 'Instance not found');
   record.destroyed = true;
+  // The rental ended: its GPUs and its ask go back on the market, as on Vast.
+  record.ask.taken = false;
   const machine = state.machines.get(record.ask.machineId);
   if (machine) machine.gpusInUse -= record.ask.numGpus;
   return { status: 200, body: { success: true } };

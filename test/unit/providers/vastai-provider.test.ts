@@ -105,6 +105,19 @@ describe('VastAiProvider.create, get and destroy against the simulator', () => {
     await provider.destroy(instance.id, {});
   });
 
+  it('puts a destroyed rental back on the market: its ask is listed and rentable again', async () => {
+    const { provider } = setup();
+    const [offer] = await provider.listOffers(aRequirements('vastai'), {});
+    const { instance } = await rentOne(provider, offer);
+    const whileRented = await provider.listOffers(aRequirements('vastai'), {});
+    await provider.destroy(instance.id, {});
+    const afterDestroy = await provider.listOffers(aRequirements('vastai'), {});
+    expect(whileRented.map((o) => o.offerId)).not.toContain(offer?.offerId);
+    expect(afterDestroy.map((o) => o.offerId)).toContain(offer?.offerId);
+    const { instance: again } = await rentOne(provider, offer);
+    await provider.destroy(again.id, {});
+  });
+
   sharedDestroyTests({ setup, rentOne });
 
   it('throws balance when the account has no credit', async () => {
