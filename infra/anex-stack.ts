@@ -9,6 +9,7 @@ import {
   FUNCTION_ENV,
 } from '../functions/support/env.ts';
 import { SETTINGS } from '../lib/config/settings.ts';
+import { AgentBinaries } from './constructs/agent-binaries.ts';
 import { AnexAlarms } from './constructs/anex-alarms.ts';
 import { AnexFunction } from './constructs/anex-function.ts';
 import { CredentialsSecret } from './constructs/credentials-secret.ts';
@@ -105,6 +106,7 @@ export class AnexStack extends Stack {
   readonly functions: Readonly<Record<'tick' | 'podEvents' | 'admission' | 'agent', AnexFunction>>;
   readonly admissionUrl: lambda.FunctionUrl;
   readonly agentUrl: lambda.FunctionUrl;
+  readonly agentBinaries: AgentBinaries;
 
   constructor(scope: Construct, id: string, props: AnexStackProps = {}) {
     super(scope, id, props);
@@ -122,6 +124,9 @@ export class AnexStack extends Stack {
     });
     this.functions = this.createFunctions(props, podEventsTimeout);
     this.grantAccess();
+    // The agent function hands out anex's own wireproxy at presigned URLs (ADR 0008).
+    this.agentBinaries = new AgentBinaries(this, 'AgentBinaries');
+    this.agentBinaries.serveFrom(this.functions.agent.function);
     this.connectTriggers(props);
     this.admissionUrl = this.publicUrl('admission', 'Kubernetes API server (ValidatingWebhookConfiguration)');
     this.agentUrl = this.publicUrl('agent', 'the anex agent on rented machines (bootstrap token)');

@@ -1,5 +1,5 @@
 import { type AnexConfig, loadConfigFromEnv } from '../../lib/config/config.ts';
-import type { TunnelMode } from '../../lib/config/tunnel.ts';
+import { operatorBinariesFromEnv, type TunnelMode } from '../../lib/config/tunnel.ts';
 import type { Cluster } from '../../lib/kube/cluster.ts';
 import { GATEWAY_TRANSPORT } from '../../lib/providers/provider.ts';
 import { ReconcilerAgentBackend } from '../../lib/reconcile/agent-backend.ts';
@@ -8,6 +8,8 @@ import { DynamoStore } from '../../lib/state/dynamo-store.ts';
 import type { Store } from '../../lib/state/store.ts';
 import { tokenBucketLimiter } from '../../lib/tunnel/endpoint/rate-limit.ts';
 import type { AgentEndpointDeps } from '../../lib/tunnel/endpoint/types.ts';
+import type { BinaryPin } from '../../lib/tunnel/pins.ts';
+import { s3Signer, storedBinariesFromEnv, storedBinaryPins } from './agent-binaries.ts';
 import { clusterFrom } from './cluster.ts';
 import { credentials, once } from './composition-root.ts';
 import { logger } from './logger.ts';
@@ -27,6 +29,8 @@ export function agentRootFor(options: {
   mode: TunnelMode;
   store: Store;
   cluster: () => Cluster;
+  /** per-bootstrap pins of the stack's self-built binaries (presigned URLs); unset = settings' pins */
+  binaryPins?: AgentEndpointDeps['binaryPins'];
 }): AgentRoot {
   const { mode, store } = options;
   if (!mode.on) {
@@ -50,6 +54,7 @@ export function agentRootFor(options: {
       },
       now: Date.now,
       rateLimiter: tokenBucketLimiter(),
+      ...(options.binaryPins === undefined ? {} : { binaryPins: options.binaryPins }),
     },
   };
 }
@@ -57,10 +62,25 @@ export function agentRootFor(options: {
 export const agentRoot: () => Promise<AgentRoot> = once(async () => {
   const config = loadConfigFromEnv(process.env);
   const secret = await credentials();
+  const mode = tunnelModeFor(config, secret, { env: process.env, role: 'endpoint' });
   return agentRootFor({
     config,
-    mode: tunnelModeFor(config, secret, { env: process.env, role: 'endpoint' }),
+    mode,
     store: new DynamoStore({ client: createDynamoClient(), tableName: config.tableName }),
     cluster: () => clusterFrom(secret.secrets),
+    ...selfBuiltPins(process.env, mode.on ? mode.settings.binaries.wstunnel : undefined),
   });
 });
+
+/**
+ * The stack's self-built wireproxy (presigned S3 URLs), unless the operator pinned wireproxy
+ * in ANEX_AGENT_BINARIES, which always wins; wstunnel stays the settings' (operator's or shipped).
+ */
+export function selfBuiltPins(
+  env: NodeJS.ProcessEnv,
+  wstunnel?: BinaryPin,
+): { binaryPins?: AgentEndpointDeps['binaryPins'] } {
+  if (operatorBinariesFromEnv(env).wireproxy !== undefined) return {};
+  const stored = storedBinariesFromEnv(env);
+  return stored === undefined ? {} : { binaryPins: storedBinaryPins(stored, s3Signer(), wstunnel) };
+}

@@ -22,6 +22,8 @@ export const FUNCTION_ENV = {
   logLevel: 'POWERTOOLS_LOG_LEVEL',
   /** Powertools service name (the `service` key of every log line) */
   serviceName: 'POWERTOOLS_SERVICE_NAME',
+  /** agent: where the stack put the self-built agent binaries (functions/support/agent-binaries.ts) */
+  agentBinaries: 'ANEX_AGENT_BINARIES_S3',
 } as const;
 
 export const DEFAULT_TICK_WINDOW_SECONDS = 50;

@@ -227,6 +227,22 @@ export function agentBinariesFromEnv(env: Env): TunnelSettings['binaries'] {
   return pins;
 }
 
+/**
+ * Only the pins the operator named in `ANEX_AGENT_BINARIES` (none when unset), so the caller
+ * can supply the others itself — e.g. self-built wireproxy next to an operator's wstunnel.
+ * @throws InvalidInputError naming the variable when the JSON is malformed.
+ */
+export function operatorBinariesFromEnv(env: Env): Partial<TunnelSettings['binaries']> {
+  const given = text(env, TUNNEL_ENV.binaries);
+  if (given === undefined) return {};
+  const pins = agentBinariesFromEnv(env);
+  const named = JSON.parse(given) as Record<string, unknown>;
+  return {
+    ...(named.wireproxy === undefined ? {} : { wireproxy: pins.wireproxy }),
+    ...(named.wstunnel === undefined ? {} : { wstunnel: pins.wstunnel }),
+  };
+}
+
 /** The shipped pins, or an operator's JSON override (e.g. self-hosted builds with checksums). */
 function binaryPins(given: string | undefined, issues: string[]): TunnelSettings['binaries'] {
   if (given === undefined) return { wireproxy: WIREPROXY_PIN, wstunnel: WSTUNNEL_PIN };

@@ -11,6 +11,7 @@ import { tokenBucketLimiter } from '../tunnel/endpoint/rate-limit.ts';
 import { type AgentEndpointServer, serveAgentEndpoint } from '../tunnel/endpoint/server.ts';
 import type { TunnelSettings } from '../tunnel/endpoint/types.ts';
 import { isWgKey } from '../tunnel/keys.ts';
+import { WSTUNNEL_PIN } from '../tunnel/pins.ts';
 import { selfServedBinaries } from './agent-binaries.ts';
 
 /** The tunnel side of local mode: where agents reach us and where the WireGuard gateway is. */
@@ -27,10 +28,11 @@ export interface LocalTunnelOptions {
   wstunnel?: { serverUrl: string; pathPrefix: string };
   clusterCidrs: readonly string[];
   /**
-   * wireproxy / wstunnel pins the agents download (from ANEX_AGENT_BINARIES); unset = build
-   * wireproxy here and serve it from this endpoint (lib/local/agent-binaries.ts)
+   * wireproxy / wstunnel pins the operator gave (ANEX_AGENT_BINARIES). Without a wireproxy pin
+   * this endpoint builds and serves wireproxy (lib/local/agent-binaries.ts); without a
+   * wstunnel pin the shipped one applies.
    */
-  binaries?: TunnelSettings['binaries'];
+  binaries?: Partial<TunnelSettings['binaries']>;
 }
 
 export interface LocalAgentEndpoint {
@@ -91,12 +93,16 @@ function agentBinaries(
   tunnel: LocalTunnelOptions,
   log: (line: string) => void,
 ): { binaries: TunnelSettings['binaries']; files: BinaryFiles } {
-  if (tunnel.binaries !== undefined) return { binaries: tunnel.binaries, files: {} };
+  const wstunnel = tunnel.binaries?.wstunnel ?? WSTUNNEL_PIN;
+  const wireproxy = tunnel.binaries?.wireproxy;
+  if (wireproxy !== undefined) return { binaries: { wireproxy, wstunnel }, files: {} };
   const served = selfServedBinaries(tunnel.agentUrl);
-  log(
-    `agent binaries: ${served.summary}; wstunnel keeps its shipped pin (set ANEX_AGENT_BINARIES for wstunnel transport)`,
-  );
-  return { binaries: served.pins, files: served.files };
+  const stays =
+    tunnel.binaries?.wstunnel === undefined
+      ? '; wstunnel keeps its shipped pin (unverified: wstunnel launches are refused until ANEX_AGENT_BINARIES names one)'
+      : '';
+  log(`agent binaries: ${served.summary}${stays}`);
+  return { binaries: { wireproxy: served.pins.wireproxy, wstunnel }, files: served.files };
 }
 
 /** Bad gateway flags fail before any build starts. */

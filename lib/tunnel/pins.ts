@@ -2,14 +2,17 @@
  * Binaries the agent downloads on the instance, pinned by URL and SHA-256. Which pins agents
  * actually get (docs/tunnel.md "Agent binaries"):
  *
- * - `anex run` with the agent endpoint, ANEX_AGENT_BINARIES unset: wireproxy is anex's own
- *   build (lib/tunnel/wireproxy-build: upstream v1.0.9 with Landlock replaced by a no-op, so
- *   no bind bug), served by the endpoint at /v1/binaries/wireproxy/<arch> with the checksums
- *   the build computed (lib/local/agent-binaries.ts). wstunnel keeps WSTUNNEL_PIN below.
- * - The AWS functions, and anywhere ANEX_AGENT_BINARIES is unset outside local mode: the pins
- *   below, as is. Serving the self-built wireproxy from AWS is designed, not built
- *   (docs/adr/0008-self-built-agent-binaries.md).
- * - ANEX_AGENT_BINARIES set: the operator's pins, everywhere.
+ * - `anex run` with the agent endpoint: wireproxy is anex's own build (lib/tunnel/wireproxy-build:
+ *   upstream v1.0.9 with Landlock replaced by a no-op, so no bind bug), served by the endpoint
+ *   at /v1/binaries/wireproxy/<arch> with the checksums the build computed
+ *   (lib/local/agent-binaries.ts).
+ * - The AWS `agent` function: the same build, uploaded by the stack as S3 file assets and
+ *   handed out at presigned URLs (functions/support/agent-binaries.ts, infra/constructs/
+ *   agent-binaries.ts).
+ * - ANEX_AGENT_BINARIES: the operator's pins for the binaries it names, everywhere; the others
+ *   as above. wstunnel, unless named there, is WSTUNNEL_PIN below. WIREPROXY_PIN below is what
+ *   a deployment without the self-built set (e.g. the tunnel-mode defaults in tests) falls
+ *   back to.
  *
  * wireproxy upstream: every tag from v1.0.8 to v1.1.3 has the Landlock bug that makes
  * `[TCPClientTunnel]` fail with `bind: permission denied` on Linux ≥ 6.7 (windtf/wireproxy

@@ -17,6 +17,12 @@ const ids = {
   agent: logicalId(stack, stack.functions.agent.function),
 };
 
+/** The resolved ARN of one uploaded wireproxy object. */
+function agentBinaryArn(arch: 'amd64' | 'arm64'): unknown {
+  const asset = stack.agentBinaries.assets[arch];
+  return stack.resolve(asset.bucket.arnForObjects(asset.s3ObjectKey));
+}
+
 function functionProps(name: keyof typeof stack.functions): Record<string, unknown> {
   const fn = resourcesOf(template, 'AWS::Lambda::Function')[ids[name]];
   if (fn === undefined) throw new Error(`no function ${name}`);
@@ -127,6 +133,21 @@ describe('AnexStack: functions', () => {
     for (const variable of variables) expect(env).toHaveProperty(variable);
   });
 
+  it('tells only the agent where the self-built wireproxy is, with the build checksums', () => {
+    const envOf = (name: keyof typeof stack.functions) =>
+      (functionProps(name).Environment as { Variables: Record<string, unknown> }).Variables;
+    const value = JSON.stringify(envOf('agent')[FUNCTION_ENV.agentBinaries]);
+    const { manifest, assets } = stack.agentBinaries;
+    expect(manifest.version).toBe('v1.0.9-anex1');
+    for (const arch of ['amd64', 'arm64'] as const) {
+      expect(value).toContain(manifest.assets[arch].sha256);
+      expect(value).toContain(String(stack.resolve(assets[arch].s3ObjectKey)));
+    }
+    for (const name of ['tick', 'podEvents', 'admission'] as const) {
+      expect(envOf(name)).not.toHaveProperty(FUNCTION_ENV.agentBinaries);
+    }
+  });
+
   it('keeps each function’s logs for a month in its own log group', () => {
     const groups = resourcesOf(template, 'AWS::Logs::LogGroup');
     expect(Object.values(groups).map((g) => g.Properties.RetentionInDays)).toEqual([30, 30, 30, 30]);
@@ -218,7 +239,15 @@ describe('AnexStack: least privilege', () => {
     ['tick', { dynamodb: arn(ids.table), secretsmanager: { Ref: ids.secret } }],
     ['podEvents', { dynamodb: arn(ids.table), secretsmanager: { Ref: ids.secret }, sqs: arn(ids.queue) }],
     ['admission', { secretsmanager: { Ref: ids.secret }, sqs: arn(ids.queue) }],
-    ['agent', { dynamodb: arn(ids.table), secretsmanager: { Ref: ids.secret }, sqs: arn(ids.queue) }],
+    [
+      'agent',
+      {
+        dynamodb: arn(ids.table),
+        secretsmanager: { Ref: ids.secret },
+        sqs: arn(ids.queue),
+        s3: [agentBinaryArn('amd64'), agentBinaryArn('arm64')],
+      },
+    ],
   ] as const)('%s may touch exactly its resources (%j)', (name, expected) => {
     const byService: Record<string, unknown> = {};
     for (const statement of statementsOf(name)) {
@@ -228,6 +257,16 @@ describe('AnexStack: least privilege', () => {
       if (service !== 'logs') byService[service] = statement.Resource;
     }
     expect(byService).toEqual(expected);
+  });
+
+  it('lets the agent read exactly the two wireproxy objects, nothing else in S3', () => {
+    const s3 = statementsOf('agent').filter((st) => String([st.Action].flat()[0]).startsWith('s3:'));
+    expect(s3.map((st) => st.Action)).toEqual(['s3:GetObject']);
+    for (const arch of ['amd64', 'arm64'] as const) {
+      const key = stack.agentBinaries.assets[arch].s3ObjectKey;
+      expect(JSON.stringify(s3[0]?.Resource)).toContain(`/${stack.resolve(key)}`);
+    }
+    expect(JSON.stringify(s3[0]?.Resource)).not.toContain('*');
   });
 
   it('grants item operations only, never table administration or Scan', () => {

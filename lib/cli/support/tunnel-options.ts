@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { AnexConfig } from '../../config/config.ts';
-import { agentBinariesFromEnv, TUNNEL_ENV } from '../../config/tunnel.ts';
+import { operatorBinariesFromEnv } from '../../config/tunnel.ts';
 import { InvalidInputError } from '../../errors.ts';
 import type { LocalTunnelOptions } from '../../local/agent-endpoint.ts';
 
@@ -71,7 +71,7 @@ export function tunnelOptions(
       .split(',')
       .map((c) => c.trim())
       .filter((c) => c !== ''),
-    // Unset: local mode builds wireproxy and serves it itself (lib/local/agent-binaries.ts).
-    ...(env[TUNNEL_ENV.binaries]?.trim() ? { binaries: agentBinariesFromEnv(env) } : {}),
+    // Pins the operator did not name: wireproxy is built and served here (lib/local/agent-binaries.ts).
+    binaries: operatorBinariesFromEnv(env),
   };
 }

@@ -8,7 +8,7 @@ import { PRIVATE_KEY_PLACEHOLDER } from '../wireproxy-config.ts';
 import { type AgentConfig, buildAgentConfig } from './agent-config.ts';
 import { BUNDLE_CONTENT_TYPE, renderAgentBundle } from './bundle.ts';
 import { fail, json, parseBody } from './http.ts';
-import type { AgentEndpointDeps, AgentLaunch, AgentRequest, AgentResponse } from './types.ts';
+import type { AgentEndpointDeps, AgentLaunch, AgentRequest, AgentResponse, TunnelSettings } from './types.ts';
 
 export const POD_UID = z
   .string()
@@ -44,7 +44,8 @@ export async function handleBootstrap(
   const { podUid } = body.value;
   if (!deps.rateLimiter.take(`bootstrap:${podUid}`, deps.now()))
     return fail(429, 'too many requests for this pod');
-  const unpinned = await unpinnedBinaries(podUid, deps);
+  const binaries = deps.binaryPins ? await deps.binaryPins(body.value.arch) : deps.settings.binaries;
+  const unpinned = await unpinnedBinaries(podUid, binaries, deps);
   if (unpinned.length > 0) {
     deps.logger.warn('agent binaries are not pinned; refusing bootstrap', { podUid, issues: unpinned });
     return fail(503, 'agent binaries are not pinned on this installation (checksums unset)');
@@ -63,7 +64,7 @@ export async function handleBootstrap(
     deps.logger.warn('bootstrap for a pod that is gone', { podUid });
     return fail(410, 'this pod is gone; the instance should stop');
   }
-  return admit(body.value, launch, deps);
+  return admit(body.value, launch, { ...deps, settings: { ...deps.settings, binaries } });
 }
 
 /**
@@ -71,10 +72,14 @@ export async function handleBootstrap(
  * only for a wstunnel launch, so UDP pods run while wstunnel's pin is still unverified. Checked
  * before the one-time token is spent; the launch lookup says no more than the transport.
  */
-async function unpinnedBinaries(podUid: string, deps: AgentEndpointDeps): Promise<string[]> {
+async function unpinnedBinaries(
+  podUid: string,
+  binaries: TunnelSettings['binaries'],
+  deps: AgentEndpointDeps,
+): Promise<string[]> {
   const options = { allowInsecureUrls: deps.settings.allowInsecureBinaryUrls ?? false };
-  const issues = pinIssues(deps.settings.binaries.wireproxy, options);
-  const wstunnel = pinIssues(deps.settings.binaries.wstunnel, options);
+  const issues = pinIssues(binaries.wireproxy, options);
+  const wstunnel = pinIssues(binaries.wstunnel, options);
   if (wstunnel.length === 0) return issues;
   const launch = await deps.backend.getLaunch(podUid);
   return launch?.transport === 'wstunnel' ? [...issues, ...wstunnel] : issues;

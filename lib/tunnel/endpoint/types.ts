@@ -1,6 +1,6 @@
 import type { TunnelStore } from '../../state/store.ts';
 import type { VpnRange } from '../addresses.ts';
-import type { BinaryPin } from '../pins.ts';
+import type { Arch, BinaryPin } from '../pins.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
 /**
@@ -109,4 +109,9 @@ export interface AgentEndpointDeps {
   now: () => number;
   /** per-pod request limiter; one in-memory bucket set per process (see rate-limit.ts) */
   rateLimiter: RateLimiter;
+  /**
+   * Pins made per bootstrap, for URLs that expire (presigned downloads); replaces
+   * `settings.binaries` when set. Called once per bootstrap with the agent's architecture.
+   */
+  binaryPins?: (arch: Arch) => Promise<TunnelSettings['binaries']>;
 }

@@ -180,6 +180,31 @@ describe('POST /v1/bootstrap', () => {
     if (status === 503) expect(parsed(response).error).toContain('checksums unset');
   });
 
+  it('asks binaryPins for per-bootstrap pins (e.g. presigned URLs) with the agent architecture', async () => {
+    const h = endpointHarness();
+    const asked: string[] = [];
+    const deps = {
+      ...h.deps,
+      binaryPins: async (arch: 'amd64' | 'arm64') => {
+        asked.push(arch);
+        const asset = { url: `https://signed.example.com/${arch}?X-Amz-Expires=900`, sha256: 'c'.repeat(64) };
+        return { wireproxy: aPin('wireproxy', asset), wstunnel: aPin('wstunnel') };
+      },
+    };
+    const { pod, token } = await podWithToken(h);
+    const response = await handleAgentRequest(
+      post('/v1/bootstrap', { token, podUid: pod.podUid, arch: 'arm64' }),
+      deps,
+    );
+    expect(response.status).toBe(200);
+    expect(asked).toEqual(['arm64']);
+    const wireproxy = parsed(response).wireproxy as { binary: { url: string; sha256: string } };
+    expect(wireproxy.binary).toMatchObject({
+      url: 'https://signed.example.com/arm64?X-Amz-Expires=900',
+      sha256: 'c'.repeat(64),
+    });
+  });
+
   it('names every invalid GW_TUNNEL variable with 422', async () => {
     const h = endpointHarness();
     const { pod, token } = await podWithToken(h, { env: { GW_TUNNEL_3128: 'a.b:1', GW_TUNNEL_x: 'a.b:1' } });
