@@ -207,6 +207,8 @@ export class AnexStack extends Stack {
       entryName: 'agent',
       description: 'anex: tunnel handoff and container status for agents on rented machines',
       timeout: Duration.seconds(15),
+      // The runtime is not documented to ship the presigner: bring it (and its S3 client).
+      bundleSdkPackages: ['@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner'],
       environment: env({
         [FUNCTION_ENV.tableName]: this.table.table.tableName,
         // status reports update Kubernetes directly (ReconcilerAgentBackend): needs the kubeconfig

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -61,11 +62,32 @@ export interface AnexFunctionProps {
    * @default 'INFO'
    */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * AWS SDK packages to bundle instead of taking them from the Lambda runtime: for packages
+   * the runtime is not documented to ship (the S3 presigner). Every other `@aws-sdk/*`
+   * dependency of package.json stays external.
+   * @default [] (the whole SDK comes from the runtime)
+   */
+  readonly bundleSdkPackages?: readonly string[];
+}
+
+/** `@aws-sdk/*` dependencies of package.json: what the runtime provides unless bundled. */
+function sdkDependencies(): string[] {
+  const manifest = JSON.parse(readFileSync(`${PROJECT_ROOT}package.json`, 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  return Object.keys(manifest.dependencies ?? {}).filter((name) => name.startsWith('@aws-sdk/'));
+}
+
+/** esbuild externals: the runtime's SDK, less what this function bundles itself. */
+export function sdkExternals(bundled: readonly string[] = []): string[] {
+  if (bundled.length === 0) return ['@aws-sdk/*'];
+  return sdkDependencies().filter((name) => !bundled.includes(name));
 }
 
 /**
  * One anex Lambda function: Node.js 24 on arm64, bundled locally by esbuild (never Docker)
- * into minified ESM with source maps, `@aws-sdk/*` left to the runtime. It gets its own log
+ * into minified ESM with source maps, `@aws-sdk/*` left to the runtime (unless bundled). It gets its own log
  * group (with retention) and its own role whose only built-in permission is writing to that
  * log group — every other permission is granted explicitly by the stack, scoped to one
  * resource ARN.
@@ -122,7 +144,7 @@ export class AnexFunction extends Construct {
         sourceMap: true,
         sourcesContent: false,
         mainFields: ['module', 'main'],
-        externalModules: ['@aws-sdk/*'],
+        externalModules: sdkExternals(props.bundleSdkPackages),
         banner: ESM_REQUIRE_BANNER,
         // zod without its 40 locales (−260 KB): see functions/support/zod/classic.ts.
         esbuildArgs: { '--alias:zod': `${PROJECT_ROOT}functions/support/zod/index.ts` },

@@ -15,6 +15,13 @@ const run = promisify(execFile);
 const FUNCTIONS = ['tick', 'pod-events', 'admission', 'agent'] as const;
 /** Bundle budgets (bytes of index.mjs). tick's is the project goal; the others have the same one. */
 const BUDGET_BYTES = 2.5 * 1024 * 1024;
+/**
+ * The agent bundles the S3 presigner and its client (infra/anex-stack.ts: the runtime is not
+ * documented to ship them), so it gets its own budget; the rest of the SDK stays external.
+ */
+const BUNDLED_SDK: Readonly<Record<string, { budgetBytes: number }>> = {
+  agent: { budgetBytes: 3 * 1024 * 1024 },
+};
 
 let outDir = '';
 let synthOutput = '';
@@ -92,13 +99,20 @@ describe('cdk synth (real esbuild bundling)', () => {
     },
   );
 
-  it.each(FUNCTIONS)('keeps %s within the bundle budget, leaving @aws-sdk to the runtime', async (name) => {
+  it.each(FUNCTIONS)('keeps %s within its bundle budget, bundling only the SDK it must', async (name) => {
     const dir = (await bundleDirs())[name] as string;
     const { size } = await stat(join(dir, 'index.mjs'));
-    expect(size).toBeLessThanOrEqual(BUDGET_BYTES);
+    const bundled = BUNDLED_SDK[name];
+    expect(size).toBeLessThanOrEqual(bundled?.budgetBytes ?? BUDGET_BYTES);
     const code = await readFile(join(dir, 'index.mjs'), 'utf8');
-    // Bundled SDK code would carry its user agent; external imports keep the package name only.
-    expect(code.includes('aws-sdk-js/')).toBe(false);
+    if (bundled === undefined) {
+      // Bundled SDK code would carry its user agent; external imports keep the package name only.
+      expect(code.includes('aws-sdk-js/')).toBe(false);
+    } else {
+      // The presigner is inside (its query parameter), the runtime's DynamoDB client is not.
+      expect(code.includes('X-Amz-Expires')).toBe(true);
+      expect(code.includes('@aws-sdk/client-dynamodb')).toBe(true);
+    }
     // zod is aliased to functions/support/zod (no locales): a German message would mean they are back.
     expect(code.includes('Ungültige Eingabe')).toBe(false);
   });
