@@ -1,7 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -9,9 +5,8 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { FUNCTION_ENV } from '../../functions/support/env.ts';
 import type { Arch } from '../../lib/tunnel/pins.ts';
-import { type BuildManifest, builtFiles, parseBuildManifest } from '../../lib/tunnel/self-built.ts';
+import { type BuildManifest, buildSelfBuiltWireproxy, builtFiles } from '../../lib/tunnel/self-built.ts';
 
-const BUILD_SCRIPT = fileURLToPath(new URL('../../lib/tunnel/wireproxy-build/build.sh', import.meta.url));
 const ARCHES: readonly Arch[] = ['amd64', 'arm64'];
 
 /**
@@ -25,9 +20,9 @@ export class AgentBinaries extends Construct {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    const dir = buildDirectory();
-    const where = join(dir, 'manifest.json');
-    this.manifest = parseBuildManifest(readFileSync(where, 'utf8'), where);
+    // The stack ships the binaries, so a failed build stops the synth (its error says why).
+    const { dir, manifest } = buildSelfBuiltWireproxy();
+    this.manifest = manifest;
     const files = builtFiles(dir, this.manifest);
     this.assets = {
       amd64: new Asset(this, 'WireproxyAmd64', { path: files.amd64 }),
@@ -52,21 +47,6 @@ export class AgentBinaries extends Construct {
           this.assets[arch].bucket.arnForObjects(this.assets[arch].s3ObjectKey),
         ),
       }),
-    );
-  }
-}
-
-function buildDirectory(): string {
-  try {
-    const output = execFileSync('bash', [BUILD_SCRIPT], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    return output.trim().split('\n').at(-1) ?? '';
-  } catch (error) {
-    throw new Error(
-      `building the agents' wireproxy failed (${BUILD_SCRIPT}); the stack ships it, so synth needs Go >= 1.24 and the Go module proxy (or a warm module cache)`,
-      { cause: error },
     );
   }
 }

@@ -1,15 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AnexError } from '../errors.ts';
 import type { BinaryFiles } from '../tunnel/endpoint/binaries.ts';
 import { binaryPath } from '../tunnel/endpoint/binaries.ts';
 import type { TunnelSettings } from '../tunnel/endpoint/types.ts';
 import { WSTUNNEL_PIN } from '../tunnel/pins.ts';
-import { builtFiles, parseBuildManifest, selfBuiltPin } from '../tunnel/self-built.ts';
-
-const BUILD_SCRIPT = fileURLToPath(new URL('../tunnel/wireproxy-build/build.sh', import.meta.url));
+import { buildSelfBuiltWireproxy, builtFiles, selfBuiltPin } from '../tunnel/self-built.ts';
 
 /** Self-built agent binaries as local mode serves them: the pins agents get and the files behind them. */
 export interface ServedBinaries {
@@ -28,9 +22,7 @@ export interface ServedBinaries {
  * @throws AnexError (`unavailable`) when the build fails (Go missing, module proxy unreachable)
  */
 export function selfServedBinaries(agentUrl: string): ServedBinaries {
-  const dir = buildWireproxy();
-  const where = join(dir, 'manifest.json');
-  const built = parseBuildManifest(readFileSync(where, 'utf8'), where);
+  const { dir, manifest: built } = buildWireproxy();
   const base = agentUrl.replace(/\/+$/, '');
   return {
     pins: {
@@ -42,17 +34,14 @@ export function selfServedBinaries(agentUrl: string): ServedBinaries {
   };
 }
 
-function buildWireproxy(): string {
+function buildWireproxy(): ReturnType<typeof buildSelfBuiltWireproxy> {
   try {
-    const output = execFileSync('bash', [BUILD_SCRIPT], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    return output.trim().split('\n').at(-1) ?? '';
+    return buildSelfBuiltWireproxy();
   } catch (error) {
-    throw new AnexError(
-      `building wireproxy for agents failed (${BUILD_SCRIPT}; needs Go >= 1.24 and the Go module proxy). Set ANEX_AGENT_BINARIES to pins of binaries you host instead`,
-      { kind: 'unavailable', cause: error },
-    );
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new AnexError(`${reason}. Set ANEX_AGENT_BINARIES to pins of binaries you host instead`, {
+      kind: 'unavailable',
+      cause: error,
+    });
   }
 }

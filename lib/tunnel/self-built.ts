@@ -1,6 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { InvalidInputError } from '../errors.ts';
+import { AnexError, InvalidInputError } from '../errors.ts';
 import type { Arch, BinaryPin } from './pins.ts';
 
 /**
@@ -64,4 +67,29 @@ export function selfBuiltPin(built: BuildManifest, urlFor: (arch: Arch) => strin
 /** Absolute path of each architecture's file in the build directory. */
 export function builtFiles(dir: string, built: BuildManifest): Record<Arch, string> {
   return { amd64: join(dir, built.assets.amd64.file), arm64: join(dir, built.assets.arm64.file) };
+}
+
+const BUILD_SCRIPT = fileURLToPath(new URL('./wireproxy-build/build.sh', import.meta.url));
+
+/**
+ * Builds anex's wireproxy for both architectures (or finds it in the cache: build.sh skips
+ * work when its output is present) and reads the build's manifest. Progress goes to stderr.
+ * @throws AnexError `unavailable` when the build fails (no Go ≥ 1.24, no module proxy).
+ */
+export function buildSelfBuiltWireproxy(): { dir: string; manifest: BuildManifest } {
+  let dir: string;
+  try {
+    const output = execFileSync('bash', [BUILD_SCRIPT], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    dir = output.trim().split('\n').at(-1) ?? '';
+  } catch (error) {
+    throw new AnexError(
+      `building wireproxy for agents failed (${BUILD_SCRIPT}; needs Go >= 1.24 and the Go module proxy or a warm module cache)`,
+      { kind: 'unavailable', cause: error },
+    );
+  }
+  const where = join(dir, 'manifest.json');
+  return { dir, manifest: parseBuildManifest(readFileSync(where, 'utf8'), where) };
 }

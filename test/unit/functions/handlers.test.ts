@@ -16,7 +16,7 @@ import { defaultRules } from '../../../lib/reconcile/rules-default.ts';
 import { MemoryStore } from '../../../lib/state/memory-store.ts';
 import { FakeProvider } from '../../support/fakes/fake-provider.ts';
 
-const TOKEN = 'abcdefghijklmnopqrstuvwxyz012345';
+const TOKEN = 'webhook-'.padEnd(32, 'x'); // a placeholder of the real token's length
 
 function aDeadline(msFromNow = 60_000): Deadline {
   return { at: Date.now() + msFromNow, signal: new AbortController().signal };
