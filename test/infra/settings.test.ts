@@ -1,16 +1,10 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { parseSettings, stackPropsFrom } from '../../infra/settings.ts';
-import { InvalidInputError } from '../../lib/errors.ts';
+import { invalidInputIssues } from '../support/invalid-input.ts';
 
 function issuesOf(context: Record<string, unknown>): readonly string[] {
-  try {
-    parseSettings(context);
-  } catch (error) {
-    if (error instanceof InvalidInputError) return error.issues;
-    throw error;
-  }
-  throw new Error('expected an InvalidInputError');
+  return invalidInputIssues(() => parseSettings(context));
 }
 
 describe('parseSettings', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkTickTiming, type TickTiming, tickGap } from '../../infra/tick-timing.ts';
-import { InvalidInputError } from '../../lib/errors.ts';
+import { invalidInputIssues } from '../support/invalid-input.ts';
 import { synthStack } from './stack-fixture.ts';
 
 /** The stack's defaults; each case changes what it tests. */
@@ -15,15 +15,7 @@ function timing(overrides: Partial<TickTiming> = {}): TickTiming {
   };
 }
 
-function issuesOf(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InvalidInputError) return [...error.issues];
-    throw error;
-  }
-  throw new Error('expected an InvalidInputError');
-}
+const issuesOf = invalidInputIssues;
 
 describe('tick timing (docs/adr/0002-heartbeat.md)', () => {
   it.each<[string, Partial<TickTiming>, number, number]>([

@@ -36,6 +36,21 @@ export function aPin(name: BinaryPin['name'], asset: Partial<BinaryAsset> = {}):
   return { name, version: 'v0-test', source: 'test', assets: { amd64: full, arm64: full } };
 }
 
+/** A wireproxy build manifest as lib/tunnel/wireproxy-build/build.sh writes it (fake checksums). */
+export function aBuildManifest(overrides: Record<string, unknown> = {}) {
+  return {
+    name: 'wireproxy',
+    version: 'v1.0.9-anex1',
+    goVersion: 'go1.26.8',
+    source: 'github.com/pufferffish/wireproxy@v1.0.9 with lib/tunnel/wireproxy-build',
+    assets: {
+      amd64: { file: 'wireproxy-linux-amd64', sha256: 'a'.repeat(64), format: 'binary' },
+      arm64: { file: 'wireproxy-linux-arm64', sha256: 'b'.repeat(64), format: 'binary' },
+    },
+    ...overrides,
+  };
+}
+
 /**
  * `ANEX_AGENT_BINARIES` for tests: checksummed pins (what an operator sets at release), so the
  * endpoint serves bootstraps. Nothing downloads them: simulated agents never fetch binaries.

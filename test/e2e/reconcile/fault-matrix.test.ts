@@ -1,10 +1,10 @@
-import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderName } from '../../../lib/offers/offer.ts';
 import { RunPodSim } from '../../../lib/sim/runpod/runpod-sim.ts';
 import { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
 import { createTestNamespace, eventually } from '../../support/index.ts';
 import { liveInstances, type ReconcileGround, startGround } from './ground.ts';
+import { aGpuPod } from './pods.ts';
 
 // Many pods through a hostile market: 20 % of requests answered 429, 10 % 5xx, 3 % never
 // answered, two creates whose answer is lost after the instance exists, and 30 % of machines
@@ -45,7 +45,10 @@ describe.each(['vastai', 'runpod'] as const)('reconcile under faults (%s simulat
     sim.inject({ endpoint: 'create', action: 'reset', after: true, count: 2 });
     const names = Array.from({ length: PODS }, (_, i) => `faulty-${i}`);
     for (const name of names)
-      await ns.core.createNamespacedPod({ namespace: ns.name, body: aPod(ground, name) });
+      await ns.core.createNamespacedPod({
+        namespace: ns.name,
+        body: aGpuPod(ground, name, { annotations: ANNOTATIONS[ground.provider] }),
+      });
 
     let mostPerPod = 0;
     let passes = 0;
@@ -146,27 +149,6 @@ function viewOf(provider: ProviderName) {
     containers: [{ name: 'main', image: 'img:1', env: {}, unsupportedEnv: [] }],
     restartPolicy: 'Never' as const,
     status: undefined,
-  };
-}
-
-function aPod(ground: ReconcileGround, name: string): V1Pod {
-  const provider = ground.provider;
-  return {
-    metadata: { name, annotations: ANNOTATIONS[provider] },
-    spec: {
-      nodeSelector: { 'node-provider': provider, 'kubernetes.io/hostname': ground.nodeName },
-      tolerations: [
-        { key: 'virtual-kubelet.io/provider', operator: 'Equal', value: provider, effect: 'NoSchedule' },
-        {
-          key: 'ignore-taint.cluster-autoscaler.kubernetes.io/manual-ignore',
-          operator: 'Equal',
-          value: 'true',
-          effect: 'NoSchedule',
-        },
-      ],
-      restartPolicy: 'Never',
-      containers: [{ name: 'main', image: 'ghcr.io/example/trainer:1', command: ['python', 'train.py'] }],
-    },
   };
 }
 

@@ -12,18 +12,10 @@ import { formatDuration, parseDuration } from '../../../lib/config/duration.ts';
 import { addConfigOptions } from '../../../lib/config/options.ts';
 import { loadSecretsFromEnv, requireApiKey, Secret } from '../../../lib/config/secrets.ts';
 import { SETTINGS, type Setting } from '../../../lib/config/settings.ts';
-import { InvalidInputError } from '../../../lib/errors.ts';
 import { DEFAULT_RECONCILE_CONFIG } from '../../../lib/reconcile/config.ts';
+import { invalidInputIssues } from '../../support/invalid-input.ts';
 
-function issuesOf(run: () => unknown): readonly string[] {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidInputError);
-    return (error as InvalidInputError).issues;
-  }
-  throw new Error('expected an InvalidInputError');
-}
+const issuesOf = invalidInputIssues;
 
 describe('loadConfigFromEnv', () => {
   it('gives the documented defaults for an empty environment', () => {

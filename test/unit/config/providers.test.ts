@@ -4,18 +4,10 @@ import { providerConfigFromEnv } from '../../../lib/cli/live-offers.ts';
 import { providerAccessFromEnv, requireProviderAccess } from '../../../lib/config/providers.ts';
 import { PROVIDER_ENV, SECRET_ENV } from '../../../lib/config/secrets.ts';
 import { SETTINGS } from '../../../lib/config/settings.ts';
-import { InvalidInputError } from '../../../lib/errors.ts';
 import { providerEndpointsFromEnv } from '../../../lib/local/provider-env.ts';
+import { invalidInputIssues } from '../../support/invalid-input.ts';
 
-function issuesOf(run: () => unknown): readonly string[] {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidInputError);
-    return (error as InvalidInputError).issues;
-  }
-  throw new Error('expected an InvalidInputError');
-}
+const issuesOf = invalidInputIssues;
 
 describe('provider variables: one name set', () => {
   it("are the issue's names", () => {

@@ -8,6 +8,7 @@ import {
 } from '../../../functions/support/agent-binaries.ts';
 import { selfBuiltPins } from '../../../functions/support/agent-root.ts';
 import { pinIssues } from '../../../lib/tunnel/pins.ts';
+import { aBuildManifest } from '../../support/tunnel.ts';
 
 const SUM = (c: string) => c.repeat(64);
 
@@ -15,16 +16,7 @@ function aStored(overrides: Record<string, unknown> = {}) {
   return {
     bucket: 'cdk-hnb659fds-assets-123456789012-eu-west-1',
     keys: { amd64: 'aaa111.bin', arm64: 'bbb222.bin' },
-    manifest: {
-      name: 'wireproxy',
-      version: 'v1.0.9-anex1',
-      goVersion: 'go1.26.8',
-      source: 'github.com/pufferffish/wireproxy@v1.0.9 with lib/tunnel/wireproxy-build',
-      assets: {
-        amd64: { file: 'wireproxy-linux-amd64', sha256: SUM('a'), format: 'binary' },
-        arm64: { file: 'wireproxy-linux-arm64', sha256: SUM('b'), format: 'binary' },
-      },
-    },
+    manifest: aBuildManifest(),
     ...overrides,
   };
 }

@@ -1,19 +1,13 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../../lib/errors.ts';
 import { type ManifestFlags, parseManifestFlags } from '../../../lib/manifests/options.ts';
+import { invalidInputIssues } from '../../support/invalid-input.ts';
 
 const TOKEN_URL = 'https://abc.lambda-url.eu-west-1.on.aws/admit/0123456789abcdefXYZ';
 
 function issuesOf(flags: ManifestFlags): readonly string[] {
-  try {
-    parseManifestFlags(flags);
-  } catch (error) {
-    if (error instanceof InvalidInputError) return error.issues;
-    throw error;
-  }
-  throw new Error('expected an InvalidInputError');
+  return invalidInputIssues(() => parseManifestFlags(flags));
 }
 
 describe('parseManifestFlags', () => {

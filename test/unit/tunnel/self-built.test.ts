@@ -1,26 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { pinIssues } from '../../../lib/tunnel/pins.ts';
 import { builtFiles, parseBuildManifest, selfBuiltPin } from '../../../lib/tunnel/self-built.ts';
+import { aBuildManifest } from '../../support/tunnel.ts';
 
 const SUM = (c: string) => c.repeat(64);
 
-function aManifest(overrides: Record<string, unknown> = {}) {
-  return {
-    name: 'wireproxy',
-    version: 'v1.0.9-anex1',
-    goVersion: 'go1.26.8',
-    source: 'github.com/pufferffish/wireproxy@v1.0.9 with lib/tunnel/wireproxy-build',
-    assets: {
-      amd64: { file: 'wireproxy-linux-amd64', sha256: SUM('a'), format: 'binary' },
-      arm64: { file: 'wireproxy-linux-arm64', sha256: SUM('b'), format: 'binary' },
-    },
-    ...overrides,
-  };
-}
-
 describe('self-built agent binaries', () => {
   it('pins each arch at the given URL with the checksum the build computed', () => {
-    const built = parseBuildManifest(JSON.stringify(aManifest()), 'm.json');
+    const built = parseBuildManifest(JSON.stringify(aBuildManifest()), 'm.json');
     const pin = selfBuiltPin(built, (arch) => `https://agent.example.com/v1/binaries/wireproxy/${arch}`);
     expect(pin.version).toBe('v1.0.9-anex1');
     expect(pin.assets.amd64).toEqual({
@@ -41,8 +28,8 @@ describe('self-built agent binaries', () => {
     [
       'a short checksum',
       JSON.stringify(
-        aManifest({
-          assets: { ...aManifest().assets, arm64: { file: 'f', sha256: 'ab', format: 'binary' } },
+        aBuildManifest({
+          assets: { ...aBuildManifest().assets, arm64: { file: 'f', sha256: 'ab', format: 'binary' } },
         }),
       ),
       'assets.arm64.sha256: lower-case hex SHA-256',
@@ -50,13 +37,13 @@ describe('self-built agent binaries', () => {
     [
       'a file name with a path',
       JSON.stringify(
-        aManifest({
-          assets: { ...aManifest().assets, amd64: { file: '../x', sha256: SUM('a'), format: 'binary' } },
+        aBuildManifest({
+          assets: { ...aBuildManifest().assets, amd64: { file: '../x', sha256: SUM('a'), format: 'binary' } },
         }),
       ),
       'assets.amd64.file: a plain file name',
     ],
-    ['another tool', JSON.stringify(aManifest({ name: 'wstunnel' })), 'name'],
+    ['another tool', JSON.stringify(aBuildManifest({ name: 'wstunnel' })), 'name'],
   ])('refuses a manifest with %s, naming the file and the field', (_label, text, message) => {
     expect(() => parseBuildManifest(text, 'm.json')).toThrow(message);
   });
