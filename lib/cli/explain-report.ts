@@ -1,12 +1,13 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Requirements } from '../annotations/requirements.ts';
+import { PROVIDER_ENV } from '../config/secrets.ts';
 import { AnexError } from '../errors.ts';
 import { type Explanation, explain } from '../filter/explain.ts';
 import { select } from '../filter/select.ts';
 import type { PodView } from '../kube/cluster.ts';
 import { KubeCluster } from '../kube/kube-cluster.ts';
 import type { ProviderEndpoint } from '../local/provider-env.ts';
-import { PROVIDER_ENV, providersFor } from '../local/provider-env.ts';
+import { providersFor } from '../local/provider-env.ts';
 import { type Offer, PROVIDERS, type ProviderName } from '../offers/offer.ts';
 import { DEFAULT_RECONCILE_CONFIG } from '../reconcile/config.ts';
 import { mergeOffers, widenedForExplain } from '../reconcile/offers-widened.ts';

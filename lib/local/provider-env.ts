@@ -4,9 +4,6 @@ import { PROVIDERS, type ProviderName } from '../offers/offer.ts';
 import { createProvider } from '../providers/index.ts';
 import type { Provider } from '../providers/provider.ts';
 
-/** The variable names, defined in lib/config (re-exported for the CLI commands that print them). */
-export { PROVIDER_ENV };
-
 export interface ProviderEndpoint {
   /**
    * Plain text because the simulators' throwaway keys share this type (lib/local/simulated-market.ts,

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { PROVIDER_ENV } from '../../local/provider-env.ts';
+import { PROVIDER_ENV } from '../../config/secrets.ts';
 import { startSimulatedMarket } from '../../local/simulated-market.ts';
 import type { ProviderName } from '../../offers/offer.ts';
 import { EXIT } from '../main.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { tunnelSettingsFromEnv } from '../../../lib/config/tunnel.ts';
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
 import { pinIssues, WIREPROXY_PIN } from '../../../lib/tunnel/pins.ts';
-import { tunnelSettingsFromEnv } from '../../../lib/tunnel/settings.ts';
 
 const key = wgKeyPair().publicKey;
 const base = { ANEX_GATEWAY_PUBLIC_KEY: key, ANEX_GATEWAY_UDP_ENDPOINT: 'wg.example.com:51820' };
