@@ -54,11 +54,15 @@ describe('runHeartbeat with the real node-lifecycle controller', () => {
 
     const unknown = await eventually(
       async () => {
+        // The controller writes Ready=Unknown first and adds the NoSchedule taint from a
+        // separate work queue afterwards, so one read can see the condition without the taint.
         const state = await readyOf(stopped.name);
-        return state.status === 'Unknown' ? state : undefined;
+        return state.status === 'Unknown' && state.taints.includes('node.kubernetes.io/unreachable:NoSchedule')
+          ? state
+          : undefined;
       },
       {
-        what: `${stopped.name} Ready=Unknown`,
+        what: `${stopped.name} Ready=Unknown with the unreachable:NoSchedule taint`,
         timeoutMs: graceMs * 4,
         describe: async () => JSON.stringify(await readyOf(stopped.name)),
       },
