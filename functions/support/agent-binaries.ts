@@ -3,17 +3,23 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { z } from 'zod';
 import { InvalidInputError } from '../../lib/errors.ts';
 import type { TunnelSettings } from '../../lib/tunnel/endpoint/types.ts';
-import { type Arch, type BinaryPin, WSTUNNEL_PIN } from '../../lib/tunnel/pins.ts';
-import { type BuildManifest, parseBuildManifest, selfBuiltPin } from '../../lib/tunnel/self-built.ts';
+import type { Arch, BinaryPin } from '../../lib/tunnel/pins.ts';
+import {
+  type BuildManifest,
+  parseBuildManifest,
+  SELF_BUILT,
+  type SelfBuiltName,
+  selfBuiltPin,
+} from '../../lib/tunnel/self-built.ts';
 import { FUNCTION_ENV } from './env.ts';
 
 /**
- * Where the stack uploaded the self-built wireproxy (infra/constructs/agent-binaries.ts):
- * the bucket, each architecture's object key, and the build's manifest (checksums).
+ * Where the stack uploaded the self-built agent binaries (infra/constructs/agent-binaries.ts):
+ * the bucket, each binary's object key per architecture, and the build's manifest (checksums).
  */
 export interface StoredBinaries {
   bucket: string;
-  keys: Readonly<Record<Arch, string>>;
+  keys: Readonly<Record<SelfBuiltName, Readonly<Record<Arch, string>>>>;
   manifest: BuildManifest;
 }
 
@@ -23,9 +29,10 @@ export type ObjectSigner = (bucket: string, key: string) => Promise<string>;
 /** Presigned URLs live this long: the agent downloads right after its bootstrap. */
 export const SIGNED_URL_SECONDS = 900;
 
+const archKeys = z.strictObject({ amd64: z.string().min(1), arm64: z.string().min(1) });
 const stored = z.strictObject({
   bucket: z.string().min(3),
-  keys: z.strictObject({ amd64: z.string().min(1), arm64: z.string().min(1) }),
+  keys: z.strictObject({ wireproxy: archKeys, wstunnel: archKeys }),
   manifest: z.unknown(),
 });
 
@@ -44,7 +51,7 @@ export function storedBinariesFromEnv(
     json = JSON.parse(text);
   } catch {
     throw new InvalidInputError([
-      `${name}: not JSON (set by the stack: {"bucket","keys":{"amd64","arm64"},"manifest"})`,
+      `${name}: not JSON (set by the stack: {"bucket","keys":{"wireproxy":{"amd64","arm64"},"wstunnel":{…}},"manifest"})`,
     ]);
   }
   const result = stored.safeParse(json);
@@ -61,22 +68,28 @@ export function storedBinariesFromEnv(
 }
 
 /**
- * Pins for one bootstrap: wireproxy at freshly presigned URLs (signing is local and cheap, so
- * both architectures are signed) with the build's checksums; wstunnel as given (operator's or
- * shipped).
+ * Pins for one bootstrap: each self-built binary at freshly presigned URLs (signing is local
+ * and cheap, so every architecture is signed) with the build's checksums — except the binaries
+ * the operator pinned (ANEX_AGENT_BINARIES), which are handed out as given.
  */
 export function storedBinaryPins(
   binaries: StoredBinaries,
   sign: ObjectSigner,
-  wstunnel: BinaryPin = WSTUNNEL_PIN,
+  operator: Partial<Record<SelfBuiltName, BinaryPin>> = {},
 ): () => Promise<TunnelSettings['binaries']> {
-  return async () => {
+  const signed = async (name: SelfBuiltName): Promise<BinaryPin> => {
+    const given = operator[name];
+    if (given !== undefined) return given;
+    const keys = binaries.keys[name];
     const [amd64, arm64] = await Promise.all([
-      sign(binaries.bucket, binaries.keys.amd64),
-      sign(binaries.bucket, binaries.keys.arm64),
+      sign(binaries.bucket, keys.amd64),
+      sign(binaries.bucket, keys.arm64),
     ]);
-    const pin = selfBuiltPin(binaries.manifest, (arch) => (arch === 'amd64' ? amd64 : arm64));
-    return { wireproxy: pin, wstunnel };
+    return selfBuiltPin(binaries.manifest, name, (arch) => (arch === 'amd64' ? amd64 : arm64));
+  };
+  return async () => {
+    const [wireproxy, wstunnel] = await Promise.all(SELF_BUILT.map(signed));
+    return { wireproxy: wireproxy as BinaryPin, wstunnel: wstunnel as BinaryPin };
   };
 }
 

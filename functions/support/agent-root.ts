@@ -8,7 +8,6 @@ import { DynamoStore } from '../../lib/state/dynamo-store.ts';
 import type { Store } from '../../lib/state/store.ts';
 import { tokenBucketLimiter } from '../../lib/tunnel/endpoint/rate-limit.ts';
 import type { AgentEndpointDeps } from '../../lib/tunnel/endpoint/types.ts';
-import type { BinaryPin } from '../../lib/tunnel/pins.ts';
 import { s3Signer, storedBinariesFromEnv, storedBinaryPins } from './agent-binaries.ts';
 import { clusterFrom } from './cluster.ts';
 import { credentials, once } from './composition-root.ts';
@@ -68,19 +67,18 @@ export const agentRoot: () => Promise<AgentRoot> = once(async () => {
     mode,
     store: new DynamoStore({ client: createDynamoClient(), tableName: config.tableName }),
     cluster: () => clusterFrom(secret.secrets),
-    ...selfBuiltPins(process.env, mode.on ? mode.settings.binaries.wstunnel : undefined),
+    ...selfBuiltPins(process.env),
   });
 });
 
 /**
- * The stack's self-built wireproxy (presigned S3 URLs), unless the operator pinned wireproxy
- * in ANEX_AGENT_BINARIES, which always wins; wstunnel stays the settings' (operator's or shipped).
+ * The stack's self-built binaries (presigned S3 URLs), except those the operator pinned in
+ * ANEX_AGENT_BINARIES, which always win. Without the stack's binaries (or with both pinned)
+ * the settings' pins apply.
  */
-export function selfBuiltPins(
-  env: NodeJS.ProcessEnv,
-  wstunnel?: BinaryPin,
-): { binaryPins?: AgentEndpointDeps['binaryPins'] } {
-  if (operatorBinariesFromEnv(env).wireproxy !== undefined) return {};
+export function selfBuiltPins(env: NodeJS.ProcessEnv): { binaryPins?: AgentEndpointDeps['binaryPins'] } {
+  const operator = operatorBinariesFromEnv(env);
+  if (operator.wireproxy !== undefined && operator.wstunnel !== undefined) return {};
   const stored = storedBinariesFromEnv(env);
-  return stored === undefined ? {} : { binaryPins: storedBinaryPins(stored, s3Signer(), wstunnel) };
+  return stored === undefined ? {} : { binaryPins: storedBinaryPins(stored, s3Signer(), operator) };
 }

@@ -5,29 +5,36 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { FUNCTION_ENV } from '../../functions/support/env.ts';
 import type { Arch } from '../../lib/tunnel/pins.ts';
-import { type BuildManifest, buildSelfBuiltWireproxy, builtFiles } from '../../lib/tunnel/self-built.ts';
+import {
+  type BuildManifest,
+  buildSelfBuiltBinaries,
+  builtFiles,
+  SELF_BUILT,
+  type SelfBuiltName,
+} from '../../lib/tunnel/self-built.ts';
 
 const ARCHES: readonly Arch[] = ['amd64', 'arm64'];
 
 /**
- * anex's own wireproxy for agents (lib/tunnel/wireproxy-build, ADR 0008), uploaded as one file
- * asset per architecture. The build runs at synth (cached after the first run, offline, no
+ * anex's own agent binaries (wireproxy and wstunnel: lib/tunnel/agent-build, ADRs 0008 and
+ * 0009), uploaded as one file asset per binary and architecture. The build runs at synth (cached after the first run, offline, no
  * Docker) so the checksums handed to the agent function are the uploaded bytes' own.
  */
 export class AgentBinaries extends Construct {
   readonly manifest: BuildManifest;
-  readonly assets: Readonly<Record<Arch, Asset>>;
+  readonly assets: Readonly<Record<SelfBuiltName, Readonly<Record<Arch, Asset>>>>;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
     // The stack ships the binaries, so a failed build stops the synth (its error says why).
-    const { dir, manifest } = buildSelfBuiltWireproxy();
+    const { dir, manifest } = buildSelfBuiltBinaries();
     this.manifest = manifest;
     const files = builtFiles(dir, this.manifest);
-    this.assets = {
-      amd64: new Asset(this, 'WireproxyAmd64', { path: files.amd64 }),
-      arm64: new Asset(this, 'WireproxyArm64', { path: files.arm64 }),
-    };
+    const upload = (name: SelfBuiltName, prefix: string) => ({
+      amd64: new Asset(this, `${prefix}Amd64`, { path: files[name].amd64 }),
+      arm64: new Asset(this, `${prefix}Arm64`, { path: files[name].arm64 }),
+    });
+    this.assets = { wireproxy: upload('wireproxy', 'Wireproxy'), wstunnel: upload('wstunnel', 'Wstunnel') };
   }
 
   /**
@@ -35,16 +42,27 @@ export class AgentBinaries extends Construct {
    * `s3:GetObject` on exactly these objects (presigned URLs are signed with its role).
    */
   serveFrom(fn: lambda.Function): void {
-    const keys = { amd64: this.assets.amd64.s3ObjectKey, arm64: this.assets.arm64.s3ObjectKey };
+    const keysOf = (name: SelfBuiltName) => ({
+      amd64: this.assets[name].amd64.s3ObjectKey,
+      arm64: this.assets[name].arm64.s3ObjectKey,
+    });
+    // File assets all land in the stack's one asset bucket.
+    const bucket = this.assets.wireproxy.amd64.s3BucketName;
     fn.addEnvironment(
       FUNCTION_ENV.agentBinaries,
-      Stack.of(this).toJsonString({ bucket: this.assets.amd64.s3BucketName, keys, manifest: this.manifest }),
+      Stack.of(this).toJsonString({
+        bucket,
+        keys: { wireproxy: keysOf('wireproxy'), wstunnel: keysOf('wstunnel') },
+        manifest: this.manifest,
+      }),
     );
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['s3:GetObject'],
-        resources: ARCHES.map((arch) =>
-          this.assets[arch].bucket.arnForObjects(this.assets[arch].s3ObjectKey),
+        resources: SELF_BUILT.flatMap((name) =>
+          ARCHES.map((arch) =>
+            this.assets[name][arch].bucket.arnForObjects(this.assets[name][arch].s3ObjectKey),
+          ),
         ),
       }),
     );

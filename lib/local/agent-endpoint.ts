@@ -11,7 +11,6 @@ import { tokenBucketLimiter } from '../tunnel/endpoint/rate-limit.ts';
 import { type AgentEndpointServer, serveAgentEndpoint } from '../tunnel/endpoint/server.ts';
 import type { TunnelSettings } from '../tunnel/endpoint/types.ts';
 import { isWgKey } from '../tunnel/keys.ts';
-import { WSTUNNEL_PIN } from '../tunnel/pins.ts';
 import { selfServedBinaries } from './agent-binaries.ts';
 
 /** The tunnel side of local mode: where agents reach us and where the WireGuard gateway is. */
@@ -28,9 +27,8 @@ export interface LocalTunnelOptions {
   wstunnel?: { serverUrl: string; pathPrefix: string };
   clusterCidrs: readonly string[];
   /**
-   * wireproxy / wstunnel pins the operator gave (ANEX_AGENT_BINARIES). Without a wireproxy pin
-   * this endpoint builds and serves wireproxy (lib/local/agent-binaries.ts); without a
-   * wstunnel pin the shipped one applies.
+   * wireproxy / wstunnel pins the operator gave (ANEX_AGENT_BINARIES). Each binary without a
+   * pin is anex's own build, served by this endpoint (lib/local/agent-binaries.ts).
    */
   binaries?: Partial<TunnelSettings['binaries']>;
 }
@@ -88,21 +86,30 @@ export async function startLocalAgentEndpoint(options: {
   return { server, launch };
 }
 
-/** The operator's pins when given, else wireproxy built here and served by this endpoint. */
+/**
+ * Each binary is the operator's pin when ANEX_AGENT_BINARIES names it, else anex's own build
+ * served by this endpoint (built only when some binary needs it).
+ */
 function agentBinaries(
   tunnel: LocalTunnelOptions,
   log: (line: string) => void,
 ): { binaries: TunnelSettings['binaries']; files: BinaryFiles } {
-  const wstunnel = tunnel.binaries?.wstunnel ?? WSTUNNEL_PIN;
-  const wireproxy = tunnel.binaries?.wireproxy;
-  if (wireproxy !== undefined) return { binaries: { wireproxy, wstunnel }, files: {} };
+  const operator = tunnel.binaries;
+  if (operator?.wireproxy !== undefined && operator.wstunnel !== undefined) {
+    return { binaries: { wireproxy: operator.wireproxy, wstunnel: operator.wstunnel }, files: {} };
+  }
   const served = selfServedBinaries(tunnel.agentUrl);
-  const stays =
-    tunnel.binaries?.wstunnel === undefined
-      ? '; wstunnel keeps its shipped pin (unverified: wstunnel launches are refused until ANEX_AGENT_BINARIES names one)'
-      : '';
-  log(`agent binaries: ${served.summary}${stays}`);
-  return { binaries: { wireproxy: served.pins.wireproxy, wstunnel }, files: served.files };
+  const pinned = (['wireproxy', 'wstunnel'] as const).filter((name) => operator?.[name] !== undefined);
+  log(
+    `agent binaries: ${served.summary}${pinned.length > 0 ? `; ANEX_AGENT_BINARIES pins ${pinned.join(' and ')}` : ''}`,
+  );
+  return {
+    binaries: {
+      wireproxy: operator?.wireproxy ?? served.pins.wireproxy,
+      wstunnel: operator?.wstunnel ?? served.pins.wstunnel,
+    },
+    files: served.files,
+  };
 }
 
 /** Bad gateway flags fail before any build starts. */

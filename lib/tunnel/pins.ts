@@ -2,17 +2,16 @@
  * Binaries the agent downloads on the instance, pinned by URL and SHA-256. Which pins agents
  * actually get (docs/tunnel.md "Agent binaries"):
  *
- * - `anex run` with the agent endpoint: wireproxy is anex's own build (lib/tunnel/wireproxy-build:
- *   upstream v1.0.9 with Landlock replaced by a no-op, so no bind bug), served by the endpoint
- *   at /v1/binaries/wireproxy/<arch> with the checksums the build computed
- *   (lib/local/agent-binaries.ts).
+ * - `anex run` with the agent endpoint: anex's own builds (lib/tunnel/agent-build): wireproxy
+ *   (upstream v1.0.9 with Landlock replaced by a no-op, so no bind bug) and wstunnel (anex's
+ *   implementation of the wstunnel v10 protocol, ADR 0009), served by the endpoint at
+ *   /v1/binaries/<name>/<arch> with the checksums the build computed (lib/local/agent-binaries.ts).
  * - The AWS `agent` function: the same build, uploaded by the stack as S3 file assets and
  *   handed out at presigned URLs (functions/support/agent-binaries.ts, infra/constructs/
  *   agent-binaries.ts).
  * - ANEX_AGENT_BINARIES: the operator's pins for the binaries it names, everywhere; the others
- *   as above. wstunnel, unless named there, is WSTUNNEL_PIN below. WIREPROXY_PIN below is what
- *   a deployment without the self-built set (e.g. the tunnel-mode defaults in tests) falls
- *   back to.
+ *   as above. WIREPROXY_PIN and WSTUNNEL_PIN below are upstream releases, what a deployment
+ *   without the self-built set (e.g. the tunnel-mode defaults in tests) falls back to.
  *
  * wireproxy upstream: every tag from v1.0.8 to v1.1.3 has the Landlock bug that makes
  * `[TCPClientTunnel]` fail with `bind: permission denied` on Linux ≥ 6.7 (windtf/wireproxy
@@ -20,9 +19,9 @@
  * expected to contain the fix; its checksums are unset because the assets could not be
  * downloaded and verified here.
  *
- * wstunnel is Rust and cannot be built from the registries this project builds from, so its
- * pin stays an upstream release with unset checksums: agents that need it (wstunnel transport,
- * RunPod) are refused until an operator supplies verified pins through ANEX_AGENT_BINARIES.
+ * Upstream wstunnel is Rust and cannot be built from the registries this project builds from;
+ * anex ships its own protocol-compatible build instead, and WSTUNNEL_PIN stays an upstream
+ * release with unset checksums for operators who prefer it (and verify it themselves).
  *
  * CHECKSUMS MUST BE FILLED AT RELEASE: download each asset once, verify it (release notes,
  * signature where offered), run `sha256sum`, paste the hex here. The endpoint REFUSES a
@@ -69,7 +68,7 @@ export const WIREPROXY_PIN: BinaryPin = {
   },
 };
 
-/** Client and server must run the same wstunnel version (the gateway manifest uses this too). */
+/** Upstream wstunnel, for operators who pin it themselves (ANEX_AGENT_BINARIES). */
 export const WSTUNNEL_PIN: BinaryPin = {
   name: 'wstunnel',
   version: WSTUNNEL_VERSION,
@@ -87,9 +86,6 @@ export const WSTUNNEL_PIN: BinaryPin = {
     },
   },
 };
-
-/** The gateway's wstunnel server image, same version as the client. */
-export const WSTUNNEL_IMAGE = `ghcr.io/erebe/wstunnel:${WSTUNNEL_VERSION}`;
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 

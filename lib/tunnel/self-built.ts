@@ -6,18 +6,26 @@ import { z } from 'zod';
 import { AnexError, InvalidInputError } from '../errors.ts';
 import type { Arch, BinaryPin } from './pins.ts';
 
+/** The binaries lib/tunnel/agent-build/build.sh builds for agents. */
+export const SELF_BUILT = ['wireproxy', 'wstunnel'] as const;
+export type SelfBuiltName = (typeof SELF_BUILT)[number];
+
+/** One binary of a build, both architectures. */
+export interface BuiltBinary {
+  /** e.g. v1.0.9-anex1 (upstream tag + anex build revision) or 10.6.2-anex.1 */
+  version: string;
+  source: string;
+  assets: Readonly<Record<Arch, { file: string; sha256: string; format: 'binary' }>>;
+}
+
 /**
- * The manifest lib/tunnel/wireproxy-build/build.sh writes next to the binaries it builds:
- * the checksums are computed from the build itself, so whoever serves these files (the local
+ * The manifest lib/tunnel/agent-build/build.sh writes next to the binaries it builds: the
+ * checksums are computed from the build itself, so whoever serves these files (the local
  * agent endpoint, an S3 bucket) pins exactly what was built.
  */
 export interface BuildManifest {
-  name: 'wireproxy';
-  /** e.g. v1.0.9-anex1: the upstream tag and anex's build revision */
-  version: string;
   goVersion: string;
-  source: string;
-  assets: Readonly<Record<Arch, { file: string; sha256: string; format: 'binary' }>>;
+  binaries: Readonly<Record<SelfBuiltName, BuiltBinary>>;
 }
 
 const asset = z.strictObject({
@@ -25,12 +33,14 @@ const asset = z.strictObject({
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'lower-case hex SHA-256'),
   format: z.literal('binary'),
 });
-const manifest = z.strictObject({
-  name: z.literal('wireproxy'),
+const binary = z.strictObject({
   version: z.string().min(1),
-  goVersion: z.string().min(1),
   source: z.string().min(1),
   assets: z.strictObject({ amd64: asset, arm64: asset }),
+});
+const manifest = z.strictObject({
+  goVersion: z.string().min(1),
+  binaries: z.strictObject({ wireproxy: binary, wstunnel: binary }),
 });
 
 /** @throws InvalidInputError naming `where` and the problems when the text is not a manifest */
@@ -49,34 +59,49 @@ export function parseBuildManifest(text: string, where: string): BuildManifest {
   return result.data;
 }
 
-/** The pin agents get for a self-built set, each asset downloaded from `urlFor(arch)`. */
-export function selfBuiltPin(built: BuildManifest, urlFor: (arch: Arch) => string): BinaryPin {
+/** The pin agents get for one self-built binary, each asset downloaded from `urlFor(arch)`. */
+export function selfBuiltPin(
+  built: BuildManifest,
+  name: SelfBuiltName,
+  urlFor: (arch: Arch) => string,
+): BinaryPin {
+  const one = built.binaries[name];
   const of = (arch: Arch) => ({
     url: urlFor(arch),
-    sha256: built.assets[arch].sha256,
-    format: built.assets[arch].format,
+    sha256: one.assets[arch].sha256,
+    format: one.assets[arch].format,
   });
   return {
-    name: built.name,
-    version: built.version,
-    source: `${built.source}, ${built.goVersion}`,
+    name,
+    version: one.version,
+    source: `${one.source}, ${built.goVersion}`,
     assets: { amd64: of('amd64'), arm64: of('arm64') },
   };
 }
 
-/** Absolute path of each architecture's file in the build directory. */
-export function builtFiles(dir: string, built: BuildManifest): Record<Arch, string> {
-  return { amd64: join(dir, built.assets.amd64.file), arm64: join(dir, built.assets.arm64.file) };
+/** Absolute path of each binary's file per architecture in the build directory. */
+export function builtFiles(dir: string, built: BuildManifest): Record<SelfBuiltName, Record<Arch, string>> {
+  const of = (name: SelfBuiltName) => ({
+    amd64: join(dir, built.binaries[name].assets.amd64.file),
+    arm64: join(dir, built.binaries[name].assets.arm64.file),
+  });
+  return { wireproxy: of('wireproxy'), wstunnel: of('wstunnel') };
 }
 
-const BUILD_SCRIPT = fileURLToPath(new URL('./wireproxy-build/build.sh', import.meta.url));
+/** One line for startup logs: what was built, with which Go, where. */
+export function describeBuild(dir: string, built: BuildManifest): string {
+  const names = SELF_BUILT.map((name) => `${name} ${built.binaries[name].version}`).join(', ');
+  return `${names} (${built.goVersion}) self-built in ${dir}`;
+}
+
+const BUILD_SCRIPT = fileURLToPath(new URL('./agent-build/build.sh', import.meta.url));
 
 /**
- * Builds anex's wireproxy for both architectures (or finds it in the cache: build.sh skips
- * work when its output is present) and reads the build's manifest. Progress goes to stderr.
+ * Builds anex's agent binaries for both architectures (or finds them in the cache: build.sh
+ * skips work when its output is present) and reads the build's manifest. Progress goes to stderr.
  * @throws AnexError `unavailable` when the build fails (no Go ≥ 1.24, no module proxy).
  */
-export function buildSelfBuiltWireproxy(): { dir: string; manifest: BuildManifest } {
+export function buildSelfBuiltBinaries(): { dir: string; manifest: BuildManifest } {
   let dir: string;
   try {
     const output = execFileSync('bash', [BUILD_SCRIPT], {
@@ -86,7 +111,7 @@ export function buildSelfBuiltWireproxy(): { dir: string; manifest: BuildManifes
     dir = output.trim().split('\n').at(-1) ?? '';
   } catch (error) {
     throw new AnexError(
-      `building wireproxy for agents failed (${BUILD_SCRIPT}; needs Go >= 1.24 and the Go module proxy or a warm module cache)`,
+      `building the agent binaries failed (${BUILD_SCRIPT}; needs Go >= 1.24 and the Go module proxy or a warm module cache)`,
       { kind: 'unavailable', cause: error },
     );
   }

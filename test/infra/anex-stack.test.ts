@@ -17,9 +17,9 @@ const ids = {
   agent: logicalId(stack, stack.functions.agent.function),
 };
 
-/** The resolved ARN of one uploaded wireproxy object. */
-function agentBinaryArn(arch: 'amd64' | 'arm64'): unknown {
-  const asset = stack.agentBinaries.assets[arch];
+/** The resolved ARN of one uploaded agent binary. */
+function agentBinaryArn(name: 'wireproxy' | 'wstunnel', arch: 'amd64' | 'arm64'): unknown {
+  const asset = stack.agentBinaries.assets[name][arch];
   return stack.resolve(asset.bucket.arnForObjects(asset.s3ObjectKey));
 }
 
@@ -133,15 +133,17 @@ describe('AnexStack: functions', () => {
     for (const variable of variables) expect(env).toHaveProperty(variable);
   });
 
-  it('tells only the agent where the self-built wireproxy is, with the build checksums', () => {
+  it('tells only the agent where the self-built binaries are, with the build checksums', () => {
     const envOf = (name: keyof typeof stack.functions) =>
       (functionProps(name).Environment as { Variables: Record<string, unknown> }).Variables;
     const value = JSON.stringify(envOf('agent')[FUNCTION_ENV.agentBinaries]);
     const { manifest, assets } = stack.agentBinaries;
-    expect(manifest.version).toBe('v1.0.9-anex1');
-    for (const arch of ['amd64', 'arm64'] as const) {
-      expect(value).toContain(manifest.assets[arch].sha256);
-      expect(value).toContain(String(stack.resolve(assets[arch].s3ObjectKey)));
+    expect(manifest.binaries.wireproxy.version).toBe('v1.0.9-anex1');
+    for (const name of ['wireproxy', 'wstunnel'] as const) {
+      for (const arch of ['amd64', 'arm64'] as const) {
+        expect(value).toContain(manifest.binaries[name].assets[arch].sha256);
+        expect(value).toContain(String(stack.resolve(assets[name][arch].s3ObjectKey)));
+      }
     }
     for (const name of ['tick', 'podEvents', 'admission'] as const) {
       expect(envOf(name)).not.toHaveProperty(FUNCTION_ENV.agentBinaries);
@@ -245,7 +247,12 @@ describe('AnexStack: least privilege', () => {
         dynamodb: arn(ids.table),
         secretsmanager: { Ref: ids.secret },
         sqs: arn(ids.queue),
-        s3: [agentBinaryArn('amd64'), agentBinaryArn('arm64')],
+        s3: [
+          agentBinaryArn('wireproxy', 'amd64'),
+          agentBinaryArn('wireproxy', 'arm64'),
+          agentBinaryArn('wstunnel', 'amd64'),
+          agentBinaryArn('wstunnel', 'arm64'),
+        ],
       },
     ],
   ] as const)('%s may touch exactly its resources (%j)', (name, expected) => {
@@ -259,12 +266,15 @@ describe('AnexStack: least privilege', () => {
     expect(byService).toEqual(expected);
   });
 
-  it('lets the agent read exactly the two wireproxy objects, nothing else in S3', () => {
+  it('lets the agent read exactly the four agent-binary objects, nothing else in S3', () => {
     const s3 = statementsOf('agent').filter((st) => String([st.Action].flat()[0]).startsWith('s3:'));
     expect(s3.map((st) => st.Action)).toEqual(['s3:GetObject']);
-    for (const arch of ['amd64', 'arm64'] as const) {
-      const key = stack.agentBinaries.assets[arch].s3ObjectKey;
-      expect(JSON.stringify(s3[0]?.Resource)).toContain(`/${stack.resolve(key)}`);
+    expect([s3[0]?.Resource].flat()).toHaveLength(4);
+    for (const name of ['wireproxy', 'wstunnel'] as const) {
+      for (const arch of ['amd64', 'arm64'] as const) {
+        const key = stack.agentBinaries.assets[name][arch].s3ObjectKey;
+        expect(JSON.stringify(s3[0]?.Resource)).toContain(`/${stack.resolve(key)}`);
+      }
     }
     expect(JSON.stringify(s3[0]?.Resource)).not.toContain('*');
   });

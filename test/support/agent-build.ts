@@ -6,16 +6,16 @@ import type { Arch } from '../../lib/tunnel/pins.ts';
 import { TestGroundError } from './errors.ts';
 
 /**
- * The real wireproxy: the product build (lib/tunnel/wireproxy-build/build.sh, cached under
- * ~/.cache/anex/agent-binaries/), the same binaries local mode serves to agents, for this
+ * The real wireproxy and wstunnel: the product build (lib/tunnel/agent-build/build.sh, cached
+ * under ~/.cache/anex/agent-binaries/), the same binaries local mode serves to agents, for this
  * machine's architecture. Built on first use; a failed build fails the test loudly.
  */
-const BUILD_SCRIPT = fileURLToPath(new URL('../../lib/tunnel/wireproxy-build/build.sh', import.meta.url));
+const BUILD_SCRIPT = fileURLToPath(new URL('../../lib/tunnel/agent-build/build.sh', import.meta.url));
 
 let cachedDir: string | undefined;
 
 /** The build directory (both architectures and manifest.json). */
-export function wireproxyBuildDir(): string {
+export function agentBuildDir(): string {
   if (cachedDir !== undefined) return cachedDir;
   let output: string;
   try {
@@ -27,7 +27,7 @@ export function wireproxyBuildDir(): string {
     });
   } catch (error) {
     throw new TestGroundError(
-      'wireproxy',
+      'agent binaries',
       `${BUILD_SCRIPT} failed; is Go ≥ 1.24 installed and the module proxy reachable?`,
       { cause: error },
     );
@@ -35,7 +35,7 @@ export function wireproxyBuildDir(): string {
   const dir = output.trim().split('\n').at(-1) ?? '';
   if (!existsSync(join(dir, 'manifest.json')))
     throw new TestGroundError(
-      'wireproxy',
+      'agent binaries',
       `build.sh reported ${JSON.stringify(dir)}, which holds no manifest.json`,
     );
   cachedDir = dir;
@@ -46,11 +46,16 @@ export function wireproxyBuildDir(): string {
 export function hostArch(): Arch {
   if (process.arch === 'x64') return 'amd64';
   if (process.arch === 'arm64') return 'arm64';
-  throw new TestGroundError('wireproxy', `no wireproxy build for ${process.arch} (amd64 and arm64 only)`);
+  throw new TestGroundError('agent binaries', `no agent build for ${process.arch} (amd64 and arm64 only)`);
 }
 
 export function wireproxyBinary(): string {
-  return join(wireproxyBuildDir(), `wireproxy-linux-${hostArch()}`);
+  return join(agentBuildDir(), `wireproxy-linux-${hostArch()}`);
+}
+
+/** anex's wstunnel (client and server in one binary), as agents and the gateway run it. */
+export function wstunnelBinary(): string {
+  return join(agentBuildDir(), `wstunnel-linux-${hostArch()}`);
 }
 
 /** Runs `wireproxy -n -c <path>` (parse only): ok plus everything it printed. */

@@ -36,16 +36,25 @@ export function aPin(name: BinaryPin['name'], asset: Partial<BinaryAsset> = {}):
   return { name, version: 'v0-test', source: 'test', assets: { amd64: full, arm64: full } };
 }
 
-/** A wireproxy build manifest as lib/tunnel/wireproxy-build/build.sh writes it (fake checksums). */
+/** A build manifest as lib/tunnel/agent-build/build.sh writes it (fake checksums). */
 export function aBuildManifest(overrides: Record<string, unknown> = {}) {
+  const assets = (name: string, amd64: string, arm64: string) => ({
+    amd64: { file: `${name}-linux-amd64`, sha256: amd64.repeat(64), format: 'binary' },
+    arm64: { file: `${name}-linux-arm64`, sha256: arm64.repeat(64), format: 'binary' },
+  });
   return {
-    name: 'wireproxy',
-    version: 'v1.0.9-anex1',
     goVersion: 'go1.26.8',
-    source: 'github.com/pufferffish/wireproxy@v1.0.9 with lib/tunnel/wireproxy-build',
-    assets: {
-      amd64: { file: 'wireproxy-linux-amd64', sha256: 'a'.repeat(64), format: 'binary' },
-      arm64: { file: 'wireproxy-linux-arm64', sha256: 'b'.repeat(64), format: 'binary' },
+    binaries: {
+      wireproxy: {
+        version: 'v1.0.9-anex1',
+        source: 'github.com/pufferffish/wireproxy@v1.0.9 with lib/tunnel/agent-build',
+        assets: assets('wireproxy', 'a', 'b'),
+      },
+      wstunnel: {
+        version: '10.6.2-anex.1',
+        source: 'lib/tunnel/agent-build/wstunnel',
+        assets: assets('wstunnel', 'c', 'd'),
+      },
     },
     ...overrides,
   };

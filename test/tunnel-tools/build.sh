@@ -1,5 +1,5 @@
 #!/bin/sh
-# The real wireproxy for tests: the product build (lib/tunnel/wireproxy-build/build.sh, the
+# The real wireproxy for tests: the product build (lib/tunnel/agent-build/build.sh, the
 # same binaries the agent endpoint serves to agents), for this machine's architecture. Prints
 # the binary's path on the last line of stdout; progress goes to stderr.
 #
@@ -12,7 +12,7 @@ case "$(uname -m)" in
   aarch64 | arm64) arch=arm64 ;;
   *) echo "build.sh: no wireproxy build for $(uname -m) (amd64 and arm64 only)" >&2; exit 1 ;;
 esac
-dir=$(bash "$here/../../lib/tunnel/wireproxy-build/build.sh" | tail -n 1)
+dir=$(bash "$here/../../lib/tunnel/agent-build/build.sh" | tail -n 1)
 bin="$dir/wireproxy-linux-$arch"
 [ -x "$bin" ] || { echo "build.sh: $bin is missing or not executable" >&2; exit 1; }
 echo "$bin"

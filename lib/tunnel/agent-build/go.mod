@@ -1,4 +1,4 @@
-module anex.local/wireproxy-build
+module anex.local/agent-build
 
 go 1.26
 

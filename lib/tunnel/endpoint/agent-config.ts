@@ -98,6 +98,7 @@ function wstunnelPart(settings: TunnelSettings, arch: Arch) {
   const command = wstunnelClientCommand({
     serverUrl: settings.wstunnel.serverUrl,
     ...(settings.wstunnel.localPort === undefined ? {} : { localPort: settings.wstunnel.localPort }),
+    ...(settings.wstunnel.remote === undefined ? {} : { remote: settings.wstunnel.remote }),
   });
   return {
     endpoint: command.localEndpoint,

@@ -79,8 +79,11 @@ export interface TunnelSettings {
   gatewayPublicKey: string;
   /** the gateway's UDP WireGuard address as agents dial it (`host:port`) */
   udpEndpoint: string;
-  /** the gateway's wstunnel server, for `wstunnel` transport */
-  wstunnel?: { serverUrl: string; pathPrefix: string; localPort?: number };
+  /**
+   * the gateway's wstunnel server, for `wstunnel` transport; `remote` is where the server
+   * sends the UDP, the literal of its `--restrict-to` (default 127.0.0.1:51820)
+   */
+  wstunnel?: { serverUrl: string; pathPrefix: string; localPort?: number; remote?: string };
   /** extra ranges routed into the tunnel besides the VPN range (Service CIDR, Pod CIDR) */
   clusterCidrs: readonly string[];
   /** cluster DNS ClusterIP(s) */

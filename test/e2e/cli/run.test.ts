@@ -8,8 +8,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { freePort } from '../../../lib/local/control-plane/ports.ts';
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
+import { agentBuildDir } from '../../support/agent-build.ts';
 import { adminKubeConfig, controlPlane, createTestNamespace, eventually } from '../../support/index.ts';
-import { wireproxyBuildDir } from '../../support/wireproxy.ts';
 import { type CliProcess, REPO, runCli, startCli } from './cli-process.ts';
 
 interface SimInstance {
@@ -195,19 +195,23 @@ describe('anex run --simulate-style local mode (child processes)', () => {
         '--gateway-endpoint',
         '127.0.0.1:51820',
       ],
-      // No ANEX_AGENT_BINARIES: local mode builds wireproxy and serves it from the endpoint.
+      // No ANEX_AGENT_BINARIES: local mode builds wireproxy and wstunnel and serves them.
       { ANEX_AGENT_BINARIES: '' },
     );
     await run.waitFor(new RegExp(`agent endpoint on ${url}`), 'the agent endpoint');
-    expect(run.stderr() + run.stdout()).toContain('agent binaries: wireproxy v1.0.9-anex1');
-    const served = await fetch(`${url}/v1/binaries/wireproxy/amd64`);
-    expect(served.status).toBe(200);
-    const manifest = JSON.parse(readFileSync(join(wireproxyBuildDir(), 'manifest.json'), 'utf8'));
-    expect(
-      createHash('sha256')
-        .update(Buffer.from(await served.arrayBuffer()))
-        .digest('hex'),
-    ).toBe(manifest.assets.amd64.sha256);
+    expect(run.stderr() + run.stdout()).toMatch(
+      /agent binaries: wireproxy v1\.0\.9-anex1, wstunnel \S+ \(go/,
+    );
+    const manifest = JSON.parse(readFileSync(join(agentBuildDir(), 'manifest.json'), 'utf8'));
+    for (const name of ['wireproxy', 'wstunnel']) {
+      const served = await fetch(`${url}/v1/binaries/${name}/amd64`);
+      expect(served.status).toBe(200);
+      expect(
+        createHash('sha256')
+          .update(Buffer.from(await served.arrayBuffer()))
+          .digest('hex'),
+      ).toBe(manifest.binaries[name].assets.amd64.sha256);
+    }
     const created = await ns.core.createNamespacedPod({ namespace: ns.name, body: seedPod() });
     const uid = created.metadata?.uid as string;
     const pod = await eventually(

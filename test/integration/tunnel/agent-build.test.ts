@@ -7,44 +7,57 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
 import type { Arch } from '../../../lib/tunnel/pins.ts';
-import { parseBuildManifest } from '../../../lib/tunnel/self-built.ts';
+import { parseBuildManifest, SELF_BUILT } from '../../../lib/tunnel/self-built.ts';
+import { agentBuildDir, wireproxyBinary } from '../../support/agent-build.ts';
 import { eventually } from '../../support/eventually.ts';
 import { freePort } from '../../support/ports.ts';
-import { wireproxyBinary, wireproxyBuildDir } from '../../support/wireproxy.ts';
 
 /**
- * The wireproxy anex builds for agents (lib/tunnel/wireproxy-build): checksums that match
- * the files, the no-op Landlock stub actually linked, and a `[TCPClientTunnel]` listener that
- * binds — the one wireproxy's Landlock rules (connect where bind is needed) would refuse.
+ * The binaries anex builds for agents (lib/tunnel/agent-build): checksums that match the
+ * files; for wireproxy, the no-op Landlock stub actually linked and a `[TCPClientTunnel]`
+ * listener that binds — the one wireproxy's Landlock rules (connect where bind is needed) would
+ * refuse. anex's wstunnel has its own tests (wstunnel.test.ts).
  */
 const ARCHES: Arch[] = ['amd64', 'arm64'];
+const EACH = SELF_BUILT.flatMap((name) => ARCHES.map((arch) => [name, arch] as const));
 
-describe('self-built wireproxy', () => {
-  const dir = wireproxyBuildDir();
+describe('self-built agent binaries', () => {
+  const dir = agentBuildDir();
   const manifest = parseBuildManifest(readFileSync(join(dir, 'manifest.json'), 'utf8'), 'manifest.json');
 
-  it.each(ARCHES)('the manifest checksum of linux/%s is the file’s', (arch) => {
-    const asset = manifest.assets[arch];
+  it.each(EACH)('the manifest checksum of %s linux/%s is the file’s, a static Go build', (name, arch) => {
+    const asset = manifest.binaries[name].assets[arch];
     const bytes = readFileSync(join(dir, asset.file));
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(asset.sha256);
-    expect(manifest.version).toBe('v1.0.9-anex1');
+    const info = execFileSync('go', ['version', '-m', join(dir, asset.file)], { encoding: 'utf8' });
+    expect(info).toContain('CGO_ENABLED=0');
+    expect(info).toContain(`GOARCH=${arch}`);
+    expect(info).toContain('-trimpath=true');
   });
 
-  it.each(ARCHES)('linux/%s links the no-op Landlock and pledge stubs, static, no libcap psx', (arch) => {
-    const info = execFileSync('go', ['version', '-m', join(dir, manifest.assets[arch].file)], {
-      encoding: 'utf8',
-    });
+  it('names the pinned versions', () => {
+    expect(manifest.binaries.wireproxy.version).toBe('v1.0.9-anex1');
+    expect(manifest.binaries.wstunnel.version).toMatch(/^10\.6\.2-compat\.\d+$/);
+    expect(manifest.goVersion).toBe(execFileSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' }).trim());
+  });
+
+  it.each(ARCHES)('wireproxy linux/%s links the no-op Landlock and pledge stubs, no libcap psx', (arch) => {
+    const info = execFileSync(
+      'go',
+      ['version', '-m', join(dir, manifest.binaries.wireproxy.assets[arch].file)],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(info).toMatch(
       /dep\s+github\.com\/landlock-lsm\/go-landlock\s+\S+\s*\n\s*=>\s+\.\/stubs\/landlock/,
     );
     expect(info).toMatch(/dep\s+suah\.dev\/protect\s+\S+\s*\n\s*=>\s+\.\/stubs\/protect/);
-    expect(info).toContain('CGO_ENABLED=0');
-    expect(info).toContain(`GOARCH=${arch}`);
     // upstream go-landlock pulls in libcap's psx for all-thread syscalls; the stub does not
     expect(info).not.toContain('libcap/psx');
   });
 
-  describe('a [TCPClientTunnel] listener', () => {
+  describe('a wireproxy [TCPClientTunnel] listener', () => {
     const work = mkdtempSync(join(tmpdir(), 'anex-wp-bind-'));
     let child: ChildProcess | undefined;
     let output = '';

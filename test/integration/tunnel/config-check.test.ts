@@ -11,8 +11,8 @@ import {
   PRIVATE_KEY_PLACEHOLDER,
   renderAgentWireproxyConfig,
 } from '../../../lib/tunnel/wireproxy-config.ts';
+import { wireproxyBinary, wireproxyConfigTest } from '../../support/agent-build.ts';
 import { aLaunch, tunnelSettings } from '../../support/tunnel.ts';
-import { wireproxyBinary, wireproxyConfigTest } from '../../support/wireproxy.ts';
 
 /** Every config shape we render must parse in the real wireproxy (`-n`). */
 

@@ -15,7 +15,10 @@ const SUM = (c: string) => c.repeat(64);
 function aStored(overrides: Record<string, unknown> = {}) {
   return {
     bucket: 'cdk-hnb659fds-assets-123456789012-eu-west-1',
-    keys: { amd64: 'aaa111.bin', arm64: 'bbb222.bin' },
+    keys: {
+      wireproxy: { amd64: 'aaa111.bin', arm64: 'bbb222.bin' },
+      wstunnel: { amd64: 'ccc333.bin', arm64: 'ddd444.bin' },
+    },
     manifest: aBuildManifest(),
     ...overrides,
   };
@@ -30,15 +33,19 @@ const signer = s3Signer(
 );
 
 describe('self-built agent binaries in S3 (agent function)', () => {
-  it('pins wireproxy at presigned GET URLs with the build checksums; wstunnel keeps its pin', async () => {
+  it.each([
+    ['wireproxy', 'v1.0.9-anex1', 'aaa111.bin', SUM('a'), 'bbb222.bin', SUM('b')],
+    ['wstunnel', '10.6.2-anex.1', 'ccc333.bin', SUM('c'), 'ddd444.bin', SUM('d')],
+  ] as const)('pins %s at presigned GET URLs with the build checksums', async (name, version, ...perArch) => {
     const stored = storedBinariesFromEnv({ ANEX_AGENT_BINARIES_S3: JSON.stringify(aStored()) });
     expect(stored).toBeDefined();
     const pins = await storedBinaryPins(stored as NonNullable<typeof stored>, signer)();
+    const [amd64Key, amd64Sum, arm64Key, arm64Sum] = perArch;
     for (const [arch, key, sum] of [
-      ['amd64', 'aaa111.bin', SUM('a')],
-      ['arm64', 'bbb222.bin', SUM('b')],
+      ['amd64', amd64Key, amd64Sum],
+      ['arm64', arm64Key, arm64Sum],
     ] as const) {
-      const asset = pins.wireproxy.assets[arch];
+      const asset = pins[name].assets[arch];
       const url = new URL(asset.url);
       expect(url.protocol).toBe('https:');
       expect(`${url.hostname}${url.pathname}`).toContain(key);
@@ -47,9 +54,24 @@ describe('self-built agent binaries in S3 (agent function)', () => {
       expect(asset.sha256).toBe(sum);
       expect(asset.format).toBe('binary');
     }
-    expect(pins.wireproxy.version).toBe('v1.0.9-anex1');
-    expect(pinIssues(pins.wireproxy)).toEqual([]);
-    expect(pins.wstunnel.name).toBe('wstunnel');
+    expect(pins[name].version).toBe(version);
+    expect(pinIssues(pins[name])).toEqual([]);
+  });
+
+  it('hands out an operator’s pin as given, next to the stack’s other binary', async () => {
+    const stored = storedBinariesFromEnv({ ANEX_AGENT_BINARIES_S3: JSON.stringify(aStored()) });
+    const asset = { url: 'https://example.com/wstunnel', sha256: SUM('e'), format: 'binary' as const };
+    const operator = {
+      name: 'wstunnel' as const,
+      version: 'v10.6.2',
+      source: 'operator',
+      assets: { amd64: asset, arm64: asset },
+    };
+    const pins = await storedBinaryPins(stored as NonNullable<typeof stored>, signer, {
+      wstunnel: operator,
+    })();
+    expect(pins.wstunnel).toBe(operator);
+    expect(pins.wireproxy.assets.amd64.sha256).toBe(SUM('a'));
   });
 
   it('is off when the stack set nothing', () => {
@@ -58,11 +80,15 @@ describe('self-built agent binaries in S3 (agent function)', () => {
 
   it.each([
     ['not JSON', '{', 'ANEX_AGENT_BINARIES_S3: not JSON'],
-    ['a missing key', JSON.stringify(aStored({ keys: { amd64: 'a' } })), 'keys.arm64'],
+    [
+      'a missing key',
+      JSON.stringify(aStored({ keys: { ...aStored().keys, wstunnel: { amd64: 'a' } } })),
+      'keys.wstunnel.arm64',
+    ],
     [
       'a manifest without checksums',
-      JSON.stringify(aStored({ manifest: { ...aStored().manifest, assets: {} } })),
-      'ANEX_AGENT_BINARIES_S3.manifest: assets.amd64',
+      JSON.stringify(aStored({ manifest: { ...aStored().manifest, binaries: {} } })),
+      'ANEX_AGENT_BINARIES_S3.manifest: binaries.wireproxy',
     ],
   ])('refuses %s, naming the variable', (_label, text, message) => {
     expect(() => storedBinariesFromEnv({ ANEX_AGENT_BINARIES_S3: text })).toThrow(message);
@@ -81,8 +107,13 @@ describe('which pins the agent function uses', () => {
   it.each([
     ['the stack’s S3 binaries', { ANEX_AGENT_BINARIES_S3: s3 }, true],
     [
-      'the operator’s wireproxy pin over the stack’s',
+      'the stack’s wstunnel next to an operator’s wireproxy pin',
       { ANEX_AGENT_BINARIES_S3: s3, ANEX_AGENT_BINARIES: operatorPins(['wireproxy']) },
+      true,
+    ],
+    [
+      'the operator’s pins when both are pinned',
+      { ANEX_AGENT_BINARIES_S3: s3, ANEX_AGENT_BINARIES: operatorPins(['wireproxy', 'wstunnel']) },
       false,
     ],
     [
