@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../../errors.ts';
 import { gatewayAddress, parseVpnRange } from '../addresses.ts';
-import { WSTUNNEL_IMAGE } from '../pins.ts';
 import { DEFAULT_WG_PORT } from './render.ts';
 
 /**
@@ -17,10 +16,11 @@ export interface GatewayManifestOptions {
   namespace?: string;
   /** @default 'anex-gateway' */
   name?: string;
-  /** image built from lib/tunnel/gateway/image/Dockerfile */
+  /**
+   * image built from lib/tunnel/gateway/image/Dockerfile: WireGuard tools for the `wireguard`
+   * container and anex's wstunnel (the agents' own build, ADR 0009) for the `wstunnel` one
+   */
   image: string;
-  /** @default WSTUNNEL_IMAGE (same version as the agents' client) */
-  wstunnelImage?: string;
   /** agent endpoint base URL the gateway polls for its peers */
   agentEndpointUrl: string;
   vpnCidr: string;
@@ -115,7 +115,6 @@ function withDefaults(options: GatewayManifestOptions): Resolved {
   return {
     namespace: 'anex-system',
     name: 'anex-gateway',
-    wstunnelImage: WSTUNNEL_IMAGE,
     listenPort: DEFAULT_WG_PORT,
     mtu: 1380,
     syncIntervalSeconds: 10,
@@ -206,16 +205,21 @@ function wireguardContainer(o: Resolved): Record<string, unknown> {
   };
 }
 
+/** Where lib/tunnel/gateway/image/Dockerfile installs anex's wstunnel. */
+export const GATEWAY_WSTUNNEL_BINARY = '/usr/local/bin/wstunnel';
+
 function wstunnelContainer(o: Resolved): Record<string, unknown> {
   const tls = o.wstunnelTlsSecretName !== undefined;
   const listen = tls ? 'wss://[::]:8443' : 'ws://[::]:8080';
   return {
     name: 'wstunnel',
-    image: o.wstunnelImage,
-    // Only forward tunnels to the WireGuard socket: without --restrict-to the server would
-    // also accept reverse tunnels and forwards to anything in the cluster.
-    args: [
-      '/home/app/wstunnel',
+    // The same build the agents download (lib/tunnel/agent-build/wstunnel), so both ends of
+    // the WebSocket run code tested together.
+    image: o.image,
+    // Only forward tunnels to the WireGuard socket: anex's server refuses to start without
+    // --restrict-to, and upstream's would otherwise accept reverse tunnels and any forward.
+    command: [
+      GATEWAY_WSTUNNEL_BINARY,
       'server',
       '--restrict-to',
       `127.0.0.1:${o.listenPort}`,
@@ -230,7 +234,14 @@ function wstunnelContainer(o: Resolved): Record<string, unknown> {
       },
     ],
     ports: [{ name: 'wstunnel', containerPort: tls ? 8443 : 8080, protocol: 'TCP' }],
-    securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      runAsNonRoot: true,
+      // The gateway image's default user is root (the wireguard container needs it); nobody here.
+      runAsUser: 65534,
+      runAsGroup: 65534,
+      capabilities: { drop: ['ALL'] },
+    },
     volumeMounts: tls ? [{ name: 'wstunnel-tls', mountPath: '/tls', readOnly: true }] : [],
     resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '256Mi' } },
   };

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseVpnRange } from '../../../lib/tunnel/addresses.ts';
 import {
+  GATEWAY_WSTUNNEL_BINARY,
   type GatewayManifestOptions,
   gatewayManifests,
   gatewayScript,
@@ -87,13 +88,16 @@ describe('gatewayManifests', () => {
     expect(wg.securityContext.capabilities.add).toContain('NET_ADMIN');
     expect(wg.env).toContainEqual({ name: 'ANEX_GATEWAY_ADDRESS', value: '10.250.0.1' });
     expect(wg.env).toContainEqual({ name: 'ANEX_AGENT_URL', value: 'https://agent.example.com' });
-    expect(ws.args).toEqual([
-      '/home/app/wstunnel',
+    // anex's wstunnel from the gateway image, the build the agents download, never as root
+    expect(ws.image).toBe(wg.image);
+    expect(ws.command).toEqual([
+      '/usr/local/bin/wstunnel',
       'server',
       '--restrict-to',
       '127.0.0.1:51820',
       'ws://[::]:8080',
     ]);
+    expect(ws.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534 });
     expect(ws.env[0].valueFrom.secretKeyRef).toEqual({ name: 'anex-gateway', key: 'wstunnel-path-prefix' });
     const udp = byKind(objects, 'Service', 'anex-gateway-udp');
     expect(udp.spec).toMatchObject({
@@ -103,13 +107,23 @@ describe('gatewayManifests', () => {
     });
   });
 
+  it('runs wstunnel where the gateway Dockerfile installs it, built from the agents’ source', () => {
+    const dockerfile = readFileSync(
+      new URL('../../../lib/tunnel/gateway/image/Dockerfile', import.meta.url),
+      'utf8',
+    );
+    expect(dockerfile).toContain(`COPY --from=wstunnel /out/wstunnel ${GATEWAY_WSTUNNEL_BINARY}`);
+    expect(dockerfile).toContain('COPY lib/tunnel/agent-build/ ./');
+    expect(dockerfile).toMatch(/go build .* -o \/out\/wstunnel \.\/wstunnel/);
+  });
+
   it('lets wstunnel terminate TLS when given a certificate Secret', () => {
     const objects = gatewayManifests(
       options({ wstunnelTlsSecretName: 'gw-tls', listenPort: 51999, namespace: 'gpu' }),
     );
     const ws = byKind(objects, 'Deployment').spec.template.spec.containers[1];
-    expect(ws.args).toEqual([
-      '/home/app/wstunnel',
+    expect(ws.command).toEqual([
+      '/usr/local/bin/wstunnel',
       'server',
       '--restrict-to',
       '127.0.0.1:51999',
