@@ -3,10 +3,13 @@ import { InvalidInputError } from '../errors.ts';
 /**
  * The wstunnel client the agent runs where UDP is blocked: WireGuard's UDP goes over a
  * WebSocket (TLS) to the gateway's wstunnel server, which forwards it to the WireGuard port.
+ * The binary is anex's own build (lib/tunnel/agent-build/wstunnel, ADR 0009), whose command
+ * line is upstream wstunnel's, so an operator's upstream pin runs the same arguments.
  *
- * Security (tunnels.md §3): the client verifies TLS only with `--tls-verify-certificate`; the
- * upgrade path prefix is the shared secret, so it travels in the environment
- * (WSTUNNEL_HTTP_UPGRADE_PATH_PREFIX), never in argv, which any process can read.
+ * Security: upstream's client verifies TLS only with `--tls-verify-certificate` (anex's always
+ * does; the flag stays for upstream); the upgrade path prefix is the shared secret, so it
+ * travels in the environment (WSTUNNEL_HTTP_UPGRADE_PATH_PREFIX), never in argv, which any
+ * process can read.
  */
 export const WSTUNNEL_PREFIX_ENV = 'WSTUNNEL_HTTP_UPGRADE_PATH_PREFIX';
 /** wireproxy's `Endpoint` on this path: the local end of the wstunnel client. */

@@ -57,7 +57,8 @@ describe('runHeartbeat with the real node-lifecycle controller', () => {
         // The controller writes Ready=Unknown first and adds the NoSchedule taint from a
         // separate work queue afterwards, so one read can see the condition without the taint.
         const state = await readyOf(stopped.name);
-        return state.status === 'Unknown' && state.taints.includes('node.kubernetes.io/unreachable:NoSchedule')
+        return state.status === 'Unknown' &&
+          state.taints.includes('node.kubernetes.io/unreachable:NoSchedule')
           ? state
           : undefined;
       },

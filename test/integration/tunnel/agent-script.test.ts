@@ -20,6 +20,7 @@ import { renderGatewayWireproxyConfig } from '../../../lib/tunnel/gateway/render
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
 import type { BinaryAsset } from '../../../lib/tunnel/pins.ts';
 import { issueBootstrapToken } from '../../../lib/tunnel/tokens.ts';
+import { wireproxyBinary, wstunnelBinary } from '../../support/agent-build.ts';
 import { startHttpService } from '../../support/cluster-service.ts';
 import {
   aLaunch,
@@ -28,8 +29,7 @@ import {
   endpointHarness,
   tunnelSettings,
 } from '../../support/tunnel.ts';
-import { startUdpRelay, type UdpRelay } from '../../support/udp-relay.ts';
-import { wireproxyBinary } from '../../support/wireproxy.ts';
+import { startWstunnelServer, type WstunnelServer } from '../../support/wstunnel.ts';
 
 /**
  * The agent script under `sh`, against the local agent endpoint: bootstrap, binary download
@@ -52,19 +52,19 @@ interface World {
   tunnelPort: number;
   /** takes the control plane away (the endpoint stops answering) */
   stopEndpoint: () => Promise<void>;
-  /** the UDP relay the wstunnel stand-in's traffic goes through (the RunPod path) */
-  startRelay: () => Promise<UdpRelay>;
+  /** the gateway's wstunnel server, when the world was made with `wstunnel: true` */
+  server: WstunnelServer | undefined;
 }
 
 const WSTUNNEL_PREFIX = 'wstunnel-prefix-secret-0123456789';
 /**
- * Stands in for the wstunnel client on the RunPod path: records how the agent started it
- * (argv, and whether the secret prefix arrived by env) and stays up; the test's UDP relay
- * carries the datagrams, as a real client would over its WebSocket.
+ * The wstunnel "release asset" the agent downloads on the RunPod path: records how the agent
+ * started it (argv, and whether the secret prefix arrived by env), then execs the real anex
+ * wstunnel client, which carries WireGuard to the test's wstunnel server.
  */
-const WSTUNNEL_STAND_IN = `#!/bin/sh
-{ printf 'arg %s\\n' "$@"; [ -n "$WSTUNNEL_HTTP_UPGRADE_PATH_PREFIX" ] && printf 'prefix-env %s\\n' "$WSTUNNEL_HTTP_UPGRADE_PATH_PREFIX"; } > "$WSTUNNEL_STAND_IN_OUT"
-exec sleep 600
+const WSTUNNEL_RECORDER = `#!/bin/sh
+{ printf 'arg %s\\n' "$@"; [ -n "$WSTUNNEL_HTTP_UPGRADE_PATH_PREFIX" ] && printf 'prefix-env %s\\n' "$WSTUNNEL_HTTP_UPGRADE_PATH_PREFIX"; } > "$WSTUNNEL_RECORD"
+exec "$WSTUNNEL_REAL" "$@"
 `;
 
 /** Serves files from memory on 127.0.0.1 (the "release assets"). */
@@ -92,6 +92,8 @@ async function world(options: {
   corruptChecksum?: boolean;
   aliveIntervalSeconds?: number;
   deadManSeconds?: number;
+  /** start the gateway's wstunnel server (the RunPod path) */
+  wstunnel?: boolean;
 }): Promise<World> {
   const scope = createProcessScope('anex-agent-test');
   cleanups.push(() => scope.close());
@@ -100,14 +102,18 @@ async function world(options: {
   execFileSync('tar', ['-czf', join(scope.dir, 'wireproxy.tar.gz'), '-C', scope.dir, 'wireproxy']);
   const asset =
     options.format === 'tar.gz' ? join(scope.dir, 'wireproxy.tar.gz') : join(scope.dir, 'wireproxy');
-  const standIn = join(scope.dir, 'wstunnel');
-  writeFileSync(standIn, WSTUNNEL_STAND_IN, { mode: 0o755 });
-  const filePort = await serveFiles({ '/wireproxy': asset, '/wstunnel': standIn });
+  const recorder = join(scope.dir, 'wstunnel');
+  writeFileSync(recorder, WSTUNNEL_RECORDER, { mode: 0o755 });
+  const filePort = await serveFiles({ '/wireproxy': asset, '/wstunnel': recorder });
   const sha256 = options.corruptChecksum
     ? createHash('sha256').update('something else').digest('hex')
     : sha256File(asset);
-  const [gwUdp, health, tunnelPort, endpointPort, relayPort] = await freePorts(5);
-  if (!gwUdp || !health || !tunnelPort || !endpointPort || !relayPort) throw new Error('no free ports');
+  const [gwUdp, health, tunnelPort, endpointPort, clientPort] = await freePorts(5);
+  if (!gwUdp || !health || !tunnelPort || !endpointPort || !clientPort) throw new Error('no free ports');
+  const remote = `127.0.0.1:${gwUdp}`;
+  const server = options.wstunnel
+    ? await startWstunnelServer(scope, { restrictTo: remote, pathPrefix: WSTUNNEL_PREFIX })
+    : undefined;
   const gateway = wgKeyPair();
   const settings = tunnelSettings(
     {
@@ -119,7 +125,12 @@ async function world(options: {
       aliveIntervalSeconds: options.aliveIntervalSeconds ?? 60,
       deadManSeconds: options.deadManSeconds ?? 1800,
       allowInsecureBinaryUrls: true,
-      wstunnel: { serverUrl: 'wss://gw.example.test', pathPrefix: WSTUNNEL_PREFIX, localPort: relayPort },
+      wstunnel: {
+        serverUrl: server?.url ?? 'wss://gw.example.test',
+        pathPrefix: WSTUNNEL_PREFIX,
+        localPort: clientPort,
+        remote,
+      },
       binaries: {
         wireproxy: aPin('wireproxy', {
           url: `http://127.0.0.1:${filePort}/wireproxy`,
@@ -128,7 +139,7 @@ async function world(options: {
         }),
         wstunnel: aPin('wstunnel', {
           url: `http://127.0.0.1:${filePort}/wstunnel`,
-          sha256: sha256File(standIn),
+          sha256: sha256File(recorder),
           format: 'binary',
         }),
       },
@@ -155,14 +166,7 @@ async function world(options: {
     scope,
     tunnelPort,
     stopEndpoint: () => endpoint.close(),
-    startRelay: async () => {
-      const relay = await startUdpRelay({
-        listenPort: relayPort,
-        target: { host: '127.0.0.1', port: gwUdp },
-      });
-      cleanups.push(relay.close);
-      return relay;
-    },
+    server,
   };
 }
 
@@ -384,24 +388,35 @@ describe('agent.sh', () => {
     expect(result.stderr).toMatch(/stopping: control plane unreachable for \d+s/);
   });
 
-  it('on the wstunnel path starts the pinned client with TLS verification and the prefix in env only', async () => {
-    const w = await world({ format: 'binary' });
-    const relay = await w.startRelay();
+  it('on the wstunnel path starts the pinned client with TLS verification and the prefix in env only, and its traffic crosses the real wstunnel', async () => {
+    const w = await world({ format: 'binary', wstunnel: true });
+    const server = w.server as WstunnelServer;
     const out = join(w.scope.dir, 'out.txt');
     const record = join(w.scope.dir, 'wstunnel-started');
     const { pod, env } = await podAndToken(w, { ...workload(w, out), transport: 'wstunnel' });
-    const result = await finished(runAgent({ ...env, WSTUNNEL_STAND_IN_OUT: record }));
+    const result = await finished(
+      runAgent({
+        ...env,
+        WSTUNNEL_RECORD: record,
+        WSTUNNEL_REAL: wstunnelBinary(),
+        // the test CA stands in for the public CA that signs a real gateway's certificate
+        SSL_CERT_FILE: server.caFile,
+      }),
+    );
     expect(result.code).toBe(7);
+    // The workload reached the cluster service: its UDP could only cross the WebSocket.
     expect(readFileSync(out, 'utf8')).toBe(`${SERVICE_TEXT}\n${SERVICE_TEXT} hi there\n`);
-    expect(relay.forwarded()).toBeGreaterThan(0);
     const started = readFileSync(record, 'utf8').trim().split('\n');
-    expect(started.filter((l) => l.startsWith('arg ')).map((l) => l.slice(4))).toEqual([
+    const args = started.filter((l) => l.startsWith('arg ')).map((l) => l.slice(4));
+    expect(args).toEqual([
       'client',
       '--tls-verify-certificate',
       '-L',
-      `udp://127.0.0.1:${relay.port}:127.0.0.1:51820?timeout_sec=0`,
-      'wss://gw.example.test',
+      expect.stringMatching(/^udp:\/\/127\.0\.0\.1:\d+:127\.0\.0\.1:\d+\?timeout_sec=0$/),
+      server.url,
     ]);
+    expect(args.join(' ')).not.toContain(WSTUNNEL_PREFIX);
+    expect(server.process.logTail(100)).not.toContain(WSTUNNEL_PREFIX);
     expect(started).toContain(`prefix-env ${WSTUNNEL_PREFIX}`);
     expect(result.stderr).not.toContain(WSTUNNEL_PREFIX);
     expect(w.h.backend.reports(pod.podUid).map((r) => r.state)).toEqual(['started', 'exited']);

@@ -15,17 +15,22 @@ import { renderGatewayWireproxyConfig } from '../../../lib/tunnel/gateway/render
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
 import { issueBootstrapToken } from '../../../lib/tunnel/tokens.ts';
 import { PRIVATE_KEY_PLACEHOLDER } from '../../../lib/tunnel/wireproxy-config.ts';
+import { wireproxyBinary, wstunnelBinary } from '../../support/agent-build.ts';
 import { httpGet, rawTcpGet, startHttpService } from '../../support/cluster-service.ts';
 import { aLaunch, endpointHarness, tunnelSettings } from '../../support/tunnel.ts';
-import { startUdpRelay, type UdpRelay } from '../../support/udp-relay.ts';
-import { wireproxyBinary } from '../../support/wireproxy.ts';
+import { startWstunnelServer, type WstunnelServer } from '../../support/wstunnel.ts';
 
 /**
  * Loopback end to end, no TUN device and no root: a gateway wireproxy (ListenPort +
  * TCPServerTunnel, standing in for the cluster gateway) and the agent's wireproxy started
  * from the config the agent endpoint hands out. Traffic through the agent's HTTP proxy
  * (127.0.0.1:3128) and through a GW_TUNNEL_<port> must reach an HTTP service "in the cluster".
+ * On the RunPod path WireGuard's UDP crosses the real wstunnel pair: the client started with
+ * the endpoint's own arguments and env, verifying the server's TLS certificate, and the
+ * server as the gateway runs it (restricted to the WireGuard port, prefix from env).
  */
+
+const PATH_PREFIX = 'loopback-prefix-secret-0123456789abcdef';
 
 const SERVICE_TEXT = 'hello from the cluster side';
 const GATEWAY_TUNNEL_PORT = 8080;
@@ -39,18 +44,26 @@ async function topology(transport: 'udp' | 'wstunnel', agentMadeKey: boolean) {
   const wireproxy = wireproxyBinary();
   const service = await startHttpService(SERVICE_TEXT);
   cleanups.push(service.close);
-  const [gwUdpPort, relayPort, agentHealth, gwHealth, tunnelPort] = await freePorts(5);
-  if (!gwUdpPort || !relayPort || !agentHealth || !gwHealth || !tunnelPort) throw new Error('no free ports');
+  const [gwUdpPort, clientPort, agentHealth, gwHealth, tunnelPort] = await freePorts(5);
+  if (!gwUdpPort || !clientPort || !agentHealth || !gwHealth || !tunnelPort) throw new Error('no free ports');
+  const scope = createProcessScope('anex-loopback');
+  cleanups.push(() => scope.close());
+  const remote = `127.0.0.1:${gwUdpPort}`;
+  const server =
+    transport === 'wstunnel'
+      ? await startWstunnelServer(scope, { restrictTo: remote, pathPrefix: PATH_PREFIX })
+      : undefined;
   const gateway = wgKeyPair();
   const vpnRange = parseVpnRange('10.250.0.0/24');
   const settings = tunnelSettings(
     {
       vpnRange,
-      udpEndpoint: `127.0.0.1:${gwUdpPort}`,
+      udpEndpoint: remote,
       wstunnel: {
-        serverUrl: 'wss://gw.example.test',
-        pathPrefix: 'unused-in-loopback',
-        localPort: relayPort,
+        serverUrl: server?.url ?? 'wss://gw.example.test',
+        pathPrefix: PATH_PREFIX,
+        localPort: clientPort,
+        remote,
       },
       clusterCidrs: [],
       healthPort: agentHealth,
@@ -79,18 +92,16 @@ async function topology(transport: 'udp' | 'wstunnel', agentMadeKey: boolean) {
     h.deps,
   );
   expect(response.status).toBe(200);
-  const config = JSON.parse(response.body) as { wireproxy: { config: string }; address: string };
+  const config = JSON.parse(response.body) as {
+    wireproxy: { config: string };
+    address: string;
+    wstunnel?: { args: string[]; env: Record<string, string> };
+  };
   const agentConf = agentKey
     ? config.wireproxy.config.replace(PRIVATE_KEY_PLACEHOLDER, agentKey.privateKey)
     : config.wireproxy.config;
 
-  const scope = createProcessScope('anex-loopback');
-  cleanups.push(() => scope.close());
-  const relay =
-    transport === 'wstunnel'
-      ? await startUdpRelay({ listenPort: relayPort, target: { host: '127.0.0.1', port: gwUdpPort } })
-      : undefined;
-  if (relay) cleanups.push(relay.close);
+  if (server) startWstunnelClient(scope, server, config.wstunnel);
   await startGateway(scope, {
     store: h.store,
     vpnRange,
@@ -116,7 +127,23 @@ async function topology(transport: 'udp' | 'wstunnel', agentMadeKey: boolean) {
       process: agent,
     },
   );
-  return { service, tunnelPort, relay, config };
+  return { service, tunnelPort, server, config, clientPort };
+}
+
+/** The agent's wstunnel client, exactly as the agent script starts it from the bootstrap. */
+function startWstunnelClient(
+  scope: ProcessScope,
+  server: WstunnelServer,
+  part: { args: string[]; env: Record<string, string> } | undefined,
+) {
+  if (part === undefined) throw new Error('the bootstrap of a wstunnel pod carries no wstunnel part');
+  return scope.spawn({
+    name: 'wstunnel-client',
+    command: wstunnelBinary(),
+    args: part.args,
+    // The test CA stands in for the public CA that signs a real gateway's certificate.
+    env: { PATH: process.env.PATH, ...part.env, SSL_CERT_FILE: server.caFile },
+  });
 }
 
 function startGateway(
@@ -149,11 +176,7 @@ function startGateway(
   });
 }
 
-async function expectTraffic(t: {
-  service: { hits: () => number };
-  tunnelPort: number;
-  relay: UdpRelay | undefined;
-}) {
+async function expectTraffic(t: { service: { hits: () => number }; tunnelPort: number }) {
   const viaProxy = await httpGet(`http://10.250.0.1:${GATEWAY_TUNNEL_PORT}/`, { proxyPort: 3128 });
   expect(viaProxy).toEqual({ status: 200, body: SERVICE_TEXT });
   const viaTunnel = await rawTcpGet(t.tunnelPort);
@@ -169,9 +192,11 @@ describe('loopback tunnel (agent wireproxy ⇄ gateway wireproxy)', () => {
     await expectTraffic(t);
   });
 
-  it('carries the same traffic on the RunPod path, through a UDP relay standing in for wstunnel, with an agent-made key', async () => {
+  it('carries the same traffic on the RunPod path, over the real wstunnel client and server (TLS verified), with an agent-made key', async () => {
     const t = await topology('wstunnel', true);
     await expectTraffic(t);
-    expect(t.relay?.forwarded()).toBeGreaterThan(0);
+    // The handshake could only cross over the WebSocket: the agent's Endpoint is the client.
+    expect(t.config.wireproxy.config).toContain(`Endpoint = 127.0.0.1:${t.clientPort}\n`);
+    expect(t.server?.process.logTail(50)).not.toContain(PATH_PREFIX);
   });
 });
