@@ -11,6 +11,7 @@ import type { ProviderName } from '../../lib/offers/offer.ts';
 import { createProvider } from '../../lib/providers/index.ts';
 import type { Provider } from '../../lib/providers/provider.ts';
 import { agentLaunch } from '../../lib/reconcile/agent-launch.ts';
+import { explainSearchCache } from '../../lib/reconcile/explain-cache.ts';
 import { type LaunchBuilder, plainLaunch } from '../../lib/reconcile/launch.ts';
 import type { PassDeps } from '../../lib/reconcile/pass.ts';
 import { defaultRules } from '../../lib/reconcile/rules-default.ts';
@@ -85,6 +86,7 @@ export const reconcilerRoot: () => Promise<ReconcilerRoot> = once(async () => {
     providers,
     config: reconcileConfig(config),
     rules: defaultRules,
+    explainCache: explainSearchCache(),
     launch: launchFor(config, store, tunnelModeFor(config, secret, { env: process.env, role: 'launch' })),
     clock: Date.now,
   };

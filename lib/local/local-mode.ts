@@ -5,6 +5,7 @@ import { KubeCluster } from '../kube/kube-cluster.ts';
 import { virtualNodeSpec } from '../kube/virtual-node.ts';
 import type { ProviderName } from '../offers/offer.ts';
 import { DEFAULT_RECONCILE_CONFIG, type ReconcileConfig } from '../reconcile/config.ts';
+import { explainSearchCache } from '../reconcile/explain-cache.ts';
 import { plainLaunch } from '../reconcile/launch.ts';
 import type { PassDeps } from '../reconcile/pass.ts';
 import { defaultRules } from '../reconcile/rules-default.ts';
@@ -105,6 +106,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       ),
       config,
       rules: defaultRules,
+      explainCache: explainSearchCache(),
       launch: endpoint?.launch ?? plainLaunch,
       clock: Date.now,
     };

@@ -1,8 +1,9 @@
 import type { Cluster, PodView } from '../kube/cluster.ts';
-import type { ProviderName } from '../offers/offer.ts';
+import type { Offer, ProviderName } from '../offers/offer.ts';
 import type { Instance, Provider } from '../providers/provider.ts';
 import type { Ban, PodRecord, Store } from '../state/store.ts';
 import type { ReconcileConfig } from './config.ts';
+import type { ExplainSearchCache } from './explain-cache.ts';
 import { widenedForExplain } from './offers-widened.ts';
 import { type PassError, passError } from './pass-errors.ts';
 import type { OfferRequest } from './plan-env.ts';
@@ -15,6 +16,8 @@ export interface ObserveDeps {
   providers: Partial<Record<ProviderName, Provider>>;
   config: ReconcileConfig;
   rules: OfferRules;
+  /** the explain-only wider searches across passes; unset = searched again every pass */
+  explainCache?: ExplainSearchCache;
 }
 
 export interface ObserveOptions {
@@ -192,7 +195,7 @@ export async function observeOffers(
           return;
         }
         // Bans are not pushed into the wider search: the funnel shows what they keep out.
-        const wider = await client.listOffers(widenedForExplain(request.requirements), call).catch(() => []);
+        const wider = await widerSearch(deps, client, request, call, options.now);
         offers.set(request.key, { ok: true, offers: listed, forExplain: wider });
       } catch (error) {
         offers.set(request.key, {
@@ -203,6 +206,26 @@ export async function observeOffers(
     }),
   );
   return { ...observed, offers };
+}
+
+/** The explain-only search, from the cache when fresh; a failure explains less, never fails the pod. */
+async function widerSearch(
+  deps: ObserveDeps,
+  client: Provider,
+  request: OfferRequest,
+  call: { signal?: AbortSignal; deadline?: number },
+  now: number,
+): Promise<readonly Offer[]> {
+  // The key is the requirement set's stable JSON, the provider included.
+  const cached = deps.explainCache?.get(request.key, now);
+  if (cached !== undefined) return cached;
+  try {
+    const wider = await client.listOffers(widenedForExplain(request.requirements), call);
+    deps.explainCache?.set(request.key, wider, now);
+    return wider;
+  } catch {
+    return [];
+  }
 }
 
 async function attempt<T>(read: () => Promise<T>, what: string, errors: PassError[]): Promise<T | undefined> {

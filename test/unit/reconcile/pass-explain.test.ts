@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Requirements } from '../../../lib/annotations/requirements.ts';
 import type { Offer } from '../../../lib/offers/offer.ts';
 import type { ListOffersOptions } from '../../../lib/providers/provider.ts';
+import { explainSearchCache } from '../../../lib/reconcile/explain-cache.ts';
 import { FakeProvider } from '../../support/fakes/fake-provider.ts';
 import { anOffer, gpuPod, harness } from './harness.ts';
 
@@ -42,4 +43,37 @@ describe('runPass: explaining no match when the provider filters server-side', (
       expect(vast.creates.length).toBe(nearMiss ? 0 : 1);
     },
   );
+});
+
+describe('runPass: the explain-only search across passes', () => {
+  it.each([
+    // listOffers calls per pass: the pod's own search, plus the wider one when not cached
+    { cache: true, advanceMs: 60_000, calls: [2, 1] },
+    { cache: true, advanceMs: 6 * 60_000, calls: [2, 2] },
+    { cache: false, advanceMs: 60_000, calls: [2, 2] },
+  ])('cache $cache, next pass $advanceMs ms later → calls $calls', async ({ cache, advanceMs, calls }) => {
+    const h = harness();
+    const vast = new ServerFilteringProvider('vastai');
+    vast.offers = [anOffer({ gpuName: 'RTX 4090', pricePerHour: 3 })];
+    h.deps.providers = { vastai: vast };
+    if (cache) h.deps.explainCache = explainSearchCache();
+    const pod = h.cluster.addPod(
+      gpuPod(1, { annotations: { 'anex.sh/gpu-names': 'RTX 4090', 'anex.sh/price-max': '1.5' } }),
+    );
+    const seen: number[] = [];
+    for (const step of [0, advanceMs]) {
+      h.tick(step);
+      const before = vast.calls.listOffers;
+      await h.pass();
+      seen.push(vast.calls.listOffers - before);
+    }
+    expect(seen).toEqual(calls);
+    // A cached wider search still words the miss: the near miss stays in the pod's status.
+    expect(h.cluster.pod('default', pod.name)?.status?.containerStatuses[0]?.state).toMatchObject({
+      waiting: {
+        reason: 'NoMatchingOffers',
+        message: expect.stringMatching(/nearest miss: 1x RTX 4090 at \$3\.000\/h/),
+      },
+    });
+  });
 });
