@@ -109,6 +109,27 @@ function build(c: Case): { op: ObservedPod; observed: Observed } {
   return { op, observed };
 }
 
+type Plan = ReturnType<typeof planPod>;
+type Op = ReturnType<typeof build>['op'];
+
+/** Rent only after every listed instance of the pod is destroyed earlier in the same plan. */
+function expectSafeProvision(plan: Plan, op: Op, listed: readonly string[]): void {
+  if (plan.provision === undefined) return;
+  for (const id of listed) expect(plan.destroy).toContain(id);
+  expect(op.view.deletionTimestamp).toBeUndefined();
+  expect(plan.after === undefined || (plan.after !== 'delete' && plan.after.stage === 'pending')).toBe(true);
+}
+
+/** Provider down: nothing decided, nothing reported. */
+function expectNothingDecided(plan: Plan): void {
+  expect({
+    destroy: plan.destroy,
+    after: plan.after,
+    provision: plan.provision,
+    situation: plan.situation,
+  }).toEqual({ destroy: [], after: undefined, provision: undefined, situation: undefined });
+}
+
 describe('plan invariants', () => {
   it('never rents while an instance of the pod is left alive, and never acts blind', () => {
     fc.assert(
@@ -116,32 +137,12 @@ describe('plan invariants', () => {
         const { op, observed } = build(c);
         const plan = planPod(op, planEnv(observed, { config, rules: defaultRules }));
         const listed = (op.instances ?? []).map((i) => i.id);
-        if (plan.provision !== undefined) {
-          // Rent only after every listed instance of the pod is destroyed earlier in the same plan.
-          for (const id of listed) expect(plan.destroy).toContain(id);
-          expect(op.view.deletionTimestamp).toBeUndefined();
-          expect(
-            plan.after === undefined || (plan.after !== 'delete' && plan.after.stage === 'pending'),
-          ).toBe(true);
-        }
-        if (op.instances === undefined && !c.deleting) {
-          // Provider down: nothing decided, nothing reported.
-          expect({
-            destroy: plan.destroy,
-            after: plan.after,
-            provision: plan.provision,
-            situation: plan.situation,
-          }).toEqual({
-            destroy: [],
-            after: undefined,
-            provision: undefined,
-            situation: undefined,
-          });
-        }
+        expectSafeProvision(plan, op, listed);
+        if (op.instances === undefined && !c.deleting) expectNothingDecided(plan);
         if (plan.ban !== undefined) expect(plan.destroy.length).toBeGreaterThan(0);
-        if (plan.after !== undefined && plan.after !== 'delete' && plan.after.stage === 'finished') {
-          expect(plan.provision).toBeUndefined();
-        }
+        const finished =
+          plan.after !== undefined && plan.after !== 'delete' && plan.after.stage === 'finished';
+        if (finished) expect(plan.provision).toBeUndefined();
         if (plan.finalize === true) expect(plan.destroy).toEqual(expect.arrayContaining(listed));
       }),
       { numRuns: 2000 },
