@@ -6,7 +6,7 @@ import { ReconcilerAgentBackend } from '../../lib/reconcile/agent-backend.ts';
 import { createDynamoClient } from '../../lib/state/dynamo-client.ts';
 import { DynamoStore } from '../../lib/state/dynamo-store.ts';
 import type { Store } from '../../lib/state/store.ts';
-import { tokenBucketLimiter } from '../../lib/tunnel/endpoint/rate-limit.ts';
+import { storeRateLimiter, tokenBucketLimiter } from '../../lib/tunnel/endpoint/rate-limit.ts';
 import type { AgentEndpointDeps } from '../../lib/tunnel/endpoint/types.ts';
 import { s3Signer, storedBinariesFromEnv, storedBinaryPins } from './agent-binaries.ts';
 import { clusterFrom } from './cluster.ts';
@@ -53,6 +53,8 @@ export function agentRootFor(options: {
       },
       now: Date.now,
       rateLimiter: tokenBucketLimiter(),
+      // Every warm container shares this one: the table counts per pod across them.
+      sharedLimiter: storeRateLimiter(store),
       ...(options.binaryPins === undefined ? {} : { binaryPins: options.binaryPins }),
     },
   };

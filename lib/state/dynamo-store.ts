@@ -16,9 +16,11 @@ import type {
   BootstrapToken,
   PodRecord,
   PodWrite,
+  RateWindow,
   Store,
   TokenUse,
 } from './store.ts';
+import { TABLE } from './table.ts';
 
 export interface DynamoStoreOptions {
   client: DynamoDBClient;
@@ -264,5 +266,29 @@ export class DynamoStore implements Store {
     // Lost the condition: read once to say why (the item can only have become used since).
     const item = await this.#table.get(keys.token(hash), action);
     return { outcome: refusal(item === undefined ? undefined : decode.token(item), options.now) ?? 'used' };
+  }
+
+  async countRequest(key: string, window: RateWindow): Promise<boolean> {
+    try {
+      await this.#table.client.send(
+        new UpdateItemCommand({
+          TableName: this.#table.name,
+          Key: encodeKey(keys.rate(key, window.start)),
+          UpdateExpression: 'ADD #count :one SET #ttl = :ttl',
+          ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
+          ExpressionAttributeNames: { '#count': 'count', '#ttl': TABLE.ttlAttribute },
+          // DynamoDB deletes the count a window after it closes (TTL deletes late; no reader cares).
+          ExpressionAttributeValues: encodeValues({
+            ':one': 1,
+            ':limit': window.limit,
+            ':ttl': Math.ceil((window.start + 2 * window.ms) / 1000),
+          }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw translateDynamoError(error, 'count an agent request', this.#table.name);
+    }
   }
 }

@@ -11,10 +11,12 @@ import type { ProviderName } from '../offers/offer.ts';
  * | Lease             | `LEASE`             | lease name  |
  * | AddressAllocation | `ADDR`              | address     |
  * | BootstrapToken    | `TOKEN`             | token hash  |
+ * | rate-limit count  | `RATE#<key>`        | window start|
  *
  * Fixed partitions are hot keys in principle; at anex's scale (tens to hundreds of pods,
  * a few writes per pod per minute) they stay far below DynamoDB's 1,000 writes/s per
- * partition, and a Query per kind is what keeps a pass at O(1) calls per page.
+ * partition, and a Query per kind is what keeps a pass at O(1) calls per page. Rate-limit
+ * counts are never listed, only updated by key, so each key has a partition of its own.
  */
 export interface ItemKey {
   pk: string;
@@ -41,4 +43,5 @@ export const keys = {
   lease: (name: string): ItemKey => ({ pk: PARTITIONS.lease, sk: name }),
   address: (address: string): ItemKey => ({ pk: PARTITIONS.address, sk: address }),
   token: (hash: string): ItemKey => ({ pk: PARTITIONS.token, sk: hash }),
+  rate: (key: string, windowStart: number): ItemKey => ({ pk: `RATE#${key}`, sk: String(windowStart) }),
 };

@@ -7,6 +7,7 @@ import type {
   Lease,
   PodRecord,
   PodWrite,
+  RateWindow,
   Store,
   TokenUse,
 } from './store.ts';
@@ -24,6 +25,7 @@ export class MemoryStore implements Store {
   readonly #leases = new Map<string, Lease>();
   readonly #addresses = new Map<string, AddressAllocation>();
   readonly #tokens = new Map<string, BootstrapToken>();
+  readonly #rates = new Map<string, { start: number; count: number }>();
 
   async getPod(podUid: string): Promise<PodRecord | undefined> {
     return copy(this.#pods.get(podUid));
@@ -141,6 +143,15 @@ export class MemoryStore implements Store {
     const used: BootstrapToken = { ...token, usedAt: options.now };
     this.#tokens.set(hash, used);
     return { outcome: 'ok', token: structuredClone(used) };
+  }
+
+  async countRequest(key: string, window: RateWindow): Promise<boolean> {
+    // One window per key is enough: a later window starts the count afresh.
+    const current = this.#rates.get(key);
+    const count = current?.start === window.start ? current.count : 0;
+    if (count >= window.limit) return false;
+    this.#rates.set(key, { start: window.start, count: count + 1 });
+    return true;
   }
 }
 

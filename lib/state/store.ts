@@ -15,7 +15,7 @@ import type { ProviderName } from '../offers/offer.ts';
  * - Secrets are never stored in clear: bootstrap tokens are kept as hashes; WireGuard
  *   private keys are never stored at all.
  */
-export interface Store extends PodStore, BanStore, LeaseStore, TunnelStore {}
+export interface Store extends PodStore, BanStore, LeaseStore, TunnelStore, RateStore {}
 
 /** Where a pod is in anex's hands. Kubernetes status is derived from this plus the provider. */
 export type PodStage =
@@ -181,4 +181,26 @@ export interface TunnelStore {
   putToken(token: BootstrapToken): Promise<void>;
   /** Marks the token used at `now` if it exists, is unexpired and unused (conditional update: single use). */
   consumeToken(hash: string, options: { now: number }): Promise<TokenUse>;
+}
+
+/** One fixed rate-limit window: `limit` requests per `ms` milliseconds from `start`. */
+export interface RateWindow {
+  /** epoch ms, a multiple of `ms` */
+  start: number;
+  ms: number;
+  limit: number;
+}
+
+/**
+ * Request counts for the agent endpoint's per-pod rate limits, shared by every process that
+ * serves the endpoint (each Lambda container would otherwise limit on its own).
+ */
+export interface RateStore {
+  /**
+   * Counts one request of `key` in `window` unless `window.limit` were already counted there
+   * (a conditional write: concurrent callers never count past the limit). Counts of older
+   * windows are left to expire.
+   * @returns true when counted (allowed), false when the window is full
+   */
+  countRequest(key: string, window: RateWindow): Promise<boolean>;
 }

@@ -8,6 +8,7 @@ import { PRIVATE_KEY_PLACEHOLDER } from '../wireproxy-config.ts';
 import { type AgentConfig, buildAgentConfig } from './agent-config.ts';
 import { BUNDLE_CONTENT_TYPE, renderAgentBundle } from './bundle.ts';
 import { fail, json, parseBody } from './http.ts';
+import { withinLimit } from './rate-limit.ts';
 import type { AgentEndpointDeps, AgentLaunch, AgentRequest, AgentResponse, TunnelSettings } from './types.ts';
 
 export const POD_UID = z
@@ -42,7 +43,9 @@ export async function handleBootstrap(
   const body = parseBody(request, BootstrapBody);
   if (!body.ok) return body.response;
   const { podUid } = body.value;
-  if (!deps.rateLimiter.take(`bootstrap:${podUid}`, deps.now()))
+  // Only the in-memory limit: a bootstrap token is single use, so an authenticated caller
+  // cannot repeat it, and the shared limit is for callers who can.
+  if (!(await withinLimit(deps, `bootstrap:${podUid}`, 'before-auth')))
     return fail(429, 'too many requests for this pod');
   const binaries = deps.binaryPins ? await deps.binaryPins(body.value.arch) : deps.settings.binaries;
   const unpinned = await unpinnedBinaries(podUid, binaries, deps);

@@ -1,6 +1,7 @@
 import { desiredPeers, renderPeerSections } from '../gateway/peers.ts';
 import { secretMatchesHash } from '../tokens.ts';
 import { bearer, fail, json, text } from './http.ts';
+import { withinLimit } from './rate-limit.ts';
 import type { AgentEndpointDeps, AgentRequest, AgentResponse } from './types.ts';
 
 /**
@@ -19,8 +20,10 @@ export async function handlePeers(
     deps.logger.warn('peer list request with a wrong or missing gateway credential');
     return fail(401, 'missing or wrong gateway credential');
   }
-  if (!deps.rateLimiter.take('peers:gateway', deps.now()))
-    return fail(429, 'too many requests from the gateway');
+  for (const stage of ['before-auth', 'after-auth'] as const) {
+    if (!(await withinLimit(deps, 'peers:gateway', stage)))
+      return fail(429, 'too many requests from the gateway');
+  }
   const peers = desiredPeers(await deps.store.listAddresses(), deps.settings.vpnRange);
   if (query.get('format') === 'wg') return text(200, renderPeerSections(peers));
   return json(200, { peers });

@@ -1,14 +1,17 @@
+import type { RateStore } from '../../state/store.ts';
+
 /**
- * Token-bucket rate limiting per key (the pod UID), in memory.
- *
- * Limitation on Lambda: each concurrent execution environment has its own buckets, so the
- * effective limit is `capacity × concurrent environments`, and a cold start forgets. That
- * still bounds a misbehaving agent's cost per environment; a hard global limit needs the
- * function's reserved concurrency (or a WAF rate rule on the Function URL's front).
+ * Rate limiting per key (route + pod UID) for the agent endpoint, in two places:
+ * - `rateLimiter` (`tokenBucketLimiter`, in memory), before authentication: refuses a flood
+ *   from one client without any I/O, but on Lambda each execution environment keeps its own
+ *   buckets (and a cold start forgets);
+ * - `sharedLimiter` (`storeRateLimiter`, in the state table), after authentication: one limit
+ *   across every environment, at one conditional write per request — only for callers that
+ *   proved who they are, so unauthenticated traffic can never make the table grow.
  */
 export interface RateLimiter {
-  /** Takes one token for `key` at `now`; false when the bucket is empty. */
-  take(key: string, now: number): boolean;
+  /** Takes one request of `key` at `now`; false when its limit is used up. */
+  take(key: string, now: number): Promise<boolean>;
 }
 
 export interface TokenBucketOptions {
@@ -31,7 +34,7 @@ export function tokenBucketLimiter(options: TokenBucketOptions = {}): RateLimite
   const maxKeys = options.maxKeys ?? 10_000;
   const buckets = new Map<string, Bucket>();
   return {
-    take(key, now) {
+    async take(key, now) {
       const bucket = buckets.get(key) ?? { tokens: capacity, at: now };
       buckets.delete(key); // re-insert: Map order doubles as LRU order
       const tokens = Math.min(capacity, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * refill);
@@ -44,4 +47,40 @@ export function tokenBucketLimiter(options: TokenBucketOptions = {}): RateLimite
       return allowed;
     },
   };
+}
+
+export interface StoreLimiterOptions {
+  /** requests per key per window @default 60 */
+  limit?: number;
+  /** @default 60_000 */
+  windowMs?: number;
+}
+
+/**
+ * A fixed-window limit per key kept in the store, so every process serving the endpoint
+ * shares it: at most `limit` requests per key per window (bursts of up to twice that across
+ * a window boundary, the usual fixed-window trade for one write per request).
+ */
+export function storeRateLimiter(store: RateStore, options: StoreLimiterOptions = {}): RateLimiter {
+  const limit = options.limit ?? 60;
+  const windowMs = options.windowMs ?? 60_000;
+  return {
+    take(key, now) {
+      const start = Math.floor(now / windowMs) * windowMs;
+      return store.countRequest(key, { start, ms: windowMs, limit });
+    },
+  };
+}
+
+/**
+ * Both limits for `key` (`sharedLimiter` only when given): the in-memory one before the caller
+ * is authenticated, the shared one after. @returns true when the request may go on
+ */
+export async function withinLimit(
+  deps: { rateLimiter: RateLimiter; sharedLimiter?: RateLimiter; now: () => number },
+  key: string,
+  stage: 'before-auth' | 'after-auth',
+): Promise<boolean> {
+  if (stage === 'before-auth') return deps.rateLimiter.take(key, deps.now());
+  return deps.sharedLimiter === undefined ? true : deps.sharedLimiter.take(key, deps.now());
 }

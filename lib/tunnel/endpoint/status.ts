@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { secretMatchesHash } from '../tokens.ts';
 import { POD_UID } from './bootstrap.ts';
 import { bearer, fail, json, parseBody } from './http.ts';
+import { withinLimit } from './rate-limit.ts';
 import type { AgentEndpointDeps, AgentRequest, AgentResponse } from './types.ts';
 
 const StatusBody = z
@@ -28,12 +29,13 @@ export async function handleStatus(request: AgentRequest, deps: AgentEndpointDep
   const body = parseBody(request, StatusBody);
   if (!body.ok) return body.response;
   const { podUid, state } = body.value;
-  if (!deps.rateLimiter.take(`status:${podUid}`, deps.now()))
-    return fail(429, 'too many requests for this pod');
+  const key = `status:${podUid}`;
+  if (!(await withinLimit(deps, key, 'before-auth'))) return fail(429, 'too many requests for this pod');
   if (!(await authorized(request, podUid, deps))) {
     deps.logger.warn('status report with a wrong or missing credential', { podUid });
     return fail(401, 'missing or wrong status credential for this pod');
   }
+  if (!(await withinLimit(deps, key, 'after-auth'))) return fail(429, 'too many requests for this pod');
   await deps.backend.recordStatus(
     podUid,
     {
@@ -58,10 +60,11 @@ export async function handlePodAlive(
 ): Promise<AgentResponse> {
   const podUid = POD_UID.safeParse(query.get('podUid') ?? '');
   if (!podUid.success) return fail(400, 'query parameter podUid must be a pod UID');
-  if (!deps.rateLimiter.take(`alive:${podUid.data}`, deps.now()))
-    return fail(429, 'too many requests for this pod');
+  const key = `alive:${podUid.data}`;
+  if (!(await withinLimit(deps, key, 'before-auth'))) return fail(429, 'too many requests for this pod');
   if (!(await authorized(request, podUid.data, deps))) {
     return fail(401, 'missing or wrong status credential for this pod');
   }
+  if (!(await withinLimit(deps, key, 'after-auth'))) return fail(429, 'too many requests for this pod');
   return json(200, { alive: await deps.backend.isPodAlive(podUid.data) });
 }

@@ -110,8 +110,13 @@ export interface AgentEndpointDeps {
   settings: TunnelSettings;
   logger: AgentLogger;
   now: () => number;
-  /** per-pod request limiter; one in-memory bucket set per process (see rate-limit.ts) */
+  /** per-pod request limiter before authentication; in memory, per process (rate-limit.ts) */
   rateLimiter: RateLimiter;
+  /**
+   * per-pod limit after authentication shared by every process serving the endpoint (the
+   * state table; rate-limit.ts); unset where one process serves it (local mode)
+   */
+  sharedLimiter?: RateLimiter;
   /**
    * Pins made per bootstrap, for URLs that expire (presigned downloads); replaces
    * `settings.binaries` when set. Called once per bootstrap with the agent's architecture.

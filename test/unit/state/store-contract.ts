@@ -19,6 +19,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     describeLeases(() => store);
     describeAddresses(() => store);
     describeTokens(() => store);
+    describeRates(() => store);
   });
 }
 
@@ -320,6 +321,34 @@ function describeTokens(store: () => Store): void {
         [1, 2, 3].map(() => store().consumeToken(aToken().hash, { now: T0 })),
       );
       expect(results.map((r) => r.outcome).sort()).toEqual(['ok', 'used', 'used']);
+    });
+  });
+}
+
+function describeRates(store: () => Store): void {
+  describe('rate-limit counts', () => {
+    const window = { start: 1_800_000_000_000, ms: 60_000, limit: 3 };
+
+    it('counts up to the limit in a window, then refuses; a new window starts afresh', async () => {
+      const counted: boolean[] = [];
+      for (let i = 0; i < 4; i += 1) counted.push(await store().countRequest('status:p1', window));
+      expect(counted).toEqual([true, true, true, false]);
+      expect(await store().countRequest('status:p1', { ...window, start: window.start + window.ms })).toBe(
+        true,
+      );
+    });
+
+    it('keeps keys apart', async () => {
+      for (let i = 0; i < 3; i += 1) await store().countRequest('alive:p1', window);
+      expect(await store().countRequest('alive:p1', window)).toBe(false);
+      expect(await store().countRequest('alive:p2', window)).toBe(true);
+    });
+
+    it('never counts past the limit under concurrent requests', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => store().countRequest('status:race', window)),
+      );
+      expect(results.filter(Boolean)).toHaveLength(3);
     });
   });
 }

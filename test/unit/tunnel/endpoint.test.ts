@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { handleAgentRequest } from '../../../lib/tunnel/endpoint/handler.ts';
+import { storeRateLimiter, tokenBucketLimiter } from '../../../lib/tunnel/endpoint/rate-limit.ts';
 import type { AgentLaunch, AgentResponse } from '../../../lib/tunnel/endpoint/types.ts';
 import { wgKeyPair, wgPublicFromPrivate } from '../../../lib/tunnel/keys.ts';
 import { issueBootstrapToken, newSecret, sha256Hex } from '../../../lib/tunnel/tokens.ts';
@@ -364,6 +365,30 @@ describe('POST /v1/status and GET /v1/pod-alive', () => {
       h.deps,
     );
     expect(later.status).toBe(200);
+  });
+
+  it('applies the shared (table) limit only after authentication, across endpoint processes', async () => {
+    const h = endpointHarness();
+    const { pod, credential } = await bootstrapped(h);
+    // Two processes with their own memory buckets and one table, as two Lambda containers.
+    const shared = storeRateLimiter(h.store, { limit: 3, windowMs: 60_000 });
+    const processes = [0, 1].map(() => ({
+      ...h.deps,
+      rateLimiter: tokenBucketLimiter({ capacity: 20, refillPerSecond: 1 }),
+      sharedLimiter: shared,
+    }));
+    const report = (deps: (typeof processes)[number], auth: string) =>
+      handleAgentRequest(
+        post('/v1/status', { podUid: pod.podUid, state: 'started' }, { authorization: `Bearer ${auth}` }),
+        deps,
+      ).then((r) => r.status);
+    // Wrong credentials are refused before the shared limit: they use none of it.
+    for (const deps of processes) expect(await report(deps, 'not-the-credential')).toBe(401);
+    const statuses: number[] = [];
+    for (const deps of [...processes, ...processes]) statuses.push(await report(deps, credential));
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    h.clock.now += 60_000;
+    expect(await report(processes[1] as (typeof processes)[number], credential)).toBe(200);
   });
 });
 
