@@ -31,25 +31,10 @@ export function parseNumericFamily(
   form: NumberForm,
   findings: Findings,
 ): NumericConstraint | undefined {
-  const read = (k: string): number | undefined => {
-    const raw = annotations[k];
-    return raw === undefined ? undefined : parseNumber(k, raw, form, findings.errors);
-  };
-  const exact = read(key);
-  const min = read(rangeKey(key, 'min'));
-  const max = read(rangeKey(key, 'max'));
-  if (annotations[key] !== undefined) {
-    noteIgnoredBounds(annotations, key, findings.notes);
-    return exact === undefined ? undefined : { exact };
-  }
-  if (min !== undefined && max !== undefined && min > max) {
-    findings.errors.push(
-      `${rangeKey(key, 'min')}: "${annotations[rangeKey(key, 'min')]}" is greater than ${rangeKey(key, 'max')} "${annotations[rangeKey(key, 'max')]}"; no offer can match`,
-    );
-    return undefined;
-  }
-  if (min === undefined && max === undefined) return undefined;
-  return { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
+  return parseFamily(annotations, key, findings, {
+    parse: (k, raw) => parseNumber(k, raw, form, findings.errors),
+    compare: (a, b) => a - b,
+  });
 }
 
 /** The CUDA family, compared as versions (12.10 > 12.9), same rules as the numeric ones. */
@@ -58,9 +43,22 @@ export function parseVersionFamily(
   key: string,
   findings: Findings,
 ): VersionConstraint | undefined {
-  const read = (k: string): string | undefined => {
+  return parseFamily(annotations, key, findings, {
+    parse: (k, raw) => parseVersion(k, raw, findings.errors),
+    compare: compareVersions,
+  });
+}
+
+/** The family rules for any value type: `parse` reports its own errors, `compare` orders values. */
+function parseFamily<T>(
+  annotations: Annotations,
+  key: string,
+  findings: Findings,
+  value: { parse: (key: string, raw: string) => T | undefined; compare: (a: T, b: T) => number },
+): { exact: T } | { min?: T; max?: T } | undefined {
+  const read = (k: string): T | undefined => {
     const raw = annotations[k];
-    return raw === undefined ? undefined : parseVersion(k, raw, findings.errors);
+    return raw === undefined ? undefined : value.parse(k, raw);
   };
   const exact = read(key);
   const min = read(rangeKey(key, 'min'));
@@ -69,7 +67,7 @@ export function parseVersionFamily(
     noteIgnoredBounds(annotations, key, findings.notes);
     return exact === undefined ? undefined : { exact };
   }
-  if (min !== undefined && max !== undefined && compareVersions(min, max) > 0) {
+  if (min !== undefined && max !== undefined && value.compare(min, max) > 0) {
     findings.errors.push(
       `${rangeKey(key, 'min')}: "${annotations[rangeKey(key, 'min')]}" is greater than ${rangeKey(key, 'max')} "${annotations[rangeKey(key, 'max')]}"; no offer can match`,
     );
