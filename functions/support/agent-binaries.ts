@@ -7,7 +7,6 @@ import type { Arch, BinaryPin } from '../../lib/tunnel/pins.ts';
 import {
   type BuildManifest,
   parseBuildManifest,
-  SELF_BUILT,
   type SelfBuiltName,
   selfBuiltPin,
 } from '../../lib/tunnel/self-built.ts';
@@ -88,8 +87,8 @@ export function storedBinaryPins(
     return selfBuiltPin(binaries.manifest, name, (arch) => (arch === 'amd64' ? amd64 : arm64));
   };
   return async () => {
-    const [wireproxy, wstunnel] = await Promise.all(SELF_BUILT.map(signed));
-    return { wireproxy: wireproxy as BinaryPin, wstunnel: wstunnel as BinaryPin };
+    const [wireproxy, wstunnel] = await Promise.all([signed('wireproxy'), signed('wstunnel')]);
+    return { wireproxy, wstunnel };
   };
 }
 

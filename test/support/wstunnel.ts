@@ -1,12 +1,11 @@
-import { connect } from 'node:net';
 import { generatePki } from '../../lib/local/control-plane/certs.ts';
-import { freePort } from '../../lib/local/control-plane/ports.ts';
 import {
   type ManagedProcess,
   type ProcessScope,
   waitUntil,
 } from '../../lib/local/control-plane/processes.ts';
 import { wstunnelBinary } from './agent-build.ts';
+import { freePort, tcpAccepts } from './ports.ts';
 
 /** A running anex wstunnel server, as the cluster gateway runs it, on 127.0.0.1 with TLS. */
 export interface WstunnelServer {
@@ -48,20 +47,10 @@ export async function startWstunnelServer(
       WSTUNNEL_RESTRICT_HTTP_UPGRADE_PATH_PREFIX: options.pathPrefix,
     },
   });
-  await waitUntil(() => accepts(port), {
+  await waitUntil(() => tcpAccepts(port), {
     what: `wstunnel server on 127.0.0.1:${port}`,
     timeoutMs: 15_000,
     process,
   });
   return { url: `wss://localhost:${port}`, port, caFile: pki.caCert, process };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
 }

@@ -1,7 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,7 +9,7 @@ import type { Arch } from '../../../lib/tunnel/pins.ts';
 import { parseBuildManifest, SELF_BUILT } from '../../../lib/tunnel/self-built.ts';
 import { agentBuildDir, wireproxyBinary } from '../../support/agent-build.ts';
 import { eventually } from '../../support/eventually.ts';
-import { freePort } from '../../support/ports.ts';
+import { freePort, tcpAccepts } from '../../support/ports.ts';
 
 /**
  * The binaries anex builds for agents (lib/tunnel/agent-build): checksums that match the
@@ -96,7 +95,7 @@ describe('self-built agent binaries', () => {
       child.stderr?.on('data', (chunk: Buffer) => {
         output += chunk.toString();
       });
-      const accepted = await eventually(() => tryConnect(port), {
+      const accepted = await eventually(async () => (await tcpAccepts(port)) || undefined, {
         what: `wireproxy listening on 127.0.0.1:${port}`,
         timeoutMs: 30_000,
         describe: async () => `exit ${child?.exitCode}; output: ${output.slice(-500)}`,
@@ -107,13 +106,3 @@ describe('self-built agent binaries', () => {
     });
   });
 });
-
-function tryConnect(port: number): Promise<true | undefined> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(undefined));
-  });
-}
