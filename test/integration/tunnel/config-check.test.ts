@@ -6,6 +6,7 @@ import { buildAgentConfig } from '../../../lib/tunnel/endpoint/agent-config.ts';
 import { desiredPeers } from '../../../lib/tunnel/gateway/peers.ts';
 import { renderGatewayWireproxyConfig } from '../../../lib/tunnel/gateway/render.ts';
 import { wgKeyPair, wgPresharedKey } from '../../../lib/tunnel/keys.ts';
+import { previewTunnel } from '../../../lib/tunnel/preview.ts';
 import {
   type AgentWireproxyOptions,
   PRIVATE_KEY_PLACEHOLDER,
@@ -126,6 +127,16 @@ const cases: [string, () => string][] = [
       });
     },
   ],
+  ...(['vastai', 'runpod'] as const).map((provider): [string, () => string] => [
+    `\`anex tunnel config\` output for a ${provider} pod (example keys and addresses)`,
+    () =>
+      previewTunnel({
+        spec: {
+          nodeSelector: { 'node-provider': provider },
+          containers: [{ env: [{ name: 'GW_TUNNEL_5432', value: 'db.default.svc.cluster.local:5432' }] }],
+        },
+      }).wireproxyConfig,
+  ]),
 ];
 
 let dir: string;
