@@ -53,6 +53,8 @@ export interface ContainerView {
   image: string;
   command?: readonly string[];
   args?: readonly string[];
+  /** spec.containers[].workingDir, when set (it replaces the image's WorkingDir) */
+  workingDir?: string;
   /** plain values only; a valueFrom entry is listed in `unsupportedEnv` */
   env: Readonly<Record<string, string>>;
   unsupportedEnv: readonly string[];
@@ -132,7 +134,9 @@ export type EventReason =
   | 'Started'
   | 'InstanceGone'
   | 'Terminated'
-  | 'Adopted';
+  | 'Adopted'
+  /** kubelet's reason for a pull failure, used when the pre-rent image check refuses */
+  | 'Failed';
 
 export interface PodEvent {
   type: 'Normal' | 'Warning';

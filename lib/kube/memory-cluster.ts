@@ -235,6 +235,7 @@ function aContainer(input: Partial<ContainerView>, index: number): ContainerView
     unsupportedEnv: input.unsupportedEnv ?? [],
     ...(input.command === undefined ? {} : { command: input.command }),
     ...(input.args === undefined ? {} : { args: input.args }),
+    ...(input.workingDir === undefined ? {} : { workingDir: input.workingDir }),
     ...(input.gpuLimit === undefined ? {} : { gpuLimit: input.gpuLimit }),
   };
 }

@@ -52,6 +52,7 @@ function toContainerView(container: V1Container): ContainerView {
   const view: ContainerView = { name: container.name, image: container.image ?? '', env, unsupportedEnv };
   assign(view, 'command', container.command);
   assign(view, 'args', container.args);
+  assign(view, 'workingDir', container.workingDir);
   assign(view, 'gpuLimit', gpuCount(container.resources?.limits?.['nvidia.com/gpu']));
   return view;
 }

@@ -47,6 +47,16 @@ export const events = {
   createRefused(error: string): PodEvent {
     return warn('ProvisionFailed', `The provider refused to rent: ${error}`);
   },
+  /** kubelet's wording for a pull failure ("Failed" + the image), found before anything was rented */
+  imageRefused(message: string): PodEvent {
+    return warn(
+      'Failed',
+      `${message}; nothing was rented. Fix the image and the pod is retried automatically`,
+    );
+  },
+  imageUnchecked(message: string): PodEvent {
+    return warn('ProvisionFailed', `${message}; nothing is rented until the image can be checked`);
+  },
   candidatesExhausted(tried: number): PodEvent {
     return warn(
       'ProvisionFailed',

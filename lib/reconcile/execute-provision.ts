@@ -5,6 +5,7 @@ import type { CallOptions, InstanceTag, LaunchSpec, Provider } from '../provider
 import type { PodRecord, PodWrite, Store } from '../state/store.ts';
 import type { ReconcileConfig } from './config.ts';
 import { events } from './events.ts';
+import type { ImageGate } from './image-gate.ts';
 import type { LaunchBuilder } from './launch.ts';
 import { type PassError, passError } from './pass-errors.ts';
 import { change, instanceRecord } from './plan-env.ts';
@@ -16,6 +17,8 @@ export interface ProvisionDeps {
   config: ReconcileConfig;
   launch: LaunchBuilder;
   clock: () => number;
+  /** the pre-rent image check; unset: no check (the provider finds out, at a cost) */
+  images?: ImageGate;
 }
 
 export interface ProvisionRun {
@@ -44,6 +47,8 @@ export interface ProvisionOutcome {
  * next candidate at once and do not count as attempts.
  */
 export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise<ProvisionOutcome> {
+  const refused = await checkImage(deps, run);
+  if (refused !== undefined) return refused;
   const tag = { clusterId: deps.config.clusterId, podUid: run.plan.from.podUid };
   const built = await deps.launch({ pod: run.plan.view, requirements: run.plan.requirements, tag });
   // Recorded with the intent: how the next passes tell "machine up" from "container started".
@@ -75,6 +80,36 @@ export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise
   state.said.push(events.candidatesExhausted(tried.length));
   const message = `The ${tried.length} best offers were taken before they could be rented; retrying on the next pass`;
   return { record: state.record, situation: { kind: 'provisioning', message }, events: state.said };
+}
+
+/**
+ * The image check before the intent is written: a refusal ends the pass for this pod with
+ * kubelet's waiting reason and an event naming the image; nothing is rented or recorded, so
+ * the next pass checks again (a fixed image or a pushed tag is picked up without a restart).
+ */
+async function checkImage(deps: ProvisionDeps, run: ProvisionRun): Promise<ProvisionOutcome | undefined> {
+  const container = run.plan.view.containers[0];
+  if (deps.images === undefined || container === undefined) return undefined;
+  const verdict = await deps.images(container, {
+    arch: 'amd64',
+    ...(run.call.signal === undefined ? {} : { signal: run.call.signal }),
+  });
+  switch (verdict.outcome) {
+    case 'ok':
+      return undefined;
+    case 'retry':
+      return {
+        record: undefined,
+        situation: { kind: 'provisioning', message: `${verdict.message}; retrying on the next pass` },
+        events: [events.imageUnchecked(verdict.message)],
+      };
+    case 'refused':
+      return {
+        record: undefined,
+        situation: { kind: 'image', reason: verdict.reason, message: verdict.message },
+        events: [events.imageRefused(verdict.message)],
+      };
+  }
 }
 
 /** The provisioning of one pod in progress: the record as last written and what was said. */

@@ -3,6 +3,7 @@ import type { ProviderName } from '../offers/offer.ts';
 import type { CallOptions } from '../providers/provider.ts';
 import type { PodRecord } from '../state/store.ts';
 import { provision } from './execute-provision.ts';
+import type { ImageGate } from './image-gate.ts';
 import type { LaunchBuilder } from './launch.ts';
 import type { ObserveDeps } from './observe.ts';
 import { type PassError, passError } from './pass-errors.ts';
@@ -11,6 +12,8 @@ import type { ObservedPod, PodPlan, Situation } from './types.ts';
 
 export interface ExecuteDeps extends ObserveDeps {
   launch: LaunchBuilder;
+  /** the pre-rent image check (lib/images); unset: none */
+  images?: ImageGate;
   /** wall clock for deadlines and write times (the pass's `now` stays the decision time) */
   clock: () => number;
 }
@@ -163,7 +166,14 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
       return;
     }
     const outcome = await provision(
-      { store, provider, config: shared.deps.config, launch: shared.deps.launch, clock: shared.deps.clock },
+      {
+        store,
+        provider,
+        config: shared.deps.config,
+        launch: shared.deps.launch,
+        clock: shared.deps.clock,
+        ...(shared.deps.images === undefined ? {} : { images: shared.deps.images }),
+      },
       { plan: plan.provision, version: record?.version, call, deadline: shared.options.deadline },
     );
     record = outcome.record ?? record;

@@ -129,6 +129,7 @@ function containerState(situation: Situation): ContainerState {
     case 'terminated':
       return { terminated: terminatedState(situation) };
     case 'failed':
+    case 'image':
       return { waiting: { reason: situation.reason, message: situation.message } };
   }
 }
@@ -183,6 +184,7 @@ function provisionedCondition(situation: Situation): PodCondition {
         message: 'The container ended; its instance was destroyed',
       };
     case 'failed':
+    case 'image':
       return { type, status: 'False', reason: situation.reason, message: situation.message };
   }
 }

@@ -55,7 +55,9 @@ export type Situation =
   | { kind: 'starting'; message: string; hostIP?: string }
   | { kind: 'running'; startedAt: number; hostIP?: string }
   | { kind: 'terminated'; exitCode: number; startedAt?: number; finishedAt: number; message?: string }
-  | { kind: 'failed'; reason: string; message: string };
+  | { kind: 'failed'; reason: string; message: string }
+  /** the image check refused before renting (kubelet's waiting reasons: ErrImagePull, InvalidImageName, CreateContainerError) */
+  | { kind: 'image'; reason: string; message: string };
 
 /** A pod's record write, `'delete'` to remove it. */
 export type RecordChange = PodWrite | 'delete';
