@@ -2,11 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { PROVIDER_ENV } from '../config/secrets.ts';
 import { AnexError, InvalidInputError } from '../errors.ts';
+import { PROVIDERS, type ProviderName } from '../offers/offer.ts';
+import { DEFAULT_RECONCILE_CONFIG } from '../reconcile/config.ts';
 import { ensureBinaries } from './control-plane/binaries.ts';
 import { type ControlPlane, startControlPlane } from './control-plane/control-plane.ts';
 import { type LocalMode, loadKubeConfig, startLocalMode } from './local-mode.ts';
 import { followPod, type ProgressOutcome } from './pod-progress.ts';
+import { type ProviderEndpoint, providerEndpointsFromEnv, providersFor } from './provider-env.ts';
 import { type SimulatedMarket, startSimulatedMarket } from './simulated-market.ts';
 
 export const EXAMPLE_POD = fileURLToPath(new URL('../../examples/seed-pod.yaml', import.meta.url));
@@ -30,6 +34,11 @@ export interface DemoOptions {
   say: (line: string) => void;
   /** reconciler logs @default say */
   log?: (line: string) => void;
+  /**
+   * Where VAST_API_URL / RUNPOD_API_URL (with their keys) point the demo at an external
+   * marketplace, e.g. `anex sim` in another process @default process.env
+   */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export type DemoOutcome = 'running' | 'failed' | 'timeout' | 'interrupted';
@@ -43,8 +52,11 @@ export interface DemoResult {
 interface Parts {
   controlPlane?: ControlPlane;
   market?: SimulatedMarket;
+  /** an external marketplace from the environment, used instead of `market` */
+  external?: Partial<Record<ProviderName, ProviderEndpoint>>;
   mode?: LocalMode;
   pod?: { namespace: string; name: string };
+  podUid?: string;
   core?: CoreV1Api;
 }
 
@@ -61,14 +73,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const manifest = await readPodManifest(options.podFile ?? EXAMPLE_POD, options.namespace ?? 'default');
     const kubeConfig = await clusterFor(options, parts);
     if (options.stop.aborted) return await cleanUp(parts, options, outcome);
-    parts.market = await startSimulatedMarket({ bootMs: options.bootMs ?? 6_000 });
-    options.say('[2/4] simulated marketplace (Vast.AI + RunPod APIs) on 127.0.0.1');
+    const providers = await marketplaceFor(options, parts);
     parts.mode = await startLocalMode({
       ...(options.kubeconfig === undefined
         ? { kubeconfig: kubeconfigPath(parts) }
         : { kubeconfig: options.kubeconfig }),
       store: { inMemory: true },
-      providers: parts.market.endpoints,
+      providers,
       passIntervalMs: 2_000,
       log: options.log ?? options.say,
     });
@@ -81,6 +92,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       body: manifest.body,
     });
     parts.pod = { namespace: manifest.namespace, name: created.metadata?.name ?? manifest.name };
+    if (created.metadata?.uid !== undefined) parts.podUid = created.metadata.uid;
     options.say(
       `[4/4] applied ${options.podFile ?? 'examples/seed-pod.yaml'} as pod ${parts.pod.namespace}/${parts.pod.name}:`,
     );
@@ -120,6 +132,36 @@ async function clusterFor(options: DemoOptions, parts: Parts): Promise<KubeConfi
     `      Kubernetes ${info.versions.kubernetes} ready in ${(info.startupMs / 1000).toFixed(1)} s`,
   );
   return loadKubeConfig(info.kubeconfigPath);
+}
+
+/**
+ * The built-in simulated marketplace, or the one VAST_API_URL / RUNPOD_API_URL name (each
+ * with its key). A key without a URL would be the real service: the demo never rents for
+ * real, so such a provider is left out, and said so.
+ */
+async function marketplaceFor(
+  options: DemoOptions,
+  parts: Parts,
+): Promise<Partial<Record<ProviderName, ProviderEndpoint>>> {
+  const fromEnv = providerEndpointsFromEnv(options.env ?? process.env);
+  const external = Object.fromEntries(
+    Object.entries(fromEnv).filter(([, endpoint]) => endpoint.baseUrl !== undefined),
+  ) as Partial<Record<ProviderName, ProviderEndpoint>>;
+  const realOnly = PROVIDERS.filter((p) => fromEnv[p] !== undefined && external[p] === undefined);
+  if (realOnly.length > 0) {
+    options.say(
+      `      ignoring ${realOnly.map((p) => PROVIDER_ENV[p].apiKey).join(', ')}: without ${realOnly.map((p) => PROVIDER_ENV[p].url).join(', ')} that is the real marketplace, and the demo never rents for real`,
+    );
+  }
+  if (Object.keys(external).length > 0) {
+    parts.external = external;
+    const where = Object.entries(external).map(([name, e]) => `${name} at ${e.baseUrl}`);
+    options.say(`[2/4] external marketplace from the environment: ${where.join(', ')}`);
+    return external;
+  }
+  parts.market = await startSimulatedMarket({ bootMs: options.bootMs ?? 6_000 });
+  options.say('[2/4] simulated marketplace (Vast.AI + RunPod APIs) on 127.0.0.1');
+  return parts.market.endpoints;
 }
 
 function kubeconfigPath(parts: Parts): string {
@@ -193,7 +235,7 @@ async function cleanUp(parts: Parts, options: DemoOptions, outcome: DemoOutcome)
     await waitReleased(parts, parts.pod);
   }
   await parts.mode?.stop();
-  const leaked = parts.market === undefined ? 0 : Object.values(parts.market.liveInstances()).flat().length;
+  const leaked = await leakedInstances(parts);
   await parts.market?.stop();
   await parts.controlPlane?.stop();
   options.say(
@@ -204,6 +246,21 @@ async function cleanUp(parts: Parts, options: DemoOptions, outcome: DemoOutcome)
   return { outcome, leaked };
 }
 
+/**
+ * Machines still rented for the demo's pod: the built-in market's own list, or on an
+ * external marketplace the instances tagged with the pod's UID (others may share it).
+ */
+async function leakedInstances(parts: Parts): Promise<number> {
+  if (parts.market !== undefined) return Object.values(parts.market.liveInstances()).flat().length;
+  const podUid = parts.podUid;
+  if (parts.external === undefined || podUid === undefined) return 0;
+  const providers = providersFor(parts.external, DEFAULT_RECONCILE_CONFIG.clusterId);
+  const lists = await Promise.all(
+    Object.values(providers).map((provider) => provider.listTagged({ deadline: Date.now() + 30_000 })),
+  );
+  return lists.flat().filter((instance) => instance.tag?.podUid === podUid).length;
+}
+
 async function waitReleased(parts: Parts, pod: { namespace: string; name: string }): Promise<void> {
   const until = Date.now() + 60_000;
   while (Date.now() < until) {
@@ -211,7 +268,7 @@ async function waitReleased(parts: Parts, pod: { namespace: string; name: string
       () => false,
       (error: { code?: number }) => error.code === 404,
     );
-    const live = parts.market === undefined ? 0 : Object.values(parts.market.liveInstances()).flat().length;
+    const live = await leakedInstances(parts).catch(() => 1);
     if (gone === true && live === 0) return;
     parts.mode?.reconciler.trigger();
     await new Promise((resolve) => setTimeout(resolve, 300));

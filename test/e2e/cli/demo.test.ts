@@ -74,6 +74,34 @@ describe('anex demo', () => {
     expect(run.stdout()).toContain('cleaned up: no simulated machine left rented');
   });
 
+  it('runs against `anex sim` in another process when VAST_API_URL names it, and leaves nothing rented there', async () => {
+    const sim = startCli(['sim', '--boot', '3']);
+    started.push(sim);
+    const vastai =
+      (await sim.waitFor(/^vastai http:\S+$/m, "the simulator's Vast.AI URL", 60_000)).split(' ')[1] ?? '';
+    const runpod =
+      (await sim.waitFor(/^runpod http:\S+$/m, "the simulator's RunPod URL", 60_000)).split(' ')[1] ?? '';
+    const run = startCli(['demo'], {
+      VAST_API_URL: vastai,
+      VAST_API_KEY: 'demo-test',
+      RUNPOD_API_URL: runpod,
+      RUNPOD_API_KEY: 'demo-test',
+    });
+    started.push(run);
+    expect(await run.exited).toBe(0);
+    const out = run.stdout();
+    expect(out).toContain(
+      `[2/4] external marketplace from the environment: vastai at ${vastai}, runpod at ${runpod}`,
+    );
+    expect(out).toMatch(/event Normal OfferSelected: Renting 2x RTX (4090|3090)/);
+    expect(out).toContain('✔ default/my-gpu-workload is Running on anex-vastai');
+    expect(out).toContain('cleaned up: no simulated machine left rented');
+    const live = (await (await fetch(`${vastai}/__sim/instances`)).json()) as unknown[];
+    expect(live).toEqual([]);
+    sim.child.kill('SIGTERM');
+    expect(await sim.exited).toBe(0);
+  });
+
   it('--pod with something that is not a Pod manifest exits 2 naming the file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'anex-demo-'));
     try {
