@@ -1,7 +1,8 @@
 import { formatTag, type InstanceTag, POD_UID_ENV_VAR, TAG_ENV_VAR } from '../providers/provider.ts';
 import type { TunnelStore } from '../state/store.ts';
 import { allocateAddress, type VpnRange } from '../tunnel/addresses.ts';
-import { AGENT_ENV, agentScript } from '../tunnel/agent/script.ts';
+import { AGENT_ENV } from '../tunnel/agent/script.ts';
+import { agentCommand, scriptAgentArtifact } from '../tunnel/agent/stub.ts';
 import { issueBootstrapToken } from '../tunnel/tokens.ts';
 import { buildLaunchSpec, type LaunchBuilder } from './launch.ts';
 
@@ -17,8 +18,8 @@ export interface AgentLaunchOptions {
 }
 
 /**
- * The launch through the tunnel (DESIGN §5): the instance gets only the agent script, the
- * endpoint URL and a one-time token; the agent fetches the pod's command, env and tunnel
+ * The launch through the tunnel (DESIGN §5): the instance gets only the launch stub (which
+ * downloads and checks the agent: lib/tunnel/agent/stub.ts), the endpoint URL and a one-time token; the agent fetches the pod's command, env and tunnel
  * config at bootstrap. The VPN address is allocated here, before create, so the pod's
  * podIP is known from the start — the endpoint's bootstrap finds and reuses it.
  */
@@ -40,7 +41,7 @@ export function agentLaunch(options: AgentLaunchOptions): LaunchBuilder {
       launch: 'agent',
       spec: {
         image: plain.image,
-        command: ['/bin/sh', '-c', agentScript()],
+        command: agentCommand(scriptAgentArtifact()),
         env: agentEnv(input.tag, options, issued.token),
         diskGb: plain.diskGb,
       },

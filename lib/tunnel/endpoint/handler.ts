@@ -1,3 +1,4 @@
+import { serveAgent } from './agent-download.ts';
 import { handleBootstrap } from './bootstrap.ts';
 import { fail, splitPath } from './http.ts';
 import { handlePeers } from './peers.ts';
@@ -27,6 +28,8 @@ export async function handleAgentRequest(
   deps: AgentEndpointDeps,
 ): Promise<AgentResponse> {
   const { pathname, query } = splitPath(request.path);
+  const agent = serveAgent(request.method, pathname);
+  if (agent !== undefined) return agent;
   const methods = ROUTES[pathname];
   if (!methods) return fail(404, `no such route: ${pathname}`);
   const route = methods[request.method.toUpperCase()];

@@ -12,6 +12,12 @@ import {
 } from '../../../lib/local/control-plane/processes.ts';
 import { parseVpnRange } from '../../../lib/tunnel/addresses.ts';
 import { AGENT_SCRIPT_URL } from '../../../lib/tunnel/agent/script.ts';
+import {
+  type AgentArtifact,
+  agentStub,
+  STUB_BUDGET,
+  scriptAgentArtifact,
+} from '../../../lib/tunnel/agent/stub.ts';
 import { type AgentConfig, buildAgentConfig } from '../../../lib/tunnel/endpoint/agent-config.ts';
 import { renderAgentBundle } from '../../../lib/tunnel/endpoint/bundle.ts';
 import { serveAgentEndpoint } from '../../../lib/tunnel/endpoint/server.ts';
@@ -209,8 +215,10 @@ interface AgentRun {
   done: Promise<{ code: number | null; stderr: string }>;
 }
 
-function runAgent(env: Record<string, string>): AgentRun {
-  const child = spawn('sh', [AGENT_SCRIPT], {
+/** The agent as a provider starts it: `/bin/sh -c <stub>` (dash here), which downloads and runs agent.sh; or agent.sh directly. */
+function runAgent(env: Record<string, string>, via?: { stub: AgentArtifact }): AgentRun {
+  const argv = via === undefined ? [AGENT_SCRIPT] : ['-c', agentStub(via.stub)];
+  const child = spawn(via === undefined ? 'sh' : 'dash', argv, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -293,6 +301,48 @@ describe('agent.sh', () => {
       expect(w.h.logger.text()).not.toContain(token);
     },
   );
+
+  it('as launched: the stub (at most 1 KiB) downloads agent.sh from the endpoint, checks it and runs it to the same end', async () => {
+    const w = await world({ format: 'binary' });
+    const out = join(w.scope.dir, 'out.txt');
+    const { pod, token, env } = await podAndToken(w, workload(w, out));
+    expect(agentStub(scriptAgentArtifact()).length).toBeLessThanOrEqual(STUB_BUDGET);
+    const result = await finished(runAgent(env, { stub: scriptAgentArtifact() }));
+    expect(result.stderr).toContain('tunnel ready');
+    expect(result.code).toBe(7);
+    expect(readFileSync(out, 'utf8')).toBe(`${SERVICE_TEXT}\n${SERVICE_TEXT} hi there\n`);
+    expect(w.h.backend.reports(pod.podUid).map((r) => [r.state, r.exitCode])).toEqual([
+      ['started', undefined],
+      ['exited', 7],
+    ]);
+    expect(result.stderr).not.toContain(token);
+  });
+
+  it('the stub refuses an agent whose checksum differs, and runs nothing', async () => {
+    const w = await world({ format: 'binary' });
+    const { pod, env } = await podAndToken(w, { command: ['true'] });
+    const wrong = '0'.repeat(64);
+    const result = await finished(
+      runAgent(env, { stub: { sha256: { amd64: wrong, arm64: wrong }, run: 'sh' } }),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      new RegExp(`anex-stub: agent checksum mismatch: expected ${wrong}, got [0-9a-f]{64}`),
+    );
+    expect(w.h.backend.reports(pod.podUid)).toEqual([]);
+  });
+
+  it('the stub refuses a plain-HTTP endpoint without the insecure flag, and downloads nothing', async () => {
+    const w = await world({ format: 'binary' });
+    const { env } = await podAndToken(w, { command: ['true'] });
+    const result = await finished(
+      runAgent({ ...env, ANEX_AGENT_INSECURE: '' }, { stub: scriptAgentArtifact() }),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `anex-stub: refusing http:// (${w.url}; ANEX_AGENT_INSECURE=1 allows it on loopback)`,
+    );
+  });
 
   it('aborts with a clear message on a wrong checksum and reports failed', async () => {
     const w = await world({ format: 'binary', corruptChecksum: true });
