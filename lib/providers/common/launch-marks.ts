@@ -22,8 +22,3 @@ export function tagOfMarks(
 ): InstanceTag | undefined {
   return parseTag(name) ?? parseTag(envTag);
 }
-
-/** One word for a POSIX shell: bare when safe, else single-quoted. */
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}

@@ -1,7 +1,7 @@
 import { AnexError } from '../../errors.ts';
 import { normalizeRunPodCatalog } from '../../offers/normalize/runpod.ts';
 import type { Offer, RunPodCloudType } from '../../offers/offer.ts';
-import { markedEnv, shellQuote, tagOfMarks } from '../common/launch-marks.ts';
+import { markedEnv, tagOfMarks } from '../common/launch-marks.ts';
 import type { Instance, InstanceState, InstanceTag, LaunchSpec } from '../provider.ts';
 import { formatTag, TAG_ENV_VAR } from '../provider.ts';
 import type { RunPodPod } from './schemas.ts';
@@ -58,8 +58,12 @@ export function toInstance(pod: RunPodPod): Instance {
 
 /**
  * The `POST /v2/pods` body for one candidate: one GPU type, one cloud, one data center (v2
- * has no priority lists, so the reconciler walks candidates). v2 has no entrypoint override:
- * command and args travel as the `args` string handed to the image's entrypoint.
+ * has no priority lists, so the reconciler walks candidates). Kubernetes' `command` and `args`
+ * go in exec form as `entrypoint` (replaces the image ENTRYPOINT) and `cmd` (replaces CMD):
+ * runpod/docs create-a-pod.mdx at 4962c60 ("`entrypoint` (array): Container ENTRYPOINT in
+ * exec form, overriding the image's own"; runpod audit #1). Folding both into the `args`
+ * string, as before, handed the agent to the image's own ENTRYPOINT, which on vLLM, TGI or
+ * Ollama never runs it; and no shell quoting is needed (runpod audit #2).
  */
 export function toCreateBody(offer: Offer, launch: LaunchSpec, tag: InstanceTag): Record<string, unknown> {
   if (!offer.gpuTypeId || !offer.cloudType || !offer.dataCenterId) {
@@ -68,7 +72,6 @@ export function toCreateBody(offer: Offer, launch: LaunchSpec, tag: InstanceTag)
       { kind: 'invalid-input' },
     );
   }
-  const words = [...(launch.command ?? []), ...(launch.args ?? [])];
   const body: Record<string, unknown> = {
     name: formatTag(tag),
     image: launch.image,
@@ -79,6 +82,7 @@ export function toCreateBody(offer: Offer, launch: LaunchSpec, tag: InstanceTag)
     env: markedEnv(launch, tag),
   };
   if (launch.ports && launch.ports.length > 0) body.ports = [...launch.ports];
-  if (words.length > 0) body.args = words.map(shellQuote).join(' ');
+  if (launch.command !== undefined) body.entrypoint = [...launch.command];
+  if (launch.args !== undefined) body.cmd = [...launch.args];
   return body;
 }

@@ -1,6 +1,6 @@
 import { normalizeVastOffer } from '../../offers/normalize/vastai.ts';
 import type { Offer } from '../../offers/offer.ts';
-import { markedEnv, shellQuote, tagOfMarks } from '../common/launch-marks.ts';
+import { markedEnv, tagOfMarks } from '../common/launch-marks.ts';
 import type { Instance, InstanceState, InstanceTag, LaunchSpec } from '../provider.ts';
 import { formatTag, TAG_ENV_VAR } from '../provider.ts';
 import { DEAD_STATUSES, faultOfStatusMessage } from './errors.ts';
@@ -64,11 +64,23 @@ export function toInstance(raw: VastInstance): Instance {
 }
 
 /**
- * The `PUT /api/v0/asks/{id}/` body. `runtype: args` keeps the image ENTRYPOINT; an entrypoint
- * override goes into `onstart` as the CLI does in args mode (providers.md §2.7; exact parsing is
- * undocumented). Env is an object (the OpenAPI says string; the docs and CLI send an object),
- * ports ride along as `-p` keys.
+ * The `PUT /api/v0/asks/{id}/` body, in Vast's exec form. With `runtype: args`, `onstart` is
+ * the container's ENTRYPOINT taken verbatim as ONE executable path and `args` is its argv
+ * (dstack api_client.py: `"onstart": "/bin/sh", "args": ["-c", …]`; vast-cli create__instance:
+ * `--onstart-cmd 'bash' --args -c '…'`; a one-string `"bash -c …"` fails with `stat bash -c …:
+ * no such file or directory` — vast audit #1). So Kubernetes' `command` maps to onstart =
+ * command[0] and args = command[1..] + args; without a command, onstart is left out and the
+ * image ENTRYPOINT is kept, with the pod's args as CMD. Nothing is shell-quoted. Env is an
+ * object (the OpenAPI says string; the docs and CLI send an object); ports ride along as `-p`
+ * keys.
  */
+function execForm(launch: LaunchSpec): { onstart?: string; args?: string[] } {
+  const [entrypoint, ...rest] = launch.command ?? [];
+  const args = [...rest, ...(launch.args ?? [])];
+  if (entrypoint === undefined) return launch.args === undefined ? {} : { args };
+  return { onstart: entrypoint, args };
+}
+
 export function toCreateBody(launch: LaunchSpec, tag: InstanceTag): Record<string, unknown> {
   const env = markedEnv(launch, tag);
   for (const port of launch.ports ?? []) {
@@ -81,9 +93,7 @@ export function toCreateBody(launch: LaunchSpec, tag: InstanceTag): Record<strin
     label: formatTag(tag),
     env,
     runtype: 'args',
-    args: launch.args ? [...launch.args] : undefined,
-    onstart:
-      launch.command && launch.command.length > 0 ? launch.command.map(shellQuote).join(' ') : undefined,
+    ...execForm(launch),
     cancel_unavail: true,
     target_state: 'running',
   });

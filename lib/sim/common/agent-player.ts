@@ -5,6 +5,8 @@ import { wgKeyPair } from '../../tunnel/keys.ts';
 export interface RunningInstance {
   id: string;
   env: Readonly<Record<string, string>>;
+  /** the argv the provider's runtime started (lib/sim/common/container.ts); absent when it started nothing */
+  argv?: readonly string[];
 }
 
 export interface AgentPlayerOptions {
@@ -19,9 +21,10 @@ export interface AgentPlayerOptions {
 type Outcome = 'started' | 'gave-up';
 
 /**
- * Plays the anex agent inside simulated machines. The simulators run no containers, so once
- * an instance is running and its env carries the agent endpoint and one-time token (the agent
- * launch), this does over HTTP what lib/tunnel/agent/agent.sh does: POST /v1/bootstrap with
+ * Plays the anex agent inside simulated machines. The simulators run no processes yet, so once
+ * an instance is running, its runtime started the launch stub (the argv the simulator computed
+ * from the create request and the image, as the provider would) and its env carries the agent
+ * endpoint and one-time token, this does over HTTP what lib/tunnel/agent/agent.sh does: POST /v1/bootstrap with
  * the token and a fresh X25519 public key, then POST /v1/status `started` with the credential
  * the bootstrap returned. It downloads and runs nothing; everything the control plane sees
  * goes through the real agent endpoint. Instances without the agent env (plain launch) are
@@ -45,6 +48,9 @@ export class AgentPlayer {
     for (const instance of instances) {
       const { [AGENT_ENV.url]: url, [AGENT_ENV.token]: token, [AGENT_ENV.podUid]: podUid } = instance.env;
       if (!url || !token || !podUid || this.#outcomes.has(instance.id)) continue;
+      // Only a container whose runtime really started the launch stub runs the agent: a launch the
+      // provider mangled (split, quoted, handed to the image's ENTRYPOINT) never bootstraps.
+      if (!startsTheStub(instance.argv)) continue;
       try {
         await this.#start(instance.id, { url, token, podUid });
         this.#outcomes.set(instance.id, 'started');
@@ -106,4 +112,14 @@ export class AgentPlayer {
       this.#onEvent(`simulated agent on instance ${instanceId}: ${reason}; retrying`);
     }
   }
+}
+
+/** `/bin/sh -c <the launch stub>`: the exec form lib/tunnel/agent/stub.ts makes. */
+function startsTheStub(argv: readonly string[] | undefined): boolean {
+  return (
+    argv?.[0] === '/bin/sh' &&
+    argv[1] === '-c' &&
+    argv.length === 3 &&
+    (argv[2]?.includes('/v1/agent/') ?? false)
+  );
 }

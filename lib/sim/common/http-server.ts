@@ -17,6 +17,8 @@ export interface SimRequest {
   headers: IncomingMessage['headers'];
   /** Parsed JSON body, `undefined` when empty, or the `INVALID_JSON` marker. */
   body: unknown;
+  /** size of the raw body in bytes (request size limits) */
+  bodyBytes: number;
 }
 
 export const INVALID_JSON = Symbol('invalid-json');
@@ -85,6 +87,7 @@ async function serve(handler: SimHandler, req: IncomingMessage, res: ServerRespo
     query: url.searchParams,
     headers: req.headers,
     body: parseBody(text),
+    bodyBytes: Buffer.byteLength(text),
   };
   let result: SimResponse | 'hang' | 'reset';
   try {

@@ -1,3 +1,4 @@
+import type { ContainerStart } from '../common/container.ts';
 import type { Cloud } from './catalog.ts';
 
 /** How a simulated pod behaves after create (set per GPU type or per image). */
@@ -18,6 +19,8 @@ export interface PodRecord {
   name: string;
   image: string;
   args: string;
+  /** how the runtime starts the container (lib/sim/common/container.ts); undefined: the image was not found */
+  container: ContainerStart | undefined;
   disk: number;
   env: Record<string, string>;
   ports: string[];
@@ -50,8 +53,9 @@ export function phaseAt(pod: PodRecord, now: number, t: RunPodTimings): Phase {
   if (elapsed < t.provisionMs + t.startingMs || pod.plan === 'never-start') {
     return { status: 'STARTING', uptimeMs: undefined, startedAt: undefined };
   }
-  // An image that cannot be pulled has no structured signal on RunPod: RUNNING, runtime null.
-  if (now < ready || pod.plan === 'image-pull-error')
+  // An image that cannot be pulled, or a container the runtime cannot start (restarted over
+  // and over), has no structured signal on RunPod: RUNNING, runtime null.
+  if (now < ready || pod.plan === 'image-pull-error' || pod.container?.ok === false)
     return { status: 'RUNNING', uptimeMs: undefined, startedAt: started };
   if (pod.plan === 'exited' && now >= ready + t.portsMs)
     return { status: 'EXITED', uptimeMs: undefined, startedAt: started };

@@ -1,5 +1,7 @@
 import type { BootPlans } from '../common/boot-plans.ts';
+import { type ContainerStart, startContainer } from '../common/container.ts';
 import { INVALID_JSON, type SimRequest, type SimResponse } from '../common/http-server.ts';
+import { findSimImage, type SimImage } from '../common/images.ts';
 import type { Rng } from '../common/rng.ts';
 import type { SimRoute } from '../common/sim-core.ts';
 import {
@@ -11,7 +13,7 @@ import {
   stockKey,
 } from './catalog.ts';
 import { type PodRecord, type RunPodBootPlan, type RunPodTimings, renderPod } from './pods.ts';
-import { createPodErrors } from './validate.ts';
+import { CREATE_POD_MAX_BYTES, createPodErrors } from './validate.ts';
 
 /** The state the RunPod routes read and change (owned by {@link RunPodSim}). */
 export interface RunPodState {
@@ -196,6 +198,9 @@ function listDataCenters(state: RunPodState, request: SimRequest): SimResponse {
 }
 
 function createPod(state: RunPodState, request: SimRequest): SimResponse {
+  if (request.bodyBytes > CREATE_POD_MAX_BYTES) {
+    return problem(413, `request body is ${request.bodyBytes} bytes; the limit is ${CREATE_POD_MAX_BYTES}`);
+  }
   if (request.body === INVALID_JSON) return problem(400, 'request body is not valid JSON');
   const errors = createPodErrors(request.body);
   if (errors.length > 0) return problem(422, 'Request validation failed.', errors);
@@ -225,6 +230,10 @@ function newPod(
   placed: { type: SimGpuType; cloud: Cloud; count: number; dc: string },
 ): PodRecord {
   const image = typeof body.image === 'string' ? body.image : 'runpod/base:latest';
+  const simImage = findSimImage(image);
+  // An image nobody published is never pulled (stricter than accepting any name).
+  const planned = state.plans.planFor(image, placed.type.id);
+  const plan = simImage === undefined && planned === 'normal' ? 'image-pull-error' : planned;
   const perGpu = placed.cloud === 'SECURE' ? placed.type.price.secure : placed.type.price.community;
   const id = Array.from(
     { length: 14 },
@@ -235,6 +244,7 @@ function newPod(
     name: body.name as string,
     image,
     args: typeof body.args === 'string' ? body.args : '',
+    container: simImage === undefined ? undefined : runPodContainerStart(simImage, body),
     disk: typeof body.disk === 'number' ? body.disk : 50,
     env: (body.env ?? {}) as Record<string, string>,
     ports: (body.ports ?? []) as string[],
@@ -246,9 +256,29 @@ function newPod(
     cost: Math.round(perGpu * placed.count * 1000) / 1000,
     createdAt: state.now(),
     terminated: false,
-    plan: state.plans.planFor(image, placed.type.id),
+    plan,
     publicIp: `213.173.${state.rng.int(0, 255)}.${state.rng.int(1, 254)}`,
   };
+}
+
+/**
+ * What RunPod's runtime starts: `entrypoint` replaces the image ENTRYPOINT (and, as with
+ * `docker run --entrypoint`, its CMD), `cmd` replaces CMD (runpod audit #1, docs at 4962c60).
+ * The older `args` string "is treated as CMD and split into arguments" with undocumented
+ * rules (runpod audit #2): split on white space, no quote handling — the stricter reading, so
+ * a shell-quoted script does not survive it.
+ */
+function runPodContainerStart(image: SimImage, body: Record<string, unknown>): ContainerStart {
+  const env = (body.env ?? {}) as Record<string, string>;
+  const entrypoint = body.entrypoint as string[] | undefined;
+  const cmd =
+    (body.cmd as string[] | undefined) ??
+    (typeof body.args === 'string' && body.args.trim() !== '' ? body.args.trim().split(/\s+/) : undefined);
+  return startContainer(image, {
+    ...(entrypoint === undefined ? {} : { entrypoint }),
+    ...(cmd === undefined ? {} : { cmd }),
+    env,
+  });
 }
 
 function livePod(state: RunPodState, id: string | undefined): PodRecord | undefined {

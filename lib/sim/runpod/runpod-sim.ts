@@ -1,5 +1,6 @@
 import type { RunningInstance } from '../common/agent-player.ts';
 import { BootPlans } from '../common/boot-plans.ts';
+import type { ContainerStart } from '../common/container.ts';
 import type { SimResponse } from '../common/http-server.ts';
 import type { RateDecision, RateLimit } from '../common/rate-limit.ts';
 import { Rng } from '../common/rng.ts';
@@ -121,7 +122,12 @@ export class RunPodSim extends SimBase<RunPodState> {
         const phase = phaseAt(p, now, this.state.timings);
         return !p.terminated && phase.status === 'RUNNING' && phase.uptimeMs !== undefined;
       })
-      .map((p) => ({ id: p.id, env: p.env }));
+      .map((p) => ({ id: p.id, env: p.env, ...(p.container?.ok ? { argv: p.container.launch.argv } : {}) }));
+  }
+
+  /** How the runtime starts (or fails to start) pod `id`'s container; undefined for an unknown pod or image. */
+  containerOf(id: string): ContainerStart | undefined {
+    return this.state.pods.get(id)?.container;
   }
 
   liveInstances(): SimInstanceSummary[] {

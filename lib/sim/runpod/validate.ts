@@ -1,4 +1,10 @@
 /**
+ * The largest create body: the same docs revision answers 413 above 102400 bytes (runpod audit
+ * §1, "a 413 for bodies over 102400 bytes").
+ */
+export const CREATE_POD_MAX_BYTES = 102_400;
+
+/**
  * `CreatePodRequest` checks the simulator applies before anything else (openapi: the schema
  * has `unevaluatedProperties: false`, so an unknown field is a 422 listing it).
  */
@@ -6,6 +12,11 @@ const TOP_LEVEL = new Set([
   'name',
   'image',
   'args',
+  // Exec-form overrides: runpod/docs create-a-pod.mdx at 4962c60, quoted in the runpod audit
+  // (#1): "`entrypoint` (array): Container ENTRYPOINT in exec form, overriding the image's
+  // own", "`cmd` (array)". Not in the 2026-08 OpenAPI copy; the newer docs win.
+  'entrypoint',
+  'cmd',
   'disk',
   'env',
   'ports',
@@ -36,6 +47,9 @@ export function createPodErrors(body: unknown): string[] {
   if (b.disk !== undefined && !(Number.isInteger(b.disk) && (b.disk as number) >= 1))
     errors.push('$.disk: must be an integer >= 1');
   if (b.args !== undefined && typeof b.args !== 'string') errors.push('$.args: must be a string');
+  for (const key of ['entrypoint', 'cmd'] as const) {
+    if (b[key] !== undefined && !isStringArray(b[key])) errors.push(`$.${key}: must be an array of strings`);
+  }
   if (b.cloud !== undefined && b.cloud !== 'SECURE' && b.cloud !== 'COMMUNITY') {
     errors.push('$.cloud: value must be one of "SECURE", "COMMUNITY"');
   }

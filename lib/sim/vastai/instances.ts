@@ -1,3 +1,4 @@
+import type { ContainerStart } from '../common/container.ts';
 import type { VastAsk } from './marketplace.ts';
 
 /** How a simulated instance behaves after create (set per machine or per image). */
@@ -20,6 +21,8 @@ export interface VastInstanceRecord {
   runtype: string;
   args: string[];
   onstart: string | null;
+  /** how the runtime starts the container (lib/sim/common/container.ts); undefined: the image was not found */
+  container: ContainerStart | undefined;
   disk: number;
   createdAt: number;
   destroyed: boolean;
@@ -37,6 +40,15 @@ export function statusAt(record: VastInstanceRecord, now: number, timings: VastT
   const elapsed = now - record.createdAt;
   if (elapsed < timings.provisionMs) return { actual: null, message: null };
   const failedAfterLoad = elapsed >= timings.provisionMs + timings.loadingMs;
+  if (record.plan === 'normal' && record.container?.ok === false) {
+    // The image is there but the runtime cannot start what the launch names (Docker ≥ 23 wording).
+    return failedAfterLoad
+      ? {
+          actual: 'created',
+          message: `Error response from daemon: failed to create task for container: failed to create shim task: ${record.container.message}`,
+        }
+      : loading(record);
+  }
   switch (record.plan) {
     case 'oci-error':
       return {

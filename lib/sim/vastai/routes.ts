@@ -1,5 +1,7 @@
 import type { BootPlans } from '../common/boot-plans.ts';
+import { type ContainerStart, startContainer } from '../common/container.ts';
 import { INVALID_JSON, type SimRequest, type SimResponse } from '../common/http-server.ts';
+import { findSimImage, type SimImage } from '../common/images.ts';
 import type { SimRoute } from '../common/sim-core.ts';
 import { renderInstance, type VastBootPlan, type VastInstanceRecord, type VastTimings } from './instances.ts';
 import { round, type VastAsk, type VastMachine } from './marketplace.ts';
@@ -122,13 +124,48 @@ function create(state: VastState, request: SimRequest, rawId: string | undefined
   };
 }
 
+/** `runtype` values of create_instance (vastai.openapi.yaml, PUT /api/v0/asks/{id}: `runtype.enum`). */
+const RUNTYPES = new Set([
+  'ssh',
+  'jupyter',
+  'args',
+  'ssh_proxy',
+  'ssh_direct',
+  'jupyter_proxy',
+  'jupyter_direct',
+]);
+/**
+ * vast-ai/docs create_instance.yaml `x-input-validation`: `args: max_length: 4096 — Combined
+ * length of args, args_str and onstart` (vast audit #2; the CLI docs say 16 KB for onstart
+ * alone: the stricter, documented API limit is modelled).
+ */
+export const VAST_LAUNCH_MAX_CHARS = 4096;
+/** The same `x-input-validation`: `label max_length: 256` on create (1024 only on the label endpoint; vast audit #14). */
+export const VAST_LABEL_MAX_CHARS = 256;
+
+/** The create body's problems in the words of Vast's `invalid_args` answers; undefined when valid. */
 function validateCreate(body: Record<string, unknown> | undefined): string | undefined {
   if (!body || typeof body !== 'object') return 'request body must be a JSON object';
   if (typeof body.image !== 'string' || body.image.length === 0) return 'image is required';
   if (body.image.length > 1024) return 'image is too long';
-  if (body.label !== undefined && (typeof body.label !== 'string' || body.label.length > 1024))
-    return 'label_too_long';
+  if (
+    body.label !== undefined &&
+    (typeof body.label !== 'string' || body.label.length > VAST_LABEL_MAX_CHARS)
+  )
+    return `label must be a string of at most ${VAST_LABEL_MAX_CHARS} characters`;
+  if (body.runtype !== undefined && !(typeof body.runtype === 'string' && RUNTYPES.has(body.runtype)))
+    return `runtype must be one of ${[...RUNTYPES].join(', ')}`;
+  if (body.target_state !== undefined && body.target_state !== 'running' && body.target_state !== 'stopped')
+    return 'target_state must be one of running, stopped';
+  if (
+    body.price !== undefined &&
+    !(typeof body.price === 'number' && body.price >= 0.001 && body.price <= 128)
+  )
+    return 'price must be a number from 0.001 to 128';
+  const launch = launchIssue(body);
+  if (launch) return launch;
   const env = body.env;
+  // The docs: "env field must be a JSON object (dict), not a Docker flag string" (vast audit, confirmed rows).
   if (env !== undefined && (typeof env !== 'object' || env === null || Array.isArray(env))) {
     return 'env must be an object of KEY: value';
   }
@@ -143,17 +180,39 @@ function validateCreate(body: Record<string, unknown> | undefined): string | und
   return undefined;
 }
 
+/** onstart, args and args_str: their types (the OpenAPI schema) and their combined length. */
+function launchIssue(body: Record<string, unknown>): string | undefined {
+  if (body.onstart !== undefined && body.onstart !== null && typeof body.onstart !== 'string')
+    return 'onstart must be a string';
+  if (body.args !== undefined && !(Array.isArray(body.args) && body.args.every((a) => typeof a === 'string')))
+    return 'args must be an array of strings';
+  if (body.args_str !== undefined && typeof body.args_str !== 'string') return 'args_str must be a string';
+  const length =
+    String(body.onstart ?? '').length +
+    ((body.args as string[] | undefined) ?? []).reduce((sum, arg) => sum + arg.length, 0) +
+    String(body.args_str ?? '').length;
+  if (length > VAST_LAUNCH_MAX_CHARS) {
+    return `onstart, args and args_str together may hold at most ${VAST_LAUNCH_MAX_CHARS} characters (got ${length})`;
+  }
+  return undefined;
+}
+
 function newRecord(state: VastState, ask: VastAsk, body: Record<string, unknown>): VastInstanceRecord {
   const image = body.image as string;
   const disk = typeof body.disk === 'number' ? body.disk : 8;
-  const plan = state.plans.planFor(image, ask.machineId);
+  const runtype = typeof body.runtype === 'string' ? body.runtype : defaultRuntype(body);
+  const simImage = findSimImage(image);
+  // An image nobody published fails to pull wherever it lands (stricter than accepting any name).
+  const planned = state.plans.planFor(image, ask.machineId);
+  const plan = simImage === undefined && planned === 'normal' ? 'image-pull-error' : planned;
   return {
     id: state.nextInstanceId++,
     ask,
     label: typeof body.label === 'string' ? body.label : null,
     image,
     env: (body.env ?? {}) as Record<string, string>,
-    runtype: typeof body.runtype === 'string' ? body.runtype : 'ssh',
+    runtype,
+    container: simImage === undefined ? undefined : vastContainerStart(simImage, runtype, body),
     args: Array.isArray(body.args) ? body.args.map(String) : [],
     onstart: typeof body.onstart === 'string' ? body.onstart : null,
     disk,
@@ -162,6 +221,40 @@ function newRecord(state: VastState, ask: VastAsk, body: Record<string, unknown>
     plan,
     dphTotal: round(ask.dphBase + (ask.storageCost * disk) / 730, 4),
   };
+}
+
+/** "If omitted, defaults to 'ssh' unless `args/args_str` is provided" (create_instance `runtype`). */
+function defaultRuntype(body: Record<string, unknown>): string {
+  return body.args !== undefined || body.args_str !== undefined ? 'args' : 'ssh';
+}
+
+/**
+ * What Vast's runtime starts. `args` runtype: `onstart` is the ENTRYPOINT taken verbatim as
+ * one executable path (never split by a shell: dstack sends `"onstart": "/bin/sh", "args":
+ * ["-c", …]`, vast-cli's example is `--onstart-cmd 'bash' --args -c '…'`, and a one-string
+ * `"bash -c …"` failed live with `stat bash -c …: no such file or directory`; vast audit #1);
+ * `args` (or `args_str`, split on white space: its quoting rules are undocumented, the
+ * stricter reading) is CMD; an empty onstart keeps the image ENTRYPOINT. ssh/jupyter
+ * runtypes replace the entrypoint with Vast's own init, which runs onstart as a shell script.
+ */
+function vastContainerStart(image: SimImage, runtype: string, body: Record<string, unknown>): ContainerStart {
+  const env = Object.fromEntries(
+    Object.entries((body.env ?? {}) as Record<string, string>).filter(([key]) => !key.startsWith('-')),
+  );
+  const onstart = typeof body.onstart === 'string' && body.onstart !== '' ? body.onstart : undefined;
+  if (runtype !== 'args') {
+    return startContainer(image, { entrypoint: ['/bin/sh', '-c', onstart ?? 'sleep infinity'], env });
+  }
+  const args = Array.isArray(body.args)
+    ? body.args.map(String)
+    : typeof body.args_str === 'string'
+      ? body.args_str.split(/\s+/).filter((word) => word !== '')
+      : undefined;
+  return startContainer(image, {
+    ...(onstart === undefined ? {} : { entrypoint: [onstart] }),
+    ...(args === undefined ? {} : { cmd: args }),
+    env,
+  });
 }
 
 function show(state: VastState, rawId: string | undefined): SimResponse {

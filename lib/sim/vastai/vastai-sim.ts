@@ -1,5 +1,6 @@
 import type { RunningInstance } from '../common/agent-player.ts';
 import { BootPlans } from '../common/boot-plans.ts';
+import type { ContainerStart } from '../common/container.ts';
 import { bearerToken, type SimRequest, type SimResponse } from '../common/http-server.ts';
 import type { RateLimit } from '../common/rate-limit.ts';
 import { SimBase } from '../common/sim-base.ts';
@@ -110,7 +111,16 @@ export class VastAiSim extends SimBase<VastState> {
     const now = this.core.now();
     return [...this.state.instances.values()]
       .filter((r) => !r.destroyed && statusAt(r, now, this.state.timings).actual === 'running')
-      .map((r) => ({ id: String(r.id), env: r.env }));
+      .map((r) => ({
+        id: String(r.id),
+        env: r.env,
+        ...(r.container?.ok ? { argv: r.container.launch.argv } : {}),
+      }));
+  }
+
+  /** How the runtime starts (or fails to start) instance `id`'s container; undefined for an unknown instance or image. */
+  containerOf(id: string): ContainerStart | undefined {
+    return this.state.instances.get(Number(id))?.container;
   }
 
   liveInstances(): SimInstanceSummary[] {

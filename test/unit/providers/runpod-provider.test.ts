@@ -69,7 +69,8 @@ describe('RunPodProvider.create, get and destroy against the simulator', () => {
       disk: 21,
       env: { AGENT_URL: 'https://agent.example', ANEX_TAG: formatTag(tag), ANEX_POD_UID: tag.podUid },
       ports: ['8080/http'],
-      args: '/agent python train.py',
+      entrypoint: ['/agent'],
+      cmd: ['python', 'train.py'],
     });
     expect(result.outcome).toBe('created');
     if (result.outcome === 'created') {

@@ -30,7 +30,7 @@ async function rentOne(provider: VastAiProvider, offer?: Offer) {
 }
 
 describe('VastAiProvider.create, get and destroy against the simulator', () => {
-  it('rents with label, env object, args runtype and cancel_unavail', async () => {
+  it('rents with label, env object, args runtype in exec form and cancel_unavail', async () => {
     const { provider, requests } = setup();
     const tag = aTag();
     const [offer] = await provider.listOffers(aRequirements('vastai'), {});
@@ -43,8 +43,9 @@ describe('VastAiProvider.create, get and destroy against the simulator', () => {
       disk: 20,
       label: formatTag(tag),
       runtype: 'args',
-      args: ['python', 'x.py'],
-      onstart: '/agent --run',
+      // onstart is ONE executable path; the rest of the command, then args, are its argv (vast audit #1)
+      onstart: '/agent',
+      args: ['--run', 'python', 'x.py'],
       cancel_unavail: true,
       env: {
         ANEX_TAG: formatTag(tag),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AgentPlayer, type RunningInstance } from '../../../lib/sim/common/agent-player.ts';
 import { AGENT_ENV } from '../../../lib/tunnel/agent/script.ts';
+import { agentCommand, scriptAgentArtifact } from '../../../lib/tunnel/agent/stub.ts';
 import { handleAgentRequest } from '../../../lib/tunnel/endpoint/handler.ts';
 import { issueBootstrapToken, newSecret } from '../../../lib/tunnel/tokens.ts';
 import { aLaunch, type EndpointHarness, endpointHarness } from '../../support/tunnel.ts';
@@ -31,6 +32,7 @@ async function agentInstance(h: EndpointHarness, token?: string): Promise<Runnin
   const issued = await issueBootstrapToken(h.store, { podUid: launch.podUid, now: h.clock.now });
   return {
     id: `i-${launch.podUid.slice(0, 8)}`,
+    argv: agentCommand(scriptAgentArtifact()),
     env: {
       [AGENT_ENV.url]: ENDPOINT,
       [AGENT_ENV.token]: token ?? issued.token,
@@ -63,6 +65,24 @@ describe('AgentPlayer (the agent inside simulated machines)', () => {
     const player = new AgentPlayer({ fetch: endpointFetch(h, paths) });
 
     await player.play([{ id: 'i-plain', env: { ANEX_POD_UID: '6f1c2d3e-0000-4000-8000-000000000001' } }]);
+
+    expect(paths).toEqual([]);
+  });
+
+  it.each([
+    { name: 'no container started (the launch failed to start)', argv: undefined },
+    {
+      name: 'the stub handed to an image ENTRYPOINT as arguments',
+      argv: ['python3', '-m', 'x', '/bin/sh', '-c', 'x'],
+    },
+    { name: 'a shell-split stub', argv: ['/bin/sh', '-c', "'set", '-u;umask', "077'"] },
+  ])('does not play an agent the runtime never started: $name', async ({ argv }) => {
+    const h = endpointHarness();
+    const paths: string[] = [];
+    const player = new AgentPlayer({ fetch: endpointFetch(h, paths) });
+    const { argv: _stub, ...instance } = await agentInstance(h);
+
+    await player.play([{ ...instance, ...(argv === undefined ? {} : { argv }) }]);
 
     expect(paths).toEqual([]);
   });

@@ -1,0 +1,123 @@
+/**
+ * The images the simulated marketplaces "have": each image's config (ENTRYPOINT, CMD, Env,
+ * WorkingDir, architectures) and the programs its filesystem holds, so a simulated container
+ * starts exactly as a real runtime would start it — or fails the way a real one fails. Values
+ * follow the images' published configs where they are well known; the rest are stand-ins
+ * used by tests and examples (marked so).
+ *
+ * An image not in this table cannot be pulled (stricter than accepting anything: a real
+ * provider pulls from a registry, and a name nobody published fails there).
+ */
+export interface SimImage {
+  /** normalized reference: registry host omitted for Docker Hub, `library/` omitted, tag explicit */
+  ref: string;
+  entrypoint?: readonly string[];
+  cmd?: readonly string[];
+  /** "K=V" entries, as in the image config */
+  env: readonly string[];
+  workingDir?: string;
+  architectures: readonly ('amd64' | 'arm64')[];
+  /** absolute paths of the programs the image holds (argv[0] lookups) */
+  executables: readonly string[];
+}
+
+const BASE_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** What every Debian/Ubuntu-based image below has: a shell and the usual tools, curl included. */
+const DEBIAN = [
+  '/bin/sh',
+  '/bin/bash',
+  '/usr/bin/env',
+  '/usr/bin/curl',
+  '/usr/bin/sha256sum',
+  '/bin/sleep',
+  '/bin/true',
+];
+const PYTHON = ['/usr/bin/python', '/usr/bin/python3'];
+
+export const SIM_IMAGES: readonly SimImage[] = [
+  {
+    // Docker Hub pytorch/pytorch: no ENTRYPOINT, conda's python first on PATH.
+    ref: 'pytorch/pytorch:latest',
+    env: [
+      'PATH=/opt/conda/bin:/usr/local/nvidia/bin:/usr/local/cuda/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'NVIDIA_VISIBLE_DEVICES=all',
+    ],
+    workingDir: '/workspace',
+    architectures: ['amd64', 'arm64'],
+    executables: [...DEBIAN, '/opt/conda/bin/python', '/opt/conda/bin/python3'],
+  },
+  {
+    // vLLM's OpenAI server: an ENTRYPOINT that does not run its arguments (runpod audit #1).
+    ref: 'vllm/vllm-openai:latest',
+    entrypoint: ['python3', '-m', 'vllm.entrypoints.openai.api_server'],
+    env: [BASE_PATH],
+    architectures: ['amd64'],
+    executables: [...DEBIAN, ...PYTHON],
+  },
+  {
+    ref: 'ollama/ollama:latest',
+    entrypoint: ['/bin/ollama'],
+    cmd: ['serve'],
+    env: [BASE_PATH, 'OLLAMA_HOST=0.0.0.0:11434'],
+    architectures: ['amd64', 'arm64'],
+    executables: [...DEBIAN, '/bin/ollama'],
+  },
+  {
+    // NVIDIA's CUDA images: an entrypoint script that execs its arguments.
+    ref: 'nvidia/cuda:12.4.1-runtime-ubuntu22.04',
+    entrypoint: ['/opt/nvidia/nvidia_entrypoint.sh'],
+    env: [BASE_PATH, 'CUDA_VERSION=12.4.1'],
+    architectures: ['amd64', 'arm64'],
+    executables: [...DEBIAN, '/opt/nvidia/nvidia_entrypoint.sh'],
+  },
+  {
+    // Stand-in: the trainer image of the tests (CMD runs the training script).
+    ref: 'ghcr.io/example/trainer:1',
+    cmd: ['python', 'train.py'],
+    env: [BASE_PATH],
+    workingDir: '/app',
+    architectures: ['amd64'],
+    executables: [...DEBIAN, ...PYTHON],
+  },
+  {
+    // Stand-in: the job image of the provider tests.
+    ref: 'ghcr.io/acme/job:1.2',
+    cmd: ['/bin/sh'],
+    env: [BASE_PATH],
+    architectures: ['amd64'],
+    executables: [...DEBIAN, ...PYTHON],
+  },
+  {
+    // Stand-in: a tag published for arm64 only (GH200-class hosts); exec format error on amd64.
+    ref: 'ghcr.io/example/arm-only:1',
+    cmd: ['python', 'serve.py'],
+    env: [BASE_PATH],
+    architectures: ['arm64'],
+    executables: [...DEBIAN, ...PYTHON],
+  },
+  {
+    // Stand-in: no ENTRYPOINT, no CMD (a data-only image): a container needs a command.
+    ref: 'ghcr.io/example/no-command:1',
+    env: [BASE_PATH],
+    architectures: ['amd64'],
+    executables: [...DEBIAN],
+  },
+];
+
+/** Docker's normalization: `docker.io/` and `library/` dropped, `:latest` when no tag or digest. */
+export function normalizeRef(ref: string): string {
+  let name = ref.trim();
+  for (const prefix of ['docker.io/', 'index.docker.io/', 'registry-1.docker.io/']) {
+    if (name.startsWith(prefix)) name = name.slice(prefix.length);
+  }
+  if (name.startsWith('library/')) name = name.slice('library/'.length);
+  const lastSlash = name.lastIndexOf('/');
+  const hasTag = name.slice(lastSlash + 1).includes(':') || name.includes('@');
+  return hasTag ? name : `${name}:latest`;
+}
+
+/** The image a reference names, or undefined when nobody published it. */
+export function findSimImage(ref: string, images: readonly SimImage[] = SIM_IMAGES): SimImage | undefined {
+  const wanted = normalizeRef(ref);
+  return images.find((image) => image.ref === wanted);
+}

@@ -1,0 +1,251 @@
+import { describe, expect, it } from 'vitest';
+import { RunPodSim } from '../../lib/sim/runpod/runpod-sim.ts';
+import { VastAiSim } from '../../lib/sim/vastai/vastai-sim.ts';
+import { manualClock } from '../unit/providers/builders.ts';
+import { useSim } from '../unit/providers/sim-lifecycle.ts';
+
+/**
+ * The simulators refuse, or fail to start, what the real services refuse — each rule with the
+ * source it is taken from. The old launch shapes anex sent (one-string onstart, a 16.7 KB
+ * script, a shell-quoted `args` string) are among them.
+ */
+
+const KEY = { authorization: 'Bearer contract-test', 'content-type': 'application/json' };
+const IMAGE = 'ghcr.io/example/trainer:1';
+const OLD_ONE_STRING = `/bin/sh -c '${'echo anex; '.repeat(10)}'`;
+const BIG_SCRIPT = `#!/bin/sh\n${'echo "a line of the old agent script"\n'.repeat(500)}`; // ≈ 17 KB, like agent.sh
+
+// ---- Vast.AI -------------------------------------------------------------------------------
+
+const vastClock = manualClock();
+const vast = new VastAiSim({
+  seed: 7,
+  offers: 60,
+  now: vastClock.now,
+  timings: { provisionMs: 5, loadingMs: 20 },
+});
+const vastState = useSim(vast);
+
+async function vastCreate(body: Record<string, unknown>) {
+  const search = await fetch(`${vastState.url}/api/v0/bundles/`, {
+    method: 'POST',
+    headers: KEY,
+    body: JSON.stringify({ rentable: { eq: true }, limit: 5 }),
+  });
+  const { offers } = (await search.json()) as { offers: { id: number }[] };
+  const ask = offers[0]?.id;
+  const response = await fetch(`${vastState.url}/api/v0/asks/${ask}/`, {
+    method: 'PUT',
+    headers: KEY,
+    body: JSON.stringify({ image: IMAGE, disk: 20, runtype: 'args', ...body }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function vastStatusAfterBoot(id: unknown) {
+  vastClock.advance(60_000);
+  const response = await fetch(`${vastState.url}/api/v0/instances/${id}/`, { headers: KEY });
+  const { instances } = (await response.json()) as { instances: Record<string, unknown> };
+  await fetch(`${vastState.url}/api/v0/instances/${id}/`, { method: 'DELETE', headers: KEY });
+  return { actual: instances.actual_status, message: instances.status_msg };
+}
+
+describe('Vast.AI simulator: create refusals (400 invalid_args)', () => {
+  it.each([
+    {
+      rule: 'onstart + args + args_str ≤ 4096 characters',
+      source: 'vast-ai/docs create_instance.yaml x-input-validation (vast audit #2)',
+      body: { onstart: '/bin/sh', args: ['-c', BIG_SCRIPT] },
+      msg: /onstart, args and args_str together may hold at most 4096 characters \(got \d+\)/,
+    },
+    {
+      rule: 'the old one-string onstart of a whole script is over the limit too',
+      source: 'vast-ai/docs create_instance.yaml x-input-validation (vast audit #2: 16,990 characters)',
+      body: { onstart: `/bin/sh -c '${BIG_SCRIPT}'` },
+      msg: /at most 4096 characters/,
+    },
+    {
+      rule: 'label ≤ 256 characters on create',
+      source: 'vast-ai/docs create_instance.yaml x-input-validation (vast audit #14)',
+      body: { label: 'x'.repeat(257) },
+      msg: /label must be a string of at most 256 characters/,
+    },
+    {
+      rule: 'runtype is one of its enum',
+      source: 'vastai.openapi.yaml PUT /api/v0/asks/{id} requestBody runtype.enum',
+      body: { runtype: 'exec' },
+      msg: /runtype must be one of ssh, jupyter, args, ssh_proxy, ssh_direct, jupyter_proxy, jupyter_direct/,
+    },
+    {
+      rule: 'env is a JSON object, not a Docker flag string',
+      source:
+        'vast-ai/docs creating-instances-with-api.mdx (vast audit, confirmed: "env field must be a JSON object")',
+      body: { env: '-e A=1 -p 80:80' },
+      msg: /env must be an object/,
+    },
+    {
+      rule: 'args is an array of strings',
+      source: 'vastai.openapi.yaml PUT /api/v0/asks/{id} requestBody args: array of string',
+      body: { args: '-c echo hi' },
+      msg: /args must be an array of strings/,
+    },
+    {
+      rule: 'price within 0.001–128',
+      source: 'vastai.openapi.yaml PUT /api/v0/asks/{id} requestBody price minimum/maximum',
+      body: { price: 500 },
+      msg: /price must be a number from 0.001 to 128/,
+    },
+  ])('$rule ($source)', async ({ body, msg }) => {
+    const answer = await vastCreate(body);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ success: false, error: 'invalid_args' });
+    expect(String(answer.body.msg)).toMatch(/^error 400\/3467: Invalid args: /);
+    expect(String(answer.body.msg)).toMatch(msg);
+  });
+});
+
+describe('Vast.AI simulator: what the args runtype runs', () => {
+  it.each([
+    {
+      launch: 'exec form: onstart "/bin/sh", args ["-c", script]',
+      source: 'dstack vastai/api_client.py; vast-cli create__instance --onstart-cmd bash --args -c',
+      body: { onstart: '/bin/sh', args: ['-c', 'echo hi'] },
+      actual: 'running',
+      message: /^success, running /,
+    },
+    {
+      launch: 'args only: the image ENTRYPOINT/CMD rules apply (CMD replaced)',
+      source: 'vast audit #1 / "What the simulator does not model" 1',
+      body: { args: ['python', 'train.py'] },
+      actual: 'running',
+      message: /^success, running /,
+    },
+    {
+      launch: 'the old one-string onstart is taken as one executable path and fails to start',
+      source:
+        'vast audit #1 (zerotouchprod ARGS_STR_FIX.md, a live run: stat bash -c "…": no such file or directory)',
+      body: { onstart: OLD_ONE_STRING },
+      actual: 'created',
+      message:
+        /OCI runtime create failed: .*exec: "\/bin\/sh -c 'echo anex; .*": stat \/bin\/sh -c .*: no such file or directory/,
+    },
+    {
+      launch: 'a program the image does not have',
+      source: 'runc: exec: "<name>": executable file not found in $PATH',
+      body: { onstart: 'nvidia-smi' },
+      actual: 'created',
+      message: /exec: "nvidia-smi": executable file not found in \$PATH/,
+    },
+  ])('$launch ($source)', async ({ body, actual, message }) => {
+    const created = await vastCreate(body);
+    expect(created.status).toBe(200);
+    const status = await vastStatusAfterBoot(created.body.new_contract);
+    expect(status.actual).toBe(actual);
+    expect(String(status.message)).toMatch(message);
+  });
+
+  it('an image nobody published fails to pull (stricter than accepting any name)', async () => {
+    const created = await vastCreate({
+      image: 'ghcr.io/nobody/nothing:1',
+      onstart: '/bin/sh',
+      args: ['-c', 'x'],
+    });
+    const status = await vastStatusAfterBoot(created.body.new_contract);
+    expect(String(status.message)).toMatch(/manifest for ghcr.io\/nobody\/nothing:1 not found/);
+  });
+});
+
+// ---- RunPod --------------------------------------------------------------------------------
+
+const podClock = manualClock();
+const runpod = new RunPodSim({ seed: 7, now: podClock.now });
+const podState = useSim(runpod);
+
+async function podCreate(body: Record<string, unknown>, raw?: string) {
+  const response = await fetch(`${podState.url}/v2/pods`, {
+    method: 'POST',
+    headers: KEY,
+    body:
+      raw ??
+      JSON.stringify({
+        name: 'contract-test',
+        image: IMAGE,
+        gpu: { id: 'NVIDIA GeForce RTX 4090', count: 1 },
+        cloud: 'SECURE',
+        ...body,
+      }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function podAfterBoot(id: unknown) {
+  podClock.advance(10 * 60_000);
+  const response = await fetch(`${podState.url}/v2/pods/${id}`, { headers: KEY });
+  const pod = (await response.json()) as Record<string, unknown>;
+  await fetch(`${podState.url}/v2/pods/${id}`, { method: 'DELETE', headers: KEY });
+  return pod;
+}
+
+describe('RunPod simulator: create rules', () => {
+  it('accepts entrypoint/cmd arrays (runpod/docs create-a-pod.mdx at 4962c60, runpod audit #1)', async () => {
+    const created = await podCreate({ entrypoint: ['/bin/sh', '-c', 'echo hi'] });
+    expect(created.status).toBe(201);
+    const pod = await podAfterBoot(created.body.id);
+    expect(pod.status).toBe('RUNNING');
+    expect(pod.runtime).not.toBeNull();
+  });
+
+  it('refuses entrypoint that is not an array of strings with 422 (closed CreatePodRequest schema)', async () => {
+    const created = await podCreate({ entrypoint: '/bin/sh -c x' });
+    expect(created.status).toBe(422);
+    expect(JSON.stringify(created.body)).toContain('$.entrypoint: must be an array of strings');
+  });
+
+  it('answers 413 to a body over 102400 bytes (create-a-pod.mdx at 4962c60, runpod audit §1)', async () => {
+    const created = await podCreate({ env: { BIG: 'x'.repeat(110_000) } });
+    expect(created.status).toBe(413);
+    expect(created.body).toMatchObject({ status: 413 });
+  });
+
+  it('the old shell-quoted `args` string on an image whose ENTRYPOINT does not run it: split into words for that ENTRYPOINT, the script never runs (runpod audit #1, #2: splitting undocumented, the stricter reading)', async () => {
+    const created = await podCreate({
+      image: 'vllm/vllm-openai:latest',
+      args: `/bin/sh -c 'echo "from the agent"; exit 0'`,
+    });
+    expect(created.status).toBe(201);
+    const start = runpod.containerOf(String(created.body.id));
+    await podAfterBoot(created.body.id);
+    expect(start).toMatchObject({ ok: true });
+    expect(start?.ok === true ? start.launch.argv : []).toEqual([
+      'python3',
+      '-m',
+      'vllm.entrypoints.openai.api_server',
+      '/bin/sh',
+      '-c',
+      "'echo",
+      '"from',
+      'the',
+      'agent";',
+      'exit',
+      "0'",
+    ]);
+  });
+
+  it('exec form on the same kind of image: entrypoint replaces its ENTRYPOINT and drops its CMD (docker run --entrypoint)', async () => {
+    const created = await podCreate({
+      image: 'ollama/ollama:latest',
+      entrypoint: ['/bin/sh', '-c', 'echo hi'],
+    });
+    const start = runpod.containerOf(String(created.body.id));
+    await podAfterBoot(created.body.id);
+    expect(start?.ok === true ? start.launch.argv : []).toEqual(['/bin/sh', '-c', 'echo hi']);
+  });
+
+  it('an entrypoint the image does not have: RUNNING without a runtime, forever (runc exec failure; RunPod restarts the container and gives no structured signal, runpod audit #7, #11)', async () => {
+    const created = await podCreate({ entrypoint: ['/agent'] });
+    expect(created.status).toBe(201);
+    const pod = await podAfterBoot(created.body.id);
+    expect(pod.status).toBe('RUNNING');
+    expect(pod.runtime ?? null).toBeNull();
+  });
+});
