@@ -124,9 +124,12 @@ export class AnexStack extends Stack {
     });
     this.functions = this.createFunctions(props, podEventsTimeout);
     this.grantAccess();
-    // The agent function hands out anex's own wireproxy at presigned URLs (ADR 0008).
+    // The agent function hands out anex's agent and its helpers at presigned URLs (ADRs 0008,
+    // 0010); the passes pin the agent's checksums in every launch stub.
     this.agentBinaries = new AgentBinaries(this, 'AgentBinaries');
     this.agentBinaries.serveFrom(this.functions.agent.function);
+    this.agentBinaries.pinAgentFor(this.functions.tick.function);
+    this.agentBinaries.pinAgentFor(this.functions.podEvents.function);
     this.connectTriggers(props);
     this.admissionUrl = this.publicUrl('admission', 'Kubernetes API server (ValidatingWebhookConfiguration)');
     this.agentUrl = this.publicUrl('agent', 'the anex agent on rented machines (bootstrap token)');

@@ -2,10 +2,13 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { z } from 'zod';
 import { InvalidInputError } from '../../lib/errors.ts';
+import type { AgentArtifact } from '../../lib/tunnel/agent/stub.ts';
+import type { AgentDownload } from '../../lib/tunnel/endpoint/agent-download.ts';
 import type { TunnelSettings } from '../../lib/tunnel/endpoint/types.ts';
 import type { Arch, BinaryPin } from '../../lib/tunnel/pins.ts';
 import {
   type BuildManifest,
+  type BuiltName,
   parseBuildManifest,
   type SelfBuiltName,
   selfBuiltPin,
@@ -18,7 +21,7 @@ import { FUNCTION_ENV } from './env.ts';
  */
 export interface StoredBinaries {
   bucket: string;
-  keys: Readonly<Record<SelfBuiltName, Readonly<Record<Arch, string>>>>;
+  keys: Readonly<Record<BuiltName, Readonly<Record<Arch, string>>>>;
   manifest: BuildManifest;
 }
 
@@ -31,7 +34,7 @@ export const SIGNED_URL_SECONDS = 900;
 const archKeys = z.strictObject({ amd64: z.string().min(1), arm64: z.string().min(1) });
 const stored = z.strictObject({
   bucket: z.string().min(3),
-  keys: z.strictObject({ wireproxy: archKeys, wstunnel: archKeys }),
+  keys: z.strictObject({ agent: archKeys, wireproxy: archKeys, wstunnel: archKeys }),
   manifest: z.unknown(),
 });
 
@@ -50,7 +53,7 @@ export function storedBinariesFromEnv(
     json = JSON.parse(text);
   } catch {
     throw new InvalidInputError([
-      `${name}: not JSON (set by the stack: {"bucket","keys":{"wireproxy":{"amd64","arm64"},"wstunnel":{…}},"manifest"})`,
+      `${name}: not JSON (set by the stack: {"bucket","keys":{"agent":{"amd64","arm64"},"wireproxy":{…},"wstunnel":{…}},"manifest"})`,
     ]);
   }
   const result = stored.safeParse(json);
@@ -90,6 +93,41 @@ export function storedBinaryPins(
     const [wireproxy, wstunnel] = await Promise.all([signed('wireproxy'), signed('wstunnel')]);
     return { wireproxy, wstunnel };
   };
+}
+
+/** Where `GET /v1/agent/<arch>` redirects: the stack's agent binary at a freshly presigned URL. */
+export function storedAgentDownload(binaries: StoredBinaries, sign: ObjectSigner): AgentDownload {
+  return (arch) => sign(binaries.bucket, binaries.keys.agent[arch]);
+}
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'lower-case hex SHA-256');
+const agentSums = z.strictObject({ amd64: sha256, arm64: sha256 });
+
+/**
+ * The agent the launch stub pins (FUNCTION_ENV.agentSha256, set by the stack), or undefined
+ * when unset (then the launch falls back to agent.sh, degraded).
+ * @throws InvalidInputError naming the variable when it is malformed
+ */
+export function agentArtifactFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): AgentArtifact | undefined {
+  const name = FUNCTION_ENV.agentSha256;
+  const text = env[name]?.trim();
+  if (!text) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new InvalidInputError([
+      `${name}: not JSON (set by the stack: {"amd64":"<sha256>","arm64":"<sha256>"})`,
+    ]);
+  }
+  const result = agentSums.safeParse(json);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new InvalidInputError([`${name}: ${problems.join('; ')}`]);
+  }
+  return { sha256: result.data, run: 'exec' };
 }
 
 /** Signs with the function role's credentials; local computation, no API call. */

@@ -8,7 +8,7 @@ import { DynamoStore } from '../../lib/state/dynamo-store.ts';
 import type { Store } from '../../lib/state/store.ts';
 import { storeRateLimiter, tokenBucketLimiter } from '../../lib/tunnel/endpoint/rate-limit.ts';
 import type { AgentEndpointDeps } from '../../lib/tunnel/endpoint/types.ts';
-import { s3Signer, storedBinariesFromEnv, storedBinaryPins } from './agent-binaries.ts';
+import { s3Signer, storedAgentDownload, storedBinariesFromEnv, storedBinaryPins } from './agent-binaries.ts';
 import { clusterFrom } from './cluster.ts';
 import { credentials, once } from './composition-root.ts';
 import { logger } from './logger.ts';
@@ -30,6 +30,8 @@ export function agentRootFor(options: {
   cluster: () => Cluster;
   /** per-bootstrap pins of the stack's self-built binaries (presigned URLs); unset = settings' pins */
   binaryPins?: AgentEndpointDeps['binaryPins'];
+  /** where `/v1/agent/<arch>` redirects (the stack's agent binary); unset = agent.sh, degraded */
+  agentDownload?: AgentEndpointDeps['agentDownload'];
 }): AgentRoot {
   const { mode, store } = options;
   if (!mode.on) {
@@ -56,6 +58,7 @@ export function agentRootFor(options: {
       // Every warm container shares this one: the table counts per pod across them.
       sharedLimiter: storeRateLimiter(store),
       ...(options.binaryPins === undefined ? {} : { binaryPins: options.binaryPins }),
+      ...(options.agentDownload === undefined ? {} : { agentDownload: options.agentDownload }),
     },
   };
 }
@@ -78,9 +81,15 @@ export const agentRoot: () => Promise<AgentRoot> = once(async () => {
  * ANEX_AGENT_BINARIES, which always win. Without the stack's binaries (or with both pinned)
  * the settings' pins apply.
  */
-export function selfBuiltPins(env: NodeJS.ProcessEnv): { binaryPins?: AgentEndpointDeps['binaryPins'] } {
-  const operator = operatorBinariesFromEnv(env);
-  if (operator.wireproxy !== undefined && operator.wstunnel !== undefined) return {};
+export function selfBuiltPins(env: NodeJS.ProcessEnv): {
+  binaryPins?: AgentEndpointDeps['binaryPins'];
+  agentDownload?: AgentEndpointDeps['agentDownload'];
+} {
   const stored = storedBinariesFromEnv(env);
-  return stored === undefined ? {} : { binaryPins: storedBinaryPins(stored, s3Signer(), operator) };
+  if (stored === undefined) return {};
+  const signer = s3Signer();
+  const agentDownload = storedAgentDownload(stored, signer);
+  const operator = operatorBinariesFromEnv(env);
+  if (operator.wireproxy !== undefined && operator.wstunnel !== undefined) return { agentDownload };
+  return { binaryPins: storedBinaryPins(stored, signer, operator), agentDownload };
 }

@@ -24,6 +24,8 @@ export const FUNCTION_ENV = {
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   /** agent: where the stack put the self-built agent binaries (functions/support/agent-binaries.ts) */
   agentBinaries: 'ANEX_AGENT_BINARIES_S3',
+  /** tick, pod-events: the agent binary's SHA-256 per architecture, baked into the launch stub */
+  agentSha256: 'ANEX_AGENT_SHA256',
 } as const;
 
 export const DEFAULT_TICK_WINDOW_SECONDS = 50;

@@ -18,8 +18,10 @@ import { defaultRules } from '../../lib/reconcile/rules-default.ts';
 import { createDynamoClient } from '../../lib/state/dynamo-client.ts';
 import { DynamoStore } from '../../lib/state/dynamo-store.ts';
 import type { TunnelStore } from '../../lib/state/store.ts';
+import { agentArtifactFromEnv } from './agent-binaries.ts';
 import { clusterFrom } from './cluster.ts';
 import { credentials, once } from './composition-root.ts';
+import { FUNCTION_ENV } from './env.ts';
 import { logger } from './logger.ts';
 import { transportsOf, tunnelModeFor } from './tunnel-mode.ts';
 
@@ -66,11 +68,18 @@ export function launchFor(config: AnexConfig, store: TunnelStore, mode: TunnelMo
     agentEndpointUrl: config.agentEndpointUrl,
     transports: transportsOf(config),
   });
+  const agent = agentArtifactFromEnv(process.env);
+  if (agent === undefined) {
+    logger.warn(
+      `${FUNCTION_ENV.agentSha256} is not set: instances get agent.sh (degraded: tunnelled pods only)`,
+    );
+  }
   return agentLaunch({
     store,
     range: mode.settings.vpnRange,
     endpointUrl: config.agentEndpointUrl,
     now: Date.now,
+    ...(agent === undefined ? {} : { agent }),
   });
 }
 

@@ -1,19 +1,29 @@
 import { AnexError } from '../errors.ts';
+import type { AgentArtifact } from '../tunnel/agent/stub.ts';
+import type { AgentDownload } from '../tunnel/endpoint/agent-download.ts';
 import type { BinaryFiles } from '../tunnel/endpoint/binaries.ts';
 import { binaryPath } from '../tunnel/endpoint/binaries.ts';
 import type { TunnelSettings } from '../tunnel/endpoint/types.ts';
-import { buildSelfBuiltBinaries, builtFiles, describeBuild, selfBuiltPin } from '../tunnel/self-built.ts';
+import {
+  buildSelfBuiltBinaries,
+  builtAgentArtifact,
+  builtFiles,
+  describeBuild,
+  selfBuiltPin,
+} from '../tunnel/self-built.ts';
 
 /** Self-built agent binaries as local mode serves them: the pins agents get and the files behind them. */
 export interface ServedBinaries {
   pins: TunnelSettings['binaries'];
+  /** the agent binary the launch stub pins, and where `/v1/agent/<arch>` sends it */
+  agent: { artifact: AgentArtifact; download: AgentDownload };
   files: BinaryFiles;
   /** one line for the startup log */
   summary: string;
 }
 
 /**
- * Builds (or finds in the cache) anex's wireproxy and wstunnel with
+ * Builds (or finds in the cache) anex's agent, wireproxy and wstunnel with
  * lib/tunnel/agent-build/build.sh — progress on this process's stderr, a first build takes a
  * minute or two — and pins them at this endpoint's `/v1/binaries/<name>/<arch>` with the
  * checksums the build computed.
@@ -26,6 +36,10 @@ export function selfServedBinaries(agentUrl: string): ServedBinaries {
     selfBuiltPin(built, name, (arch) => `${base}${binaryPath(name, arch)}`);
   return {
     pins: { wireproxy: pin('wireproxy'), wstunnel: pin('wstunnel') },
+    agent: {
+      artifact: builtAgentArtifact(built),
+      download: async (arch) => `${base}${binaryPath('agent', arch)}`,
+    },
     files: builtFiles(dir, built),
     summary: `${describeBuild(dir, built)}, served at ${base}/v1/binaries/<name>/<arch>`,
   };

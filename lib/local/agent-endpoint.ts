@@ -11,21 +11,30 @@ import { tokenBucketLimiter } from '../tunnel/endpoint/rate-limit.ts';
 import { type AgentEndpointServer, serveAgentEndpoint } from '../tunnel/endpoint/server.ts';
 import type { TunnelSettings } from '../tunnel/endpoint/types.ts';
 import { isWgKey } from '../tunnel/keys.ts';
-import { selfServedBinaries } from './agent-binaries.ts';
+import { type ServedBinaries, selfServedBinaries } from './agent-binaries.ts';
 
-/** The tunnel side of local mode: where agents reach us and where the WireGuard gateway is. */
+/** The WireGuard gateway agents connect to. */
+export interface LocalGatewayOptions {
+  publicKey: string;
+  /** the gateway's UDP WireGuard address as agents dial it (`host:port`) */
+  endpoint: string;
+  /** the gateway's wstunnel server (RunPod blocks UDP); the path prefix is its shared secret */
+  wstunnel?: { serverUrl: string; pathPrefix: string };
+  clusterCidrs: readonly string[];
+}
+
+/** The agent side of local mode: where agents reach us and where the WireGuard gateway is. */
 export interface LocalTunnelOptions {
   /** the URL agents on rented machines use (lib/config `agentEndpointUrl`); a tunnel or proxy in front of `listen` */
   agentUrl: string;
   /** `host:port` the endpoint listens on */
   listen: string;
   vpnRange: string;
-  gatewayPublicKey: string;
-  /** the gateway's UDP WireGuard address as agents dial it (`host:port`) */
-  gatewayEndpoint: string;
-  /** the gateway's wstunnel server (RunPod blocks UDP); the path prefix is its shared secret */
-  wstunnel?: { serverUrl: string; pathPrefix: string };
-  clusterCidrs: readonly string[];
+  /**
+   * The gateway; absent: agents run pods without a tunnel (transport `none`: the pod cannot
+   * reach the cluster — the demo and `anex run --simulate` without a gateway, degraded).
+   */
+  gateway?: LocalGatewayOptions;
   /**
    * wireproxy / wstunnel pins the operator gave (ANEX_AGENT_BINARIES). Each binary without a
    * pin is anex's own build, served by this endpoint (lib/local/agent-binaries.ts).
@@ -35,7 +44,7 @@ export interface LocalTunnelOptions {
 
 export interface LocalAgentEndpoint {
   server: AgentEndpointServer;
-  /** the launch that hands rented machines the agent script, this endpoint's URL and a one-time token */
+  /** the launch that hands rented machines the stub, this endpoint's URL and a one-time token */
   launch: LaunchBuilder;
 }
 
@@ -52,8 +61,8 @@ export async function startLocalAgentEndpoint(options: {
 }): Promise<LocalAgentEndpoint> {
   const { tunnel, store, cluster, log } = options;
   const [host, port] = splitListen(tunnel.listen);
-  checkGateway(tunnel);
-  const { binaries, files } = agentBinaries(tunnel, log);
+  if (tunnel.gateway !== undefined) checkGateway(tunnel.gateway);
+  const { binaries, files, agent } = agentBinaries(tunnel, log);
   const settings = tunnelSettings(tunnel, binaries);
   const server = await serveAgentEndpoint({
     host,
@@ -64,7 +73,7 @@ export async function startLocalAgentEndpoint(options: {
       backend: new ReconcilerAgentBackend({
         store,
         cluster,
-        transport: GATEWAY_TRANSPORT,
+        transport: tunnel.gateway === undefined ? { vastai: 'none', runpod: 'none' } : GATEWAY_TRANSPORT,
       }),
       settings,
       // Fields are the handler's own (pod uid, route, error kind): it passes no secrets.
@@ -74,6 +83,7 @@ export async function startLocalAgentEndpoint(options: {
       },
       now: Date.now,
       rateLimiter: tokenBucketLimiter(),
+      agentDownload: agent.download,
     },
   });
   const launch = agentLaunch({
@@ -82,22 +92,20 @@ export async function startLocalAgentEndpoint(options: {
     endpointUrl: tunnel.agentUrl,
     insecure: tunnel.agentUrl.startsWith('http://'),
     now: Date.now,
+    agent: agent.artifact,
   });
   return { server, launch };
 }
 
 /**
- * Each binary is the operator's pin when ANEX_AGENT_BINARIES names it, else anex's own build
- * served by this endpoint (built only when some binary needs it).
+ * The agent is always anex's own build, served by this endpoint; each helper binary is the
+ * operator's pin when ANEX_AGENT_BINARIES names it, else anex's own build too.
  */
 function agentBinaries(
   tunnel: LocalTunnelOptions,
   log: (line: string) => void,
-): { binaries: TunnelSettings['binaries']; files: BinaryFiles } {
+): { binaries: TunnelSettings['binaries']; files: BinaryFiles; agent: ServedBinaries['agent'] } {
   const operator = tunnel.binaries;
-  if (operator?.wireproxy !== undefined && operator.wstunnel !== undefined) {
-    return { binaries: { wireproxy: operator.wireproxy, wstunnel: operator.wstunnel }, files: {} };
-  }
   const served = selfServedBinaries(tunnel.agentUrl);
   const pinned = (['wireproxy', 'wstunnel'] as const).filter((name) => operator?.[name] !== undefined);
   log(
@@ -109,32 +117,35 @@ function agentBinaries(
       wstunnel: operator?.wstunnel ?? served.pins.wstunnel,
     },
     files: served.files,
+    agent: served.agent,
   };
 }
 
 /** Bad gateway flags fail before any build starts. */
-function checkGateway(tunnel: LocalTunnelOptions): void {
+function checkGateway(gateway: LocalGatewayOptions): void {
   const issues: string[] = [];
-  if (!isWgKey(tunnel.gatewayPublicKey)) {
+  if (!isWgKey(gateway.publicKey)) {
     issues.push(
-      `--gateway-public-key: ${JSON.stringify(tunnel.gatewayPublicKey)} is not a WireGuard public key (44 base64 characters, from \`wg pubkey\`)`,
+      `--gateway-public-key: ${JSON.stringify(gateway.publicKey)} is not a WireGuard public key (44 base64 characters, from \`wg pubkey\`)`,
     );
   }
-  if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(tunnel.gatewayEndpoint)) {
+  if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(gateway.endpoint)) {
     issues.push(
-      `--gateway-endpoint: ${JSON.stringify(tunnel.gatewayEndpoint)} is not host:port of the gateway's WireGuard UDP port (e.g. "gw.example.com:51820")`,
+      `--gateway-endpoint: ${JSON.stringify(gateway.endpoint)} is not host:port of the gateway's WireGuard UDP port (e.g. "gw.example.com:51820")`,
     );
   }
   if (issues.length > 0) throw new InvalidInputError(issues);
 }
 
 function tunnelSettings(tunnel: LocalTunnelOptions, binaries: TunnelSettings['binaries']): TunnelSettings {
+  const { gateway } = tunnel;
   return {
     vpnRange: parseVpnRange(tunnel.vpnRange),
-    gatewayPublicKey: tunnel.gatewayPublicKey,
-    udpEndpoint: tunnel.gatewayEndpoint,
-    ...(tunnel.wstunnel === undefined ? {} : { wstunnel: tunnel.wstunnel }),
-    clusterCidrs: tunnel.clusterCidrs,
+    // Without a gateway every launch is transport `none`: these are never rendered.
+    gatewayPublicKey: gateway?.publicKey ?? '',
+    udpEndpoint: gateway?.endpoint ?? '',
+    ...(gateway?.wstunnel === undefined ? {} : { wstunnel: gateway.wstunnel }),
+    clusterCidrs: gateway?.clusterCidrs ?? [],
     binaries,
     // Agents already fetch over http:// when the endpoint itself is http:// (their insecure
     // flag); the served binaries share its URL, and the checksum still guards the bytes.

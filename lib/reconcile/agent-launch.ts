@@ -2,7 +2,7 @@ import { formatTag, type InstanceTag, POD_UID_ENV_VAR, TAG_ENV_VAR } from '../pr
 import type { TunnelStore } from '../state/store.ts';
 import { allocateAddress, type VpnRange } from '../tunnel/addresses.ts';
 import { AGENT_ENV } from '../tunnel/agent/script.ts';
-import { agentCommand, scriptAgentArtifact } from '../tunnel/agent/stub.ts';
+import { type AgentArtifact, agentCommand, scriptAgentArtifact } from '../tunnel/agent/stub.ts';
 import { issueBootstrapToken } from '../tunnel/tokens.ts';
 import { buildLaunchSpec, type LaunchBuilder } from './launch.ts';
 
@@ -15,6 +15,12 @@ export interface AgentLaunchOptions {
   insecure?: boolean;
   tokenTtlMs?: number;
   now: () => number;
+  /**
+   * The agent the stub fetches and checks; must be what the endpoint serves at
+   * `/v1/agent/<arch>` (the self-built binary, lib/tunnel/self-built.ts builtAgentArtifact).
+   * @default agent.sh (degraded: tunnelled pods only)
+   */
+  agent?: AgentArtifact;
 }
 
 /**
@@ -24,6 +30,7 @@ export interface AgentLaunchOptions {
  * podIP is known from the start — the endpoint's bootstrap finds and reuses it.
  */
 export function agentLaunch(options: AgentLaunchOptions): LaunchBuilder {
+  const command = agentCommand(options.agent ?? scriptAgentArtifact());
   return async (input) => {
     const podUid = input.tag.podUid;
     const allocation = await allocateAddress(options.store, podUid, {
@@ -41,7 +48,7 @@ export function agentLaunch(options: AgentLaunchOptions): LaunchBuilder {
       launch: 'agent',
       spec: {
         image: plain.image,
-        command: agentCommand(scriptAgentArtifact()),
+        command,
         env: agentEnv(input.tag, options, issued.token),
         diskGb: plain.diskGb,
       },

@@ -4,11 +4,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { AnexError, InvalidInputError } from '../errors.ts';
+import type { AgentArtifact } from './agent/stub.ts';
 import type { Arch, BinaryPin } from './pins.ts';
 
-/** The binaries lib/tunnel/agent-build/build.sh builds for agents. */
+/** The helpers lib/tunnel/agent-build/build.sh builds for agents (downloaded at bootstrap). */
 export const SELF_BUILT = ['wireproxy', 'wstunnel'] as const;
 export type SelfBuiltName = (typeof SELF_BUILT)[number];
+/** Everything build.sh builds: the agent itself (what the launch stub fetches) and its helpers. */
+export const BUILT = ['agent', ...SELF_BUILT] as const;
+export type BuiltName = (typeof BUILT)[number];
 
 /** One binary of a build, both architectures. */
 export interface BuiltBinary {
@@ -25,7 +29,7 @@ export interface BuiltBinary {
  */
 export interface BuildManifest {
   goVersion: string;
-  binaries: Readonly<Record<SelfBuiltName, BuiltBinary>>;
+  binaries: Readonly<Record<BuiltName, BuiltBinary>>;
 }
 
 const asset = z.strictObject({
@@ -40,7 +44,7 @@ const binary = z.strictObject({
 });
 const manifest = z.strictObject({
   goVersion: z.string().min(1),
-  binaries: z.strictObject({ wireproxy: binary, wstunnel: binary }),
+  binaries: z.strictObject({ agent: binary, wireproxy: binary, wstunnel: binary }),
 });
 
 /** @throws InvalidInputError naming `where` and the problems when the text is not a manifest */
@@ -80,17 +84,23 @@ export function selfBuiltPin(
 }
 
 /** Absolute path of each binary's file per architecture in the build directory. */
-export function builtFiles(dir: string, built: BuildManifest): Record<SelfBuiltName, Record<Arch, string>> {
-  const of = (name: SelfBuiltName) => ({
+export function builtFiles(dir: string, built: BuildManifest): Record<BuiltName, Record<Arch, string>> {
+  const of = (name: BuiltName) => ({
     amd64: join(dir, built.binaries[name].assets.amd64.file),
     arm64: join(dir, built.binaries[name].assets.arm64.file),
   });
-  return { wireproxy: of('wireproxy'), wstunnel: of('wstunnel') };
+  return { agent: of('agent'), wireproxy: of('wireproxy'), wstunnel: of('wstunnel') };
+}
+
+/** The agent of a build as the launch stub fetches it: a static binary, exec'd, checked per architecture. */
+export function builtAgentArtifact(built: BuildManifest): AgentArtifact {
+  const { assets } = built.binaries.agent;
+  return { sha256: { amd64: assets.amd64.sha256, arm64: assets.arm64.sha256 }, run: 'exec' };
 }
 
 /** One line for startup logs: what was built, with which Go, where. */
 export function describeBuild(dir: string, built: BuildManifest): string {
-  const names = SELF_BUILT.map((name) => `${name} ${built.binaries[name].version}`).join(', ');
+  const names = BUILT.map((name) => `${name} ${built.binaries[name].version}`).join(', ');
   return `${names} (${built.goVersion}) self-built in ${dir}`;
 }
 

@@ -18,7 +18,7 @@ const ids = {
 };
 
 /** The resolved ARN of one uploaded agent binary. */
-function agentBinaryArn(name: 'wireproxy' | 'wstunnel', arch: 'amd64' | 'arm64'): unknown {
+function agentBinaryArn(name: 'agent' | 'wireproxy' | 'wstunnel', arch: 'amd64' | 'arm64'): unknown {
   const asset = stack.agentBinaries.assets[name][arch];
   return stack.resolve(asset.bucket.arnForObjects(asset.s3ObjectKey));
 }
@@ -139,7 +139,7 @@ describe('AnexStack: functions', () => {
     const value = JSON.stringify(envOf('agent')[FUNCTION_ENV.agentBinaries]);
     const { manifest, assets } = stack.agentBinaries;
     expect(manifest.binaries.wireproxy.version).toBe('v1.0.9-anex1');
-    for (const name of ['wireproxy', 'wstunnel'] as const) {
+    for (const name of ['agent', 'wireproxy', 'wstunnel'] as const) {
       for (const arch of ['amd64', 'arm64'] as const) {
         expect(value).toContain(manifest.binaries[name].assets[arch].sha256);
         expect(value).toContain(String(stack.resolve(assets[name][arch].s3ObjectKey)));
@@ -147,6 +147,16 @@ describe('AnexStack: functions', () => {
     }
     for (const name of ['tick', 'podEvents', 'admission'] as const) {
       expect(envOf(name)).not.toHaveProperty(FUNCTION_ENV.agentBinaries);
+    }
+    // The passes bake the agent's checksums into every launch stub; they need nothing else.
+    for (const name of ['tick', 'podEvents'] as const) {
+      expect(JSON.parse(String(envOf(name)[FUNCTION_ENV.agentSha256]))).toEqual({
+        amd64: manifest.binaries.agent.assets.amd64.sha256,
+        arm64: manifest.binaries.agent.assets.arm64.sha256,
+      });
+    }
+    for (const name of ['admission', 'agent'] as const) {
+      expect(envOf(name)).not.toHaveProperty(FUNCTION_ENV.agentSha256);
     }
   });
 
@@ -248,6 +258,8 @@ describe('AnexStack: least privilege', () => {
         secretsmanager: { Ref: ids.secret },
         sqs: arn(ids.queue),
         s3: [
+          agentBinaryArn('agent', 'amd64'),
+          agentBinaryArn('agent', 'arm64'),
           agentBinaryArn('wireproxy', 'amd64'),
           agentBinaryArn('wireproxy', 'arm64'),
           agentBinaryArn('wstunnel', 'amd64'),
@@ -266,11 +278,11 @@ describe('AnexStack: least privilege', () => {
     expect(byService).toEqual(expected);
   });
 
-  it('lets the agent read exactly the four agent-binary objects, nothing else in S3', () => {
+  it('lets the agent read exactly the six agent-binary objects, nothing else in S3', () => {
     const s3 = statementsOf('agent').filter((st) => String([st.Action].flat()[0]).startsWith('s3:'));
     expect(s3.map((st) => st.Action)).toEqual(['s3:GetObject']);
-    expect([s3[0]?.Resource].flat()).toHaveLength(4);
-    for (const name of ['wireproxy', 'wstunnel'] as const) {
+    expect([s3[0]?.Resource].flat()).toHaveLength(6);
+    for (const name of ['agent', 'wireproxy', 'wstunnel'] as const) {
       for (const arch of ['amd64', 'arm64'] as const) {
         const key = stack.agentBinaries.assets[name][arch].s3ObjectKey;
         expect(JSON.stringify(s3[0]?.Resource)).toContain(`/${stack.resolve(key)}`);

@@ -45,6 +45,11 @@ export function aBuildManifest(overrides: Record<string, unknown> = {}) {
   return {
     goVersion: 'go1.26.8',
     binaries: {
+      agent: {
+        version: '2',
+        source: 'lib/tunnel/agent-build/agent',
+        assets: assets('agent', 'e', 'f'),
+      },
       wireproxy: {
         version: 'v1.0.9-anex1',
         source: 'github.com/pufferffish/wireproxy@v1.0.9 with lib/tunnel/agent-build',

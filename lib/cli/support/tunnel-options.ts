@@ -62,15 +62,17 @@ export function tunnelOptions(
     agentUrl: config.agentEndpointUrl,
     listen: options.agentListen,
     vpnRange: config.vpnRange,
-    gatewayPublicKey: options.gatewayPublicKey,
-    gatewayEndpoint: options.gatewayEndpoint,
-    ...(options.gatewayWstunnelUrl === undefined || !prefix
-      ? {}
-      : { wstunnel: { serverUrl: options.gatewayWstunnelUrl, pathPrefix: prefix } }),
-    clusterCidrs: (options.clusterCidrs ?? '')
-      .split(',')
-      .map((c) => c.trim())
-      .filter((c) => c !== ''),
+    gateway: {
+      publicKey: options.gatewayPublicKey,
+      endpoint: options.gatewayEndpoint,
+      ...(options.gatewayWstunnelUrl === undefined || !prefix
+        ? {}
+        : { wstunnel: { serverUrl: options.gatewayWstunnelUrl, pathPrefix: prefix } }),
+      clusterCidrs: (options.clusterCidrs ?? '')
+        .split(',')
+        .map((c) => c.trim())
+        .filter((c) => c !== ''),
+    },
     // Pins the operator did not name: wireproxy is built and served here (lib/local/agent-binaries.ts).
     binaries: operatorBinariesFromEnv(env),
   };

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the binaries anex hands to agents on rented machines, from this Go module:
+# Builds the binaries anex hands to rented machines, from this Go module:
+#   agent      anex's agent (./agent, ADR 0010): what the launch stub downloads and execs;
 #   wireproxy  github.com/pufferffish/wireproxy (version pinned by go.mod, from the Go module
 #              proxy) with Landlock replaced by a no-op (stubs/landlock, ADR 0008);
 #   wstunnel   anex's own wstunnel-protocol client/server (./wstunnel, ADR 0009), for RunPod,
@@ -7,8 +8,8 @@
 # Cross-compiled for linux/amd64 and linux/arm64, static and reproducible (CGO_ENABLED=0,
 # -trimpath, no build id, no VCS stamp), into
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/anex/agent-binaries/set-<source hash>-<go version>/
-# with manifest.json: {"goVersion","binaries":{"wireproxy":{"version","source","assets":
-# {"amd64":{"file","sha256","format"},…}},"wstunnel":{…}}}. The source hash covers every file
+# with manifest.json: {"goVersion","binaries":{"agent":{"version","source","assets":
+# {"amd64":{"file","sha256","format"},…}},"wireproxy":{…},"wstunnel":{…}}}. The source hash covers every file
 # of this module, so an edit rebuilds and an unchanged tree reuses the cache. A build writes
 # into a temporary directory and renames it: an interrupted build never leaves a half set.
 #
@@ -27,7 +28,7 @@ log() { printf '[agent-build] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
-  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   echo
   echo "usage: $0 [--help]"
   exit 0
@@ -44,10 +45,10 @@ sha256_of() {
   fi
 }
 
-# Every source file of the module (not test files: they do not change the binaries), in a
-# stable order, hashed by name and content.
+# Every source file of the module (not test files: they do not change the binaries) and this
+# script (it decides what is built), in a stable order, hashed by name and content.
 source_hash() {
-  (cd "$HERE" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) ! -name '*_test.go' |
+  (cd "$HERE" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -name build.sh \) ! -name '*_test.go' |
     LC_ALL=C sort | while read -r f; do printf '%s %s\n' "$f" "$(sha256_of "$f")"; done) |
     sha256_of | cut -c1-12
 }
@@ -57,11 +58,13 @@ wireproxy_upstream=$(cd "$HERE" && go list -m -f '{{.Version}}' "$WIREPROXY_MODU
 readonly WIREPROXY_VERSION="$wireproxy_upstream-$WIREPROXY_REVISION"
 wstunnel_version=$(sed -n 's/^const version = "\(.*\)"$/\1/p' "$HERE/wstunnel/main.go")
 [ -n "$wstunnel_version" ] || die "cannot read 'const version' from $HERE/wstunnel/main.go"
+agent_version=$(sed -n 's/^const version = "\(.*\)"$/\1/p' "$HERE/agent/main.go")
+[ -n "$agent_version" ] || die "cannot read 'const version' from $HERE/agent/main.go"
 go_version=$(go env GOVERSION)
 dir="$CACHE_ROOT/set-$(source_hash)-$go_version"
 
 if [ -f "$dir/manifest.json" ]; then
-  log "agent binaries (wireproxy $WIREPROXY_VERSION, wstunnel $wstunnel_version, $go_version) cached at $dir"
+  log "agent binaries (agent $agent_version, wireproxy $WIREPROXY_VERSION, wstunnel $wstunnel_version, $go_version) cached at $dir"
   printf '%s\n' "$dir"
   exit 0
 fi
@@ -86,10 +89,12 @@ build() {
   printf '{%s}' "$assets"
 }
 
+agent_assets=$(build agent ./agent "$agent_version")
 wireproxy_assets=$(build wireproxy "$WIREPROXY_MODULE/cmd/wireproxy" "$WIREPROXY_VERSION")
 wstunnel_assets=$(build wstunnel ./wstunnel "$wstunnel_version")
-printf '{"goVersion":"%s","binaries":{"wireproxy":{"version":"%s","source":"%s@%s with %s (github.com/landlock-lsm/go-landlock replaced by a no-op)","assets":%s},"wstunnel":{"version":"%s","source":"%s (wstunnel v10 protocol, anex implementation)","assets":%s}}}\n' \
+printf '{"goVersion":"%s","binaries":{"agent":{"version":"%s","source":"%s (anex agent)","assets":%s},"wireproxy":{"version":"%s","source":"%s@%s with %s (github.com/landlock-lsm/go-landlock replaced by a no-op)","assets":%s},"wstunnel":{"version":"%s","source":"%s (wstunnel v10 protocol, anex implementation)","assets":%s}}}\n' \
   "$go_version" \
+  "$agent_version" "lib/tunnel/agent-build/agent" "$agent_assets" \
   "$WIREPROXY_VERSION" "$WIREPROXY_MODULE" "$wireproxy_upstream" "lib/tunnel/agent-build" "$wireproxy_assets" \
   "$wstunnel_version" "lib/tunnel/agent-build/wstunnel" "$wstunnel_assets" >"$tmp/manifest.json"
 chmod 755 "$tmp"

@@ -19,7 +19,8 @@ export interface AgentConfig {
   address: string;
   /** `agent`: the config holds a placeholder the agent replaces with the key it generated */
   privateKeySource: 'agent' | 'endpoint';
-  wireproxy: { config: string; binary: AgentBinary };
+  /** absent for transport `none`: the agent runs the pod without a tunnel */
+  wireproxy?: { config: string; binary: AgentBinary };
   wstunnel?: { args: string[]; env: Record<string, string>; binary: AgentBinary };
   healthPort: number;
   readyTimeoutSeconds: number;
@@ -58,6 +59,21 @@ export function buildAgentConfig(input: AgentConfigInput): AgentConfig {
     issues.push('the container has neither command nor args; set command so the agent knows what to run');
   }
   if (issues.length > 0) throw new InvalidInputError(issues);
+  const common = {
+    version: 1 as const,
+    podUid: launch.podUid,
+    address: input.address,
+    privateKeySource: input.privateKeySource,
+    healthPort,
+    readyTimeoutSeconds: settings.readyTimeoutSeconds ?? 120,
+    aliveIntervalSeconds: settings.aliveIntervalSeconds ?? 60,
+    deadManSeconds: settings.deadManSeconds ?? 1800,
+    argv: [...launch.command, ...launch.args],
+    env: { ...launch.env },
+    restartPolicy: launch.restartPolicy,
+    statusCredential: input.statusCredential,
+  };
+  if (launch.transport === 'none') return common;
   const wstunnel = launch.transport === 'wstunnel' ? wstunnelPart(settings, input.arch) : undefined;
   const config = renderAgentWireproxyConfig({
     address: input.address,
@@ -72,20 +88,9 @@ export function buildAgentConfig(input: AgentConfigInput): AgentConfig {
     healthPort,
   });
   return {
-    version: 1,
-    podUid: launch.podUid,
-    address: input.address,
-    privateKeySource: input.privateKeySource,
+    ...common,
     wireproxy: { config, binary: binaryFor(settings.binaries.wireproxy, input.arch) },
     ...(wstunnel === undefined ? {} : { wstunnel: wstunnel.part }),
-    healthPort,
-    readyTimeoutSeconds: settings.readyTimeoutSeconds ?? 120,
-    aliveIntervalSeconds: settings.aliveIntervalSeconds ?? 60,
-    deadManSeconds: settings.deadManSeconds ?? 1800,
-    argv: [...launch.command, ...launch.args],
-    env: { ...launch.env },
-    restartPolicy: launch.restartPolicy,
-    statusCredential: input.statusCredential,
   };
 }
 
@@ -108,4 +113,14 @@ function wstunnelPart(settings: TunnelSettings, arch: Arch) {
       binary: binaryFor(settings.binaries.wstunnel, arch),
     },
   };
+}
+
+/** A config with a tunnel (transport `udp` or `wstunnel`): what agent.sh's bundle needs. */
+export type TunnelledAgentConfig = AgentConfig & { wireproxy: NonNullable<AgentConfig['wireproxy']> };
+
+/** @throws Error when the config has no tunnel (transport `none`) */
+export function tunnelled(config: AgentConfig): TunnelledAgentConfig {
+  const { wireproxy } = config;
+  if (wireproxy === undefined) throw new Error(`pod ${config.podUid}'s agent config has no tunnel`);
+  return { ...config, wireproxy };
 }

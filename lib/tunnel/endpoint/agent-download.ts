@@ -1,18 +1,32 @@
 import { agentScript } from '../agent/script.ts';
+import type { Arch } from '../pins.ts';
 import { fail } from './http.ts';
 import type { AgentResponse } from './types.ts';
 
 const ROUTE = /^\/v1\/agent\/(amd64|arm64)$/;
 
 /**
+ * Where the agent binary of one architecture is downloaded from: a URL the stub is redirected
+ * to (local mode: this endpoint's own `/v1/binaries/agent/<arch>`; the stack: a presigned S3
+ * URL). Undefined: the endpoint serves agent.sh itself (degraded: no Go build configured).
+ */
+export type AgentDownload = (arch: Arch) => Promise<string>;
+
+/**
  * `GET|HEAD /v1/agent/<amd64|arm64>`: the agent the launch stub downloads (lib/tunnel/agent/stub.ts).
  * No authentication: the bytes are public, and the stub checks them against the SHA-256 baked
- * into its own text before running anything.
+ * into its own text before running anything — so a redirect (curl -L, wget) to wherever the
+ * bytes live changes nothing about what runs.
  * @returns undefined when the path is not this route
  */
-export function serveAgent(method: string, pathname: string): AgentResponse | undefined {
+export async function serveAgent(
+  method: string,
+  pathname: string,
+  download?: AgentDownload,
+): Promise<AgentResponse | undefined> {
   if (!pathname.startsWith('/v1/agent/')) return undefined;
-  if (!ROUTE.test(pathname))
+  const match = ROUTE.exec(pathname);
+  if (match === null)
     return fail(404, `no such agent: ${pathname} (served: /v1/agent/amd64, /v1/agent/arm64)`);
   const verb = method.toUpperCase();
   if (verb !== 'GET' && verb !== 'HEAD') {
@@ -21,10 +35,13 @@ export function serveAgent(method: string, pathname: string): AgentResponse | un
       headers: { allow: 'GET, HEAD', 'content-type': 'application/json' },
     };
   }
-  const body = agentScript();
+  if (download !== undefined) {
+    const location = await download(match[1] as Arch);
+    return { status: 302, headers: { location, 'cache-control': 'no-store' }, body: '' };
+  }
   return {
     status: 200,
     headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' },
-    body: verb === 'HEAD' ? '' : body,
+    body: verb === 'HEAD' ? '' : agentScript(),
   };
 }

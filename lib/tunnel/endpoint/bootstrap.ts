@@ -5,7 +5,7 @@ import { isWgKey, wgKeyPair } from '../keys.ts';
 import { pinIssues } from '../pins.ts';
 import { newSecret, redeemBootstrapToken, sha256Hex } from '../tokens.ts';
 import { PRIVATE_KEY_PLACEHOLDER } from '../wireproxy-config.ts';
-import { type AgentConfig, buildAgentConfig } from './agent-config.ts';
+import { type AgentConfig, buildAgentConfig, tunnelled } from './agent-config.ts';
 import { BUNDLE_CONTENT_TYPE, renderAgentBundle } from './bundle.ts';
 import { fail, json, parseBody } from './http.ts';
 import { withinLimit } from './rate-limit.ts';
@@ -71,9 +71,10 @@ export async function handleBootstrap(
 }
 
 /**
- * Pin problems of the binaries this pod's agent will download: wireproxy always, wstunnel
- * only for a wstunnel launch, so UDP pods run while wstunnel's pin is still unverified. Checked
- * before the one-time token is spent; the launch lookup says no more than the transport.
+ * Pin problems of the binaries this pod's agent will download: wireproxy for any tunnel,
+ * wstunnel only for a wstunnel launch (so UDP pods run while wstunnel's pin is still
+ * unverified), nothing without a tunnel. Checked before the one-time token is spent; the
+ * launch lookup says no more than the transport.
  */
 async function unpinnedBinaries(
   podUid: string,
@@ -81,11 +82,12 @@ async function unpinnedBinaries(
   deps: AgentEndpointDeps,
 ): Promise<string[]> {
   const options = { allowInsecureUrls: deps.settings.allowInsecureBinaryUrls ?? false };
-  const issues = pinIssues(binaries.wireproxy, options);
+  const wireproxy = pinIssues(binaries.wireproxy, options);
   const wstunnel = pinIssues(binaries.wstunnel, options);
-  if (wstunnel.length === 0) return issues;
-  const launch = await deps.backend.getLaunch(podUid);
-  return launch?.transport === 'wstunnel' ? [...issues, ...wstunnel] : issues;
+  if (wireproxy.length === 0 && wstunnel.length === 0) return [];
+  const transport = (await deps.backend.getLaunch(podUid))?.transport;
+  if (transport === 'none') return [];
+  return transport === 'wstunnel' ? [...wireproxy, ...wstunnel] : wireproxy;
 }
 
 async function admit(
@@ -127,10 +129,13 @@ async function admit(
     agentVersion: body.agentVersion,
   });
   if (body.format === 'shell') {
+    // agent.sh only knows the tunnelled launch; the Go agent (format json) runs the rest.
+    if (config.wireproxy === undefined)
+      return fail(422, 'this pod has no tunnel, which agent.sh cannot run: use the anex agent binary');
     return {
       status: 200,
       headers: { 'content-type': BUNDLE_CONTENT_TYPE, 'cache-control': 'no-store' },
-      body: renderAgentBundle(config),
+      body: renderAgentBundle(tunnelled(config)),
     };
   }
   return json(200, config);

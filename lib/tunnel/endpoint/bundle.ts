@@ -1,4 +1,4 @@
-import type { AgentConfig } from './agent-config.ts';
+import type { TunnelledAgentConfig } from './agent-config.ts';
 
 /**
  * The agent config as lines a POSIX shell reads without a JSON parser: `<key> <base64>` per
@@ -11,7 +11,7 @@ function b64(value: string | number): string {
   return Buffer.from(String(value), 'utf8').toString('base64');
 }
 
-export function renderAgentBundle(config: AgentConfig): string {
+export function renderAgentBundle(config: TunnelledAgentConfig): string {
   const lines: [string, string | number][] = [
     ['version', config.version],
     ['pod', config.podUid],

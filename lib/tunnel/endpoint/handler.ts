@@ -28,7 +28,9 @@ export async function handleAgentRequest(
   deps: AgentEndpointDeps,
 ): Promise<AgentResponse> {
   const { pathname, query } = splitPath(request.path);
-  const agent = serveAgent(request.method, pathname);
+  const agent = await serveAgent(request.method, pathname, deps.agentDownload).catch(() =>
+    fail(503, 'the agent download is temporarily unavailable; retry later'),
+  );
   if (agent !== undefined) return agent;
   const methods = ROUTES[pathname];
   if (!methods) return fail(404, `no such route: ${pathname}`);

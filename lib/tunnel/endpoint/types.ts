@@ -1,6 +1,7 @@
 import type { TunnelStore } from '../../state/store.ts';
 import type { VpnRange } from '../addresses.ts';
 import type { Arch, BinaryPin } from '../pins.ts';
+import type { AgentDownload } from './agent-download.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
 /**
@@ -28,9 +29,11 @@ export interface AgentLaunch {
   podUid: string;
   /**
    * How the instance reaches the gateway: `udp` straight to its WireGuard port, `wstunnel`
-   * over a TLS WebSocket where the provider blocks UDP.
+   * over a TLS WebSocket where the provider blocks UDP; `none`: no gateway is configured (the
+   * demo, `anex run --simulate` without one), so the agent runs the pod without a tunnel and
+   * the pod cannot reach the cluster (documented as degraded).
    */
-  transport: 'udp' | 'wstunnel';
+  transport: 'udp' | 'wstunnel' | 'none';
   /** the pod container's command and args; together they must not be empty */
   command: readonly string[];
   args: readonly string[];
@@ -122,4 +125,9 @@ export interface AgentEndpointDeps {
    * `settings.binaries` when set. Called once per bootstrap with the agent's architecture.
    */
   binaryPins?: (arch: Arch) => Promise<TunnelSettings['binaries']>;
+  /**
+   * Where `GET /v1/agent/<arch>` redirects (the self-built agent binary); unset: agent.sh is
+   * served (degraded). Must match the artifact the launch stub pins (lib/tunnel/agent/stub.ts).
+   */
+  agentDownload?: AgentDownload;
 }

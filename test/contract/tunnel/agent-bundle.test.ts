@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { agentScript } from '../../../lib/tunnel/agent/script.ts';
-import { buildAgentConfig } from '../../../lib/tunnel/endpoint/agent-config.ts';
+import { buildAgentConfig, tunnelled } from '../../../lib/tunnel/endpoint/agent-config.ts';
 import { renderAgentBundle } from '../../../lib/tunnel/endpoint/bundle.ts';
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
 import { PRIVATE_KEY_PLACEHOLDER } from '../../../lib/tunnel/wireproxy-config.ts';
@@ -23,7 +23,7 @@ function bundleKeys(): Set<string> {
     statusCredential: 'c',
   });
   return new Set(
-    renderAgentBundle(config)
+    renderAgentBundle(tunnelled(config))
       .trim()
       .split('\n')
       .map((line) => line.split(' ')[0] ?? ''),

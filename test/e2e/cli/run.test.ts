@@ -200,7 +200,7 @@ describe('anex run --simulate-style local mode (child processes)', () => {
     );
     await run.waitFor(new RegExp(`agent endpoint on ${url}`), 'the agent endpoint');
     expect(run.stderr() + run.stdout()).toMatch(
-      /agent binaries: wireproxy v1\.0\.9-anex1, wstunnel \S+ \(go/,
+      /agent binaries: agent \d+, wireproxy v1\.0\.9-anex1, wstunnel \S+ \(go/,
     );
     const manifest = JSON.parse(readFileSync(join(agentBuildDir(), 'manifest.json'), 'utf8'));
     for (const name of ['wireproxy', 'wstunnel']) {

@@ -1,12 +1,14 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
 import type { Arch } from '../../../lib/tunnel/pins.ts';
-import { parseBuildManifest, SELF_BUILT } from '../../../lib/tunnel/self-built.ts';
+import { BUILT, parseBuildManifest } from '../../../lib/tunnel/self-built.ts';
 import { agentBuildDir, wireproxyBinary } from '../../support/agent-build.ts';
 import { eventually } from '../../support/eventually.ts';
 import { freePort, tcpAccepts } from '../../support/ports.ts';
@@ -18,7 +20,7 @@ import { freePort, tcpAccepts } from '../../support/ports.ts';
  * refuse. anex's wstunnel has its own tests (wstunnel.test.ts).
  */
 const ARCHES: Arch[] = ['amd64', 'arm64'];
-const EACH = SELF_BUILT.flatMap((name) => ARCHES.map((arch) => [name, arch] as const));
+const EACH = BUILT.flatMap((name) => ARCHES.map((arch) => [name, arch] as const));
 
 describe('self-built agent binaries', () => {
   const dir = agentBuildDir();
@@ -35,9 +37,26 @@ describe('self-built agent binaries', () => {
   });
 
   it('names the pinned versions', () => {
+    expect(manifest.binaries.agent.version).toMatch(/^\d+$/);
     expect(manifest.binaries.wireproxy.version).toBe('v1.0.9-anex1');
     expect(manifest.binaries.wstunnel.version).toMatch(/^10\.6\.2-compat\.\d+$/);
     expect(manifest.goVersion).toBe(execFileSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' }).trim());
+  });
+
+  it('the agent passes its Go tests with the race detector (workload, dead-man, downloads, bootstrap)', async () => {
+    const module = fileURLToPath(new URL('../../../lib/tunnel/agent-build', import.meta.url));
+    const { stdout } = await promisify(execFile)('go', ['test', '-race', '-count=1', './agent/...'], {
+      cwd: module,
+      timeout: 600_000,
+    });
+    for (const pkg of [
+      'agent',
+      'agent/internal/workload',
+      'agent/internal/deadman',
+      'agent/internal/binaries',
+    ]) {
+      expect(stdout).toMatch(new RegExp(`^ok\\s+anex\\.local/agent-build/${pkg}\\s`, 'm'));
+    }
   });
 
   it.each(ARCHES)('wireproxy linux/%s links the no-op Landlock and pledge stubs, no libcap psx', (arch) => {

@@ -18,7 +18,7 @@ import {
   STUB_BUDGET,
   scriptAgentArtifact,
 } from '../../../lib/tunnel/agent/stub.ts';
-import { type AgentConfig, buildAgentConfig } from '../../../lib/tunnel/endpoint/agent-config.ts';
+import { type AgentConfig, buildAgentConfig, tunnelled } from '../../../lib/tunnel/endpoint/agent-config.ts';
 import { renderAgentBundle } from '../../../lib/tunnel/endpoint/bundle.ts';
 import { serveAgentEndpoint } from '../../../lib/tunnel/endpoint/server.ts';
 import { desiredPeers } from '../../../lib/tunnel/gateway/peers.ts';
@@ -497,9 +497,10 @@ describe('agent.sh', () => {
       privateKeySource: 'endpoint',
       statusCredential: 'c'.repeat(43),
     });
-    config.wireproxy.binary.sha256 = undefined;
+    const withTunnel = tunnelled(config);
+    withTunnel.wireproxy.binary.sha256 = undefined;
     const reports: string[] = [];
-    const port = await serveBundle(renderAgentBundle(config), reports);
+    const port = await serveBundle(renderAgentBundle(withTunnel), reports);
     const result = await finished(
       runAgent({
         ANEX_AGENT_URL: `http://127.0.0.1:${port}`,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAgentConfig } from '../../../lib/tunnel/endpoint/agent-config.ts';
+import { buildAgentConfig, tunnelled } from '../../../lib/tunnel/endpoint/agent-config.ts';
 import { desiredPeers } from '../../../lib/tunnel/gateway/peers.ts';
 import { renderGatewayWireproxyConfig } from '../../../lib/tunnel/gateway/render.ts';
 import { wgKeyPair, wgPresharedKey } from '../../../lib/tunnel/keys.ts';
@@ -85,7 +85,7 @@ const cases: [string, () => string][] = [
         privateKeySource: 'endpoint',
         statusCredential: 'c',
       });
-      return config.wireproxy.config;
+      return tunnelled(config).wireproxy.config;
     },
   ],
   [
@@ -103,7 +103,7 @@ const cases: [string, () => string][] = [
         privateKeySource: 'agent',
         statusCredential: 'c',
       });
-      return config.wireproxy.config.replace(PRIVATE_KEY_PLACEHOLDER, wgKeyPair().privateKey);
+      return tunnelled(config).wireproxy.config.replace(PRIVATE_KEY_PLACEHOLDER, wgKeyPair().privateKey);
     },
   ],
   [

@@ -1,8 +1,10 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import {
+  agentArtifactFromEnv,
   SIGNED_URL_SECONDS,
   s3Signer,
+  storedAgentDownload,
   storedBinariesFromEnv,
   storedBinaryPins,
 } from '../../../functions/support/agent-binaries.ts';
@@ -16,6 +18,7 @@ function aStored(overrides: Record<string, unknown> = {}) {
   return {
     bucket: 'cdk-hnb659fds-assets-123456789012-eu-west-1',
     keys: {
+      agent: { amd64: 'eee555.bin', arm64: 'fff666.bin' },
       wireproxy: { amd64: 'aaa111.bin', arm64: 'bbb222.bin' },
       wstunnel: { amd64: 'ccc333.bin', arm64: 'ddd444.bin' },
     },
@@ -88,7 +91,7 @@ describe('self-built agent binaries in S3 (agent function)', () => {
     [
       'a manifest without checksums',
       JSON.stringify(aStored({ manifest: { ...aStored().manifest, binaries: {} } })),
-      'ANEX_AGENT_BINARIES_S3.manifest: binaries.wireproxy',
+      'ANEX_AGENT_BINARIES_S3.manifest: binaries.agent',
     ],
   ])('refuses %s, naming the variable', (_label, text, message) => {
     expect(() => storedBinariesFromEnv({ ANEX_AGENT_BINARIES_S3: text })).toThrow(message);
@@ -124,5 +127,46 @@ describe('which pins the agent function uses', () => {
     ['the settings’ pins when the stack set nothing', {}, false],
   ])('%s', (_label, env, perBootstrap) => {
     expect(selfBuiltPins(env).binaryPins !== undefined).toBe(perBootstrap);
+    // The agent itself is always the stack's when the stack uploaded it.
+    expect(selfBuiltPins(env).agentDownload !== undefined).toBe('ANEX_AGENT_BINARIES_S3' in env);
+  });
+});
+
+describe('the agent binary (launch stub and /v1/agent/<arch>)', () => {
+  it('redirects each architecture to its own object, presigned', async () => {
+    const stored = storedBinariesFromEnv({ ANEX_AGENT_BINARIES_S3: JSON.stringify(aStored()) });
+    if (stored === undefined) throw new Error('expected stored binaries');
+    const download = storedAgentDownload(stored, signer);
+    const url = new URL(await download('arm64'));
+    expect(url.pathname).toContain('fff666.bin');
+    expect(url.searchParams.get('X-Amz-Expires')).toBe(String(SIGNED_URL_SECONDS));
+  });
+
+  it.each([
+    ['unset', undefined, undefined],
+    [
+      'both sums',
+      JSON.stringify({ amd64: SUM('e'), arm64: SUM('f') }),
+      { sha256: { amd64: SUM('e'), arm64: SUM('f') }, run: 'exec' },
+    ],
+  ])('reads the pinned checksums (%s)', (_label, value, expected) => {
+    const env = value === undefined ? {} : { ANEX_AGENT_SHA256: value };
+    expect(agentArtifactFromEnv(env)).toEqual(expected);
+  });
+
+  it.each([
+    ['not JSON', '{', 'ANEX_AGENT_SHA256: not JSON'],
+    [
+      'a short sum',
+      JSON.stringify({ amd64: 'abc', arm64: SUM('f') }),
+      'ANEX_AGENT_SHA256: amd64: lower-case hex SHA-256',
+    ],
+    [
+      'an extra key',
+      JSON.stringify({ amd64: SUM('e'), arm64: SUM('f'), riscv: SUM('a') }),
+      'ANEX_AGENT_SHA256',
+    ],
+  ])('refuses %s, naming the variable', (_label, value, message) => {
+    expect(() => agentArtifactFromEnv({ ANEX_AGENT_SHA256: value })).toThrow(message);
   });
 });

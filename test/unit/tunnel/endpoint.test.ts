@@ -449,3 +449,70 @@ describe('logs', () => {
     for (const secret of secrets) expect(text).not.toContain(secret);
   });
 });
+
+describe('transport none (no gateway configured)', () => {
+  it('bootstraps without a tunnel and without any helper pins, even unverified ones', async () => {
+    const h = endpointHarness(
+      tunnelSettings({
+        binaries: {
+          wireproxy: aPin('wireproxy', { sha256: undefined }),
+          wstunnel: aPin('wstunnel', { sha256: undefined }),
+        },
+      }),
+    );
+    const { pod, token } = await podWithToken(h, { transport: 'none' });
+    const response = await bootstrap(h, { token, podUid: pod.podUid, publicKey: wgKeyPair().publicKey });
+    expect(response.status).toBe(200);
+    const config = parsed(response);
+    expect(config).toMatchObject({ podUid: pod.podUid, argv: ['python', 'train.py'] });
+    expect(config).not.toHaveProperty('wireproxy');
+    expect(config).not.toHaveProperty('wstunnel');
+  });
+
+  it('refuses the agent.sh bundle format, which cannot run a pod without a tunnel', async () => {
+    const h = endpointHarness();
+    const { pod, token } = await podWithToken(h, { transport: 'none' });
+    const response = await bootstrap(h, { token, podUid: pod.podUid, format: 'shell' });
+    expect(response.status).toBe(422);
+    expect(parsed(response).error).toContain('agent.sh cannot run');
+  });
+});
+
+describe('GET /v1/agent/<arch> (what the launch stub downloads)', () => {
+  const get = (path: string, method = 'GET') => ({ method, path, headers: {}, body: '' });
+  it.each([
+    [
+      'redirects to the download of that architecture',
+      'GET',
+      '/v1/agent/arm64',
+      302,
+      'https://dl.example.com/agent-arm64',
+    ],
+    ['answers HEAD the same way', 'HEAD', '/v1/agent/amd64', 302, 'https://dl.example.com/agent-amd64'],
+    ['refuses an unknown architecture, naming the served paths', 'GET', '/v1/agent/riscv64', 404, undefined],
+    ['refuses other methods', 'POST', '/v1/agent/amd64', 405, undefined],
+  ])('%s', async (_label, method, path, status, location) => {
+    const h = endpointHarness();
+    h.deps.agentDownload = async (arch) => `https://dl.example.com/agent-${arch}`;
+    const response = await handleAgentRequest(get(path, method), h.deps);
+    expect(response.status).toBe(status);
+    expect(response.headers.location).toBe(location);
+    if (status === 404) expect(parsed(response).error).toContain('/v1/agent/amd64, /v1/agent/arm64');
+  });
+
+  it('says 503 (retry) when the download cannot be signed', async () => {
+    const h = endpointHarness();
+    h.deps.agentDownload = async () => {
+      throw new Error('no credentials');
+    };
+    const response = await handleAgentRequest(get('/v1/agent/amd64'), h.deps);
+    expect(response.status).toBe(503);
+    expect(response.body).not.toContain('credentials');
+  });
+
+  it('serves agent.sh itself when no agent binary is configured (degraded)', async () => {
+    const response = await handleAgentRequest(get('/v1/agent/amd64'), endpointHarness().deps);
+    expect(response.status).toBe(200);
+    expect(response.body.startsWith('#!/bin/sh')).toBe(true);
+  });
+});

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pinIssues } from '../../../lib/tunnel/pins.ts';
 import {
+  builtAgentArtifact,
   builtFiles,
   describeBuild,
   parseBuildManifest,
@@ -52,8 +53,14 @@ describe('self-built agent binaries', () => {
   it('describes the build in one line', () => {
     const built = parseBuildManifest(JSON.stringify(aBuildManifest()), 'm.json');
     expect(describeBuild('/cache/x', built)).toBe(
-      'wireproxy v1.0.9-anex1, wstunnel 10.6.2-anex.1 (go1.26.8) self-built in /cache/x',
+      'agent 2, wireproxy v1.0.9-anex1, wstunnel 10.6.2-anex.1 (go1.26.8) self-built in /cache/x',
     );
+  });
+
+  it('gives the launch stub the agent binary: exec, checksum per architecture', () => {
+    const built = parseBuildManifest(JSON.stringify(aBuildManifest()), 'm.json');
+    expect(builtAgentArtifact(built)).toEqual({ sha256: { amd64: SUM('e'), arm64: SUM('f') }, run: 'exec' });
+    expect(builtFiles('/cache/x', built).agent.arm64).toBe('/cache/x/agent-linux-arm64');
   });
 
   it.each([

@@ -1,0 +1,54 @@
+// Package endpoint is the agent's side of the anex agent endpoint: bootstrap (the one-time
+// token buys the pod's configuration), status reports and the pod-alive question. Every
+// request goes over verified TLS, or plain HTTP only when the caller allowed it (tests and
+// local mode on loopback). Nothing here logs a token, a credential or a key.
+package endpoint
+
+// Binary is one architecture's download of a helper the agent runs (wireproxy, wstunnel).
+type Binary struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	URL     string `json:"url"`
+	SHA256  string `json:"sha256"`
+	// "binary" or "tar.gz"
+	Format string `json:"format"`
+}
+
+// Config is the bootstrap answer (lib/tunnel/endpoint/agent-config.ts AgentConfig).
+// It holds secrets (the status credential, maybe a private key): never log it.
+type Config struct {
+	Version          int               `json:"version"`
+	PodUID           string            `json:"podUid"`
+	Address          string            `json:"address"`
+	PrivateKeySource string            `json:"privateKeySource"`
+	Wireproxy        *Wireproxy        `json:"wireproxy,omitempty"`
+	Wstunnel         *Wstunnel         `json:"wstunnel,omitempty"`
+	HealthPort       int               `json:"healthPort"`
+	ReadyTimeout     int               `json:"readyTimeoutSeconds"`
+	AliveInterval    int               `json:"aliveIntervalSeconds"`
+	DeadMan          int               `json:"deadManSeconds"`
+	Argv             []string          `json:"argv"`
+	Env              map[string]string `json:"env"`
+	WorkingDir       string            `json:"workingDir,omitempty"`
+	RestartPolicy    string            `json:"restartPolicy"`
+	StatusCredential string            `json:"statusCredential"`
+}
+
+// Wireproxy is the tunnel's user-space WireGuard: its config (with the private-key
+// placeholder when the agent made its own key) and where to download it.
+type Wireproxy struct {
+	Config string `json:"config"`
+	Binary Binary `json:"binary"`
+}
+
+// Wstunnel carries WireGuard's UDP over a WebSocket where the provider blocks UDP. Env holds
+// the path prefix, a secret: it is passed in the environment only, never in argv.
+type Wstunnel struct {
+	Args   []string          `json:"args"`
+	Env    map[string]string `json:"env"`
+	Binary Binary            `json:"binary"`
+}
+
+// PrivateKeyPlaceholder stands for the agent's own private key in Wireproxy.Config
+// (lib/tunnel/wireproxy-config.ts PRIVATE_KEY_PLACEHOLDER).
+const PrivateKeyPlaceholder = "@ANEX_WG_PRIVATE_KEY@"

@@ -1,0 +1,319 @@
+// Command anex-agent is what a rented machine runs for a pod: the launch stub downloads it
+// from the agent endpoint, checks its SHA-256 and execs it (lib/tunnel/agent/stub.ts).
+//
+//  1. POST the one-time bootstrap token to the agent endpoint (verified TLS; http:// only
+//     with ANEX_AGENT_INSECURE=1) with its own WireGuard public key, and get the pod's
+//     configuration back: the effective argv, env and workingDir, and the tunnel, if any.
+//  2. With a tunnel: download wireproxy (and wstunnel where UDP is blocked), verify their
+//     SHA-256, start them, wait for wireproxy's /readyz.
+//  3. Run the pod's command, forward SIGTERM/SIGINT to it, report started and then
+//     exited(code), or failed(reason) when the agent itself fails.
+//  4. Dead-man's switch: when the endpoint says the pod is gone, or cannot be reached for
+//     the configured time, stop the workload and exit.
+//
+// Environment (set by the reconciler at launch; never printed):
+//
+//	ANEX_AGENT_URL        agent endpoint base URL (https://…)
+//	ANEX_BOOTSTRAP_TOKEN  one-time token; removed from the environment before anything runs
+//	ANEX_POD_UID          the pod's UID
+//	ANEX_INSTANCE_ID      optional: this instance's provider id (bound to the token)
+//	ANEX_INSTANCE_ID_ENV  optional: the name of the variable holding the instance id instead
+//	ANEX_AGENT_INSECURE=1 allow http:// URLs (tests and local mode only)
+//	ANEX_AGENT_CA_FILE    optional CA bundle for the endpoint's certificate
+//	ANEX_AGENT_DIR        optional work directory (default: a fresh private temp dir)
+//
+// Exit status: the workload's exit code, or 1 when the agent itself failed.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"anex.local/agent-build/agent/internal/binaries"
+	"anex.local/agent-build/agent/internal/deadman"
+	"anex.local/agent-build/agent/internal/endpoint"
+	"anex.local/agent-build/agent/internal/tunnel"
+	"anex.local/agent-build/agent/internal/workload"
+)
+
+const version = "2"
+
+var (
+	podUIDPattern     = regexp.MustCompile(`^[0-9a-f-]{36}$`)
+	tokenPattern      = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	instanceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]*$`)
+	envNamePattern    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "anex-agent: "+format+"\n", args...)
+}
+
+// inputs are the agent's own settings, read once from the environment.
+type inputs struct {
+	url, token, podUID, instanceID, caFile, dir string
+	insecure                                    bool
+}
+
+func readInputs() (inputs, error) {
+	in := inputs{
+		url:        os.Getenv("ANEX_AGENT_URL"),
+		token:      os.Getenv("ANEX_BOOTSTRAP_TOKEN"),
+		podUID:     os.Getenv("ANEX_POD_UID"),
+		instanceID: os.Getenv("ANEX_INSTANCE_ID"),
+		caFile:     os.Getenv("ANEX_AGENT_CA_FILE"),
+		dir:        os.Getenv("ANEX_AGENT_DIR"),
+		insecure:   os.Getenv("ANEX_AGENT_INSECURE") == "1",
+	}
+	// The token is for the bootstrap only: nothing the agent starts may see it.
+	_ = os.Unsetenv("ANEX_BOOTSTRAP_TOKEN")
+	if name := os.Getenv("ANEX_INSTANCE_ID_ENV"); in.instanceID == "" && name != "" {
+		if !envNamePattern.MatchString(name) {
+			return in, fmt.Errorf("ANEX_INSTANCE_ID_ENV=%s is not a variable name", name)
+		}
+		in.instanceID = os.Getenv(name)
+	}
+	switch {
+	case in.url == "":
+		return in, fmt.Errorf("ANEX_AGENT_URL is not set (expected https://<agent endpoint>)")
+	case in.podUID == "":
+		return in, fmt.Errorf("ANEX_POD_UID is not set")
+	case !podUIDPattern.MatchString(in.podUID):
+		return in, fmt.Errorf("ANEX_POD_UID=%s is not a pod UID", in.podUID)
+	case !tokenPattern.MatchString(in.token):
+		return in, fmt.Errorf("ANEX_BOOTSTRAP_TOKEN is missing or malformed (expected base64url)")
+	case !instanceIDPattern.MatchString(in.instanceID):
+		return in, fmt.Errorf("instance id contains characters other than A-Z a-z 0-9 . _ : -")
+	}
+	return in, nil
+}
+
+func run() int {
+	in, err := readInputs()
+	if err != nil {
+		logf("error: %v", err)
+		return 1
+	}
+	client, err := newClient(in)
+	if err != nil {
+		logf("error: %v", err)
+		return 1
+	}
+	dir, err := workDir(in.dir)
+	if err != nil {
+		logf("error: cannot use a work directory: %v", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	keys, err := tunnel.NewKeyPair()
+	if err != nil {
+		logf("error: cannot make a WireGuard key pair: %v", err)
+		return 1
+	}
+	config, err := client.Bootstrap(ctx, endpoint.BootstrapRequest{
+		Token: in.token, PodUID: in.podUID, InstanceID: in.instanceID, PublicKey: keys.Public,
+		Arch: runtime.GOARCH, Format: "json", AgentVersion: version,
+	}, 6, func(line string) { logf("%s", line) })
+	in.token = ""
+	if err != nil {
+		if status, ok := err.(*endpoint.StatusError); ok {
+			logf("error: bootstrap refused (HTTP %d): %s", status.Code, status.Body)
+		} else {
+			logf("error: %v", err)
+		}
+		return 1
+	}
+	a := &agent{in: in, client: client, config: config, dir: dir, keys: keys}
+	return a.serve(ctx)
+}
+
+func newClient(in inputs) (*endpoint.Client, error) {
+	return endpoint.New(endpoint.Options{URL: in.url, Insecure: in.insecure, CAFile: in.caFile})
+}
+
+func workDir(dir string) (string, error) {
+	if dir == "" {
+		return os.MkdirTemp("", "anex-agent-")
+	}
+	return dir, os.MkdirAll(dir, 0o700)
+}
+
+// agent is one bootstrapped pod: its tunnel, its workload and its reports.
+type agent struct {
+	in      inputs
+	client  *endpoint.Client
+	config  *endpoint.Config
+	dir     string
+	keys    tunnel.KeyPair
+	helpers tunnel.Helpers
+}
+
+func (a *agent) report(ctx context.Context, r endpoint.Report, attempts int) {
+	if err := a.client.Report(ctx, a.in.podUID, r, attempts); err != nil {
+		logf("status report '%s' not delivered: %v", r.State, err)
+	}
+}
+
+// fail reports the agent's own failure and ends it with status 1.
+func (a *agent) fail(ctx context.Context, reason string) int {
+	logf("error: %s", reason)
+	a.report(ctx, endpoint.Report{State: "failed", Reason: reason}, 5)
+	a.helpers.Stop()
+	return 1
+}
+
+func (a *agent) serve(ctx context.Context) int {
+	if a.config.Wireproxy != nil {
+		if err := a.startTunnel(ctx); err != nil {
+			return a.fail(ctx, err.Error())
+		}
+		logf("tunnel ready")
+	}
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	proc, err := workload.Start(workload.Spec{Argv: a.config.Argv, Env: a.workloadEnv(), WorkingDir: a.config.WorkingDir})
+	if err != nil {
+		return a.fail(ctx, err.Error())
+	}
+	a.report(ctx, endpoint.Report{State: "started"}, 5)
+	watch, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	stopped := make(chan string, 1)
+	go func() {
+		interval := seconds(a.config.AliveInterval, 60)
+		ask := func(ctx context.Context) (bool, string, error) { return a.client.Alive(ctx, a.in.podUID) }
+		if reason := deadman.Watch(watch, ask, interval, seconds(a.config.DeadMan, 1800), time.Now); reason != "" {
+			stopped <- reason
+		}
+	}()
+	var deadmanReason string
+	for {
+		select {
+		case <-signals:
+			// SIGINT is passed on as SIGTERM, which every workload can receive.
+			proc.Signal(syscall.SIGTERM)
+		case reason := <-stopped:
+			deadmanReason = reason
+			logf("stopping: %s", reason)
+			proc.Signal(syscall.SIGTERM)
+		case code := <-proc.Done():
+			stopWatch()
+			return a.finish(ctx, code, deadmanReason)
+		}
+	}
+}
+
+func (a *agent) finish(ctx context.Context, code int, deadmanReason string) int {
+	defer a.helpers.Stop()
+	if deadmanReason != "" {
+		// Unreachable for that long already: one last try, not a minute of retries.
+		attempts := 5
+		if strings.HasPrefix(deadmanReason, "control plane unreachable") {
+			attempts = 1
+		}
+		a.report(ctx, endpoint.Report{State: "failed", Reason: "stopped by the dead-man's switch: " + deadmanReason}, attempts)
+		return 1
+	}
+	logf("command exited with code %d (restartPolicy %s: the control plane decides what follows)", code, a.config.RestartPolicy)
+	a.report(ctx, endpoint.Report{State: "exited", ExitCode: &code}, 5)
+	return code
+}
+
+func (a *agent) startTunnel(ctx context.Context) error {
+	check := func(url string) error { return endpoint.CheckURL("a binary URL", url, a.in.insecure) }
+	base := a.helperEnv(nil)
+	if ws := a.config.Wstunnel; ws != nil {
+		path, err := binaries.Fetch(ctx, a.client.HTTP(), a.dir, pin(ws.Binary), check)
+		if err != nil {
+			return err
+		}
+		logf("wstunnel verified (sha256 %s)", ws.Binary.SHA256)
+		if _, err := a.helpers.Start(path, ws.Args, a.helperEnv(ws.Env)); err != nil {
+			return fmt.Errorf("cannot start wstunnel: %w", err)
+		}
+	}
+	wp := a.config.Wireproxy
+	path, err := binaries.Fetch(ctx, a.client.HTTP(), a.dir, pin(wp.Binary), check)
+	if err != nil {
+		return err
+	}
+	logf("wireproxy verified (sha256 %s)", wp.Binary.SHA256)
+	conf, err := tunnel.WriteConfig(a.dir, wp.Config, endpoint.PrivateKeyPlaceholder, a.keys.Private)
+	if err != nil {
+		return err
+	}
+	port := a.config.HealthPort
+	if port == 0 {
+		port = 9080
+	}
+	proc, err := a.helpers.Start(path, []string{"-s", "-c", conf, "-i", fmt.Sprintf("127.0.0.1:%d", port)}, base)
+	if err != nil {
+		return fmt.Errorf("cannot start wireproxy: %w", err)
+	}
+	err = tunnel.WaitReady(ctx, proc, port, seconds(a.config.ReadyTimeout, 120))
+	// wireproxy has read its config (or failed): the key need not stay on disk.
+	_ = os.Remove(conf)
+	return err
+}
+
+func pin(b endpoint.Binary) binaries.Pin {
+	return binaries.Pin{Name: b.Name, URL: b.URL, SHA256: b.SHA256, Format: b.Format}
+}
+
+// helperEnv is the agent's environment (token already removed) plus extra.
+func (a *agent) helperEnv(extra map[string]string) []string {
+	return merge(os.Environ(), extra)
+}
+
+// workloadEnv is the container's environment with the pod's env over it; names a process
+// environment cannot carry are dropped, and said so (names only, never values).
+func (a *agent) workloadEnv() []string {
+	usable := map[string]string{}
+	for name, value := range a.config.Env {
+		if envNamePattern.MatchString(name) {
+			usable[name] = value
+		} else {
+			logf("skipping env entry with an invalid name")
+		}
+	}
+	return merge(os.Environ(), usable)
+}
+
+func merge(base []string, extra map[string]string) []string {
+	out := make([]string, 0, len(base)+len(extra))
+	for _, entry := range base {
+		name, _, _ := strings.Cut(entry, "=")
+		if _, overridden := extra[name]; !overridden {
+			out = append(out, entry)
+		}
+	}
+	names := make([]string, 0, len(extra))
+	for name := range extra {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		out = append(out, name+"="+extra[name])
+	}
+	return out
+}
+
+func seconds(value, fallback int) time.Duration {
+	if value <= 0 {
+		value = fallback
+	}
+	return time.Duration(value) * time.Second
+}

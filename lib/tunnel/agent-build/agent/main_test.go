@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const podUID = "6f1c2d3e-0000-4000-8000-000000000001"
+
+// fakeEndpoint answers like lib/tunnel/endpoint (no tunnel: the demo's transport 'none').
+type fakeEndpoint struct {
+	mu        sync.Mutex
+	bootstrap map[string]any
+	reports   []map[string]any
+	refuse    int
+	config    map[string]any
+}
+
+func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	body, _ := io.ReadAll(r.Body)
+	switch r.URL.Path {
+	case "/v1/bootstrap":
+		if f.refuse != 0 {
+			w.WriteHeader(f.refuse)
+			w.Write([]byte(`{"error":"bootstrap token rejected (used)"}`))
+			return
+		}
+		json.Unmarshal(body, &f.bootstrap)
+		json.NewEncoder(w).Encode(f.config)
+	case "/v1/status":
+		if r.Header.Get("Authorization") != "Bearer status-credential" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var report map[string]any
+		json.Unmarshal(body, &report)
+		f.reports = append(f.reports, report)
+		w.Write([]byte(`{"ok":true}`))
+	case "/v1/pod-alive":
+		w.Write([]byte(`{"alive":true}`))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func setEnv(t *testing.T, url string) {
+	t.Setenv("ANEX_AGENT_URL", url)
+	t.Setenv("ANEX_BOOTSTRAP_TOKEN", "one-time-token_123")
+	t.Setenv("ANEX_POD_UID", podUID)
+	t.Setenv("ANEX_AGENT_INSECURE", "1")
+	t.Setenv("ANEX_AGENT_DIR", t.TempDir())
+}
+
+func TestRunsThePodCommandAndReportsItsEnd(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	work := filepath.Join(t.TempDir(), "app")
+	f := &fakeEndpoint{config: map[string]any{
+		"version": 1, "podUid": podUID, "statusCredential": "status-credential",
+		"argv":       []string{"sh", "-c", `printf '%s|%s|%s' "$GREETING" "$(pwd)" "${ANEX_BOOTSTRAP_TOKEN:-none}" > "$OUT"; exit 7`},
+		"env":        map[string]string{"GREETING": "hello", "OUT": out, "bad-name": "x"},
+		"workingDir": work, "restartPolicy": "Never", "aliveIntervalSeconds": 60,
+	}}
+	server := httptest.NewServer(f)
+	defer server.Close()
+	setEnv(t, server.URL)
+
+	if code := run(); code != 7 {
+		t.Fatalf("exit %d, want the workload's 7", code)
+	}
+	got, _ := os.ReadFile(out)
+	if string(got) != "hello|"+work+"|none" {
+		t.Fatalf("workload saw %q (env, workingDir, and no token)", got)
+	}
+	if f.bootstrap["token"] != "one-time-token_123" || f.bootstrap["format"] != "json" || f.bootstrap["podUid"] != podUID {
+		t.Fatalf("bootstrap body %v", f.bootstrap)
+	}
+	if key, _ := f.bootstrap["publicKey"].(string); len(key) != 44 {
+		t.Fatalf("no agent-made public key in %v", f.bootstrap)
+	}
+	states := []string{}
+	for _, r := range f.reports {
+		states = append(states, r["state"].(string))
+	}
+	if strings.Join(states, ",") != "started,exited" || f.reports[1]["exitCode"] != float64(7) {
+		t.Fatalf("reports %v", f.reports)
+	}
+}
+
+func TestARefusedBootstrapIsFinal(t *testing.T) {
+	f := &fakeEndpoint{refuse: http.StatusUnauthorized}
+	server := httptest.NewServer(f)
+	defer server.Close()
+	setEnv(t, server.URL)
+	if code := run(); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if len(f.reports) != 0 {
+		t.Fatalf("reports %v after a refused bootstrap", f.reports)
+	}
+}
+
+func TestInputsAreChecked(t *testing.T) {
+	cases := []struct{ name, key, value, want string }{
+		{"http without the insecure flag", "ANEX_AGENT_INSECURE", "", "ANEX_AGENT_URL must be an https:// URL"},
+		{"a malformed pod UID", "ANEX_POD_UID", "not-a-uid", "ANEX_POD_UID=not-a-uid is not a pod UID"},
+		{"a malformed token", "ANEX_BOOTSTRAP_TOKEN", "a b", "ANEX_BOOTSTRAP_TOKEN is missing or malformed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			setEnv(t, "http://127.0.0.1:9")
+			t.Setenv(c.key, c.value)
+			in, err := readInputs()
+			if err == nil && c.key == "ANEX_AGENT_INSECURE" {
+				_, err = newClient(in)
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+			if os.Getenv("ANEX_BOOTSTRAP_TOKEN") != "" {
+				t.Fatal("the token is still in the environment")
+			}
+		})
+	}
+}
