@@ -12,6 +12,7 @@ import { type AgentEndpointServer, serveAgentEndpoint } from '../tunnel/endpoint
 import type { TunnelSettings } from '../tunnel/endpoint/types.ts';
 import { isWgKey } from '../tunnel/keys.ts';
 import { type ServedBinaries, selfServedBinaries } from './agent-binaries.ts';
+import { freePort } from './control-plane/ports.ts';
 
 /** The WireGuard gateway agents connect to. */
 export interface LocalGatewayOptions {
@@ -161,4 +162,14 @@ function splitListen(listen: string): [string, number] {
     ]);
   }
   return [match[1] as string, Number(match[2])];
+}
+
+/**
+ * The agent endpoint on a free loopback port with no gateway: for machines that run on this
+ * host (the simulated marketplace, in this process or in `anex sim`). Agents run pods without
+ * a tunnel (transport `none`).
+ */
+export async function loopbackAgentOptions(vpnRange: string): Promise<LocalTunnelOptions> {
+  const port = await freePort();
+  return { agentUrl: `http://127.0.0.1:${port}`, listen: `127.0.0.1:${port}`, vpnRange };
 }

@@ -6,12 +6,16 @@ import { PROVIDER_ENV } from '../config/secrets.ts';
 import { AnexError, InvalidInputError } from '../errors.ts';
 import { PROVIDERS, type ProviderName } from '../offers/offer.ts';
 import { DEFAULT_RECONCILE_CONFIG } from '../reconcile/config.ts';
+import { loopbackAgentOptions } from './agent-endpoint.ts';
 import { ensureBinaries } from './control-plane/binaries.ts';
 import { type ControlPlane, startControlPlane } from './control-plane/control-plane.ts';
 import { type LocalMode, loadKubeConfig, startLocalMode } from './local-mode.ts';
 import { followPod, type ProgressOutcome } from './pod-progress.ts';
 import { type ProviderEndpoint, providerEndpointsFromEnv, providersFor } from './provider-env.ts';
 import { type SimulatedMarket, startSimulatedMarket } from './simulated-market.ts';
+
+/** The demo's pod addresses (never routed: the demo has no gateway, so pods run untunnelled). */
+const DEMO_VPN_RANGE = '10.99.0.0/16';
 
 export const EXAMPLE_POD = fileURLToPath(new URL('../../examples/seed-pod.yaml', import.meta.url));
 
@@ -81,6 +85,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       store: { inMemory: true },
       providers,
       passIntervalMs: 2_000,
+      // The machines run on this host: the stub fetches the agent from loopback; no gateway.
+      tunnel: await loopbackAgentOptions(DEMO_VPN_RANGE),
       log: options.log ?? options.say,
     });
     options.say(
@@ -106,6 +112,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     });
     outcome = judge(progress);
     options.say(verdict(outcome, progress, parts.pod));
+    for (const line of machineOutput(parts)) options.say(`      ${line}`);
     if (outcome === 'running' && options.keep === true) await keepUp(options, parts);
     return await cleanUp(parts, options, outcome);
   } catch (error) {
@@ -162,6 +169,24 @@ async function marketplaceFor(
   parts.market = await startSimulatedMarket({ bootMs: options.bootMs ?? 6_000 });
   options.say('[2/4] simulated marketplace (Vast.AI + RunPod APIs) on 127.0.0.1');
   return parts.market.endpoints;
+}
+
+/**
+ * What the built-in market's machines printed (the stub, the agent, the pod's command), so
+ * the demo shows that Running came from a process that really started. Secrets never reach
+ * these logs: the agent prints none.
+ */
+function machineOutput(parts: Parts): string[] {
+  const machines = [...(parts.market?.runner.machines() ?? new Map()).entries()];
+  return machines.flatMap(([key, machine]) => [
+    `machine ${key} says:`,
+    ...machine
+      .log()
+      .trim()
+      .split('\n')
+      .slice(-8)
+      .map((line: string) => `  ${line}`),
+  ]);
 }
 
 function kubeconfigPath(parts: Parts): string {

@@ -1,6 +1,6 @@
 import type { ProviderName } from '../offers/offer.ts';
-import { AgentPlayer } from '../sim/common/agent-player.ts';
 import type { SimInstanceSummary } from '../sim/common/sim-core.ts';
+import { MachineRunner } from '../sim/machines/runner.ts';
 import { RunPodSim } from '../sim/runpod/runpod-sim.ts';
 import { VastAiSim } from '../sim/vastai/vastai-sim.ts';
 import type { ProviderEndpoint } from './provider-env.ts';
@@ -15,20 +15,19 @@ export interface SimulatedMarketOptions {
   /** offers in the Vast.AI market (RunPod's catalog is per GPU type and has no size) @default 500 */
   vastaiOffers?: number;
   /**
-   * Where the simulated agents say what they do (bootstrap, started, failures); never a secret.
+   * Where the simulated machines say what they do (started, exited, stopped); never a secret.
    * @default nothing is said
    */
-  onAgentEvent?: (message: string) => void;
+  onMachineEvent?: (message: string) => void;
 }
-
-/** How often the simulated machines' agents look for work: about the real agent's start-up pace. */
-const AGENT_POLL_MS = 500;
 
 export interface SimulatedMarket {
   /** the simulators' endpoints, as the providers are configured against them */
   endpoints: Record<ProviderName, ProviderEndpoint & { baseUrl: string }>;
   /** instances not destroyed, per provider (the leak check) */
   liveInstances(): Record<ProviderName, SimInstanceSummary[]>;
+  /** the containers running as processes on this host (lib/sim/machines) */
+  runner: MachineRunner;
   stop(): Promise<void>;
 }
 
@@ -39,9 +38,9 @@ export const SIMULATOR_API_KEY = 'anex-simulator';
  * Both marketplace simulators (lib/sim) in this process, for `anex run --simulate`,
  * `anex demo` and `anex sim`. Boot times are slowed to human scale so that Provisioning is
  * visible before Running. Each one serves its admin API under /__sim/ (GET /__sim/instances).
- * A simulated machine launched through the anex agent plays that agent's HTTP protocol
- * against the real agent endpoint (lib/sim/common/agent-player.ts), so Running still means
- * "the agent reported the container started".
+ * Every container a simulator starts really runs on this host (lib/sim/machines): the launch
+ * stub downloads the real agent from the agent endpoint, which bootstraps and runs the pod's
+ * command — so Running means what it means on a real provider.
  */
 export async function startSimulatedMarket(options: SimulatedMarketOptions = {}): Promise<SimulatedMarket> {
   const seed = options.seed ?? 1;
@@ -68,44 +67,21 @@ export async function startSimulatedMarket(options: SimulatedMarketOptions = {})
     await vastai.stop();
     throw error;
   }
-  const agents = playAgents(
-    [vastai, runpod],
-    new AgentPlayer({ onEvent: options.onAgentEvent ?? (() => {}) }),
-  );
+  const runner = new MachineRunner({
+    hosts: { vastai, runpod },
+    ...(options.onMachineEvent === undefined ? {} : { onEvent: options.onMachineEvent }),
+  });
+  runner.start();
   return {
     endpoints: {
       vastai: { apiKey: SIMULATOR_API_KEY, baseUrl: vastai.url },
       runpod: { apiKey: SIMULATOR_API_KEY, baseUrl: runpod.url },
     },
     liveInstances: () => ({ vastai: vastai.liveInstances(), runpod: runpod.liveInstances() }),
+    runner,
     async stop() {
-      await agents.stop();
+      await runner.stop();
       await Promise.all([vastai.stop(), runpod.stop()]);
-    },
-  };
-}
-
-/** Runs the player over both simulators every {@link AGENT_POLL_MS}, one round at a time. */
-function playAgents(
-  sims: readonly (VastAiSim | RunPodSim)[],
-  player: AgentPlayer,
-): { stop(): Promise<void> } {
-  let stopped = false;
-  let round: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    round = round
-      .then(async () => {
-        if (!stopped) await player.play(sims.flatMap((sim) => sim.runningInstances()));
-      })
-      // play() reports per-instance failures itself; this keeps one broken round from ending the loop
-      .catch(() => {});
-  }, AGENT_POLL_MS);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await round;
     },
   };
 }

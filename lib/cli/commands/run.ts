@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { configFromFlags, reconcileConfig } from '../../config/config.ts';
 import { addConfigOptions } from '../../config/options.ts';
+import { loopbackAgentOptions } from '../../local/agent-endpoint.ts';
 import { type LocalMode, startLocalMode } from '../../local/local-mode.ts';
 import { defaultDataDir } from '../../local/paths.ts';
 import { providerEndpointsFromEnv } from '../../local/provider-env.ts';
@@ -24,9 +25,13 @@ interface RunOptions extends TunnelCliOptions {
 async function runLocal(options: RunOptions, flags: Record<string, unknown>): Promise<number> {
   // The same settings table as the functions' ANEX_* variables (lib/config), as flags.
   const config = configFromFlags(flags);
-  const tunnel = tunnelOptions(options, config, process.env);
+  // Simulated machines run on this host: without a public URL they reach the endpoint on
+  // loopback, and without a gateway the agent runs pods untunnelled (transport `none`).
+  const tunnel =
+    tunnelOptions(options, config, process.env) ??
+    (options.simulate ? await loopbackAgentOptions(config.vpnRange) : undefined);
   const market: SimulatedMarket | undefined = options.simulate
-    ? await startSimulatedMarket({ onAgentEvent: logLine })
+    ? await startSimulatedMarket({ onMachineEvent: logLine })
     : undefined;
   let mode: LocalMode;
   try {
@@ -54,7 +59,7 @@ async function runLocal(options: RunOptions, flags: Record<string, unknown>): Pr
   logLine(
     mode.agentEndpoint === undefined
       ? 'no agent endpoint: containers run as is, without the tunnel (--agent-endpoint-url and --gateway-* enable it)'
-      : `agent endpoint on ${mode.agentEndpoint}; agents reach it at ${config.agentEndpointUrl}`,
+      : `agent endpoint on ${mode.agentEndpoint}; agents reach it at ${tunnel?.agentUrl ?? mode.agentEndpoint}${tunnel?.gateway === undefined ? ' (no gateway: pods run without the tunnel)' : ''}`,
   );
   logLine(
     `anex run: nodes ${mode.nodes.map((n) => n.name).join(', ')}; state in ${mode.storeWhere}; ` +

@@ -19,7 +19,7 @@ async function runSim(options: SimOptions): Promise<number> {
     seed: options.seed,
     bootMs: options.boot,
     vastaiOffers: options.offers,
-    onAgentEvent: logLine,
+    onMachineEvent: logLine,
     ports: { vastai: options.vastaiPort, runpod: options.runpodPort },
   });
   // stdout: one `<provider> <base URL>` line each, for scripts; how to use them goes to stderr.

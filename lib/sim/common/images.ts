@@ -31,6 +31,14 @@ const DEBIAN = [
   '/usr/bin/sha256sum',
   '/bin/sleep',
   '/bin/true',
+  '/bin/cat',
+  '/bin/chmod',
+  '/bin/echo',
+  '/bin/ls',
+  '/bin/mkdir',
+  '/bin/mktemp',
+  '/bin/rm',
+  '/bin/uname',
 ];
 const PYTHON = ['/usr/bin/python', '/usr/bin/python3'];
 

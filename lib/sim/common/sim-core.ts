@@ -33,6 +33,17 @@ export interface SimCoreOptions {
   now?: () => number;
 }
 
+/** A simulated instance whose container the provider's runtime has started (lib/sim/machines runs it). */
+export interface RunningInstance {
+  id: string;
+  /** the env it was created with */
+  env: Readonly<Record<string, string>>;
+  /** the argv the provider's runtime started (lib/sim/common/container.ts); absent when it started nothing */
+  argv?: readonly string[];
+  /** the image reference the instance was created with */
+  image?: string;
+}
+
 /** An instance as the leak check sees it. */
 export interface SimInstanceSummary {
   id: string;

@@ -34,6 +34,8 @@ export interface PodRecord {
   terminated: boolean;
   plan: RunPodBootPlan;
   publicIp: string;
+  /** times the container's main process ended and RunPod restarted it (runpod audit #7), and the last restart */
+  restarts?: { count: number; lastAt: number };
 }
 
 interface Phase {
@@ -59,7 +61,9 @@ export function phaseAt(pod: PodRecord, now: number, t: RunPodTimings): Phase {
     return { status: 'RUNNING', uptimeMs: undefined, startedAt: started };
   if (pod.plan === 'exited' && now >= ready + t.portsMs)
     return { status: 'EXITED', uptimeMs: undefined, startedAt: started };
-  return { status: 'RUNNING', uptimeMs: now - ready, startedAt: started };
+  // A restarted container's uptime starts again (runpod audit #7: "`uptime` had reset").
+  const since = Math.max(ready, pod.restarts?.lastAt ?? 0);
+  return { status: 'RUNNING', uptimeMs: now - since, startedAt: started };
 }
 
 const ACTIONS: Record<Phase['status'], string[]> = {

@@ -1,11 +1,10 @@
-import type { RunningInstance } from '../common/agent-player.ts';
 import { BootPlans } from '../common/boot-plans.ts';
 import type { ContainerStart } from '../common/container.ts';
 import type { SimResponse } from '../common/http-server.ts';
 import type { RateDecision, RateLimit } from '../common/rate-limit.ts';
 import { Rng } from '../common/rng.ts';
 import { SimBase } from '../common/sim-base.ts';
-import type { SimInstanceSummary, VendorStyle } from '../common/sim-core.ts';
+import type { RunningInstance, SimInstanceSummary, VendorStyle } from '../common/sim-core.ts';
 import { type Cloud, generateStock, stockKey } from './catalog.ts';
 import { phaseAt, type RunPodBootPlan, type RunPodTimings } from './pods.ts';
 import { problem, type RunPodState, runPodRoutes } from './routes.ts';
@@ -122,7 +121,28 @@ export class RunPodSim extends SimBase<RunPodState> {
         const phase = phaseAt(p, now, this.state.timings);
         return !p.terminated && phase.status === 'RUNNING' && phase.uptimeMs !== undefined;
       })
-      .map((p) => ({ id: p.id, env: p.env, ...(p.container?.ok ? { argv: p.container.launch.argv } : {}) }));
+      .map((p) => ({
+        id: p.id,
+        env: p.env,
+        image: p.image,
+        ...(p.container?.ok ? { argv: p.container.launch.argv } : {}),
+      }));
+  }
+
+  /**
+   * The container of pod `id` ended: RunPod restarts it — status stays RUNNING, uptime resets,
+   * billing goes on (runpod audit #7, measured on a real pod). Only terminate ends it.
+   */
+  /** How often RunPod restarted pod `id`'s container (0 for an unknown pod). */
+  containerRestarts(id: string): number {
+    return this.state.pods.get(id)?.restarts?.count ?? 0;
+  }
+
+  containerExited(id: string, _code: number | null): 'restart' | 'stop' {
+    const pod = this.state.pods.get(id);
+    if (pod === undefined || pod.terminated) return 'stop';
+    pod.restarts = { count: (pod.restarts?.count ?? 0) + 1, lastAt: this.core.now() };
+    return 'restart';
   }
 
   /** How the runtime starts (or fails to start) pod `id`'s container; undefined for an unknown pod or image. */

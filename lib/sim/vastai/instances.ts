@@ -28,6 +28,8 @@ export interface VastInstanceRecord {
   destroyed: boolean;
   plan: VastBootPlan;
   dphTotal: number;
+  /** the container's main process ended (a simulated machine really ran it) */
+  exit?: { at: number; code: number | null };
 }
 
 interface Status {
@@ -40,6 +42,10 @@ export function statusAt(record: VastInstanceRecord, now: number, timings: VastT
   const elapsed = now - record.createdAt;
   if (elapsed < timings.provisionMs) return { actual: null, message: null };
   const failedAfterLoad = elapsed >= timings.provisionMs + timings.loadingMs;
+  // vast-cli SKILL.md: "`exited`: Container process exited unexpectedly" — also after a normal
+  // finish in args runtype (vast audit #7; whether a clean exit shows `stopped` is unconfirmed,
+  // so the stricter reading: `exited` either way, no status_msg to tell them apart).
+  if (record.exit !== undefined) return { actual: 'exited', message: null };
   if (record.plan === 'normal' && record.container?.ok === false) {
     // The image is there but the runtime cannot start what the launch names (Docker ≥ 23 wording).
     return failedAfterLoad

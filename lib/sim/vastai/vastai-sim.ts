@@ -1,10 +1,9 @@
-import type { RunningInstance } from '../common/agent-player.ts';
 import { BootPlans } from '../common/boot-plans.ts';
 import type { ContainerStart } from '../common/container.ts';
 import { bearerToken, type SimRequest, type SimResponse } from '../common/http-server.ts';
 import type { RateLimit } from '../common/rate-limit.ts';
 import { SimBase } from '../common/sim-base.ts';
-import type { SimInstanceSummary, VendorStyle } from '../common/sim-core.ts';
+import type { RunningInstance, SimInstanceSummary, VendorStyle } from '../common/sim-core.ts';
 import { statusAt, type VastBootPlan, type VastTimings } from './instances.ts';
 import { generateMarket } from './marketplace.ts';
 import { type VastState, vastRoutes } from './routes.ts';
@@ -106,7 +105,7 @@ export class VastAiSim extends SimBase<VastState> {
     return this.state.asks.get(askId)?.row;
   }
 
-  /** Instances whose container is running now, with their env (the agent player reads its token there). */
+  /** Instances whose container is running now, with their env and argv (lib/sim/machines runs them). */
   runningInstances(): RunningInstance[] {
     const now = this.core.now();
     return [...this.state.instances.values()]
@@ -114,8 +113,19 @@ export class VastAiSim extends SimBase<VastState> {
       .map((r) => ({
         id: String(r.id),
         env: r.env,
+        image: r.image,
         ...(r.container?.ok ? { argv: r.container.launch.argv } : {}),
       }));
+  }
+
+  /**
+   * The container of instance `id` ended (a simulated machine ran it): the instance goes
+   * `exited` and stays rented (billing for its disk) until destroyed; Vast restarts nothing.
+   */
+  containerExited(id: string, code: number | null): 'restart' | 'stop' {
+    const record = this.state.instances.get(Number(id));
+    if (record !== undefined && record.exit === undefined) record.exit = { at: this.core.now(), code };
+    return 'stop';
   }
 
   /** How the runtime starts (or fails to start) instance `id`'s container; undefined for an unknown instance or image. */

@@ -39,7 +39,7 @@ export function agentStub(artifact: AgentArtifact): string {
   const lines = [
     'set -u;umask 077',
     `e(){ echo "anex-stub: $*" >&2;exit 1;};u=\${${AGENT_ENV.url}:-};u=\${u%/}`,
-    'case $(uname -m) in aarch64|arm64)a=arm64;s=' + arm64 + ';;*)a=amd64;s=' + amd64 + ';;esac',
+    `case $(uname -m) in aarch64|arm64)a=arm64;s=${arm64};;*)a=amd64;s=${amd64};;esac`,
     `p==https;[ "\${${AGENT_ENV.insecure}:-}" = 1 ]&&p==http,https`,
     `case $u in https://*);;http://*)[ $p = =https ]&&e "refusing http:// ($u; ${AGENT_ENV.insecure}=1 allows it on loopback)";;*)e "${AGENT_ENV.url} is not an https:// URL: "$u"";;esac`,
     'd=$(mktemp -d)||e "no temp dir";f=$d/agent;u=$u/v1/agent/$a',

@@ -155,6 +155,25 @@ describe('anex run --simulate-style local mode (child processes)', () => {
     const core = adminKubeConfig().makeApiClient(CoreV1Api);
     const node = await core.readNode({ name: 'anex-vastai' });
     expect(node.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    // Without --agent-endpoint-url the simulated machines (on this host) fetch the agent from a
+    // loopback endpoint, and with no gateway it runs the pod untunnelled.
+    expect(run.stderr() + run.stdout()).toMatch(
+      /agent endpoint on http:\/\/127\.0\.0\.1:\d+; agents reach it at http:\/\/127\.0\.0\.1:\d+ \(no gateway: pods run without the tunnel\)/,
+    );
+    const ns = await createTestNamespace('run-sim');
+    await ns.core.createNamespacedPod({ namespace: ns.name, body: seedPod() });
+    await eventually(
+      async () => {
+        const p = await ns.core.readNamespacedPod({ namespace: ns.name, name: 'my-gpu-workload' });
+        return p.status?.phase === 'Running' ? p : undefined;
+      },
+      { what: 'the pod Running on a simulated machine', timeoutMs: 90_000 },
+    );
+    expect(run.stderr() + run.stdout()).toMatch(
+      /simulated machine vastai\/\d+: pytorch\/pytorch:latest started "\/bin\/sh"/,
+    );
+    await ns.core.deleteNamespacedPod({ namespace: ns.name, name: 'my-gpu-workload' });
+    await run.waitFor(/simulated machine vastai\/\d+: stopped/, 'the machine stopped with its instance');
     // A second reconciler on the same data dir is refused (it would lose the store with the first).
     const second = cli([
       'run',
@@ -170,7 +189,7 @@ describe('anex run --simulate-style local mode (child processes)', () => {
     expect(await run.exited).toBe(0);
   });
 
-  it('with --agent-endpoint-url it serves the agent endpoint and launches through the tunnel (podIP = VPN address)', async () => {
+  it('with --agent-endpoint-url it serves the agent endpoint and the agent, and launches through the tunnel (podIP = VPN address)', async () => {
     const ns = await createTestNamespace('run');
     const dataDir = await mkdtemp(join(tmpdir(), 'anex-run-'));
     dirs.push(dataDir);
@@ -214,16 +233,24 @@ describe('anex run --simulate-style local mode (child processes)', () => {
     }
     const created = await ns.core.createNamespacedPod({ namespace: ns.name, body: seedPod() });
     const uid = created.metadata?.uid as string;
+    // The machine ran the stub, which fetched the real agent; the agent bootstrapped with its
+    // token and got the tunnel (UDP to the gateway). No gateway answers in this test, so the
+    // agent waits for the tunnel and the pod stays ContainerCreating, with its VPN address.
+    await run.waitFor(
+      new RegExp(
+        `agent endpoint: agent bootstrapped \\{"podUid":"${uid}","address":"10\\.99\\.\\d+\\.\\d+","transport":"udp"`,
+      ),
+      'the real agent to bootstrap through the endpoint',
+    );
     const pod = await eventually(
       async () => {
         const p = await ns.core.readNamespacedPod({ namespace: ns.name, name: 'my-gpu-workload' });
-        return p.status?.phase === 'Running' ? p : undefined;
+        return p.status?.podIP !== undefined ? p : undefined;
       },
-      { what: 'the pod Running', timeoutMs: 90_000 },
+      { what: 'the pod with its VPN address', timeoutMs: 30_000 },
     );
     expect(pod.status?.podIP).toMatch(/^10\.99\.\d+\.\d+$/);
-    // Running came from the agent: the simulated machine's agent bootstrapped and reported started.
-    expect(run.stderr() + run.stdout()).toMatch(/simulated agent on instance \S+: container started/);
+    expect(pod.status?.phase).toBe('Pending');
     // The endpoint answers with the pod's record behind it: no credential, no status.
     const alive = await fetch(`${url}/v1/pod-alive?podUid=${uid}`);
     expect(alive.status).toBe(401);

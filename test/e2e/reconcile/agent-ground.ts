@@ -1,24 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Cluster } from '../../../lib/kube/cluster.ts';
 import { ReconcilerAgentBackend } from '../../../lib/reconcile/agent-backend.ts';
 import { agentLaunch } from '../../../lib/reconcile/agent-launch.ts';
 import type { LaunchBuilder } from '../../../lib/reconcile/launch.ts';
-import { AgentPlayer } from '../../../lib/sim/common/agent-player.ts';
+import { MachineRunner } from '../../../lib/sim/machines/runner.ts';
 import type { RunPodSim } from '../../../lib/sim/runpod/runpod-sim.ts';
 import type { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
 import type { Store } from '../../../lib/state/store.ts';
 import { parseVpnRange } from '../../../lib/tunnel/addresses.ts';
+import { binaryPath } from '../../../lib/tunnel/endpoint/binaries.ts';
 import { tokenBucketLimiter } from '../../../lib/tunnel/endpoint/rate-limit.ts';
 import { serveAgentEndpoint } from '../../../lib/tunnel/endpoint/server.ts';
+import { builtAgentArtifact, builtFiles, parseBuildManifest } from '../../../lib/tunnel/self-built.ts';
+import { agentBuildDir } from '../../support/agent-build.ts';
 import { freePort } from '../../support/ports.ts';
 import { tunnelSettings } from '../../support/tunnel.ts';
 
-/** The agent side of the ground: the real endpoint, the launch through it, and the simulated machines' agents. */
+/** The agent side of the ground: the real endpoint, the launch through it, and the machines that run it. */
 export interface GroundAgents {
   launch: LaunchBuilder;
-  /** the agents of simulated instances now running do what agent.sh does: bootstrap, then report 'started' */
+  /** starts (and stops) the containers the simulator says are running, as real processes */
   play(): Promise<void>;
-  /** what the agents said (failures included), for a test's failure message */
+  /** what the machines said (started, exited, stopped), for a test's failure message */
   said: string[];
+  runner: MachineRunner;
   stop(): Promise<void>;
 }
 
@@ -26,42 +32,71 @@ export const GROUND_VPN_RANGE = '10.98.0.0/24';
 
 /**
  * The agent endpoint (lib/tunnel/endpoint with the ReconcilerAgentBackend, as the `agent`
- * function and `anex run` serve it) on loopback over the ground's Store and Cluster, and the
- * launch that hands each rented machine its URL and one-time token. The simulators run no
- * containers: lib/sim's AgentPlayer plays each running instance's agent over HTTP, so a pod
- * is Running only once an agent bootstrapped with its token and reported the start.
+ * function and `anex run` serve it) on loopback over the ground's Store and Cluster, serving
+ * the self-built agent binary; the launch that hands each rented machine the stub, the URL and
+ * a one-time token; and the simulated machines (lib/sim/machines), which run what the
+ * provider's runtime would run. A pod is Running only once the real stub fetched the real
+ * agent, which bootstrapped with its token and reported the start. No gateway here: the
+ * agent runs pods without a tunnel (the tunnel has its own suites, test/integration/tunnel).
  */
 export async function startAgents(options: {
   store: Store;
   cluster: Cluster;
   sim: VastAiSim | RunPodSim;
+  provider: 'vastai' | 'runpod';
   clock: () => number;
 }): Promise<GroundAgents> {
   const { store, cluster, sim, clock } = options;
   const range = parseVpnRange(GROUND_VPN_RANGE);
+  const dir = agentBuildDir();
+  const manifest = parseBuildManifest(readFileSync(join(dir, 'manifest.json'), 'utf8'), 'manifest.json');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
   const server = await serveAgentEndpoint({
     host: '127.0.0.1',
-    port: await freePort(),
+    port,
+    binaries: builtFiles(dir, manifest),
     deps: {
       store,
       backend: new ReconcilerAgentBackend({
         store,
         cluster,
-        transport: { vastai: 'udp', runpod: 'wstunnel' },
+        transport: { vastai: 'none', runpod: 'none' },
         clock,
       }),
       settings: tunnelSettings({ vpnRange: range }),
       logger: { info: () => {}, warn: () => {} },
       now: clock,
       rateLimiter: tokenBucketLimiter(),
+      agentDownload: async (arch) => `${url}${binaryPath('agent', arch)}`,
     },
   });
   const said: string[] = [];
-  const player = new AgentPlayer({ onEvent: (message) => said.push(message) });
+  const runner = new MachineRunner({
+    hosts: { [options.provider]: sim },
+    onEvent: (message) => said.push(message),
+    restartDelayMs: 200,
+  });
   return {
-    launch: agentLaunch({ store, range, endpointUrl: server.url, insecure: true, now: clock }),
-    play: () => player.play(sim.runningInstances()),
+    launch: agentLaunch({
+      store,
+      range,
+      endpointUrl: server.url,
+      insecure: true,
+      now: clock,
+      agent: builtAgentArtifact(manifest),
+    }),
+    async play() {
+      const before = runner.machines().size;
+      await runner.sync();
+      // A machine just started: give its stub and agent a moment to bootstrap and report.
+      if (runner.machines().size > before) await new Promise((resolve) => setTimeout(resolve, 400));
+    },
     said,
-    stop: () => server.close(),
+    runner,
+    async stop() {
+      await runner.stop();
+      await server.close();
+    },
   };
 }

@@ -45,7 +45,7 @@ export interface ReconcileGround {
 
 export interface GroundOptions {
   config?: Partial<ReconcileConfig>;
-  /** `simulated` (default): the simulated machines play their agents; `none`: pods wait in ContainerCreating */
+  /** `simulated` (default): the simulated machines run their containers; `none`: nothing runs, pods wait in ContainerCreating */
   agent?: 'simulated' | 'none';
   /** offers in the simulated market (small markets keep searches cheap) */
   offers?: number;
@@ -80,7 +80,7 @@ export async function startGround(
   const client = dynamoClientFor(dynamoInfo());
   const store = new DynamoStore({ client, tableName: await createTable(client) });
   const adapter = createProvider(provider, { apiKey: 'e2e-key', baseUrl: url, clusterId, timeoutMs: 1_500 });
-  const agents = await startAgents({ store, cluster, sim, clock });
+  const agents = await startAgents({ store, cluster, sim, provider, clock });
   const deps: PassDeps = {
     store,
     cluster,

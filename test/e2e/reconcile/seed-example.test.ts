@@ -37,8 +37,13 @@ describe.each([
     const status = running.pod.status;
     expect(running.pod.spec?.nodeName).toBe(ground.nodeName);
     expect(status?.podIP).toMatch(/^10\.98\.0\.\d+$/);
-    // Running came from the agent: the simulated machine's agent bootstrapped and reported the start.
-    expect(ground.agents.said.filter((m) => m.endsWith('container started'))).toHaveLength(1);
+    // Running came from the agent: the machine ran the provider's exec form, the stub fetched
+    // the real agent, which bootstrapped with its token and started the pod's command.
+    const machines = [...ground.agents.runner.machines().values()];
+    expect(machines).toHaveLength(1);
+    const log = machines[0]?.log() ?? '';
+    expect(log).toContain(`anex-agent: agent 2 bootstrapped pod ${uid}; running "python" without a tunnel`);
+    expect(log).toContain('python (simulated) started: train.py');
     expect(status?.containerStatuses?.[0]).toMatchObject({ name: 'training', ready: true });
     expect(status?.containerStatuses?.[0]?.state?.running?.startedAt).toBeDefined();
     const conditions = Object.fromEntries((status?.conditions ?? []).map((c) => [c.type, c.status]));
@@ -76,5 +81,8 @@ describe.each([
     );
     expect(liveInstances(ground)).toEqual([]);
     expect(await ground.deps.store.getPod(uid)).toBeUndefined();
+    // The destroyed machine's processes are gone with it.
+    await ground.agents.play();
+    expect(ground.agents.runner.machines().size).toBe(0);
   });
 });

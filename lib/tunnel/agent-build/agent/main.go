@@ -176,6 +176,12 @@ func (a *agent) fail(ctx context.Context, reason string) int {
 }
 
 func (a *agent) serve(ctx context.Context) int {
+	tunnelled := "without a tunnel"
+	if a.config.Wireproxy != nil {
+		tunnelled = "through the tunnel"
+	}
+	// argv[0] only: arguments may carry what the pod's owner considers secret.
+	logf("agent %s bootstrapped pod %s; running %q %s", version, a.in.podUID, first(a.config.Argv), tunnelled)
 	if a.config.Wireproxy != nil {
 		if err := a.startTunnel(ctx); err != nil {
 			return a.fail(ctx, err.Error())
@@ -267,6 +273,13 @@ func (a *agent) startTunnel(ctx context.Context) error {
 	// wireproxy has read its config (or failed): the key need not stay on disk.
 	_ = os.Remove(conf)
 	return err
+}
+
+func first(argv []string) string {
+	if len(argv) == 0 {
+		return ""
+	}
+	return argv[0]
 }
 
 func pin(b endpoint.Binary) binaries.Pin {

@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ContainerStart } from '../common/container.ts';
+import { findSimImage } from '../common/images.ts';
+import type { RunningInstance } from '../common/sim-core.ts';
+import { liveMachineProcesses, Machine } from './machine.ts';
+
+/** What the runner needs of a marketplace simulator (VastAiSim, RunPodSim). */
+export interface MachineHost {
+  /** instances whose container the provider's runtime has started now */
+  runningInstances(): RunningInstance[];
+  containerOf(id: string): ContainerStart | undefined;
+  /** the container's main process ended: does the provider restart it? */
+  containerExited(id: string, code: number | null): 'restart' | 'stop';
+}
+
+export interface MachineRunnerOptions {
+  hosts: Readonly<Record<string, MachineHost>>;
+  /** progress worded for a person (never a token: only ids, images and exit codes) @default nothing */
+  onEvent?: (message: string) => void;
+  /** how often the simulators are asked what runs @default 250 */
+  pollMs?: number;
+  /** a crash-looping container is restarted this long after its exit (RunPod) @default 1_000 */
+  restartDelayMs?: number;
+  /** parent of the machines' directories @default a fresh temp dir, removed on stop */
+  dir?: string;
+}
+
+interface Running {
+  machine: Machine;
+  /** `restarting`: exited, the provider starts it again after a pause (the entry holds the key meanwhile) */
+  state: 'running' | 'restarting';
+}
+
+/**
+ * Runs, as real processes on this host, every container the simulators say is running
+ * (lib/sim/machines/machine.ts), and tells each simulator when a container's main process
+ * ends, so the marketplace reacts as the real one does (Vast: `exited`; RunPod: restart).
+ * A machine whose instance is no longer running (destroyed, stopped) is stopped: SIGTERM,
+ * then SIGKILL.
+ *
+ * Contract: `sync` is idempotent and never throws; `stop` ends every machine and removes
+ * their directories. Nothing is started for an instance whose container could not start.
+ */
+export class MachineRunner {
+  readonly #options: MachineRunnerOptions;
+  readonly #machines = new Map<string, Running>();
+  readonly #dir: string;
+  readonly #ownsDir: boolean;
+  #timer: NodeJS.Timeout | undefined;
+  #round: Promise<void> = Promise.resolve();
+  #stopped = false;
+  #serial = 0;
+  readonly #marker = `${randomBytes(4).toString('hex')}.`;
+
+  constructor(options: MachineRunnerOptions) {
+    this.#options = options;
+    this.#ownsDir = options.dir === undefined;
+    this.#dir = options.dir ?? mkdtempSync(join(tmpdir(), 'anex-machines-'));
+  }
+
+  /** Syncs every `pollMs` until stopped. */
+  start(): void {
+    this.#timer ??= setInterval(() => {
+      this.#round = this.#round.then(() => this.sync());
+    }, this.#options.pollMs ?? 250);
+    this.#timer.unref();
+  }
+
+  /** Processes of this runner's machines still alive on this host (the leak check). */
+  liveProcesses(): number[] {
+    return liveMachineProcesses(this.#marker);
+  }
+
+  /** Machines now running, by `<host>/<instance id>`. */
+  machines(): ReadonlyMap<string, Machine> {
+    return new Map([...this.#machines].map(([key, running]) => [key, running.machine]));
+  }
+
+  async sync(): Promise<void> {
+    if (this.#stopped) return;
+    const wanted = new Set<string>();
+    for (const [host, sim] of Object.entries(this.#options.hosts)) {
+      for (const instance of sim.runningInstances()) {
+        const key = `${host}/${instance.id}`;
+        wanted.add(key);
+        if (this.#machines.has(key)) continue;
+        this.#boot(host, sim, instance);
+      }
+    }
+    // Running or waiting for its restart: an instance no longer running takes its machine along.
+    const gone = [...this.#machines].filter(([key]) => !wanted.has(key));
+    await Promise.all(gone.map(([key, running]) => this.#retire(key, running)));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    await this.#round;
+    await Promise.all([...this.#machines].map(([key, running]) => this.#retire(key, running)));
+    if (this.#ownsDir) rmSync(this.#dir, { recursive: true, force: true });
+  }
+
+  #say(message: string): void {
+    this.#options.onEvent?.(message);
+  }
+
+  #boot(host: string, sim: MachineHost, instance: RunningInstance): void {
+    const start = sim.containerOf(instance.id);
+    const image = instance.image === undefined ? undefined : findSimImage(instance.image);
+    if (start?.ok !== true || image === undefined) return;
+    const key = `${host}/${instance.id}`;
+    this.#serial += 1;
+    let machine: Machine;
+    try {
+      machine = new Machine({
+        id: instance.id,
+        image,
+        launch: start.launch,
+        markerPrefix: this.#marker,
+        dir: join(this.#dir, `${host}-${instance.id}-${this.#serial}`.replace(/[^A-Za-z0-9._-]/g, '_')),
+      });
+    } catch (error) {
+      this.#say(`simulated machine ${key}: cannot start: ${(error as Error).message}`);
+      return;
+    }
+    const running: Running = { machine, state: 'running' };
+    this.#machines.set(key, running);
+    this.#say(`simulated machine ${key}: ${image.ref} started ${JSON.stringify(start.launch.argv[0])}`);
+    void machine.exited.then((code) => this.#exited(key, sim, running, code));
+  }
+
+  #exited(key: string, sim: MachineHost, running: Running, code: number | null): void {
+    if (this.#stopped || this.#machines.get(key) !== running || running.state !== 'running') return;
+    const next = sim.containerExited(running.machine.id, code);
+    this.#say(`simulated machine ${key}: container exited with code ${code ?? 'signal'} (${next})`);
+    if (next === 'stop') {
+      // Vast: the instance shows `exited` and is no longer running; nothing restarts it.
+      this.#machines.delete(key);
+      this.#cleanUp(running);
+      return;
+    }
+    // RunPod's restart policy: after a pause, the next sync starts the container again.
+    running.state = 'restarting';
+    setTimeout(() => {
+      if (this.#machines.get(key) === running) this.#machines.delete(key);
+      this.#cleanUp(running);
+    }, this.#options.restartDelayMs ?? 1_000).unref();
+  }
+
+  async #retire(key: string, running: Running): Promise<void> {
+    await running.machine.stop();
+    this.#cleanUp(running);
+    if (this.#machines.get(key)?.machine === running.machine) this.#machines.delete(key);
+    this.#say(`simulated machine ${key}: stopped`);
+  }
+
+  #cleanUp(running: Running): void {
+    rmSync(running.machine.dir, { recursive: true, force: true });
+  }
+}
