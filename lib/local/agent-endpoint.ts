@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../errors.ts';
 import type { Cluster } from '../kube/cluster.ts';
 import { GATEWAY_TRANSPORT } from '../providers/provider.ts';
-import { ReconcilerAgentBackend } from '../reconcile/agent-backend.ts';
+import { ReconcilerAgentBackend, type ReconcilerAgentBackendOptions } from '../reconcile/agent-backend.ts';
 import { agentLaunch } from '../reconcile/agent-launch.ts';
 import type { LaunchBuilder } from '../reconcile/launch.ts';
 import type { Store } from '../state/store.ts';
@@ -59,6 +59,8 @@ export async function startLocalAgentEndpoint(options: {
   store: Store;
   cluster: Cluster;
   log: (line: string) => void;
+  /** the container's effective argv over its image config (ReconcilerAgentBackend `command`) */
+  command?: ReconcilerAgentBackendOptions['command'];
 }): Promise<LocalAgentEndpoint> {
   const { tunnel, store, cluster, log } = options;
   const [host, port] = splitListen(tunnel.listen);
@@ -75,6 +77,7 @@ export async function startLocalAgentEndpoint(options: {
         store,
         cluster,
         transport: tunnel.gateway === undefined ? { vastai: 'none', runpod: 'none' } : GATEWAY_TRANSPORT,
+        ...(options.command === undefined ? {} : { command: options.command }),
       }),
       settings,
       // Fields are the handler's own (pod uid, route, error kind): it passes no secrets.

@@ -11,7 +11,13 @@ import { ensureBinaries } from './control-plane/binaries.ts';
 import { type ControlPlane, startControlPlane } from './control-plane/control-plane.ts';
 import { type LocalMode, loadKubeConfig, startLocalMode } from './local-mode.ts';
 import { followPod, type ProgressOutcome } from './pod-progress.ts';
-import { type ProviderEndpoint, providerEndpointsFromEnv, providersFor } from './provider-env.ts';
+import {
+  type ProviderEndpoint,
+  providerEndpointsFromEnv,
+  providersFor,
+  REGISTRY_MIRROR_ENV,
+  registryMirrorFromEnv,
+} from './provider-env.ts';
 import { type SimulatedMarket, startSimulatedMarket } from './simulated-market.ts';
 
 /** The demo's pod addresses (never routed: the demo has no gateway, so pods run untunnelled). */
@@ -78,6 +84,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const kubeConfig = await clusterFor(options, parts);
     if (options.stop.aborted) return await cleanUp(parts, options, outcome);
     const providers = await marketplaceFor(options, parts);
+    const registryMirror = parts.market?.registryUrl ?? registryMirrorFromEnv(options.env ?? process.env);
     parts.mode = await startLocalMode({
       ...(options.kubeconfig === undefined
         ? { kubeconfig: kubeconfigPath(parts) }
@@ -85,6 +92,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       store: { inMemory: true },
       providers,
       passIntervalMs: 2_000,
+      ...(registryMirror === undefined ? {} : { registryMirror }),
       // The machines run on this host: the stub fetches the agent from loopback; no gateway.
       tunnel: await loopbackAgentOptions(DEMO_VPN_RANGE),
       log: options.log ?? options.say,
@@ -164,10 +172,16 @@ async function marketplaceFor(
     parts.external = external;
     const where = Object.entries(external).map(([name, e]) => `${name} at ${e.baseUrl}`);
     options.say(`[2/4] external marketplace from the environment: ${where.join(', ')}`);
+    const mirror = registryMirrorFromEnv(options.env ?? process.env);
+    options.say(
+      mirror === undefined
+        ? `      ${REGISTRY_MIRROR_ENV} is not set: image configs are read from each image's own registry`
+        : `      images from ${mirror} (${REGISTRY_MIRROR_ENV})`,
+    );
     return external;
   }
   parts.market = await startSimulatedMarket({ bootMs: options.bootMs ?? 6_000 });
-  options.say('[2/4] simulated marketplace (Vast.AI + RunPod APIs) on 127.0.0.1');
+  options.say(`[2/4] simulated marketplace (Vast.AI + RunPod APIs and their image registry) on 127.0.0.1`);
   return parts.market.endpoints;
 }
 

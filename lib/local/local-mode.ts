@@ -1,5 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { AnexError } from '../errors.ts';
+import { RegistryClient } from '../images/client.ts';
+import { registryImageGate, resolveCommand } from '../images/gate.ts';
 import type { VirtualNodeSpec } from '../kube/cluster.ts';
 import { KubeCluster } from '../kube/kube-cluster.ts';
 import { virtualNodeSpec } from '../kube/virtual-node.ts';
@@ -29,6 +31,11 @@ export interface LocalModeOptions {
   heartbeatIntervalMs?: number;
   /** serve the agent endpoint and launch through the tunnel; undefined: containers run as is */
   tunnel?: LocalTunnelOptions;
+  /**
+   * Where image configs are read before renting (lib/images): a mirror holding every image
+   * (the simulated marketplace's registry), or undefined for each image's own registry.
+   */
+  registryMirror?: string;
   log: (line: string) => void;
 }
 
@@ -86,6 +93,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   });
   const store: LocalStore = await openLocalStore(options.store);
   let endpoint: LocalAgentEndpoint | undefined;
+  const registry = new RegistryClient(
+    options.registryMirror === undefined ? {} : { mirror: options.registryMirror },
+  );
   try {
     const cluster = new KubeCluster({ kubeConfig });
     endpoint =
@@ -96,6 +106,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
             store: store.store,
             cluster,
             log: options.log,
+            command: async (container) => {
+              const resolved = await resolveCommand(registry, container, { arch: 'amd64' });
+              return resolved.outcome === 'ok' ? { argv: resolved.argv } : undefined;
+            },
           });
     const deps: PassDeps = {
       store: store.store,
@@ -108,6 +122,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       rules: defaultRules,
       explainCache: explainSearchCache(),
       launch: endpoint?.launch ?? plainLaunch,
+      images: registryImageGate(registry),
       clock: Date.now,
     };
     const reconciler = await startLocalReconciler({

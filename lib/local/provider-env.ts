@@ -1,5 +1,6 @@
 import { providerAccessFromEnv } from '../config/providers.ts';
 import { PROVIDER_ENV, type Secret } from '../config/secrets.ts';
+import { InvalidInputError } from '../errors.ts';
 import { PROVIDERS, type ProviderName } from '../offers/offer.ts';
 import { createProvider } from '../providers/index.ts';
 import type { Provider } from '../providers/provider.ts';
@@ -42,4 +43,23 @@ export function providersFor(
 /** "VAST_API_KEY or RUNPOD_API_KEY" for messages. */
 export function apiKeyVariables(): string {
   return PROVIDERS.map((p) => PROVIDER_ENV[p].apiKey).join(' or ');
+}
+
+/**
+ * A registry that holds every image under `<registry host>/<path>` — the simulated
+ * marketplace's (`anex sim` prints it) — asked for image configs instead of each image's own
+ * registry. Local mode and tests only.
+ */
+export const REGISTRY_MIRROR_ENV = 'ANEX_REGISTRY_MIRROR';
+
+/** @throws InvalidInputError naming the variable when it is not an http(s) URL */
+export function registryMirrorFromEnv(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const value = env[REGISTRY_MIRROR_ENV]?.trim();
+  if (!value) return undefined;
+  if (!/^https?:\/\/[^\s/]+\/?$/.test(value)) {
+    throw new InvalidInputError([
+      `${REGISTRY_MIRROR_ENV}: ${JSON.stringify(value)} is not a registry base URL (expected http(s)://host:port, e.g. the one \`anex sim\` prints)`,
+    ]);
+  }
+  return value.replace(/\/$/, '');
 }

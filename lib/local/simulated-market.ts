@@ -1,6 +1,7 @@
 import type { ProviderName } from '../offers/offer.ts';
 import type { SimInstanceSummary } from '../sim/common/sim-core.ts';
 import { MachineRunner } from '../sim/machines/runner.ts';
+import { startSimRegistry } from '../sim/registry/sim-registry.ts';
 import { RunPodSim } from '../sim/runpod/runpod-sim.ts';
 import { VastAiSim } from '../sim/vastai/vastai-sim.ts';
 import type { ProviderEndpoint } from './provider-env.ts';
@@ -28,6 +29,8 @@ export interface SimulatedMarket {
   liveInstances(): Record<ProviderName, SimInstanceSummary[]>;
   /** the containers running as processes on this host (lib/sim/machines) */
   runner: MachineRunner;
+  /** the marketplace's registry (lib/sim/registry): every image it can run, as a registry mirror */
+  registryUrl: string;
   stop(): Promise<void>;
 }
 
@@ -60,11 +63,17 @@ export async function startSimulatedMarket(options: SimulatedMarketOptions = {})
       portsMs: Math.round(boot / 3),
     },
   });
-  await vastai.start();
+  const registry = await startSimRegistry();
+  try {
+    await vastai.start();
+  } catch (error) {
+    await registry.stop();
+    throw error;
+  }
   try {
     await runpod.start();
   } catch (error) {
-    await vastai.stop();
+    await Promise.all([vastai.stop(), registry.stop()]);
     throw error;
   }
   const runner = new MachineRunner({
@@ -79,9 +88,10 @@ export async function startSimulatedMarket(options: SimulatedMarketOptions = {})
     },
     liveInstances: () => ({ vastai: vastai.liveInstances(), runpod: runpod.liveInstances() }),
     runner,
+    registryUrl: registry.url,
     async stop() {
       await runner.stop();
-      await Promise.all([vastai.stop(), runpod.stop()]);
+      await Promise.all([vastai.stop(), runpod.stop(), registry.stop()]);
     },
   };
 }

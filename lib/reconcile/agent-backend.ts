@@ -1,5 +1,5 @@
 import { isAnexError } from '../errors.ts';
-import type { Cluster, PodView } from '../kube/cluster.ts';
+import type { Cluster, ContainerView, PodView } from '../kube/cluster.ts';
 import type { ProviderName } from '../offers/offer.ts';
 import type { PodRecord, PodWrite, Store } from '../state/store.ts';
 import type { AgentBackend, AgentLaunch, StatusReport } from '../tunnel/endpoint/types.ts';
@@ -14,6 +14,12 @@ export interface ReconcilerAgentBackendOptions {
   transport: Record<ProviderName, AgentLaunch['transport']>;
   /** @default Date.now */
   clock?: () => number;
+  /**
+   * The container's effective argv and workingDir over its image config (lib/images
+   * resolveCommand): `command` replaces ENTRYPOINT, `args` CMD. Unset, or undefined for a
+   * container (registry unreachable): the container's own command and args, as given.
+   */
+  command?: (container: ContainerView) => Promise<{ argv: readonly string[] } | undefined>;
 }
 
 /**
@@ -36,11 +42,16 @@ export class ReconcilerAgentBackend implements AgentBackend {
     const live = await this.#live(podUid);
     const container = live?.pod.containers[0];
     if (live === undefined || container === undefined) return undefined;
+    const resolved = await this.#options.command?.(container).catch(() => undefined);
+    // The provider starts the container in the image's WorkingDir already: the agent changes
+    // directory only for the pod's own workingDir.
+    const workingDir = container.workingDir;
     return {
       podUid,
       transport: this.#options.transport[live.record.provider],
-      command: container.command ?? [],
-      args: container.args ?? [],
+      command: resolved?.argv ?? container.command ?? [],
+      args: resolved === undefined ? (container.args ?? []) : [],
+      ...(workingDir === undefined ? {} : { workingDir }),
       env: container.env,
       restartPolicy: live.pod.restartPolicy,
     };

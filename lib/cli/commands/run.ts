@@ -4,7 +4,7 @@ import { addConfigOptions } from '../../config/options.ts';
 import { loopbackAgentOptions } from '../../local/agent-endpoint.ts';
 import { type LocalMode, startLocalMode } from '../../local/local-mode.ts';
 import { defaultDataDir } from '../../local/paths.ts';
-import { providerEndpointsFromEnv } from '../../local/provider-env.ts';
+import { providerEndpointsFromEnv, registryMirrorFromEnv } from '../../local/provider-env.ts';
 import { type SimulatedMarket, startSimulatedMarket } from '../../local/simulated-market.ts';
 import { EXIT } from '../main.ts';
 import { logLine, seconds } from '../support/parse.ts';
@@ -33,6 +33,7 @@ async function runLocal(options: RunOptions, flags: Record<string, unknown>): Pr
   const market: SimulatedMarket | undefined = options.simulate
     ? await startSimulatedMarket({ onMachineEvent: logLine })
     : undefined;
+  const registryMirror = market?.registryUrl ?? registryMirrorFromEnv(process.env);
   let mode: LocalMode;
   try {
     mode = await startLocalMode({
@@ -42,6 +43,7 @@ async function runLocal(options: RunOptions, flags: Record<string, unknown>): Pr
       passIntervalMs: options.interval,
       reconcile: reconcileConfig(config),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      ...(registryMirror === undefined ? {} : { registryMirror }),
       ...(tunnel === undefined ? {} : { tunnel }),
       log: logLine,
     });

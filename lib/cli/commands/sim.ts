@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { PROVIDER_ENV } from '../../config/secrets.ts';
+import { REGISTRY_MIRROR_ENV } from '../../local/provider-env.ts';
 import { startSimulatedMarket } from '../../local/simulated-market.ts';
 import type { ProviderName } from '../../offers/offer.ts';
 import { EXIT } from '../main.ts';
@@ -25,10 +26,12 @@ async function runSim(options: SimOptions): Promise<number> {
   // stdout: one `<provider> <base URL>` line each, for scripts; how to use them goes to stderr.
   const endpoints = Object.entries(market.endpoints) as [ProviderName, { apiKey: string; baseUrl: string }][];
   for (const [name, endpoint] of endpoints) process.stdout.write(`${name} ${endpoint.baseUrl}\n`);
+  process.stdout.write(`registry ${market.registryUrl}\n`);
   for (const [name, endpoint] of endpoints) {
     const env = PROVIDER_ENV[name];
     logLine(`to use it: export ${env.url}=${endpoint.baseUrl} ${env.apiKey}=${endpoint.apiKey}`);
   }
+  logLine(`and its images: export ${REGISTRY_MIRROR_ENV}=${market.registryUrl}`);
   logLine('simulated marketplace running (admin API: GET <url>/__sim/instances); Ctrl-C stops it');
   const stop = firstStopSignal();
   const signal = await stop.signal;

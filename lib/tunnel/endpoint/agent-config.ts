@@ -28,6 +28,8 @@ export interface AgentConfig {
   deadManSeconds: number;
   /** command followed by args */
   argv: string[];
+  /** where argv runs; absent: the container's own working directory */
+  workingDir?: string;
   env: Record<string, string>;
   restartPolicy: AgentLaunch['restartPolicy'];
   /** bearer credential for /v1/status and /v1/pod-alive; only its hash is stored */
@@ -69,6 +71,7 @@ export function buildAgentConfig(input: AgentConfigInput): AgentConfig {
     aliveIntervalSeconds: settings.aliveIntervalSeconds ?? 60,
     deadManSeconds: settings.deadManSeconds ?? 1800,
     argv: [...launch.command, ...launch.args],
+    ...(launch.workingDir === undefined ? {} : { workingDir: launch.workingDir }),
     env: { ...launch.env },
     restartPolicy: launch.restartPolicy,
     statusCredential: input.statusCredential,

@@ -37,6 +37,8 @@ export interface AgentLaunch {
   /** the pod container's command and args; together they must not be empty */
   command: readonly string[];
   args: readonly string[];
+  /** where the command runs (the container's workingDir, else the image's) */
+  workingDir?: string;
   /** plain env of the pod's container (GW_TUNNEL_* included) */
   env: Readonly<Record<string, string>>;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';

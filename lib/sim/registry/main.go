@@ -1,0 +1,136 @@
+// Command sim-registry is the simulated marketplace's container registry: a real OCI
+// distribution server (go-containerregistry's pkg/registry, in memory) holding the images
+// of lib/sim/common/images.ts, so the control plane reads image configs (ENTRYPOINT, CMD,
+// Env, WorkingDir, architectures) over the same API as from Docker Hub or GHCR.
+//
+// Each image is stored under its registry host and path (`docker.io/pytorch/pytorch`,
+// `ghcr.io/example/trainer`): clients use this server as a mirror for every registry
+// (lib/images `mirror`). A tag with one architecture is a plain manifest, with several an
+// index, as real registries publish them. Layers are empty: only the config matters here.
+//
+// Usage: sim-registry --images <file.json> [--listen 127.0.0.1:0]
+// Prints `listening on http://<addr>` on stdout once every image is pushed.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Image is one entry of the --images file (lib/sim/common/images.ts SimImage).
+type Image struct {
+	Ref           string   `json:"ref"`
+	Entrypoint    []string `json:"entrypoint,omitempty"`
+	Cmd           []string `json:"cmd,omitempty"`
+	Env           []string `json:"env"`
+	WorkingDir    string   `json:"workingDir,omitempty"`
+	Architectures []string `json:"architectures"`
+}
+
+func main() {
+	images := flag.String("images", "", "JSON file: [{ref, entrypoint, cmd, env, workingDir, architectures}]")
+	listen := flag.String("listen", "127.0.0.1:0", "host:port to listen on")
+	flag.Parse()
+	if err := run(*images, *listen); err != nil {
+		fmt.Fprintf(os.Stderr, "sim-registry: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(file, listen string) error {
+	if file == "" {
+		return errors.New("--images is required (a JSON list of images)")
+	}
+	text, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var images []Image
+	if err := json.Unmarshal(text, &images); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	listener, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	quiet := log.New(os.Stderr, "", 0)
+	quiet.SetOutput(discard{})
+	server := &http.Server{Handler: registry.New(registry.Logger(quiet))}
+	go func() { _ = server.Serve(listener) }()
+	host := listener.Addr().String()
+	for _, image := range images {
+		if err := push(host, image); err != nil {
+			return fmt.Errorf("pushing %s: %w", image.Ref, err)
+		}
+	}
+	fmt.Printf("listening on http://%s\n", host)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	<-signals
+	return server.Close()
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// push stores image under <host>/<registry host>/<path>:<tag>.
+func push(host string, image Image) error {
+	source, err := name.ParseReference(image.Ref)
+	if err != nil {
+		return err
+	}
+	repo := source.Context()
+	registryHost := repo.RegistryStr()
+	if registryHost == name.DefaultRegistry {
+		registryHost = "docker.io" // as users write it; the library spells it index.docker.io
+	}
+	target, err := name.ParseReference(fmt.Sprintf("%s/%s/%s:%s", host, registryHost, repo.RepositoryStr(), source.Identifier()), name.Insecure)
+	if err != nil {
+		return err
+	}
+	variants := make([]v1.Image, 0, len(image.Architectures))
+	for _, arch := range image.Architectures {
+		img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
+			Architecture: arch,
+			OS:           "linux",
+			RootFS:       v1.RootFS{Type: "layers"},
+			Config: v1.Config{
+				Entrypoint: image.Entrypoint,
+				Cmd:        image.Cmd,
+				Env:        image.Env,
+				WorkingDir: image.WorkingDir,
+			},
+		})
+		if err != nil {
+			return err
+		}
+		variants = append(variants, img)
+	}
+	if len(variants) == 1 {
+		return remote.Write(target, variants[0])
+	}
+	index := v1.ImageIndex(empty.Index)
+	for i, img := range variants {
+		index = mutate.AppendManifests(index, mutate.IndexAddendum{
+			Add:        img,
+			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: image.Architectures[i]}},
+		})
+	}
+	return remote.WriteIndex(target, index)
+}
