@@ -74,6 +74,11 @@ export abstract class SimBase<S extends object> implements SimAdmin {
     return this.core.setDown(mode);
   }
 
+  /** Requests that reached route `name` (e.g. `create`) since the simulator started. */
+  requestCount(name: string): number {
+    return this.core.requestCount(name);
+  }
+
   /** Every instance not destroyed: the leak check. */
   abstract liveInstances(): SimInstanceSummary[];
 

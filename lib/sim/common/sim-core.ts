@@ -69,6 +69,7 @@ export class SimCore {
   readonly now: () => number;
   #down: DownMode = false;
   readonly #keys: readonly string[];
+  readonly #served = new Map<string, number>();
 
   constructor(
     options: SimCoreOptions,
@@ -80,6 +81,11 @@ export class SimCore {
     this.#keys = options.apiKeys ?? [];
     const { routes, style, admin } = parts;
     this.server = new SimHttpServer((request) => this.#handle(request, routes, style, admin));
+  }
+
+  /** Requests that reached each route (by route name, e.g. `create`), whatever the answer: tests count calls with it. */
+  requestCount(route: string): number {
+    return this.#served.get(route) ?? 0;
   }
 
   /** Down: `'503'` answers every API request 503; `'refuse'` closes the port. */
@@ -95,6 +101,7 @@ export class SimCore {
     const match = findRoute(routes, request);
     if (!match) return style.notFound(request);
     const { route, params } = match;
+    this.#served.set(route.name, (this.#served.get(route.name) ?? 0) + 1);
     const key = bearerToken(request);
     if (route.auth && !this.#accepts(key)) return style.unauthorized(request, route, key !== undefined);
     const decision = this.limiter.check(route.name, key ?? '');

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RegistryClient } from '../../../lib/images/client.ts';
+import { resolveCommand } from '../../../lib/images/gate.ts';
 import type { Cluster } from '../../../lib/kube/cluster.ts';
 import { ReconcilerAgentBackend } from '../../../lib/reconcile/agent-backend.ts';
 import { agentLaunch } from '../../../lib/reconcile/agent-launch.ts';
@@ -45,6 +47,8 @@ export async function startAgents(options: {
   sim: VastAiSim | RunPodSim;
   provider: 'vastai' | 'runpod';
   clock: () => number;
+  /** the registry the agent's effective command is read from (Kubernetes rules over the image) */
+  images: RegistryClient;
 }): Promise<GroundAgents> {
   const { store, cluster, sim, clock } = options;
   const range = parseVpnRange(GROUND_VPN_RANGE);
@@ -63,6 +67,10 @@ export async function startAgents(options: {
         cluster,
         transport: { vastai: 'none', runpod: 'none' },
         clock,
+        command: async (container) => {
+          const resolved = await resolveCommand(options.images, container, { arch: 'amd64' });
+          return resolved.outcome === 'ok' ? { argv: resolved.argv } : undefined;
+        },
       }),
       settings: tunnelSettings({ vpnRange: range }),
       logger: { info: () => {}, warn: () => {} },

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CoreV1Api, type CoreV1Event, type V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { RegistryClient } from '../../../lib/images/client.ts';
+import { registryImageGate } from '../../../lib/images/gate.ts';
 import { runHeartbeat } from '../../../lib/kube/heartbeat.ts';
 import { KubeCluster } from '../../../lib/kube/kube-cluster.ts';
 import { virtualNodeSpec } from '../../../lib/kube/virtual-node.ts';
@@ -11,6 +13,7 @@ import type { Provider } from '../../../lib/providers/provider.ts';
 import { DEFAULT_RECONCILE_CONFIG, type ReconcileConfig } from '../../../lib/reconcile/config.ts';
 import { type PassDeps, type PassSummary, runPass } from '../../../lib/reconcile/pass.ts';
 import { defaultRules } from '../../../lib/reconcile/rules-default.ts';
+import { startSimRegistry } from '../../../lib/sim/registry/sim-registry.ts';
 import { RunPodSim } from '../../../lib/sim/runpod/runpod-sim.ts';
 import { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
 import { DynamoStore } from '../../../lib/state/dynamo-store.ts';
@@ -49,6 +52,11 @@ export interface GroundOptions {
   agent?: 'simulated' | 'none';
   /** offers in the simulated market (small markets keep searches cheap) */
   offers?: number;
+  /**
+   * `registry` (default): image configs are read from the simulated marketplace's registry
+   * before renting; `none`: no image check (what the provider then does with a bad image)
+   */
+  images?: 'registry' | 'none';
 }
 
 export async function startGround(
@@ -80,7 +88,9 @@ export async function startGround(
   const client = dynamoClientFor(dynamoInfo());
   const store = new DynamoStore({ client, tableName: await createTable(client) });
   const adapter = createProvider(provider, { apiKey: 'e2e-key', baseUrl: url, clusterId, timeoutMs: 1_500 });
-  const agents = await startAgents({ store, cluster, sim, provider, clock });
+  const registry = await startSimRegistry();
+  const images = new RegistryClient({ mirror: registry.url });
+  const agents = await startAgents({ store, cluster, sim, provider, clock, images });
   const deps: PassDeps = {
     store,
     cluster,
@@ -88,6 +98,7 @@ export async function startGround(
     config: { ...DEFAULT_RECONCILE_CONFIG, clusterId, nodes: { [provider]: nodeName }, ...config },
     rules: defaultRules,
     launch: agents.launch,
+    ...(options.images === 'none' ? {} : { images: registryImageGate(images) }),
     clock,
   };
   return {
@@ -114,6 +125,7 @@ export async function startGround(
       });
       await agents.stop();
       await sim.stop();
+      await registry.stop();
       client.destroy();
     },
   };
