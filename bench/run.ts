@@ -9,6 +9,7 @@ const MODULES: readonly (() => Promise<{ benchmarks: Benchmark[] }>)[] = [
   () => import('./filter.bench.ts'),
   () => import('./reconcile.bench.ts'),
   () => import('./bundles.bench.ts'),
+  () => import('./launch.bench.ts'),
 ];
 
 const filters = process.argv.slice(2);
