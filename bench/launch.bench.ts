@@ -104,7 +104,7 @@ async function launchToStarted(): Promise<number[]> {
 
 /** Unverified pins: a transport-none launch downloads no helper. */
 function pin(name: 'wireproxy' | 'wstunnel') {
-  const asset = { url: 'https://example.invalid/unused', format: 'binary' as const };
+  const asset = { url: 'https://example.invalid/unused', sha256: undefined, format: 'binary' as const };
   return { name, version: 'unused', source: 'not downloaded', assets: { amd64: asset, arm64: asset } };
 }
 
