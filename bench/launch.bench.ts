@@ -6,7 +6,7 @@ import { findSimImage } from '../lib/sim/common/images.ts';
 import { Machine } from '../lib/sim/machines/machine.ts';
 import { MemoryStore } from '../lib/state/memory-store.ts';
 import { parseVpnRange } from '../lib/tunnel/addresses.ts';
-import { AGENT_ENV } from '../lib/tunnel/agent/script.ts';
+import { AGENT_ENV } from '../lib/tunnel/agent/env.ts';
 import { agentCommand } from '../lib/tunnel/agent/stub.ts';
 import { binaryPath } from '../lib/tunnel/endpoint/binaries.ts';
 import { MemoryAgentBackend } from '../lib/tunnel/endpoint/memory-backend.ts';

@@ -105,7 +105,7 @@ const agentSums = z.strictObject({ amd64: sha256, arm64: sha256 });
 
 /**
  * The agent the launch stub pins (FUNCTION_ENV.agentSha256, set by the stack), or undefined
- * when unset (then the launch falls back to agent.sh, degraded).
+ * when unset (then instances launch without the agent: plain launch).
  * @throws InvalidInputError naming the variable when it is malformed
  */
 export function agentArtifactFromEnv(

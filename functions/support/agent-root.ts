@@ -30,7 +30,7 @@ export function agentRootFor(options: {
   cluster: () => Cluster;
   /** per-bootstrap pins of the stack's self-built binaries (presigned URLs); unset = settings' pins */
   binaryPins?: AgentEndpointDeps['binaryPins'];
-  /** where `/v1/agent/<arch>` redirects (the stack's agent binary); unset = agent.sh, degraded */
+  /** where `/v1/agent/<arch>` redirects (the stack's agent binary); unset = 503 */
   agentDownload?: AgentEndpointDeps['agentDownload'];
 }): AgentRoot {
   const { mode, store } = options;

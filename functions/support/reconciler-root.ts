@@ -18,6 +18,7 @@ import { defaultRules } from '../../lib/reconcile/rules-default.ts';
 import { createDynamoClient } from '../../lib/state/dynamo-client.ts';
 import { DynamoStore } from '../../lib/state/dynamo-store.ts';
 import type { TunnelStore } from '../../lib/state/store.ts';
+import type { AgentArtifact } from '../../lib/tunnel/agent/stub.ts';
 import { agentArtifactFromEnv } from './agent-binaries.ts';
 import { clusterFrom } from './cluster.ts';
 import { credentials, once } from './composition-root.ts';
@@ -58,7 +59,13 @@ function providersFrom(config: AnexConfig, secrets: Secrets): Partial<Record<Pro
  * otherwise they run the pod's container as is — with no way back into the cluster — and the
  * startup log says so and why.
  */
-export function launchFor(config: AnexConfig, store: TunnelStore, mode: TunnelMode): LaunchBuilder {
+export function launchFor(
+  config: AnexConfig,
+  store: TunnelStore,
+  mode: TunnelMode,
+  /** the agent the stub pins ({@link agentArtifactFromEnv}: the stack's ANEX_AGENT_SHA256) */
+  agent: AgentArtifact | undefined,
+): LaunchBuilder {
   if (!mode.on || config.agentEndpointUrl === undefined) {
     const reason = mode.on ? 'ANEX_AGENT_ENDPOINT_URL is not set' : mode.reason;
     logger.warn(`tunnel off (${reason}): instances run the pod's container as is, without the tunnel`);
@@ -68,18 +75,19 @@ export function launchFor(config: AnexConfig, store: TunnelStore, mode: TunnelMo
     agentEndpointUrl: config.agentEndpointUrl,
     transports: transportsOf(config),
   });
-  const agent = agentArtifactFromEnv(process.env);
   if (agent === undefined) {
+    // The stack always sets it; without it no stub can pin the agent it fetches.
     logger.warn(
-      `${FUNCTION_ENV.agentSha256} is not set: instances get agent.sh (degraded: tunnelled pods only)`,
+      `tunnel off (${FUNCTION_ENV.agentSha256} is not set): instances run the pod's container as is, without the agent`,
     );
+    return plainLaunch;
   }
   return agentLaunch({
     store,
     range: mode.settings.vpnRange,
     endpointUrl: config.agentEndpointUrl,
     now: Date.now,
-    ...(agent === undefined ? {} : { agent }),
+    agent,
   });
 }
 
@@ -96,7 +104,12 @@ export const reconcilerRoot: () => Promise<ReconcilerRoot> = once(async () => {
     config: reconcileConfig(config),
     rules: defaultRules,
     explainCache: explainSearchCache(),
-    launch: launchFor(config, store, tunnelModeFor(config, secret, { env: process.env, role: 'launch' })),
+    launch: launchFor(
+      config,
+      store,
+      tunnelModeFor(config, secret, { env: process.env, role: 'launch' }),
+      agentArtifactFromEnv(process.env),
+    ),
     clock: Date.now,
   };
   return {

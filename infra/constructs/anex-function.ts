@@ -15,8 +15,6 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
  * Bundled output is ESM; a few CommonJS dependencies (@kubernetes/client-node's tree) call
  * `require` for Node built-ins, which ESM lacks — the banner provides one.
  */
-/** The agent script the passes put on every instance (read at run time; see afterBundling). */
-export const AGENT_SCRIPT_PATH = 'lib/tunnel/agent/agent.sh';
 
 export const ESM_REQUIRE_BANNER =
   "import { createRequire as __anexCreateRequire } from 'node:module'; const require = __anexCreateRequire(import.meta.url);";
@@ -153,10 +151,7 @@ export class AnexFunction extends Construct {
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          // lib/tunnel/agent/script.ts reads agent.sh beside the running module.
-          afterBundling: (inputDir: string, outputDir: string) => [
-            `cp "${inputDir}/${AGENT_SCRIPT_PATH}" "${outputDir}/agent.sh"`,
-          ],
+          afterBundling: () => [],
         },
       },
     });

@@ -64,6 +64,8 @@ interface Parts {
   market?: SimulatedMarket;
   /** an external marketplace from the environment, used instead of `market` */
   external?: Partial<Record<ProviderName, ProviderEndpoint>>;
+  /** the external marketplace's image registry, when it has one */
+  mirror?: string;
   mode?: LocalMode;
   pod?: { namespace: string; name: string };
   podUid?: string;
@@ -84,7 +86,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const kubeConfig = await clusterFor(options, parts);
     if (options.stop.aborted) return await cleanUp(parts, options, outcome);
     const providers = await marketplaceFor(options, parts);
-    const registryMirror = parts.market?.registryUrl ?? registryMirrorFromEnv(options.env ?? process.env);
+    const registryMirror = parts.market?.registryUrl ?? parts.mirror;
     parts.mode = await startLocalMode({
       ...(options.kubeconfig === undefined
         ? { kubeconfig: kubeconfigPath(parts) }
@@ -172,11 +174,12 @@ async function marketplaceFor(
     parts.external = external;
     const where = Object.entries(external).map(([name, e]) => `${name} at ${e.baseUrl}`);
     options.say(`[2/4] external marketplace from the environment: ${where.join(', ')}`);
-    const mirror = registryMirrorFromEnv(options.env ?? process.env);
+    const mirror = registryMirrorFromEnv(options.env ?? process.env) ?? (await simRegistry(external));
+    if (mirror !== undefined) parts.mirror = mirror;
     options.say(
       mirror === undefined
-        ? `      ${REGISTRY_MIRROR_ENV} is not set: image configs are read from each image's own registry`
-        : `      images from ${mirror} (${REGISTRY_MIRROR_ENV})`,
+        ? `      no image registry mirror (${REGISTRY_MIRROR_ENV}): image configs are read from each image's own registry`
+        : `      images from ${mirror}`,
     );
     return external;
   }
@@ -201,6 +204,25 @@ function machineOutput(parts: Parts): string[] {
       .slice(-8)
       .map((line: string) => `  ${line}`),
   ]);
+}
+
+/**
+ * The image registry of a simulated marketplace (`anex sim` answers GET /__sim/info with it);
+ * undefined when the marketplace is not a simulator. The demo only ever talks to simulators.
+ */
+async function simRegistry(
+  endpoints: Partial<Record<ProviderName, ProviderEndpoint>>,
+): Promise<string | undefined> {
+  for (const endpoint of Object.values(endpoints)) {
+    try {
+      const response = await fetch(`${endpoint.baseUrl}/__sim/info`, { signal: AbortSignal.timeout(5_000) });
+      const info = (await response.json()) as { registry?: unknown };
+      if (response.ok && typeof info.registry === 'string') return info.registry;
+    } catch {
+      // not a simulator, or not answering: no mirror
+    }
+  }
+  return undefined;
 }
 
 function kubeconfigPath(parts: Parts): string {

@@ -76,6 +76,9 @@ export async function startSimulatedMarket(options: SimulatedMarketOptions = {})
     await Promise.all([vastai.stop(), registry.stop()]);
     throw error;
   }
+  // Clients of `anex sim` find the registry through either simulator (`anex demo` does).
+  vastai.setInfo({ registry: registry.url });
+  runpod.setInfo({ registry: registry.url });
   const runner = new MachineRunner({
     hosts: { vastai, runpod },
     ...(options.onMachineEvent === undefined ? {} : { onEvent: options.onMachineEvent }),

@@ -1,8 +1,8 @@
 import { formatTag, type InstanceTag, POD_UID_ENV_VAR, TAG_ENV_VAR } from '../providers/provider.ts';
 import type { TunnelStore } from '../state/store.ts';
 import { allocateAddress, type VpnRange } from '../tunnel/addresses.ts';
-import { AGENT_ENV } from '../tunnel/agent/script.ts';
-import { type AgentArtifact, agentCommand, scriptAgentArtifact } from '../tunnel/agent/stub.ts';
+import { AGENT_ENV } from '../tunnel/agent/env.ts';
+import { type AgentArtifact, agentCommand } from '../tunnel/agent/stub.ts';
 import { issueBootstrapToken } from '../tunnel/tokens.ts';
 import { buildLaunchSpec, type LaunchBuilder } from './launch.ts';
 
@@ -18,9 +18,8 @@ export interface AgentLaunchOptions {
   /**
    * The agent the stub fetches and checks; must be what the endpoint serves at
    * `/v1/agent/<arch>` (the self-built binary, lib/tunnel/self-built.ts builtAgentArtifact).
-   * @default agent.sh (degraded: tunnelled pods only)
    */
-  agent?: AgentArtifact;
+  agent: AgentArtifact;
 }
 
 /**
@@ -30,7 +29,7 @@ export interface AgentLaunchOptions {
  * podIP is known from the start — the endpoint's bootstrap finds and reuses it.
  */
 export function agentLaunch(options: AgentLaunchOptions): LaunchBuilder {
-  const command = agentCommand(options.agent ?? scriptAgentArtifact());
+  const command = agentCommand(options.agent);
   return async (input) => {
     const podUid = input.tag.podUid;
     const allocation = await allocateAddress(options.store, podUid, {

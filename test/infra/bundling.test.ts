@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_SCRIPT_PATH, ESM_REQUIRE_BANNER, PROJECT_ROOT } from '../../infra/constructs/anex-function.ts';
+import { ESM_REQUIRE_BANNER, PROJECT_ROOT } from '../../infra/constructs/anex-function.ts';
 
 /**
  * The real thing, as a fresh clone runs it: `cdk synth` through the CDK CLI with esbuild
@@ -84,14 +84,12 @@ describe('cdk synth (real esbuild bundling)', () => {
   });
 
   it.each(FUNCTIONS)(
-    'bundles %s into one ESM file with a source map, the require banner and agent.sh',
+    'bundles %s into one ESM file with a source map and the require banner, nothing else',
     async (name) => {
       const dir = (await bundleDirs())[name];
       expect(dir).toBeDefined();
-      expect((await readdir(dir as string)).sort()).toEqual(['agent.sh', 'index.mjs', 'index.mjs.map']);
-      expect(await readFile(join(dir as string, 'agent.sh'), 'utf8')).toBe(
-        await readFile(join(PROJECT_ROOT, AGENT_SCRIPT_PATH), 'utf8'),
-      );
+      // The agent is a binary the stack uploads (ADR 0010): no script travels with the code.
+      expect((await readdir(dir as string)).sort()).toEqual(['index.mjs', 'index.mjs.map']);
       const code = await readFile(join(dir as string, 'index.mjs'), 'utf8');
       expect(code.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
       // (boolean checks: a failing match would print megabytes of minified code)

@@ -20,7 +20,7 @@ import { aLaunch, aPin, type EndpointHarness, endpointHarness, tunnelSettings } 
 import { startWstunnelServer, type WstunnelServer } from './wstunnel.ts';
 
 /**
- * A world for an agent on this host (agent.sh or the Go agent): the real agent endpoint over an
+ * A world for the agent on this host: the real agent endpoint over an
  * in-memory backend, pinned wireproxy/wstunnel "release assets", a gateway wireproxy that
  * admits the agent's key once it is in state, and an HTTP service "in the cluster" behind it.
  * Register {@link runCleanups} in afterEach.

@@ -74,6 +74,11 @@ export abstract class SimBase<S extends object> implements SimAdmin {
     return this.core.setDown(mode);
   }
 
+  /** Facts about the marketplace served at GET /__sim/info (e.g. `registry`: its image registry's URL). */
+  setInfo(info: Record<string, string>): void {
+    this.core.info = { ...info };
+  }
+
   /** Requests that reached route `name` (e.g. `create`) since the simulator started. */
   requestCount(name: string): number {
     return this.core.requestCount(name);

@@ -70,6 +70,8 @@ export class SimCore {
   #down: DownMode = false;
   readonly #keys: readonly string[];
   readonly #served = new Map<string, number>();
+  /** what GET /__sim/info answers (e.g. the marketplace's registry) */
+  info: Record<string, string> = {};
 
   constructor(
     options: SimCoreOptions,
@@ -122,6 +124,7 @@ export class SimCore {
   async #admin(request: SimRequest, admin: SimAdmin): Promise<SimResponse> {
     const name = request.path.slice('/__sim/'.length).replace(/\/$/, '');
     if (name === 'instances' && request.method === 'GET') return { status: 200, body: admin.liveInstances() };
+    if (name === 'info' && request.method === 'GET') return { status: 200, body: this.info };
     if (request.method !== 'POST') return { status: 405, body: { error: 'use POST' } };
     if (name === 'reset') {
       admin.reset();

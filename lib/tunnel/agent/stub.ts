@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Arch } from '../pins.ts';
-import { AGENT_ENV, agentScript } from './script.ts';
+import { AGENT_ENV } from './env.ts';
 
 /**
  * What a provider is asked to run: a POSIX-sh stub of at most {@link STUB_BUDGET} bytes, sent
@@ -55,10 +54,4 @@ export function agentStub(artifact: AgentArtifact): string {
 /** The exec form every provider is given: `/bin/sh -c <stub>`. */
 export function agentCommand(artifact: AgentArtifact): string[] {
   return ['/bin/sh', '-c', agentStub(artifact)];
-}
-
-/** The agent as served today: agent.sh (one file for every architecture), run by /bin/sh. */
-export function scriptAgentArtifact(): AgentArtifact {
-  const sum = createHash('sha256').update(agentScript()).digest('hex');
-  return { sha256: { amd64: sum, arm64: sum }, run: 'sh' };
 }

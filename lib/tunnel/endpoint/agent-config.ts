@@ -118,7 +118,7 @@ function wstunnelPart(settings: TunnelSettings, arch: Arch) {
   };
 }
 
-/** A config with a tunnel (transport `udp` or `wstunnel`): what agent.sh's bundle needs. */
+/** A config with a tunnel (transport `udp` or `wstunnel`). */
 export type TunnelledAgentConfig = AgentConfig & { wireproxy: NonNullable<AgentConfig['wireproxy']> };
 
 /** @throws Error when the config has no tunnel (transport `none`) */

@@ -1,4 +1,3 @@
-import { agentScript } from '../agent/script.ts';
 import type { Arch } from '../pins.ts';
 import { fail } from './http.ts';
 import type { AgentResponse } from './types.ts';
@@ -8,7 +7,7 @@ const ROUTE = /^\/v1\/agent\/(amd64|arm64)$/;
 /**
  * Where the agent binary of one architecture is downloaded from: a URL the stub is redirected
  * to (local mode: this endpoint's own `/v1/binaries/agent/<arch>`; the stack: a presigned S3
- * URL). Undefined: the endpoint serves agent.sh itself (degraded: no Go build configured).
+ * URL).
  */
 export type AgentDownload = (arch: Arch) => Promise<string>;
 
@@ -35,13 +34,9 @@ export async function serveAgent(
       headers: { allow: 'GET, HEAD', 'content-type': 'application/json' },
     };
   }
-  if (download !== undefined) {
-    const location = await download(match[1] as Arch);
-    return { status: 302, headers: { location, 'cache-control': 'no-store' }, body: '' };
+  if (download === undefined) {
+    return fail(503, 'this endpoint has no agent binary to serve (its build is not configured)');
   }
-  return {
-    status: 200,
-    headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' },
-    body: verb === 'HEAD' ? '' : agentScript(),
-  };
+  const location = await download(match[1] as Arch);
+  return { status: 302, headers: { location, 'cache-control': 'no-store' }, body: '' };
 }

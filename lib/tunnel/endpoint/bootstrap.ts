@@ -5,8 +5,7 @@ import { isWgKey, wgKeyPair } from '../keys.ts';
 import { pinIssues } from '../pins.ts';
 import { newSecret, redeemBootstrapToken, sha256Hex } from '../tokens.ts';
 import { PRIVATE_KEY_PLACEHOLDER } from '../wireproxy-config.ts';
-import { type AgentConfig, buildAgentConfig, tunnelled } from './agent-config.ts';
-import { BUNDLE_CONTENT_TYPE, renderAgentBundle } from './bundle.ts';
+import { type AgentConfig, buildAgentConfig } from './agent-config.ts';
 import { fail, json, parseBody } from './http.ts';
 import { withinLimit } from './rate-limit.ts';
 import type { AgentEndpointDeps, AgentLaunch, AgentRequest, AgentResponse, TunnelSettings } from './types.ts';
@@ -23,7 +22,12 @@ const BootstrapBody = z.strictObject({
   publicKey: z.string().refine(isWgKey, 'must be a WireGuard public key (44 base64 characters)').optional(),
   arch: z.enum(['amd64', 'arm64']).default('amd64'),
   /** `shell`: answer as a line bundle the POSIX agent parses (bundle.ts) */
-  format: z.enum(['json', 'shell']).default('json'),
+  // `shell` was agent.sh's bundle (retired, ADR 0010): refused with a message that says so.
+  format: z
+    .literal('json', {
+      error: 'format must be "json" (agent.sh and its "shell" bundle are retired; use the anex agent)',
+    })
+    .default('json'),
   agentVersion: z.string().max(64).optional(),
 });
 type BootstrapBody = z.infer<typeof BootstrapBody>;
@@ -128,16 +132,6 @@ async function admit(
     keySource: config.privateKeySource,
     agentVersion: body.agentVersion,
   });
-  if (body.format === 'shell') {
-    // agent.sh only knows the tunnelled launch; the Go agent (format json) runs the rest.
-    if (config.wireproxy === undefined)
-      return fail(422, 'this pod has no tunnel, which agent.sh cannot run: use the anex agent binary');
-    return {
-      status: 200,
-      headers: { 'content-type': BUNDLE_CONTENT_TYPE, 'cache-control': 'no-store' },
-      body: renderAgentBundle(tunnelled(config)),
-    };
-  }
   return json(200, config);
 }
 

@@ -128,8 +128,8 @@ export interface AgentEndpointDeps {
    */
   binaryPins?: (arch: Arch) => Promise<TunnelSettings['binaries']>;
   /**
-   * Where `GET /v1/agent/<arch>` redirects (the self-built agent binary); unset: agent.sh is
-   * served (degraded). Must match the artifact the launch stub pins (lib/tunnel/agent/stub.ts).
+   * Where `GET /v1/agent/<arch>` redirects (the self-built agent binary); unset: 503. Must
+   * match the artifact the launch stub pins (lib/tunnel/agent/stub.ts).
    */
   agentDownload?: AgentDownload;
 }

@@ -93,6 +93,10 @@ describe('anex demo', () => {
     expect(out).toContain(
       `[2/4] external marketplace from the environment: vastai at ${vastai}, runpod at ${runpod}`,
     );
+    // The demo found the simulator's image registry by itself (GET /__sim/info).
+    expect(out).toMatch(/ {6}images from http:\/\/127\.0\.0\.1:\d+\n/);
+    // The demo found the simulator's image registry by itself (GET /__sim/info).
+    expect(out).toMatch(/ {6}images from http:\/\/127\.0\.0\.1:\d+\n/);
     expect(out).toMatch(/event Normal OfferSelected: Renting 2x RTX (4090|3090)/);
     expect(out).toContain('✔ default/my-gpu-workload is Running on anex-vastai');
     expect(out).toContain('cleaned up: no simulated machine left rented');

@@ -34,8 +34,10 @@ async function startSim(): Promise<{ env: NodeJS.ProcessEnv; vastUrl: string; pr
   const url = (provider: string) =>
     new RegExp(`^${provider} (http://127\\.0\\.0\\.1:\\d+)$`, 'm').exec(sim.stdout())?.[1];
   const vastUrl = url('vastai') as string;
-  // The simulators accept any non-empty key.
+  const registry = /^registry (http:\/\/127\.0\.0\.1:\d+)$/m.exec(sim.stdout())?.[1] as string;
+  // The simulators accept any non-empty key; their images come from the marketplace's registry.
   const env: NodeJS.ProcessEnv = {
+    ANEX_REGISTRY_MIRROR: registry,
     VAST_API_URL: vastUrl,
     VAST_API_KEY: 'test-key',
     RUNPOD_API_URL: url('runpod') as string,

@@ -72,6 +72,30 @@ describe('the Go agent', () => {
     },
   );
 
+  it('the stub refuses an agent whose checksum differs, and runs nothing', async () => {
+    const w = await world({ format: 'binary', agentBinary: true });
+    const { pod, env } = await podAndToken(w, { command: ['true'] });
+    const wrong = '0'.repeat(64);
+    const result = await finished(
+      spawnAgent('dash', ['-c', agentStub({ sha256: { amd64: wrong, arm64: wrong }, run: 'exec' })], env),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      new RegExp(`anex-stub: agent checksum mismatch: expected ${wrong}, got [0-9a-f]{64}`),
+    );
+    expect(w.h.backend.reports(pod.podUid)).toEqual([]);
+  });
+
+  it('the stub refuses a plain-HTTP endpoint without the insecure flag, and downloads nothing', async () => {
+    const w = await world({ format: 'binary', agentBinary: true });
+    const { env } = await podAndToken(w, { command: ['true'] });
+    const result = await finished(launch({ ...env, ANEX_AGENT_INSECURE: '' }));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `anex-stub: refusing http:// (${w.url}; ANEX_AGENT_INSECURE=1 allows it on loopback)`,
+    );
+  });
+
   it('without a tunnel (transport none) downloads no helper and runs the command', async () => {
     const w = await world({ format: 'binary', corruptChecksum: true, agentBinary: true });
     const out = join(w.scope.dir, 'plain.txt');

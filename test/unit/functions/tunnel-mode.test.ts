@@ -12,7 +12,7 @@ import { MemoryCluster } from '../../../lib/kube/memory-cluster.ts';
 import type { ProviderName } from '../../../lib/offers/offer.ts';
 import { defaultRules } from '../../../lib/reconcile/rules-default.ts';
 import { MemoryStore } from '../../../lib/state/memory-store.ts';
-import { AGENT_ENV } from '../../../lib/tunnel/agent/script.ts';
+import { AGENT_ENV } from '../../../lib/tunnel/agent/env.ts';
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
 import { FakeProvider } from '../../support/fakes/fake-provider.ts';
 import { anOffer, aRunPodOffer } from '../../support/offer-builders.ts';
@@ -60,7 +60,10 @@ function aDeployment(env: Record<string, string>, prefix: Secret | null = PREFIX
       providers,
       config: reconcileConfig(config),
       rules: defaultRules,
-      launch: launchFor(config, store, mode),
+      launch: launchFor(config, store, mode, {
+        sha256: { amd64: 'a'.repeat(64), arm64: 'b'.repeat(64) },
+        run: 'exec',
+      }),
       clock: Date.now,
     },
     nodes: virtualNodes(config),

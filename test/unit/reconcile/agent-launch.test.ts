@@ -12,6 +12,7 @@ describe('agentLaunch', () => {
       range: parseVpnRange('10.77.0.0/24'),
       endpointUrl: 'https://agent.example.test',
       now: () => h.now,
+      agent: { sha256: { amd64: 'a'.repeat(64), arm64: 'b'.repeat(64) }, run: 'exec' },
     });
     h.vast.offers = [anOffer()];
     const pod = h.cluster.addPod(

@@ -21,6 +21,7 @@ function withLaunch(launch: Launch): Harness {
           range: parseVpnRange('10.77.0.0/24'),
           endpointUrl: 'https://agent.example.test',
           now: () => h.now,
+          agent: { sha256: { amd64: 'a'.repeat(64), arm64: 'b'.repeat(64) }, run: 'exec' },
         });
   return h;
 }

@@ -95,24 +95,15 @@ describe('POST /v1/bootstrap', () => {
     });
   });
 
-  it('answers in the shell bundle format on request', async () => {
+  it('refuses the retired shell bundle format (agent.sh), saying so, without spending the token', async () => {
     const h = endpointHarness();
-    const { pod, token } = await podWithToken(h, {
-      command: ['sh', '-c'],
-      args: ['echo "a b"'],
-      env: { A: '1 2' },
-    });
+    const { pod, token } = await podWithToken(h);
     const response = await bootstrap(h, { token, podUid: pod.podUid, format: 'shell' });
-    expect(response.headers['content-type']).toBe('text/x-anex-agent-bundle');
-    const lines = response.body
-      .trim()
-      .split('\n')
-      .map((l) => l.split(' '));
-    expect(lines.every((l) => l.length === 2)).toBe(true);
-    const decoded = lines.map(([k, v]) => [k, Buffer.from(v ?? '', 'base64').toString('utf8')]);
-    expect(decoded.filter(([k]) => k === 'arg').map(([, v]) => v)).toEqual(['sh', '-c', 'echo "a b"']);
-    expect(decoded).toContainEqual(['env', 'A=1 2']);
-    expect(decoded).toContainEqual(['address', '10.250.0.2']);
+    expect(response.status).toBe(400);
+    expect(parsed(response).error).toContain(
+      'format must be "json" (agent.sh and its "shell" bundle are retired',
+    );
+    expect((await bootstrap(h, { token, podUid: pod.podUid })).status).toBe(200);
   });
 
   it.each([
@@ -468,14 +459,6 @@ describe('transport none (no gateway configured)', () => {
     expect(config).not.toHaveProperty('wireproxy');
     expect(config).not.toHaveProperty('wstunnel');
   });
-
-  it('refuses the agent.sh bundle format, which cannot run a pod without a tunnel', async () => {
-    const h = endpointHarness();
-    const { pod, token } = await podWithToken(h, { transport: 'none' });
-    const response = await bootstrap(h, { token, podUid: pod.podUid, format: 'shell' });
-    expect(response.status).toBe(422);
-    expect(parsed(response).error).toContain('agent.sh cannot run');
-  });
 });
 
 describe('GET /v1/agent/<arch> (what the launch stub downloads)', () => {
@@ -510,9 +493,9 @@ describe('GET /v1/agent/<arch> (what the launch stub downloads)', () => {
     expect(response.body).not.toContain('credentials');
   });
 
-  it('serves agent.sh itself when no agent binary is configured (degraded)', async () => {
+  it('says 503 when this endpoint has no agent binary configured', async () => {
     const response = await handleAgentRequest(get('/v1/agent/amd64'), endpointHarness().deps);
-    expect(response.status).toBe(200);
-    expect(response.body.startsWith('#!/bin/sh')).toBe(true);
+    expect(response.status).toBe(503);
+    expect(parsed(response).error).toContain('no agent binary to serve');
   });
 });
