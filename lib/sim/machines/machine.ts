@@ -1,6 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerLaunch } from '../common/container.ts';
 import { resolveProgram } from '../common/container.ts';
@@ -44,39 +45,20 @@ export class Machine {
   readonly exited: Promise<number | null>;
   readonly #marker: string;
   readonly #child: ChildProcess;
+  /** how this machine is kept apart from the host ({@link machineIsolation}) */
+  readonly isolation: MachineIsolation;
 
   constructor(spec: MachineSpec) {
     this.id = spec.id;
     this.dir = spec.dir;
     this.#marker = `${spec.markerPrefix ?? ''}${randomBytes(12).toString('hex')}`;
-    const root = join(spec.dir, 'rootfs');
-    buildRootfs(root, spec.image);
+    this.isolation = machineIsolation();
     this.logFile = join(spec.dir, 'container.log');
-    const { launch } = spec;
-    const path = launch.env.PATH ?? DEFAULT_PATH;
-    const first = launch.argv[0] ?? '';
-    // The simulator started only a container whose argv[0] the image has (startContainer).
-    const program = resolveProgram(first, spec.image, path) ?? first;
-    const cwd = join(root, launch.workingDir);
-    mkdirSync(cwd, { recursive: true });
+    mkdirSync(spec.dir, { recursive: true });
     const log = openSync(this.logFile, 'a');
     try {
-      this.#child = spawn(join(root, program), launch.argv.slice(1), {
-        argv0: first,
-        cwd,
-        env: {
-          ...launch.env,
-          PATH: path
-            .split(':')
-            .map((dir) => join(root, dir))
-            .join(':'),
-          HOME: join(root, 'root'),
-          TMPDIR: join(root, 'tmp'),
-          [MACHINE_MARKER_ENV]: this.#marker,
-        },
-        detached: true,
-        stdio: ['ignore', log, log],
-      });
+      this.#child =
+        this.isolation === 'namespaces' ? this.#spawnIsolated(spec, log) : this.#spawnPlain(spec, log);
     } finally {
       closeSync(log);
     }
@@ -85,6 +67,75 @@ export class Machine {
       // spawn failed (e.g. the program vanished): the container never ran.
       this.#child.once('error', () => resolve(127));
     });
+  }
+
+  /** Plain mode: the image's files in a directory, paths translated into it. */
+  #spawnPlain(spec: MachineSpec, log: number): ChildProcess {
+    const root = join(spec.dir, 'rootfs');
+    buildRootfs(root, spec.image, { hostTools: true });
+    const { launch } = spec;
+    const path = launch.env.PATH ?? DEFAULT_PATH;
+    const first = launch.argv[0] ?? '';
+    // The simulator started only a container whose argv[0] the image has (startContainer).
+    const program = resolveProgram(first, spec.image, path) ?? first;
+    const cwd = join(root, launch.workingDir);
+    mkdirSync(cwd, { recursive: true });
+    return spawn(join(root, program), launch.argv.slice(1), {
+      argv0: first,
+      cwd,
+      env: {
+        ...launch.env,
+        PATH: path
+          .split(':')
+          .map((dir) => join(root, dir))
+          .join(':'),
+        HOME: join(root, 'root'),
+        TMPDIR: join(root, 'tmp'),
+        [MACHINE_MARKER_ENV]: this.#marker,
+      },
+      detached: true,
+      stdio: ['ignore', log, log],
+    });
+  }
+
+  /**
+   * Namespaces (root): its own mount and PID namespace; an overlay over this host's / (writes
+   * land in the machine's directory), the image's programs placed at their own paths, then
+   * chroot — so argv, PATH and workingDir are the image's, untranslated, and the container's
+   * first process is PID 1: when it ends, the kernel ends the rest, as in a real container.
+   */
+  #spawnIsolated(spec: MachineSpec, log: number): ChildProcess {
+    const stage = join(spec.dir, 'stage');
+    buildRootfs(stage, spec.image, { hostTools: false });
+    for (const part of ['upper', 'work', 'merged']) mkdirSync(join(spec.dir, part), { recursive: true });
+    const { launch } = spec;
+    return spawn(
+      'unshare',
+      [
+        '--mount',
+        '--pid',
+        '--fork',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        ISOLATED_SETUP,
+        'anex-machine',
+        ...launch.argv,
+      ],
+      {
+        env: {
+          HOME: '/root',
+          ...launch.env,
+          PATH: launch.env.PATH ?? DEFAULT_PATH,
+          ANEX_SIM_DIR: spec.dir,
+          ANEX_SIM_WORKDIR: launch.workingDir,
+          [MACHINE_MARKER_ENV]: this.#marker,
+        },
+        detached: true,
+        stdio: ['ignore', log, log],
+      },
+    );
   }
 
   /** The container's output so far (stdout and stderr, interleaved). */
@@ -124,6 +175,65 @@ export class Machine {
         // exited meanwhile
       }
     }
+  }
+}
+
+/**
+ * Runs inside the machine's new mount and PID namespaces (host tools), then chroots into the
+ * machine: overlay over /, /proc of the new PID namespace, /dev, the image's stand-in programs
+ * at their paths, the working directory; the simulator's own variables are removed before the
+ * container's argv runs.
+ */
+const ISOLATED_SETUP = `set -eu
+d=$ANEX_SIM_DIR; m=$d/merged; wd=$ANEX_SIM_WORKDIR
+mount -t overlay overlay -o "lowerdir=/,upperdir=$d/upper,workdir=$d/work" "$m"
+mount -t proc proc "$m/proc"
+mount --rbind /dev "$m/dev"
+(cd "$d/stage" && find . -type f) | while read -r f; do mkdir -p "$m/\${f%/*}"; cp "$d/stage/$f" "$m/$f"; done
+mkdir -p "$m$wd" "$m/tmp"
+unset ANEX_SIM_DIR ANEX_SIM_WORKDIR
+exec chroot "$m" /bin/sh -c 'cd "$0" && exec "$@"' "$wd" "$@"
+`;
+
+export type MachineIsolation = 'namespaces' | 'plain';
+
+let probed: MachineIsolation | undefined;
+
+/**
+ * `namespaces` when this process may make mount and PID namespaces and an overlay over /
+ * (root here; tested once), else `plain` (`npm run demo` as a user). ANEX_SIM_ISOLATION=plain
+ * forces plain mode.
+ */
+export function machineIsolation(): MachineIsolation {
+  if (process.env.ANEX_SIM_ISOLATION === 'plain') return 'plain';
+  probed ??= probeNamespaces();
+  return probed;
+}
+
+function probeNamespaces(): MachineIsolation {
+  if (process.getuid?.() !== 0) return 'plain';
+  const dir = mkdtempSync(join(tmpdir(), 'anex-machine-probe-'));
+  try {
+    for (const part of ['upper', 'work', 'merged']) mkdirSync(join(dir, part));
+    const probe = spawnSync(
+      'unshare',
+      [
+        '--mount',
+        '--pid',
+        '--fork',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `mount -t overlay overlay -o lowerdir=/,upperdir=${dir}/upper,workdir=${dir}/work ${dir}/merged && chroot ${dir}/merged /bin/true`,
+      ],
+      { stdio: 'ignore', timeout: 10_000 },
+    );
+    return probe.status === 0 ? 'namespaces' : 'plain';
+  } catch {
+    return 'plain';
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

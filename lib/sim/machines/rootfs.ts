@@ -17,7 +17,7 @@ import type { SimImage } from '../common/images.ts';
  *
  * A tool this host lacks is left out, so the machine fails the way an image without it would.
  */
-export function buildRootfs(root: string, image: SimImage): void {
+export function buildRootfs(root: string, image: SimImage, options: { hostTools: boolean }): void {
   mkdirSync(join(root, 'tmp'), { recursive: true, mode: 0o1777 });
   mkdirSync(join(root, 'root'), { recursive: true });
   if (image.workingDir !== undefined) mkdirSync(join(root, image.workingDir), { recursive: true });
@@ -27,6 +27,8 @@ export function buildRootfs(root: string, image: SimImage): void {
     mkdirSync(dirname(target), { recursive: true });
     const name = basename(program);
     if (HOST_TOOLS.has(name)) {
+      // Namespaced machines see this host's / under their overlay: its tools are there already.
+      if (!options.hostTools) continue;
       const host = hostProgram(name);
       if (host !== undefined) symlinkSync(host, target);
       continue;

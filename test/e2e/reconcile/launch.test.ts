@@ -32,6 +32,15 @@ const CASES: Case[] = [
     says: 'python3 (simulated) started: -m vllm.entrypoints.openai.api_server --model tiny',
   },
   {
+    what: 'an args-only pod whose ENTRYPOINT is an absolute path in the image (CUDA)',
+    image: 'nvidia/cuda:12.4.1-runtime-ubuntu22.04',
+    container: {
+      command: null,
+      args: ['/bin/sh', '-c', 'echo "the CUDA entrypoint ran: $0"; exec sleep 600', 'me'],
+    },
+    says: 'the CUDA entrypoint ran: me',
+  },
+  {
     what: 'neither command nor args: the image ENTRYPOINT and CMD',
     image: 'ghcr.io/example/trainer:1',
     container: { command: null },

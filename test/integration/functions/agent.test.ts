@@ -38,6 +38,8 @@ beforeAll(async () => {
       ANEX_CLUSTER_CIDRS: '10.96.0.0/12',
       ANEX_VPN_RANGE: '10.97.0.0/24',
       ANEX_AGENT_BINARIES: agentBinariesEnv(),
+      // What the stack sets on the passes: the agent binary's checksums for the launch stub.
+      ANEX_AGENT_SHA256: JSON.stringify({ amd64: 'e'.repeat(64), arm64: 'f'.repeat(64) }),
     },
   });
   agent = ((await import('../../../functions/agent.ts')) as { handler: typeof agent }).handler;

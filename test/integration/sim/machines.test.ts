@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MachineRunner } from '../../../lib/sim/machines/runner.ts';
 import { RunPodSim } from '../../../lib/sim/runpod/runpod-sim.ts';
@@ -208,5 +209,49 @@ describe('stopping a machine', () => {
     await vastDestroy(id);
     await r.sync();
     expect(r.liveProcesses()).toEqual([]);
+  });
+});
+
+describe('isolation', () => {
+  it('as root: its own mount and PID namespaces — writes stay in the machine, its first process is PID 1', async () => {
+    // The suite runs as root (README): a machine that is not isolated here is a defect.
+    expect(process.getuid?.()).toBe(0);
+    const r = runner();
+    const marker = `/etc/anex-machine-test-${process.pid}`;
+    const id = await vastCreate({
+      image: 'ghcr.io/example/trainer:1',
+      onstart: '/bin/sh',
+      args: ['-c', `echo "pid $$"; echo written > ${marker}; cat ${marker}; exec sleep 300`],
+    });
+    const log = await logOf(r, `vastai/${id}`, 'written');
+    expect(r.machines().get(`vastai/${id}`)?.isolation).toBe('namespaces');
+    expect(log).toContain('pid 1');
+    expect(existsSync(marker)).toBe(false);
+    await vastDestroy(id);
+    await r.sync();
+    expect(r.liveProcesses()).toEqual([]);
+  });
+
+  it('plain mode (a user without root, or ANEX_SIM_ISOLATION=plain): the same launch runs in a per-machine directory', async () => {
+    const saved = process.env.ANEX_SIM_ISOLATION;
+    process.env.ANEX_SIM_ISOLATION = 'plain';
+    try {
+      const r = runner();
+      const id = await vastCreate({
+        image: 'ghcr.io/example/trainer:1',
+        onstart: '/bin/sh',
+        args: ['-c', 'echo "home $HOME"; exec python train.py'],
+      });
+      const log = await logOf(r, `vastai/${id}`, 'python (simulated) started: train.py');
+      const machine = r.machines().get(`vastai/${id}`);
+      expect(machine?.isolation).toBe('plain');
+      expect(log).toContain(`home ${machine?.dir}/rootfs/root`);
+      await vastDestroy(id);
+      await r.sync();
+      expect(r.liveProcesses()).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.ANEX_SIM_ISOLATION;
+      else process.env.ANEX_SIM_ISOLATION = saved;
+    }
   });
 });
