@@ -46,27 +46,44 @@ export function storedBinariesFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): StoredBinaries | undefined {
   const name = FUNCTION_ENV.agentBinaries;
+  const data = stackJson(
+    env,
+    name,
+    '{"bucket","keys":{"agent":{"amd64","arm64"},"wireproxy":{…},"wstunnel":{…}},"manifest"}',
+    stored,
+  );
+  if (data === undefined) return undefined;
+  return {
+    bucket: data.bucket,
+    keys: data.keys,
+    manifest: parseBuildManifest(JSON.stringify(data.manifest), `${name}.manifest`),
+  };
+}
+
+/**
+ * A JSON variable the stack sets, checked against `schema`; undefined when unset.
+ * @throws InvalidInputError naming the variable, the expected form and every problem
+ */
+function stackJson<T>(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  form: string,
+  schema: z.ZodType<T>,
+): T | undefined {
   const text = env[name]?.trim();
   if (!text) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new InvalidInputError([
-      `${name}: not JSON (set by the stack: {"bucket","keys":{"agent":{"amd64","arm64"},"wireproxy":{…},"wstunnel":{…}},"manifest"})`,
-    ]);
+    throw new InvalidInputError([`${name}: not JSON (set by the stack: ${form})`]);
   }
-  const result = stored.safeParse(json);
+  const result = schema.safeParse(json);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new InvalidInputError([`${name}: ${problems.join('; ')}`]);
   }
-  const { bucket, keys } = result.data;
-  return {
-    bucket,
-    keys,
-    manifest: parseBuildManifest(JSON.stringify(result.data.manifest), `${name}.manifest`),
-  };
+  return result.data;
 }
 
 /**
@@ -111,23 +128,8 @@ const agentSums = z.strictObject({ amd64: sha256, arm64: sha256 });
 export function agentArtifactFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): AgentArtifact | undefined {
-  const name = FUNCTION_ENV.agentSha256;
-  const text = env[name]?.trim();
-  if (!text) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new InvalidInputError([
-      `${name}: not JSON (set by the stack: {"amd64":"<sha256>","arm64":"<sha256>"})`,
-    ]);
-  }
-  const result = agentSums.safeParse(json);
-  if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new InvalidInputError([`${name}: ${problems.join('; ')}`]);
-  }
-  return { sha256: result.data, run: 'exec' };
+  const sums = stackJson(env, FUNCTION_ENV.agentSha256, '{"amd64":"<sha256>","arm64":"<sha256>"}', agentSums);
+  return sums === undefined ? undefined : { sha256: sums, run: 'exec' };
 }
 
 /** Signs with the function role's credentials; local computation, no API call. */

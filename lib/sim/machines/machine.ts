@@ -109,33 +109,18 @@ export class Machine {
     buildRootfs(stage, spec.image, { hostTools: false });
     for (const part of ['upper', 'work', 'merged']) mkdirSync(join(spec.dir, part), { recursive: true });
     const { launch } = spec;
-    return spawn(
-      'unshare',
-      [
-        '--mount',
-        '--pid',
-        '--fork',
-        '--propagation',
-        'private',
-        'sh',
-        '-c',
-        ISOLATED_SETUP,
-        'anex-machine',
-        ...launch.argv,
-      ],
-      {
-        env: {
-          HOME: '/root',
-          ...launch.env,
-          PATH: launch.env.PATH ?? DEFAULT_PATH,
-          ANEX_SIM_DIR: spec.dir,
-          ANEX_SIM_WORKDIR: launch.workingDir,
-          [MACHINE_MARKER_ENV]: this.#marker,
-        },
-        detached: true,
-        stdio: ['ignore', log, log],
+    return spawn('unshare', [...UNSHARE, 'sh', '-c', ISOLATED_SETUP, 'anex-machine', ...launch.argv], {
+      env: {
+        HOME: '/root',
+        ...launch.env,
+        PATH: launch.env.PATH ?? DEFAULT_PATH,
+        ANEX_SIM_DIR: spec.dir,
+        ANEX_SIM_WORKDIR: launch.workingDir,
+        [MACHINE_MARKER_ENV]: this.#marker,
       },
-    );
+      detached: true,
+      stdio: ['ignore', log, log],
+    });
   }
 
   /** The container's output so far (stdout and stderr, interleaved). */
@@ -197,6 +182,9 @@ exec chroot "$m" /bin/sh -c 'cd "$0" && exec "$@"' "$wd" "$@"
 
 export type MachineIsolation = 'namespaces' | 'plain';
 
+/** A new mount and PID namespace, mounts kept from the host's (util-linux unshare). */
+const UNSHARE = ['--mount', '--pid', '--fork', '--propagation', 'private'] as const;
+
 let probed: MachineIsolation | undefined;
 
 /**
@@ -218,11 +206,7 @@ function probeNamespaces(): MachineIsolation {
     const probe = spawnSync(
       'unshare',
       [
-        '--mount',
-        '--pid',
-        '--fork',
-        '--propagation',
-        'private',
+        ...UNSHARE,
         'sh',
         '-c',
         `mount -t overlay overlay -o lowerdir=/,upperdir=${dir}/upper,workdir=${dir}/work ${dir}/merged && chroot ${dir}/merged /bin/true`,
