@@ -1,8 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AGENT_ENV } from '../../tunnel/agent/env.ts';
 import type { ContainerLaunch } from '../common/container.ts';
 import { resolveProgram } from '../common/container.ts';
 import type { SimImage } from '../common/images.ts';
@@ -45,6 +48,8 @@ export class Machine {
   readonly exited: Promise<number | null>;
   readonly #marker: string;
   readonly #child: ChildProcess;
+  /** the host side of a namespaced machine's way to the agent endpoint */
+  #bridge: Server | undefined;
   /** how this machine is kept apart from the host ({@link machineIsolation}) */
   readonly isolation: MachineIsolation;
 
@@ -63,7 +68,10 @@ export class Machine {
       closeSync(log);
     }
     this.exited = new Promise((resolve) => {
-      this.#child.once('exit', (code) => resolve(code));
+      this.#child.once('exit', (code) => {
+        this.#bridge?.close();
+        resolve(code);
+      });
       // spawn failed (e.g. the program vanished): the container never ran.
       this.#child.once('error', () => resolve(127));
     });
@@ -105,6 +113,8 @@ export class Machine {
    * first process is PID 1: when it ends, the kernel ends the rest, as in a real container.
    */
   #spawnIsolated(spec: MachineSpec, log: number): ChildProcess {
+    const endpoint = loopbackTarget(spec.launch.env[AGENT_ENV.url]);
+    if (endpoint !== undefined) this.#bridge = bridge(join(spec.dir, 'endpoint.sock'), endpoint);
     const stage = join(spec.dir, 'stage');
     buildRootfs(stage, spec.image, { hostTools: false });
     for (const part of ['upper', 'work', 'merged']) mkdirSync(join(spec.dir, part), { recursive: true });
@@ -116,6 +126,13 @@ export class Machine {
         PATH: launch.env.PATH ?? DEFAULT_PATH,
         ANEX_SIM_DIR: spec.dir,
         ANEX_SIM_WORKDIR: launch.workingDir,
+        ...(endpoint === undefined
+          ? {}
+          : {
+              ANEX_SIM_FORWARD: `${endpoint.host}:${endpoint.port}`,
+              ANEX_SIM_NODE: process.execPath,
+              ANEX_SIM_FORWARDER: FORWARDER,
+            }),
         [MACHINE_MARKER_ENV]: this.#marker,
       },
       detached: true,
@@ -139,6 +156,7 @@ export class Machine {
       new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs).unref()),
     ]);
     if (!ended) this.#signalAll('SIGKILL');
+    this.#bridge?.close();
     // Whatever is left of the tree (a workload in its own group, a helper) goes too.
     await new Promise((resolve) => setTimeout(resolve, 100));
     this.#signalAll('SIGKILL');
@@ -171,19 +189,26 @@ export class Machine {
  */
 const ISOLATED_SETUP = `set -eu
 d=$ANEX_SIM_DIR; m=$d/merged; wd=$ANEX_SIM_WORKDIR
+ip link set lo up
+if [ -n "\${ANEX_SIM_FORWARD:-}" ]; then
+  "$ANEX_SIM_NODE" "$ANEX_SIM_FORWARDER" "$ANEX_SIM_FORWARD" "$d/endpoint.sock" "$d/forward.ready" >>"$d/forward.log" 2>&1 &
+  n=0; while [ ! -e "$d/forward.ready" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
+fi
 mount -t overlay overlay -o "lowerdir=/,upperdir=$d/upper,workdir=$d/work" "$m"
 mount -t proc proc "$m/proc"
 mount --rbind /dev "$m/dev"
 (cd "$d/stage" && find . -type f) | while read -r f; do mkdir -p "$m/\${f%/*}"; cp "$d/stage/$f" "$m/$f"; done
 mkdir -p "$m$wd" "$m/tmp"
-unset ANEX_SIM_DIR ANEX_SIM_WORKDIR
+unset ANEX_SIM_DIR ANEX_SIM_WORKDIR ANEX_SIM_FORWARD ANEX_SIM_NODE ANEX_SIM_FORWARDER
 exec chroot "$m" /bin/sh -c 'cd "$0" && exec "$@"' "$wd" "$@"
 `;
 
 export type MachineIsolation = 'namespaces' | 'plain';
 
-/** A new mount and PID namespace, mounts kept from the host's (util-linux unshare). */
-const UNSHARE = ['--mount', '--pid', '--fork', '--propagation', 'private'] as const;
+/** New mount, PID and network namespaces, mounts kept from the host's (util-linux unshare). */
+const UNSHARE = ['--mount', '--pid', '--net', '--fork', '--propagation', 'private'] as const;
+
+const FORWARDER = fileURLToPath(new URL('./forward.ts', import.meta.url));
 
 let probed: MachineIsolation | undefined;
 
@@ -209,7 +234,7 @@ function probeNamespaces(): MachineIsolation {
         ...UNSHARE,
         'sh',
         '-c',
-        `mount -t overlay overlay -o lowerdir=/,upperdir=${dir}/upper,workdir=${dir}/work ${dir}/merged && chroot ${dir}/merged /bin/true`,
+        `ip link set lo up && mount -t overlay overlay -o lowerdir=/,upperdir=${dir}/upper,workdir=${dir}/work ${dir}/merged && chroot ${dir}/merged /bin/true`,
       ],
       { stdio: 'ignore', timeout: 10_000 },
     );
@@ -219,6 +244,32 @@ function probeNamespaces(): MachineIsolation {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The host and port of an agent endpoint on this host's loopback (what simulated machines are
+ * given), or undefined for any other URL: a namespaced machine reaches nothing else.
+ */
+function loopbackTarget(url: string | undefined): { host: string; port: number } | undefined {
+  const match = url === undefined ? null : /^http:\/\/(127\.0\.0\.1|localhost):(\d+)(\/|$)/.exec(url);
+  return match === null ? undefined : { host: match[1] as string, port: Number(match[2]) };
+}
+
+/** The host side: each connection on the Unix socket `path` goes to `target` on this host. */
+function bridge(path: string, target: { host: string; port: number }): Server {
+  const server = createServer((inbound) => {
+    const outbound = connect(target.port, target.host);
+    inbound.pipe(outbound).pipe(inbound);
+    const close = () => {
+      inbound.destroy();
+      outbound.destroy();
+    };
+    inbound.on('error', close);
+    outbound.on('error', close);
+  });
+  server.listen(path);
+  server.unref();
+  return server;
 }
 
 /** Processes of simulated machines still alive on this host whose marker starts with `prefix` (leak checks). */

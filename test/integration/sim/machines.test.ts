@@ -213,7 +213,7 @@ describe('stopping a machine', () => {
 });
 
 describe('isolation', () => {
-  it('as root: its own mount and PID namespaces — writes stay in the machine, its first process is PID 1', async () => {
+  it('as root: its own mount, PID and network namespaces — writes stay in the machine, its first process is PID 1, the host is out of reach', async () => {
     // The suite runs as root (README): a machine that is not isolated here is a defect.
     expect(process.getuid?.()).toBe(0);
     const r = runner();
@@ -221,9 +221,14 @@ describe('isolation', () => {
     const id = await vastCreate({
       image: 'ghcr.io/example/trainer:1',
       onstart: '/bin/sh',
-      args: ['-c', `echo "pid $$"; echo written > ${marker}; cat ${marker}; exec sleep 300`],
+      args: [
+        '-c',
+        `echo "pid $$"; curl -s -m 2 ${vastState.url}/__sim/instances || echo "host unreachable"; echo written > ${marker}; cat ${marker}; exec sleep 300`,
+      ],
     });
     const log = await logOf(r, `vastai/${id}`, 'written');
+    // Its own network namespace: the simulator's API on this host's loopback is not there.
+    expect(log).toContain('host unreachable');
     expect(r.machines().get(`vastai/${id}`)?.isolation).toBe('namespaces');
     expect(log).toContain('pid 1');
     expect(existsSync(marker)).toBe(false);
