@@ -16,11 +16,12 @@ export interface LaunchInput {
 }
 
 /**
- * What a rented instance runs for `pod`. Today: the pod's first container as is (image,
- * command, args, plain env) plus the ownership env vars, on the requested disk. The tunnel
- * integration (lib/tunnel) wraps this: the agent script becomes the command, the original
- * command/args travel in its env, and the endpoint URL + one-time token are added — callers
- * depend only on this function's shape (`LaunchBuilder`).
+ * The plain launch: the pod's first container as is (image, command, args, plain env) plus
+ * the ownership env vars, on the requested disk. The providers' mappers keep Kubernetes'
+ * semantics in their exec forms (command → ENTRYPOINT, args → CMD, neither → the image's).
+ * The agent launch (agent-launch.ts) replaces command and args with the launch stub and adds
+ * the endpoint URL and one-time token; the agent gets the container's command at bootstrap.
+ * Callers depend only on this function's shape (`LaunchBuilder`).
  */
 export function buildLaunchSpec(input: LaunchInput): LaunchSpec {
   const container = input.pod.containers[0];
