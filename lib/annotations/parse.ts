@@ -120,6 +120,15 @@ function resolveGpuCount({ annotated, gpuLimits, provider, findings, warnings }:
   return undefined;
 }
 
+/**
+ * The offers a disk annotation keeps: an exact `disk-space-gb` is the disk to allocate (the
+ * seed: "container disk to allocate"), so it keeps every offer with at least that much free —
+ * not only those with exactly that much (issue #12); `-min`/`-max` stay a range.
+ */
+function diskFloor(disk: NumericConstraint): NumericConstraint {
+  return 'exact' in disk ? { min: disk.exact } : disk;
+}
+
 /** Disk to allocate: exact, else min, else the default (capped by a max below it). */
 function diskToAllocate(disk: NumericConstraint | undefined): number {
   if (disk === undefined) return DEFAULT_DISK_GB;
@@ -173,7 +182,7 @@ export function parseRequirements(input: RequirementsInput): ParseResult {
     ...shared,
     ...(gpuCount === undefined ? {} : { gpuCount }),
     ...(cuda === undefined ? {} : { cuda }),
-    ...(diskGb === undefined || provider === 'runpod' ? {} : { diskGb }),
+    ...(diskGb === undefined || provider === 'runpod' ? {} : { diskGb: diskFloor(diskGb) }),
     diskToAllocateGb: diskToAllocate(diskGb),
     vastai: { ...providerKeys.vastai, ...(dlperf === undefined ? {} : { dlperf }) },
     runpod: providerKeys.runpod,

@@ -317,7 +317,8 @@ describe('parseRequirements: provider, gpu-count and disk defaults', () => {
 
   it.each([
     [{}, undefined, 20],
-    [{ 'anex.sh/disk-space-gb': '100' }, { exact: 100 }, 100],
+    // The seed's value is the disk to allocate: offers with at least that much, not exactly.
+    [{ 'anex.sh/disk-space-gb': '100' }, { min: 100 }, 100],
     [{ 'anex.sh/disk-space-gb-min': '50' }, { min: 50 }, 50],
     [{ 'anex.sh/disk-space-gb-min': '50', 'anex.sh/disk-space-gb-max': '80' }, { min: 50, max: 80 }, 50],
     [{ 'anex.sh/disk-space-gb-max': '10' }, { max: 10 }, 10],

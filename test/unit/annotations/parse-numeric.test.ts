@@ -37,9 +37,13 @@ const FAMILIES: readonly [string, Read, string][] = [
   ['vastai.anex.sh/dlperf', (r) => r.vastai.dlperf, 'a DLPerf score (e.g. "40")'],
 ];
 
+/** What an exact value filters: the value itself — but disk-space-gb is the disk to allocate, so a floor (issue #12). */
+const exactly = (key: string, value: number) =>
+  key === 'anex.sh/disk-space-gb' ? { min: value } : { exact: value };
+
 describe('parseRequirements: numeric annotations', () => {
-  it.each(FAMILIES)('%s: the exact form sets an exact constraint', (key, read) => {
-    expect(read(accepted({ [key]: '4' }))).toEqual({ exact: 4 });
+  it.each(FAMILIES)('%s: the exact form sets an exact constraint (disk: a floor)', (key, read) => {
+    expect(read(accepted({ [key]: '4' }))).toEqual(exactly(key, 4));
   });
 
   it.each(FAMILIES)('%s: -min and -max set an inclusive range', (key, read) => {
@@ -54,7 +58,7 @@ describe('parseRequirements: numeric annotations', () => {
 
   it.each(FAMILIES)('%s: the exact value overrides -min/-max, with a note', (key, read) => {
     const requirements = accepted({ [key]: '4', [`${key}-min`]: '1', [`${key}-max`]: '9' });
-    expect(read(requirements)).toEqual({ exact: 4 });
+    expect(read(requirements)).toEqual(exactly(key, 4));
     expect(requirements.notes).toContain(`${key} is set: ${key}-min and ${key}-max are ignored`);
   });
 
