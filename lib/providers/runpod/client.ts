@@ -10,6 +10,16 @@ export const RUNPOD_DEFAULT_BASE_URL = 'https://api.runpod.io';
 
 export type RunPodClientOptions = Omit<HttpClientOptions, 'service' | 'baseUrl'> & { baseUrl?: string };
 
+/**
+ * The server the `/v2/...` paths are appended to. RunPod's docs give the v2 base URL as
+ * `https://api.runpod.io/v2` (release-notes.mdx, 2026-08-18) while the OpenAPI servers entry is
+ * `https://api.runpod.io` with `/v2/...` paths (runpod audit §1): either form is accepted, so a
+ * URL copied from the docs does not become `/v2/v2/pods`.
+ */
+export function runPodServer(baseUrl: string = RUNPOD_DEFAULT_BASE_URL): string {
+  return baseUrl.replace(/\/+$/, '').replace(/\/v2$/, '');
+}
+
 export type RunPodCreateAnswer = { kind: 'created'; pod: RunPodPod } | { kind: 'capacity'; reason: string };
 
 export interface CatalogQuery {
@@ -26,7 +36,7 @@ export class RunPodClient {
     this.#http = new HttpClient({
       ...options,
       service: 'runpod',
-      baseUrl: options.baseUrl ?? RUNPOD_DEFAULT_BASE_URL,
+      baseUrl: runPodServer(options.baseUrl),
     });
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AnexError } from '../../../lib/errors.ts';
 import type { InstanceState } from '../../../lib/providers/provider.ts';
-import { RunPodClient } from '../../../lib/providers/runpod/client.ts';
+import { RunPodClient, runPodServer } from '../../../lib/providers/runpod/client.ts';
 import { toInstanceState } from '../../../lib/providers/runpod/mapper.ts';
 import type { RunPodPod } from '../../../lib/providers/runpod/schemas.ts';
 
@@ -92,5 +92,18 @@ describe('RunPod pod status mapping', () => {
 
   it('marks ERROR as the host fault', () => {
     expect(toInstanceState(aPod({ status: 'ERROR' }))).toMatchObject({ fault: 'host' });
+  });
+});
+
+describe('RUNPOD_API_URL with or without /v2 (runpod audit §1: docs say https://api.runpod.io/v2, OpenAPI servers https://api.runpod.io)', () => {
+  it.each([
+    [undefined, 'https://api.runpod.io'],
+    ['https://api.runpod.io', 'https://api.runpod.io'],
+    ['https://api.runpod.io/v2', 'https://api.runpod.io'],
+    ['https://api.runpod.io/v2/', 'https://api.runpod.io'],
+    ['http://127.0.0.1:4000/', 'http://127.0.0.1:4000'],
+    ['https://proxy.example.com/runpod/v2', 'https://proxy.example.com/runpod'],
+  ])('%s → requests go to %s/v2/…', (given, server) => {
+    expect(runPodServer(given)).toBe(server);
   });
 });
