@@ -123,7 +123,9 @@ export class Machine {
       env: {
         HOME: '/root',
         ...launch.env,
-        PATH: launch.env.PATH ?? DEFAULT_PATH,
+        // The setup runs this host's tools (ip, mount, chroot live in sbin); the container gets its own PATH back.
+        PATH: HOST_PATH,
+        ANEX_SIM_PATH: launch.env.PATH ?? DEFAULT_PATH,
         ANEX_SIM_DIR: spec.dir,
         ANEX_SIM_WORKDIR: launch.workingDir,
         ...(endpoint === undefined
@@ -199,9 +201,14 @@ mount -t proc proc "$m/proc"
 mount --rbind /dev "$m/dev"
 (cd "$d/stage" && find . -type f) | while read -r f; do mkdir -p "$m/\${f%/*}"; cp "$d/stage/$f" "$m/$f"; done
 mkdir -p "$m$wd" "$m/tmp"
-unset ANEX_SIM_DIR ANEX_SIM_WORKDIR ANEX_SIM_FORWARD ANEX_SIM_NODE ANEX_SIM_FORWARDER
-exec chroot "$m" /bin/sh -c 'cd "$0" && exec "$@"' "$wd" "$@"
+c=$(command -v chroot)
+export PATH="$ANEX_SIM_PATH"
+unset ANEX_SIM_DIR ANEX_SIM_WORKDIR ANEX_SIM_FORWARD ANEX_SIM_NODE ANEX_SIM_FORWARDER ANEX_SIM_PATH
+exec "$c" "$m" /bin/sh -c 'cd "$0" && exec "$@"' "$wd" "$@"
 `;
+
+/** Where this host's system tools are, whatever PATH this process was started with. */
+const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export type MachineIsolation = 'namespaces' | 'plain';
 
@@ -210,21 +217,28 @@ const UNSHARE = ['--mount', '--pid', '--net', '--fork', '--propagation', 'privat
 
 const FORWARDER = fileURLToPath(new URL('./forward.ts', import.meta.url));
 
-let probed: MachineIsolation | undefined;
+let probed: { isolation: MachineIsolation; why: string } | undefined;
 
 /**
- * `namespaces` when this process may make mount and PID namespaces and an overlay over /
- * (root here; tested once), else `plain` (`npm run demo` as a user). ANEX_SIM_ISOLATION=plain
- * forces plain mode.
+ * `namespaces` when this process may make mount, PID and network namespaces and an overlay
+ * over / (root here; tested once), else `plain` (`npm run demo` as a user).
+ * ANEX_SIM_ISOLATION=plain forces plain mode.
  */
 export function machineIsolation(): MachineIsolation {
   if (process.env.ANEX_SIM_ISOLATION === 'plain') return 'plain';
   probed ??= probeNamespaces();
-  return probed;
+  return probed.isolation;
 }
 
-function probeNamespaces(): MachineIsolation {
-  if (process.getuid?.() !== 0) return 'plain';
+/** Why machines run in plain mode (for a test's failure message); '' when they do not. */
+export function plainModeReason(): string {
+  if (process.env.ANEX_SIM_ISOLATION === 'plain') return 'ANEX_SIM_ISOLATION=plain';
+  probed ??= probeNamespaces();
+  return probed.why;
+}
+
+function probeNamespaces(): { isolation: MachineIsolation; why: string } {
+  if (process.getuid?.() !== 0) return { isolation: 'plain', why: 'not root' };
   const dir = mkdtempSync(join(tmpdir(), 'anex-machine-probe-'));
   try {
     for (const part of ['upper', 'work', 'merged']) mkdirSync(join(dir, part));
@@ -236,11 +250,16 @@ function probeNamespaces(): MachineIsolation {
         '-c',
         `ip link set lo up && mount -t overlay overlay -o lowerdir=/,upperdir=${dir}/upper,workdir=${dir}/work ${dir}/merged && chroot ${dir}/merged /bin/true`,
       ],
-      { stdio: 'ignore', timeout: 10_000 },
+      { encoding: 'utf8', env: { ...process.env, PATH: HOST_PATH }, timeout: 30_000 },
     );
-    return probe.status === 0 ? 'namespaces' : 'plain';
-  } catch {
-    return 'plain';
+    return probe.status === 0
+      ? { isolation: 'namespaces', why: '' }
+      : {
+          isolation: 'plain',
+          why: `namespace probe failed: ${(probe.stderr || String(probe.error ?? probe.status)).trim()}`,
+        };
+  } catch (error) {
+    return { isolation: 'plain', why: `namespace probe failed: ${(error as Error).message}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

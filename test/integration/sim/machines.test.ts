@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { plainModeReason } from '../../../lib/sim/machines/machine.ts';
 import { MachineRunner } from '../../../lib/sim/machines/runner.ts';
 import { RunPodSim } from '../../../lib/sim/runpod/runpod-sim.ts';
 import { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
@@ -229,7 +230,7 @@ describe('isolation', () => {
     const log = await logOf(r, `vastai/${id}`, 'written');
     // Its own network namespace: the simulator's API on this host's loopback is not there.
     expect(log).toContain('host unreachable');
-    expect(r.machines().get(`vastai/${id}`)?.isolation).toBe('namespaces');
+    expect(r.machines().get(`vastai/${id}`)?.isolation, plainModeReason()).toBe('namespaces');
     expect(log).toContain('pid 1');
     expect(existsSync(marker)).toBe(false);
     await vastDestroy(id);
