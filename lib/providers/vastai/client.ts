@@ -8,6 +8,7 @@ import {
   type VastOfferRow,
   vastCreateResponseSchema,
   vastDestroyResponseSchema,
+  vastInstanceSchema,
   vastListResponseSchema,
   vastSearchResponseSchema,
   vastShowResponseSchema,
@@ -23,6 +24,8 @@ export type VastCreateAnswer =
 
 export interface VastListPage {
   instances: VastInstance[];
+  /** rows that are not an instance as anex reads them: the id when there is one, and what is wrong (never values) */
+  skipped: { id: string | undefined; problem: string }[];
   nextToken: string | undefined;
 }
 
@@ -106,7 +109,21 @@ export class VastAiClient {
       ...call,
     });
     const page = parseBody('vastai', this.#ok(response), vastListResponseSchema);
-    return { instances: page.instances, nextToken: page.next_token ?? undefined };
+    const instances: VastInstance[] = [];
+    const skipped: VastListPage['skipped'] = [];
+    for (const row of page.instances) {
+      const parsed = vastInstanceSchema.safeParse(row);
+      if (parsed.success) {
+        instances.push(parsed.data);
+        continue;
+      }
+      const id = (row as { id?: unknown } | null)?.id;
+      skipped.push({
+        id: typeof id === 'number' || typeof id === 'string' ? String(id) : undefined,
+        problem: parsed.error.issues.map((i) => `${i.path.join('.') || '(row)'}: ${i.message}`).join('; '),
+      });
+    }
+    return { instances, skipped, nextToken: page.next_token ?? undefined };
   }
 
   /** `DELETE /api/v0/instances/{id}/`; 404 (`not_found` / `no_such_instance`) means gone. */

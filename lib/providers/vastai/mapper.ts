@@ -22,7 +22,9 @@ export function toOffer(row: VastOfferRow): Offer {
 
 /** Vast status fields → {@link InstanceState} (providers.md §2.8, §5). */
 export function toInstanceState(raw: VastInstance | null): InstanceState {
-  if (!raw || raw.actual_status === 'destroyed') return { phase: 'gone' };
+  // vast-cli instance_exist: `intended_status or actual_status` in destroyed/terminated/offline → gone (vast audit #11).
+  if (!raw || raw.actual_status === 'destroyed' || raw.intended_status === 'destroyed')
+    return { phase: 'gone' };
   const actual = raw.actual_status ?? null;
   const fault = faultOfStatusMessage(raw.status_msg);
   if (fault) return { phase: 'failed', fault, reason: `status_msg: ${raw.status_msg}` };
@@ -59,7 +61,8 @@ export function toInstance(raw: VastInstance): Instance {
     gpuCount: raw.num_gpus ?? undefined,
     pricePerHour: raw.dph_total ?? undefined,
     createdAt: raw.start_date ? Math.round(raw.start_date * 1000) : undefined,
-    publicIp: raw.public_ipaddr || undefined,
+    // dstack strips it, vast-cli strips every string, the docs' local_ipaddrs has a trailing space (vast audit #10).
+    publicIp: raw.public_ipaddr?.trim() || undefined,
   });
 }
 

@@ -19,6 +19,12 @@ export interface VastAiProviderOptions extends VastClientOptions {
   clusterId?: string;
   /** Offers asked for per search. @default 1000 */
   searchLimit?: number;
+  /**
+   * Told about each row of the instance list that is not an instance as anex reads it; the
+   * row is skipped so adoption and clean-up go on for the others (vast audit). Never given
+   * values, only the id and what is wrong. @default a line on stderr
+   */
+  onOddRow?: (message: string) => void;
 }
 
 /** {@link Provider} for Vast.ai (providers.md §2). */
@@ -27,9 +33,11 @@ export class VastAiProvider implements Provider {
   readonly #client: VastAiClient;
   readonly #clusterId: string | undefined;
   readonly #searchLimit: number;
+  readonly #onOddRow: (message: string) => void;
 
   constructor(options: VastAiProviderOptions) {
-    const { clusterId, searchLimit, ...clientOptions } = options;
+    const { clusterId, searchLimit, onOddRow, ...clientOptions } = options;
+    this.#onOddRow = onOddRow ?? ((message) => process.stderr.write(`anex: ${message}\n`));
     this.#client = new VastAiClient(clientOptions);
     this.#clusterId = clusterId;
     this.#searchLimit = searchLimit ?? 1000;
@@ -77,6 +85,11 @@ export class VastAiProvider implements Provider {
     return collectTagged({
       fetchPage: async (token) => {
         const page = await this.#client.listInstancesPage(token, options);
+        for (const odd of page.skipped) {
+          this.#onOddRow(
+            `vastai: skipped instance ${odd.id ?? '(no id)'} in GET /api/v1/instances/: ${odd.problem}`,
+          );
+        }
         return { instances: page.instances.map(toInstance), next: page.nextToken };
       },
       clusterId: this.#clusterId,

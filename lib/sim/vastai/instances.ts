@@ -124,7 +124,9 @@ export function renderInstance(
     geolocation: row.geolocation ?? undefined,
     verification: row.verification,
     hosting_type: row.hosting_type,
-    public_ipaddr: row.public_ipaddr,
+    // The stricter reading of vast audit #10: addresses may carry whitespace (the docs'
+    // local_ipaddrs example has a trailing space; dstack and vast-cli strip every string).
+    public_ipaddr: `${String(row.public_ipaddr)} `,
     local_ipaddrs: '10.0.0.2 ',
     ssh_host: `ssh${(record.id % 9) + 1}.vast.ai`,
     ssh_port: 20_000 + (record.id % 40_000),

@@ -20,6 +20,11 @@ export interface VastState {
   now: () => number;
   /** true when a key was sent but is not accepted (search answers 404 then). */
   badKey: (request: SimRequest) => boolean;
+  /**
+   * Rows the account's list also holds that are not instances as anex reads them (a field of
+   * another type, a missing id): an account holds whatever else its owner rents (vast audit).
+   */
+  oddRows: unknown[];
 }
 
 const fail = (
@@ -304,7 +309,8 @@ function list(state: VastState, request: SimRequest): SimResponse {
       total_instances: all.length,
       label_counts: labelCounts,
       next_token: more ? Buffer.from(JSON.stringify({ id: last.id })).toString('base64url') : null,
-      instances: page,
+      // Odd rows come with the first page, as an account's other rentals would.
+      instances: after === undefined ? [...state.oddRows, ...page] : page,
     },
   };
 }

@@ -94,6 +94,11 @@ export class VastAiSim extends SimBase<VastState> {
     this.state.credit = usd;
   }
 
+  /** Adds a row to the account's instance list that anex cannot read as an instance. */
+  addOddRow(row: unknown): void {
+    this.state.oddRows.push(row);
+  }
+
   /** Another renter takes the ask (the market race). */
   takeAsk(askId: number): void {
     const ask = this.state.asks.get(askId);
@@ -169,6 +174,7 @@ function freshState(options: VastAiSimOptions): VastState {
     nextInstanceId: 9_500_000,
     timings: { provisionMs: 5, loadingMs: 20, ...options.timings },
     now: options.now ?? Date.now,
+    oddRows: [],
     badKey: (request: SimRequest) => {
       const key = bearerToken(request);
       return key !== undefined && keys.length > 0 && !keys.includes(key);

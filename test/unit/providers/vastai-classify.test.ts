@@ -94,6 +94,12 @@ describe('Vast instance status mapping', () => {
   it.each<[string, VastInstance | null, InstanceState['phase'], string?]>([
     ['instances: null', null, 'gone'],
     ['actual destroyed', anInstance({ actual_status: 'destroyed' }), 'gone'],
+    // vast-cli instance_exist: intended_status or actual_status in destroyed/terminated/offline (vast audit #11)
+    [
+      'intended destroyed while actual still running',
+      anInstance({ actual_status: 'running', intended_status: 'destroyed' }),
+      'gone',
+    ],
     ['actual null', anInstance({ actual_status: null }), 'pending'],
     ['created', anInstance({ actual_status: 'created' }), 'starting'],
     ['loading', anInstance({ actual_status: 'loading', status_msg: 'Pulling image x' }), 'starting'],

@@ -162,6 +162,37 @@ describe('VastAiProvider.listTagged against the simulator', () => {
   });
 });
 
+describe('VastAiProvider reads the instance list defensively (vast audit #10, #11)', () => {
+  it('skips a row it cannot read, says which (no values), and still finds its own instances', async () => {
+    const said: string[] = [];
+    const { provider } = setup({ onOddRow: (message: string) => said.push(message) });
+    sim.addOddRow({
+      id: 4242,
+      actual_status: 7,
+      label: 'someone else',
+      extra_env: [['TOKEN', 'secret-value']],
+    });
+    sim.addOddRow({ label: 'no id at all' });
+    const { instance } = await rentOne(provider);
+    const tagged = await provider.listTagged({});
+    expect(tagged.map((i) => i.id)).toEqual([instance.id]);
+    expect(said).toHaveLength(2);
+    expect(said[0]).toMatch(/^vastai: skipped instance 4242 in GET \/api\/v1\/instances\/: actual_status: /);
+    expect(said[1]).toMatch(/^vastai: skipped instance \(no id\)/);
+    expect(said.join('\n')).not.toContain('secret-value');
+    await provider.destroy(instance.id, {});
+  });
+
+  it('trims the public address (dstack compute.py strips it; vast-cli strips every string)', async () => {
+    const { provider } = setup();
+    const { instance } = await rentOne(provider);
+    clock.advance(60_000);
+    const shown = await provider.get(instance.id, {});
+    expect(shown?.publicIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    await provider.destroy(instance.id, {});
+  });
+});
+
 describe('VastAiProvider under faults', () => {
   sharedFaultTests({
     sim,
