@@ -115,6 +115,16 @@ function cuda(constraint: VersionConstraint | undefined): Record<string, number>
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/**
+ * `compute_cap` goes with every `cuda_max_good` filter: without it Vast's search drops H100 and
+ * H200 rows (dstackai/gpuhunt#142, vast audit #4; dstack sends both). CUDA 12 needs compute
+ * capability 5.0, so `gte 500` keeps every GPU a CUDA requirement can use.
+ */
+function computeCapFilter(requirements: Requirements): Record<string, number | number[]> | undefined {
+  if (requirements.computeCaps) return { in: computeCaps(requirements.computeCaps) };
+  return cuda(requirements.cuda) === undefined ? undefined : { gte: 500 };
+}
+
 /** "8.6" → 860, Vast's integer form. */
 function computeCaps(caps: readonly string[]): number[] {
   return caps.map((cap) => {
@@ -158,7 +168,7 @@ export function buildSearchBody(
     disk_bw: numeric(requirements.diskBwMBps),
     dlperf: numeric(requirements.vastai.dlperf),
     cuda_max_good: cuda(requirements.cuda),
-    compute_cap: requirements.computeCaps ? { in: computeCaps(requirements.computeCaps) } : undefined,
+    compute_cap: computeCapFilter(requirements),
     geolocation: requirements.regions ? { in: countriesOfRegions(requirements.regions) } : undefined,
     machine_id: banned.length > 0 ? { notin: banned } : undefined,
     allocated_storage: requirements.diskToAllocateGb,

@@ -33,9 +33,13 @@ export function searchAsks(
   // Rows are views (static columns + a few computed ones) and are materialized only for the
   // page returned, so a 100k-offer market stays fast to search.
   const views: RowView[] = [];
+  // dstackai/gpuhunt#142 (recorded live): `cuda_max_good` without `compute_cap` returns no
+  // H100/H200 rows; with both, the full list (vast audit #4).
+  const hidesHopper = body.cuda_max_good !== undefined && body.compute_cap === undefined;
   for (const ask of asks) {
     const view = viewOf(ask, machines, storage);
     if ((ask.row.disk_space as number) < storage) continue;
+    if (hidesHopper && /\bH(100|200)\b/.test(String(ask.row.gpu_name))) continue;
     if (filters.every(([key, condition]) => matches(view, key, condition))) views.push(view);
   }
   sortRows(views, body.order);
