@@ -53,3 +53,26 @@ describe('Vast search: cuda_max_good and compute_cap (gpuhunt#142)', () => {
     expect(offers.some((o) => /H(100|200)/.test(o.gpuName))).toBe(true);
   });
 });
+
+describe('Vast search: GPU vendor and CPU architecture (vast audit, "Architecture")', () => {
+  it('asks for NVIDIA GPUs on amd64 hosts, so AMD rows (gpu_arch amd) never come back', async () => {
+    expect((await search({})).some((name) => name === 'RX 7900 XTX')).toBe(true);
+    const sent: Record<string, unknown>[] = [];
+    const provider = new VastAiProvider({
+      baseUrl: state.url,
+      apiKey: 'k',
+      fetch: async (input, init) => {
+        if (String(input).includes('/bundles/'))
+          sent.push(JSON.parse(String(init?.body)) as Record<string, unknown>);
+        return fetch(input, init);
+      },
+    });
+    const offers = await provider.listOffers(
+      aRequirements('vastai', { gpuNames: ['RX 7900 XTX', 'RTX 4090'] }),
+      {},
+    );
+    expect(sent[0]).toMatchObject({ gpu_arch: { eq: 'nvidia' }, cpu_arch: { eq: 'amd64' } });
+    expect(offers.length).toBeGreaterThan(0);
+    expect(offers.some((o) => o.gpuName === 'RX 7900 XTX')).toBe(false);
+  });
+});

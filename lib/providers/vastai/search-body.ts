@@ -171,6 +171,11 @@ export function buildSearchBody(
     compute_cap: computeCapFilter(requirements),
     geolocation: requirements.regions ? { in: countriesOfRegions(requirements.regions) } : undefined,
     machine_id: banned.length > 0 ? { notin: banned } : undefined,
+    // NVIDIA GPUs on amd64 hosts only (vast audit: gpu_arch nvidia|amd, cpu_arch amd64|arm64):
+    // an AMD GPU cannot run a CUDA image, and the image check before renting reads the
+    // linux/amd64 variant, which an arm64 host (GH200) would fail with "exec format error".
+    gpu_arch: { eq: 'nvidia' },
+    cpu_arch: { eq: 'amd64' },
     allocated_storage: requirements.diskToAllocateGb,
     type: 'ondemand',
     // Two keys: cheapest first, ties by ask id (DESIGN §3 ordering).
