@@ -51,9 +51,35 @@ export function toInstance(pod: RunPodPod): Instance {
   if (typeof pod.cost === 'number') instance.pricePerHour = pod.cost;
   const created = pod.createdAt ? Date.parse(pod.createdAt) : Number.NaN;
   if (!Number.isNaN(created)) instance.createdAt = created;
-  const ip = pod.runtime?.ports?.find((p) => p.ip)?.ip;
+  const ip = publicIpOf(pod);
   if (ip) instance.publicIp = ip;
   return instance;
+}
+
+/**
+ * The pod's public address: `ssh.direct.host`, else a `tcp` port published on a public address
+ * (SkyPilot's rule). A live pod also lists an unrequested `http` port on a CGNAT address
+ * (100.64.0.0/10), which is no host IP (runpod audit #8, pod 63056175606).
+ */
+function publicIpOf(pod: RunPodPod): string | undefined {
+  const direct = pod.ssh?.direct?.host?.trim();
+  if (direct) return direct;
+  const port = pod.runtime?.ports?.find(
+    (p) => p.type === 'tcp' && p.public != null && p.ip != null && !isPrivateIpv4(p.ip),
+  );
+  return port?.ip?.trim() || undefined;
+}
+
+/** RFC 1918, CGNAT (RFC 6598) and loopback IPv4 addresses. */
+function isPrivateIpv4(ip: string): boolean {
+  const [a = -1, b = -1] = ip.split('.').map(Number);
+  return (
+    a === 10 ||
+    a === 127 ||
+    (a === 172 && b >= 16 && b <= 31) ||
+    (a === 192 && b === 168) ||
+    (a === 100 && b >= 64 && b <= 127)
+  );
 }
 
 /**

@@ -28,6 +28,7 @@ export const runPodPodSchema = z.looseObject({
   createdAt: z.string().nullish(),
   dataCenterId: z.string().nullish(),
   runtime: z.looseObject({ uptime: z.number().nullish(), ports: z.array(runtimePort).nullish() }).nullish(),
+  ssh: z.looseObject({ direct: z.looseObject({ host: z.string().nullish() }).nullish() }).nullish(),
 });
 export type RunPodPod = z.infer<typeof runPodPodSchema>;
 

@@ -121,6 +121,9 @@ export function renderPod(pod: PodRecord, now: number, timings: RunPodTimings): 
       ? {
           uptime: Math.floor((phase.uptimeMs ?? 0) / 1000),
           ports: [
+            // An unrequested http port on a CGNAT address comes first, as on the live pod the
+            // runpod audit recorded (#8, pod 63056175606): it is not the host's IP.
+            { ip: '100.65.14.155', private: 19123, public: 60821, type: 'http' },
             { private: 22, public: sshPort, type: 'tcp', ip: pod.publicIp },
             ...publishedPorts(pod, sshPort),
           ],

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AnexError } from '../../../lib/errors.ts';
 import type { InstanceState } from '../../../lib/providers/provider.ts';
 import { RunPodClient, runPodServer } from '../../../lib/providers/runpod/client.ts';
-import { toInstanceState } from '../../../lib/providers/runpod/mapper.ts';
+import { toInstance, toInstanceState } from '../../../lib/providers/runpod/mapper.ts';
 import type { RunPodPod } from '../../../lib/providers/runpod/schemas.ts';
 
 function answering(status: number, body: unknown, apiKey = 'k') {
@@ -105,5 +105,25 @@ describe('RUNPOD_API_URL with or without /v2 (runpod audit §1: docs say https:/
     ['https://proxy.example.com/runpod/v2', 'https://proxy.example.com/runpod'],
   ])('%s → requests go to %s/v2/…', (given, server) => {
     expect(runPodServer(given)).toBe(server);
+  });
+});
+
+describe('the pod’s public IP (runpod audit #8: a live pod lists an unrequested http port on a CGNAT address)', () => {
+  const cgnat = { ip: '100.65.14.155', private: 19123, public: 60821, type: 'http' };
+  const ssh = { ip: '213.173.104.74', private: 22, public: 35558, type: 'tcp' };
+  it.each([
+    [
+      'ssh.direct.host wins',
+      { ssh: { direct: { host: '203.0.113.7' } }, runtime: { ports: [cgnat, ssh] } },
+      '203.0.113.7',
+    ],
+    ['else a tcp port with a public address', { runtime: { ports: [cgnat, ssh] } }, '213.173.104.74'],
+    ['never the CGNAT http port', { runtime: { ports: [cgnat] } }, undefined],
+    ['never a private tcp address', { runtime: { ports: [{ ...ssh, ip: '10.1.2.3' }] } }, undefined],
+    ['nothing without a runtime', { runtime: null }, undefined],
+  ])('%s', (_label, fields, expected) => {
+    expect(toInstance(aPod({ status: 'RUNNING', ...(fields as Partial<RunPodPod>) })).publicIp).toBe(
+      expected,
+    );
   });
 });
