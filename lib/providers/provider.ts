@@ -1,4 +1,4 @@
-import type { Requirements } from '../annotations/requirements.ts';
+import type { Requirements, VersionConstraint } from '../annotations/requirements.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 
 /**
@@ -101,6 +101,12 @@ export interface LaunchSpec {
   env: Readonly<Record<string, string>>;
   /** Container disk to allocate, GB. */
   diskGb: number;
+  /**
+   * The host CUDA the pod needs (anex.sh/cuda*), for providers that place the machine only at
+   * create (RunPod: `gpu.minCudaVersion` / `allowedCudaVersions`); search-side providers have
+   * filtered on it already.
+   */
+  cuda?: VersionConstraint;
   /** Ports to expose, e.g. ["8080/http"]; usually none (traffic goes through the tunnel). */
   ports?: readonly string[];
 }

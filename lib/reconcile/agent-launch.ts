@@ -47,6 +47,7 @@ export function agentLaunch(options: AgentLaunchOptions): LaunchBuilder {
       launch: 'agent',
       spec: {
         image: plain.image,
+        ...(plain.cuda === undefined ? {} : { cuda: plain.cuda }),
         command,
         env: agentEnv(input.tag, options, issued.token),
         diskGb: plain.diskGb,

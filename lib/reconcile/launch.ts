@@ -37,6 +37,7 @@ export function buildLaunchSpec(input: LaunchInput): LaunchSpec {
     },
     diskGb: input.requirements.diskToAllocateGb,
   };
+  if (input.requirements.cuda !== undefined) spec.cuda = input.requirements.cuda;
   if (container.command !== undefined) spec.command = container.command;
   if (container.args !== undefined) spec.args = container.args;
   return spec;

@@ -91,6 +91,19 @@ function isPrivateIpv4(ip: string): boolean {
  * string, as before, handed the agent to the image's own ENTRYPOINT, which on vLLM, TGI or
  * Ollama never runs it; and no shell quoting is needed (runpod audit #2).
  */
+/**
+ * The CUDA floor at create (runpod audit #3; docs `CreateGpuConfig.minCudaVersion` "Lowest
+ * acceptable CUDA version for the host machine", `allowedCudaVersions`): the catalog says some
+ * host has it, only this makes the scheduler place the pod on one. An exact version is the one
+ * allowed; a maximum alone cannot be said at create (the catalog filter applied it).
+ */
+function cudaAtCreate(cuda: LaunchSpec['cuda']): Record<string, unknown> {
+  const version = (v: string) => (/^\d+$/.test(v) ? `${v}.0` : v);
+  if (cuda === undefined) return {};
+  if ('exact' in cuda) return { allowedCudaVersions: [version(cuda.exact)] };
+  return cuda.min === undefined ? {} : { minCudaVersion: version(cuda.min) };
+}
+
 export function toCreateBody(offer: Offer, launch: LaunchSpec, tag: InstanceTag): Record<string, unknown> {
   if (!offer.gpuTypeId || !offer.cloudType || !offer.dataCenterId) {
     throw new AnexError(
@@ -101,7 +114,7 @@ export function toCreateBody(offer: Offer, launch: LaunchSpec, tag: InstanceTag)
   const body: Record<string, unknown> = {
     name: formatTag(tag),
     image: launch.image,
-    gpu: { id: offer.gpuTypeId, count: offer.gpuCount },
+    gpu: { id: offer.gpuTypeId, count: offer.gpuCount, ...cudaAtCreate(launch.cuda) },
     cloud: offer.cloudType,
     dataCenterIds: [offer.dataCenterId],
     disk: Math.max(1, Math.ceil(launch.diskGb)),

@@ -197,6 +197,29 @@ function listDataCenters(state: RunPodState, request: SimRequest): SimResponse {
   return { status: 200, body: { dataCenters } };
 }
 
+/**
+ * The host CUDA the scheduler places a pod on: the oldest version of the type that the
+ * request's `gpu.minCudaVersion` / `allowedCudaVersions` accept — without them, the oldest of
+ * all (the stricter reading of runpod audit #3: nothing promises a recent driver unless asked).
+ * null for a type without CUDA (AMD); undefined when no host of the type qualifies.
+ */
+function hostCuda(
+  versions: readonly string[],
+  gpu: Record<string, unknown> | undefined,
+): string | null | undefined {
+  if (versions.length === 0) return null;
+  const min = typeof gpu?.minCudaVersion === 'string' ? gpu.minCudaVersion : undefined;
+  const allowed = Array.isArray(gpu?.allowedCudaVersions) ? (gpu.allowedCudaVersions as string[]) : undefined;
+  const rank = (v: string) =>
+    v
+      .split('.')
+      .map(Number)
+      .reduce((major, minor) => major * 1000 + minor);
+  return versions.find(
+    (v) => (min === undefined || rank(v) >= rank(min)) && (allowed === undefined || allowed.includes(v)),
+  );
+}
+
 function createPod(state: RunPodState, request: SimRequest): SimResponse {
   if (request.bodyBytes > CREATE_POD_MAX_BYTES) {
     return problem(413, `request body is ${request.bodyBytes} bytes; the limit is ${CREATE_POD_MAX_BYTES}`);
@@ -218,8 +241,10 @@ function createPod(state: RunPodState, request: SimRequest): SimResponse {
   const wanted = (body.dataCenterIds as string[] | undefined) ?? RUNPOD_DATA_CENTERS.map((dc) => dc.id);
   const dc = wanted.find((id) => (state.stock.get(stockKey(type.id, id, cloud)) ?? 0) >= count);
   if (!dc) return problem(400, CAPACITY_DETAIL);
+  const cudaVersion = hostCuda(type.cudaVersions, body.gpu as Record<string, unknown> | undefined);
+  if (cudaVersion === undefined) return problem(400, CAPACITY_DETAIL);
   state.stock.set(stockKey(type.id, dc, cloud), (state.stock.get(stockKey(type.id, dc, cloud)) ?? 0) - count);
-  const pod = newPod(state, body, { type, cloud, count, dc });
+  const pod = newPod(state, body, { type, cloud, count, dc, cudaVersion });
   state.pods.set(pod.id, pod);
   return { status: 201, body: renderPod(pod, state.now(), state.timings) };
 }
@@ -227,7 +252,7 @@ function createPod(state: RunPodState, request: SimRequest): SimResponse {
 function newPod(
   state: RunPodState,
   body: Record<string, unknown>,
-  placed: { type: SimGpuType; cloud: Cloud; count: number; dc: string },
+  placed: { type: SimGpuType; cloud: Cloud; count: number; dc: string; cudaVersion: string | null },
 ): PodRecord {
   const image = typeof body.image === 'string' ? body.image : 'runpod/base:latest';
   const simImage = findSimImage(image);
@@ -252,7 +277,7 @@ function newPod(
     gpuCount: placed.count,
     cloud: placed.cloud,
     dataCenterId: placed.dc,
-    cudaVersion: placed.type.cudaVersions.at(-1) ?? null,
+    cudaVersion: placed.cudaVersion,
     cost: Math.round(perGpu * placed.count * 1000) / 1000,
     createdAt: state.now(),
     terminated: false,
