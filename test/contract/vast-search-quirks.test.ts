@@ -23,6 +23,21 @@ async function search(body: Record<string, unknown>): Promise<string[]> {
   return offers.map((o) => o.gpu_name);
 }
 
+/** The adapter against the simulator, keeping every search body it sends. */
+function recordingProvider() {
+  const sent: Record<string, unknown>[] = [];
+  const provider = new VastAiProvider({
+    baseUrl: state.url,
+    apiKey: 'k',
+    fetch: async (input, init) => {
+      if (String(input).includes('/bundles/'))
+        sent.push(JSON.parse(String(init?.body)) as Record<string, unknown>);
+      return fetch(input, init);
+    },
+  });
+  return { provider, sent };
+}
+
 const hopper = (names: string[]) => names.filter((n) => /\bH(100|200)\b/.test(n));
 
 describe('Vast search: cuda_max_good and compute_cap (gpuhunt#142)', () => {
@@ -35,16 +50,7 @@ describe('Vast search: cuda_max_good and compute_cap (gpuhunt#142)', () => {
   });
 
   it('the adapter sends compute_cap with the CUDA filter, so H100/H200 offers are found', async () => {
-    const sent: Record<string, unknown>[] = [];
-    const provider = new VastAiProvider({
-      baseUrl: state.url,
-      apiKey: 'k',
-      fetch: async (input, init) => {
-        if (String(input).includes('/bundles/'))
-          sent.push(JSON.parse(String(init?.body)) as Record<string, unknown>);
-        return fetch(input, init);
-      },
-    });
+    const { provider, sent } = recordingProvider();
     const offers = await provider.listOffers(
       aRequirements('vastai', { cuda: { min: '12.1' }, gpuNames: ['H100 SXM', 'H100 PCIe', 'H200'] }),
       {},
@@ -57,16 +63,7 @@ describe('Vast search: cuda_max_good and compute_cap (gpuhunt#142)', () => {
 describe('Vast search: GPU vendor and CPU architecture (vast audit, "Architecture")', () => {
   it('asks for NVIDIA GPUs on amd64 hosts, so AMD rows (gpu_arch amd) never come back', async () => {
     expect((await search({})).some((name) => name === 'RX 7900 XTX')).toBe(true);
-    const sent: Record<string, unknown>[] = [];
-    const provider = new VastAiProvider({
-      baseUrl: state.url,
-      apiKey: 'k',
-      fetch: async (input, init) => {
-        if (String(input).includes('/bundles/'))
-          sent.push(JSON.parse(String(init?.body)) as Record<string, unknown>);
-        return fetch(input, init);
-      },
-    });
+    const { provider, sent } = recordingProvider();
     const offers = await provider.listOffers(
       aRequirements('vastai', { gpuNames: ['RX 7900 XTX', 'RTX 4090'] }),
       {},

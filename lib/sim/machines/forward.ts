@@ -9,6 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { splice } from './splice.ts';
 
 const [listen = '', socket = '', ready = ''] = process.argv.slice(2);
 const at = listen.lastIndexOf(':');
@@ -18,14 +19,5 @@ if (!host || !Number.isInteger(port) || !socket || !ready) {
   process.stderr.write('usage: forward.ts <host:port> <unix socket> <ready file>\n');
   process.exit(2);
 }
-const server = createServer((inbound) => {
-  const outbound = connect(socket);
-  inbound.pipe(outbound).pipe(inbound);
-  const close = () => {
-    inbound.destroy();
-    outbound.destroy();
-  };
-  inbound.on('error', close);
-  outbound.on('error', close);
-});
+const server = createServer((inbound) => splice(inbound, connect(socket)));
 server.listen(port, host, () => writeFileSync(ready, 'ready\n'));

@@ -10,6 +10,7 @@ import type { ContainerLaunch } from '../common/container.ts';
 import { resolveProgram } from '../common/container.ts';
 import type { SimImage } from '../common/images.ts';
 import { buildRootfs } from './rootfs.ts';
+import { splice } from './splice.ts';
 
 /** The env variable that marks every process of one machine (the sweep on stop finds them by it). */
 export const MACHINE_MARKER_ENV = 'ANEX_SIM_MACHINE';
@@ -276,16 +277,7 @@ function loopbackTarget(url: string | undefined): { host: string; port: number }
 
 /** The host side: each connection on the Unix socket `path` goes to `target` on this host. */
 function bridge(path: string, target: { host: string; port: number }): Server {
-  const server = createServer((inbound) => {
-    const outbound = connect(target.port, target.host);
-    inbound.pipe(outbound).pipe(inbound);
-    const close = () => {
-      inbound.destroy();
-      outbound.destroy();
-    };
-    inbound.on('error', close);
-    outbound.on('error', close);
-  });
+  const server = createServer((inbound) => splice(inbound, connect(target.port, target.host)));
   server.listen(path);
   server.unref();
   return server;
