@@ -66,3 +66,32 @@ describe('RunPod: CUDA at create', () => {
     if (result.outcome === 'created') await provider.destroy(result.instance.id, {});
   });
 });
+
+describe('RunPod: a running pod’s ports as a live pod lists them (runpod audit #8, pod 63056175606)', () => {
+  it('lists an unrequested http port on a CGNAT address first; the adapter takes the public tcp address', async () => {
+    const clock = { now: Date.now() };
+    const live = new RunPodSim({
+      seed: 6,
+      now: () => clock.now,
+      timings: { provisionMs: 1, startingMs: 1, portsMs: 1 },
+    });
+    const url = await live.start();
+    try {
+      const provider = new RunPodProvider({ baseUrl: url, apiKey: 'k' });
+      const [offer] = await provider.listOffers(aRequirements('runpod'), {});
+      if (offer === undefined) throw new Error('no offer');
+      const created = await provider.create(offer, aLaunch(), aTag(), {});
+      if (created.outcome !== 'created') throw new Error(`expected created, got ${created.outcome}`);
+      clock.now += 60_000;
+      const raw = (await (await fetch(`${url}/v2/pods/${created.instance.id}`, { headers: KEY })).json()) as {
+        runtime: { ports: { ip: string; type: string }[] };
+      };
+      expect(raw.runtime.ports[0]).toMatchObject({ ip: '100.65.14.155', type: 'http' });
+      const shown = await provider.get(created.instance.id, {});
+      expect(shown?.publicIp).toMatch(/^213\.173\.\d+\.\d+$/);
+      await provider.destroy(created.instance.id, {});
+    } finally {
+      await live.stop();
+    }
+  });
+});
