@@ -186,9 +186,22 @@ describe('KubeCluster on the real control plane', () => {
     const other = { ...spec, name: `${nodeName}-t` };
     await cluster.ensureNode(other, { now: Date.now() });
     try {
-      const node = await core.readNode({ name: other.name });
-      node.spec = { ...node.spec, taints: [foreign] };
-      await core.replaceNode({ name: other.name, body: node });
+      // Someone else's edit, as kubectl would make it: read, change, replace — again on a 409,
+      // since the node-lifecycle controller may update the fresh node in between.
+      await eventually(
+        async () => {
+          const node = await core.readNode({ name: other.name });
+          node.spec = { ...node.spec, taints: [foreign] };
+          return core.replaceNode({ name: other.name, body: node }).then(
+            () => true,
+            (error: { code?: number }) => {
+              if (error.code === 409) return undefined;
+              throw error;
+            },
+          );
+        },
+        { what: 'the foreign taint written', timeoutMs: 30_000, intervalMs: 100 },
+      );
       await cluster.ensureNode(other, { now: Date.now() });
       const taints = (await core.readNode({ name: other.name })).spec?.taints?.map((t) => t.key);
       expect(taints).toEqual(
