@@ -89,7 +89,14 @@ describe.each(['vastai', 'runpod'] as const)('reconcile under faults (%s simulat
     // The never-starting machines were met, timed out and banned (the cheapest one is among them).
     const bans = await ground.deps.store.listBans(provider, Date.now());
     expect(bans.length).toBeGreaterThan(0);
-    expect(bans.every((b) => b.reason.includes('did not start within'))).toBe(true);
+    // Every ban is a start timeout (the failure the matrix plants): a machine that never boots,
+    // or — the machines really run the agent now, and a loaded CI host can be slow — one that
+    // was up when the 4 s timeout struck before its agent reported. The list shows any other.
+    expect(bans.map((b) => b.reason)).toEqual(
+      bans.map(() =>
+        expect.stringMatching(/did not start within|the anex agent did not start the container within/),
+      ),
+    );
     const adopted = await ns.core.listNamespacedEvent({
       namespace: ns.name,
       fieldSelector: 'reason=Adopted',
