@@ -117,13 +117,3 @@ function wstunnelPart(settings: TunnelSettings, arch: Arch) {
     },
   };
 }
-
-/** A config with a tunnel (transport `udp` or `wstunnel`). */
-export type TunnelledAgentConfig = AgentConfig & { wireproxy: NonNullable<AgentConfig['wireproxy']> };
-
-/** @throws Error when the config has no tunnel (transport `none`) */
-export function tunnelled(config: AgentConfig): TunnelledAgentConfig {
-  const { wireproxy } = config;
-  if (wireproxy === undefined) throw new Error(`pod ${config.podUid}'s agent config has no tunnel`);
-  return { ...config, wireproxy };
-}

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAgentConfig, tunnelled } from '../../../lib/tunnel/endpoint/agent-config.ts';
+import { type AgentConfig, buildAgentConfig } from '../../../lib/tunnel/endpoint/agent-config.ts';
 import { desiredPeers } from '../../../lib/tunnel/gateway/peers.ts';
 import { renderGatewayWireproxyConfig } from '../../../lib/tunnel/gateway/render.ts';
 import { wgKeyPair, wgPresharedKey } from '../../../lib/tunnel/keys.ts';
@@ -169,3 +169,9 @@ describe('rendered wireproxy configs', () => {
     expect(result.output).not.toContain('Config OK');
   });
 });
+
+/** The config's tunnel part (these cases all have a tunnel). */
+function tunnelled(config: AgentConfig): { wireproxy: NonNullable<AgentConfig['wireproxy']> } {
+  if (config.wireproxy === undefined) throw new Error('expected a tunnelled agent config');
+  return { wireproxy: config.wireproxy };
+}
