@@ -159,4 +159,24 @@ async function ensureTable(client: DynamoDBClient, table: string, create: boolea
     );
   }
   await client.send(new CreateTableCommand(tableDefinition(table)));
+  await untilActive(client, table);
+}
+
+/**
+ * A new table answers ResourceNotFoundException to writes until it is ACTIVE. dynalite
+ * flips CREATING → ACTIVE in a write of its own after the create answer, so on a busy
+ * disk the first put could race it (seen once in CI).
+ */
+async function untilActive(client: DynamoDBClient, table: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (Date.now() > deadline) {
+      throw new AnexError(`DynamoDB table ${table} is still ${Table?.TableStatus ?? 'unknown'} after 30 s`, {
+        kind: 'unavailable',
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
