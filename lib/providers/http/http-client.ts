@@ -24,6 +24,31 @@ export interface HttpRequest {
   signal?: AbortSignal | undefined;
   /** Epoch ms; no attempt starts after it and no wait runs past it. */
   deadline?: number | undefined;
+  /**
+   * The vendor's rate-limit bucket this request counts against (e.g. Vast `create`), for the
+   * {@link RequestPacer}. Requests without one are not paced.
+   */
+  endpoint?: string;
+}
+
+/**
+ * Spaces requests out to fit the vendor's rate limits (lib/providers/pacing). The client asks
+ * it before every attempt — retries included — and tells it every answer.
+ */
+export interface RequestPacer {
+  /**
+   * Resolves when a request to `endpoint` may be sent and counts it as sent. Throws an
+   * AnexError of kind `rate-limited` (nothing sent) when the slot lies past `deadline`, and
+   * kind `timeout` when `signal` aborts.
+   */
+  acquire(
+    endpoint: string,
+    options: { signal?: AbortSignal | undefined; deadline?: number | undefined },
+  ): Promise<void>;
+  /** Every answer to a paced request (429s included), so the pacer can learn from it. */
+  observe(endpoint: string, response: { status: number; headers: Headers }): void | Promise<void>;
+  /** The least wait after a 429 on `endpoint` with no `Retry-After` (the vendor's interval). */
+  minRetryDelayMs(endpoint: string): number;
 }
 
 export interface HttpClientOptions {
@@ -43,6 +68,8 @@ export interface HttpClientOptions {
   backoff?: BackoffPolicy;
   /** A longer `Retry-After` is not waited for: the call fails as rate-limited. @default 60000 */
   maxRetryAfterMs?: number;
+  /** Paces requests that name an `endpoint`; none = unpaced. */
+  pacer?: RequestPacer;
   /** Observability hook; receives only redacted data. */
   onRetry?: (event: { route: string; url: string; attempt: number; delayMs: number; reason: string }) => void;
 }
@@ -55,7 +82,8 @@ type Attempt = { response: HttpResponse } | { failure: unknown };
 
 /** The one HTTP behaviour every provider client shares (timeouts, retries, redaction). */
 export class HttpClient {
-  readonly #o: Required<Omit<HttpClientOptions, 'onRetry'>> & Pick<HttpClientOptions, 'onRetry'>;
+  readonly #o: Required<Omit<HttpClientOptions, 'onRetry' | 'pacer'>> &
+    Pick<HttpClientOptions, 'onRetry' | 'pacer'>;
 
   constructor(options: HttpClientOptions) {
     this.#o = {
@@ -81,7 +109,14 @@ export class HttpClient {
     const route = `${request.method} ${request.path}`;
     for (let attempt = 0; ; attempt++) {
       this.#checkCanStart(request, route, attempt);
+      const { pacer } = this.#o;
+      if (pacer !== undefined && request.endpoint !== undefined) {
+        await pacer.acquire(request.endpoint, { signal: request.signal, deadline: request.deadline });
+      }
       const result = await this.#attempt(request, route);
+      if (pacer !== undefined && request.endpoint !== undefined && 'response' in result) {
+        await pacer.observe(request.endpoint, result.response);
+      }
       const delay = this.#retryDelay(request, result, attempt, route);
       if (delay === undefined) {
         if ('response' in result) return result.response;
@@ -134,7 +169,17 @@ export class HttpClient {
       const retryAfter = parseRetryAfter(headers.get('retry-after'), this.#o.now());
       if (lastAttempt || (retryAfter ?? 0) > this.#o.maxRetryAfterMs)
         throw this.#rateLimited(route, retryAfter);
-      return this.#fitDeadline(request, retryAfter ?? this.#backoff(attempt), 'HTTP 429', result, route);
+      // Without Retry-After (Vast never sends one) a retry inside the vendor's interval is
+      // refused again — and costs a penalty on some endpoints — so wait at least that long.
+      const floor =
+        request.endpoint === undefined ? 0 : (this.#o.pacer?.minRetryDelayMs(request.endpoint) ?? 0);
+      return this.#fitDeadline(
+        request,
+        retryAfter ?? Math.max(floor, this.#backoff(attempt)),
+        'HTTP 429',
+        result,
+        route,
+      );
     }
     if (status >= 500 && request.mode === 'idempotent' && !lastAttempt) {
       const fitted = this.#deadlineAllows(request, this.#backoff(attempt));
