@@ -17,7 +17,7 @@ import type { PassDeps } from '../../lib/reconcile/pass.ts';
 import { defaultRules } from '../../lib/reconcile/rules-default.ts';
 import { createDynamoClient } from '../../lib/state/dynamo-client.ts';
 import { DynamoStore } from '../../lib/state/dynamo-store.ts';
-import type { TunnelStore } from '../../lib/state/store.ts';
+import type { PaceStore, TunnelStore } from '../../lib/state/store.ts';
 import type { AgentArtifact } from '../../lib/tunnel/agent/stub.ts';
 import { agentArtifactFromEnv } from './agent-binaries.ts';
 import { clusterFrom } from './cluster.ts';
@@ -34,7 +34,12 @@ export interface ReconcilerRoot {
   nodes: VirtualNodeSpec[];
 }
 
-function providersFrom(config: AnexConfig, secrets: Secrets): Partial<Record<ProviderName, Provider>> {
+function providersFrom(
+  config: AnexConfig,
+  secrets: Secrets,
+  /** tick and pod-events run at once: they share the vendors' rate limits through the table (ADR 0011) */
+  paceLedger: PaceStore,
+): Partial<Record<ProviderName, Provider>> {
   const providers: Partial<Record<ProviderName, Provider>> = {};
   for (const name of config.providers) {
     const apiKey = secrets.apiKeys[name];
@@ -48,6 +53,7 @@ function providersFrom(config: AnexConfig, secrets: Secrets): Partial<Record<Pro
     providers[name] = createProvider(name, {
       apiKey: apiKey.reveal(),
       clusterId: config.clusterId,
+      paceLedger,
       ...(baseUrl === undefined ? {} : { baseUrl }),
     });
   }
@@ -95,8 +101,8 @@ export const reconcilerRoot: () => Promise<ReconcilerRoot> = once(async () => {
   const config = loadConfigFromEnv(process.env);
   const secret = await credentials();
   const { secrets } = secret;
-  const providers = providersFrom(config, secrets);
   const store = new DynamoStore({ client: createDynamoClient(), tableName: config.tableName });
+  const providers = providersFrom(config, secrets, store);
   const deps: PassDeps = {
     store,
     cluster: clusterFrom(secrets),

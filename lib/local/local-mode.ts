@@ -117,6 +117,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       providers: providersFor(
         Object.fromEntries(names.map((p) => [p, options.providers[p]])) as LocalModeOptions['providers'],
         config.clusterId,
+        store.store,
       ),
       config,
       rules: defaultRules,

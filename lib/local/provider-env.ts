@@ -4,6 +4,7 @@ import { InvalidInputError } from '../errors.ts';
 import { PROVIDERS, type ProviderName } from '../offers/offer.ts';
 import { createProvider } from '../providers/index.ts';
 import type { Provider } from '../providers/provider.ts';
+import type { PaceStore } from '../state/store.ts';
 
 export interface ProviderEndpoint {
   /**
@@ -32,10 +33,17 @@ export function providerEndpointsFromEnv(
 export function providersFor(
   endpoints: Partial<Record<ProviderName, ProviderEndpoint>>,
   clusterId: string,
+  /** the store every process of this installation shares rate-limit slots through (ADR 0011) */
+  paceLedger?: PaceStore,
 ): Partial<Record<ProviderName, Provider>> {
   const providers: Partial<Record<ProviderName, Provider>> = {};
   for (const [name, endpoint] of Object.entries(endpoints) as [ProviderName, ProviderEndpoint][]) {
-    providers[name] = createProvider(name, { apiKey: endpoint.apiKey, baseUrl: endpoint.baseUrl, clusterId });
+    providers[name] = createProvider(name, {
+      apiKey: endpoint.apiKey,
+      baseUrl: endpoint.baseUrl,
+      clusterId,
+      paceLedger,
+    });
   }
   return providers;
 }

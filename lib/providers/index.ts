@@ -1,5 +1,6 @@
 import { AnexError } from '../errors.ts';
 import { PROVIDERS, type ProviderName } from '../offers/offer.ts';
+import type { PaceStore } from '../state/store.ts';
 import type { Provider } from './provider.ts';
 import { RunPodProvider } from './runpod/provider.ts';
 import { VastAiProvider } from './vastai/provider.ts';
@@ -13,6 +14,8 @@ export interface CreateProviderOptions {
   fetch?: typeof globalThis.fetch | undefined;
   /** Per-attempt timeout, ms. */
   timeoutMs?: number | undefined;
+  /** Where rate-limit slots are shared between processes (ADR 0011): the state store. @default this process */
+  paceLedger?: PaceStore | undefined;
 }
 
 /** The composition point for provider adapters (the reconciler and the CLI use it). */
@@ -29,7 +32,10 @@ export function createProvider(name: ProviderName, options: CreateProviderOption
   };
   switch (name) {
     case 'vastai':
-      return new VastAiProvider(common);
+      return new VastAiProvider({
+        ...common,
+        ...(options.paceLedger ? { paceLedger: options.paceLedger } : {}),
+      });
     case 'runpod':
       return new RunPodProvider(common);
     default:

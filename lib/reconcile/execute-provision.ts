@@ -19,6 +19,13 @@ export interface ProvisionDeps {
   clock: () => number;
   /** the pre-rent image check; unset: no check (the provider finds out, at a cost) */
   images?: ImageGate;
+  /**
+   * Takes `offer` for pod `podUid`; false when another pod has it. Pods with the same
+   * requirements see the same ranked list: without this each would send a create for the
+   * same offer and all but one would spend a create slot (Vast: 4.5 s each) on
+   * "no_such_ask". Unset: no sharing.
+   */
+  claim?: (offer: Offer, podUid: string) => Promise<boolean>;
 }
 
 export interface ProvisionRun {
@@ -71,9 +78,11 @@ export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise
     record: undefined,
     said: [],
   };
-  const tried = run.plan.candidates.slice(0, deps.config.maxCandidatesPerPass);
-  for (const offer of tried) {
-    if (deps.clock() >= run.deadline) break;
+  const tried: Offer[] = [];
+  for (const offer of run.plan.candidates) {
+    if (tried.length >= deps.config.maxCandidatesPerPass || deps.clock() >= run.deadline) break;
+    if (deps.claim !== undefined && !(await deps.claim(offer, tag.podUid))) continue;
+    tried.push(offer);
     const outcome = await tryOffer(state, offer);
     if (outcome !== undefined) return outcome;
   }
@@ -143,6 +152,12 @@ async function tryOffer(state: Attempting, offer: Offer): Promise<ProvisionOutco
       error: sent.error,
     };
   }
+  if (sent.kind === 'deferred') {
+    // Nothing was sent: the provider's request slots are taken up to the pass's deadline.
+    await write(state, state.from);
+    const message = `Waiting for a free request slot at the provider (${sent.error.message}); retrying on the next pass`;
+    return { record: state.record, situation: { kind: 'provisioning', message }, events: state.said };
+  }
   if (sent.kind === 'refused') {
     const lastError = `The provider refused to rent offer ${offer.offerId}: ${sent.error.message}`;
     await write(state, change(state.from, { lastError }));
@@ -187,6 +202,8 @@ async function write(state: Attempting, record: PodWrite): Promise<void> {
 type Sent =
   | { kind: 'answered'; result: Awaited<ReturnType<Provider['create']>> }
   | { kind: 'unknown'; error: PassError }
+  /** the adapter's pacer held the request back: nothing was sent */
+  | { kind: 'deferred'; error: PassError }
   | { kind: 'refused'; error: PassError; blockProvider: boolean };
 
 async function sendCreate(state: Attempting, offer: Offer): Promise<Sent> {
@@ -201,6 +218,7 @@ async function sendCreate(state: Attempting, offer: Offer): Promise<Sent> {
     if (!isAnexError(error) || error.kind === 'unknown-outcome' || error.kind === 'timeout') {
       return { kind: 'unknown', error: failure };
     }
+    if (error.kind === 'rate-limited') return { kind: 'deferred', error: failure };
     return {
       kind: 'refused',
       error: failure,

@@ -1,8 +1,8 @@
 import type { PodEvent } from '../kube/cluster.ts';
 import type { ProviderName } from '../offers/offer.ts';
-import type { CallOptions } from '../providers/provider.ts';
+import type { CallOptions, Provider } from '../providers/provider.ts';
 import type { PodRecord } from '../state/store.ts';
-import { provision } from './execute-provision.ts';
+import { type ProvisionDeps, provision } from './execute-provision.ts';
 import type { ImageGate } from './image-gate.ts';
 import type { LaunchBuilder } from './launch.ts';
 import type { ObserveDeps } from './observe.ts';
@@ -45,6 +45,8 @@ interface Shared {
   pods: ReadonlyMap<string, ObservedPod>;
   result: ExecuteResult;
   blocked: Set<ProviderName>;
+  /** offers a pod of this pass is renting (`<provider>/<offer id>`) */
+  claimed: Set<string>;
 }
 
 /**
@@ -66,8 +68,10 @@ export async function execute(
     events: 0,
     errors: [],
   };
-  const shared: Shared = { deps, options, pods, result, blocked: new Set() };
-  const queue = [...plans];
+  const shared: Shared = { deps, options, pods, result, blocked: new Set(), claimed: new Set() };
+  // Destroys first: a destroy refused last pass (a rate limit, an outage) is still owed and
+  // bills until it goes through, so it never waits behind this pass's creates.
+  const queue = [...plans].sort((a, b) => Number(b.destroy.length > 0) - Number(a.destroy.length > 0));
   const worker = async () => {
     for (let plan = queue.shift(); plan !== undefined; plan = queue.shift()) {
       if (deps.clock() >= options.deadline || options.signal?.aborted) {
@@ -165,17 +169,12 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
       await report(shared, plan, undefined, said, record);
       return;
     }
-    const outcome = await provision(
-      {
-        store,
-        provider,
-        config: shared.deps.config,
-        launch: shared.deps.launch,
-        clock: shared.deps.clock,
-        ...(shared.deps.images === undefined ? {} : { images: shared.deps.images }),
-      },
-      { plan: plan.provision, version: record?.version, call, deadline: shared.options.deadline },
-    );
+    const outcome = await provision(provisionDeps(shared, provider), {
+      plan: plan.provision,
+      version: record?.version,
+      call,
+      deadline: shared.options.deadline,
+    });
     record = outcome.record ?? record;
     situation = outcome.situation;
     said = [...said, ...outcome.events];
@@ -183,6 +182,31 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
     if (outcome.blockProvider === true) shared.blocked.add(plan.provider);
   }
   await report(shared, plan, situation, said, record);
+}
+
+/**
+ * How long an offer stays with the pod that tried it first: long enough for its create to be
+ * answered; an offer still listed after that is fair game again.
+ */
+const OFFER_CLAIM_MS = 2 * 60_000;
+
+function provisionDeps(shared: Shared, provider: Provider): ProvisionDeps {
+  const { deps } = shared;
+  return {
+    store: deps.store,
+    provider,
+    config: deps.config,
+    launch: deps.launch,
+    clock: deps.clock,
+    ...(deps.images === undefined ? {} : { images: deps.images }),
+    claim: async (offer, podUid) => {
+      const key = `${offer.provider}/${offer.offerId}`;
+      if (shared.claimed.has(key)) return false;
+      shared.claimed.add(key);
+      // Passes running at once (the tick and pod-events Lambdas) claim through the table.
+      return deps.store.acquireLease(`offer/${key}`, podUid, { now: deps.clock(), ttlMs: OFFER_CLAIM_MS });
+    },
+  };
 }
 
 /** Events first, then the status — written only when it differs from what the pod shows. */

@@ -17,6 +17,7 @@ import type {
   PodRecord,
   PodWrite,
   RateWindow,
+  SlotReservation,
   Store,
   TokenUse,
 } from './store.ts';
@@ -291,4 +292,96 @@ export class DynamoStore implements Store {
       throw translateDynamoError(error, 'count an agent request', this.#table.name);
     }
   }
+
+  async reserveSlot(
+    key: string,
+    options: { intervalMs: number; now: number; latest: number },
+  ): Promise<SlotReservation> {
+    const { intervalMs, now, latest } = options;
+    const names = { '#next': 'next', '#ttl': TABLE.ttlAttribute };
+    // A day past the slot: a key nobody paced for that long is free anyway.
+    const ttl = Math.ceil((latest + intervalMs + 86_400_000) / 1000);
+    const action = `reserve a ${key} request slot`;
+    for (let tries = 0; tries < 20; tries++) {
+      // The key is free: the slot is now.
+      if (
+        await this.#conditional(action, {
+          UpdateExpression: 'SET #next = :end, #ttl = :ttl',
+          ConditionExpression: 'attribute_not_exists(#next) OR #next <= :now',
+          key,
+          names,
+          values: { ':end': now + intervalMs, ':now': now, ':ttl': ttl },
+        })
+      ) {
+        return { kind: 'reserved', at: now };
+      }
+      // The key is busy until `next`: take that slot, if it comes in time.
+      const taken = await this.#conditionalOld(action, {
+        UpdateExpression: 'SET #next = #next + :interval, #ttl = :ttl',
+        ConditionExpression: '#next > :now AND #next <= :latest',
+        key,
+        names,
+        values: { ':interval': intervalMs, ':now': now, ':latest': latest, ':ttl': ttl },
+      });
+      if (taken !== undefined) return { kind: 'reserved', at: taken };
+      const item = await this.#table.get(keys.pace(key), action);
+      const next = Number(item?.next?.N ?? 0);
+      if (next > latest) return { kind: 'busy', freeAt: next };
+      // `next` fell behind `now` between the two writes: start over.
+    }
+    throw translateDynamoError(new Error('the slot kept changing under 20 tries'), action, this.#table.name);
+  }
+
+  async deferSlot(key: string, notBefore: number): Promise<void> {
+    await this.#conditional(`defer ${key} requests`, {
+      UpdateExpression: 'SET #next = :nb, #ttl = :ttl',
+      ConditionExpression: 'attribute_not_exists(#next) OR #next < :nb',
+      key,
+      names: { '#next': 'next', '#ttl': TABLE.ttlAttribute },
+      values: { ':nb': notBefore, ':ttl': Math.ceil((notBefore + 86_400_000) / 1000) },
+    });
+  }
+
+  /** One conditional update of a pace item; false when the condition did not hold. */
+  async #conditional(action: string, update: PaceUpdate): Promise<boolean> {
+    return (await this.#paceUpdate(action, update, 'NONE')) !== false;
+  }
+
+  /** Like {@link #conditional}, answering the `next` it replaced. */
+  async #conditionalOld(action: string, update: PaceUpdate): Promise<number | undefined> {
+    const result = await this.#paceUpdate(action, update, 'UPDATED_OLD');
+    return result === false ? undefined : Number(result?.next?.N ?? Number.NaN);
+  }
+
+  async #paceUpdate(
+    action: string,
+    update: PaceUpdate,
+    returnValues: 'NONE' | 'UPDATED_OLD',
+  ): Promise<Record<string, { N?: string }> | undefined | false> {
+    try {
+      const output = await this.#table.client.send(
+        new UpdateItemCommand({
+          TableName: this.#table.name,
+          Key: encodeKey(keys.pace(update.key)),
+          UpdateExpression: update.UpdateExpression,
+          ConditionExpression: update.ConditionExpression,
+          ExpressionAttributeNames: update.names,
+          ExpressionAttributeValues: encodeValues(update.values),
+          ReturnValues: returnValues,
+        }),
+      );
+      return output.Attributes as Record<string, { N?: string }> | undefined;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw translateDynamoError(error, action, this.#table.name);
+    }
+  }
+}
+
+interface PaceUpdate {
+  key: string;
+  UpdateExpression: string;
+  ConditionExpression: string;
+  names: Record<string, string>;
+  values: Record<string, unknown>;
 }

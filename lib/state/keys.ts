@@ -12,6 +12,7 @@ import type { ProviderName } from '../offers/offer.ts';
  * | AddressAllocation | `ADDR`              | address     |
  * | BootstrapToken    | `TOKEN`             | token hash  |
  * | rate-limit count  | `RATE#<key>`        | window start|
+ * | pace slot         | `PACE#<key>`        | `next`      |
  *
  * Fixed partitions are hot keys in principle; at anex's scale (tens to hundreds of pods,
  * a few writes per pod per minute) they stay far below DynamoDB's 1,000 writes/s per
@@ -44,4 +45,5 @@ export const keys = {
   address: (address: string): ItemKey => ({ pk: PARTITIONS.address, sk: address }),
   token: (hash: string): ItemKey => ({ pk: PARTITIONS.token, sk: hash }),
   rate: (key: string, windowStart: number): ItemKey => ({ pk: `RATE#${key}`, sk: String(windowStart) }),
+  pace: (key: string): ItemKey => ({ pk: `PACE#${key}`, sk: 'next' }),
 };

@@ -1,4 +1,5 @@
 import type { ProviderName } from '../offers/offer.ts';
+import { MemoryPaceLedger } from './memory-pace.ts';
 import { addressNotHeld, podConflict, refusal } from './outcomes.ts';
 import type {
   AddressAllocation,
@@ -8,6 +9,7 @@ import type {
   PodRecord,
   PodWrite,
   RateWindow,
+  SlotReservation,
   Store,
   TokenUse,
 } from './store.ts';
@@ -26,6 +28,7 @@ export class MemoryStore implements Store {
   readonly #addresses = new Map<string, AddressAllocation>();
   readonly #tokens = new Map<string, BootstrapToken>();
   readonly #rates = new Map<string, { start: number; count: number }>();
+  readonly #paces = new MemoryPaceLedger();
 
   async getPod(podUid: string): Promise<PodRecord | undefined> {
     return copy(this.#pods.get(podUid));
@@ -152,6 +155,17 @@ export class MemoryStore implements Store {
     if (count >= window.limit) return false;
     this.#rates.set(key, { start: window.start, count: count + 1 });
     return true;
+  }
+
+  reserveSlot(
+    key: string,
+    options: { intervalMs: number; now: number; latest: number },
+  ): Promise<SlotReservation> {
+    return this.#paces.reserveSlot(key, options);
+  }
+
+  deferSlot(key: string, notBefore: number): Promise<void> {
+    return this.#paces.deferSlot(key, notBefore);
   }
 }
 

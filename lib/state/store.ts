@@ -15,7 +15,7 @@ import type { ProviderName } from '../offers/offer.ts';
  * - Secrets are never stored in clear: bootstrap tokens are kept as hashes; WireGuard
  *   private keys are never stored at all.
  */
-export interface Store extends PodStore, BanStore, LeaseStore, TunnelStore, RateStore {}
+export interface Store extends PodStore, BanStore, LeaseStore, TunnelStore, RateStore, PaceStore {}
 
 /** Where a pod is in anex's hands. Kubernetes status is derived from this plus the provider. */
 export type PodStage =
@@ -203,4 +203,30 @@ export interface RateStore {
    * @returns true when counted (allowed), false when the window is full
    */
   countRequest(key: string, window: RateWindow): Promise<boolean>;
+}
+
+/** What {@link PaceStore.reserveSlot} hands out. */
+export type SlotReservation =
+  /** send at `at` (epoch ms; may be now); the slot is counted */
+  | { kind: 'reserved'; at: number }
+  /** the next free slot lies past `latest`: nothing was counted */
+  | { kind: 'busy'; freeAt: number };
+
+/**
+ * Send slots for a vendor's rate limits, shared by every process that calls the vendor with
+ * one identity (the tick and pod-events Lambdas, `anex run` and the CLI): ADR 0011. A key's
+ * state is one number, the earliest time its next request may go (GCRA without burst).
+ */
+export interface PaceStore {
+  /**
+   * Takes the next slot of `key`: now if the key is free, else the key's next free time;
+   * the key's next free time becomes the slot + `intervalMs`. Conditional writes: concurrent
+   * callers always get slots at least `intervalMs` apart. A slot past `latest` is not taken.
+   */
+  reserveSlot(
+    key: string,
+    options: { intervalMs: number; now: number; latest: number },
+  ): Promise<SlotReservation>;
+  /** Makes `key`'s next free time at least `notBefore` (a vendor's penalty after a 429). */
+  deferSlot(key: string, notBefore: number): Promise<void>;
 }

@@ -47,6 +47,7 @@ export class VastAiClient {
       path: '/api/v0/bundles/',
       body,
       mode: 'idempotent',
+      endpoint: 'search',
       ...call,
     });
     return parseBody('vastai', this.#ok(response), vastSearchResponseSchema).offers;
@@ -66,6 +67,7 @@ export class VastAiClient {
       path: `/api/v0/asks/${encodeURIComponent(askId)}/`,
       body,
       mode: 'create',
+      endpoint: 'create',
       ...call,
     });
     const parsed = vastCreateResponseSchema.safeParse(response.json);
@@ -93,6 +95,7 @@ export class VastAiClient {
       method: 'GET',
       path: `/api/v0/instances/${encodeURIComponent(id)}/`,
       mode: 'idempotent',
+      endpoint: 'show',
       ...call,
     });
     if (response.status === 404) return null;
@@ -106,6 +109,7 @@ export class VastAiClient {
       path: '/api/v1/instances/',
       query: { limit: '25', order_by: JSON.stringify([{ col: 'id', dir: 'asc' }]), after_token: afterToken },
       mode: 'idempotent',
+      endpoint: 'list',
       ...call,
     });
     const page = parseBody('vastai', this.#ok(response), vastListResponseSchema);
@@ -132,6 +136,7 @@ export class VastAiClient {
       method: 'DELETE',
       path: `/api/v0/instances/${encodeURIComponent(id)}/`,
       mode: 'idempotent',
+      endpoint: 'destroy',
       ...call,
     });
     if (response.status === 404) return 'gone';

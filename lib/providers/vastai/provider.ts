@@ -1,6 +1,8 @@
 import type { Requirements } from '../../annotations/requirements.ts';
 import type { Offer } from '../../offers/offer.ts';
+import type { PaceStore } from '../../state/store.ts';
 import { collectTagged } from '../common/tagged-list.ts';
+import { IntervalPacer, paceScaleFromEnv } from '../pacing/interval-pacer.ts';
 import type {
   CallOptions,
   CreateResult,
@@ -10,8 +12,9 @@ import type {
   ListOffersOptions,
   Provider,
 } from '../provider.ts';
-import { VastAiClient, type VastClientOptions } from './client.ts';
+import { VAST_DEFAULT_BASE_URL, VastAiClient, type VastClientOptions } from './client.ts';
 import { toCreateBody, toInstance, toInstanceState, toOffer } from './mapper.ts';
+import { VAST_PACE } from './pacing.ts';
 import { buildSearchBody } from './search-body.ts';
 
 export interface VastAiProviderOptions extends VastClientOptions {
@@ -25,6 +28,16 @@ export interface VastAiProviderOptions extends VastClientOptions {
    * values, only the id and what is wrong. @default a line on stderr
    */
   onOddRow?: (message: string) => void;
+  /**
+   * Where request slots are kept (ADR 0011): the state table, so every process of this
+   * installation shares Vast's per-key budget. @default this process's memory
+   */
+  paceLedger?: PaceStore;
+  /**
+   * Shrinks Vast's intervals for a simulator running its limits on the same factor; ignored
+   * for the real service. @default ANEX_SIM_PACE_SCALE, else 1
+   */
+  paceScale?: number;
 }
 
 /** {@link Provider} for Vast.ai (providers.md §2). */
@@ -36,9 +49,20 @@ export class VastAiProvider implements Provider {
   readonly #onOddRow: (message: string) => void;
 
   constructor(options: VastAiProviderOptions) {
-    const { clusterId, searchLimit, onOddRow, ...clientOptions } = options;
+    const { clusterId, searchLimit, onOddRow, paceLedger, paceScale, ...clientOptions } = options;
     this.#onOddRow = onOddRow ?? ((message) => process.stderr.write(`anex: ${message}\n`));
-    this.#client = new VastAiClient(clientOptions);
+    const origin = new URL(clientOptions.baseUrl ?? VAST_DEFAULT_BASE_URL).origin;
+    const pacer =
+      clientOptions.pacer ??
+      new IntervalPacer({
+        prefix: `vastai@${origin}`,
+        rules: VAST_PACE,
+        ...(paceLedger === undefined ? {} : { ledger: paceLedger }),
+        ...(origin === VAST_DEFAULT_BASE_URL
+          ? {}
+          : { scale: paceScale ?? paceScaleFromEnv(process.env) ?? 1 }),
+      });
+    this.#client = new VastAiClient({ ...clientOptions, pacer });
     this.#clusterId = clusterId;
     this.#searchLimit = searchLimit ?? 1000;
   }

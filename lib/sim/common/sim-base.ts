@@ -84,6 +84,11 @@ export abstract class SimBase<S extends object> implements SimAdmin {
     return this.core.requestCount(name);
   }
 
+  /** When each request to route `name` arrived (wall-clock ms). */
+  requestTimes(name: string): readonly number[] {
+    return this.core.requestTimes(name);
+  }
+
   /** Every instance not destroyed: the leak check. */
   abstract liveInstances(): SimInstanceSummary[];
 

@@ -25,11 +25,21 @@ export interface VendorStyle {
   extraHeaders?(decision: RateDecision | undefined): Record<string, string>;
 }
 
+/** Decides per request whether the vendor's rate limit refuses it (every request counts). */
+export interface SimLimiter {
+  check(endpoint: string, key: string): RateDecision | undefined;
+  /** a test's fixed-window limit for `endpoint` (undefined: remove it) */
+  set(endpoint: string, limit: RateLimit | undefined): void;
+  reset(): void;
+}
+
 export interface SimCoreOptions {
   seed: number;
   /** Accepted API keys; empty or absent: any non-empty key. */
   apiKeys?: readonly string[];
   rateLimits?: Readonly<Record<string, RateLimit>>;
+  /** The vendor's own limiter; wins over `rateLimits`. @default fixed windows from `rateLimits` */
+  limiter?: (now: () => number) => SimLimiter;
   now?: () => number;
 }
 
@@ -64,12 +74,13 @@ export interface SimAdmin {
  */
 export class SimCore {
   readonly faults: FaultBox;
-  readonly limiter: RateLimiter;
+  readonly limiter: SimLimiter;
   readonly server: SimHttpServer;
   readonly now: () => number;
   #down: DownMode = false;
   readonly #keys: readonly string[];
   readonly #served = new Map<string, number>();
+  readonly #arrivals = new Map<string, number[]>();
   /** what GET /__sim/info answers (e.g. the marketplace's registry) */
   info: Record<string, string> = {};
 
@@ -79,7 +90,7 @@ export class SimCore {
   ) {
     this.now = options.now ?? Date.now;
     this.faults = new FaultBox(new Rng(options.seed ^ 0x5eed));
-    this.limiter = new RateLimiter(options.rateLimits ?? {}, this.now);
+    this.limiter = options.limiter?.(this.now) ?? new RateLimiter(options.rateLimits ?? {}, this.now);
     this.#keys = options.apiKeys ?? [];
     const { routes, style, admin } = parts;
     this.server = new SimHttpServer((request) => this.#handle(request, routes, style, admin));
@@ -88,6 +99,11 @@ export class SimCore {
   /** Requests that reached each route (by route name, e.g. `create`), whatever the answer: tests count calls with it. */
   requestCount(route: string): number {
     return this.#served.get(route) ?? 0;
+  }
+
+  /** When each request to `route` arrived (wall-clock ms), whatever the answer: the pacing bench reads it. */
+  requestTimes(route: string): readonly number[] {
+    return this.#arrivals.get(route) ?? [];
   }
 
   /** Down: `'503'` answers every API request 503; `'refuse'` closes the port. */
@@ -104,6 +120,9 @@ export class SimCore {
     if (!match) return style.notFound(request);
     const { route, params } = match;
     this.#served.set(route.name, (this.#served.get(route.name) ?? 0) + 1);
+    const arrivals = this.#arrivals.get(route.name) ?? [];
+    arrivals.push(Date.now());
+    this.#arrivals.set(route.name, arrivals);
     const key = bearerToken(request);
     if (route.auth && !this.#accepts(key)) return style.unauthorized(request, route, key !== undefined);
     const decision = this.limiter.check(route.name, key ?? '');

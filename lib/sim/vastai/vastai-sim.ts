@@ -1,3 +1,4 @@
+import { paceScaleFromEnv } from '../../providers/pacing/interval-pacer.ts';
 import { BootPlans } from '../common/boot-plans.ts';
 import type { ContainerStart } from '../common/container.ts';
 import { bearerToken, type SimRequest, type SimResponse } from '../common/http-server.ts';
@@ -6,6 +7,7 @@ import { SimBase } from '../common/sim-base.ts';
 import type { RunningInstance, SimInstanceSummary, VendorStyle } from '../common/sim-core.ts';
 import { statusAt, type VastBootPlan, type VastTimings } from './instances.ts';
 import { generateMarket } from './marketplace.ts';
+import { VastLimiter } from './pace-limits.ts';
 import { type VastState, vastRoutes } from './routes.ts';
 
 export interface VastAiSimOptions {
@@ -17,8 +19,18 @@ export interface VastAiSimOptions {
   port?: number;
   /** Accepted keys; empty: any non-empty key. */
   apiKeys?: readonly string[];
-  /** Per endpoint (`search`, `create`, `show`, `list`, `destroy`). @default none */
+  /**
+   * Extra fixed-window limits per endpoint (`search`, `create`, `show`, `list`, `destroy`),
+   * checked before Vast's own ({@link VAST_LIMITS}). @default none
+   */
   rateLimits?: Readonly<Record<string, RateLimit>>;
+  /**
+   * Vast's own limits (minimum intervals, the create penalty, search per minute) are on by
+   * default; `false` turns them off for a test that is about something else and says why.
+   */
+  paceLimits?: boolean;
+  /** Multiplies Vast's intervals (tests). @default ANEX_SIM_PACE_SCALE, else 1 */
+  paceScale?: number;
   /** @default { provisionMs: 5, loadingMs: 20 } */
   timings?: Partial<VastTimings>;
   now?: () => number;
@@ -69,15 +81,42 @@ const vastStyle: VendorStyle = {
  * this object; the CLI through `/__sim/`.
  */
 export class VastAiSim extends SimBase<VastState> {
+  #limiter: VastLimiter | undefined;
+
   constructor(options: VastAiSimOptions = {}) {
+    // Rate limits are about requests on the wire: real time, even when a test drives the
+    // instances' boot on a clock of its own.
+    const limiter = () => {
+      const made = new VastLimiter({
+        now: Date.now,
+        enabled: options.paceLimits ?? true,
+        ...(options.rateLimits === undefined ? {} : { overrides: options.rateLimits }),
+        scale: options.paceScale ?? paceScaleFromEnv(process.env) ?? 1,
+      });
+      // Set before super() returns; read only by ratePenalties().
+      pending = made;
+      return made;
+    };
+    let pending: VastLimiter | undefined;
     super({
-      core: { seed: options.seed ?? 1, ...pick(options) },
+      core: { seed: options.seed ?? 1, ...pick(options), limiter },
       port: options.port,
       fresh: () => freshState(options),
       routes: vastRoutes,
       style: vastStyle,
       leak: { who: 'vastai simulator', unit: 'instance' },
     });
+    this.#limiter = pending;
+  }
+
+  /** 429s that shut create for Vast's penalty (a client that paces right draws none). */
+  ratePenalties(): number {
+    return this.#limiter?.penalties ?? 0;
+  }
+
+  /** 429s Vast's own limits answered (intervals, penalty, search per minute). */
+  limitedCount(): number {
+    return this.#limiter?.refusals ?? 0;
   }
 
   /** Instances later created on this machine behave per `plan`. */

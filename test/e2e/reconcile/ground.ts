@@ -87,7 +87,14 @@ export async function startGround(
   const url = await sim.start();
   const client = dynamoClientFor(dynamoInfo());
   const store = new DynamoStore({ client, tableName: await createTable(client) });
-  const adapter = createProvider(provider, { apiKey: 'e2e-key', baseUrl: url, clusterId, timeoutMs: 1_500 });
+  const adapter = createProvider(provider, {
+    apiKey: 'e2e-key',
+    baseUrl: url,
+    clusterId,
+    timeoutMs: 1_500,
+    // Vast's request slots are shared through the table, as the Lambdas share them (ADR 0011).
+    paceLedger: store,
+  });
   const registry = await startSimRegistry();
   const images = new RegistryClient({ mirror: registry.url });
   const agents = await startAgents({ store, cluster, sim, provider, clock, images });

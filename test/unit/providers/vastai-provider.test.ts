@@ -159,7 +159,8 @@ describe('VastAiProvider.listTagged against the simulator', () => {
     expect(requests.some((r) => r.url.searchParams.get('after_token'))).toBe(true);
     for (const instance of ours) await provider.destroy(instance.id, {});
     if (foreign.outcome === 'created') await other.destroy(foreign.instance.id, {});
-  });
+    // 31 creates paced at Vast's create interval (× ANEX_SIM_PACE_SCALE) take a few seconds.
+  }, 30_000);
 });
 
 describe('VastAiProvider reads the instance list defensively (vast audit #10, #11)', () => {

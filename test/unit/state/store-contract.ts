@@ -351,4 +351,58 @@ function describeRates(store: () => Store): void {
       expect(results.filter(Boolean)).toHaveLength(3);
     });
   });
+
+  describe('pace slots (ADR 0011)', () => {
+    const t0 = 1_800_000_000_000;
+    const pace = { intervalMs: 4_500, now: t0, latest: t0 + 60_000 };
+
+    it('hands out now for a free key, then slots one interval apart', async () => {
+      const slots = [];
+      for (let i = 0; i < 3; i += 1) slots.push(await store().reserveSlot('vastai/create', pace));
+      expect(slots).toEqual([
+        { kind: 'reserved', at: t0 },
+        { kind: 'reserved', at: t0 + 4_500 },
+        { kind: 'reserved', at: t0 + 9_000 },
+      ]);
+    });
+
+    it('is free again once its next slot has passed', async () => {
+      await store().reserveSlot('vastai/show', { ...pace, intervalMs: 2_000 });
+      expect(
+        await store().reserveSlot('vastai/show', { ...pace, intervalMs: 2_000, now: t0 + 10_000 }),
+      ).toEqual({
+        kind: 'reserved',
+        at: t0 + 10_000,
+      });
+    });
+
+    it('takes no slot past `latest` and says when the key is free', async () => {
+      const latest = t0 + 5_000;
+      const answers = [];
+      for (let i = 0; i < 3; i += 1)
+        answers.push(await store().reserveSlot('vastai/destroy', { ...pace, latest }));
+      expect(answers).toEqual([
+        { kind: 'reserved', at: t0 },
+        { kind: 'reserved', at: t0 + 4_500 },
+        { kind: 'busy', freeAt: t0 + 9_000 },
+      ]);
+    });
+
+    it('defers a key to a penalty, never earlier than it already was', async () => {
+      await store().deferSlot('vastai/penalised', t0 + 12_000);
+      await store().deferSlot('vastai/penalised', t0 + 1_000);
+      expect(await store().reserveSlot('vastai/penalised', pace)).toEqual({
+        kind: 'reserved',
+        at: t0 + 12_000,
+      });
+    });
+
+    it('gives concurrent callers distinct slots an interval apart', async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => store().reserveSlot('vastai/race', { ...pace, intervalMs: 1_000 })),
+      );
+      const at = answers.map((a) => (a.kind === 'reserved' ? a.at : Number.NaN)).sort((a, b) => a - b);
+      expect(at).toEqual(Array.from({ length: 8 }, (_, i) => t0 + i * 1_000));
+    });
+  });
 }
