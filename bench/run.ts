@@ -10,6 +10,7 @@ const MODULES: readonly (() => Promise<{ benchmarks: Benchmark[] }>)[] = [
   () => import('./reconcile.bench.ts'),
   () => import('./bundles.bench.ts'),
   () => import('./launch.bench.ts'),
+  () => import('./pacing.bench.ts'),
 ];
 
 const filters = process.argv.slice(2);

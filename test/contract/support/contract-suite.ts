@@ -52,17 +52,21 @@ export interface ContractSuite {
 /** One test per scenario (it must exchange something, all of it clean), then the coverage check. */
 export function describeContract(suite: ContractSuite): void {
   describe(suite.title, () => {
-    it.each(suite.scenarios)('%s', async (_name, run) => {
-      suite.recorder.exchanges.length = 0;
-      await run();
-      expect(suite.recorder.exchanges.length).toBeGreaterThan(0);
-      const problems = suite.recorder.exchanges.flatMap((e) =>
-        suite.violations(e).map((v) => `${e.method} ${e.url.pathname} ${e.status}: ${v}`),
-      );
-      expect(problems).toEqual([]);
-      // Requests are paced to the vendor's rate limits (× ANEX_SIM_PACE_SCALE): a scenario that
-      // rents and destroys dozens of instances takes seconds.
-    }, 60_000);
+    it.each(suite.scenarios)(
+      '%s',
+      async (_name, run) => {
+        suite.recorder.exchanges.length = 0;
+        await run();
+        expect(suite.recorder.exchanges.length).toBeGreaterThan(0);
+        const problems = suite.recorder.exchanges.flatMap((e) =>
+          suite.violations(e).map((v) => `${e.method} ${e.url.pathname} ${e.status}: ${v}`),
+        );
+        expect(problems).toEqual([]);
+        // Requests are paced to the vendor's rate limits (× ANEX_SIM_PACE_SCALE): a scenario that
+        // rents and destroys dozens of instances takes seconds.
+      },
+      60_000,
+    );
 
     it('covered every endpoint and answer anex relies on', () => {
       expect([...suite.covered]).toEqual(expect.arrayContaining([...suite.relied]));
