@@ -134,3 +134,10 @@ const KNOWN = new Set(KNOWN_ANNOTATION_KEYS);
 export function isKnownKey(key: string): boolean {
   return KNOWN.has(key);
 }
+
+/**
+ * Keys anex writes on the pod to report what it did, never read as requirements:
+ * `anex.sh/billed-price`, the USD/h the provider bills for the pod's instance.
+ */
+export const BILLED_PRICE_KEY = 'anex.sh/billed-price';
+export const REPORTED_KEYS: ReadonlySet<string> = new Set([BILLED_PRICE_KEY]);

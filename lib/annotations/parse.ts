@@ -8,6 +8,7 @@ import {
   NUMERIC_FIELDS,
   type NumericTarget,
   providerOfKey,
+  REPORTED_KEYS,
 } from './keys.ts';
 import { parseProviderKeys, parseSharedLists } from './parse-lists.ts';
 import { providerTitle, unsupportedKeyErrors } from './provider-support.ts';
@@ -61,7 +62,7 @@ function screenKeys(annotations: Readonly<Record<string, string>>, provider: Pro
   const warnings: string[] = [];
   const own: Record<string, string> = {};
   for (const [key, value] of Object.entries(annotations)) {
-    if (!isAnexKey(key)) continue;
+    if (!isAnexKey(key) || REPORTED_KEYS.has(key)) continue;
     if (!isKnownKey(key)) {
       const hint = suggest(key, KNOWN_ANNOTATION_KEYS);
       errors.push(`${key}: unknown annotation${hint === undefined ? '' : `; did you mean ${hint}?`}`);

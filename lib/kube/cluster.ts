@@ -23,6 +23,11 @@ export interface Cluster {
   getPod(namespace: string, name: string): Promise<PodView | undefined>;
   /** Merge-patches status through the status subresource; `'gone'` if the pod (with this uid) no longer exists. */
   updatePodStatus(pod: PodRef, status: PodStatusUpdate): Promise<'updated' | 'gone'>;
+  /**
+   * Merge-patches annotations anex reports on the pod (e.g. `anex.sh/billed-price`); `'gone'`
+   * if the pod (with this uid) no longer exists.
+   */
+  annotatePod(pod: PodRef, annotations: Readonly<Record<string, string>>): Promise<'updated' | 'gone'>;
   /** Records an Event on the pod (deduplicated: same reason + message bumps the count). */
   recordEvent(pod: PodRef, event: PodEvent, options: { now: number }): Promise<void>;
   /** Deletes the pod with grace period 0 and a uid precondition, after its instance is gone. */
@@ -135,6 +140,8 @@ export type EventReason =
   | 'InstanceGone'
   | 'Terminated'
   | 'Adopted'
+  /** the rate billed after renting is above the pod's price-max */
+  | 'PriceAboveMax'
   /** kubelet's reason for a pull failure, used when the pre-rent image check refuses */
   | 'Failed';
 

@@ -134,6 +134,28 @@ export class KubeCluster implements Cluster {
     }
   }
 
+  async annotatePod(pod: PodRef, annotations: Readonly<Record<string, string>>): Promise<'updated' | 'gone'> {
+    const action = `annotate pod ${pod.namespace}/${pod.name}`;
+    try {
+      await this.#core.patchNamespacedPod(
+        {
+          namespace: pod.namespace,
+          name: pod.name,
+          // The uid makes the patch fail (409) on a new pod that took the name.
+          body: { metadata: { uid: pod.uid, annotations } },
+          fieldManager: this.#component,
+        },
+        this.#merge,
+      );
+      return 'updated';
+    } catch (error) {
+      const code = statusCode(error);
+      if (code === 404) return 'gone';
+      if (code === 409 && (await this.getPod(pod.namespace, pod.name))?.uid !== pod.uid) return 'gone';
+      throw translateKubeError(error, action);
+    }
+  }
+
   async recordEvent(pod: PodRef, event: PodEvent, options: { now: number }): Promise<void> {
     const action = `record event ${event.reason} on pod ${pod.namespace}/${pod.name}`;
     await this.#call(() => this.#upsertEvent(pod, event, options.now), action);

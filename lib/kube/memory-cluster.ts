@@ -61,6 +61,14 @@ export class MemoryCluster implements Cluster {
     return 'updated';
   }
 
+  async annotatePod(pod: PodRef, annotations: Readonly<Record<string, string>>): Promise<'updated' | 'gone'> {
+    this.#enter('annotatePod');
+    const stored = this.#find(pod);
+    if (stored === undefined) return 'gone';
+    stored.annotations = { ...stored.annotations, ...annotations };
+    return 'updated';
+  }
+
   async recordEvent(pod: PodRef, event: PodEvent, options: { now: number }): Promise<void> {
     this.#enter('recordEvent');
     const at = new Date(options.now).toISOString();
@@ -251,6 +259,7 @@ function emptyCounts(): Record<keyof Cluster, number> {
     listPods: 0,
     getPod: 0,
     updatePodStatus: 0,
+    annotatePod: 0,
     recordEvent: 0,
     finalizePod: 0,
   };

@@ -44,6 +44,10 @@ export const events = {
       `The rent request for offer ${offer.offerId} got no clear answer (${error}); looking for its instance before trying anything else`,
     );
   },
+  /** the rate billed after renting is above the pod's price-max: the instance is destroyed */
+  billedAboveMax(reason: string): PodEvent {
+    return warn('PriceAboveMax', reason);
+  },
   createRefused(error: string): PodEvent {
     return warn('ProvisionFailed', `The provider refused to rent: ${error}`);
   },

@@ -99,6 +99,7 @@ function hasEffects(plan: PodPlan): boolean {
     plan.after !== undefined ||
     plan.releaseAddress !== undefined ||
     plan.finalize === true ||
+    plan.annotate !== undefined ||
     plan.provision !== undefined
   );
 }
@@ -141,7 +142,7 @@ async function executePlan(shared: Shared, plan: PodPlan): Promise<void> {
 }
 
 async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | undefined): Promise<void> {
-  const { store, cluster } = shared.deps;
+  const { store } = shared.deps;
   const provider = shared.deps.providers[plan.provider];
   const call = callOptions(shared.options);
   const at = () => ({ now: shared.deps.clock() });
@@ -159,8 +160,7 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
   } else if (plan.after !== undefined) {
     record = await store.putPod(plan.after, { expectedVersion: record?.version, ...at() });
   }
-  if (plan.releaseAddress !== undefined) await store.releaseAddress(plan.releaseAddress, plan.podUid);
-  if (plan.finalize === true && plan.pod !== undefined) await cluster.finalizePod(plan.pod);
+  await afterRecord(shared, plan);
   let situation = plan.situation;
   let said: PodEvent[] = [...plan.events];
   if (plan.provision !== undefined && provider !== undefined) {
@@ -189,6 +189,15 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
  * answered; an offer still listed after that is fair game again.
  */
 const OFFER_CLAIM_MS = 2 * 60_000;
+
+/** The steps after the record write: the address, the pod's annotations, the pod's removal. */
+async function afterRecord(shared: Shared, plan: PodPlan): Promise<void> {
+  const { store, cluster } = shared.deps;
+  if (plan.releaseAddress !== undefined) await store.releaseAddress(plan.releaseAddress, plan.podUid);
+  if (plan.annotate !== undefined && plan.pod !== undefined)
+    await cluster.annotatePod(plan.pod, plan.annotate);
+  if (plan.finalize === true && plan.pod !== undefined) await cluster.finalizePod(plan.pod);
+}
 
 function provisionDeps(shared: Shared, provider: Provider): ProvisionDeps {
   const { deps } = shared;

@@ -1,6 +1,7 @@
 import type { FailureFault, Instance } from '../providers/provider.ts';
 import type { InstanceRecord, PodRecord } from '../state/store.ts';
 import { events } from './events.ts';
+import { billedAboveMax, withBilledPrice } from './plan-billing.ts';
 import { basePlan, change, currentWrite, instanceIds, type PlanEnv } from './plan-env.ts';
 import { provisionOrReport } from './plan-provision.ts';
 import { afterRelease, finishedSituation, release } from './plan-release.ts';
@@ -26,6 +27,30 @@ export function planStarting(op: ObservedPod, env: PlanEnv, record: PodRecord): 
     const reason = `Instance ${recorded.id} disappeared before it started`;
     return release(op, env, { reason, counts: true, ban: false, extras, events: [] });
   }
+  const overMax = billedAboveMax(op, instance);
+  if (overMax !== undefined) {
+    // The machine bills more than it was offered at: a fault of the offer, so it is banned
+    // (a cooldown where machines are not) and the attempt counts.
+    return release(op, env, {
+      reason: overMax,
+      counts: true,
+      ban: true,
+      extras,
+      events: [events.billedAboveMax(overMax)],
+    });
+  }
+  return withBilledPrice(startingPlan(op, env, { record, recorded, instance, extras }), op, instance);
+}
+
+interface Starting {
+  record: PodRecord;
+  recorded: InstanceRecord;
+  instance: Instance;
+  extras: string[];
+}
+
+function startingPlan(op: ObservedPod, env: PlanEnv, at: Starting): PodPlan {
+  const { record, recorded, instance, extras } = at;
   const state = instance.state;
   // Through the agent, the container starts when the agent says so — possibly while this record
   // was still 'creating' (the report keeps startedAt; adoption carried it here).
@@ -109,11 +134,15 @@ export function planRunning(op: ObservedPod, env: PlanEnv, record: PodRecord): P
         extras,
       });
     default:
-      return {
-        ...basePlan(op, 'report'),
-        destroy: extras,
-        situation: running(record.startedAt ?? env.now, instance),
-      };
+      return withBilledPrice(
+        {
+          ...basePlan(op, 'report'),
+          destroy: extras,
+          situation: running(record.startedAt ?? env.now, instance),
+        },
+        op,
+        instance,
+      );
   }
 }
 

@@ -85,6 +85,8 @@ export interface PodPlan {
   after?: RecordChange;
   releaseAddress?: string;
   finalize?: boolean;
+  /** annotations anex reports on the pod (`anex.sh/billed-price`), merged after the record write */
+  annotate?: Readonly<Record<string, string>>;
   provision?: ProvisionPlan;
   /** undefined: leave the Kubernetes status as it is */
   situation?: Situation;

@@ -25,6 +25,12 @@ export interface VastState {
    * another type, a missing id): an account holds whatever else its owner rents (vast audit).
    */
   oddRows: unknown[];
+  /**
+   * USD/h that instances created on a machine bill on top of their ask's price: hosts reprice
+   * between the search and the rent (providers.md §5: the billed `dph_total` is read after
+   * renting, not assumed).
+   */
+  markups: Map<number, number>;
 }
 
 const fail = (
@@ -224,7 +230,10 @@ function newRecord(state: VastState, ask: VastAsk, body: Record<string, unknown>
     createdAt: state.now(),
     destroyed: false,
     plan,
-    dphTotal: round(ask.dphBase + (ask.storageCost * disk) / 730, 4),
+    dphTotal: round(
+      ask.dphBase + (ask.storageCost * disk) / 730 + (state.markups.get(ask.machineId) ?? 0),
+      4,
+    ),
   };
 }
 

@@ -133,6 +133,11 @@ export class VastAiSim extends SimBase<VastState> {
     this.state.credit = usd;
   }
 
+  /** Instances later created on this machine bill `usdPerHour` more than their ask said (a host that repriced). */
+  billAbove(machineId: number, usdPerHour: number): void {
+    this.state.markups.set(machineId, usdPerHour);
+  }
+
   /** Adds a row to the account's instance list that anex cannot read as an instance. */
   addOddRow(row: unknown): void {
     this.state.oddRows.push(row);
@@ -214,6 +219,7 @@ function freshState(options: VastAiSimOptions): VastState {
     timings: { provisionMs: 5, loadingMs: 20, ...options.timings },
     now: options.now ?? Date.now,
     oddRows: [],
+    markups: new Map(),
     badKey: (request: SimRequest) => {
       const key = bearerToken(request);
       return key !== undefined && keys.length > 0 && !keys.includes(key);

@@ -44,6 +44,7 @@ function delegate(target: Cluster): Cluster {
     listPods: (...args) => target.listPods(...args),
     getPod: (...args) => target.getPod(...args),
     updatePodStatus: (...args) => target.updatePodStatus(...args),
+    annotatePod: (...args) => target.annotatePod(...args),
     recordEvent: (...args) => target.recordEvent(...args),
     finalizePod: (...args) => target.finalizePod(...args),
   };
