@@ -316,3 +316,61 @@ describe('plan (pure)', () => {
     expect(p.provision).toBeUndefined();
   });
 });
+
+describe('plan: the price actually billed', () => {
+  const billed = (price: number, phase: InstanceState = { phase: 'running' }) => ({
+    ...anInstance(phase),
+    pricePerHour: price,
+  });
+
+  it.each([
+    {
+      case: 'shows the billed rate on the pod and in the record when the container starts',
+      pod: { record: aRecord(), instances: [billed(0.5)] },
+      annotate: { 'anex.sh/billed-price': '0.5000' },
+      recordedPrice: 0.5,
+    },
+    {
+      case: 'shows it while the machine is still starting',
+      pod: { record: aRecord(), instances: [billed(0.25, { phase: 'starting' })] },
+      annotate: { 'anex.sh/billed-price': '0.2500' },
+      recordedPrice: 0.25,
+    },
+    {
+      case: 'writes nothing once the pod and the record show it',
+      pod: {
+        view: aView({ annotations: { 'anex.sh/gpu-names': 'RTX 4090', 'anex.sh/billed-price': '0.5000' } }),
+        record: aRecord({
+          stage: 'running',
+          startedAt: T0,
+          instance: { id: 'i-1', machineId: 'm-a', createdAt: T0, pricePerHour: 0.5 },
+        }),
+        instances: [billed(0.5)],
+      },
+      annotate: undefined,
+      recordedPrice: undefined,
+    },
+  ])('$case', ({ pod, annotate, recordedPrice }) => {
+    const decided = decide(pod);
+    expect(decided.annotate).toEqual(annotate);
+    const after = decided.after === 'delete' ? undefined : decided.after;
+    expect(after?.instance?.pricePerHour).toBe(recordedPrice);
+  });
+
+  it('destroys an instance billed above price-max, bans its machine and says so', () => {
+    const view = aView({ annotations: { 'anex.sh/gpu-names': 'RTX 4090', 'anex.sh/price-max': '0.40' } });
+    const decided = decide({ view, record: aRecord(), instances: [billed(0.5, { phase: 'starting' })] });
+    expect(decided.destroy).toEqual(['i-1']);
+    expect(decided.ban?.machineId).toBe('m-a');
+    expect(decided.events.map((e) => `${e.reason}: ${e.message}`)).toContain(
+      'PriceAboveMax: Instance i-1 bills $0.5000/h, above anex.sh/price-max $0.4000/h; it is destroyed and the next offer is tried',
+    );
+  });
+
+  it('keeps an instance billed at price-max (rounding slack of a hundredth of a cent)', () => {
+    const view = aView({ annotations: { 'anex.sh/gpu-names': 'RTX 4090', 'anex.sh/price-max': '0.50' } });
+    const decided = decide({ view, record: aRecord(), instances: [billed(0.50005)] });
+    expect(decided.destroy).toEqual([]);
+    expect(decided.label).toBe('started');
+  });
+});
