@@ -101,7 +101,8 @@ export function registerStatus(program: Command): void {
   addStoreOptions(command)
     .addHelpText(
       'after',
-      '\nCost is the instance price times the time since it was rented (an estimate; the provider bills).\n' +
+      '\n$/h is the rate the provider bills for the instance, read after renting (the offer price until then);\n' +
+        'cost is that rate times the time since it was rented (an estimate; the provider bills).\n' +
         'Exit codes: 0 ok, 1 failure (cluster or store unreachable), 2 invalid input.',
     )
     .action(status);
