@@ -59,12 +59,15 @@ export function suggestValue(wrong: string, values: readonly string[]): string |
 
 /**
  * The known GPU name closest to an unknown one, compared by folded key ({@link gpuKey}): the
- * fewest edits within the same threshold as {@link suggest} (ties: the shorter name), else
- * the shortest name whose key contains it ("4090" → "RTX 4090"); undefined when nothing is close.
+ * shortest name whose key contains it ("A6000" → "RTX A6000", "4090" → "RTX 4090"), else the
+ * fewest edits within the same threshold as {@link suggest} (ties: the shorter name);
+ * undefined when nothing is close.
  */
 export function suggestGpuName(unknown: string, names: readonly string[]): string | undefined {
   const key = gpuKey(unknown);
   if (key === '') return undefined;
+  const containing = names.filter((name) => gpuKey(name).includes(key));
+  if (containing.length > 0) return containing.sort((a, b) => a.length - b.length || a.localeCompare(b))[0];
   let best: string | undefined;
   let bestScore = Number.POSITIVE_INFINITY;
   for (const name of names) {
@@ -74,7 +77,5 @@ export function suggestGpuName(unknown: string, names: readonly string[]): strin
       bestScore = score;
     }
   }
-  if (bestScore <= Math.max(2, Math.floor(key.length / 3))) return best;
-  const containing = names.filter((name) => gpuKey(name).includes(key));
-  return containing.sort((a, b) => a.length - b.length || a.localeCompare(b))[0];
+  return bestScore <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
 }
