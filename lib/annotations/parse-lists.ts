@@ -1,5 +1,5 @@
-import { REGIONS, type Region, RUNPOD_CLOUD_TYPES, type RunPodCloudType } from '../offers/offer.ts';
 import { KNOWN_GPU_NAMES, providersOfGpu } from '../offers/gpu-catalog.ts';
+import { REGIONS, type Region, RUNPOD_CLOUD_TYPES, type RunPodCloudType } from '../offers/offer.ts';
 import { BOOLEAN_KEYS, LIST_KEYS, RELIABILITY_MIN_KEY } from './keys.ts';
 import type { Requirements } from './requirements.ts';
 import { suggestGpuName, suggestValue } from './suggest.ts';

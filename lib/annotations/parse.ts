@@ -3,10 +3,10 @@ import { providersOfGpu } from '../offers/gpu-catalog.ts';
 import { PROVIDERS, type ProviderName } from '../offers/offer.ts';
 import {
   CUDA_KEY,
-  LIST_KEYS,
   isAnexKey,
   isKnownKey,
   KNOWN_ANNOTATION_KEYS,
+  LIST_KEYS,
   NUMERIC_FIELDS,
   type NumericTarget,
   providerOfKey,

@@ -34,7 +34,8 @@ function recordingProvider() {
     apiKey: 'k',
     searchLimit: 10_000,
     fetch: async (input, init) => {
-      if (String(input).includes('/bundles/')) sent.push(JSON.parse(String(init?.body)) as Record<string, unknown>);
+      if (String(input).includes('/bundles/'))
+        sent.push(JSON.parse(String(init?.body)) as Record<string, unknown>);
       return fetch(input, init);
     },
   });
@@ -50,21 +51,29 @@ describe('Vast GPU names: the whole gpulist (vast audit #5, vast-cli vastai/data
 
   // Names the old table lacked: no gpu_name filter was sent and the 1000 cheapest offers of any
   // GPU came back, so these cards could be missed entirely.
-  it.each(['RTX A4500', 'RTX 2080 Ti', 'RTX 3070 Ti', 'RTX 5070', 'RTX 4060', 'RTX 5880 Ada', 'Quadro RTX 8000'])(
-    'the adapter pushes %s as a gpu_name filter and finds only that model',
-    async (name) => {
-      const { provider, sent } = recordingProvider();
-      const offers = await provider.listOffers(aRequirements('vastai', { gpuNames: [name] }), {});
-      expect(sent[0]?.gpu_name).toEqual({ in: [expect.any(String)] });
-      const wanted = (sent[0]?.gpu_name as { in: string[] }).in[0];
-      expect(offers.length).toBeGreaterThan(0);
-      expect(offers.filter((o) => o.gpuName !== wanted)).toEqual([]);
-    },
-  );
+  it.each([
+    'RTX A4500',
+    'RTX 2080 Ti',
+    'RTX 3070 Ti',
+    'RTX 5070',
+    'RTX 4060',
+    'RTX 5880 Ada',
+    'Quadro RTX 8000',
+  ])('the adapter pushes %s as a gpu_name filter and finds only that model', async (name) => {
+    const { provider, sent } = recordingProvider();
+    const offers = await provider.listOffers(aRequirements('vastai', { gpuNames: [name] }), {});
+    const filter = sent[0]?.gpu_name as { in: string[] } | undefined;
+    expect(filter?.in).toHaveLength(1);
+    const wanted = filter?.in[0];
+    expect(offers.length).toBeGreaterThan(0);
+    expect(offers.filter((o) => o.gpuName !== wanted)).toEqual([]);
+  });
 
   it('a model only RunPod lists matches no Vast offer, and no search is sent', async () => {
     const { provider, sent } = recordingProvider();
-    expect(await provider.listOffers(aRequirements('vastai', { gpuNames: ['RTX 4000 Ada SFF'] }), {})).toEqual([]);
+    expect(
+      await provider.listOffers(aRequirements('vastai', { gpuNames: ['RTX 4000 Ada SFF'] }), {}),
+    ).toEqual([]);
     expect(sent).toEqual([]);
   });
 });
@@ -89,7 +98,10 @@ describe('Vast RAM and CPU: the host total vs the instance share (vast audit #6,
 
   it('ram-min keeps only offers whose share is enough, though the host total passes the server filter', async () => {
     const { provider, sent } = recordingProvider();
-    const requirements = aRequirements('vastai', { ramMb: { min: 128_000 }, vastai: { verifiedOnly: false } });
+    const requirements = aRequirements('vastai', {
+      ramMb: { min: 128_000 },
+      vastai: { verifiedOnly: false },
+    });
     const offers = await provider.listOffers(requirements, {});
     expect(sent[0]?.cpu_ram).toEqual({ gte: 128_000 });
     const hostRam = new Map((await search({})).map((row) => [String(row.id), row.cpu_ram as number]));
@@ -113,7 +125,9 @@ describe('Vast reliability (vast audit "What anex ignores"; search_offers.yaml `
     expect(high.length).toBeGreaterThan(0);
     expect(high.length).toBeLessThan(all.length);
     expect(high.every((row) => (row.reliability as number) >= 0.97)).toBe(true);
-    expect((await search({ reliability2: { gte: 0.97 } })).map((row) => row.id)).toEqual(high.map((row) => row.id));
+    expect((await search({ reliability2: { gte: 0.97 } })).map((row) => row.id)).toEqual(
+      high.map((row) => row.id),
+    );
   });
 
   it('the adapter pushes reliability-min and every offer it returns meets it, cheapest first', async () => {
@@ -136,14 +150,20 @@ describe('Vast `rented` (vast audit #12: search_offers.yaml, vast-cli 52b515c)',
     const ids = async (body: Record<string, unknown>) => (await search(body)).map((row) => row.id);
     expect(await ids({ rented: { eq: false } })).toContain(first.id);
     expect(await ids({ rentable: { eq: true } })).not.toContain(first.id);
-    expect((await search({})).find((row) => row.id === first.id)).toMatchObject({ rentable: false, rented: false });
+    expect((await search({})).find((row) => row.id === first.id)).toMatchObject({
+      rentable: false,
+      rented: false,
+    });
   });
 });
 
 describe('Vast extra_env (vast audit #15: show_instances.yaml example)', () => {
   it('echoes the -p port keys, and the adapter still reads its tag', async () => {
     const { provider } = recordingProvider();
-    const [offer] = await provider.listOffers(aRequirements('vastai', { vastai: { verifiedOnly: false } }), {});
+    const [offer] = await provider.listOffers(
+      aRequirements('vastai', { vastai: { verifiedOnly: false } }),
+      {},
+    );
     if (!offer) throw new Error('no offer');
     const created = await provider.create(offer, aLaunch({ ports: ['8080/http'] }), aTag(), {});
     if (created.outcome !== 'created') throw new Error(created.outcome);

@@ -17,7 +17,15 @@ export interface SimGpuModel {
   cpuArch: 'amd64' | 'arm64';
 }
 
-type Row = readonly [name: string, vramMb: number, cap: number, bw: number, tflops: number, price: number, weight: number];
+type Row = readonly [
+  name: string,
+  vramMb: number,
+  cap: number,
+  bw: number,
+  tflops: number,
+  price: number,
+  weight: number,
+];
 
 /**
  * Every `gpu_name` Vast lists (vast-cli `vastai/data/query.py`, the constants "from
@@ -189,7 +197,10 @@ const model =
     cpuArch: name === 'GH200 SXM' ? 'arm64' : 'amd64',
   });
 
-export const VAST_GPU_MODELS: readonly SimGpuModel[] = [...NVIDIA.map(model('nvidia')), ...AMD.map(model('amd'))];
+export const VAST_GPU_MODELS: readonly SimGpuModel[] = [
+  ...NVIDIA.map(model('nvidia')),
+  ...AMD.map(model('amd')),
+];
 
 /** Locations as hosts write them: free text ending in ", <ISO-3166 alpha-2>". */
 export const VAST_LOCATIONS: readonly (readonly [string | null, number])[] = [

@@ -82,8 +82,16 @@ describe('parseRequirements: lists (OR within a list)', () => {
   });
 
   it.each([
-    ['MI300X', 'vastai', 'anex.sh/gpu-names: "MI300X" is not a Vast.AI GPU model; no Vast.AI offer matches it'],
-    ['RTX 5880Ada', 'runpod', 'anex.sh/gpu-names: "RTX 5880Ada" is not a RunPod GPU model; no RunPod offer matches it'],
+    [
+      'MI300X',
+      'vastai',
+      'anex.sh/gpu-names: "MI300X" is not a Vast.AI GPU model; no Vast.AI offer matches it',
+    ],
+    [
+      'RTX 5880Ada',
+      'runpod',
+      'anex.sh/gpu-names: "RTX 5880Ada" is not a RunPod GPU model; no RunPod offer matches it',
+    ],
   ] as const)('accepts %j, known to one provider, with a warning on a %s pod', (name, provider, warning) => {
     const requirements = accepted({ 'anex.sh/gpu-names': `RTX 4090,${name}` }, provider);
     expect(requirements.gpuNames).toEqual(['RTX 4090', name]);
@@ -100,11 +108,14 @@ describe('parseRequirements: lists (OR within a list)', () => {
     expect(accepted({ 'vastai.anex.sh/reliability-min': value }).vastai.reliabilityMin).toBe(expected);
   });
 
-  it.each(['98%', '1.5', '-0.1', 'high', '', '0.9.1'])('refuses vastai.anex.sh/reliability-min %j', (value) => {
-    expect(rejected({ 'vastai.anex.sh/reliability-min': value })).toEqual([
-      `vastai.anex.sh/reliability-min: ${JSON.stringify(value)} is not a reliability score; expected a decimal from 0 to 1 (e.g. "0.98")`,
-    ]);
-  });
+  it.each(['98%', '1.5', '-0.1', 'high', '', '0.9.1'])(
+    'refuses vastai.anex.sh/reliability-min %j',
+    (value) => {
+      expect(rejected({ 'vastai.anex.sh/reliability-min': value })).toEqual([
+        `vastai.anex.sh/reliability-min: ${JSON.stringify(value)} is not a reliability score; expected a decimal from 0 to 1 (e.g. "0.98")`,
+      ]);
+    },
+  );
 
   it('ignores vastai.anex.sh/reliability-min on a RunPod pod, with a warning', () => {
     const requirements = accepted({ 'vastai.anex.sh/reliability-min': '0.9' }, 'runpod');

@@ -45,7 +45,8 @@ describe('PROVIDER_GPU_NAMES', () => {
 
   it('folds two Vast names onto one key only where they name one model (providers.md §6)', () => {
     const byKey = new Map<string, string[]>();
-    for (const name of PROVIDER_GPU_NAMES.vastai) byKey.set(gpuKey(name), [...(byKey.get(gpuKey(name)) ?? []), name]);
+    for (const name of PROVIDER_GPU_NAMES.vastai)
+      byKey.set(gpuKey(name), [...(byKey.get(gpuKey(name)) ?? []), name]);
     const shared = [...byKey.values()].filter((names) => names.length > 1);
     expect(shared).toEqual([
       ['A100 SXM4', 'A100 SXM'],
@@ -74,7 +75,10 @@ describe('providerGpuNames', () => {
   it.each([
     [['RTX 4080 SUPER'], ['RTX 4080S']],
     [['A100 SXM'], ['A100 SXM4', 'A100 SXM']],
-    [['RTX 6000 Ada', 'rtx_a4500'], ['RTX 6000Ada', 'RTX A4500']],
+    [
+      ['RTX 6000 Ada', 'rtx_a4500'],
+      ['RTX 6000Ada', 'RTX A4500'],
+    ],
     [['Quadro RTX 5000'], ['Q RTX 5000']],
     [['RTX 2080 SUPER'], ['RTX 2080S']],
     [['V100 SXM2'], []],

@@ -96,7 +96,11 @@ describe('normalizeVastSearch', () => {
     ['gpu_frac 0.25 of a 256000 MB host', { gpu_frac: 0.25, cpu_cores: 64, cpu_cores_effective: 16 }, 64000],
     ['the whole machine (gpu_frac 1)', { gpu_frac: 1 }, 256000],
     ['no gpu_frac: the core share 8/32', { cpu_cores: 32, cpu_cores_effective: 8 }, 64000],
-    ['gpu_frac out of range: the core share', { gpu_frac: 2, cpu_cores: 32, cpu_cores_effective: 16 }, 128000],
+    [
+      'gpu_frac out of range: the core share',
+      { gpu_frac: 2, cpu_cores: 32, cpu_cores_effective: 16 },
+      128000,
+    ],
     ['a fractional share rounds down', { gpu_frac: 1 / 3 }, 85333],
     ['no share reported: unknown, not the host total', { cpu_cores: 0, cpu_cores_effective: 4 }, undefined],
   ])('ramMb: %s → %s', (_name, fields, ramMb) => {
