@@ -83,6 +83,8 @@ export const LIST_KEYS = {
   cloudType: `${PROVIDER_PREFIXES.runpod}cloud-type`,
   dataCenterIds: `${PROVIDER_PREFIXES.runpod}datacenter-ids`,
 } as const;
+/** `vastai.anex.sh/reliability-min`: a floor only (an exact reliability means nothing). */
+export const RELIABILITY_MIN_KEY = `${PROVIDER_PREFIXES.vastai}reliability-min`;
 export const BOOLEAN_KEYS = {
   verifiedOnly: `${PROVIDER_PREFIXES.vastai}verified-only`,
   datacenterOnly: `${PROVIDER_PREFIXES.vastai}datacenter-only`,
@@ -120,6 +122,7 @@ function allKeys(): string[] {
   keys.push(BOOLEAN_KEYS.verifiedOnly, BOOLEAN_KEYS.datacenterOnly, dlperf, rangeKey(dlperf, 'min'));
   keys.push(
     rangeKey(dlperf, 'max'),
+    RELIABILITY_MIN_KEY,
     LIST_KEYS.cloudType,
     LIST_KEYS.dataCenterIds,
     BOOLEAN_KEYS.keepGpuTypePriority,

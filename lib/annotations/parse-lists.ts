@@ -1,7 +1,8 @@
+import { KNOWN_GPU_NAMES, providersOfGpu } from '../offers/gpu-catalog.ts';
 import { REGIONS, type Region, RUNPOD_CLOUD_TYPES, type RunPodCloudType } from '../offers/offer.ts';
-import { BOOLEAN_KEYS, LIST_KEYS } from './keys.ts';
+import { BOOLEAN_KEYS, LIST_KEYS, RELIABILITY_MIN_KEY } from './keys.ts';
 import type { Requirements } from './requirements.ts';
-import { suggestValue } from './suggest.ts';
+import { suggestGpuName, suggestValue } from './suggest.ts';
 import { parseBoolean, parseComputeCap, parseList } from './values.ts';
 
 type Annotations = Readonly<Record<string, string>>;
@@ -34,6 +35,23 @@ function parseComputeCaps(raw: string, errors: string[]): string[] | undefined {
   return caps.every((c) => c !== undefined) ? [...new Set(caps)] : undefined;
 }
 
+/**
+ * GPU names as written, each known to at least one provider (lib/offers/gpu-catalog.ts): a
+ * name none lists is refused with the closest known one, never searched without a GPU filter.
+ */
+function parseGpuNames(raw: string, errors: string[]): string[] | undefined {
+  const items = parseList(LIST_KEYS.gpuNames, raw, 'RTX 4090,RTX 3090', errors);
+  if (items === undefined) return undefined;
+  const unknown = items.filter((item) => providersOfGpu(item).length === 0);
+  for (const item of unknown) {
+    const hint = suggestGpuName(item, KNOWN_GPU_NAMES);
+    errors.push(
+      `${LIST_KEYS.gpuNames}: ${JSON.stringify(item)} is not a GPU model any provider lists${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; expected a model name such as "RTX 4090" or "H100 SXM" (the list: docs/annotations.md)`,
+    );
+  }
+  return unknown.length === 0 ? items : undefined;
+}
+
 /** region, gpu-names, compute-cap: OR within each list. */
 export function parseSharedLists(annotations: Annotations, errors: string[]): SharedLists {
   const out: SharedLists = {};
@@ -42,8 +60,7 @@ export function parseSharedLists(annotations: Annotations, errors: string[]): Sh
   const computeCap = annotations[LIST_KEYS.computeCap];
   const regions = region === undefined ? undefined : parseRegions(region, errors);
   if (regions !== undefined) out.regions = regions;
-  const names =
-    gpuNames === undefined ? undefined : parseList(LIST_KEYS.gpuNames, gpuNames, 'RTX 4090,RTX 3090', errors);
+  const names = gpuNames === undefined ? undefined : parseGpuNames(gpuNames, errors);
   if (names !== undefined) out.gpuNames = names;
   const caps = computeCap === undefined ? undefined : parseComputeCaps(computeCap, errors);
   if (caps !== undefined) out.computeCaps = caps;
@@ -80,6 +97,19 @@ function parseDataCenterIds(raw: string, errors: string[]): string[] | undefined
   return bad.length === 0 ? [...new Set(ids)] : undefined;
 }
 
+const RELIABILITY = /^(?:0(?:\.\d+)?|1(?:\.0*)?|\.\d+)$/;
+
+/** A decimal from 0 to 1 ("0.98"): Vast's `reliability` score. */
+function readReliability(annotations: Annotations, errors: string[]): number | undefined {
+  const raw = annotations[RELIABILITY_MIN_KEY];
+  if (raw === undefined) return undefined;
+  if (RELIABILITY.test(raw.trim())) return Number(raw.trim());
+  errors.push(
+    `${RELIABILITY_MIN_KEY}: ${JSON.stringify(raw)} is not a reliability score; expected a decimal from 0 to 1 (e.g. "0.98")`,
+  );
+  return undefined;
+}
+
 function readBoolean(annotations: Annotations, key: string, errors: string[]): boolean | undefined {
   const raw = annotations[key];
   return raw === undefined ? undefined : parseBoolean(key, raw, errors);
@@ -92,6 +122,7 @@ export function parseProviderKeys(
 ): Pick<Requirements, 'vastai' | 'runpod'> {
   const verifiedOnly = readBoolean(annotations, BOOLEAN_KEYS.verifiedOnly, errors);
   const datacenterOnly = readBoolean(annotations, BOOLEAN_KEYS.datacenterOnly, errors);
+  const reliabilityMin = readReliability(annotations, errors);
   const keepPriority = readBoolean(annotations, BOOLEAN_KEYS.keepGpuTypePriority, errors);
   const cloud = annotations[LIST_KEYS.cloudType];
   const dcs = annotations[LIST_KEYS.dataCenterIds];
@@ -101,6 +132,7 @@ export function parseProviderKeys(
     vastai: {
       verifiedOnly: verifiedOnly ?? true,
       ...(datacenterOnly === undefined ? {} : { datacenterOnly }),
+      ...(reliabilityMin === undefined ? {} : { reliabilityMin }),
     },
     runpod: {
       keepGpuTypePriority: keepPriority ?? false,

@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { providersOfGpu } from '../offers/gpu-catalog.ts';
 import { PROVIDERS, type ProviderName } from '../offers/offer.ts';
 import {
   CUDA_KEY,
   isAnexKey,
   isKnownKey,
   KNOWN_ANNOTATION_KEYS,
+  LIST_KEYS,
   NUMERIC_FIELDS,
   type NumericTarget,
   providerOfKey,
@@ -121,6 +123,16 @@ function resolveGpuCount({ annotated, gpuLimits, provider, findings, warnings }:
   return undefined;
 }
 
+/** A warning per requested GPU the pod's provider does not list (another provider does). */
+function otherProvidersGpus(names: readonly string[] | undefined, provider: ProviderName): string[] {
+  return (names ?? [])
+    .filter((name) => !providersOfGpu(name).includes(provider))
+    .map(
+      (name) =>
+        `${LIST_KEYS.gpuNames}: ${JSON.stringify(name)} is not a ${providerTitle(provider)} GPU model; no ${providerTitle(provider)} offer matches it`,
+    );
+}
+
 /**
  * The offers a disk annotation keeps: an exact `disk-space-gb` is the disk to allocate (the
  * seed: "container disk to allocate"), so it keeps every offer with at least that much free —
@@ -171,6 +183,7 @@ export function parseRequirements(input: RequirementsInput): ParseResult {
     warnings: screened.warnings,
   });
   if (errors.length > 0) return { ok: false, errors, warnings: screened.warnings };
+  screened.warnings.push(...otherProvidersGpus(lists.gpuNames, provider));
   const { dlperf, diskGb, gpuCount: _annotatedCount, ...shared } = numerics;
   if (provider === 'runpod' && diskGb !== undefined) {
     findings.notes.push(

@@ -43,6 +43,8 @@ export interface Requirements {
     verifiedOnly: boolean;
     datacenterOnly?: boolean;
     dlperf?: NumericConstraint;
+    /** `vastai.anex.sh/reliability-min`: the host's reliability score (0-1) at least this. */
+    reliabilityMin?: number;
   };
   runpod: {
     /** unset: both tiers */

@@ -1,3 +1,5 @@
+import { gpuKey } from '../offers/gpu-names.ts';
+
 /** Levenshtein distance (insert, delete, substitute cost 1). */
 export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -53,4 +55,27 @@ export function suggestValue(wrong: string, values: readonly string[]): string |
     }
   }
   return bestScore <= Math.max(2, Math.floor(wrong.length / 3)) ? best : undefined;
+}
+
+/**
+ * The known GPU name closest to an unknown one, compared by folded key ({@link gpuKey}): the
+ * shortest name whose key contains it ("A6000" → "RTX A6000", "4090" → "RTX 4090"), else the
+ * fewest edits within the same threshold as {@link suggest} (ties: the shorter name);
+ * undefined when nothing is close.
+ */
+export function suggestGpuName(unknown: string, names: readonly string[]): string | undefined {
+  const key = gpuKey(unknown);
+  if (key === '') return undefined;
+  const containing = names.filter((name) => gpuKey(name).includes(key));
+  if (containing.length > 0) return containing.sort((a, b) => a.length - b.length || a.localeCompare(b))[0];
+  let best: string | undefined;
+  let bestScore = Number.POSITIVE_INFINITY;
+  for (const name of names) {
+    const score = editDistance(key, gpuKey(name));
+    if (score < bestScore || (score === bestScore && name.length < (best?.length ?? 0))) {
+      best = name;
+      bestScore = score;
+    }
+  }
+  return bestScore <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
 }

@@ -22,6 +22,7 @@ export function offerView(offer: Offer): Record<string, unknown> {
     cudaMax: offer.cudaMax,
     verified: offer.verified,
     datacenter: offer.datacenter,
+    reliability: offer.reliability,
     cloudType: offer.cloudType,
     dataCenterId: offer.dataCenterId,
     stock: offer.stock,

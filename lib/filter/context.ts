@@ -47,6 +47,8 @@ export interface FilterContext {
   diskGb: Bounds;
   diskBwMBps: Bounds;
   dlperf: Bounds;
+  /** `vastai.anex.sh/reliability-min`; undefined when unset or another provider's pod */
+  reliabilityMin: number | undefined;
   verifiedOnly: boolean;
   datacenterOnly: boolean;
   cloudTypes: readonly string[] | undefined;
@@ -157,6 +159,7 @@ export function compileContext(requirements: Requirements, bans: readonly Ban[],
     diskGb: boundsOf(r.diskGb),
     diskBwMBps: boundsOf(r.diskBwMBps),
     dlperf: boundsOf(r.provider === 'vastai' ? r.vastai.dlperf : undefined),
+    reliabilityMin: r.provider === 'vastai' ? r.vastai.reliabilityMin : undefined,
     verifiedOnly: r.provider === 'vastai' && r.vastai.verifiedOnly,
     datacenterOnly: r.provider === 'vastai' && r.vastai.datacenterOnly === true,
     cloudTypes: r.provider === 'runpod' && r.runpod.cloudTypes ? [...r.runpod.cloudTypes] : undefined,

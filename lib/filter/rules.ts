@@ -133,6 +133,15 @@ export const RULES: readonly FilterRule[] = [
   },
   numericRule('dlperf', 'dlperf', '', (o, c) => within(o.dlperf, c.dlperf)),
   {
+    name: 'reliability-min',
+    applies: (ctx) => ctx.reliabilityMin !== undefined,
+    test: (offer, ctx) => offer.reliability !== undefined && offer.reliability >= (ctx.reliabilityMin ?? 0),
+    why: (offer, ctx) =>
+      offer.reliability === undefined
+        ? 'reliability unknown (the offer does not report it)'
+        : `reliability ${offer.reliability} < reliability-min ${ctx.reliabilityMin}`,
+  },
+  {
     name: 'cloud-type',
     applies: (ctx) => ctx.cloudTypes !== undefined,
     test: (offer, ctx) => contains(ctx.cloudTypes, offer.cloudType),

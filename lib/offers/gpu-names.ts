@@ -25,6 +25,16 @@ const ALIASES: Readonly<Record<string, string>> = {
   rtx4070s: 'rtx4070super',
   rtx4070sti: 'rtx4070tisuper',
   rtx4070superti: 'rtx4070tisuper',
+  rtx2060s: 'rtx2060super',
+  rtx2070s: 'rtx2070super',
+  rtx2080s: 'rtx2080super',
+  gtx1650s: 'gtx1650super',
+  gtx1660s: 'gtx1660super',
+  // Vast "GeForce 970" folds to "970"; people write "GTX 970".
+  '970': 'gtx970',
+  // RunPod ids of models whose display name is shorter ("NVIDIA B300 SXM6 AC" is "B300").
+  b300sxm6ac: 'b300',
+  v100fhhl16gb: 'v100fhhl',
   // Workstation edition: Vast "WS", RunPod "WK".
   rtxpro6000wk: 'rtxpro6000ws',
   rtxpro6000workstationedition: 'rtxpro6000ws',
@@ -39,6 +49,9 @@ const ALIASES: Readonly<Record<string, string>> = {
   rtx4000adageneration: 'rtx4000ada',
   rtx4000sffadageneration: 'rtx4000adasff',
   rtx2000adageneration: 'rtx2000ada',
+  rtx4500adageneration: 'rtx4500ada',
+  rtx5000adageneration: 'rtx5000ada',
+  rtx5880adageneration: 'rtx5880ada',
   // RunPod ids carry memory and form factor ("NVIDIA A100 80GB PCIe", "NVIDIA A100-SXM4-80GB").
   a10080gbpcie: 'a100pcie',
   a100sxm480gb: 'a100sxm',
@@ -47,7 +60,13 @@ const ALIASES: Readonly<Record<string, string>> = {
   v100sxm216gb: 'v100sxm2',
   // Quadro RTX 8000: Vast "Q RTX 8000".
   quadrortx8000: 'qrtx8000',
+  quadrortx6000: 'qrtx6000',
+  quadrortx5000: 'qrtx5000',
+  quadrortx4000: 'qrtx4000',
   // AMD Instinct: Vast "InstinctMI250X", RunPod "MI300X" (id "AMD Instinct MI300X OAM").
+  instinctmi50: 'mi50',
+  instinctmi100: 'mi100',
+  instinctmi210: 'mi210',
   instinctmi250x: 'mi250x',
   instinctmi300xoam: 'mi300x',
   mi300xoam: 'mi300x',

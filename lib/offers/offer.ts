@@ -57,7 +57,10 @@ export interface Offer {
   cudaMax?: string;
   /** vCPUs the renter gets. */
   cpuCores?: number;
-  /** System RAM in MB (Vast `cpu_ram` as reported). */
+  /**
+   * System RAM in MB the renter gets. Vast: the offer's share of the host's `cpu_ram`
+   * (lib/offers/normalize/vastai.ts), not the host total.
+   */
   ramMb?: number;
   /** USD per hour for the whole offer (Vast `dph_total` incl. storage; RunPod per-GPU × count). */
   pricePerHour: number;
@@ -79,6 +82,8 @@ export interface Offer {
   datacenter?: boolean;
   /** Vast DLPerf score. */
   dlperf?: number;
+  /** Vast host reliability score, 0-1 (`reliability`, alias `reliability2`). */
+  reliability?: number;
   /** RunPod cloud tier of this offer. */
   cloudType?: RunPodCloudType;
   /** RunPod data-center id (e.g. "EU-RO-1"). */

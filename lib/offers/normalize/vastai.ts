@@ -8,7 +8,8 @@ import { regionOfCountry } from '../regions.ts';
  * Vast.AI search (`POST /api/v0/bundles/` → `{"offers":[…]}`) → Offer[] (providers.md §2.4,
  * §2.5, §2.15). Vast already reports the seed's units (MB, GB/s, TFLOPS, Mbps, GB, MB/s,
  * USD/h), so conversion is limited to compute capability (860 → "8.6"), CUDA (12.8 →
- * "12.8"), the country code and the booleans. The schemas are exported for the provider
+ * "12.8"), the country code, the booleans, and RAM, which Vast reports for the whole host
+ * (the offer gets its share, {@link effectiveRamMb}). The schemas are exported for the provider
  * client, which parses live responses with them.
  */
 
@@ -33,8 +34,12 @@ export const vastOfferSchema = z.object({
   total_flops: optionalNumber,
   compute_cap: optionalNumber,
   cuda_max_good: z.union([num, z.string()]).nullish(),
+  cpu_cores: optionalNumber,
   cpu_cores_effective: optionalNumber,
   cpu_ram: optionalNumber,
+  gpu_frac: optionalNumber,
+  reliability: optionalNumber,
+  reliability2: optionalNumber,
   disk_space: optionalNumber,
   disk_bw: optionalNumber,
   inet_up: optionalNumber,
@@ -73,6 +78,34 @@ export function countryOfGeolocation(geolocation: string | null | undefined): st
   return /^[A-Za-z]{2}$/.test(last) ? last.toUpperCase() : undefined;
 }
 
+/**
+ * The offer's share of the host, 0 < share ≤ 1. Vast's docs (guides/instances/
+ * docker-environment.mdx): "System RAM is allocated similarly to CPU, each instance gets a
+ * fraction proportional to its share of attached GPUs" — that share is `gpu_frac` (offer GPUs
+ * ÷ machine GPUs). Without it, `cpu_cores_effective / cpu_cores`, as gpuhunt's vastai.py
+ * computes memory (the CPU share follows the same rule). Undefined when neither is reported.
+ */
+function hostShare(row: VastOfferRow): number | undefined {
+  const valid = (share: number) => Number.isFinite(share) && share > 0 && share <= 1;
+  if (row.gpu_frac != null && valid(row.gpu_frac)) return row.gpu_frac;
+  if (row.cpu_cores_effective != null && row.cpu_cores != null && row.cpu_cores > 0) {
+    const share = row.cpu_cores_effective / row.cpu_cores;
+    if (valid(share)) return share;
+  }
+  return undefined;
+}
+
+/**
+ * RAM the instance gets, MB: `cpu_ram` is the **host's** total (vast audit #6; gpuhunt
+ * `memory = cpu_ram * cpu_cores_effective / cpu_cores`), so a 1-of-4-GPU slice of a 256 GB
+ * host gets about 64 GB. Rounded down, and unknown when no share is reported: the host total
+ * would over-promise.
+ */
+export function effectiveRamMb(row: VastOfferRow): number | undefined {
+  const share = hostShare(row);
+  return row.cpu_ram == null || share === undefined ? undefined : Math.floor(row.cpu_ram * share);
+}
+
 function addMeasurements(offer: Offer, row: VastOfferRow): void {
   if (row.gpu_mem_bw != null) offer.vramBandwidthGBps = row.gpu_mem_bw;
   if (row.total_flops != null) offer.tflops = row.total_flops;
@@ -80,12 +113,15 @@ function addMeasurements(offer: Offer, row: VastOfferRow): void {
   const cuda = row.cuda_max_good == null ? undefined : cudaOf(row.cuda_max_good);
   if (cuda !== undefined) offer.cudaMax = cuda;
   if (row.cpu_cores_effective != null) offer.cpuCores = row.cpu_cores_effective;
-  if (row.cpu_ram != null) offer.ramMb = row.cpu_ram;
+  const ram = effectiveRamMb(row);
+  if (ram !== undefined) offer.ramMb = ram;
   if (row.inet_up != null) offer.uploadMbps = row.inet_up;
   if (row.inet_down != null) offer.downloadMbps = row.inet_down;
   if (row.disk_space != null) offer.diskGb = row.disk_space;
   if (row.disk_bw != null) offer.diskBwMBps = row.disk_bw;
   if (row.dlperf != null) offer.dlperf = row.dlperf;
+  const reliability = row.reliability ?? row.reliability2;
+  if (reliability != null) offer.reliability = reliability;
 }
 
 function addPlaceAndTrust(offer: Offer, row: VastOfferRow): void {

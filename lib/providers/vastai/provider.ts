@@ -15,7 +15,7 @@ import type {
 import { VAST_DEFAULT_BASE_URL, VastAiClient, type VastClientOptions } from './client.ts';
 import { toCreateBody, toInstance, toInstanceState, toOffer } from './mapper.ts';
 import { VAST_PACE } from './pacing.ts';
-import { buildSearchBody } from './search-body.ts';
+import { buildSearchBody, vastGpuNames } from './search-body.ts';
 
 export interface VastAiProviderOptions extends VastClientOptions {
   /** This installation's cluster id; listTagged returns only its instances. Unset: every anex tag. */
@@ -68,6 +68,8 @@ export class VastAiProvider implements Provider {
   }
 
   async listOffers(requirements: Requirements, options: ListOffersOptions): Promise<Offer[]> {
+    // Only names another provider lists (the parser refused the rest): no Vast offer matches.
+    if (requirements.gpuNames && vastGpuNames(requirements.gpuNames).length === 0) return [];
     const body = buildSearchBody(requirements, {
       excludeMachineIds: options.excludeMachineIds,
       limit: this.#searchLimit,

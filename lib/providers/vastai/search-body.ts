@@ -1,82 +1,16 @@
 import type { NumericConstraint, Requirements, VersionConstraint } from '../../annotations/requirements.ts';
-import { acceptedGpuKeys, gpuKey } from '../../offers/gpu-names.ts';
+import { providerGpuNames } from '../../offers/gpu-catalog.ts';
 import type { Region } from '../../offers/offer.ts';
 import { COUNTRY_REGIONS } from '../../offers/regions.ts';
 
-/** Vast `gpu_name` values (vast-cli `vastai/data/query.py`, providers.md §2.14). */
-const VAST_GPU_NAMES = [
-  'A10',
-  'A10g',
-  'A16',
-  'A30',
-  'A40',
-  'A100 PCIE',
-  'A100 SXM4',
-  'A100 SXM',
-  'A100X',
-  'A800 PCIE',
-  'B200',
-  'GH200 SXM',
-  'H100 PCIE',
-  'H100 SXM',
-  'H100 NVL',
-  'H200',
-  'H200 NVL',
-  'L4',
-  'L40',
-  'L40S',
-  'Tesla T4',
-  'Tesla V100',
-  'Tesla P100',
-  'Tesla P40',
-  'RTX 3060',
-  'RTX 3060 Ti',
-  'RTX 3070',
-  'RTX 3080',
-  'RTX 3080 Ti',
-  'RTX 3090',
-  'RTX 3090 Ti',
-  'RTX 4060 Ti',
-  'RTX 4070',
-  'RTX 4070S',
-  'RTX 4070 Ti',
-  'RTX 4070S Ti',
-  'RTX 4080',
-  'RTX 4080S',
-  'RTX 4090',
-  'RTX 4090D',
-  'RTX 5070 Ti',
-  'RTX 5080',
-  'RTX 5090',
-  'RTX A4000',
-  'RTX A5000',
-  'RTX A6000',
-  'RTX 4000Ada',
-  'RTX 6000Ada',
-  'Q RTX 8000',
-  'RTX PRO 6000',
-  'RTX PRO 6000 S',
-  'RTX PRO 6000 WS',
-  'RTX PRO 6000 Max-Q',
-  'RTX PRO 4500',
-  'InstinctMI250X',
-  'RX 7900 XTX',
-  'PRO W7900',
-];
-
 /**
- * The Vast spellings of the requested names, or undefined when one name has no known Vast
- * spelling: pushing a partial list could hide offers, so then lib/filter matches locally.
+ * The Vast spellings of the requested names (lib/offers/gpu-catalog.ts holds Vast's full
+ * `gpu_name` list). Empty when no requested name is a Vast GPU: no Vast offer can match
+ * then, and {@link VastAiProvider} answers without searching. The annotation parser already
+ * refused names no provider knows, so an unfiltered search never happens (vast audit #5).
  */
-export function vastGpuNames(names: readonly string[]): string[] | undefined {
-  const out: string[] = [];
-  for (const name of names) {
-    const accepted = new Set(acceptedGpuKeys(name));
-    const matches = VAST_GPU_NAMES.filter((vast) => accepted.has(gpuKey(vast)));
-    if (matches.length === 0) return undefined;
-    out.push(...matches);
-  }
-  return [...new Set(out)];
+export function vastGpuNames(names: readonly string[]): string[] {
+  return providerGpuNames('vastai', names);
 }
 
 /** Country codes of the regions, for `geolocation in [...]`. */
@@ -133,6 +67,26 @@ function computeCaps(caps: readonly string[]): number[] {
   });
 }
 
+/**
+ * `cpu_ram` is the host's total RAM; the instance gets a share of it (lib/offers/normalize/
+ * vastai.ts, vast audit #6). The host total is at least the share, so only the lower bound is
+ * pushed as a loose pre-filter; the local filter checks the share against every bound.
+ */
+function hostRamFloor(constraint: NumericConstraint | undefined): Record<string, number> | undefined {
+  if (!constraint) return undefined;
+  const floor = 'exact' in constraint ? constraint.exact : constraint.min;
+  return floor === undefined ? undefined : { gte: floor };
+}
+
+/**
+ * `reliability` (0-1) is the column the search documents (search_offers.yaml: `reliability
+ * {"gte": 0.99}`); vast-cli's `reliability2` is an alias the server rewrites to it
+ * (`vastai/data/query.py`). Rows carry both.
+ */
+function reliabilityFilter(min: number | undefined): Record<string, number> | undefined {
+  return min === undefined ? undefined : { gte: min };
+}
+
 export interface SearchBodyOptions {
   excludeMachineIds?: readonly string[] | undefined;
   limit: number;
@@ -149,8 +103,10 @@ export function buildSearchBody(
   const names = requirements.gpuNames ? vastGpuNames(requirements.gpuNames) : undefined;
   const banned = (options.excludeMachineIds ?? []).map(Number).filter(Number.isInteger);
   const body: Record<string, unknown> = {
+    // `rentable` is what hides asks rented by anyone. `rented` is not sent: it means the
+    // caller's own rentals and the backend ignores it (search_offers.yaml; vast-cli 52b515c
+    // "backend doesnt filter by rented at all"; vast audit #12).
     rentable: { eq: true },
-    rented: { eq: false },
     verified: requirements.vastai.verifiedOnly ? { eq: true } : undefined,
     datacenter: requirements.vastai.datacenterOnly ? { eq: true } : undefined,
     gpu_name: names ? { in: names } : undefined,
@@ -160,13 +116,14 @@ export function buildSearchBody(
     gpu_mem_bw: numeric(requirements.vramBandwidthGBps),
     total_flops: numeric(requirements.tflops),
     cpu_cores_effective: numeric(requirements.cpuCores),
-    cpu_ram: numeric(requirements.ramMb),
+    cpu_ram: hostRamFloor(requirements.ramMb),
     dph_total: numeric(requirements.pricePerHour),
     inet_up: numeric(requirements.uploadMbps),
     inet_down: numeric(requirements.downloadMbps),
     disk_space: numeric(requirements.diskGb),
     disk_bw: numeric(requirements.diskBwMBps),
     dlperf: numeric(requirements.vastai.dlperf),
+    reliability: reliabilityFilter(requirements.vastai.reliabilityMin),
     cuda_max_good: cuda(requirements.cuda),
     compute_cap: computeCapFilter(requirements),
     geolocation: requirements.regions ? { in: countriesOfRegions(requirements.regions) } : undefined,

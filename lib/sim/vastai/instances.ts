@@ -107,7 +107,9 @@ export function renderInstance(
     image_uuid: record.image,
     image_runtype: record.runtype,
     image_args: record.args,
-    extra_env: Object.entries(record.env).filter(([key]) => !key.startsWith('-')),
+    // Port keys come back too: show_instances.yaml's example is
+    // `extra_env: [["DOG","CAT"],["-p 70001:70001","1"]]` (vast audit #15).
+    extra_env: Object.entries(record.env),
     onstart: record.onstart ?? '',
     start_date: record.createdAt / 1000,
     end_date: row.end_date,

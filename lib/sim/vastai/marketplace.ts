@@ -24,7 +24,10 @@ export interface VastMachine {
 
 /**
  * A seeded, deterministic market: machines with 1-8 GPUs, each listed as one ask for the
- * whole machine and sometimes a second ask for a slice of it (as Vast does, `gpu_frac`).
+ * whole machine and asks for slices of 1..N GPUs (as Vast does, `gpu_frac`). Every slice
+ * reports the host's `cpu_ram` and `cpu_cores`, as Vast does, and its share in
+ * `cpu_cores_effective` and `gpu_frac` (vast audit #6; docs docker-environment.mdx: RAM and
+ * CPU are allocated "proportional to its share of attached GPUs").
  */
 export function generateMarket(seed: number, offerCount: number) {
   const rng = new Rng(seed);
@@ -57,7 +60,7 @@ type MachineDraft = ReturnType<typeof buildMachine>;
 function buildMachine(rng: Rng, id: number, hostId: number) {
   const gpu = rng.weighted(VAST_GPU_MODELS.map((m) => [m, m.weight] as const));
   const gpuTotal = gpu.vramMb > 70_000 ? rng.pick([1, 2, 4, 8, 8]) : rng.pick([1, 1, 2, 2, 4, 8]);
-  const slices = gpuTotal > 1 && rng.chance(0.35) ? [gpuTotal, gpuTotal / 2] : [gpuTotal];
+  const slices = slicesOf(rng, gpuTotal);
   const location = rng.weighted(VAST_LOCATIONS);
   const datacenter = rng.chance(gpu.basePrice > 0.7 ? 0.6 : 0.2);
   const cpuCores = rng.pick([16, 32, 64, 128]);
@@ -84,7 +87,7 @@ function buildMachine(rng: Rng, id: number, hostId: number) {
       disk_bw: rng.float(300, 6000, 1),
       inet_up: rng.float(50, 5000, 1),
       inet_down: rng.float(100, 9000, 1),
-      reliability: rng.float(0.9, 0.9999, 4),
+      reliability: reliabilityOf(rng),
       verification: rng.weighted([
         ['verified', 8],
         ['unverified', 2],
@@ -95,9 +98,29 @@ function buildMachine(rng: Rng, id: number, hostId: number) {
       direct_port_count: rng.int(0, 200),
       static_ip: rng.chance(0.5),
       public_ipaddr: `198.51.${rng.int(0, 255)}.${rng.int(1, 254)}`,
-      cpu_arch: 'amd64',
+      cpu_arch: gpu.cpuArch,
     },
   };
+}
+
+/** The whole machine, then each smaller power-of-two slice with even odds. */
+function slicesOf(rng: Rng, gpuTotal: number): number[] {
+  const slices = [gpuTotal];
+  for (let n = gpuTotal / 2; n >= 1; n /= 2) if (Number.isInteger(n) && rng.chance(0.5)) slices.push(n);
+  return slices;
+}
+
+/**
+ * Host reliability (0-1), varied as Vast's is: most hosts above 0.95, a tail down to 0.5
+ * (so a `reliability` floor has something to remove).
+ */
+function reliabilityOf(rng: Rng): number {
+  const [lo, hi] = rng.weighted([
+    [[0.95, 0.9999], 7],
+    [[0.8, 0.95], 2],
+    [[0.5, 0.8], 1],
+  ] as const);
+  return rng.float(lo, hi, 4);
 }
 
 function buildAsk(rng: Rng, id: number, draft: MachineDraft, numGpus: number): VastAsk {
@@ -118,13 +141,16 @@ function buildAsk(rng: Rng, id: number, draft: MachineDraft, numGpus: number): V
     total_flops: totalFlops,
     dlperf,
     cpu_cores_effective: round((draft.static.cpu_cores as number) * gpuFrac, 1),
-    disk_space: round(rng.float(40, 2000, 0) * gpuFrac, 1),
+    // A slice's share of the host disk, never below what Vast's default allocation (8 GB) needs.
+    disk_space: round(Math.max(16, rng.float(40, 2000, 0) * gpuFrac), 1),
     dph_base: dphBase,
     min_bid: round(dphBase * 0.6, 4),
     storage_cost: storageCost,
     inet_up_cost: 0.005,
     inet_down_cost: 0.005,
     vericode: draft.static.verification === 'verified' ? 1 : 0,
+    // vast-cli `query.py`: `reliability2` is an alias of `reliability`; rows carry both (search_offers.yaml example).
+    reliability2: draft.static.reliability,
     rentable: true,
     rented: false,
     duration: rng.int(7, 180) * 86_400,

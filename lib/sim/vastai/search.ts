@@ -11,6 +11,10 @@ const NON_FILTER_KEYS = new Set([
   'allocated_storage',
   'disable_bundling',
   'select_cols',
+  // `rented`: "When set to true, include offers where the calling user already has rented
+  // GPUs" (search_offers.yaml), and vast-cli 52b515c: "backend doesnt filter by rented at
+  // all". The server ignores it; asks rented by anyone are hidden by `rentable` (vast audit #12).
+  'rented',
 ]);
 /** Docs default when `allocated_storage` is absent (GB). */
 const DEFAULT_ALLOCATED_STORAGE = 8;
@@ -49,7 +53,10 @@ export function searchAsks(
 
 interface RowView {
   ask: VastAsk;
-  rented: boolean;
+  /** Not rentable now: taken by anyone, or its GPUs are in use. */
+  unavailable: boolean;
+  /** The caller (the sim's one account) holds GPUs on this machine. */
+  rentedByCaller: boolean;
   total: number;
   diskHour: number;
   /** Sort keys, filled once before sorting. */
@@ -60,16 +67,22 @@ function viewOf(ask: VastAsk, machines: ReadonlyMap<number, VastMachine>, storag
   const machine = machines.get(ask.machineId);
   const free = machine ? machine.gpuTotal - machine.gpusInUse : 0;
   const diskHour = round((ask.storageCost * storage) / HOURS_PER_MONTH, 4);
-  return { ask, rented: ask.taken || free < ask.numGpus, diskHour, total: round(ask.dphBase + diskHour, 4) };
+  return {
+    ask,
+    unavailable: ask.taken || free < ask.numGpus,
+    rentedByCaller: (machine?.gpusInUse ?? 0) > 0,
+    diskHour,
+    total: round(ask.dphBase + diskHour, 4),
+  };
 }
 
 /** A column of the row as the server computes it for this search. */
 function get(view: RowView, field: string): unknown {
   switch (field) {
     case 'rentable':
-      return !view.rented;
+      return !view.unavailable;
     case 'rented':
-      return view.rented;
+      return view.rentedByCaller;
     case 'dph_total':
       return view.total;
     case 'dlperf_per_dphtotal':
@@ -82,8 +95,8 @@ function get(view: RowView, field: string): unknown {
 function materialize(view: RowView): Record<string, unknown> {
   return {
     ...view.ask.row,
-    rentable: !view.rented,
-    rented: view.rented,
+    rentable: !view.unavailable,
+    rented: view.rentedByCaller,
     dph_total: view.total,
     dlperf_per_dphtotal: get(view, 'dlperf_per_dphtotal'),
     search: { totalHour: view.total, gpuCostPerHour: view.ask.dphBase, diskHour: view.diskHour },

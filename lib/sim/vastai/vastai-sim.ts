@@ -13,7 +13,7 @@ import { type VastState, vastRoutes } from './routes.ts';
 export interface VastAiSimOptions {
   /** @default 1 */
   seed?: number;
-  /** Offers in the market. @default 500 */
+  /** Offers in the market (the real one has thousands of rows). @default 2000 */
   offers?: number;
   /** @default 0 (a free port) */
   port?: number;
@@ -207,7 +207,7 @@ export class VastAiSim extends SimBase<VastState> {
 }
 
 function freshState(options: VastAiSimOptions): VastState {
-  const { asks, machines } = generateMarket(options.seed ?? 1, options.offers ?? 500);
+  const { asks, machines } = generateMarket(options.seed ?? 1, options.offers ?? 2000);
   const keys = options.apiKeys ?? [];
   return {
     asks,

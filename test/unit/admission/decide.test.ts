@@ -76,6 +76,31 @@ describe('decideAdmission: annotations', () => {
     expect(verdict.message).toContain('anex.sh/vram-min: "20GB" is not a number of megabytes');
   });
 
+  // vast audit #5: an unknown GPU name is refused here, never searched without a GPU filter.
+  it('rejects a GPU name no provider lists, suggesting the closest one', () => {
+    const annotations = { ...VALID, 'anex.sh/gpu-names': 'RTX 4090, RTX 3090x' };
+    const { verdict } = decideAdmission(
+      aRequest({ object: aPod({ provider: 'vastai', annotations }) }),
+      SETTINGS,
+    );
+    expect(verdict.allowed).toBe(false);
+    expect(verdict.message).toContain(
+      'anex.sh/gpu-names: "RTX 3090x" is not a GPU model any provider lists (did you mean "RTX 3090"?)',
+    );
+  });
+
+  it('admits a GPU name only the other provider lists, with a warning', () => {
+    const annotations = { ...VALID, 'anex.sh/gpu-names': 'RTX 4090, MI300X' };
+    const { verdict } = decideAdmission(
+      aRequest({ object: aPod({ provider: 'vastai', annotations }) }),
+      SETTINGS,
+    );
+    expect(verdict).toEqual({
+      allowed: true,
+      warnings: [expect.stringContaining('"MI300X" is not a Vast.AI GPU model')],
+    });
+  });
+
   it('passes the other provider’s keys as warnings, not errors', () => {
     const annotations = { ...VALID, 'runpod.anex.sh/cloud-type': 'SECURE' };
     const { verdict } = decideAdmission(

@@ -56,6 +56,75 @@ describe('parseRequirements: lists (OR within a list)', () => {
     ]);
   });
 
+  // vast audit #5: a name no provider lists is refused with the closest known one, never
+  // searched without a GPU filter (lib/offers/gpu-catalog.ts).
+  it.each([
+    ['RTX 4090x', 'RTX 4090'],
+    ['4090', 'RTX 4090'],
+    ['A6000', 'RTX A6000'],
+    ['H100 SMX', 'H100 SXM'],
+    ['Radeon Zeta 9', undefined],
+  ])('refuses gpu-names %j (suggesting %j)', (name, hint) => {
+    expect(rejected({ 'anex.sh/gpu-names': `RTX 3090,${name}` })).toEqual([
+      `anex.sh/gpu-names: ${JSON.stringify(name)} is not a GPU model any provider lists${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; expected a model name such as "RTX 4090" or "H100 SXM" (the list: docs/annotations.md)`,
+    ]);
+  });
+
+  it.each([
+    'RTX 5880 Ada',
+    'NVIDIA RTX A4500',
+    'Quadro RTX 6000',
+    'Instinct MI210',
+    'GeForce RTX 2080 SUPER',
+    'rtx_5060_ti',
+  ])('accepts gpu-names %j, a spelling of a Vast model', (name) => {
+    expect(accepted({ 'anex.sh/gpu-names': name }).warnings).toEqual([]);
+  });
+
+  it.each([
+    [
+      'MI300X',
+      'vastai',
+      'anex.sh/gpu-names: "MI300X" is not a Vast.AI GPU model; no Vast.AI offer matches it',
+    ],
+    [
+      'RTX 5880Ada',
+      'runpod',
+      'anex.sh/gpu-names: "RTX 5880Ada" is not a RunPod GPU model; no RunPod offer matches it',
+    ],
+  ] as const)('accepts %j, known to one provider, with a warning on a %s pod', (name, provider, warning) => {
+    const requirements = accepted({ 'anex.sh/gpu-names': `RTX 4090,${name}` }, provider);
+    expect(requirements.gpuNames).toEqual(['RTX 4090', name]);
+    expect(requirements.warnings).toEqual([warning]);
+  });
+
+  it.each([
+    ['0.98', 0.98],
+    [' 0.9 ', 0.9],
+    ['1', 1],
+    ['0', 0],
+    ['.95', 0.95],
+  ])('vastai.anex.sh/reliability-min %j → %s', (value, expected) => {
+    expect(accepted({ 'vastai.anex.sh/reliability-min': value }).vastai.reliabilityMin).toBe(expected);
+  });
+
+  it.each(['98%', '1.5', '-0.1', 'high', '', '0.9.1'])(
+    'refuses vastai.anex.sh/reliability-min %j',
+    (value) => {
+      expect(rejected({ 'vastai.anex.sh/reliability-min': value })).toEqual([
+        `vastai.anex.sh/reliability-min: ${JSON.stringify(value)} is not a reliability score; expected a decimal from 0 to 1 (e.g. "0.98")`,
+      ]);
+    },
+  );
+
+  it('ignores vastai.anex.sh/reliability-min on a RunPod pod, with a warning', () => {
+    const requirements = accepted({ 'vastai.anex.sh/reliability-min': '0.9' }, 'runpod');
+    expect(requirements.vastai.reliabilityMin).toBeUndefined();
+    expect(requirements.warnings).toEqual([
+      'vastai.anex.sh/reliability-min is a Vast.AI annotation; ignored for a RunPod pod',
+    ]);
+  });
+
   it('refuses an empty gpu-names list', () => {
     expect(rejected({ 'anex.sh/gpu-names': ',' })).toEqual([
       'anex.sh/gpu-names: "," is an empty list; expected comma-separated values (e.g. "RTX 4090,RTX 3090")',
@@ -245,7 +314,7 @@ describe('parseRequirements: keys', () => {
   });
 
   it('lists every seed annotation among the known keys', () => {
-    expect(KNOWN_ANNOTATION_KEYS).toHaveLength(3 + 12 * 3 + 3 + 2 + 3 + 3);
+    expect(KNOWN_ANNOTATION_KEYS).toHaveLength(3 + 12 * 3 + 3 + 2 + 3 + 1 + 3);
     expect(KNOWN_ANNOTATION_KEYS).toEqual(
       expect.arrayContaining([
         'anex.sh/region',
@@ -254,6 +323,7 @@ describe('parseRequirements: keys', () => {
         'anex.sh/disk-bw-max',
         'anex.sh/cuda-min',
         'vastai.anex.sh/dlperf-max',
+        'vastai.anex.sh/reliability-min',
         'runpod.anex.sh/keep-gpu-type-priority',
       ]),
     );

@@ -198,6 +198,24 @@ describe('filter rules, one at a time', () => {
       [{ filter: 'dlperf', reason: 'dlperf 70 < dlperf-min 80' }],
     ],
     [
+      'reliability-min',
+      { vastai: { verifiedOnly: false, reliabilityMin: 0.98 } },
+      { reliability: 0.9799 },
+      [{ filter: 'reliability-min', reason: 'reliability 0.9799 < reliability-min 0.98' }],
+    ],
+    [
+      'reliability-min boundary is inclusive',
+      { vastai: { verifiedOnly: false, reliabilityMin: 0.98 } },
+      { reliability: 0.98 },
+      [],
+    ],
+    [
+      'reliability-min, unknown',
+      { vastai: { verifiedOnly: false, reliabilityMin: 0.5 } },
+      { reliability: undefined },
+      [{ filter: 'reliability-min', reason: 'reliability unknown (the offer does not report it)' }],
+    ],
+    [
       'AND across filters: every failing filter is reported',
       { regions: ['europe'], gpuCount: { min: 2 }, pricePerHour: { max: 0.3 } },
       { region: 'oceania' },

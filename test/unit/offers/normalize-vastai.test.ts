@@ -72,13 +72,15 @@ describe('normalizeVastSearch', () => {
         computeCap: '8.9',
         cudaMax: '12.8',
         cpuCores: 16,
-        ramMb: 257700,
+        // cpu_ram is the host's; a quarter of the GPUs (gpu_frac 0.25) gets a quarter (vast audit #6).
+        ramMb: 64425,
         pricePerHour: 0.3801,
         uploadMbps: 880.5,
         downloadMbps: 1710.2,
         diskGb: 412,
         diskBwMBps: 2650,
         dlperf: 71.3,
+        reliability: 0.9963,
         location: 'Texas, US',
         countryCode: 'US',
         region: 'north-america',
@@ -86,6 +88,35 @@ describe('normalizeVastSearch', () => {
         datacenter: false,
       },
     ]);
+  });
+
+  // vast audit #6: cpu_ram is the host total; the instance gets its GPU share (docs
+  // docker-environment.mdx), read from gpu_frac, else cpu_cores_effective / cpu_cores (gpuhunt vastai.py).
+  it.each([
+    ['gpu_frac 0.25 of a 256000 MB host', { gpu_frac: 0.25, cpu_cores: 64, cpu_cores_effective: 16 }, 64000],
+    ['the whole machine (gpu_frac 1)', { gpu_frac: 1 }, 256000],
+    ['no gpu_frac: the core share 8/32', { cpu_cores: 32, cpu_cores_effective: 8 }, 64000],
+    [
+      'gpu_frac out of range: the core share',
+      { gpu_frac: 2, cpu_cores: 32, cpu_cores_effective: 16 },
+      128000,
+    ],
+    ['a fractional share rounds down', { gpu_frac: 1 / 3 }, 85333],
+    ['no share reported: unknown, not the host total', { cpu_cores: 0, cpu_cores_effective: 4 }, undefined],
+  ])('ramMb: %s → %s', (_name, fields, ramMb) => {
+    const [offer] = normalizeVastSearch({
+      offers: [{ ...sampleRow, gpu_frac: null, cpu_cores: null, cpu_ram: 256000, ...fields }],
+    });
+    expect(offer?.ramMb).toBe(ramMb);
+  });
+
+  it.each([
+    ['reliability', { reliability: 0.97, reliability2: 0.5 }, 0.97],
+    ['reliability2 (its alias) when reliability is absent', { reliability: null, reliability2: 0.91 }, 0.91],
+    ['neither', { reliability: null }, undefined],
+  ])('reliability from %s', (_name, fields, reliability) => {
+    const [offer] = normalizeVastSearch({ offers: [{ ...sampleRow, ...fields }] });
+    expect(offer?.reliability).toBe(reliability);
   });
 
   it('tolerates nulls and missing optional fields, leaving them unknown', () => {
