@@ -120,7 +120,7 @@ func run() int {
 		logf("error: %v", err)
 		return 1
 	}
-	mark, previous, err := marker.Claim(marker.Path(markerDir(in.dir), in.podUID), in.podUID, time.Now())
+	mark, previous, err := claimMarker(in)
 	if previous != nil {
 		return restarted(client, in.podUID, previous)
 	}
@@ -175,7 +175,7 @@ func restarted(client *endpoint.Client, podUID string, previous *marker.State) i
 	if err := client.Report(context.Background(), podUID, report, 5); err != nil {
 		logf("status report '%s' not delivered: %v", report.State, err)
 	} else {
-		logf("reported '%s' again: the control plane ends the pod", report.State)
+		logf("reported '%s' again", report.State)
 	}
 	return code
 }
@@ -196,12 +196,16 @@ func restartReport(previous *marker.State) (endpoint.Report, int) {
 	}, code
 }
 
-// markerDir is where the restart marker lives: a place that survives a container restart.
-func markerDir(dir string) string {
-	if dir != "" {
-		return dir
+// claimMarker claims the restart marker in the work directory when one is set, else in the
+// temp directory: places in the container's filesystem, which survives a restart.
+func claimMarker(in inputs) (*marker.Marker, *marker.State, error) {
+	dir := in.dir
+	if dir == "" {
+		dir = os.TempDir()
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, err
 	}
-	return os.TempDir()
+	return marker.Claim(marker.Path(dir, in.podUID), in.podUID, time.Now())
 }
 
 func newClient(in inputs) (*endpoint.Client, error) {
