@@ -1,3 +1,4 @@
+import type { PodEventSink } from '../../lib/admission/pod-event.ts';
 import { type AnexConfig, loadConfigFromEnv } from '../../lib/config/config.ts';
 import { operatorBinariesFromEnv, type TunnelMode } from '../../lib/config/tunnel.ts';
 import type { Cluster } from '../../lib/kube/cluster.ts';
@@ -10,8 +11,9 @@ import { storeRateLimiter, tokenBucketLimiter } from '../../lib/tunnel/endpoint/
 import type { AgentEndpointDeps } from '../../lib/tunnel/endpoint/types.ts';
 import { s3Signer, storedAgentDownload, storedBinariesFromEnv, storedBinaryPins } from './agent-binaries.ts';
 import { clusterFrom } from './cluster.ts';
-import { credentials, once } from './composition-root.ts';
-import { logger } from './logger.ts';
+import { credentials, functionEnv, once } from './composition-root.ts';
+import { errorFields, logger } from './logger.ts';
+import { sqsPodEventSink } from './sqs-sink.ts';
 import { tunnelModeFor } from './tunnel-mode.ts';
 
 /** The agent endpoint, or why it is off (it then answers 503 and agents keep retrying). */
@@ -32,6 +34,8 @@ export function agentRootFor(options: {
   binaryPins?: AgentEndpointDeps['binaryPins'];
   /** where `/v1/agent/<arch>` redirects (the stack's agent binary); unset = 503 */
   agentDownload?: AgentEndpointDeps['agentDownload'];
+  /** the per-pod pass queue: an exit report asks for the pod's pass at once; unset = the tick only */
+  passes?: PodEventSink;
 }): AgentRoot {
   const { mode, store } = options;
   if (!mode.on) {
@@ -47,6 +51,7 @@ export function agentRootFor(options: {
         store,
         cluster: options.cluster(),
         transport: GATEWAY_TRANSPORT,
+        ...(options.passes === undefined ? {} : { passes: options.passes }),
       }),
       settings: mode.settings,
       logger: {
@@ -73,8 +78,26 @@ export const agentRoot: () => Promise<AgentRoot> = once(async () => {
     store: new DynamoStore({ client: createDynamoClient(), tableName: config.tableName }),
     cluster: () => clusterFrom(secret.secrets),
     ...selfBuiltPins(process.env),
+    ...passQueue(functionEnv().queueUrl),
   });
 });
+
+/** The stack's per-pod pass queue (the agent function may send to it), its failures logged. */
+function passQueue(queueUrl: string | undefined): { passes?: PodEventSink } {
+  if (queueUrl === undefined) return {};
+  const sqs = sqsPodEventSink(queueUrl);
+  return {
+    passes: {
+      send: (message, options) =>
+        sqs.send(message, options).catch((error: unknown) => {
+          logger.warn('could not enqueue the pass an exit report asks for; the tick will catch up', {
+            podUid: message.podUid,
+            ...errorFields(error),
+          });
+        }),
+    },
+  };
+}
 
 /**
  * The stack's self-built binaries (presigned S3 URLs), except those the operator pinned in

@@ -61,6 +61,8 @@ export async function startLocalAgentEndpoint(options: {
   log: (line: string) => void;
   /** the container's effective argv over its image config (ReconcilerAgentBackend `command`) */
   command?: ReconcilerAgentBackendOptions['command'];
+  /** where an exit report asks for the pod's pass (ReconcilerAgentBackend `passes`) */
+  passes?: ReconcilerAgentBackendOptions['passes'];
 }): Promise<LocalAgentEndpoint> {
   const { tunnel, store, cluster, log } = options;
   const [host, port] = splitListen(tunnel.listen);
@@ -78,6 +80,7 @@ export async function startLocalAgentEndpoint(options: {
         cluster,
         transport: tunnel.gateway === undefined ? { vastai: 'none', runpod: 'none' } : GATEWAY_TRANSPORT,
         ...(options.command === undefined ? {} : { command: options.command }),
+        ...(options.passes === undefined ? {} : { passes: options.passes }),
       }),
       settings,
       // Fields are the handler's own (pod uid, route, error kind): it passes no secrets.

@@ -96,6 +96,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   const registry = new RegistryClient(
     options.registryMirror === undefined ? {} : { mirror: options.registryMirror },
   );
+  // The reconciler starts after the endpoint: an exit report asks it for the pod's pass once it runs.
+  let reconciler: LocalReconciler | undefined;
   try {
     const cluster = new KubeCluster({ kubeConfig });
     endpoint =
@@ -110,6 +112,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
               const resolved = await resolveCommand(registry, container, { arch: 'amd64' });
               return resolved.outcome === 'ok' ? { argv: resolved.argv } : undefined;
             },
+            passes: { send: async (message) => reconciler?.trigger(message.podUid) },
           });
     const deps: PassDeps = {
       store: store.store,
@@ -126,7 +129,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       images: registryImageGate(registry),
       clock: Date.now,
     };
-    const reconciler = await startLocalReconciler({
+    const started = await startLocalReconciler({
       deps,
       kubeConfig,
       nodes,
@@ -136,14 +139,15 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         ? {}
         : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
     });
+    reconciler = started;
     const server = endpoint?.server;
     return {
       nodes,
       storeWhere: store.where,
       ...(server === undefined ? {} : { agentEndpoint: server.url }),
-      reconciler,
+      reconciler: started,
       async stop(stopOptions) {
-        await reconciler.stop(stopOptions);
+        await started.stop(stopOptions);
         await server?.close();
         await store.close();
       },

@@ -1,3 +1,4 @@
+import type { PodEventSink } from '../admission/pod-event.ts';
 import { isAnexError } from '../errors.ts';
 import type { Cluster, ContainerView, PodView } from '../kube/cluster.ts';
 import type { ProviderName } from '../offers/offer.ts';
@@ -20,12 +21,20 @@ export interface ReconcilerAgentBackendOptions {
    * container (registry unreachable): the container's own command and args, as given.
    */
   command?: (container: ContainerView) => Promise<{ argv: readonly string[] } | undefined>;
+  /**
+   * Where an exit report asks for the pod's own pass (cause `agent-status`), so the instance
+   * is destroyed — and RunPod, which restarts an exited container and bills on, stops billing —
+   * without waiting for the next tick. Best effort: a lost request leaves it to the tick.
+   * Unset: the tick only.
+   */
+  passes?: PodEventSink;
 }
 
 /**
  * The agent endpoint's view of pods (lib/tunnel AgentBackend), over the same Store and
  * Cluster the reconcile pass uses. Agent reports land in the pod record (so the next pass
- * sees them: an exit code makes it destroy the instance and finish or restart the pod) and,
+ * sees them: an exit code makes it destroy the instance and finish or restart the pod; an
+ * exit report also asks for that pod's pass at once, {@link ReconcilerAgentBackendOptions.passes}) and,
  * for a start, straight in Kubernetes so `kubectl get pods` shows Running without waiting
  * for the next pass.
  */
@@ -69,6 +78,7 @@ export class ReconcilerAgentBackend implements AgentBackend {
     const record = await this.#update(podUid, (current) => applyReport(current, report, options.now));
     if (record === undefined || report.state !== 'started') {
       if (record !== undefined && report.state === 'failed') await this.#event(record, 'failed', report);
+      if (record?.exitCode !== undefined && report.state === 'exited') await this.#askForPass(record);
       return;
     }
     // Reported before the pass recorded the instance (adoption pending): the pass says Running once it has.
@@ -121,6 +131,18 @@ export class ReconcilerAgentBackend implements AgentBackend {
         if (!isAnexError(error) || error.kind !== 'conflict' || attempt >= 3) throw error;
       }
     }
+  }
+
+  /** The pod's own pass, now: the exit is recorded, the pass destroys the instance. Never fails the report. */
+  async #askForPass(record: PodRecord): Promise<void> {
+    const message = {
+      podUid: record.podUid,
+      namespace: record.namespace,
+      name: record.name,
+      cause: 'agent-status' as const,
+    };
+    // The report is recorded either way: the next tick's pass does the same work.
+    await this.#options.passes?.send(message).catch(() => undefined);
   }
 
   async #event(record: PodRecord, _kind: 'failed', report: StatusReport): Promise<void> {

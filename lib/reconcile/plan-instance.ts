@@ -62,7 +62,7 @@ function startingPlan(op: ObservedPod, env: PlanEnv, at: Starting): PodPlan {
       if (viaAgent && !agentStarted) return awaitingAgent(op, env, { machine: recorded, instance, extras });
       return started(op, env, { record, instance, extras });
     case 'exited':
-      return exited(op, env, state.exitCode, extras);
+      return endedWhileStarting(op, env, { record, machine: recorded, extras }, state.exitCode);
     case 'failed':
       return failedStart(op, env, { fault: state.fault, detail: state.reason, extras, machine: recorded });
     default: {
@@ -208,6 +208,37 @@ function failedStart(op: ObservedPod, env: PlanEnv, failure: FailedStart): PodPl
         events: [],
       });
   }
+}
+
+/**
+ * The container ended while starting. Through the agent, before the agent reported 'started',
+ * it is a failed start, and a host fault needs evidence (vast audit #7): no agent reached the
+ * endpoint in this attempt (no status credential: the machine or the image never booted it)
+ * — ban, as for a machine that never starts. An agent that bootstrapped and then ended is the
+ * pod's own trouble (its command, its tunnel settings; the agent's 'failed' report says
+ * which): next candidate, no ban.
+ */
+function endedWhileStarting(
+  op: ObservedPod,
+  env: PlanEnv,
+  at: { record: PodRecord; machine: InstanceRecord; extras: string[] },
+  exitCode: number | undefined,
+): PodPlan {
+  // Without the agent (or once it said 'started') the container ran: the workload ended.
+  if (at.record.launch !== 'agent' || at.record.startedAt !== undefined)
+    return exited(op, env, exitCode, at.extras);
+  const on = `Instance ${at.machine.id}${where(at.machine)}`;
+  if (at.record.statusCredentialHash === undefined) {
+    const reason = `${on} exited before the anex agent reached the control plane (the machine never booted it)`;
+    return release(op, env, { reason, counts: true, ban: true, extras: at.extras, events: [] });
+  }
+  const said = at.record.lastError?.startsWith('The agent failed') ? `: ${at.record.lastError}` : '';
+  return failedStart(op, env, {
+    fault: 'unknown',
+    detail: `the container exited after the anex agent bootstrapped, before the workload started${said}`,
+    extras: at.extras,
+    machine: at.machine,
+  });
 }
 
 /** The container ended: restart on a new machine if restartPolicy asks for it, else finish with its exit code. */

@@ -65,7 +65,8 @@ export function afterRelease(
     const after = change(releasing, { stage: 'finished' }, ['instance', 'intent']);
     return { ...basePlan(op, 'finish'), destroy, after, situation: finishedSituation(after, env.now) };
   }
-  const after = change(releasing, { stage: 'pending' }, ['instance', 'intent']);
+  // The next attempt's agent bootstraps anew: the old credential (and what it proved) goes.
+  const after = change(releasing, { stage: 'pending' }, ['instance', 'intent', 'statusCredentialHash']);
   const cooledGpu = ban?.machineId.startsWith(GPU_COOLDOWN_PREFIX)
     ? ban.machineId.slice(GPU_COOLDOWN_PREFIX.length)
     : undefined;

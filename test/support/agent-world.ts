@@ -256,6 +256,8 @@ export async function podAndToken(w: World, launch: Parameters<typeof aLaunch>[0
     ANEX_BOOTSTRAP_TOKEN: token,
     ANEX_POD_UID: pod.podUid,
     ANEX_AGENT_INSECURE: '1',
+    // The pod's "container": its work directory, where the agent's restart marker lives.
+    ANEX_AGENT_DIR: join(w.scope.dir, `container-${pod.podUid}`),
   };
   return { pod, token, env };
 }

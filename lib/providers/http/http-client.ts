@@ -24,6 +24,8 @@ export interface HttpRequest {
   signal?: AbortSignal | undefined;
   /** Epoch ms; no attempt starts after it and no wait runs past it. */
   deadline?: number | undefined;
+  /** This request's per-attempt timeout, over the client's `timeoutMs`; the deadline still cuts it short. */
+  timeoutMs?: number;
   /**
    * The vendor's rate-limit bucket this request counts against (e.g. Vast `create`), for the
    * {@link RequestPacer}. Requests without one are not paced.
@@ -258,10 +260,11 @@ export class HttpClient {
   }
 
   async #attempt(request: HttpRequest, route: string): Promise<Attempt> {
+    const perAttempt = request.timeoutMs ?? this.#o.timeoutMs;
     const budget =
       request.deadline === undefined
-        ? this.#o.timeoutMs
-        : Math.max(1, Math.min(this.#o.timeoutMs, request.deadline - this.#o.now()));
+        ? perAttempt
+        : Math.max(1, Math.min(perAttempt, request.deadline - this.#o.now()));
     const signals = [AbortSignal.timeout(budget)];
     if (request.signal) signals.push(request.signal);
     const headers: Record<string, string> = { accept: 'application/json' };

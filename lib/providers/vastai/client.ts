@@ -16,7 +16,18 @@ import {
 
 export const VAST_DEFAULT_BASE_URL = 'https://console.vast.ai';
 
-export type VastClientOptions = Omit<HttpClientOptions, 'service' | 'baseUrl'> & { baseUrl?: string };
+/** vast-cli `api/client.py` `_DEFAULT_TIMEOUT_SECONDS = 120`, "slow operations like … instance creation" (vast audit #9). */
+export const VAST_CREATE_TIMEOUT_MS = 120_000;
+
+export type VastClientOptions = Omit<HttpClientOptions, 'service' | 'baseUrl'> & {
+  baseUrl?: string;
+  /**
+   * The create's per-attempt timeout (still cut short by the call's deadline). A create that
+   * times out has an unknown outcome, which costs a reconcile-by-list cycle.
+   * @default {@link VAST_CREATE_TIMEOUT_MS}, or `timeoutMs` when that is set (tests shorten every call at once)
+   */
+  createTimeoutMs?: number;
+};
 
 export type VastCreateAnswer =
   | { kind: 'created'; instanceId: number }
@@ -32,13 +43,16 @@ export interface VastListPage {
 /** Vast.ai REST calls anex makes, over the shared HTTP behaviour. No domain mapping here. */
 export class VastAiClient {
   readonly #http: HttpClient;
+  readonly #createTimeoutMs: number;
 
   constructor(options: VastClientOptions) {
+    const { createTimeoutMs, ...http } = options;
     this.#http = new HttpClient({
-      ...options,
+      ...http,
       service: 'vastai',
       baseUrl: options.baseUrl ?? VAST_DEFAULT_BASE_URL,
     });
+    this.#createTimeoutMs = createTimeoutMs ?? options.timeoutMs ?? VAST_CREATE_TIMEOUT_MS;
   }
 
   async searchOffers(body: Record<string, unknown>, call: CallOptions): Promise<VastOfferRow[]> {
@@ -68,6 +82,7 @@ export class VastAiClient {
       body,
       mode: 'create',
       endpoint: 'create',
+      timeoutMs: this.#createTimeoutMs,
       ...call,
     });
     const parsed = vastCreateResponseSchema.safeParse(response.json);
@@ -76,7 +91,7 @@ export class VastAiClient {
     if (isOfferGone(response)) {
       return {
         kind: 'offer-gone',
-        reason: `ask ${askId}: ${parsed.success ? (parsed.data.msg ?? parsed.data.error) : response.status}`,
+        reason: `ask ${askId}: ${(parsed.success ? (parsed.data.msg ?? parsed.data.error) : undefined) ?? response.status}`,
       };
     }
     if (response.status >= 500 || (response.status < 300 && !parsed.success)) {

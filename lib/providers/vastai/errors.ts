@@ -32,7 +32,15 @@ export const HOST_FAULT =
   /daemon|container|startup|failed to start|oci runtime|runc|nvidia-container|docker|exited|exec format error|permission denied|mount|entrypoint/i;
 
 /** `actual_status` values that "will never reach running" (Vast hello-world docs). */
-export const DEAD_STATUSES = new Set(['exited', 'unknown', 'offline']);
+export const DEAD_STATUSES = new Set(['unknown', 'offline']);
+
+/**
+ * `exited`: "Container process exited unexpectedly" (vast-cli SKILL.md) — yet in args runtype
+ * the container's main process is the agent or the workload, so a normal finish ends there
+ * too (vast audit #7). It is the container's end, not a host fault: the reconciler decides
+ * from the agent's reports whether the workload ended or the boot never happened.
+ */
+export const EXITED_STATUS = 'exited';
 
 export const AUTH = {
   codes: new Set(['auth_error', 'invalid_token']),
@@ -43,11 +51,28 @@ export const BALANCE = {
   text: /insufficient[_ ]credit|lacks credit|balance/i,
 };
 
-/** Which fault an error-looking `status_msg` reports; undefined when it reports none. */
-export function faultOfStatusMessage(message: string | null | undefined): FailureFault | undefined {
-  if (!message || !ERROR_LOOKING.test(message)) return undefined;
-  if (IMAGE_PULL.test(message)) return 'image';
-  if (HOST_FAULT.test(message)) return 'host';
+/**
+ * Vast's message once the container runs embeds the image: `success, running
+ * nvidia/cuda_…/ssh` (show_instances.yaml). It reports no failure whatever the image is called.
+ */
+export const SUCCESS_MESSAGE = /^success, running /i;
+
+/**
+ * Which fault an error-looking `status_msg` reports; undefined when it reports none. The
+ * instance's own image name is taken out first: `Pulling image org/failed-jobs` or `success,
+ * running org/failed-jobs/args` say nothing about a failure (vast audit #16). vast-cli's
+ * `wait_for_instance` only checks `'Error' in status_msg`; this reads more, so it must not
+ * read the image name as an error.
+ */
+export function faultOfStatusMessage(
+  message: string | null | undefined,
+  image?: string | null,
+): FailureFault | undefined {
+  if (!message || SUCCESS_MESSAGE.test(message.trimStart())) return undefined;
+  const text = image ? message.split(image).join(' ') : message;
+  if (!ERROR_LOOKING.test(text)) return undefined;
+  if (IMAGE_PULL.test(text)) return 'image';
+  if (HOST_FAULT.test(text)) return 'host';
   return 'unknown';
 }
 

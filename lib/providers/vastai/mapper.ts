@@ -3,7 +3,7 @@ import type { Offer } from '../../offers/offer.ts';
 import { markedEnv, tagOfMarks } from '../common/launch-marks.ts';
 import type { Instance, InstanceState, InstanceTag, LaunchSpec } from '../provider.ts';
 import { formatTag, TAG_ENV_VAR } from '../provider.ts';
-import { DEAD_STATUSES, faultOfStatusMessage } from './errors.ts';
+import { DEAD_STATUSES, EXITED_STATUS, faultOfStatusMessage } from './errors.ts';
 import type { VastInstance, VastOfferRow } from './schemas.ts';
 
 /** Vast ↔ domain. The offer mapping is the single call site {@link toOffer}. */
@@ -26,7 +26,10 @@ export function toInstanceState(raw: VastInstance | null): InstanceState {
   if (!raw || raw.actual_status === 'destroyed' || raw.intended_status === 'destroyed')
     return { phase: 'gone' };
   const actual = raw.actual_status ?? null;
-  const fault = faultOfStatusMessage(raw.status_msg);
+  const fault = faultOfStatusMessage(raw.status_msg, raw.image_uuid);
+  // The container ended (vast audit #7): whose fault is the reconciler's call, from the agent's
+  // reports — only an image that never pulled says so itself. No exit code: Vast shows none.
+  if (actual === EXITED_STATUS && fault !== 'image') return { phase: 'exited' };
   if (fault) return { phase: 'failed', fault, reason: `status_msg: ${raw.status_msg}` };
   if (actual && DEAD_STATUSES.has(actual)) {
     return { phase: 'failed', fault: 'host', reason: `actual_status ${actual}: it will never reach running` };

@@ -17,12 +17,16 @@ export {
   vastSearchResponseSchema,
 } from '../../offers/normalize/vastai.ts';
 
-/** Any create answer, success or not: `new_contract` may appear even in an error body. */
+/**
+ * Any create answer, success or not: `new_contract` may appear even in an error body. `error`
+ * and `msg` may be null in a success body (unconfirmed, vast audit #17): a null must never
+ * throw the `new_contract` away.
+ */
 export const vastCreateResponseSchema = z.looseObject({
-  success: z.boolean().optional(),
+  success: z.boolean().nullish(),
   new_contract: z.number().int().nullish(),
-  error: z.string().optional(),
-  msg: z.string().optional(),
+  error: z.string().nullish(),
+  msg: z.string().nullish(),
 });
 
 /** An instance as `GET /api/v0/instances/{id}/` and the v1 list return it. */
@@ -34,6 +38,8 @@ export const vastInstanceSchema = z.looseObject({
   intended_status: z.string().nullish(),
   cur_state: z.string().nullish(),
   status_msg: z.string().nullish(),
+  /** the image as created; status messages embed it (`success, running <image>/args`) */
+  image_uuid: z.string().nullish(),
   extra_env: z.array(z.array(z.string())).nullish(),
   gpu_name: z.string().nullish(),
   num_gpus: optNum,
@@ -53,7 +59,7 @@ export const vastListResponseSchema = z.looseObject({
 });
 
 export const vastDestroyResponseSchema = z.looseObject({
-  success: z.boolean().optional(),
-  error: z.string().optional(),
-  msg: z.string().optional(),
+  success: z.boolean().nullish(),
+  error: z.string().nullish(),
+  msg: z.string().nullish(),
 });

@@ -104,6 +104,15 @@ export const SIM_IMAGES: readonly SimImage[] = [
     executables: [...DEBIAN, ...PYTHON],
   },
   {
+    // Stand-in: a name holding an error-looking word, which Vast's status messages embed
+    // ("success, running org/failed-jobs/args"; vast audit #16).
+    ref: 'org/failed-jobs:latest',
+    cmd: ['python', 'run.py'],
+    env: [BASE_PATH],
+    architectures: ['amd64'],
+    executables: [...DEBIAN, ...PYTHON],
+  },
+  {
     // Stand-in: no ENTRYPOINT, no CMD (a data-only image): a container needs a command.
     ref: 'ghcr.io/example/no-command:1',
     env: [BASE_PATH],

@@ -115,6 +115,8 @@ export class Machine {
    */
   #spawnIsolated(spec: MachineSpec, log: number): ChildProcess {
     const endpoint = loopbackTarget(spec.launch.env[AGENT_ENV.url]);
+    // A restarted container reuses its directory: the last run's socket and ready flag go first.
+    for (const stale of ['endpoint.sock', 'forward.ready']) rmSync(join(spec.dir, stale), { force: true });
     if (endpoint !== undefined) this.#bridge = bridge(join(spec.dir, 'endpoint.sock'), endpoint);
     const stage = join(spec.dir, 'stage');
     buildRootfs(stage, spec.image, { hostTools: false });

@@ -47,6 +47,12 @@ interface Running {
 export class MachineRunner {
   readonly #options: MachineRunnerOptions;
   readonly #machines = new Map<string, Running>();
+  /**
+   * The directories of containers waiting for their restart, by key: a restarted container
+   * keeps its filesystem (Docker restarts the same container; the agent's restart marker
+   * lives there), only its processes are new.
+   */
+  readonly #kept = new Map<string, string>();
   readonly #dir: string;
   readonly #ownsDir: boolean;
   #timer: NodeJS.Timeout | undefined;
@@ -93,6 +99,11 @@ export class MachineRunner {
     // Running or waiting for its restart: an instance no longer running takes its machine along.
     const gone = [...this.#machines].filter(([key]) => !wanted.has(key));
     await Promise.all(gone.map(([key, running]) => this.#retire(key, running)));
+    for (const [key, dir] of this.#kept) {
+      if (wanted.has(key) || this.#machines.has(key)) continue;
+      this.#kept.delete(key);
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   async stop(): Promise<void> {
@@ -100,6 +111,8 @@ export class MachineRunner {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#round;
     await Promise.all([...this.#machines].map(([key, running]) => this.#retire(key, running)));
+    for (const dir of this.#kept.values()) rmSync(dir, { recursive: true, force: true });
+    this.#kept.clear();
     if (this.#ownsDir) rmSync(this.#dir, { recursive: true, force: true });
   }
 
@@ -113,6 +126,8 @@ export class MachineRunner {
     if (start?.ok !== true || image === undefined) return;
     const key = `${host}/${instance.id}`;
     this.#serial += 1;
+    const kept = this.#kept.get(key);
+    this.#kept.delete(key);
     let machine: Machine;
     try {
       machine = new Machine({
@@ -120,7 +135,8 @@ export class MachineRunner {
         image,
         launch: start.launch,
         markerPrefix: this.#marker,
-        dir: join(this.#dir, `${host}-${instance.id}-${this.#serial}`.replace(/[^A-Za-z0-9._-]/g, '_')),
+        dir:
+          kept ?? join(this.#dir, `${host}-${instance.id}-${this.#serial}`.replace(/[^A-Za-z0-9._-]/g, '_')),
       });
     } catch (error) {
       this.#say(`simulated machine ${key}: cannot start: ${(error as Error).message}`);
@@ -142,11 +158,14 @@ export class MachineRunner {
       this.#cleanUp(running);
       return;
     }
-    // RunPod's restart policy: after a pause, the next sync starts the container again.
+    // RunPod's restart policy: after a pause, the next sync starts the same container again —
+    // its filesystem kept, its processes new.
     running.state = 'restarting';
     setTimeout(() => {
-      if (this.#machines.get(key) === running) this.#machines.delete(key);
-      this.#cleanUp(running);
+      if (this.#machines.get(key) !== running) return;
+      this.#machines.delete(key);
+      if (this.#stopped) this.#cleanUp(running);
+      else this.#kept.set(key, running.machine.dir);
     }, this.#options.restartDelayMs ?? 1_000).unref();
   }
 

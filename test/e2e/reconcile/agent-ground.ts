@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { PodEventMessage } from '../../../lib/admission/pod-event.ts';
 import type { RegistryClient } from '../../../lib/images/client.ts';
 import { resolveCommand } from '../../../lib/images/gate.ts';
 import type { Cluster } from '../../../lib/kube/cluster.ts';
@@ -26,6 +27,8 @@ export interface GroundAgents {
   play(): Promise<void>;
   /** what the machines said (started, exited, stopped), for a test's failure message */
   said: string[];
+  /** the per-pod passes agent reports asked for (the pod-events queue of the stack) */
+  asked: PodEventMessage[];
   runner: MachineRunner;
   stop(): Promise<void>;
 }
@@ -52,6 +55,7 @@ export async function startAgents(options: {
 }): Promise<GroundAgents> {
   const { store, cluster, sim, clock } = options;
   const range = parseVpnRange(GROUND_VPN_RANGE);
+  const asked: PodEventMessage[] = [];
   const dir = agentBuildDir();
   const manifest = parseBuildManifest(readFileSync(join(dir, 'manifest.json'), 'utf8'), 'manifest.json');
   const port = await freePort();
@@ -71,6 +75,7 @@ export async function startAgents(options: {
           const resolved = await resolveCommand(options.images, container, { arch: 'amd64' });
           return resolved.outcome === 'ok' ? { argv: resolved.argv } : undefined;
         },
+        passes: { send: async (message) => void asked.push(message) },
       }),
       settings: tunnelSettings({ vpnRange: range }),
       logger: { info: () => {}, warn: () => {} },
@@ -101,6 +106,7 @@ export async function startAgents(options: {
       if (runner.machines().size > before) await new Promise((resolve) => setTimeout(resolve, 400));
     },
     said,
+    asked,
     runner,
     async stop() {
       await runner.stop();

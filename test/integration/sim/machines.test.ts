@@ -151,26 +151,29 @@ describe('what a simulated machine runs (the provider exec forms, Docker rules)'
 });
 
 describe('what happens when the container exits', () => {
-  it('Vast: the instance goes exited and nothing restarts it (vast audit #7)', async () => {
-    const r = runner();
-    const id = await vastCreate({
-      image: 'ghcr.io/example/trainer:1',
-      onstart: '/bin/sh',
-      args: ['-c', 'echo done; exit 3'],
-    });
-    await r.sync();
-    await eventually(async () => (r.machines().size === 0 ? true : undefined), {
-      what: 'the container ended',
-      timeoutMs: 10_000,
-      intervalMs: 50,
-    });
-    const response = await fetch(`${vastState.url}/api/v0/instances/${id}/`, { headers: KEY });
-    const { instances } = (await response.json()) as { instances: Record<string, unknown> };
-    expect(instances.actual_status).toBe('exited');
-    await r.sync();
-    expect(r.machines().size).toBe(0);
-    await vastDestroy(id);
-  });
+  it.each([0, 3])(
+    'Vast: the instance goes exited after an exit with %i and nothing restarts it (vast audit #7)',
+    async (code) => {
+      const r = runner();
+      const id = await vastCreate({
+        image: 'ghcr.io/example/trainer:1',
+        onstart: '/bin/sh',
+        args: ['-c', `echo done; exit ${code}`],
+      });
+      await r.sync();
+      await eventually(async () => (r.machines().size === 0 ? true : undefined), {
+        what: 'the container ended',
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      });
+      const response = await fetch(`${vastState.url}/api/v0/instances/${id}/`, { headers: KEY });
+      const { instances } = (await response.json()) as { instances: Record<string, unknown> };
+      expect(instances.actual_status).toBe('exited');
+      await r.sync();
+      expect(r.machines().size).toBe(0);
+      await vastDestroy(id);
+    },
+  );
 
   it('RunPod: the container is restarted, RUNNING, uptime reset (runpod audit #7, measured on a real pod)', async () => {
     const r = runner();
@@ -190,6 +193,35 @@ describe('what happens when the container exits', () => {
       unknown
     >;
     expect(pod.status).toBe('RUNNING');
+    await podDestroy(id);
+    await r.sync();
+    expect(r.liveProcesses()).toEqual([]);
+  });
+
+  it('RunPod: a restarted container keeps its filesystem, only its processes are new (Docker restarts the same container)', async () => {
+    const r = runner();
+    const id = await podCreate({
+      image: 'ghcr.io/example/trainer:1',
+      entrypoint: [
+        '/bin/sh',
+        '-c',
+        'f=${TMPDIR:-/tmp}/starts; echo x >> "$f"; echo "start $(cat "$f" | wc -l)"; exit 1',
+      ],
+    });
+    await eventually(
+      async () => {
+        await r.sync();
+        return runpod.containerRestarts(id) >= 2 ? true : undefined;
+      },
+      { what: 'two restarts', timeoutMs: 15_000, intervalMs: 50 },
+    );
+    await eventually(async () => (r.machines().size === 1 ? true : undefined), {
+      what: 'the container running again',
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    const log = [...r.machines().values()][0]?.log() ?? '';
+    expect(log).toMatch(/start 1\s+start 2/);
     await podDestroy(id);
     await r.sync();
     expect(r.liveProcesses()).toEqual([]);

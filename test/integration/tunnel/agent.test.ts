@@ -129,15 +129,38 @@ describe('the Go agent', () => {
     expect(existsSync(marker)).toBe(false);
   });
 
-  it('cannot reuse a token: the second agent is refused', async () => {
+  it('cannot reuse a token: an agent in another container is refused', async () => {
     const w = await world({ format: 'binary', corruptChecksum: true });
     const { env } = await podAndToken(w, { command: ['true'] });
     await finished(runAgent(env));
-    const again = await finished(runAgent(env));
+    const again = await finished(runAgent({ ...env, ANEX_AGENT_DIR: `${env.ANEX_AGENT_DIR}-other` }));
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(
       'bootstrap refused (HTTP 401): {"error":"bootstrap token rejected (used)"}',
     );
+  });
+
+  it('a restart of the same container presents no token and runs nothing again: it reports the recorded end (runpod audit #7)', async () => {
+    const w = await world({ format: 'binary' });
+    const out = join(w.scope.dir, 'restart-runs.txt');
+    const { pod, env } = await podAndToken(w, {
+      transport: 'none',
+      command: ['sh', '-c', 'echo ran >> "$OUT"; exit 5'],
+      env: { OUT: out },
+    });
+    expect((await finished(runAgent(env))).code).toBe(5);
+    const again = await finished(runAgent(env));
+    expect(again.code).toBe(5);
+    expect(again.stderr).toContain('this container was started again');
+    expect(again.stderr).not.toContain('bootstrap refused');
+    expect(readFileSync(out, 'utf8')).toBe('ran\n');
+    // The endpoint accepted the repeated report (the memory backend keeps a repeat once).
+    expect(again.stderr).toContain("reported 'exited' again");
+    const reports = w.h.backend.reports(pod.podUid);
+    expect(reports.map((r) => [r.state, r.exitCode])).toEqual([
+      ['started', undefined],
+      ['exited', 5],
+    ]);
   });
 
   it('refuses a plain-HTTP endpoint without the explicit insecure flag', async () => {

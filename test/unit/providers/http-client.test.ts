@@ -130,6 +130,26 @@ describe('HttpClient', () => {
     expect(calls).toHaveLength(2);
   });
 
+  it("takes a request's own per-attempt timeout over the client's", async () => {
+    const { http, calls } = client(['hang'], { timeoutMs: 600_000 });
+    const request = { method: 'POST', path: '/create', body: {}, mode: 'create', timeoutMs: 20 } as const;
+    expect((await failure(http.send(request))).kind).toBe('unknown-outcome');
+    expect(calls).toHaveLength(1);
+  });
+
+  it("cuts a request's longer per-attempt timeout short at the deadline", async () => {
+    const { http } = client(['hang'], { timeoutMs: 20 });
+    const request = {
+      method: 'POST',
+      path: '/create',
+      body: {},
+      mode: 'create',
+      timeoutMs: 600_000,
+      deadline: Date.now() + 30,
+    } as const;
+    expect((await failure(http.send(request))).kind).toBe('unknown-outcome');
+  });
+
   it('starts no attempt past the deadline', async () => {
     const { http, calls } = client([json(200, {})], { now: () => 1000 });
     const error = await failure(http.send({ method: 'GET', path: '/x', mode: 'idempotent', deadline: 999 }));

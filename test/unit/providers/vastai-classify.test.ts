@@ -84,6 +84,16 @@ describe('Vast status_msg classification', () => {
   ])('%s → %s', (message, expected) => {
     expect(faultOfStatusMessage(message)).toBe(expected);
   });
+
+  // vast audit #16: Vast's messages embed the image; its name says nothing about a failure.
+  it.each([
+    ['success, running org/failed-jobs/args', undefined],
+    ['Pulling image org/failed-jobs', undefined],
+    ['Error response from daemon: manifest for org/failed-jobs not found', 'image'],
+    ['Error: container failed to start: OCI runtime create failed', 'host'],
+  ])('image org/failed-jobs: %s → %s', (message, expected) => {
+    expect(faultOfStatusMessage(message, 'org/failed-jobs')).toBe(expected);
+  });
 });
 
 function anInstance(fields: Partial<VastInstance>): VastInstance {
@@ -104,7 +114,42 @@ describe('Vast instance status mapping', () => {
     ['created', anInstance({ actual_status: 'created' }), 'starting'],
     ['loading', anInstance({ actual_status: 'loading', status_msg: 'Pulling image x' }), 'starting'],
     ['running', anInstance({ actual_status: 'running' }), 'running'],
-    ['exited', anInstance({ actual_status: 'exited' }), 'failed', 'host'],
+    // vast-cli SKILL.md "exited: Container process exited unexpectedly" — also a normal end in args runtype (vast audit #7)
+    ['exited', anInstance({ actual_status: 'exited' }), 'exited'],
+    [
+      'exited after "success, running …"',
+      anInstance({
+        actual_status: 'exited',
+        status_msg: 'success, running org/failed-jobs/args',
+        image_uuid: 'org/failed-jobs',
+      }),
+      'exited',
+    ],
+    [
+      'exited with a pull error (the image never ran)',
+      anInstance({ actual_status: 'exited', status_msg: 'Error response from daemon: pull access denied' }),
+      'failed',
+      'image',
+    ],
+    // vast audit #16: the success message embeds the image, whatever it is called
+    [
+      'running an image named org/failed-jobs',
+      anInstance({
+        actual_status: 'running',
+        status_msg: 'success, running org/failed-jobs/args',
+        image_uuid: 'org/failed-jobs',
+      }),
+      'running',
+    ],
+    [
+      'pulling an image named org/failed-jobs',
+      anInstance({
+        actual_status: 'loading',
+        status_msg: 'Pulling image org/failed-jobs',
+        image_uuid: 'org/failed-jobs',
+      }),
+      'starting',
+    ],
     ['unknown', anInstance({ actual_status: 'unknown' }), 'failed', 'host'],
     ['offline', anInstance({ actual_status: 'offline' }), 'failed', 'host'],
     [

@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Offer } from '../../../lib/offers/offer.ts';
+import { HttpClient } from '../../../lib/providers/http/http-client.ts';
 import { formatTag, type Instance } from '../../../lib/providers/provider.ts';
+import { VAST_CREATE_TIMEOUT_MS } from '../../../lib/providers/vastai/client.ts';
 import { VastAiProvider } from '../../../lib/providers/vastai/provider.ts';
 import { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
 import { aLaunch, aRequirements, aTag, failureOf as error } from './builders.ts';
@@ -76,7 +78,8 @@ describe('VastAiProvider.create, get and destroy against the simulator', () => {
   it.each([
     ['oci-error', { phase: 'failed', fault: 'host' }],
     ['image-pull-error', { phase: 'failed', fault: 'image' }],
-    ['exited', { phase: 'failed', fault: 'host' }],
+    // vast audit #7: the container's end; the reconciler decides from the agent's reports
+    ['exited', { phase: 'exited' }],
     ['offline', { phase: 'failed', fault: 'host' }],
     ['never-start', { phase: 'starting' }],
   ] as const)('classifies a machine that does %s', async (plan, expected) => {
@@ -237,6 +240,35 @@ describe('VastAiProvider under faults', () => {
       expect((await provider.listOffers(aRequirements('vastai'), {})).length).toBeGreaterThan(0);
     },
   );
+});
+
+describe('VastAiProvider create timeout (vast audit #9: vast-cli _DEFAULT_TIMEOUT_SECONDS = 120)', () => {
+  it('gives the create 120 s per attempt and reads the client default', async () => {
+    const send = vi.spyOn(HttpClient.prototype, 'send');
+    try {
+      const { provider } = setup();
+      const { instance } = await rentOne(provider);
+      await provider.get(instance.id, {});
+      await provider.destroy(instance.id, {});
+      const byMethod = send.mock.calls.map(([request]) => [request.method, request.timeoutMs]);
+      expect(byMethod).toContainEqual(['PUT', VAST_CREATE_TIMEOUT_MS]);
+      expect(byMethod.filter(([method]) => method !== 'PUT').every(([, ms]) => ms === undefined)).toBe(true);
+      expect(VAST_CREATE_TIMEOUT_MS).toBe(120_000);
+    } finally {
+      send.mockRestore();
+    }
+  });
+
+  it('times a create out at createTimeoutMs, whatever the reads allow (unknown outcome)', async () => {
+    const { provider } = setup();
+    const target = await firstOffer(provider);
+    const { provider: slowReads } = setup({ timeoutMs: 600_000, createTimeoutMs: 30 });
+    sim.inject({ endpoint: 'create', action: 'hang', after: true });
+    const tag = aTag();
+    expect((await error(slowReads.create(target, aLaunch(), tag, {}))).kind).toBe('unknown-outcome');
+    const found = (await provider.listTagged({})).filter((i) => i.tag?.podUid === tag.podUid);
+    for (const i of found) await provider.destroy(i.id, {});
+  });
 });
 
 describe('VastAiProvider with a wrong key', () => {

@@ -1,14 +1,28 @@
 import { describe, expect, it } from 'vitest';
+import type { PodEventMessage, PodEventSink } from '../../../lib/admission/pod-event.ts';
 import { ReconcilerAgentBackend } from '../../../lib/reconcile/agent-backend.ts';
 import { anOffer, gpuPod, type Harness, harness, MINUTE } from './harness.ts';
 
-function backendOf(h: Harness): ReconcilerAgentBackend {
+function backendOf(h: Harness, passes?: PodEventSink): ReconcilerAgentBackend {
   return new ReconcilerAgentBackend({
     store: h.store,
     cluster: h.cluster,
     transport: { vastai: 'udp', runpod: 'wstunnel' },
     clock: () => h.now,
+    ...(passes === undefined ? {} : { passes }),
   });
+}
+
+/** A sink that keeps what it was sent, or refuses everything. */
+function aSink(refuse = false) {
+  const sent: PodEventMessage[] = [];
+  const sink: PodEventSink = {
+    send: async (message) => {
+      if (refuse) throw new Error('queue unavailable');
+      sent.push(message);
+    },
+  };
+  return { sent, sink };
 }
 
 /** A pod whose instance is rented and starting (the provider does not say running yet). */
@@ -74,6 +88,30 @@ describe('ReconcilerAgentBackend', () => {
     });
     expect(await backend.isPodAlive(pod.uid)).toBe(false);
     expect(await backend.getLaunch(pod.uid)).toBeUndefined();
+  });
+
+  it("asks for the pod's own pass (agent-status) once an exit is recorded, not for a start", async () => {
+    const h = harness();
+    const pod = await startingPod(h);
+    const { sent, sink } = aSink();
+    const backend = backendOf(h, sink);
+    await backend.recordStatus(pod.uid, { state: 'started' }, { now: h.now });
+    expect(sent).toEqual([]);
+    await backend.recordStatus(pod.uid, { state: 'exited', exitCode: 0 }, { now: h.now });
+    expect(sent).toEqual([{ podUid: pod.uid, namespace: 'default', name: pod.name, cause: 'agent-status' }]);
+    // That one pass destroys the instance and finishes the pod (no minute tick in between).
+    await h.pass({ podUid: pod.uid });
+    expect(h.vast.live()).toEqual([]);
+    expect(h.cluster.pod('default', pod.name)?.status?.phase).toBe('Succeeded');
+  });
+
+  it('records the exit even when the pass cannot be asked for (the tick catches up)', async () => {
+    const h = harness();
+    const pod = await startingPod(h);
+    const backend = backendOf(h, aSink(true).sink);
+    await backend.recordStatus(pod.uid, { state: 'started' }, { now: h.now });
+    await backend.recordStatus(pod.uid, { state: 'exited', exitCode: 4 }, { now: h.now });
+    expect(await h.store.getPod(pod.uid)).toMatchObject({ exitCode: 4 });
   });
 
   it('tells the agent to stop once the pod is being deleted', async () => {

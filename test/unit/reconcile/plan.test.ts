@@ -6,6 +6,7 @@ import { offersWanted, plan, planPod } from '../../../lib/reconcile/plan.ts';
 import { planEnv } from '../../../lib/reconcile/plan-env.ts';
 import { requirementsKey } from '../../../lib/reconcile/rules.ts';
 import { defaultRules } from '../../../lib/reconcile/rules-default.ts';
+import { UNKNOWN_EXIT } from '../../../lib/reconcile/status.ts';
 import type { Observed, ObservedPod } from '../../../lib/reconcile/types.ts';
 import type { PodRecord } from '../../../lib/state/store.ts';
 import { anOffer, MINUTE, T0, uid } from './harness.ts';
@@ -172,6 +173,54 @@ describe('plan (pure)', () => {
       stage: 'finished',
       destroy: ['i-1'],
     },
+    // vast audit #7: `exited` is also a normal end; a ban needs evidence of a host fault.
+    {
+      case: 'agent launch, exited before any agent contact (never booted): ban',
+      pod: { record: aRecord({ launch: 'agent' }), instances: [anInstance({ phase: 'exited' })] },
+      label: 'provision',
+      stage: 'pending',
+      destroy: ['i-1'],
+      ban: 'm-a',
+    },
+    {
+      case: 'agent launch, exited after the agent bootstrapped but before it started the workload: no ban',
+      pod: {
+        record: aRecord({
+          launch: 'agent',
+          statusCredentialHash: 'ab'.repeat(32),
+          lastError: 'The agent failed: exec: "python": executable file not found in $PATH',
+        }),
+        instances: [anInstance({ phase: 'exited' })],
+      },
+      label: 'provision',
+      stage: 'pending',
+      destroy: ['i-1'],
+    },
+    {
+      case: 'agent launch, the agent reported started, exited without an exit report: finished, no ban',
+      pod: {
+        record: aRecord({
+          launch: 'agent',
+          stage: 'running',
+          startedAt: T0,
+          statusCredentialHash: 'ab'.repeat(32),
+        }),
+        instances: [anInstance({ phase: 'exited' })],
+      },
+      label: 'finish',
+      stage: 'finished',
+      destroy: ['i-1'],
+    },
+    {
+      case: 'agent launch, exit report 3 recorded, instance exited: finished, no ban',
+      pod: {
+        record: aRecord({ launch: 'agent', stage: 'running', startedAt: T0, exitCode: 3 }),
+        instances: [anInstance({ phase: 'exited' })],
+      },
+      label: 'finish',
+      stage: 'finished',
+      destroy: ['i-1'],
+    },
     {
       case: 'running, instance gone, Never',
       pod: { record: aRecord({ stage: 'running', startedAt: T0 }), instances: [] },
@@ -304,6 +353,28 @@ describe('plan (pure)', () => {
     expect(
       plan({ ...base, orphanInstances: [orphan], now: T0 + 11 * MINUTE }, options).map((p) => p.destroy),
     ).toEqual([['i-7']]);
+  });
+
+  it("finishes with the agent's exit code, and an unknown one without a report — never a ban (vast audit #7)", () => {
+    const running = { launch: 'agent', stage: 'running', startedAt: T0 } as const;
+    const reported = decide({
+      record: aRecord({ ...running, exitCode: 3 }),
+      instances: [anInstance({ phase: 'exited' })],
+    });
+    const silent = decide({ record: aRecord(running), instances: [anInstance({ phase: 'exited' })] });
+    const written = (p: ReturnType<typeof decide>) => (p.after === 'delete' ? undefined : p.after);
+    expect(written(reported)?.exitCode).toBe(3);
+    expect(written(silent)?.exitCode).toBe(UNKNOWN_EXIT.code);
+    expect([reported.ban, silent.ban]).toEqual([undefined, undefined]);
+  });
+
+  it("forgets the last attempt's agent credential when it rents again (its bootstrap proved nothing about the next machine)", () => {
+    const p = decide({
+      record: aRecord({ launch: 'agent', statusCredentialHash: 'ab'.repeat(32) }),
+      instances: [anInstance({ phase: 'failed', fault: 'host', reason: 'runc' })],
+    });
+    expect(p.label).toBe('provision');
+    expect(p.after === 'delete' ? 'delete' : p.after?.statusCredentialHash).toBeUndefined();
   });
 
   it('gives up with ProvisioningFailed once attempts are used up', () => {

@@ -10,6 +10,12 @@
 //     exited(code), or failed(reason) when the agent itself fails.
 //  4. Dead-man's switch: when the endpoint says the pod is gone, or cannot be reached for
 //     the configured time, stop the workload and exit.
+//  5. Restarts: before spending the token it leaves a marker in the container's filesystem
+//     (internal/marker). A provider that starts the same container again (RunPod restarts a
+//     container whose main process ended) starts an agent that finds the marker: it does not
+//     spend the token again nor run the workload twice, but reports the recorded end again
+//     (exited(code), or exited 137 when the end was never recorded) with the kept status
+//     credential — or, without one, says so and exits.
 //
 // Environment (set by the reconciler at launch; never printed):
 //
@@ -20,9 +26,11 @@
 //	ANEX_INSTANCE_ID_ENV  optional: the name of the variable holding the instance id instead
 //	ANEX_AGENT_INSECURE=1 allow http:// URLs (tests and local mode only)
 //	ANEX_AGENT_CA_FILE    optional CA bundle for the endpoint's certificate
-//	ANEX_AGENT_DIR        optional work directory (default: a fresh private temp dir)
+//	ANEX_AGENT_DIR        optional work directory (default: a fresh private temp dir); the
+//	                      restart marker lives here when set, else in the temp dir ($TMPDIR)
 //
-// Exit status: the workload's exit code, or 1 when the agent itself failed.
+// Exit status: the workload's exit code, or 1 when the agent itself failed; after a restart,
+// the recorded exit code (137 when unknown, 1 after an agent failure).
 package main
 
 import (
@@ -40,6 +48,7 @@ import (
 	"anex.local/agent-build/agent/internal/binaries"
 	"anex.local/agent-build/agent/internal/deadman"
 	"anex.local/agent-build/agent/internal/endpoint"
+	"anex.local/agent-build/agent/internal/marker"
 	"anex.local/agent-build/agent/internal/tunnel"
 	"anex.local/agent-build/agent/internal/workload"
 )
@@ -111,6 +120,13 @@ func run() int {
 		logf("error: %v", err)
 		return 1
 	}
+	mark, previous, err := claimMarker(in)
+	if previous != nil {
+		return restarted(client, in.podUID, previous)
+	}
+	if err != nil {
+		logf("warning: cannot leave a restart marker (%v): a restart of this container would present the spent token again", err)
+	}
 	dir, err := workDir(in.dir)
 	if err != nil {
 		logf("error: cannot use a work directory: %v", err)
@@ -136,8 +152,60 @@ func run() int {
 		}
 		return 1
 	}
-	a := &agent{in: in, client: client, config: config, dir: dir, keys: keys}
+	a := &agent{in: in, client: client, config: config, dir: dir, keys: keys, mark: mark}
+	a.remember(func(s *marker.State) { s.Credential = config.StatusCredential })
 	return a.serve(ctx)
+}
+
+// unknownExit is the exit code reported when the workload's end was never recorded
+// (lib/reconcile/status.ts UNKNOWN_EXIT: Kubernetes' ContainerStatusUnknown).
+const unknownExit = 137
+
+// restarted handles a second start of this container: the token is spent and the workload ran
+// (or was being run) by the first start. It reports what the first start recorded, again.
+func restarted(client *endpoint.Client, podUID string, previous *marker.State) int {
+	logf("this container was started again (its provider restarted it after its main process ended; RunPod does): "+
+		"the one-time bootstrap token was spent at %s, so the workload does not run again", previous.ClaimedAt)
+	if previous.Credential == "" {
+		logf("the first start did not finish its bootstrap, so no status credential was kept: nothing to report; exiting")
+		return 1
+	}
+	report, code := restartReport(previous)
+	client.UseCredential(previous.Credential)
+	if err := client.Report(context.Background(), podUID, report, 5); err != nil {
+		logf("status report '%s' not delivered: %v", report.State, err)
+	} else {
+		logf("reported '%s' again", report.State)
+	}
+	return code
+}
+
+// restartReport is what a restarted agent reports, and its exit status.
+func restartReport(previous *marker.State) (endpoint.Report, int) {
+	switch {
+	case previous.ExitCode != nil:
+		code := *previous.ExitCode
+		return endpoint.Report{State: "exited", ExitCode: &code, Reason: "the container was restarted after the workload ended"}, code
+	case previous.Failed != "":
+		return endpoint.Report{State: "failed", Reason: previous.Failed}, 1
+	}
+	code := unknownExit
+	return endpoint.Report{
+		State: "exited", ExitCode: &code,
+		Reason: "the container was restarted before the workload's end was recorded (the agent or the container was killed); its exit code is unknown",
+	}, code
+}
+
+// claimMarker claims the restart marker in the work directory when one is set, else in the
+// temp directory: places in the container's filesystem, which survives a restart.
+func claimMarker(in inputs) (*marker.Marker, *marker.State, error) {
+	dir := in.dir
+	if dir == "" {
+		dir = os.TempDir()
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	return marker.Claim(marker.Path(dir, in.podUID), in.podUID, time.Now())
 }
 
 func newClient(in inputs) (*endpoint.Client, error) {
@@ -159,6 +227,15 @@ type agent struct {
 	dir     string
 	keys    tunnel.KeyPair
 	helpers tunnel.Helpers
+	// mark is this start's restart marker; nil when none could be written
+	mark *marker.Marker
+}
+
+// remember records in the restart marker what a restarted agent must know.
+func (a *agent) remember(change func(*marker.State)) {
+	if err := a.mark.Update(change); err != nil {
+		logf("warning: cannot update the restart marker: %v", err)
+	}
 }
 
 func (a *agent) report(ctx context.Context, r endpoint.Report, attempts int) {
@@ -170,6 +247,7 @@ func (a *agent) report(ctx context.Context, r endpoint.Report, attempts int) {
 // fail reports the agent's own failure and ends it with status 1.
 func (a *agent) fail(ctx context.Context, reason string) int {
 	logf("error: %s", reason)
+	a.remember(func(s *marker.State) { s.Failed = reason })
 	a.report(ctx, endpoint.Report{State: "failed", Reason: reason}, 5)
 	a.helpers.Stop()
 	return 1
@@ -234,6 +312,7 @@ func (a *agent) finish(ctx context.Context, code int, deadmanReason string) int 
 		return 1
 	}
 	logf("command exited with code %d (restartPolicy %s: the control plane decides what follows)", code, a.config.RestartPolicy)
+	a.remember(func(s *marker.State) { s.ExitCode = &code })
 	a.report(ctx, endpoint.Report{State: "exited", ExitCode: &code}, 5)
 	return code
 }

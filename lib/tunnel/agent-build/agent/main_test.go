@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,17 +11,21 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"anex.local/agent-build/agent/internal/marker"
 )
 
 const podUID = "6f1c2d3e-0000-4000-8000-000000000001"
 
 // fakeEndpoint answers like lib/tunnel/endpoint (no tunnel: the demo's transport 'none').
 type fakeEndpoint struct {
-	mu        sync.Mutex
-	bootstrap map[string]any
-	reports   []map[string]any
-	refuse    int
-	config    map[string]any
+	mu         sync.Mutex
+	bootstrap  map[string]any
+	bootstraps int
+	reports    []map[string]any
+	refuse     int
+	config     map[string]any
 }
 
 func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -29,6 +34,7 @@ func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	switch r.URL.Path {
 	case "/v1/bootstrap":
+		f.bootstraps++
 		if f.refuse != 0 {
 			w.WriteHeader(f.refuse)
 			w.Write([]byte(`{"error":"bootstrap token rejected (used)"}`))
@@ -129,5 +135,86 @@ func TestInputsAreChecked(t *testing.T) {
 				t.Fatal("the token is still in the environment")
 			}
 		})
+	}
+}
+
+// A provider may start the same container again (RunPod restarts it when its main process
+// ends, runpod audit #7): the second agent must not present the spent token nor run the
+// workload twice, and reports the recorded end again with the kept credential.
+func TestARestartedContainerReportsTheEndAgainAndRunsNothing(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "runs")
+	f := &fakeEndpoint{config: map[string]any{
+		"version": 1, "podUid": podUID, "statusCredential": "status-credential",
+		"argv":          []string{"sh", "-c", `echo ran >> "$OUT"; exit 3`},
+		"env":           map[string]string{"OUT": out},
+		"restartPolicy": "Never", "aliveIntervalSeconds": 60,
+	}}
+	server := httptest.NewServer(f)
+	defer server.Close()
+	setEnv(t, server.URL)
+
+	if code := run(); code != 3 {
+		t.Fatalf("first start: exit %d, want the workload's 3", code)
+	}
+	// The container's env is the same on a restart: the token is there again.
+	t.Setenv("ANEX_BOOTSTRAP_TOKEN", "one-time-token_123")
+	if code := run(); code != 3 {
+		t.Fatalf("restart: exit %d, want the recorded 3", code)
+	}
+	if f.bootstraps != 1 {
+		t.Fatalf("%d bootstraps, want 1: the restart must not present the spent token", f.bootstraps)
+	}
+	if runs, _ := os.ReadFile(out); string(runs) != "ran\n" {
+		t.Fatalf("workload runs %q, want exactly one", runs)
+	}
+	states := []string{}
+	for _, r := range f.reports {
+		states = append(states, fmt.Sprintf("%v:%v", r["state"], r["exitCode"]))
+	}
+	if strings.Join(states, ",") != "started:<nil>,exited:3,exited:3" {
+		t.Fatalf("reports %v", f.reports)
+	}
+	if reason, _ := f.reports[2]["reason"].(string); !strings.Contains(reason, "restarted") {
+		t.Fatalf("the repeated report does not say why: %v", f.reports[2])
+	}
+}
+
+func TestARestartAfterAnUnfinishedBootstrapStaysQuiet(t *testing.T) {
+	f := &fakeEndpoint{refuse: http.StatusUnauthorized}
+	server := httptest.NewServer(f)
+	defer server.Close()
+	setEnv(t, server.URL)
+	if code := run(); code != 1 {
+		t.Fatalf("first start: exit %d, want 1", code)
+	}
+	t.Setenv("ANEX_BOOTSTRAP_TOKEN", "one-time-token_123")
+	if code := run(); code != 1 {
+		t.Fatalf("restart: exit %d, want 1", code)
+	}
+	if f.bootstraps != 1 || len(f.reports) != 0 {
+		t.Fatalf("%d bootstraps and reports %v, want 1 and none", f.bootstraps, f.reports)
+	}
+}
+
+func TestARestartReportsAnUnrecordedEndAsUnknown(t *testing.T) {
+	dir := t.TempDir()
+	mark, _, err := marker.Claim(marker.Path(dir, podUID), podUID, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first start bootstrapped, then the container was killed before the workload ended.
+	if err := mark.Update(func(s *marker.State) { s.Credential = "status-credential" }); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeEndpoint{}
+	server := httptest.NewServer(f)
+	defer server.Close()
+	setEnv(t, server.URL)
+	t.Setenv("ANEX_AGENT_DIR", dir)
+	if code := run(); code != 137 {
+		t.Fatalf("exit %d, want 137", code)
+	}
+	if f.bootstraps != 0 || len(f.reports) != 1 || f.reports[0]["state"] != "exited" || f.reports[0]["exitCode"] != float64(137) {
+		t.Fatalf("%d bootstraps, reports %v; want none and exited 137", f.bootstraps, f.reports)
 	}
 }

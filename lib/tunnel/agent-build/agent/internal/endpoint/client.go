@@ -135,6 +135,10 @@ func (c *Client) Bootstrap(ctx context.Context, req BootstrapRequest, attempts i
 	return nil, fmt.Errorf("bootstrap failed after %d attempts (last: %v)", attempts, last)
 }
 
+// UseCredential signs later requests with a status credential an earlier start of this
+// container received (a restarted agent cannot bootstrap again: the token is spent).
+func (c *Client) UseCredential(credential string) { c.credential = credential }
+
 // Report is one status report (lib/tunnel/endpoint/types.ts StatusReport).
 type Report struct {
 	State    string `json:"state"`
