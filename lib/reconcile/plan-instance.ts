@@ -27,7 +27,8 @@ export function planStarting(op: ObservedPod, env: PlanEnv, record: PodRecord): 
     const reason = `Instance ${recorded.id} disappeared before it started`;
     return release(op, env, { reason, counts: true, ban: false, extras, events: [] });
   }
-  const overMax = billedAboveMax(op, instance);
+  const live = instance.state.phase !== 'exited' && instance.state.phase !== 'failed';
+  const overMax = live ? billedAboveMax(op, instance) : undefined;
   if (overMax !== undefined) {
     // The machine bills more than it was offered at: a fault of the offer, so it is banned
     // (a cooldown where machines are not) and the attempt counts.
