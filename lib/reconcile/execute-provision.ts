@@ -20,7 +20,7 @@ export interface ProvisionDeps {
   /** the pre-rent image check; unset: no check (the provider finds out, at a cost) */
   images?: ImageGate;
   /**
-   * Takes `offer` for pod `podUid`; false when another pod has it. Pods with the same
+   * Takes `offer` (its machine, where it names one) for pod `podUid`; false when another pod has it. Pods with the same
    * requirements see the same ranked list: without this each would send a create for the
    * same offer and all but one would spend a create slot (Vast: 4.5 s each) on
    * "no_such_ask". Unset: no sharing.

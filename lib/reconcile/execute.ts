@@ -209,7 +209,12 @@ function provisionDeps(shared: Shared, provider: Provider): ProvisionDeps {
     clock: deps.clock,
     ...(deps.images === undefined ? {} : { images: deps.images }),
     claim: async (offer, podUid) => {
-      const key = `${offer.provider}/${offer.offerId}`;
+      // By machine where offers name one: a machine's asks share its GPUs (Vast lists a host
+      // whole and in slices), so renting one takes the others off the market.
+      const key =
+        offer.machineId === undefined
+          ? `${offer.provider}/${offer.offerId}`
+          : `${offer.provider}/m${offer.machineId}`;
       if (shared.claimed.has(key)) return false;
       shared.claimed.add(key);
       // Passes running at once (the tick and pod-events Lambdas) claim through the table.
