@@ -10,13 +10,16 @@ import { defineConfig } from 'vitest/config';
 // and the adapters pace to them; tests run both 20× faster. `npm run bench` and the demo use
 // the real intervals.
 const env = { ANEX_SIM_PACE_SCALE: '0.05' };
+// Some unit and contract tests start the CLI as a process; on a loaded 2-core machine that
+// alone can pass vitest's 5 s default. Speed is measured in `npm run bench`, not here.
+const testTimeout = 30_000;
 
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], env } },
-      { test: { name: 'contract', include: ['test/contract/**/*.test.ts'], env } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], env, testTimeout } },
+      { test: { name: 'contract', include: ['test/contract/**/*.test.ts'], env, testTimeout } },
       { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000 } },
       {
         test: {
