@@ -119,7 +119,15 @@ export type CreateResult =
    * The provider has no capacity for this candidate (RunPod "no longer any instances"), or
    * refuses this one candidate's pool (RunPod v2 403 on create; the reason names it).
    */
-  | { outcome: 'capacity'; reason: string };
+  | { outcome: 'capacity'; reason: string }
+  /**
+   * The provider refused this one candidate for a reason tied to it, not to the machine or
+   * the market (RunPod v2 400: "breaks a cross-field rule, or this GPU and data center
+   * combination could not be placed → try your next candidate"). The caller tries the next
+   * candidate, cools this one down, and — when every candidate was refused — shows the last
+   * reason as a problem with the request.
+   */
+  | { outcome: 'refused'; reason: string };
 
 export type FailureFault = 'host' | 'image' | 'capacity' | 'unknown';
 

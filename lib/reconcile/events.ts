@@ -61,6 +61,19 @@ export const events = {
   imageUnchecked(message: string): PodEvent {
     return warn('ProvisionFailed', `${message}; nothing is rented until the image can be checked`);
   },
+  /** RunPod 400: this candidate cannot be placed as asked; the next one is tried */
+  offerRefused(offer: Offer, reason: string): PodEvent {
+    return warn(
+      'ProvisionFailed',
+      `The provider refused offer ${offer.offerId} (${reason}); trying the next one`,
+    );
+  },
+  allRefused(tried: number, last: string): PodEvent {
+    return warn(
+      'ProvisionFailed',
+      `The provider refused all ${tried} offers tried; the last said: ${last}. The request may be wrong: check the pod's anex.sh annotations`,
+    );
+  },
   candidatesExhausted(tried: number): PodEvent {
     return warn(
       'ProvisionFailed',

@@ -9,6 +9,7 @@ import type { ImageGate } from './image-gate.ts';
 import type { LaunchBuilder } from './launch.ts';
 import { type PassError, passError } from './pass-errors.ts';
 import { change, instanceRecord } from './plan-env.ts';
+import { DEFAULT_OFFER_COOLDOWN_MS, offerCooldownKey } from './rules.ts';
 import type { ProvisionPlan, Situation } from './types.ts';
 
 export interface ProvisionDeps {
@@ -77,6 +78,7 @@ export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise
     version: run.version,
     record: undefined,
     said: [],
+    refused: 0,
   };
   const tried: Offer[] = [];
   for (const offer of run.plan.candidates) {
@@ -85,6 +87,14 @@ export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise
     tried.push(offer);
     const outcome = await tryOffer(state, offer);
     if (outcome !== undefined) return outcome;
+  }
+  if (tried.length > 0 && state.refused === tried.length && state.lastRefusal !== undefined) {
+    // The docs' rule (RunPod POST /v2/pods 400): when every candidate is refused, the last
+    // detail is a problem with the request. Each refused offer cools down, so the next passes
+    // try others — never the same one again in a loop.
+    const message = `The provider refused all ${tried.length} offers tried; the last said: ${state.lastRefusal}. Check the pod's anex.sh annotations; refused offers are skipped for a while`;
+    state.said.push(events.allRefused(tried.length, state.lastRefusal));
+    return { record: state.record, situation: { kind: 'provisioning', message }, events: state.said };
   }
   state.said.push(events.candidatesExhausted(tried.length));
   const message = `The ${tried.length} best offers were taken before they could be rented; retrying on the next pass`;
@@ -132,6 +142,9 @@ interface Attempting {
   version: number | undefined;
   record: PodRecord | undefined;
   said: PodEvent[];
+  /** candidates of this pass the provider refused (outcome `refused`), and the last reason */
+  refused: number;
+  lastRefusal?: string;
 }
 
 /** One candidate: intent, create, then the outcome — or undefined to go on with the next candidate. */
@@ -159,6 +172,8 @@ async function tryOffer(state: Attempting, offer: Offer): Promise<ProvisionOutco
     return { record: state.record, situation: { kind: 'provisioning', message }, events: state.said };
   }
   if (sent.kind === 'refused') {
+    // A request the provider calls wrong (RunPod 422) is not sent to this offer again soon.
+    if (sent.requestWrong) await coolDown(state, offer, sent.error.message);
     const lastError = `The provider refused to rent offer ${offer.offerId}: ${sent.error.message}`;
     await write(state, change(state.from, { lastError }));
     state.said.push(events.createRefused(sent.error.message));
@@ -183,11 +198,37 @@ async function tryOffer(state: Attempting, offer: Offer): Promise<ProvisionOutco
     const message = `Instance ${instance.id} is starting (${offer.gpuCount}x ${offer.gpuName})`;
     return { record: state.record, situation: { kind: 'starting', message }, events: state.said };
   }
+  if (sent.result.outcome === 'refused') {
+    // Refused for this candidate (not the machine, not the market): cool it down, try the next.
+    state.refused += 1;
+    state.lastRefusal = sent.result.reason;
+    await coolDown(state, offer, sent.result.reason);
+    state.said.push(events.offerRefused(offer, sent.result.reason));
+    state.from = change(state.from, { lastError: `Offer ${offer.offerId}: ${sent.result.reason}` });
+    await write(state, state.from);
+    return undefined;
+  }
   // Offer gone or no capacity: the market moved, not the machine's fault; next candidate, same attempt.
   state.said.push(events.offerGone(offer, sent.result.reason));
   state.from = change(state.from, { lastError: `Offer ${offer.offerId}: ${sent.result.reason}` });
   await write(state, state.from);
   return undefined;
+}
+
+/**
+ * The offer is skipped for the cooldown: the ban store's offer key (never a machine ban — the
+ * machine did nothing wrong), which the ranking leaves out and the funnel counts.
+ */
+async function coolDown(state: Attempting, offer: Offer, reason: string): Promise<void> {
+  const { deps } = state;
+  const now = deps.clock();
+  await deps.store.putBan({
+    provider: offer.provider,
+    machineId: offerCooldownKey(offer.gpuName, offer.offerId),
+    reason: `refused by the provider: ${reason}`,
+    createdAt: now,
+    expiresAt: now + (deps.config.offerCooldownMs ?? DEFAULT_OFFER_COOLDOWN_MS),
+  });
 }
 
 /** Conditional write over the version last written (a concurrent writer makes it fail with `conflict`). */
@@ -204,7 +245,7 @@ type Sent =
   | { kind: 'unknown'; error: PassError }
   /** the adapter's pacer held the request back: nothing was sent */
   | { kind: 'deferred'; error: PassError }
-  | { kind: 'refused'; error: PassError; blockProvider: boolean };
+  | { kind: 'refused'; error: PassError; blockProvider: boolean; requestWrong: boolean };
 
 async function sendCreate(state: Attempting, offer: Offer): Promise<Sent> {
   try {
@@ -223,6 +264,7 @@ async function sendCreate(state: Attempting, offer: Offer): Promise<Sent> {
       kind: 'refused',
       error: failure,
       blockProvider: error.kind === 'auth' || error.kind === 'balance',
+      requestWrong: error.kind === 'invalid-input',
     };
   }
 }

@@ -1,9 +1,16 @@
 import { AnexError } from '../../errors.ts';
 import type { RunPodCloudType } from '../../offers/offer.ts';
 import { HttpClient, type HttpClientOptions } from '../http/http-client.ts';
-import { type HttpResponse, parseBody } from '../http/response.ts';
+import { redactText } from '../http/redact.ts';
+import { errorDetail, type HttpResponse, parseBody } from '../http/response.ts';
 import type { CallOptions } from '../provider.ts';
-import { isCapacity, isPoolForbidden, poolForbiddenReason, runPodError } from './errors.ts';
+import {
+  isCandidateRefused,
+  isCapacity,
+  isPoolForbidden,
+  poolForbiddenReason,
+  runPodError,
+} from './errors.ts';
 import { type RunPodPod, runPodListSchema, runPodPodSchema } from './schemas.ts';
 
 export const RUNPOD_DEFAULT_BASE_URL = 'https://api.runpod.io';
@@ -20,7 +27,10 @@ export function runPodServer(baseUrl: string = RUNPOD_DEFAULT_BASE_URL): string 
   return baseUrl.replace(/\/+$/, '').replace(/\/v2$/, '');
 }
 
-export type RunPodCreateAnswer = { kind: 'created'; pod: RunPodPod } | { kind: 'capacity'; reason: string };
+export type RunPodCreateAnswer =
+  | { kind: 'created'; pod: RunPodPod }
+  | { kind: 'capacity'; reason: string }
+  | { kind: 'refused'; reason: string };
 
 export interface CatalogQuery {
   cloud?: RunPodCloudType | undefined;
@@ -93,6 +103,9 @@ export class RunPodClient {
     }
     if (isPoolForbidden(response)) {
       return { kind: 'capacity', reason: poolForbiddenReason(response, this.#http.secrets) };
+    }
+    if (isCandidateRefused(response)) {
+      return { kind: 'refused', reason: redactText(errorDetail(response), this.#http.secrets) };
     }
     if (response.status >= 500) throw unknownOutcome(response, `HTTP ${response.status}`);
     throw runPodError(response, this.#http.secrets);

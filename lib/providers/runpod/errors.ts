@@ -20,12 +20,23 @@ export function isCapacity(response: HttpResponse): boolean {
 }
 
 /**
- * A 403 on create is about one pool (this GPU type / data center / cloud is closed to the key):
- * the candidate is skipped like a capacity miss (providers.md §3.6, §5). A 401 is the key
- * itself and stops all creates; on reads a 403 still means the key lacks a permission.
+ * A 403 on create that names a pool (this GPU type / data center / cloud is closed to the key:
+ * the POST table's "cannot access the requested pool") skips the candidate like a capacity
+ * miss (providers.md §3.6, §5). Any other 403 is the key's scope (`ForbiddenError`: "does not
+ * grant access to the requested resource or action", a read-only key): `auth`, which stops
+ * creates and says so, rather than every candidate failing "for capacity" (runpod audit #6).
  */
 export function isPoolForbidden(response: HttpResponse): boolean {
-  return response.status === 403;
+  return response.status === 403 && /\bpool\b/i.test(errorDetail(response));
+}
+
+/**
+ * A 400 that is not a capacity text: "either it breaks a cross-field rule, or this GPU and
+ * data center combination could not be placed → Try your next candidate" (v2 `POST /v2/pods`
+ * 400; runpod audit #5). The candidate is refused, not the request.
+ */
+export function isCandidateRefused(response: HttpResponse): boolean {
+  return response.status === 400;
 }
 
 /** The reason a forbidden pool gives the reconciler: it names the 403 so events and lastError say why. */

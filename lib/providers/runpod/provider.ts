@@ -66,6 +66,7 @@ export class RunPodProvider implements Provider {
   ): Promise<CreateResult> {
     const answer = await this.#client.createPod(toCreateBody(offer, launch, tag), options);
     if (answer.kind === 'capacity') return { outcome: 'capacity', reason: answer.reason };
+    if (answer.kind === 'refused') return { outcome: 'refused', reason: answer.reason };
     return { outcome: 'created', instance: toInstance(answer.pod) };
   }
 

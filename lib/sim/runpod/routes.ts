@@ -1,6 +1,6 @@
 import type { BootPlans } from '../common/boot-plans.ts';
 import { type ContainerStart, startContainer } from '../common/container.ts';
-import { INVALID_JSON, type SimRequest, type SimResponse } from '../common/http-server.ts';
+import { bearerToken, INVALID_JSON, type SimRequest, type SimResponse } from '../common/http-server.ts';
 import { findSimImage, type SimImage } from '../common/images.ts';
 import type { Rng } from '../common/rng.ts';
 import type { SimRoute } from '../common/sim-core.ts';
@@ -23,6 +23,12 @@ export interface RunPodState {
   plans: BootPlans<string, RunPodBootPlan>;
   /** GPU type ids whose pool answers create with 403 (a key without access to that pool). */
   forbiddenPools: Set<string>;
+  /** `<gpu type id>|<data center id>` → the detail of a 400 the placement answers (a cross-field rule) */
+  refusedPlacements: Map<string, string>;
+  /** keys that may read but not create (a scoped key: every create is 403) */
+  readOnlyKeys: Set<string>;
+  /** USD/h pods later created on a GPU type bill above their list price (`cost`) */
+  markups: Map<string, number>;
   balance: number;
   timings: RunPodTimings;
   /** GET /v2/pods page size; undefined: one page and no `pagination` field (the documented shape). */
@@ -33,6 +39,12 @@ export interface RunPodState {
 
 export const CAPACITY_DETAIL =
   'There are no longer any instances available with the requested specifications. Please refresh and try again.';
+/** The second capacity wording clients meet (runpod audit #5, GraphQL's, kept on v2: the stricter reading). */
+export const NO_CUDA_HOST_DETAIL =
+  'No compatible CUDA host is available for the requested GPU type and CUDA versions.';
+/** `ForbiddenError` in the v2 spec: a valid key without the scope for the action. */
+export const SCOPE_DETAIL =
+  'The bearer token is valid, but it does not grant access to the requested resource or action.';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -229,8 +241,11 @@ function createPod(state: RunPodState, request: SimRequest): SimResponse {
   if (errors.length > 0) return problem(422, 'Request validation failed.', errors);
   const body = request.body as Record<string, unknown>;
   const gpu = (body.gpu ?? { id: 'NVIDIA GeForce RTX 4090' }) as { id: string; count?: number };
+  const key = bearerToken(request);
+  if (key !== undefined && state.readOnlyKeys.has(key)) return problem(403, SCOPE_DETAIL);
   const type = RUNPOD_GPU_TYPES.find((t) => t.id === gpu.id);
-  if (!type) return problem(400, `GPU type "${gpu.id}" is not available for pods`);
+  // Live v2 answers an unknown GPU id with 422 (runpod audit #5, recorded id 70101339221).
+  if (!type) return problem(422, `Unknown GPU type: ${gpu.id}`);
   if (state.forbiddenPools.has(type.id)) {
     return problem(403, `pool not accessible: this API key may not create pods on GPU type "${type.id}"`);
   }
@@ -241,8 +256,10 @@ function createPod(state: RunPodState, request: SimRequest): SimResponse {
   const wanted = (body.dataCenterIds as string[] | undefined) ?? RUNPOD_DATA_CENTERS.map((dc) => dc.id);
   const dc = wanted.find((id) => (state.stock.get(stockKey(type.id, id, cloud)) ?? 0) >= count);
   if (!dc) return problem(400, CAPACITY_DETAIL);
+  const refusal = state.refusedPlacements.get(`${type.id}|${dc}`);
+  if (refusal !== undefined) return problem(400, refusal);
   const cudaVersion = hostCuda(type.cudaVersions, body.gpu as Record<string, unknown> | undefined);
-  if (cudaVersion === undefined) return problem(400, CAPACITY_DETAIL);
+  if (cudaVersion === undefined) return problem(400, NO_CUDA_HOST_DETAIL);
   state.stock.set(stockKey(type.id, dc, cloud), (state.stock.get(stockKey(type.id, dc, cloud)) ?? 0) - count);
   const pod = newPod(state, body, { type, cloud, count, dc, cudaVersion });
   state.pods.set(pod.id, pod);
@@ -278,7 +295,7 @@ function newPod(
     cloud: placed.cloud,
     dataCenterId: placed.dc,
     cudaVersion: placed.cudaVersion,
-    cost: Math.round(perGpu * placed.count * 1000) / 1000,
+    cost: Math.round((perGpu * placed.count + (state.markups.get(placed.type.id) ?? 0)) * 1000) / 1000,
     createdAt: state.now(),
     terminated: false,
     plan,

@@ -100,6 +100,24 @@ export class RunPodSim extends SimBase<RunPodState> {
     else this.state.forbiddenPools.delete(gpuTypeId);
   }
 
+  /**
+   * Creates of this GPU type in this data center answer 400 with `detail` — a cross-field rule
+   * the placement breaks (v2 `POST /v2/pods` 400: "try your next candidate").
+   */
+  refusePlacement(gpuTypeId: string, dataCenterId: string, detail: string): void {
+    this.state.refusedPlacements.set(`${gpuTypeId}|${dataCenterId}`, detail);
+  }
+
+  /** `key` may read but not create: every create answers the spec's scope 403. */
+  setReadOnlyKey(key: string): void {
+    this.state.readOnlyKeys.add(key);
+  }
+
+  /** Pods later created on this GPU type bill `usdPerHour` above the list price (`cost`), as a repriced host would. */
+  billAbove(gpuTypeId: string, usdPerHour: number): void {
+    this.state.markups.set(gpuTypeId, usdPerHour);
+  }
+
   setBalance(usd: number): void {
     this.state.balance = usd;
   }
@@ -176,6 +194,9 @@ function freshState(options: RunPodSimOptions): RunPodState {
     pods: new Map(),
     plans: new BootPlans(),
     forbiddenPools: new Set(),
+    refusedPlacements: new Map(),
+    readOnlyKeys: new Set(),
+    markups: new Map(),
     balance: 100,
     timings: { provisionMs: 5, startingMs: 10, portsMs: 10, ...options.timings },
     podsPageSize: options.podsPageSize,

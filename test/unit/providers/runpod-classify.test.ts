@@ -20,14 +20,22 @@ describe('RunPod create answers', () => {
     ['201 pod', 201, { id: 'p1', name: 'n', status: 'PROVISIONING' }, 'created'],
     ['400 capacity', 400, problem(400, CAPACITY), 'capacity'],
     ['400 no CUDA host', 400, problem(400, 'No compatible CUDA host is currently available.'), 'capacity'],
-    [
-      '400 rule violation',
-      400,
-      problem(400, 'disk must be at least 10 GB for this template'),
-      'invalid-input',
-    ],
+    // v2 POST /v2/pods 400: "… this GPU and data center combination could not be placed → Try
+    // your next candidate" (runpod audit #5): refused for this candidate, not an error of the request.
+    ['400 rule violation', 400, problem(400, 'disk must be at least 10 GB for this template'), 'refused'],
     ['401', 401, problem(401, 'invalid API key'), 'auth'],
     ['403 pool not accessible (skip this candidate)', 403, problem(403, 'pool not accessible'), 'capacity'],
+    // v2 ForbiddenError: a valid key without the scope for the action (runpod audit #6).
+    [
+      '403 key scope',
+      403,
+      problem(
+        403,
+        'The bearer token is valid, but it does not grant access to the requested resource or action.',
+      ),
+      'auth',
+    ],
+    ['422 unknown GPU type', 422, problem(422, 'Unknown GPU type: NVIDIA Imaginary 9000'), 'invalid-input'],
     ['402', 402, problem(402, 'insufficient balance'), 'balance'],
     [
       '422',
