@@ -17,6 +17,9 @@ const sim = new VastAiSim({
   offers: 60,
   now: clock.now,
   timings: { provisionMs: 5, loadingMs: 20 },
+  // The tests read the simulator's rows straight after the adapter's requests, as Vast's own
+  // rows; Vast's rate limits have their file (vast-rate-limits.test.ts).
+  paceLimits: false,
 });
 const state = useSim(sim);
 const KEY = { authorization: 'Bearer contract-test' };
