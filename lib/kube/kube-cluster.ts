@@ -137,7 +137,10 @@ export class KubeCluster implements Cluster {
   async annotatePod(pod: PodRef, annotations: Readonly<Record<string, string>>): Promise<'updated' | 'gone'> {
     const action = `annotate pod ${pod.namespace}/${pod.name}`;
     try {
-      await this.#core.patchNamespacedPod(
+      // Through the status subresource, which the reconciler already may patch: a pod's
+      // status strategy resets only spec, deletionTimestamp and ownerReferences, so metadata
+      // annotations go through — no `patch pods` (which could change a pod's spec) in the role.
+      await this.#core.patchNamespacedPodStatus(
         {
           namespace: pod.namespace,
           name: pod.name,

@@ -87,6 +87,10 @@ describe('tick handler on the real parts, as the anex ServiceAccount', () => {
     });
     expect(liveInstances(ground).map((i) => i.label)).toEqual([`anex.${ground.clusterId}.${uid}`]);
     expect((await ground.store.getPod(uid))?.instance?.id).toBe(liveInstances(ground)[0]?.id);
+    // The billed rate goes on the pod through pods/status — the role has no `patch pods`.
+    const billed = (await ground.store.getPod(uid))?.instance?.pricePerHour;
+    const shown = await ns.core.readNamespacedPod({ namespace: ns.name, name });
+    expect(shown.metadata?.annotations?.['anex.sh/billed-price']).toBe(billed?.toFixed(4));
 
     await deleteThrough(ns, name, tick);
     expect(liveInstances(ground)).toEqual([]);
