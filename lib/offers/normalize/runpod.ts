@@ -35,6 +35,8 @@ export const runPodGpuTypeSchema = z
   .loose();
 export type RunPodGpuType = z.infer<typeof runPodGpuTypeSchema>;
 export const runPodGpuListSchema = z.object({ gpus: z.array(runPodGpuTypeSchema) }).loose();
+/** The list read row by row: one row anex cannot read (the `unknown` sentinel, a new enum value) is skipped, not the catalog. */
+const runPodGpuRowsSchema = z.object({ gpus: z.array(z.unknown()) }).loose();
 
 /** `DataCenter` of `GET /v2/catalog/datacenters`; an unknown region value is kept as a string. */
 export const runPodDataCenterSchema = z
@@ -151,6 +153,18 @@ export interface RunPodCatalog {
    * unscoped, a data center listed for a GPU type is taken to offer every tier it is sold in.
    */
   cloud?: RunPodCloudType;
+  /**
+   * The `count=` the GPU list was requested with: availability is for that many GPUs ("GPU
+   * count for availability and lowest-price calculations"), so offers are made for that count
+   * alone — `maxCount` is "a ceiling, not a stock level" (runpod audit #4). Unset (a saved
+   * catalog file): every count up to the ceiling.
+   */
+  count?: number;
+  /**
+   * Told about each GPU row that is not a GPU type anex can read (its id when it has one, and
+   * what is wrong — never values); the row is skipped. @default rows are skipped silently
+   */
+  onOddRow?: (message: string) => void;
 }
 
 function parseOrThrow<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
@@ -158,6 +172,34 @@ function parseOrThrow<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   if (parsed.success) return parsed.data;
   const shown = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
   throw new AnexError(`${what}: ${shown.join('; ')}`, { kind: 'bad-response' });
+}
+
+/** The GPU rows anex can read; each other row is reported and skipped (runpod audit #14). */
+function readRows(catalog: RunPodCatalog, source: string): RunPodGpuType[] {
+  const { gpus } = parseOrThrow(runPodGpuRowsSchema, catalog.gpus, `${source} is not a RunPod GPU list`);
+  const rows: RunPodGpuType[] = [];
+  for (const row of gpus) {
+    const parsed = runPodGpuTypeSchema.safeParse(row);
+    if (parsed.success) {
+      rows.push(parsed.data);
+      continue;
+    }
+    const id = (row as { id?: unknown } | null)?.id;
+    const problem = parsed.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join('.') || '(row)'}: ${i.message}`)
+      .join('; ');
+    catalog.onOddRow?.(
+      `${source}: skipped GPU type ${typeof id === 'string' ? JSON.stringify(id) : '(no id)'}: ${problem}`,
+    );
+  }
+  return rows;
+}
+
+/** The count the catalog was read for (if the tier's ceiling allows it), else every count up to the ceiling. */
+function countsOffered(read: number | undefined, max: number): number[] {
+  if (read !== undefined) return read <= max ? [read] : [];
+  return Array.from({ length: Math.max(0, max) }, (_, i) => i + 1);
 }
 
 function placesOf(gpu: RunPodGpuType, dataCenters: ReadonlyMap<string, RunPodDataCenter>): Place[] {
@@ -180,7 +222,7 @@ function placesOf(gpu: RunPodGpuType, dataCenters: ReadonlyMap<string, RunPodDat
 
 /** The catalog → every (GPU type × tier × data center × count) offer with stock. */
 export function normalizeRunPodCatalog(catalog: RunPodCatalog, source = 'RunPod catalog'): Offer[] {
-  const { gpus } = parseOrThrow(runPodGpuListSchema, catalog.gpus, `${source} is not a RunPod GPU list`);
+  const gpus = readRows(catalog, source);
   const dcList =
     catalog.dataCenters === undefined
       ? []
@@ -195,8 +237,9 @@ export function normalizeRunPodCatalog(catalog: RunPodCatalog, source = 'RunPod 
     const places = placesOf(gpu, dataCenters);
     for (const cloud of tiersOf(gpu, catalog.cloud)) {
       const max = (cloud === 'SECURE' ? gpu.maxCount.secure : gpu.maxCount.community) ?? 0;
+      const counts = countsOffered(catalog.count, max);
       for (const place of places) {
-        for (let count = 1; count <= max; count++) offers.push(buildOffer(gpu, cloud, place, count));
+        for (const count of counts) offers.push(buildOffer(gpu, cloud, place, count));
       }
     }
   }

@@ -11,6 +11,7 @@ import {
   poolForbiddenReason,
   runPodError,
 } from './errors.ts';
+import { RateLimitHeaderPacer } from './rate-pacer.ts';
 import { type RunPodPod, runPodListSchema, runPodPodSchema } from './schemas.ts';
 
 export const RUNPOD_DEFAULT_BASE_URL = 'https://api.runpod.io';
@@ -43,10 +44,12 @@ export class RunPodClient {
   readonly #http: HttpClient;
 
   constructor(options: RunPodClientOptions) {
+    const baseUrl = runPodServer(options.baseUrl);
     this.#http = new HttpClient({
+      pacer: new RateLimitHeaderPacer({ origin: new URL(baseUrl).origin }),
       ...options,
       service: 'runpod',
-      baseUrl: runPodServer(options.baseUrl),
+      baseUrl,
     });
   }
 
@@ -63,6 +66,7 @@ export class RunPodClient {
         minCudaVersion: query.minCudaVersion,
       },
       mode: 'idempotent',
+      endpoint: 'api',
       ...call,
     });
     return this.#ok(response).json;
@@ -74,6 +78,7 @@ export class RunPodClient {
       method: 'GET',
       path: '/v2/catalog/datacenters',
       mode: 'idempotent',
+      endpoint: 'api',
       ...call,
     });
     return this.#ok(response).json;
@@ -90,6 +95,7 @@ export class RunPodClient {
       path: '/v2/pods',
       body,
       mode: 'create',
+      endpoint: 'api',
       ...call,
     });
     if (response.status >= 200 && response.status < 300) {
@@ -117,6 +123,7 @@ export class RunPodClient {
       method: 'GET',
       path: `/v2/pods/${encodeURIComponent(id)}`,
       mode: 'idempotent',
+      endpoint: 'api',
       ...call,
     });
     if (response.status === 404) return null;
@@ -133,6 +140,7 @@ export class RunPodClient {
       path: '/v2/pods',
       query: { cursor },
       mode: 'idempotent',
+      endpoint: 'api',
       ...call,
     });
     const body = parseBody('runpod', this.#ok(response), runPodListSchema);
@@ -146,6 +154,7 @@ export class RunPodClient {
       method: 'DELETE',
       path: `/v2/pods/${encodeURIComponent(id)}`,
       mode: 'idempotent',
+      endpoint: 'api',
       ...call,
     });
     if (response.status === 404) return 'gone';

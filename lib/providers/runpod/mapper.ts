@@ -9,9 +9,19 @@ import type { RunPodPod } from './schemas.ts';
 /** RunPod ↔ domain. The offer mapping is the single call site {@link toOffers}. */
 
 /** A catalog answer for one cloud tier → offers (GPU type × tier × data center × count). */
-export function toOffers(gpus: unknown, dataCenters: unknown, cloud: RunPodCloudType | undefined): Offer[] {
+export function toOffers(
+  gpus: unknown,
+  dataCenters: unknown,
+  scope: { cloud: RunPodCloudType | undefined; count: number; onOddRow?: (message: string) => void },
+): Offer[] {
   return normalizeRunPodCatalog(
-    { gpus, dataCenters, ...(cloud ? { cloud } : {}) },
+    {
+      gpus,
+      dataCenters,
+      count: scope.count,
+      ...(scope.cloud ? { cloud: scope.cloud } : {}),
+      ...(scope.onOddRow ? { onOddRow: scope.onOddRow } : {}),
+    },
     'runpod catalog response',
   );
 }

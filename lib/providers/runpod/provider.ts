@@ -16,13 +16,26 @@ import { toCreateBody, toInstance, toInstanceState, toOffers } from './mapper.ts
 export interface RunPodProviderOptions extends RunPodClientOptions {
   /** This installation's cluster id; listTagged returns only its pods. Unset: every anex tag. */
   clusterId?: string;
+  /** Told about each catalog row anex cannot read (skipped). @default a line on stderr */
+  onOddRow?: (message: string) => void;
 }
 
-/** The smallest GPU count asked for (the catalog's `count=` scopes availability). */
-function minCount(requirements: Requirements): number {
+/** The most GPUs one RunPod pod gets (the catalog's `maxCount` ceilings). */
+const MAX_COUNT = 8;
+/** How long the data-center list is reused: it changes with RunPod's fleet, not per pass. */
+const DATA_CENTERS_TTL_MS = 10 * 60_000;
+
+/**
+ * The GPU counts to read the catalog for — availability is per count (`count=`), as gpuhunt
+ * reads it: every count the pod allows, up to {@link MAX_COUNT}; one GPU when it says nothing
+ * (the cheapest fit, and one catalog read per tier instead of eight).
+ */
+export function catalogCounts(requirements: Requirements): number[] {
   const c = requirements.gpuCount;
-  if (!c) return 1;
-  return Math.max(1, Math.floor('exact' in c ? c.exact : (c.min ?? 1)));
+  if (!c) return [1];
+  const low = Math.max(1, Math.ceil('exact' in c ? c.exact : (c.min ?? 1)));
+  const high = Math.min(MAX_COUNT, Math.floor('exact' in c ? c.exact : (c.max ?? MAX_COUNT)));
+  return Array.from({ length: Math.max(0, high - low + 1) }, (_, i) => low + i);
 }
 
 function minCuda(requirements: Requirements): string | undefined {
@@ -36,26 +49,44 @@ export class RunPodProvider implements Provider {
   readonly name = 'runpod' as const;
   readonly #client: RunPodClient;
   readonly #clusterId: string | undefined;
+  readonly #onOddRow: (message: string) => void;
+  #dataCenters: { body: unknown; at: number } | undefined;
 
   constructor(options: RunPodProviderOptions) {
-    const { clusterId, ...clientOptions } = options;
+    const { clusterId, onOddRow, ...clientOptions } = options;
     this.#client = new RunPodClient(clientOptions);
     this.#clusterId = clusterId;
+    this.#onOddRow = onOddRow ?? ((message) => process.stderr.write(`anex: ${message}\n`));
   }
 
-  /** One catalog call per cloud tier, since per-data-center availability is scoped by `cloud=`. */
+  /**
+   * One catalog call per cloud tier and GPU count: per-data-center availability is scoped by
+   * `cloud=` and `count=` (runpod audit #4). The data-center list is reused for 10 minutes.
+   */
   async listOffers(requirements: Requirements, options: ListOffersOptions): Promise<Offer[]> {
-    const dataCenters = await this.#client.listDataCenters(options);
+    const dataCenters = await this.#dataCenterList(options);
     const clouds = requirements.runpod.cloudTypes ?? RUNPOD_CLOUD_TYPES;
     const offers: Offer[] = [];
     for (const cloud of clouds) {
-      const gpus = await this.#client.listGpuTypes(
-        { cloud, count: minCount(requirements), minCudaVersion: minCuda(requirements) },
-        options,
-      );
-      offers.push(...toOffers(gpus, dataCenters, cloud));
+      for (const count of catalogCounts(requirements)) {
+        const gpus = await this.#client.listGpuTypes(
+          { cloud, count, minCudaVersion: minCuda(requirements) },
+          options,
+        );
+        offers.push(...toOffers(gpus, dataCenters, { cloud, count, onOddRow: this.#onOddRow }));
+      }
     }
     return offers;
+  }
+
+  async #dataCenterList(options: CallOptions): Promise<unknown> {
+    const now = Date.now();
+    if (this.#dataCenters !== undefined && now - this.#dataCenters.at < DATA_CENTERS_TTL_MS) {
+      return this.#dataCenters.body;
+    }
+    const body = await this.#client.listDataCenters(options);
+    this.#dataCenters = { body, at: now };
+    return body;
   }
 
   async create(

@@ -1,12 +1,14 @@
+import { paceScaleFromEnv } from '../../providers/pacing/interval-pacer.ts';
 import { BootPlans } from '../common/boot-plans.ts';
 import type { ContainerStart } from '../common/container.ts';
 import type { SimResponse } from '../common/http-server.ts';
-import type { RateDecision, RateLimit } from '../common/rate-limit.ts';
+import type { RateLimit } from '../common/rate-limit.ts';
 import { Rng } from '../common/rng.ts';
 import { SimBase } from '../common/sim-base.ts';
 import type { RunningInstance, SimInstanceSummary, VendorStyle } from '../common/sim-core.ts';
 import { type Cloud, generateStock, stockKey } from './catalog.ts';
 import { phaseAt, type RunPodBootPlan, type RunPodTimings } from './pods.ts';
+import { type RunPodDecision, RunPodLimiter, rateLimitHeaders } from './rate-windows.ts';
 import { problem, type RunPodState, runPodRoutes } from './routes.ts';
 
 export interface RunPodSimOptions {
@@ -17,10 +19,14 @@ export interface RunPodSimOptions {
   /** Accepted keys; empty: any non-empty key. */
   apiKeys?: readonly string[];
   /**
-   * Per endpoint (`gpus`, `datacenters`, `create`, `list`, `get`, `delete`).
-   * @default 60 per minute each (the schema's example policy)
+   * Extra fixed-window limits per endpoint (`gpus`, `datacenters`, `create`, `list`, `get`,
+   * `delete`), checked before RunPod's own ({@link RUNPOD_WINDOWS}). @default none
    */
   rateLimits?: Readonly<Record<string, RateLimit>>;
+  /** RunPod's own limits (60/min, 3000/h, 50000/day per key) are on by default; `false` turns them off (say why). */
+  paceLimits?: boolean;
+  /** Multiplies RunPod's windows (tests). @default ANEX_SIM_PACE_SCALE, else 1 */
+  paceScale?: number;
   /** @default { provisionMs: 5, startingMs: 10, portsMs: 10 } */
   timings?: Partial<RunPodTimings>;
   /** Page size of `GET /v2/pods`; unset: one page, no `pagination`. */
@@ -36,28 +42,17 @@ interface AdminInput {
   forbidden?: boolean;
 }
 
-const DEFAULT_LIMIT: RateLimit = { limit: 600, windowMs: 60_000 };
-const ENDPOINTS = ['gpus', 'datacenters', 'create', 'list', 'get', 'delete'];
-
-function rateHeaders(decision: RateDecision | undefined): Record<string, string> {
-  const remaining = decision?.remaining ?? DEFAULT_LIMIT.limit;
-  const reset = decision?.resetSeconds ?? 60;
-  return {
-    RateLimit: `"minute";r=${remaining};t=${reset}, "hour";r=2800;t=1812, "day";r=49500;t=45012`,
-    'RateLimit-Policy': '"minute";q=600;w=60, "hour";q=3000;w=3600, "day";q=50000;w=86400',
-  };
-}
-
 const runPodStyle: VendorStyle = {
   unauthorized: (_request, _route, hadKey) =>
     problem(401, hadKey ? 'invalid API key' : 'missing bearer token in the Authorization header'),
   rateLimited: (_route, decision) => {
-    const answer = problem(429, 'rate limit exceeded for the minute window');
+    const window = (decision as RunPodDecision | undefined)?.refusedBy ?? 'minute';
+    const answer = problem(429, `rate limit exceeded for the ${window} window`);
     return { ...answer, headers: { 'Retry-After': String(decision?.resetSeconds ?? 1) } };
   },
   serverError: (status) => problem(status, 'upstream error, try again later'),
   notFound: (request) => problem(404, `no route for ${request.method} ${request.path}`),
-  extraHeaders: rateHeaders,
+  extraHeaders: rateLimitHeaders,
 };
 
 /**
@@ -66,12 +61,24 @@ const runPodStyle: VendorStyle = {
  * check. Tests drive it through this object; the CLI through `/__sim/`.
  */
 export class RunPodSim extends SimBase<RunPodState> {
+  #limiter: RunPodLimiter | undefined;
+
   constructor(options: RunPodSimOptions = {}) {
-    const limits = Object.fromEntries(ENDPOINTS.map((e) => [e, options.rateLimits?.[e] ?? DEFAULT_LIMIT]));
+    let made: RunPodLimiter | undefined;
+    // Rate limits count requests on the wire: real time, even when a test drives boots on its own clock.
+    const limiter = () => {
+      made = new RunPodLimiter({
+        now: Date.now,
+        enabled: options.paceLimits ?? true,
+        scale: options.paceScale ?? paceScaleFromEnv(process.env) ?? 1,
+        ...(options.rateLimits === undefined ? {} : { overrides: options.rateLimits }),
+      });
+      return made;
+    };
     super({
       core: {
         seed: options.seed ?? 1,
-        rateLimits: limits,
+        limiter,
         ...(options.apiKeys ? { apiKeys: options.apiKeys } : {}),
         ...(options.now ? { now: options.now } : {}),
       },
@@ -80,8 +87,13 @@ export class RunPodSim extends SimBase<RunPodState> {
       routes: runPodRoutes,
       style: runPodStyle,
       leak: { who: 'runpod simulator', unit: 'pod' },
-      defaultLimit: DEFAULT_LIMIT,
     });
+    this.#limiter = made;
+  }
+
+  /** 429s RunPod's own windows answered. */
+  limitedCount(): number {
+    return this.#limiter?.refusals ?? 0;
   }
 
   /** Pods later created on this GPU type behave per `plan`. */

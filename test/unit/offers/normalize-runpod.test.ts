@@ -117,12 +117,46 @@ describe('normalizeRunPodCatalog', () => {
   });
 
   it('names the field when the response does not fit the schema', () => {
-    expect(() =>
-      normalizeRunPodCatalog({ gpus: { gpus: [aGpuType({ memory: '24GB' })] } }, 'gpus.json'),
-    ).toThrowError(/^gpus\.json is not a RunPod GPU list: gpus\.0\.memory: /);
+    expect(() => normalizeRunPodCatalog({ gpus: { gpus: 'none' } }, 'gpus.json')).toThrowError(
+      /^gpus\.json is not a RunPod GPU list: gpus: /,
+    );
     expect(() =>
       normalizeRunPodCatalog({ gpus: { gpus: [] }, dataCenters: { dataCenters: [{ id: 'X' }] } }),
     ).toThrowError(/is not a RunPod data-center list: dataCenters\.0\.name: /);
+  });
+
+  // runpod audit #14: one row anex cannot read never costs the whole catalog. Rows seen live:
+  // the `unknown` sentinel (0 GB, $0, both cloud flags false; [3P] pitwall), a new enum value.
+  it.each([
+    ['a mistyped field', aGpuType({ id: 'odd-1', memory: '24GB' }), 'odd-1', 'memory'],
+    [
+      'the unknown sentinel without a name',
+      aGpuType({ id: 'unknown', name: '', memory: 0 }),
+      'unknown',
+      'name',
+    ],
+    [
+      'an availability value newer than anex',
+      aGpuType({ id: 'odd-2', dataCenters: [{ id: 'US-TX-3', name: 'x', availability: 'VERY_HIGH' }] }),
+      'odd-2',
+      'dataCenters.0.availability',
+    ],
+  ])('skips a row with %s, says which and why, and keeps the others', (_name, row, id, field) => {
+    const said: string[] = [];
+    const offers = normalizeRunPodCatalog(
+      { gpus: { gpus: [row, aGpuType()] }, onOddRow: (m) => said.push(m) },
+      'gpus.json',
+    );
+    expect(offers.length).toBeGreaterThan(0);
+    expect(offers.every((o) => o.gpuTypeId === 'NVIDIA GeForce RTX 4090')).toBe(true);
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain(`gpus.json: skipped GPU type "${id}": ${field}: `);
+  });
+
+  it('offers only the GPU count the catalog was read for, within the tier ceiling (runpod audit #4)', () => {
+    const offers = normalizeRunPodCatalog({ gpus: { gpus: [aGpuType()] }, count: 3 });
+    // maxCount is a ceiling: SECURE stops at 2, so only COMMUNITY offers 3 GPUs.
+    expect(offers.map((o) => o.offerId)).toEqual(['NVIDIA GeForce RTX 4090|COMMUNITY|US-TX-3|3']);
   });
 
   it('normalizes the saved fixtures: 240 offers, every one with a known region', () => {

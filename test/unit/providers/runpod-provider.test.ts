@@ -15,22 +15,25 @@ const { sim, clock, setup, url } = useRunPodSim({
 const { stockedOffer, rentOne } = runPodOffers(sim);
 
 describe('RunPodProvider.listOffers against the simulator', () => {
-  it('asks the v2 catalog once per cloud tier, with availability, product and count', async () => {
+  it('asks the v2 catalog once per cloud tier and GPU count, with availability, product and count', async () => {
     const { provider, requests } = setup();
     const offers = await provider.listOffers(
-      aRequirements('runpod', { gpuCount: { min: 2 }, cuda: { min: '12.4' } }),
+      aRequirements('runpod', { gpuCount: { min: 2, max: 3 }, cuda: { min: '12.4' } }),
       {},
     );
     const gpuCalls = requests.filter((r) => r.url.pathname === '/v2/catalog/gpus');
-    expect(gpuCalls.map((r) => r.url.searchParams.get('cloud'))).toEqual(['SECURE', 'COMMUNITY']);
+    // Availability is per count (`count=`), so each allowed count is read, as gpuhunt does (runpod audit #4).
+    expect(
+      gpuCalls.map((r) => `${r.url.searchParams.get('cloud')}×${r.url.searchParams.get('count')}`),
+    ).toEqual(['SECURE×2', 'SECURE×3', 'COMMUNITY×2', 'COMMUNITY×3']);
     for (const call of gpuCalls) {
       expect(Object.fromEntries(call.url.searchParams)).toMatchObject({
         include: 'AVAILABILITY',
         product: 'POD',
-        count: '2',
         minCudaVersion: '12.4',
       });
     }
+    expect(offers.every((o) => o.gpuCount === 2 || o.gpuCount === 3)).toBe(true);
     expect(requests.some((r) => r.url.pathname === '/v2/catalog/datacenters')).toBe(true);
     expect(offers.length).toBeGreaterThan(0);
     expect(offers.every((o) => o.gpuTypeId && o.dataCenterId && o.cloudType && o.region)).toBe(true);
