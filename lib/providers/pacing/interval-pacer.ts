@@ -83,10 +83,24 @@ export class IntervalPacer implements RequestPacer {
         { kind: 'rate-limited', retryable: true },
       );
     }
+    const key = this.#key(endpoint);
+    const spacing = interval + this.#o.guardMs(interval);
     const wait = slot.at - now;
-    if (wait <= 0) return;
+    if (wait > 0) await this.#sleepUntilSlot(endpoint, wait, options.signal);
+    // The vendor measures arrivals. A request of this process that went out late (a busy event
+    // loop, a slow ledger) pushes the ones queued behind it: each waits a full interval after
+    // the last one actually sent, and later reservations start from there too.
+    const lastSent = lastSentOn(this.#o.ledger);
+    const behind = (lastSent.get(key) ?? 0) + spacing - this.#o.now();
+    if (behind > 0) await this.#sleepUntilSlot(endpoint, behind, options.signal);
+    const sentAt = this.#o.now();
+    lastSent.set(key, sentAt);
+    if (sentAt - slot.at > LATE_MS) await this.#o.ledger.deferSlot(key, sentAt + spacing);
+  }
+
+  async #sleepUntilSlot(endpoint: string, wait: number, signal: AbortSignal | undefined): Promise<void> {
     try {
-      await this.#o.sleep(wait, options.signal);
+      await this.#o.sleep(wait, signal);
     } catch (error) {
       throw new AnexError(
         `${this.#o.prefix} ${endpoint}: aborted while waiting for its request slot; nothing was sent`,
@@ -119,6 +133,21 @@ export class IntervalPacer implements RequestPacer {
   #scaled(ms: number): number {
     return Math.ceil(ms * this.#o.scale);
   }
+}
+
+/** Lateness worth a ledger write: below it, the guard covers it. */
+const LATE_MS = 10;
+
+/** When this process last sent on each key of each ledger (every pacer of the process on that ledger shares it). */
+const lastSentByLedger = new WeakMap<PaceStore, Map<string, number>>();
+
+function lastSentOn(ledger: PaceStore): Map<string, number> {
+  let sent = lastSentByLedger.get(ledger);
+  if (sent === undefined) {
+    sent = new Map();
+    lastSentByLedger.set(ledger, sent);
+  }
+  return sent;
 }
 
 /** One ledger for every pacer of this process that has no shared store. */

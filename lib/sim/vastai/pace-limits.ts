@@ -48,6 +48,8 @@ export class VastLimiter implements SimLimiter {
   penalties = 0;
   /** every 429 of Vast's own limits */
   refusals = 0;
+  /** those 429s by endpoint */
+  readonly refusalsBy = new Map<string, number>();
 
   constructor(options: VastLimiterOptions) {
     this.#scale = options.scale ?? 1;
@@ -66,6 +68,7 @@ export class VastLimiter implements SimLimiter {
     this.#searches = [];
     this.penalties = 0;
     this.refusals = 0;
+    this.refusalsBy.clear();
   }
 
   check(endpoint: string, key: string): RateDecision | undefined {
@@ -86,8 +89,13 @@ export class VastLimiter implements SimLimiter {
       this.penalties += 1;
     }
     this.#last.set(id, { at: now, shutUntil });
-    if (limited) this.refusals += 1;
+    if (limited) this.#refused(endpoint);
     return decision(limited, Math.max(interval, shutUntil - now));
+  }
+
+  #refused(endpoint: string): void {
+    this.refusals += 1;
+    this.refusalsBy.set(endpoint, (this.refusalsBy.get(endpoint) ?? 0) + 1);
   }
 
   #search(now: number): RateDecision {
@@ -95,7 +103,7 @@ export class VastLimiter implements SimLimiter {
     this.#searches = this.#searches.filter((at) => now - at < minute);
     this.#searches.push(now);
     const limited = this.#searches.length > VAST_SEARCH_PER_MINUTE;
-    if (limited) this.refusals += 1;
+    if (limited) this.#refused('search');
     return decision(limited, minute - (now - (this.#searches[0] ?? now)));
   }
 }

@@ -114,8 +114,9 @@ export class VastAiSim extends SimBase<VastState> {
     return this.#limiter?.penalties ?? 0;
   }
 
-  /** 429s Vast's own limits answered (intervals, penalty, search per minute). */
-  limitedCount(): number {
+  /** 429s Vast's own limits answered (intervals, penalty, search per minute), on one route or all. */
+  limitedCount(route?: string): number {
+    if (route !== undefined) return this.#limiter?.refusalsBy.get(route) ?? 0;
     return this.#limiter?.refusals ?? 0;
   }
 

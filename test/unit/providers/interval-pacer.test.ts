@@ -4,8 +4,9 @@ import { IntervalPacer, paceScaleFromEnv } from '../../../lib/providers/pacing/i
 import { MemoryPaceLedger } from '../../../lib/state/memory-pace.ts';
 
 /** A pacer on a hand-moved clock whose sleeps advance it; returns when each request went. */
-function aPacer(options: { scale?: number } = {}) {
+function aPacer(options: { scale?: number; lateOnce?: number } = {}) {
   let now = 1_000_000;
+  let late = options.lateOnce ?? 0;
   const sent: number[] = [];
   const pacer = new IntervalPacer({
     prefix: 'vendor',
@@ -14,9 +15,10 @@ function aPacer(options: { scale?: number } = {}) {
     guardMs: () => 0,
     now: () => now,
     sleep: async (ms) => {
-      now += ms;
+      now += ms + late;
+      late = 0;
     },
-    ...options,
+    ...(options.scale === undefined ? {} : { scale: options.scale }),
   });
   const send = async (endpoint: string, deadline?: number) => {
     await pacer.acquire(endpoint, { deadline });
@@ -33,6 +35,15 @@ describe('IntervalPacer', () => {
     await send('show');
     await send('create');
     expect(sent.map((t) => t - start)).toEqual([0, 4_500, 4_500, 9_000]);
+  });
+
+  it('moves the next request after one that went out late (the vendor measures arrivals)', async () => {
+    const { send, sent, start } = aPacer({ lateOnce: 300 });
+    await send('create');
+    // Its slot is 4.5 s, but it wakes 300 ms late: the next one goes 4.5 s after that.
+    await send('create');
+    await send('create');
+    expect(sent.map((t) => t - start)).toEqual([0, 4_800, 9_300]);
   });
 
   it('leaves endpoints without a rule unpaced', async () => {
