@@ -63,6 +63,7 @@ export const PROVIDER_GPU_NAMES: Readonly<Record<ProviderName, readonly string[]
     ...['RTX 6000 Ada', 'RTX A2000', 'RTX A4000', 'RTX A4500', 'RTX A5000', 'RTX A6000'],
     ...['V100 FHHL', 'Tesla V100', 'V100 SXM2', 'V100 SXM2 32GB'],
     ...['RTX PRO 6000', 'RTX PRO 6000 WK', 'RTX PRO 6000 MaxQ', 'RTX PRO 4500'],
+    ...['A100 SXM 40GB', 'RTX PRO 6000 MIG 24GB', 'RTX PRO 6000 MIG 48GB'],
   ],
 };
 

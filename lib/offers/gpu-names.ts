@@ -55,6 +55,7 @@ const ALIASES: Readonly<Record<string, string>> = {
   // RunPod ids carry memory and form factor ("NVIDIA A100 80GB PCIe", "NVIDIA A100-SXM4-80GB").
   a10080gbpcie: 'a100pcie',
   a100sxm480gb: 'a100sxm',
+  a100sxm440gb: 'a100sxm40gb',
   h10080gbhbm3: 'h100sxm',
   v100pcie16gb: 'v100',
   v100sxm216gb: 'v100sxm2',

@@ -46,12 +46,17 @@ const ROWS: readonly Row[] = [
   ['RTX 2000 Ada', '8.9', 224, 12.0],
   ['RTX 4000 Ada', '8.9', 360, 26.7],
   ['RTX 4000 Ada SFF', '8.9', 280, 19.2],
+  ['RTX 5000 Ada', '8.9', 576, 65.3],
   ['RTX 6000 Ada', '8.9', 960, 91.1],
   ['Q RTX 8000', '7.5', 672, 16.3],
   ['RTX PRO 4500', '12.0', 896, 54.9],
   ['RTX PRO 6000', '12.0', 1792, 126.0],
   ['RTX PRO 6000 WS', '12.0', 1792, 125.0],
   ['RTX PRO 6000 MaxQ', '12.0', 1792, 110.0],
+  // RunPod's MIG types of the RTX PRO 6000 (runpod/docs gpu-types.mdx; runpod audit #15): a MIG
+  // instance gets its share of the SMs and memory bandwidth — a quarter (24 GB) or a half (48 GB).
+  ['RTX PRO 6000 MIG 24GB', '12.0', 448, 31.5],
+  ['RTX PRO 6000 MIG 48GB', '12.0', 896, 63.0],
   // Data centre
   ['Tesla T4', '7.5', 320, 8.1],
   ['Tesla P100', '6.0', 732, 9.3],
@@ -66,6 +71,8 @@ const ROWS: readonly Row[] = [
   ['A40', '8.6', 696, 37.4],
   ['A100 PCIe', '8.0', 1935, 19.5],
   ['A100 SXM', '8.0', 2039, 19.5],
+  // The 40 GB SXM4 module has HBM2 at 1555 GB/s (RunPod lists it on community: runpod audit #15).
+  ['A100 SXM 40GB', '8.0', 1555, 19.5],
   ['A800 PCIE', '8.0', 1935, 19.5],
   ['L4', '8.9', 300, 30.3],
   ['L40', '8.9', 864, 90.5],
@@ -77,6 +84,7 @@ const ROWS: readonly Row[] = [
   ['H200 NVL', '9.0', 4800, 60.3],
   ['GH200 SXM', '9.0', 4000, 67.0],
   ['B200', '10.0', 8000, 80.0],
+  ['B300', '10.3', 8000, 75.0],
   // AMD
   ['MI300X', undefined, 5300, 163.4],
   ['InstinctMI250X', undefined, 3277, 47.9],

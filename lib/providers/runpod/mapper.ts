@@ -27,8 +27,8 @@ export function toOffers(
 }
 
 /**
- * v2 status → {@link InstanceState}. Ready = RUNNING with a runtime whose ports are published:
- * v2 reports RUNNING with `runtime: null` before the container is up (providers.md §3.7).
+ * v2 status → {@link InstanceState}. Ready = RUNNING with a runtime: v2 reports RUNNING with
+ * `runtime: null` before the container is up (providers.md §3.7).
  */
 export function toInstanceState(pod: RunPodPod | null): InstanceState {
   if (!pod || pod.status === 'TERMINATED') return { phase: 'gone' };
@@ -40,9 +40,12 @@ export function toInstanceState(pod: RunPodPod | null): InstanceState {
     case 'PROVISIONING':
       return { phase: 'pending' };
     case 'RUNNING':
-      return Array.isArray(pod.runtime?.ports)
+      // Ready = RUNNING with a runtime (runpod audit #9): `runtime.ports` is optional in the
+      // spec and a pod that exposes nothing may have none; `runtime: null` is the container
+      // not up yet (live: RUNNING with runtime null right after create).
+      return pod.runtime !== null && pod.runtime !== undefined
         ? { phase: 'running' }
-        : { phase: 'starting', message: 'RUNNING, waiting for the runtime and its ports' };
+        : { phase: 'starting', message: 'RUNNING, waiting for the container runtime' };
     default:
       return { phase: 'starting', message: `status ${pod.status}` };
   }

@@ -36,6 +36,12 @@ describe('gpuSpec', () => {
     ['Tesla V100', 'Tesla V100-PCIE-16GB', '7.0'],
     ['V100 SXM2', 'Tesla V100-SXM2-16GB', '7.0'],
     ['V100 SXM2 32GB', 'V100 SXM2 32GB', '7.0'],
+    // runpod audit #15: rows RunPod lists (docs gpu-types.mdx; a live community row for the A100 40 GB)
+    ['B300', 'NVIDIA B300 SXM6 AC', '10.3'],
+    ['RTX 5000 Ada', 'NVIDIA RTX 5000 Ada Generation', '8.9'],
+    ['A100 SXM 40GB', 'NVIDIA A100-SXM4-40GB', '8.0'],
+    ['RTX PRO 6000 MIG 24GB', 'RTX PRO 6000 MIG 24GB', '12.0'],
+    ['RTX PRO 6000 MIG 48GB', 'RTX PRO 6000 MIG 48GB', '12.0'],
   ])('%s (id %s) has compute capability %s, bandwidth and TFLOPS', (name, id, computeCap) => {
     const spec = gpuSpec(name);
     expect(spec?.computeCap).toBe(computeCap);

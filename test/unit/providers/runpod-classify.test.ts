@@ -90,7 +90,10 @@ describe('RunPod pod status mapping', () => {
     ['PROVISIONING', aPod({ status: 'PROVISIONING' }), 'pending'],
     ['STARTING', aPod({ status: 'STARTING' }), 'starting'],
     ['RUNNING, runtime null', aPod({ status: 'RUNNING', runtime: null }), 'starting'],
-    ['RUNNING, runtime without ports', aPod({ status: 'RUNNING', runtime: { uptime: 1 } }), 'starting'],
+    // runpod audit #9: `runtime.ports` is optional (the 201 example shows `"runtime": {}`); a
+    // runtime is the container up, ports or not.
+    ['RUNNING, runtime without ports', aPod({ status: 'RUNNING', runtime: { uptime: 1 } }), 'running'],
+    ['RUNNING, empty runtime', aPod({ status: 'RUNNING', runtime: {} }), 'running'],
     ['RUNNING with ports', aPod({ status: 'RUNNING', runtime: { uptime: 1, ports: [] } }), 'running'],
     ['EXITED', aPod({ status: 'EXITED' }), 'exited'],
     ['ERROR', aPod({ status: 'ERROR' }), 'failed'],
