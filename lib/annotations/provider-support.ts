@@ -7,8 +7,9 @@ import { SHARED_PREFIX } from './keys.ts';
  * that does not report a field never matches it) or being placed on a machine that breaks
  * the constraint. RunPod: REST v2 is the API anex uses (v1 retired 2026-11-15; GraphQL is
  * retiring); its catalog (`GET /v2/catalog/gpus`, `/v2/catalog/datacenters`) reports per GPU
- * type only name, memory, price, max count, availability and CUDA versions, and its pod
- * create takes no vCPU, RAM, network or disk-bandwidth minimum.
+ * type only name, memory, price, max count, availability and CUDA versions; its pod create
+ * takes vCPU and RAM floors per GPU (`gpu.minVcpuCountPerGpu`, `minRamPerGpu`: create-a-pod.mdx
+ * at 4962c60; runpod audit #12) but no maximum, and no network or disk-bandwidth minimum.
  *
  * Honoured on RunPod, for contrast: compute-cap, vram-bandwidth and tflops come from the GPU
  * spec table (lib/offers/gpu-specs.ts); cuda from the catalog's `cudaVersions` and create's
@@ -17,13 +18,23 @@ import { SHARED_PREFIX } from './keys.ts';
 const UNSUPPORTED: Readonly<Record<ProviderName, Readonly<Record<string, string>>>> = {
   vastai: {},
   runpod: {
-    cpu: 'its API neither reports vCPUs per GPU type nor accepts a vCPU minimum on create',
-    ram: 'its API neither reports system RAM per GPU type nor accepts a RAM minimum on create',
     // §4 "no v2 equivalent"; GraphQL's minUpload/minDownload only narrow a price quote.
     'upload-speed': 'its API neither reports upload speed nor accepts an upload minimum on create',
     'download-speed': 'its API neither reports download speed nor accepts a download minimum on create',
     // §4 "no v2 or GraphQL create equivalent found"; only the retired v1 had minDiskBandwidthMBps.
     'disk-bw': 'its API neither reports disk bandwidth nor accepts a disk-bandwidth minimum on create',
+  },
+};
+
+/**
+ * Shared filters a provider honours only as a minimum (RunPod places on a vCPU / RAM floor at
+ * create and reports neither): `<base>-min` is honoured; the exact form and `-max` are refused.
+ */
+const MIN_ONLY: Readonly<Record<ProviderName, Readonly<Record<string, string>>>> = {
+  vastai: {},
+  runpod: {
+    cpu: 'its create takes a vCPU floor per GPU but no ceiling, and its API reports no vCPUs per GPU type; use anex.sh/cpu-min',
+    ram: 'its create takes a RAM floor per GPU but no ceiling, and its API reports no RAM per GPU type; use anex.sh/ram-min',
   },
 };
 
@@ -45,7 +56,8 @@ export function unsupportedKeyErrors(provider: ProviderName, presentKeys: readon
   for (const key of presentKeys) {
     if (!key.startsWith(SHARED_PREFIX)) continue;
     const base = key.slice(SHARED_PREFIX.length).replace(/-(min|max)$/, '');
-    const reason = reasons[base];
+    const minOnly = MIN_ONLY[provider][base];
+    const reason = reasons[base] ?? (minOnly !== undefined && !key.endsWith('-min') ? minOnly : undefined);
     if (reason === undefined) continue;
     errors.push(
       `${key}: ${providerTitle(provider)} cannot honour this constraint (${reason}); remove it, or run the pod on ${providerTitle(other)} (node-provider: ${other})`,

@@ -107,6 +107,12 @@ export interface LaunchSpec {
    * filtered on it already.
    */
   cuda?: VersionConstraint;
+  /**
+   * The least host CPU and RAM the pod needs in total (anex.sh/cpu-min, ram-min), for
+   * providers that place the machine only at create (RunPod: `gpu.minVcpuCountPerGpu` /
+   * `minRamPerGpu`); search-side providers have filtered on them already.
+   */
+  floors?: { cpuCores?: number; ramMb?: number };
   /** Ports to expose, e.g. ["8080/http"]; usually none (traffic goes through the tunnel). */
   ports?: readonly string[];
 }

@@ -1,4 +1,4 @@
-import type { Requirements } from '../annotations/requirements.ts';
+import type { NumericConstraint, Requirements } from '../annotations/requirements.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { PodView } from '../kube/cluster.ts';
 import {
@@ -38,9 +38,21 @@ export function buildLaunchSpec(input: LaunchInput): LaunchSpec {
     diskGb: input.requirements.diskToAllocateGb,
   };
   if (input.requirements.cuda !== undefined) spec.cuda = input.requirements.cuda;
+  const floors = hostFloors(input.requirements);
+  if (floors !== undefined) spec.floors = floors;
   if (container.command !== undefined) spec.command = container.command;
   if (container.args !== undefined) spec.args = container.args;
   return spec;
+}
+
+/** The pod's CPU and RAM minimums (an exact value is a minimum too), when it sets any. */
+function hostFloors(requirements: Requirements): LaunchSpec['floors'] {
+  const least = (c: NumericConstraint | undefined) =>
+    c === undefined ? undefined : 'exact' in c ? c.exact : c.min;
+  const cpuCores = least(requirements.cpuCores);
+  const ramMb = least(requirements.ramMb);
+  if (cpuCores === undefined && ramMb === undefined) return undefined;
+  return { ...(cpuCores === undefined ? {} : { cpuCores }), ...(ramMb === undefined ? {} : { ramMb }) };
 }
 
 export interface BuiltLaunch {

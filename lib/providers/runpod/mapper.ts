@@ -127,7 +127,12 @@ export function toCreateBody(offer: Offer, launch: LaunchSpec, tag: InstanceTag)
   const body: Record<string, unknown> = {
     name: formatTag(tag),
     image: launch.image,
-    gpu: { id: offer.gpuTypeId, count: offer.gpuCount, ...cudaAtCreate(launch.cuda) },
+    gpu: {
+      id: offer.gpuTypeId,
+      count: offer.gpuCount,
+      ...cudaAtCreate(launch.cuda),
+      ...floorsAtCreate(launch.floors, offer.gpuCount),
+    },
     cloud: offer.cloudType,
     dataCenterIds: [offer.dataCenterId],
     disk: Math.max(1, Math.ceil(launch.diskGb)),
@@ -137,4 +142,21 @@ export function toCreateBody(offer: Offer, launch: LaunchSpec, tag: InstanceTag)
   if (launch.command !== undefined) body.entrypoint = [...launch.command];
   if (launch.args !== undefined) body.cmd = [...launch.args];
   return body;
+}
+
+/**
+ * CPU and RAM floors as RunPod places them, per GPU (`gpu.minVcpuCountPerGpu`,
+ * `gpu.minRamPerGpu` in GB: create-a-pod.mdx at 4962c60, "placement filter"; runpod audit
+ * #12): the pod's total minimum spread over its GPUs, rounded up.
+ */
+export function floorsAtCreate(
+  floors: LaunchSpec['floors'],
+  gpuCount: number,
+): { minVcpuCountPerGpu?: number; minRamPerGpu?: number } {
+  const count = Math.max(1, gpuCount);
+  const out: { minVcpuCountPerGpu?: number; minRamPerGpu?: number } = {};
+  if (floors?.cpuCores !== undefined)
+    out.minVcpuCountPerGpu = Math.max(1, Math.ceil(floors.cpuCores / count));
+  if (floors?.ramMb !== undefined) out.minRamPerGpu = Math.max(1, Math.ceil(floors.ramMb / 1024 / count));
+  return out;
 }

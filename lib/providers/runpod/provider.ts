@@ -11,7 +11,7 @@ import type {
   Provider,
 } from '../provider.ts';
 import { RunPodClient, type RunPodClientOptions } from './client.ts';
-import { toCreateBody, toInstance, toInstanceState, toOffers } from './mapper.ts';
+import { floorsAtCreate, toCreateBody, toInstance, toInstanceState, toOffers } from './mapper.ts';
 
 export interface RunPodProviderOptions extends RunPodClientOptions {
   /** This installation's cluster id; listTagged returns only its pods. Unset: every anex tag. */
@@ -44,6 +44,32 @@ function minCuda(requirements: Requirements): string | undefined {
   return 'exact' in c ? undefined : c.min;
 }
 
+/**
+ * RunPod reports no vCPUs or RAM per GPU type, but places a pod only on a host with at least
+ * the per-GPU floors its create names (`gpu.minVcpuCountPerGpu` / `minRamPerGpu`, sent from
+ * the same requirements: mapper.ts `floorsAtCreate`). So an offer carries the floor the create
+ * will enforce — what the pod asked for, rounded up per GPU — and the filter sees that; no host
+ * with it answers the create 400 (capacity), and the next candidate is tried.
+ */
+function withPlacementFloors(offer: Offer, requirements: Requirements): Offer {
+  const cpuCores = minOf(requirements.cpuCores);
+  const ramMb = minOf(requirements.ramMb);
+  const floors = floorsAtCreate(
+    { ...(cpuCores === undefined ? {} : { cpuCores }), ...(ramMb === undefined ? {} : { ramMb }) },
+    offer.gpuCount,
+  );
+  const count = Math.max(1, offer.gpuCount);
+  return {
+    ...offer,
+    ...(floors.minVcpuCountPerGpu === undefined ? {} : { cpuCores: floors.minVcpuCountPerGpu * count }),
+    ...(floors.minRamPerGpu === undefined ? {} : { ramMb: floors.minRamPerGpu * 1024 * count }),
+  };
+}
+
+function minOf(c: Requirements['cpuCores']): number | undefined {
+  return c === undefined ? undefined : 'exact' in c ? c.exact : c.min;
+}
+
 /** {@link Provider} for RunPod REST v2 (providers.md §3). */
 export class RunPodProvider implements Provider {
   readonly name = 'runpod' as const;
@@ -73,7 +99,8 @@ export class RunPodProvider implements Provider {
           { cloud, count, minCudaVersion: minCuda(requirements) },
           options,
         );
-        offers.push(...toOffers(gpus, dataCenters, { cloud, count, onOddRow: this.#onOddRow }));
+        const listed = toOffers(gpus, dataCenters, { cloud, count, onOddRow: this.#onOddRow });
+        offers.push(...listed.map((offer) => withPlacementFloors(offer, requirements)));
       }
     }
     return offers;

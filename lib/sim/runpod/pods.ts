@@ -26,6 +26,9 @@ export interface PodRecord {
   ports: string[];
   gpuId: string;
   gpuCount: number;
+  /** the host's vCPUs and RAM (GB) for the pod's GPUs */
+  vcpuCount: number;
+  ramGb: number;
   cloud: Cloud;
   dataCenterId: string;
   cudaVersion: string | null;
@@ -90,7 +93,8 @@ export function renderPod(pod: PodRecord, now: number, timings: RunPodTimings): 
     env: pod.env,
     ports: pod.ports,
     registry: null,
-    gpu: { id: pod.gpuId, count: pod.gpuCount },
+    // What the pod got (create-a-pod.mdx at 4962c60: "actual … returned in gpu.memory / gpu.vcpuCount").
+    gpu: { id: pod.gpuId, count: pod.gpuCount, vcpuCount: pod.vcpuCount, memory: pod.ramGb },
     cloud: pod.cloud,
     dataCenterId: pod.dataCenterId,
     cudaVersion: pod.cudaVersion,

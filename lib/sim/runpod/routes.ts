@@ -258,12 +258,25 @@ function createPod(state: RunPodState, request: SimRequest): SimResponse {
   if (!dc) return problem(400, CAPACITY_DETAIL);
   const refusal = state.refusedPlacements.get(`${type.id}|${dc}`);
   if (refusal !== undefined) return problem(400, refusal);
+  // The placement floors per GPU: no host of the type has more than the simulated fleet's
+  // vCPUs and RAM per GPU, so a higher floor finds no host (the capacity answer).
+  const floors = body.gpu as { minVcpuCountPerGpu?: number; minRamPerGpu?: number } | undefined;
+  const host = hostShape(type);
+  if ((floors?.minVcpuCountPerGpu ?? 0) > host.vcpuPerGpu || (floors?.minRamPerGpu ?? 0) > host.ramPerGpuGb) {
+    return problem(400, CAPACITY_DETAIL);
+  }
   const cudaVersion = hostCuda(type.cudaVersions, body.gpu as Record<string, unknown> | undefined);
   if (cudaVersion === undefined) return problem(400, NO_CUDA_HOST_DETAIL);
   state.stock.set(stockKey(type.id, dc, cloud), (state.stock.get(stockKey(type.id, dc, cloud)) ?? 0) - count);
   const pod = newPod(state, body, { type, cloud, count, dc, cudaVersion });
   state.pods.set(pod.id, pod);
   return { status: 201, body: renderPod(pod, state.now(), state.timings) };
+}
+
+/** The simulated fleet's hosts of a GPU type: vCPUs and RAM (GB) per GPU, what a pod gets. */
+export function hostShape(type: SimGpuType): { vcpuPerGpu: number; ramPerGpuGb: number } {
+  const big = type.memory >= 80;
+  return { vcpuPerGpu: big ? 16 : 8, ramPerGpuGb: big ? 188 : Math.max(31, type.memory * 2) };
 }
 
 function newPod(
@@ -292,6 +305,8 @@ function newPod(
     ports: (body.ports ?? []) as string[],
     gpuId: placed.type.id,
     gpuCount: placed.count,
+    vcpuCount: hostShape(placed.type).vcpuPerGpu * placed.count,
+    ramGb: hostShape(placed.type).ramPerGpuGb * placed.count,
     cloud: placed.cloud,
     dataCenterId: placed.dc,
     cudaVersion: placed.cudaVersion,

@@ -31,7 +31,15 @@ const TOP_LEVEL = new Set([
   'startSsh',
   'templateId',
 ]);
-const GPU_KEYS = new Set(['id', 'count', 'allowedCudaVersions', 'minCudaVersion']);
+// create-a-pod.mdx at 4962c60 adds the placement floors `minVcpuCountPerGpu`, `minRamPerGpu` (runpod audit #12).
+const GPU_KEYS = new Set([
+  'id',
+  'count',
+  'allowedCudaVersions',
+  'minCudaVersion',
+  'minVcpuCountPerGpu',
+  'minRamPerGpu',
+]);
 const VERSION = /^\d+\.\d+$/;
 
 /** Every violation as the live API words them (`$.field: …`); empty when valid. */
@@ -68,8 +76,10 @@ function gpuErrors(gpu: unknown): string[] {
     .filter((key) => !GPU_KEYS.has(key))
     .map((key) => `$.gpu: additional properties '${key}' not allowed`);
   if (typeof g.id !== 'string') errors.push('$.gpu.id: required string');
-  if (g.count !== undefined && !(Number.isInteger(g.count) && (g.count as number) >= 1))
-    errors.push('$.gpu.count: must be an integer >= 1');
+  for (const key of ['count', 'minVcpuCountPerGpu', 'minRamPerGpu']) {
+    if (g[key] !== undefined && !(Number.isInteger(g[key]) && (g[key] as number) >= 1))
+      errors.push(`$.gpu.${key}: must be an integer >= 1`);
+  }
   if (
     g.minCudaVersion !== undefined &&
     !(typeof g.minCudaVersion === 'string' && VERSION.test(g.minCudaVersion))

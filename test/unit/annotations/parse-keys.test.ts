@@ -207,8 +207,15 @@ describe('parseRequirements: RunPod keys', () => {
   });
 
   it.each([
-    ['anex.sh/cpu-min', 'its API neither reports vCPUs per GPU type nor accepts a vCPU minimum on create'],
-    ['anex.sh/ram', 'its API neither reports system RAM per GPU type nor accepts a RAM minimum on create'],
+    // runpod audit #12: the create takes a floor per GPU, never a ceiling.
+    [
+      'anex.sh/cpu-max',
+      'its create takes a vCPU floor per GPU but no ceiling, and its API reports no vCPUs per GPU type; use anex.sh/cpu-min',
+    ],
+    [
+      'anex.sh/ram',
+      'its create takes a RAM floor per GPU but no ceiling, and its API reports no RAM per GPU type; use anex.sh/ram-min',
+    ],
     [
       'anex.sh/upload-speed-min',
       'its API neither reports upload speed nor accepts an upload minimum on create',
@@ -237,13 +244,17 @@ describe('parseRequirements: RunPod keys', () => {
     expect(parseRequirements(input({ [key]: '10' })).ok).toBe(true);
   });
 
-  it.each(['anex.sh/compute-cap', 'anex.sh/vram-bandwidth-min', 'anex.sh/tflops-min', 'anex.sh/cuda-min'])(
-    'accepts %s for a RunPod pod (spec table / catalog honour it)',
-    (key) => {
-      const value = key === 'anex.sh/compute-cap' ? '8.9' : '12.4';
-      expect(parseRequirements(input({ [key]: value }, 'runpod')).ok).toBe(true);
-    },
-  );
+  it.each([
+    'anex.sh/compute-cap',
+    'anex.sh/vram-bandwidth-min',
+    'anex.sh/tflops-min',
+    'anex.sh/cuda-min',
+    'anex.sh/cpu-min',
+    'anex.sh/ram-min',
+  ])('accepts %s for a RunPod pod (spec table / catalog / create floors honour it)', (key) => {
+    const value = key === 'anex.sh/compute-cap' ? '8.9' : '12.4';
+    expect(parseRequirements(input({ [key]: value }, 'runpod')).ok).toBe(true);
+  });
 });
 
 describe('parseRequirements: keys', () => {

@@ -132,7 +132,7 @@ describe('RunPodProvider.create, get and destroy against the simulator', () => {
     expect(phases).toEqual([
       'pending',
       'starting:status STARTING',
-      'starting:RUNNING, waiting for the runtime and its ports',
+      'starting:RUNNING, waiting for the container runtime',
       'running',
     ]);
     await provider.destroy(instance.id, {});
