@@ -82,7 +82,14 @@ export class RunPodProvider implements Provider {
     const { clusterId, onOddRow, ...clientOptions } = options;
     this.#client = new RunPodClient(clientOptions);
     this.#clusterId = clusterId;
-    this.#onOddRow = onOddRow ?? ((message) => process.stderr.write(`anex: ${message}\n`));
+    // Told once per row and provider: the same odd row comes back on every catalog read.
+    const told = new Set<string>();
+    const tell = onOddRow ?? ((message) => process.stderr.write(`anex: ${message}\n`));
+    this.#onOddRow = (message) => {
+      if (told.has(message)) return;
+      told.add(message);
+      tell(message);
+    };
   }
 
   /**

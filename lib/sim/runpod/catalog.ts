@@ -127,3 +127,22 @@ export function availabilityOf(free: number, count: number): 'NONE' | 'LOW' | 'M
   if (free < 16) return 'MEDIUM';
   return 'HIGH';
 }
+
+/**
+ * The catalog's `unknown` sentinel as a third party recorded it ([3P] pitwall: "the API's
+ * `unknown` sentinel row (0 GB, $0, both cloud flags false)"; runpod audit #14). Its name is
+ * not recorded: the stricter reading is an empty one, which no GpuType reader accepts.
+ */
+export const UNKNOWN_SENTINEL_ROW: Readonly<Record<string, unknown>> = {
+  id: 'unknown',
+  name: '',
+  manufacturer: 'UNKNOWN',
+  memory: 0,
+  secure: false,
+  community: false,
+  price: { secure: 0, community: 0 },
+  maxCount: { secure: 0, community: 0 },
+  availability: 'NONE',
+  dataCenters: [],
+  cudaVersions: [],
+};

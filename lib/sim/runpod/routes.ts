@@ -29,6 +29,8 @@ export interface RunPodState {
   readOnlyKeys: Set<string>;
   /** USD/h pods later created on a GPU type bill above their list price (`cost`) */
   markups: Map<string, number>;
+  /** rows every GPU list also holds that anex cannot read as a GPU type (runpod audit #14) */
+  oddGpuRows: unknown[];
   balance: number;
   timings: RunPodTimings;
   /** GET /v2/pods page size; undefined: one page and no `pagination` field (the documented shape). */
@@ -131,7 +133,7 @@ function listGpus(state: RunPodState, request: SimRequest): SimResponse {
   const gpus = RUNPOD_GPU_TYPES.filter(
     (t) => !minCuda || t.cudaVersions.some((v) => versionGte(v, minCuda)),
   ).map((t) => renderGpu(state, t, { cloud, count, withAvailability, countries }));
-  return { status: 200, body: { gpus } };
+  return { status: 200, body: { gpus: [...gpus, ...state.oddGpuRows] } };
 }
 
 function renderGpu(

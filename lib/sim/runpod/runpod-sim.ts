@@ -130,6 +130,14 @@ export class RunPodSim extends SimBase<RunPodState> {
     this.state.markups.set(gpuTypeId, usdPerHour);
   }
 
+  /**
+   * Adds a row to every GPU list that anex cannot read as a GPU type (e.g.
+   * {@link UNKNOWN_SENTINEL_ROW}, or a row with an availability value added upstream).
+   */
+  addOddRow(row: unknown): void {
+    this.state.oddGpuRows.push(row);
+  }
+
   setBalance(usd: number): void {
     this.state.balance = usd;
   }
@@ -209,6 +217,7 @@ function freshState(options: RunPodSimOptions): RunPodState {
     refusedPlacements: new Map(),
     readOnlyKeys: new Set(),
     markups: new Map(),
+    oddGpuRows: [],
     balance: 100,
     timings: { provisionMs: 5, startingMs: 10, portsMs: 10, ...options.timings },
     podsPageSize: options.podsPageSize,
