@@ -88,3 +88,20 @@ describe('the adapter reads them', () => {
     expect(await provider().create(offer, aLaunch(), aTag(), {})).toMatchObject({ outcome: 'capacity' });
   });
 });
+
+describe('the rate RunPod bills (issue #12 "the price actually billed")', () => {
+  // v2 `GpuType.price`: "the rate actually billed … is `cost` on the pod". A host can bill above
+  // the list price; the simulator does on request and the adapter reads `cost` as the billed rate.
+  it('reads the pod cost, above the list price when the host bills more', async () => {
+    sim.reset();
+    const provider = new RunPodProvider({ baseUrl: state.url, apiKey: 'billing' });
+    const [offer] = await provider.listOffers(aRequirements('runpod', { gpuNames: ['RTX 4090'] }), {});
+    if (offer === undefined) throw new Error('no RTX 4090 offer');
+    sim.billAbove(offer.gpuTypeId ?? 'NVIDIA GeForce RTX 4090', 0.5);
+    const result = await provider.create(offer, aLaunch(), aTag(), {});
+    if (result.outcome !== 'created') throw new Error(`expected created, got ${result.outcome}`);
+    const seen = await provider.get(result.instance.id, {});
+    expect(seen.pricePerHour).toBeCloseTo(offer.pricePerHour + 0.5, 3);
+    await provider.destroy(result.instance.id, {});
+  });
+});
