@@ -19,6 +19,7 @@ import {
   labelsDiffer,
   newNode,
   nodeLabels,
+  nodeProviderID,
   nodeStatusPatch,
   nodeTaints,
   sameTaints,
@@ -213,10 +214,13 @@ export class KubeCluster implements Cluster {
     for (let attempt = 1; ; attempt++) {
       const current = (await this.#readNode(node.name)) ?? (await this.#createNode(node));
       const taints = nodeTaints(node, current.spec?.taints);
-      if (sameTaints(current.spec?.taints ?? [], taints) && !labelsDiffer(current, node)) return current;
+      // A node registered before anex set one gets it now; once set it never changes.
+      const missingID = current.spec?.providerID === undefined;
+      if (sameTaints(current.spec?.taints ?? [], taints) && !labelsDiffer(current, node) && !missingID)
+        return current;
       const body = {
         metadata: { labels: nodeLabels(node), resourceVersion: current.metadata?.resourceVersion },
-        spec: { taints },
+        spec: { taints, ...(missingID ? { providerID: nodeProviderID(node) } : {}) },
       };
       try {
         return await this.#core.patchNode(

@@ -79,12 +79,22 @@ export function sameTaints(a: readonly V1Taint[], b: readonly V1Taint[]): boolea
   return a.length === b.length && a.map(key).sort().join() === b.map(key).sort().join();
 }
 
+/**
+ * The node's `spec.providerID`. A cloud provider's node controller deletes a Node whose
+ * provider ID its cloud does not know, or that has none once it is NotReady; an ID in a scheme
+ * of our own is left alone (kube audit N8, as InterLink's `external:///<node>`). Set once: the API server
+ * refuses a change.
+ */
+export function nodeProviderID(spec: VirtualNodeSpec): string {
+  return `anex://${spec.provider}/${spec.name}`;
+}
+
 export function newNode(spec: VirtualNodeSpec): V1Node {
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name: spec.name, labels: nodeLabels(spec) },
-    spec: { taints: nodeTaints(spec) },
+    spec: { taints: nodeTaints(spec), providerID: nodeProviderID(spec) },
   };
 }
 

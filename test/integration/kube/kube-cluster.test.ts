@@ -141,6 +141,8 @@ describe('KubeCluster on the real control plane', () => {
         },
       ]),
     );
+    // A provider ID in a scheme of our own: no cloud node controller deletes the node (#13).
+    expect(node.spec?.providerID).toBe(`anex://vastai/${nodeName}`);
     // the API server canonicalizes quantities: 1000 → 1k
     expect(node.status?.allocatable).toMatchObject({ pods: '1k', 'nvidia.com/gpu': '1k', memory: '100Ti' });
     expect(node.status?.capacity).toEqual(node.status?.allocatable);
