@@ -113,3 +113,21 @@ describe('Vast create answer with null error fields (vast audit #17)', () => {
     await vast.destroy(id, {});
   });
 });
+
+describe('Vast instance dph_total is the rate billed (issue #12 "the price actually billed")', () => {
+  // providers.md §2 field table: `dph_total` "the billed rate; compare with price-max after
+  // renting". A host can bill above the ask it was rented from; the simulator does on request.
+  it('shows the repriced rate on the instance, and the adapter reads it as the price per hour', async () => {
+    const vast = provider();
+    const [offer] = await vast.listOffers(aRequirements('vastai'), {});
+    if (offer?.machineId === undefined) throw new Error('no offer');
+    sim.billAbove(Number(offer.machineId), 0.75);
+    const result = await vast.create(offer, aLaunch({ image: 'ghcr.io/acme/job:1.2' }), aTag(), {});
+    if (result.outcome !== 'created') throw new Error(`expected created, got ${result.outcome}`);
+    const row = await shown(result.instance.id);
+    expect(row.dph_total as number).toBeGreaterThanOrEqual(offer.pricePerHour + 0.75 - 0.001);
+    expect((await vast.get(result.instance.id, {})).pricePerHour).toBe(row.dph_total);
+    await vast.destroy(result.instance.id, {});
+    sim.billAbove(Number(offer.machineId), 0);
+  });
+});
