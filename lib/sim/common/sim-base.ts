@@ -21,8 +21,6 @@ export interface SimParts<S> {
   style: VendorStyle;
   /** How the leak check names the simulator and one of its instances, e.g. `<vendor> simulator`, `pod`. */
   leak: { who: string; unit: string };
-  /** The limit `setRateLimit(endpoint, undefined)` restores; unset: the call changes nothing. */
-  defaultLimit?: RateLimit;
 }
 
 /**
@@ -66,8 +64,9 @@ export abstract class SimBase<S extends object> implements SimAdmin {
     this.core.faults.setRates(rates);
   }
 
+  /** A test's fixed-window limit on `endpoint`, checked before the vendor's own; undefined removes it. */
   setRateLimit(endpoint: string, limit: RateLimit | undefined): void {
-    this.core.limiter.set(endpoint, limit ?? this.#parts.defaultLimit);
+    this.core.limiter.set(endpoint, limit);
   }
 
   setDown(mode: DownMode): Promise<void> {
