@@ -2,7 +2,7 @@ import { InvalidInputError } from '../errors.ts';
 import type { VirtualNodeSpec } from '../kube/cluster.ts';
 import { virtualNodeSpec } from '../kube/virtual-node.ts';
 import type { ProviderName } from '../offers/offer.ts';
-import type { ReconcileConfig } from '../reconcile/config.ts';
+import { DEFAULT_RECONCILE_CONFIG, type ReconcileConfig } from '../reconcile/config.ts';
 import { type ConfigKey, SETTINGS, type Setting } from './settings.ts';
 
 /**
@@ -140,6 +140,7 @@ export function reconcileConfig(config: AnexConfig): ReconcileConfig {
     // DESIGN §3: only Vast machines are banned by machine id; RunPod has no per-machine offers.
     machineBans: ['vastai'],
     podLeaseMs: config.podLeaseMs,
+    stopMarginMs: DEFAULT_RECONCILE_CONFIG.stopMarginMs,
   };
 }
 

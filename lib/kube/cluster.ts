@@ -1,4 +1,5 @@
 import type { ProviderName } from '../offers/offer.ts';
+import type { ContainerProbes, HandlerSpec } from './probes.ts';
 
 /**
  * The Kubernetes side, as the reconciler sees it (in the spirit of virtual-kubelet's
@@ -65,6 +66,12 @@ export interface ContainerView {
   unsupportedEnv: readonly string[];
   /** limits.nvidia.com/gpu, when set */
   gpuLimit?: number;
+  /** startup/readiness/liveness probes the agent runs (named ports resolved) */
+  probes?: ContainerProbes;
+  /** lifecycle.preStop, run by the agent before it stops the workload */
+  preStop?: HandlerSpec;
+  /** probe or lifecycle fields that cannot be run, worded for the user */
+  lifecycleIssues?: readonly string[];
 }
 
 export interface PodView extends PodRef {
@@ -74,8 +81,14 @@ export interface PodView extends PodRef {
   nodeSelector: Readonly<Record<string, string>>;
   containers: readonly ContainerView[];
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
-  /** RFC 3339, set when deletion was requested */
+  /** RFC 3339, set when deletion was requested: the end of the grace period the API server gave */
   deletionTimestamp?: string;
+  /** seconds of grace the deletion asked for (metadata.deletionGracePeriodSeconds) */
+  deletionGracePeriodSeconds?: number;
+  /** spec.terminationGracePeriodSeconds (the API server defaults it to 30) */
+  terminationGracePeriodSeconds?: number;
+  /** spec.activeDeadlineSeconds: the pod fails with DeadlineExceeded this long after its start */
+  activeDeadlineSeconds?: number;
   creationTimestamp?: string;
   phase?: PodPhase;
   /** the current status, as last written (to avoid no-op writes) */
@@ -114,6 +127,10 @@ export interface ContainerStatusView {
   restartCount: number;
   started?: boolean;
   state: ContainerState;
+  /** the previous run's end (restarts in place, a lost machine) */
+  lastState?: ContainerState;
+  /** `anex://<provider>/<instance>` once a machine runs it */
+  containerID?: string;
 }
 
 export interface PodStatusUpdate {
@@ -143,7 +160,15 @@ export type EventReason =
   /** the rate billed after renting is above the pod's price-max */
   | 'PriceAboveMax'
   /** kubelet's reason for a pull failure, used when the pre-rent image check refuses */
-  | 'Failed';
+  | 'Failed'
+  /** kubelet's: a restart in place waits out its back-off */
+  | 'BackOff'
+  /** kubelet's: a probe failed on the machine */
+  | 'Unhealthy'
+  /** kubelet's: the container is being stopped for a deletion */
+  | 'Killing'
+  /** kubelet's: activeDeadlineSeconds passed */
+  | 'DeadlineExceeded';
 
 export interface PodEvent {
   type: 'Normal' | 'Warning';

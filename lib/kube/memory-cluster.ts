@@ -112,6 +112,9 @@ export class MemoryCluster implements Cluster {
     };
     if (input.nodeName !== null) pod.nodeName = input.nodeName ?? 'anex-vastai';
     if (input.deletionTimestamp !== undefined) pod.deletionTimestamp = input.deletionTimestamp;
+    if (input.terminationGracePeriodSeconds !== undefined)
+      pod.terminationGracePeriodSeconds = input.terminationGracePeriodSeconds;
+    if (input.activeDeadlineSeconds !== undefined) pod.activeDeadlineSeconds = input.activeDeadlineSeconds;
     this.#pods.set(key(namespace, name), pod);
     return structuredClone(pod);
   }
@@ -213,6 +216,8 @@ export interface PodInput {
   restartPolicy?: PodView['restartPolicy'];
   creationTimestamp?: string;
   deletionTimestamp?: string;
+  terminationGracePeriodSeconds?: number;
+  activeDeadlineSeconds?: number;
   status?: PodStatusUpdate;
 }
 
@@ -245,6 +250,9 @@ function aContainer(input: Partial<ContainerView>, index: number): ContainerView
     ...(input.args === undefined ? {} : { args: input.args }),
     ...(input.workingDir === undefined ? {} : { workingDir: input.workingDir }),
     ...(input.gpuLimit === undefined ? {} : { gpuLimit: input.gpuLimit }),
+    ...(input.probes === undefined ? {} : { probes: input.probes }),
+    ...(input.preStop === undefined ? {} : { preStop: input.preStop }),
+    ...(input.lifecycleIssues === undefined ? {} : { lifecycleIssues: input.lifecycleIssues }),
   };
 }
 

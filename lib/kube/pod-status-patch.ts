@@ -49,10 +49,12 @@ function containerStatusPatch(status: ContainerStatusView): object {
     name: status.name,
     image: status.image,
     imageID: '',
+    containerID: status.containerID ?? null,
     ready: status.ready,
     restartCount: status.restartCount,
     started: status.started ?? null,
     state: statePatch(status.state),
+    lastState: status.lastState === undefined ? {} : statePatch(status.lastState),
   };
 }
 

@@ -15,6 +15,7 @@ import type {
   PodView,
 } from './cluster.ts';
 import { readTime } from './kube-time.ts';
+import { containerLifecycle } from './probes.ts';
 
 /**
  * V1Pod (as client-node deserializes it: times are Dates) → PodView. Times come out in
@@ -39,6 +40,9 @@ export function toPodView(pod: V1Pod): PodView | undefined {
   assign(view, 'deletionTimestamp', readTime(pod.metadata?.deletionTimestamp));
   assign(view, 'creationTimestamp', readTime(pod.metadata?.creationTimestamp));
   assign(view, 'phase', phase(pod.status?.phase));
+  assign(view, 'deletionGracePeriodSeconds', pod.metadata?.deletionGracePeriodSeconds);
+  assign(view, 'terminationGracePeriodSeconds', pod.spec?.terminationGracePeriodSeconds);
+  assign(view, 'activeDeadlineSeconds', pod.spec?.activeDeadlineSeconds);
   return view;
 }
 
@@ -54,6 +58,10 @@ function toContainerView(container: V1Container): ContainerView {
   assign(view, 'args', container.args);
   assign(view, 'workingDir', container.workingDir);
   assign(view, 'gpuLimit', gpuCount(container.resources?.limits?.['nvidia.com/gpu']));
+  const lifecycle = containerLifecycle(container);
+  if (Object.keys(lifecycle.probes).length > 0) view.probes = lifecycle.probes;
+  assign(view, 'preStop', lifecycle.preStop);
+  if (lifecycle.issues.length > 0) view.lifecycleIssues = lifecycle.issues;
   return view;
 }
 
@@ -97,6 +105,10 @@ function toContainerStatus(status: V1ContainerStatus): ContainerStatusView {
     state: toState(status.state),
   };
   assign(view, 'started', status.started);
+  assign(view, 'containerID', status.containerID === '' ? undefined : status.containerID);
+  const last = status.lastState;
+  if (last?.terminated !== undefined || last?.running !== undefined || last?.waiting !== undefined)
+    view.lastState = toState(last);
   return view;
 }
 

@@ -1,12 +1,12 @@
 import type { PodEventSink } from '../admission/pod-event.ts';
 import { isAnexError } from '../errors.ts';
-import type { Cluster, ContainerView, PodView } from '../kube/cluster.ts';
+import type { Cluster, ContainerView, PodEvent, PodView } from '../kube/cluster.ts';
 import type { ProviderName } from '../offers/offer.ts';
-import type { PodRecord, PodWrite, Store } from '../state/store.ts';
-import type { AgentBackend, AgentLaunch, StatusReport } from '../tunnel/endpoint/types.ts';
+import type { PodRecord, PodWrite, Store, TerminatedRun } from '../state/store.ts';
+import type { AgentBackend, AgentLaunch, Liveness, StatusReport } from '../tunnel/endpoint/types.ts';
 import { events } from './events.ts';
 import { change, toWrite } from './plan-env.ts';
-import { buildStatus } from './status.ts';
+import { buildStatus, runView, sameStatus } from './status.ts';
 
 export interface ReconcilerAgentBackendOptions {
   store: Store;
@@ -55,6 +55,7 @@ export class ReconcilerAgentBackend implements AgentBackend {
     // The provider starts the container in the image's WorkingDir already: the agent changes
     // directory only for the pod's own workingDir.
     const workingDir = container.workingDir;
+    const grace = live.pod.terminationGracePeriodSeconds;
     return {
       podUid,
       transport: this.#options.transport[live.record.provider],
@@ -63,6 +64,9 @@ export class ReconcilerAgentBackend implements AgentBackend {
       ...(workingDir === undefined ? {} : { workingDir }),
       env: container.env,
       restartPolicy: live.pod.restartPolicy,
+      ...(container.probes === undefined ? {} : { probes: container.probes }),
+      ...(container.preStop === undefined ? {} : { preStop: container.preStop }),
+      ...(grace === undefined ? {} : { terminationGracePeriodSeconds: grace }),
     };
   }
 
@@ -76,30 +80,68 @@ export class ReconcilerAgentBackend implements AgentBackend {
 
   async recordStatus(podUid: string, report: StatusReport, options: { now: number }): Promise<void> {
     const record = await this.#update(podUid, (current) => applyReport(current, report, options.now));
-    if (record === undefined || report.state !== 'started') {
-      if (record !== undefined && report.state === 'failed') await this.#event(record, 'failed', report);
-      if (record?.exitCode !== undefined && report.state === 'exited') await this.#askForPass(record);
-      return;
+    if (record === undefined) return;
+    switch (report.state) {
+      case 'failed':
+        await this.#event(record, events.gaveUp(agentFailed(record, report)));
+        return;
+      case 'unhealthy':
+        await this.#event(record, events.unhealthy(report.reason ?? `${report.probe} probe failed`), true);
+        return;
+      case 'exited':
+        // The final end: the pod's own pass destroys the machine now, not at the next tick.
+        if (record.exitCode !== undefined) {
+          await this.#askForPass(record);
+          return;
+        }
+        if (record.backoff !== undefined && record.backoff.seconds > 0) {
+          const pod = `${record.namespace}/${record.name}`;
+          await this.#event(record, events.backOff(pod, record.backoff.seconds), true);
+        }
+        await this.#writeRunning(podUid, record, options.now);
+        return;
+      case 'started':
+      case 'ready':
+        await this.#writeRunning(podUid, record, options.now, report.state === 'started');
+        return;
     }
+  }
+
+  /**
+   * The running pod's status straight from a report (a start, an exit the agent restarts
+   * from, a readiness change), so kubectl shows it without waiting for the next pass; the
+   * pass builds the same status from the same record, so nothing flaps.
+   */
+  async #writeRunning(podUid: string, record: PodRecord, now: number, announce = false): Promise<void> {
     // Reported before the pass recorded the instance (adoption pending): the pass says Running once it has.
     if (record.stage !== 'running' || record.startedAt === undefined) return;
     const pod = await this.#options.cluster.getPod(record.namespace, record.name);
-    if (pod?.uid !== podUid) return;
-    await this.#options.cluster.recordEvent(pod, events.started(record.instance?.id ?? 'unknown'), {
-      now: options.now,
-    });
+    if (pod?.uid !== podUid || pod.deletionTimestamp !== undefined) return;
+    if (announce) {
+      await this.#options.cluster.recordEvent(pod, events.started(record.instance?.id ?? 'unknown'), { now });
+    }
     const status = buildStatus({
       pod,
       situation: { kind: 'running', startedAt: record.startedAt },
-      now: options.now,
+      now,
       ...(record.vpnAddress === undefined ? {} : { podIP: record.vpnAddress }),
-      ...(record.restarts === undefined ? {} : { restarts: record.restarts }),
+      run: runView(record),
     });
-    await this.#options.cluster.updatePodStatus(pod, status);
+    if (!sameStatus(pod.status, status)) await this.#options.cluster.updatePodStatus(pod, status);
   }
 
-  async isPodAlive(podUid: string): Promise<boolean> {
-    return (await this.#live(podUid)) !== undefined;
+  async liveness(podUid: string): Promise<Liveness> {
+    const stop = { alive: false as const, graceSeconds: 0 };
+    const record = await this.#options.store.getPod(podUid);
+    if (record === undefined || ['finished', 'terminating', 'releasing'].includes(record.stage)) return stop;
+    const pod = await this.#options.cluster.getPod(record.namespace, record.name);
+    if (pod?.uid !== podUid) return stop;
+    if (pod.deletionTimestamp !== undefined) {
+      // The API server waits until deletionTimestamp: the grace left is the agent's to use.
+      const left = Math.floor((Date.parse(pod.deletionTimestamp) - this.#clock()) / 1000);
+      return { alive: false, graceSeconds: Math.max(0, left) };
+    }
+    return { alive: true };
   }
 
   /** The record and pod while the pod may still run: not deleted, not finished. */
@@ -145,35 +187,96 @@ export class ReconcilerAgentBackend implements AgentBackend {
     await this.#options.passes?.send(message).catch(() => undefined);
   }
 
-  async #event(record: PodRecord, _kind: 'failed', report: StatusReport): Promise<void> {
+  async #event(record: PodRecord, event: PodEvent, bestEffort = false): Promise<void> {
     const ref = { namespace: record.namespace, name: record.name, uid: record.podUid };
-    const message = `The agent on instance ${record.instance?.id ?? 'unknown'} failed: ${report.reason ?? 'no reason given'}`;
-    await this.#options.cluster.recordEvent(ref, events.gaveUp(message), { now: this.#clock() });
+    const write = this.#options.cluster.recordEvent(ref, event, { now: this.#clock() });
+    await (bestEffort ? write.catch(() => undefined) : write);
   }
 }
 
-/** The record after an agent report; undefined when it changes nothing (reports are repeated until acknowledged). */
-function applyReport(record: PodWrite, report: StatusReport, now: number): PodWrite | undefined {
+function agentFailed(record: PodRecord, report: StatusReport): string {
+  return `The agent on instance ${record.instance?.id ?? 'unknown'} failed: ${report.reason ?? 'no reason given'}`;
+}
+
+/**
+ * The record after an agent report; undefined when it changes nothing. Reports are repeated
+ * until acknowledged and may arrive late: a report about a run older than the recorded one
+ * (`restartCount` < `agentRun`) changes nothing, nor does anything after the final exit, and
+ * each change is made once.
+ */
+export function applyReport(record: PodWrite, report: StatusReport, now: number): PodWrite | undefined {
   // The instance booted before the pass that rented it recorded it (crash, lost answer): keep the
   // start so the pass that adopts the instance knows the agent already reported.
   if (record.stage === 'creating' && report.state === 'started') {
     return record.startedAt === undefined ? change(record, { startedAt: now }) : undefined;
   }
   if (record.stage !== 'starting' && record.stage !== 'running') return undefined;
+  const run = report.restartCount ?? 0;
+  if (run < (record.agentRun ?? 0) || record.exitCode !== undefined) return undefined;
   switch (report.state) {
     case 'started':
-      if (record.stage === 'running' && record.startedAt !== undefined) return undefined;
-      return change(record, { stage: 'running', startedAt: record.startedAt ?? now });
+      return started(record, run, now);
     case 'exited':
-      if (record.exitCode !== undefined) return undefined;
-      return change(record, {
-        stage: 'running',
-        exitCode: report.exitCode ?? 1,
-        startedAt: record.startedAt ?? now,
-      });
+      if (report.restartInSeconds !== undefined) return restarting(record, report, now);
+      return change(
+        record,
+        {
+          stage: 'running',
+          exitCode: report.exitCode ?? 1,
+          agentRun: run,
+          startedAt: record.startedAt ?? now,
+        },
+        ['backoff'],
+      );
+    case 'ready':
+      if (run !== (record.agentRun ?? 0) || report.ready === undefined || record.ready === report.ready)
+        return undefined;
+      return change(record, { ready: report.ready });
+    case 'unhealthy':
+      return undefined;
     case 'failed': {
       const lastError = `The agent failed: ${report.reason ?? 'no reason given'}`;
       return record.lastError === lastError ? undefined : change(record, { lastError });
     }
   }
+}
+
+/** A run started: the first, or a restart in place (a new run number, or the end of a back-off). */
+function started(record: PodWrite, run: number, now: number): PodWrite | undefined {
+  const fresh = run > (record.agentRun ?? 0) || record.backoff !== undefined;
+  const known = record.stage === 'running' && record.startedAt !== undefined && record.agentRun === run;
+  if (!fresh && known) return undefined;
+  return change(
+    record,
+    { stage: 'running', agentRun: run, startedAt: fresh ? now : (record.startedAt ?? now) },
+    fresh ? ['backoff', 'ready'] : [],
+  );
+}
+
+/** A run ended and the agent restarts it in place after `restartInSeconds`: CrashLoopBackOff, lastState. */
+function restarting(record: PodWrite, report: StatusReport, now: number): PodWrite | undefined {
+  const run = report.restartCount ?? 0;
+  if (run === (record.agentRun ?? 0) && record.backoff !== undefined) return undefined;
+  const code = report.exitCode ?? 1;
+  const seconds = report.restartInSeconds ?? 0;
+  const lastTerminated: TerminatedRun = {
+    exitCode: code,
+    reason: terminatedReason(code, report.reason),
+    finishedAt: now,
+    ...(record.startedAt === undefined ? {} : { startedAt: record.startedAt }),
+    ...(report.reason === 'Unhealthy'
+      ? { message: 'The container failed its liveness probe and was restarted' }
+      : {}),
+  };
+  return change(
+    record,
+    { stage: 'running', agentRun: run, lastTerminated, backoff: { seconds, until: now + seconds * 1000 } },
+    ['ready'],
+  );
+}
+
+/** kubelet's terminated reasons: Completed for 0, OOMKilled when the agent could tell, else Error. */
+function terminatedReason(code: number, said: string | undefined): string {
+  if (said === 'OOMKilled') return 'OOMKilled';
+  return code === 0 ? 'Completed' : 'Error';
 }

@@ -30,6 +30,12 @@ export interface ReconcileConfig {
   offerCooldownMs?: number;
   /** Per-pod lease: longer than the slowest provisioning sequence of one pod. */
   podLeaseMs: number;
+  /**
+   * After a deleted pod's grace period ends, how long its agent still has to report the exit
+   * before the machine is destroyed anyway: its next pod-alive question (every 10 s), the
+   * SIGKILL wait (2 s) and the report. @default 30 s
+   */
+  stopMarginMs: number;
 }
 
 /** Defaults from the providers' observed boot times (Vast 1-5 min usually; dstack allows 10/20 min). */
@@ -44,4 +50,5 @@ export const DEFAULT_RECONCILE_CONFIG: ReconcileConfig = {
   maxCandidatesPerPass: 10,
   machineBans: ['vastai'],
   podLeaseMs: 5 * 60_000,
+  stopMarginMs: 30_000,
 };

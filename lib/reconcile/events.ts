@@ -105,6 +105,28 @@ export const events = {
   instanceGone(instanceId: string, detail: string): PodEvent {
     return warn('InstanceGone', `Instance ${instanceId} ${detail}`);
   },
+  /** kubelet's BackOff event, for a restart in place after a back-off */
+  backOff(pod: string, seconds: number): PodEvent {
+    return warn(
+      'BackOff',
+      `Back-off restarting failed container in pod ${pod} (next start in ${seconds}s, on the same machine)`,
+    );
+  },
+  /** kubelet's Unhealthy event: the agent's probe failed, in kubelet's words */
+  unhealthy(message: string): PodEvent {
+    return warn('Unhealthy', message);
+  },
+  /** kubelet's Killing event, when a deletion asks the agent to stop the container */
+  killing(container: string, graceSeconds: number): PodEvent {
+    return normal('Killing', `Stopping container ${container} (grace period ${graceSeconds}s)`);
+  },
+  /** the pod's activeDeadlineSeconds passed (kubelet's DeadlineExceeded) */
+  deadlineExceeded(seconds: number): PodEvent {
+    return normal(
+      'DeadlineExceeded',
+      `Pod was active on the node longer than the specified deadline (${seconds}s); its instance is destroyed`,
+    );
+  },
   terminated(instanceId: string, exitCode: number, restarting: boolean): PodEvent {
     const then = restarting
       ? 'restartPolicy asks for a restart: renting a new machine'

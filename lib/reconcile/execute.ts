@@ -7,7 +7,7 @@ import type { ImageGate } from './image-gate.ts';
 import type { LaunchBuilder } from './launch.ts';
 import type { ObserveDeps } from './observe.ts';
 import { type PassError, passError } from './pass-errors.ts';
-import { buildStatus, sameStatus } from './status.ts';
+import { buildStatus, runView, sameStatus } from './status.ts';
 import type { ObservedPod, PodPlan, Situation } from './types.ts';
 
 export interface ExecuteDeps extends ObserveDeps {
@@ -161,6 +161,12 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
     record = await store.putPod(plan.after, { expectedVersion: record?.version, ...at() });
   }
   await afterRecord(shared, plan);
+  if (plan.finalize === true && plan.pod !== undefined) {
+    // The terminal status first (a Job's podFailurePolicy reads it), then the pod goes.
+    await report(shared, plan, plan.situation, plan.events, current);
+    await shared.deps.cluster.finalizePod(plan.pod);
+    return;
+  }
   let situation = plan.situation;
   let said: PodEvent[] = [...plan.events];
   if (plan.provision !== undefined && provider !== undefined) {
@@ -190,13 +196,12 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
  */
 const OFFER_CLAIM_MS = 2 * 60_000;
 
-/** The steps after the record write: the address, the pod's annotations, the pod's removal. */
+/** The steps after the record write: the address, the pod's annotations. */
 async function afterRecord(shared: Shared, plan: PodPlan): Promise<void> {
   const { store, cluster } = shared.deps;
   if (plan.releaseAddress !== undefined) await store.releaseAddress(plan.releaseAddress, plan.podUid);
   if (plan.annotate !== undefined && plan.pod !== undefined)
     await cluster.annotatePod(plan.pod, plan.annotate);
-  if (plan.finalize === true && plan.pod !== undefined) await cluster.finalizePod(plan.pod);
 }
 
 function provisionDeps(shared: Shared, provider: Provider): ProvisionDeps {
@@ -246,7 +251,7 @@ async function report(
     now: shared.options.now,
     ...(record?.vpnAddress === undefined ? {} : { podIP: record.vpnAddress }),
     ...(hostIP(situation) === undefined ? {} : { hostIP: hostIP(situation) as string }),
-    ...(record?.restarts === undefined ? {} : { restarts: record.restarts }),
+    ...(record === undefined ? {} : { run: runView(record) }),
   });
   if (sameStatus(view.status, status)) return;
   await cluster.updatePodStatus(pod, status);

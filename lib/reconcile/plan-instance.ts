@@ -256,7 +256,6 @@ function exited(op: ObservedPod, env: PlanEnv, exitCode: number | undefined, ext
       from,
       {
         stage: 'releasing',
-        attempts: 0,
         restarts: (from.restarts ?? 0) + 1,
         lastError: `Container exited with code ${code}`,
       },
@@ -286,7 +285,13 @@ interface Lost {
   extras: string[];
 }
 
-/** The machine went away under a running container: Failed for restartPolicy Never, else start over elsewhere. */
+/**
+ * The machine went away under a running container. restartPolicy Never: Failed, with the
+ * DisruptionTarget condition (finishedSituation) so a Job's podFailurePolicy can retry it
+ * without spending its backoffLimit. Otherwise the container starts over on one new machine:
+ * the lost run is the container's lastState (kubelet's ContainerStatusUnknown) and counts as a
+ * restart; the attempt counts toward maxAttempts, and nothing resets that count.
+ */
 function lost(op: ObservedPod, env: PlanEnv, loss: Lost): PodPlan {
   const from = currentWrite(op);
   const id = from.instance?.id ?? 'unknown';
@@ -302,11 +307,23 @@ function lost(op: ObservedPod, env: PlanEnv, loss: Lost): PodPlan {
       terminal: 'InstanceLost',
     });
   }
-  const restarted = {
-    ...op,
-    record: op.record && { ...op.record, attempts: 0, restarts: (op.record.restarts ?? 0) + 1 },
+  const record = op.record && {
+    ...op.record,
+    restarts: (op.record.restarts ?? 0) + (op.record.agentRun ?? 0) + 1,
+    lastTerminated: {
+      exitCode: UNKNOWN_EXIT.code,
+      reason: UNKNOWN_EXIT.reason,
+      message: `The machine running the container was lost: ${reason}`,
+      ...(op.record.startedAt === undefined ? {} : { startedAt: op.record.startedAt }),
+      finishedAt: env.now,
+    },
   };
-  return release(restarted, env, {
+  if (record !== undefined) {
+    delete record.agentRun;
+    delete record.backoff;
+    delete record.ready;
+  }
+  return release({ ...op, record }, env, {
     reason,
     counts: true,
     ban: loss.ban,

@@ -88,12 +88,18 @@ export function finishedSituation(record: PodWrite, now: number): Situation {
       ...(record.lastError === undefined ? {} : { message: record.lastError }),
     };
   }
+  const message = record.lastError ?? 'The pod failed';
   return {
     kind: 'failed',
     reason: record.failureReason ?? 'Failed',
-    message: record.lastError ?? 'The pod failed',
+    message,
+    // The machine was lost under the running container: a disruption, not the workload's fault.
+    ...(record.failureReason === LOST_REASON ? { disruption: message } : {}),
   };
 }
+
+/** failureReason of a pod whose machine was lost while its container ran (restartPolicy Never). */
+export const LOST_REASON = 'InstanceLost';
 
 /**
  * A machine ban where the provider rents machines (Vast). Elsewhere (RunPod) a cooldown in

@@ -1,5 +1,6 @@
 import type { Instance } from '../providers/provider.ts';
 import type { PodRecord, PodWrite } from '../state/store.ts';
+import { events } from './events.ts';
 import {
   basePlan,
   change,
@@ -11,7 +12,9 @@ import {
 } from './plan-env.ts';
 import { planFinished, planReleasing, planRunning, planStarting } from './plan-instance.ts';
 import { planCreating, planPending } from './plan-provision.ts';
-import type { Observed, ObservedPod, PodPlan } from './types.ts';
+import { release } from './plan-release.ts';
+import { UNKNOWN_EXIT } from './status.ts';
+import type { Observed, ObservedPod, PodPlan, Situation } from './types.ts';
 
 export type { OfferRequest, PlanOptions } from './plan-env.ts';
 
@@ -44,6 +47,8 @@ export function planPod(op: ObservedPod, env: PlanEnv): PodPlan {
   // Provider down: its instances are unknown, so nothing is decided and nothing reported (no flapping).
   if (op.instances === undefined) return basePlan(op, 'wait');
   const record = op.record;
+  const deadline = deadlineExceeded(op, env);
+  if (deadline !== undefined) return deadline;
   switch (record?.stage ?? 'pending') {
     case 'pending':
       return planPending(op, env);
@@ -63,8 +68,39 @@ export function planPod(op: ObservedPod, env: PlanEnv): PodPlan {
 }
 
 /**
- * Deletion: destroy every instance of the pod, then drop the record and delete the pod with
- * grace 0. While a create's outcome is unknown, or the provider cannot be listed, the pod
+ * spec.activeDeadlineSeconds, as kubelet enforces it (pkg/kubelet/active_deadline.go): once
+ * the pod has been active that long since its startTime it fails with DeadlineExceeded,
+ * whatever its restartPolicy, and its machine is destroyed.
+ */
+function deadlineExceeded(op: ObservedPod, env: PlanEnv): PodPlan | undefined {
+  const seconds = op.view.activeDeadlineSeconds;
+  const start = Date.parse(op.view.status?.startTime ?? '');
+  const stage = op.record?.stage ?? 'pending';
+  // A create in flight is settled first (adopted or given up), so nothing it rents is left behind.
+  if (
+    seconds === undefined ||
+    !Number.isFinite(start) ||
+    ['finished', 'terminating', 'creating'].includes(stage)
+  )
+    return undefined;
+  if (env.now - start < seconds * 1000) return undefined;
+  return release(op, env, {
+    reason: 'Pod was active on the node longer than the specified deadline',
+    counts: true,
+    ban: false,
+    extras: [],
+    events: [events.deadlineExceeded(seconds)],
+    terminal: 'DeadlineExceeded',
+  });
+}
+
+/**
+ * Deletion, as kubelet does it: the agent is told to stop (pod-alive answers `alive: false`
+ * with the grace left: preStop, SIGTERM, SIGKILL at the end of the grace) and reports the exit
+ * code; then every instance of the pod is destroyed, the terminal phase is written (Jobs with
+ * a podFailurePolicy read it) and the pod is deleted with grace 0. An agent that cannot be
+ * reached gets until the end of the grace period plus a margin, then the machine is destroyed
+ * anyway. While a create's outcome is unknown, or the provider cannot be listed, the pod
  * waits in Terminating rather than risk a leaked instance.
  */
 function planDeletion(op: ObservedPod, env: PlanEnv): PodPlan {
@@ -74,13 +110,49 @@ function planDeletion(op: ObservedPod, env: PlanEnv): PodPlan {
   const creating = intentAt !== undefined && env.now - intentAt < env.config.createLagMs;
   const mayHaveInstance = record?.instance !== undefined || record?.stage === 'creating';
   if (creating || (op.instances === undefined && mayHaveInstance)) return { ...base, label: 'wait' };
+  if (agentStopping(op, env)) return { ...base, label: 'wait' };
   const destroy = instanceIds(op.instances, record);
   const plan: PodPlan = { ...base, destroy, finalize: true };
   if (record !== undefined) plan.after = 'delete';
   if (record !== undefined && destroy.length > 0)
     plan.before = change(toWriteOf(record), { stage: 'terminating' });
   if (record?.vpnAddress !== undefined) plan.releaseAddress = record.vpnAddress;
+  const ended = deletedOutcome(record, env);
+  if (ended !== undefined) plan.situation = ended;
   return plan;
+}
+
+/**
+ * True while the agent may still be stopping the workload gracefully: it bootstrapped on a
+ * machine that is up, has not reported the final exit, and the grace (deletionTimestamp is
+ * its end) plus the margin for its next pod-alive question and report has not passed.
+ */
+function agentStopping(op: ObservedPod, env: PlanEnv): boolean {
+  const record = op.record;
+  if (record?.launch !== 'agent' || record.statusCredentialHash === undefined) return false;
+  if ((record.stage !== 'running' && record.stage !== 'starting') || record.exitCode !== undefined)
+    return false;
+  const instance = op.instances?.find((i) => i.id === record.instance?.id);
+  if (instance === undefined || (instance.state.phase !== 'running' && instance.state.phase !== 'starting'))
+    return false;
+  const end = Date.parse(op.view.deletionTimestamp ?? '');
+  return Number.isFinite(end) && env.now < end + env.config.stopMarginMs;
+}
+
+/**
+ * The terminal status written before a deleted pod is removed, when its container ran: the
+ * exit code the agent reported, or kubelet's ContainerStatusUnknown when it never did.
+ */
+function deletedOutcome(record: PodRecord | undefined, env: PlanEnv): Situation | undefined {
+  if (record === undefined || record.startedAt === undefined || record.stage === 'finished') return undefined;
+  const known = record.exitCode !== undefined;
+  return {
+    kind: 'terminated',
+    exitCode: record.exitCode ?? UNKNOWN_EXIT.code,
+    startedAt: record.startedAt,
+    finishedAt: env.now,
+    ...(known ? {} : { message: 'The container could not be located when the pod was terminated' }),
+  };
 }
 
 /** A record whose pod left Kubernetes without us (force delete): destroy what it rented, then forget it. */

@@ -27,6 +27,7 @@ export function podSpecIssues(pod: PodView, provider: ProviderName): string[] {
         `containers[${container.name}].env ${name}: valueFrom is not supported on rented machines; set a plain value`,
       );
     }
+    issues.push(...(container.lifecycleIssues ?? []));
   }
   return issues;
 }

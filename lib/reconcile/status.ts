@@ -7,6 +7,8 @@ import type {
   PodStatusUpdate,
   PodView,
 } from '../kube/cluster.ts';
+import { readinessGated } from '../kube/probes.ts';
+import type { TerminatedRun } from '../state/store.ts';
 import type { Situation } from './types.ts';
 
 /** anex's own pod condition: True once an instance is rented for the pod. */
@@ -23,7 +25,41 @@ export interface StatusInput {
   podIP?: string;
   /** the rented machine's public address, when known */
   hostIP?: string;
+  /** the container's runs, from the pod record (runView) */
+  run?: RunView;
+}
+
+/**
+ * What the record knows of the container's runs: kubelet's restartCount, lastState, the
+ * CrashLoopBackOff wait between runs, readiness from the agent's probes, the container id.
+ */
+export interface RunView {
+  restartCount: number;
+  lastTerminated?: TerminatedRun;
+  /** the agent waits this long before the next run (CrashLoopBackOff) */
+  backoff?: { seconds: number };
+  /** the agent's readiness report for the current run; absent: ready once running unless a probe gates it */
+  ready?: boolean;
+  /** `anex://<provider>/<instance>` */
+  containerID?: string;
+}
+
+/** The pod record's part of the status (fields of lib/state PodRecord). */
+export function runView(record: {
+  provider: string;
   restarts?: number;
+  agentRun?: number;
+  lastTerminated?: TerminatedRun;
+  backoff?: { seconds: number; until: number };
+  ready?: boolean;
+  instance?: { id: string };
+}): RunView {
+  const view: RunView = { restartCount: (record.restarts ?? 0) + (record.agentRun ?? 0) };
+  if (record.lastTerminated !== undefined) view.lastTerminated = record.lastTerminated;
+  if (record.backoff !== undefined) view.backoff = { seconds: record.backoff.seconds };
+  if (record.ready !== undefined) view.ready = record.ready;
+  if (record.instance !== undefined) view.containerID = `anex://${record.provider}/${record.instance.id}`;
+  return view;
 }
 
 /**
@@ -34,19 +70,34 @@ export interface StatusInput {
 export function buildStatus(input: StatusInput): PodStatusUpdate {
   const { pod, situation } = input;
   const previous = pod.status;
-  const state = containerState(situation);
-  const ready = situation.kind === 'running';
-  const containerStatuses: ContainerStatusView[] = pod.containers.map((c) => ({
-    name: c.name,
-    image: c.image,
-    ready,
-    restartCount: input.restarts ?? 0,
-    started: ready,
-    state,
-  }));
+  const run = input.run ?? { restartCount: 0 };
+  const state = containerState(situation, run, pod);
+  const running = 'running' in state;
+  const gated = readinessGated(pod.containers[0]?.probes);
+  const ready = running && (run.ready ?? !gated);
+  // kubelet's `started`: the startup probe passed; without one, running. The agent reports
+  // readiness only once a startup probe passed, so any readiness report means started.
+  const started = running && (pod.containers[0]?.probes?.startup === undefined || run.ready !== undefined);
+  const containerStatuses: ContainerStatusView[] = pod.containers.map((c) => {
+    const status: ContainerStatusView = {
+      name: c.name,
+      image: c.image,
+      ready,
+      restartCount: run.restartCount,
+      started,
+      state,
+    };
+    const last = lastState(situation, run);
+    if (last !== undefined) status.lastState = last;
+    if (run.containerID !== undefined && situation.kind !== 'provisioning')
+      status.containerID = run.containerID;
+    return status;
+  });
   const status: PodStatusUpdate = {
     phase: phaseOf(situation),
-    conditions: conditionsFor(situation).map((c) => withTransitionTime(c, previous, input.now)),
+    conditions: conditionsFor(situation, { ready, containers: pod.containers.map((c) => c.name) }).map((c) =>
+      withTransitionTime(c, previous, input.now),
+    ),
     containerStatuses,
     startTime: previous?.startTime ?? iso(input.now),
   };
@@ -114,7 +165,63 @@ function podReason(situation: Situation): { reason: string; message: string } | 
   return undefined;
 }
 
-function containerState(situation: Situation): ContainerState {
+/**
+ * The container's state. Running with a back-off pending is kubelet's CrashLoopBackOff
+ * (phase stays Running: getPhase counts a waiting container with a last termination as
+ * running under restartPolicy Always/OnFailure); a terminal pod whose container never ran is
+ * kubelet's ContainerStatusUnknown, so every terminal pod has a terminated container.
+ */
+function containerState(situation: Situation, run: RunView, pod: PodView): ContainerState {
+  switch (situation.kind) {
+    case 'running':
+      if (run.backoff !== undefined && run.lastTerminated !== undefined) {
+        if (run.backoff.seconds === 0) return { terminated: terminatedOf(run.lastTerminated) };
+        const container = pod.containers[0]?.name ?? 'main';
+        return {
+          waiting: {
+            reason: 'CrashLoopBackOff',
+            message: `back-off ${backoffText(run.backoff.seconds)} restarting failed container=${container} pod=${pod.name}_${pod.namespace}(${pod.uid})`,
+          },
+        };
+      }
+      return { running: { startedAt: iso(situation.startedAt) } };
+    case 'failed':
+      return {
+        terminated: {
+          exitCode: UNKNOWN_EXIT.code,
+          reason: UNKNOWN_EXIT.reason,
+          message: 'The container could not be located when the pod was terminated',
+        },
+      };
+    default:
+      return otherState(situation);
+  }
+}
+
+/** kubelet prints the back-off as a Go duration: 10s, 1m20s, 5m0s. */
+function backoffText(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
+}
+
+function terminatedOf(run: TerminatedRun): Extract<ContainerState, { terminated: unknown }>['terminated'] {
+  return {
+    exitCode: run.exitCode,
+    reason: run.reason,
+    ...(run.message === undefined ? {} : { message: run.message }),
+    ...(run.startedAt === undefined ? {} : { startedAt: iso(run.startedAt) }),
+    finishedAt: iso(run.finishedAt),
+  };
+}
+
+/** lastState: the previous run's end, unless the current state already shows it (a back-off of 0 s). */
+function lastState(situation: Situation, run: RunView): ContainerState | undefined {
+  if (run.lastTerminated === undefined) return undefined;
+  if (situation.kind === 'running' && run.backoff?.seconds === 0) return undefined;
+  return { terminated: terminatedOf(run.lastTerminated) };
+}
+
+function otherState(situation: Exclude<Situation, { kind: 'running' | 'failed' }>): ContainerState {
   switch (situation.kind) {
     case 'invalid':
       return { waiting: { reason: 'InvalidAnnotations', message: situation.issues.join('; ') } };
@@ -124,11 +231,8 @@ function containerState(situation: Situation): ContainerState {
       return { waiting: { reason: 'Provisioning', message: situation.message } };
     case 'starting':
       return { waiting: { reason: 'ContainerCreating', message: situation.message } };
-    case 'running':
-      return { running: { startedAt: iso(situation.startedAt) } };
     case 'terminated':
       return { terminated: terminatedState(situation) };
-    case 'failed':
     case 'image':
       return { waiting: { reason: situation.reason, message: situation.message } };
   }
@@ -144,18 +248,42 @@ function terminatedState(s: Extract<Situation, { kind: 'terminated' }>) {
   };
 }
 
-function conditionsFor(situation: Situation): PodCondition[] {
-  const ready = situation.kind === 'running';
-  const notReady =
-    situation.kind === 'terminated' || situation.kind === 'failed' ? 'PodCompleted' : 'ContainersNotReady';
-  const readiness = (type: string): PodCondition =>
-    ready ? { type, status: 'True' } : { type, status: 'False', reason: notReady };
-  return [
+/**
+ * kubelet's pod conditions (pkg/kubelet/status/generate.go): PodReadyToStartContainers once a
+ * machine runs the pod's sandbox (here: the rented instance is up), Initialized (no init
+ * containers run before the main one), ContainersReady and Ready from the container's
+ * readiness, with kubelet's reasons and messages; plus anex's Provisioned and, when the
+ * machine was lost under a running container, DisruptionTarget (Job podFailurePolicy).
+ */
+function conditionsFor(
+  situation: Situation,
+  facts: { ready: boolean; containers: readonly string[] },
+): PodCondition[] {
+  const terminal = situation.kind === 'terminated' || situation.kind === 'failed';
+  const unready = `containers with unready status: [${facts.containers.join(' ')}]`;
+  const readiness = (type: string): PodCondition => {
+    if (facts.ready) return { type, status: 'True' };
+    return terminal
+      ? { type, status: 'False', reason: 'PodCompleted' }
+      : { type, status: 'False', reason: 'ContainersNotReady', message: unready };
+  };
+  const sandbox = situation.kind === 'running' || situation.kind === 'starting';
+  const conditions: PodCondition[] = [
+    { type: 'PodReadyToStartContainers', status: sandbox ? 'True' : 'False' },
     { type: 'Initialized', status: 'True' },
     provisionedCondition(situation),
     readiness('ContainersReady'),
     readiness('Ready'),
   ];
+  if (situation.kind === 'failed' && situation.disruption !== undefined) {
+    conditions.push({
+      type: 'DisruptionTarget',
+      status: 'True',
+      reason: 'TerminationByKubelet',
+      message: situation.disruption,
+    });
+  }
+  return conditions;
 }
 
 function provisionedCondition(situation: Situation): PodCondition {

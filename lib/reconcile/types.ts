@@ -55,7 +55,12 @@ export type Situation =
   | { kind: 'starting'; message: string; hostIP?: string }
   | { kind: 'running'; startedAt: number; hostIP?: string }
   | { kind: 'terminated'; exitCode: number; startedAt?: number; finishedAt: number; message?: string }
-  | { kind: 'failed'; reason: string; message: string }
+  /**
+   * Failed for good; `disruption` when the machine was lost under the running container
+   * (the DisruptionTarget condition, so a Job's podFailurePolicy can retry without spending
+   * its backoffLimit)
+   */
+  | { kind: 'failed'; reason: string; message: string; disruption?: string }
   /** the image check refused before renting (kubelet's waiting reasons: ErrImagePull, InvalidImageName, CreateContainerError) */
   | { kind: 'image'; reason: string; message: string };
 

@@ -80,6 +80,18 @@ const podRecord = z.strictObject({
   lastError: z.string().optional(),
   failureReason: z.string().optional(),
   restarts: z.number().int().nonnegative().optional(),
+  agentRun: z.number().int().nonnegative().optional(),
+  lastTerminated: z
+    .strictObject({
+      exitCode: z.number().int(),
+      reason: z.string(),
+      message: z.string().optional(),
+      startedAt: epochMs.optional(),
+      finishedAt: epochMs,
+    })
+    .optional(),
+  backoff: z.strictObject({ seconds: z.number().int().nonnegative(), until: epochMs }).optional(),
+  ready: z.boolean().optional(),
   statusCredentialHash: z.string().optional(),
   vpnAddress: z.string().optional(),
   launch: z.enum(['agent', 'plain']).optional(),

@@ -54,6 +54,18 @@ export interface InstanceRecord {
   createdAt: number;
 }
 
+/** One ended run of the container, as its lastState shows it. */
+export interface TerminatedRun {
+  exitCode: number;
+  /** kubelet's words: Completed, Error, OOMKilled, ContainerStatusUnknown */
+  reason: string;
+  /** the agent's words when there are any (e.g. Unhealthy: killed after a failed liveness probe) */
+  message?: string;
+  /** epoch ms */
+  startedAt?: number;
+  finishedAt: number;
+}
+
 export interface PodRecord {
   podUid: string;
   namespace: string;
@@ -72,8 +84,19 @@ export interface PodRecord {
   lastError?: string;
   /** machine-readable reason of a final failure (pod status reason), e.g. ImagePullError, ProvisioningFailed */
   failureReason?: string;
-  /** times the container was started again after it ended or lost its machine (restartPolicy Always/OnFailure) */
+  /**
+   * restarts before this attempt's machine (earlier machines' runs, and a lost machine
+   * counting as one): the pod's restartCount is this plus {@link PodRecord.agentRun}
+   */
   restarts?: number;
+  /** the run the agent on this machine reported last: 0 for its first start, +1 per restart in place */
+  agentRun?: number;
+  /** how the previous run ended (the container's lastState.terminated) */
+  lastTerminated?: TerminatedRun;
+  /** set while the agent waits to restart the container (CrashLoopBackOff); epoch ms `until` */
+  backoff?: { seconds: number; until: number };
+  /** readiness of the current run, as the agent's probes say; absent: ready once started unless a probe gates it */
+  ready?: boolean;
   /** hex SHA-256 of the credential the agent signs its status reports with (never the credential) */
   statusCredentialHash?: string;
   vpnAddress?: string;

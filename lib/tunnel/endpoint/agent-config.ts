@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../../errors.ts';
+import type { ContainerProbes, HandlerSpec } from '../../kube/probes.ts';
 import { gatewayAddress } from '../addresses.ts';
 import { parseGwTunnels } from '../gw-tunnels.ts';
 import type { Arch, BinaryAsset, BinaryPin } from '../pins.ts';
@@ -32,6 +33,11 @@ export interface AgentConfig {
   workingDir?: string;
   env: Record<string, string>;
   restartPolicy: AgentLaunch['restartPolicy'];
+  /** restart back-off in place (protocol 3; kubelet's CrashLoopBackOff timing) */
+  backoff: { initialSeconds: number; maxSeconds: number; resetSeconds: number };
+  probes?: ContainerProbes;
+  preStop?: HandlerSpec;
+  terminationGracePeriodSeconds: number;
   /** bearer credential for /v1/status and /v1/pod-alive; only its hash is stored */
   statusCredential: string;
 }
@@ -45,6 +51,9 @@ export interface AgentConfigInput {
   privateKeySource: AgentConfig['privateKeySource'];
   statusCredential: string;
 }
+
+/** kubelet's container restart back-off: 10 s doubling to 5 min, forgotten after 10 min (pkg/kubelet/kubelet.go). */
+export const KUBELET_BACKOFF = { initialSeconds: 10, maxSeconds: 300, resetSeconds: 600 } as const;
 
 function binaryFor(pin: BinaryPin, arch: Arch): AgentBinary {
   return { name: pin.name, version: pin.version, ...pin.assets[arch] };
@@ -68,12 +77,16 @@ export function buildAgentConfig(input: AgentConfigInput): AgentConfig {
     privateKeySource: input.privateKeySource,
     healthPort,
     readyTimeoutSeconds: settings.readyTimeoutSeconds ?? 120,
-    aliveIntervalSeconds: settings.aliveIntervalSeconds ?? 60,
+    aliveIntervalSeconds: settings.aliveIntervalSeconds ?? 10,
     deadManSeconds: settings.deadManSeconds ?? 1800,
     argv: [...launch.command, ...launch.args],
     ...(launch.workingDir === undefined ? {} : { workingDir: launch.workingDir }),
     env: { ...launch.env },
     restartPolicy: launch.restartPolicy,
+    backoff: settings.restartBackoff ?? KUBELET_BACKOFF,
+    ...(launch.probes === undefined ? {} : { probes: launch.probes }),
+    ...(launch.preStop === undefined ? {} : { preStop: launch.preStop }),
+    terminationGracePeriodSeconds: launch.terminationGracePeriodSeconds ?? 30,
     statusCredential: input.statusCredential,
   };
   if (launch.transport === 'none') return common;

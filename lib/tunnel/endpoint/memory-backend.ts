@@ -1,4 +1,4 @@
-import type { AgentBackend, AgentLaunch, StatusReport } from './types.ts';
+import type { AgentBackend, AgentLaunch, Liveness, StatusReport } from './types.ts';
 
 export interface RecordedStatus extends StatusReport {
   at: number;
@@ -13,15 +13,17 @@ export class MemoryAgentBackend implements AgentBackend {
   readonly #credentials = new Map<string, string>();
   readonly #reports = new Map<string, RecordedStatus[]>();
   readonly #ended = new Set<string>();
+  readonly #grace = new Map<string, number>();
 
   addPod(launch: AgentLaunch): void {
     this.#launches.set(launch.podUid, launch);
     this.#ended.delete(launch.podUid);
   }
 
-  /** The pod was deleted or finished: no bootstrap, and the agent is told to stop. */
-  endPod(podUid: string): void {
+  /** The pod was deleted or finished: no bootstrap, and the agent is told to stop within `graceSeconds`. */
+  endPod(podUid: string, graceSeconds = 0): void {
     this.#ended.add(podUid);
+    this.#grace.set(podUid, graceSeconds);
   }
 
   reports(podUid: string): readonly RecordedStatus[] {
@@ -49,12 +51,20 @@ export class MemoryAgentBackend implements AgentBackend {
     const list = this.#reports.get(podUid) ?? [];
     const last = list.at(-1);
     // Idempotent: the agent repeats a report until it is acknowledged.
-    if (last && last.state === report.state && last.exitCode === report.exitCode) return;
+    if (
+      last &&
+      last.state === report.state &&
+      last.exitCode === report.exitCode &&
+      last.restartCount === report.restartCount &&
+      last.ready === report.ready
+    )
+      return;
     list.push({ ...report, at: options.now });
     this.#reports.set(podUid, list);
   }
 
-  async isPodAlive(podUid: string): Promise<boolean> {
-    return this.#launches.has(podUid) && !this.#ended.has(podUid);
+  async liveness(podUid: string): Promise<Liveness> {
+    const alive = this.#launches.has(podUid) && !this.#ended.has(podUid);
+    return alive ? { alive: true } : { alive: false, graceSeconds: this.#grace.get(podUid) ?? 0 };
   }
 }

@@ -3,18 +3,35 @@ import { secretMatchesHash } from '../tokens.ts';
 import { POD_UID } from './bootstrap.ts';
 import { bearer, fail, json, parseBody } from './http.ts';
 import { withinLimit } from './rate-limit.ts';
-import type { AgentEndpointDeps, AgentRequest, AgentResponse } from './types.ts';
+import type { AgentEndpointDeps, AgentRequest, AgentResponse, StatusReport } from './types.ts';
 
+/** docs/agent-protocol.md "Status reports"; bounds keep a hostile agent from writing much. */
 const StatusBody = z
   .strictObject({
     podUid: POD_UID,
-    state: z.enum(['started', 'exited', 'failed']),
+    state: z.enum(['started', 'exited', 'failed', 'ready', 'unhealthy']),
     exitCode: z.number().int().min(0).max(255).optional(),
     reason: z.string().max(1000).optional(),
+    restartCount: z.number().int().min(0).max(1_000_000).optional(),
+    restartInSeconds: z.number().int().min(0).max(86_400).optional(),
+    ready: z.boolean().optional(),
+    probe: z.enum(['startup', 'readiness', 'liveness']).optional(),
   })
   .refine((b) => b.state !== 'exited' || b.exitCode !== undefined, {
     message: 'exited needs exitCode',
     path: ['exitCode'],
+  })
+  .refine((b) => b.state !== 'ready' || b.ready !== undefined, {
+    message: 'ready needs ready (true or false)',
+    path: ['ready'],
+  })
+  .refine((b) => b.state !== 'unhealthy' || b.probe !== undefined, {
+    message: 'unhealthy needs probe (startup, readiness or liveness)',
+    path: ['probe'],
+  })
+  .refine((b) => b.restartInSeconds === undefined || b.state === 'exited', {
+    message: 'restartInSeconds belongs to exited only',
+    path: ['restartInSeconds'],
   });
 
 /** Checks the per-pod bearer credential against its stored hash (constant time). */
@@ -28,7 +45,7 @@ async function authorized(request: AgentRequest, podUid: string, deps: AgentEndp
 export async function handleStatus(request: AgentRequest, deps: AgentEndpointDeps): Promise<AgentResponse> {
   const body = parseBody(request, StatusBody);
   if (!body.ok) return body.response;
-  const { podUid, state } = body.value;
+  const { podUid, state, ...rest } = body.value;
   const key = `status:${podUid}`;
   if (!(await withinLimit(deps, key, 'before-auth'))) return fail(429, 'too many requests for this pod');
   if (!(await authorized(request, podUid, deps))) {
@@ -36,22 +53,25 @@ export async function handleStatus(request: AgentRequest, deps: AgentEndpointDep
     return fail(401, 'missing or wrong status credential for this pod');
   }
   if (!(await withinLimit(deps, key, 'after-auth'))) return fail(429, 'too many requests for this pod');
-  await deps.backend.recordStatus(
+  const report: StatusReport = { state };
+  for (const [key, value] of Object.entries(rest)) {
+    if (value !== undefined) Object.assign(report, { [key]: value });
+  }
+  await deps.backend.recordStatus(podUid, report, { now: deps.now() });
+  deps.logger.info('agent status', {
     podUid,
-    {
-      state,
-      ...(body.value.exitCode === undefined ? {} : { exitCode: body.value.exitCode }),
-      ...(body.value.reason === undefined ? {} : { reason: body.value.reason }),
-    },
-    { now: deps.now() },
-  );
-  deps.logger.info('agent status', { podUid, state, exitCode: body.value.exitCode });
-  return json(200, { recorded: true, alive: await deps.backend.isPodAlive(podUid) });
+    state,
+    exitCode: report.exitCode,
+    restartCount: report.restartCount,
+    restartInSeconds: report.restartInSeconds,
+  });
+  return json(200, { recorded: true, ...(await deps.backend.liveness(podUid)) });
 }
 
 /**
  * GET /v1/pod-alive?podUid=…: the agent's dead-man's switch asks whether to keep running.
- * `alive: false` tells it to stop its workload and exit so the provider stops billing.
+ * `alive: false` tells it to stop its workload within `graceSeconds` (preStop, SIGTERM,
+ * SIGKILL) and exit so the provider stops billing.
  */
 export async function handlePodAlive(
   request: AgentRequest,
@@ -66,5 +86,5 @@ export async function handlePodAlive(
     return fail(401, 'missing or wrong status credential for this pod');
   }
   if (!(await withinLimit(deps, key, 'after-auth'))) return fail(429, 'too many requests for this pod');
-  return json(200, { alive: await deps.backend.isPodAlive(podUid.data) });
+  return json(200, await deps.backend.liveness(podUid.data));
 }

@@ -1,3 +1,4 @@
+import type { ContainerProbes, HandlerSpec } from '../../kube/probes.ts';
 import type { TunnelStore } from '../../state/store.ts';
 import type { VpnRange } from '../addresses.ts';
 import type { Arch, BinaryPin } from '../pins.ts';
@@ -42,16 +43,35 @@ export interface AgentLaunch {
   /** plain env of the pod's container (GW_TUNNEL_* included) */
   env: Readonly<Record<string, string>>;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
+  /** probes the agent runs on the machine (docs/agent-protocol.md) */
+  probes?: ContainerProbes;
+  preStop?: HandlerSpec;
+  /** the pod's spec.terminationGracePeriodSeconds: the grace of a stop the agent decides itself */
+  terminationGracePeriodSeconds?: number;
 }
 
-export type AgentState = 'started' | 'exited' | 'failed';
+export type AgentState = 'started' | 'exited' | 'failed' | 'ready' | 'unhealthy';
 
 export interface StatusReport {
   state: AgentState;
   exitCode?: number;
-  /** the agent's words, for a pod condition; never contains secrets (the agent sends none) */
+  /** the agent's words, for a pod condition or event; never contains secrets (the agent sends none) */
   reason?: string;
+  /** the run the report is about on this machine: 0 for the first start, +1 per restart in place */
+  restartCount?: number;
+  /** on `exited`: the agent starts the next run after this many seconds (absent: the final end) */
+  restartInSeconds?: number;
+  /** on `ready`: the readiness of the run */
+  ready?: boolean;
+  /** on `unhealthy`: which probe failed */
+  probe?: 'startup' | 'readiness' | 'liveness';
 }
+
+/**
+ * What the pod-alive question is answered: keep running, or stop within `graceSeconds`
+ * (preStop, SIGTERM, SIGKILL at the end of the grace; 0: stop now).
+ */
+export type Liveness = { alive: true } | { alive: false; graceSeconds: number };
 
 /**
  * Implemented by the reconciler side (over the Store and the Cluster); an in-memory
@@ -62,14 +82,15 @@ export interface StatusReport {
  *   may bootstrap for it.
  * - Only hashes of status credentials are stored; `saveStatusCredential` replaces any earlier one.
  * - `recordStatus` is idempotent: the agent repeats a report until it gets a 2xx.
- * - `isPodAlive` is false once the instance should stop (pod deleted, finished, or unknown).
+ * - `liveness` is `alive: false` once the instance should stop (pod deleted, finished, or
+ *   unknown), with the grace left of a deletion the API server is waiting on.
  */
 export interface AgentBackend {
   getLaunch(podUid: string): Promise<AgentLaunch | undefined>;
   saveStatusCredential(podUid: string, hash: string): Promise<void>;
   getStatusCredentialHash(podUid: string): Promise<string | undefined>;
   recordStatus(podUid: string, report: StatusReport, options: { now: number }): Promise<void>;
-  isPodAlive(podUid: string): Promise<boolean>;
+  liveness(podUid: string): Promise<Liveness>;
 }
 
 /** Structured logger (Powertools-compatible shape). Callers never pass secrets in fields. */
@@ -101,8 +122,13 @@ export interface TunnelSettings {
   healthPort?: number;
   /** seconds the agent waits for the tunnel to come up @default 120 */
   readyTimeoutSeconds?: number;
-  /** seconds between the agent's pod-alive checks @default 60 */
+  /**
+   * seconds between the agent's pod-alive checks @default 10 — the delay before a deletion's
+   * SIGTERM reaches the workload, so well under the usual 30 s grace
+   */
   aliveIntervalSeconds?: number;
+  /** the agent's restart back-off (kubelet's CrashLoopBackOff) @default 10 / 300 / 600 s; test grounds shorten it */
+  restartBackoff?: { initialSeconds: number; maxSeconds: number; resetSeconds: number };
   /** the agent stops the instance after this long without reaching the endpoint @default 1800 */
   deadManSeconds?: number;
   /** hex SHA-256 of the gateway's credential for GET /v1/peers; unset disables that route */

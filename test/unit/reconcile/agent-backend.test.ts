@@ -86,7 +86,7 @@ describe('ReconcilerAgentBackend', () => {
     expect(h.cluster.pod('default', pod.name)?.status?.containerStatuses[0]?.state).toMatchObject({
       terminated: { exitCode: 2 },
     });
-    expect(await backend.isPodAlive(pod.uid)).toBe(false);
+    expect((await backend.liveness(pod.uid)).alive).toBe(false);
     expect(await backend.getLaunch(pod.uid)).toBeUndefined();
   });
 
@@ -118,8 +118,8 @@ describe('ReconcilerAgentBackend', () => {
     const h = harness();
     const pod = await startingPod(h);
     const backend = backendOf(h);
-    expect(await backend.isPodAlive(pod.uid)).toBe(true);
+    expect((await backend.liveness(pod.uid)).alive).toBe(true);
     h.cluster.requestDeletion(pod);
-    expect(await backend.isPodAlive(pod.uid)).toBe(false);
+    expect((await backend.liveness(pod.uid)).alive).toBe(false);
   });
 });

@@ -17,7 +17,13 @@ const pod: PodView = {
 };
 
 describe('status', () => {
-  it.each<{ situation: Situation; phase: string; waiting?: string; provisioned: string }>([
+  it.each<{
+    situation: Situation;
+    phase: string;
+    waiting?: string;
+    terminated?: string;
+    provisioned: string;
+  }>([
     {
       situation: { kind: 'invalid', issues: ['anex.sh/x: bad'] },
       phase: 'Pending',
@@ -52,10 +58,11 @@ describe('status', () => {
     {
       situation: { kind: 'failed', reason: 'ImagePullError', message: 'x' },
       phase: 'Failed',
-      waiting: 'ImagePullError',
+      // kubelet: a terminal pod's container that never ran is terminated, ContainerStatusUnknown
+      terminated: 'ContainerStatusUnknown',
       provisioned: 'False',
     },
-  ])('$situation.kind → $phase', ({ situation, phase, waiting, provisioned }) => {
+  ])('$situation.kind → $phase', ({ situation, phase, waiting, terminated, provisioned }) => {
     const status = buildStatus({ pod, situation, now: T0 });
     expect(status.phase).toBe(phase);
     expect(status.conditions.find((c) => c.type === PROVISIONED)?.status).toBe(provisioned);
@@ -65,6 +72,8 @@ describe('status', () => {
         expect.objectContaining({ waiting: expect.objectContaining({ reason: waiting }) }),
       );
     else expect(state && 'waiting' in state).toBe(false);
+    if (terminated !== undefined)
+      expect(state).toEqual({ terminated: expect.objectContaining({ reason: terminated, exitCode: 137 }) });
   });
 
   it('is stable: rebuilt later from the same facts it equals what is stored (to the second)', () => {

@@ -329,8 +329,8 @@ describe('POST /v1/status and GET /v1/pod-alive', () => {
         h.deps,
       );
     expect(parsed(await ask())).toEqual({ alive: true });
-    h.backend.endPod(pod.podUid);
-    expect(parsed(await ask())).toEqual({ alive: false });
+    h.backend.endPod(pod.podUid, 25);
+    expect(parsed(await ask())).toEqual({ alive: false, graceSeconds: 25 });
   });
 
   it('limits requests per pod', async () => {
