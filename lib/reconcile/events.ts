@@ -105,6 +105,10 @@ export const events = {
   instanceGone(instanceId: string, detail: string): PodEvent {
     return warn('InstanceGone', `Instance ${instanceId} ${detail}`);
   },
+  /** a start problem under restartPolicy Always/OnFailure: renting again after a back-off */
+  retryBackOff(message: string): PodEvent {
+    return warn('BackOff', message);
+  },
   /** kubelet's BackOff event, for a restart in place after a back-off */
   backOff(pod: string, seconds: number): PodEvent {
     return warn(

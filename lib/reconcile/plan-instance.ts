@@ -90,7 +90,8 @@ function started(
   return {
     ...basePlan(op, 'started'),
     destroy: at.extras,
-    after: change(currentWrite(op), { stage: 'running', startedAt }),
+    // It runs: the next start problem backs off from the beginning again.
+    after: change(currentWrite(op), { stage: 'running', startedAt }, ['retryBackoffMs']),
     situation: running(startedAt, at.instance),
     events: [events.started(at.instance.id)],
   };

@@ -1,5 +1,6 @@
 import type { PodRecord, PodWrite } from '../state/store.ts';
 import { events } from './events.ts';
+import { backOffInstead, backOffReason, planBackOff } from './plan-backoff.ts';
 import {
   basePlan,
   byAge,
@@ -17,6 +18,8 @@ export function planPending(op: ObservedPod, env: PlanEnv): PodPlan {
   const adopted = planAdoption(op, env);
   if (adopted !== undefined) return adopted;
   const record = currentWrite(op);
+  const backOff = planBackOff(op, env, record, (after) => provisionOrReport(op, env, after));
+  if (backOff !== undefined) return backOff;
   if (record.attempts >= env.config.maxAttempts) return giveUp(op, env, record);
   return provisionOrReport(op, env, undefined);
 }
@@ -117,6 +120,8 @@ function reported(
 /** Attempts used up: the pod is Failed with the last reason; nothing is rented any more. */
 export function giveUp(op: ObservedPod, env: PlanEnv, from: PodWrite): PodPlan {
   const message = `Gave up after ${from.attempts} provisioning attempts; last error: ${from.lastError ?? 'unknown'}`;
+  const retried = backOffReason(op, 'ProvisioningFailed');
+  if (retried !== undefined) return backOffInstead(op, env, change(from, { lastError: message }), retried);
   const after = change(
     from,
     { stage: 'finished', finishedAt: env.now, failureReason: 'ProvisioningFailed', lastError: message },

@@ -1,6 +1,7 @@
 import type { PodEvent } from '../kube/cluster.ts';
 import type { Ban, PodWrite } from '../state/store.ts';
 import { events } from './events.ts';
+import { backOffFields, backOffReason, backOffSituation } from './plan-backoff.ts';
 import { basePlan, change, currentWrite, instanceIds, type PlanEnv } from './plan-env.ts';
 import { provisionOrReport } from './plan-provision.ts';
 import { DEFAULT_OFFER_COOLDOWN_MS, GPU_COOLDOWN_PREFIX, gpuCooldownKey, offerCooldownKey } from './rules.ts';
@@ -32,21 +33,23 @@ export function release(op: ObservedPod, env: PlanEnv, options: ReleaseOptions):
   const lastError = exhausted
     ? `Gave up after ${attempts} provisioning attempts; last error: ${options.reason}`
     : options.reason;
-  const before = change(
-    from,
-    {
-      stage: 'releasing',
-      attempts,
-      lastError,
-      ...(failureReason === undefined ? {} : { failureReason, finishedAt: env.now }),
-    },
-    ['exitCode'],
-  );
+  // Under restartPolicy Always/OnFailure a start problem backs off instead of failing the pod.
+  const retried = backOffReason(op, failureReason);
+  const settled =
+    failureReason === undefined
+      ? {}
+      : retried === undefined
+        ? { failureReason, finishedAt: env.now }
+        : { failureReason, ...backOffFields(from, env) };
+  const before = change(from, { stage: 'releasing', attempts, lastError, ...settled }, ['exitCode']);
   const ban = options.ban ? banFor(op, env, options.reason) : undefined;
   const next = afterRelease(op, env, before, instanceIds(op.instances, op.record), ban);
   const said = [
     ...options.events,
-    events.attemptFailed(options.reason, failureReason === undefined ? 'retry' : 'give-up'),
+    events.attemptFailed(
+      options.reason,
+      failureReason === undefined || retried !== undefined ? 'retry' : 'give-up',
+    ),
     ...(ban === undefined ? [] : [events.machineBanned(ban.machineId, ban.expiresAt, options.reason)]),
     ...(exhausted ? [events.gaveUp(lastError)] : []),
   ];
@@ -67,6 +70,13 @@ export function afterRelease(
   }
   // The next attempt's agent bootstraps anew: the old credential (and what it proved) goes.
   const after = change(releasing, { stage: 'pending' }, ['instance', 'intent', 'statusCredentialHash']);
+  const reason = backOffReason(op, releasing.failureReason);
+  if (reason !== undefined && releasing.retryAt !== undefined && env.now < releasing.retryAt) {
+    // Backing off: nothing is rented until the wait is over.
+    const situation = backOffSituation(reason, after);
+    const message = situation.kind === 'backoff' ? situation.message : '';
+    return { ...basePlan(op, 'release'), destroy, after, situation, events: [events.retryBackOff(message)] };
+  }
   const cooledGpu = ban?.machineId.startsWith(GPU_COOLDOWN_PREFIX)
     ? ban.machineId.slice(GPU_COOLDOWN_PREFIX.length)
     : undefined;

@@ -234,6 +234,7 @@ function otherState(situation: Exclude<Situation, { kind: 'running' | 'failed' }
     case 'terminated':
       return { terminated: terminatedState(situation) };
     case 'image':
+    case 'backoff':
       return { waiting: { reason: situation.reason, message: situation.message } };
   }
 }
@@ -313,6 +314,7 @@ function provisionedCondition(situation: Situation): PodCondition {
       };
     case 'failed':
     case 'image':
+    case 'backoff':
       return { type, status: 'False', reason: situation.reason, message: situation.message };
   }
 }

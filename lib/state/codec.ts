@@ -92,6 +92,8 @@ const podRecord = z.strictObject({
     .optional(),
   backoff: z.strictObject({ seconds: z.number().int().nonnegative(), until: epochMs }).optional(),
   ready: z.boolean().optional(),
+  retryAt: epochMs.optional(),
+  retryBackoffMs: z.number().int().nonnegative().optional(),
   statusCredentialHash: z.string().optional(),
   vpnAddress: z.string().optional(),
   launch: z.enum(['agent', 'plain']).optional(),

@@ -95,6 +95,13 @@ export interface PodRecord {
   lastTerminated?: TerminatedRun;
   /** set while the agent waits to restart the container (CrashLoopBackOff); epoch ms `until` */
   backoff?: { seconds: number; until: number };
+  /**
+   * epoch ms before which nothing is rented: start problems under restartPolicy
+   * Always/OnFailure back off instead of failing the pod (plan-backoff.ts)
+   */
+  retryAt?: number;
+  /** the last such back-off, doubled for the next one; cleared once the container runs */
+  retryBackoffMs?: number;
   /** readiness of the current run, as the agent's probes say; absent: ready once started unless a probe gates it */
   ready?: boolean;
   /** hex SHA-256 of the credential the agent signs its status reports with (never the credential) */

@@ -311,3 +311,63 @@ describe('activeDeadlineSeconds', () => {
     expect(h.vast.live()).toEqual([]);
   });
 });
+
+describe('start problems under restartPolicy Always/OnFailure back off; only Never fails', () => {
+  async function imageFault(h: Harness, restartPolicy: 'Always' | 'Never') {
+    h.vast.offers = [anOffer(), anOffer(), anOffer()];
+    const pod = h.cluster.addPod(gpuPod(1, { restartPolicy }));
+    await h.pass();
+    const id = (await h.store.getPod(pod.uid))?.instance?.id as string;
+    h.vast.setState(id, { phase: 'failed', fault: 'image', reason: 'manifest unknown' });
+    h.tick(MINUTE);
+    await h.pass();
+    return pod;
+  }
+
+  it('an image fault under Never: Failed, ImagePullError', async () => {
+    const h = harness();
+    const pod = await imageFault(h, 'Never');
+    expect(h.cluster.pod('default', pod.name)?.status).toMatchObject({
+      phase: 'Failed',
+      reason: 'ImagePullError',
+    });
+  });
+
+  it('an image fault under Always: Pending with ImagePullBackOff, nothing rented until the back-off is over, then one more rental', async () => {
+    const h = harness();
+    const pod = await imageFault(h, 'Always');
+    const status = () => h.cluster.pod('default', pod.name)?.status;
+    expect(status()?.phase).toBe('Pending');
+    expect(status()?.containerStatuses[0]?.state).toMatchObject({ waiting: { reason: 'ImagePullBackOff' } });
+    expect(h.vast.live()).toEqual([]);
+    const rented = h.vast.calls.create;
+    h.tick(4 * MINUTE);
+    await h.pass();
+    expect(h.vast.calls.create).toBe(rented);
+    h.tick(MINUTE);
+    await h.pass();
+    expect(h.vast.calls.create).toBe(rented + 1);
+    expect(await h.store.getPod(pod.uid)).toMatchObject({ attempts: 1, retryBackoffMs: 5 * MINUTE });
+  });
+
+  it('attempts exhausted under Always: ProvisioningBackOff, and the next back-off doubles', async () => {
+    const h = harness({ maxAttempts: 1 });
+    h.vast.offers = [anOffer(), anOffer(), anOffer(), anOffer()];
+    const pod = h.cluster.addPod(gpuPod(1, { restartPolicy: 'Always' }));
+    const failHost = async () => {
+      await h.pass();
+      const id = (await h.store.getPod(pod.uid))?.instance?.id as string;
+      h.vast.setState(id, { phase: 'failed', fault: 'host', reason: 'no GPU' });
+      h.tick(MINUTE);
+      await h.pass();
+    };
+    await failHost();
+    const status = h.cluster.pod('default', pod.name)?.status;
+    expect(status?.phase).toBe('Pending');
+    expect(status?.containerStatuses[0]?.state).toMatchObject({ waiting: { reason: 'ProvisioningBackOff' } });
+    h.tick(5 * MINUTE);
+    await failHost();
+    expect(await h.store.getPod(pod.uid)).toMatchObject({ retryBackoffMs: 10 * MINUTE });
+    expect(h.vast.live()).toEqual([]);
+  });
+});

@@ -76,6 +76,8 @@ export function aFullPodWrite(): Required<PodWrite> {
     } satisfies Required<NonNullable<PodWrite['lastTerminated']>>,
     backoff: { seconds: 40, until: T0 + 80 },
     ready: false,
+    retryAt: T0 + 300_000,
+    retryBackoffMs: 300_000,
     statusCredentialHash: 'cd'.repeat(32),
     vpnAddress: '10.99.0.7',
     launch: 'agent',
