@@ -25,7 +25,8 @@ export interface IntervalPacerOptions {
   scale?: number;
   /**
    * Added to every interval: the vendor measures arrivals, and a request that left on its
-   * slot can arrive late while the one before it arrived early. @default 5% of the interval + 100 ms
+   * slot can arrive late while the one before it arrived early (a new TLS connection, a busy
+   * event loop; ADR 0011 §4). @default 5% of the interval + 400 ms
    */
   guardMs?: (intervalMs: number) => number;
   /** a request with no deadline waits at most this long for its slot @default 300000 */
@@ -51,7 +52,7 @@ export class IntervalPacer implements RequestPacer {
     }
     this.#o = {
       ledger: options.ledger ?? processLedger,
-      guardMs: (interval) => Math.ceil(interval * 0.05) + 100,
+      guardMs: (interval) => Math.ceil(interval * 0.05) + 400,
       maxWaitMs: 300_000,
       now: Date.now,
       sleep: async (ms, signal) => {

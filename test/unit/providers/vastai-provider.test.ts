@@ -163,7 +163,7 @@ describe('VastAiProvider.listTagged against the simulator', () => {
     for (const instance of ours) await provider.destroy(instance.id, {});
     if (foreign.outcome === 'created') await other.destroy(foreign.instance.id, {});
     // 31 creates paced at Vast's create interval (× ANEX_SIM_PACE_SCALE) take a few seconds.
-  }, 30_000);
+  }, 90_000); // 30 paced creates (4.5 s × the pace scale + the 400 ms jitter guard each) and their destroys
 });
 
 describe('VastAiProvider reads the instance list defensively (vast audit #10, #11)', () => {
