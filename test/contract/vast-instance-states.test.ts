@@ -97,6 +97,23 @@ describe('Vast `exited` is the container ending, also after a normal finish (vas
   });
 });
 
+describe('Vast `offline`: a host lost under a running instance (issue #13, a lost machine)', () => {
+  // vast-cli SKILL.md lists `offline` as the state of an instance whose host is down; the
+  // `offline` boot plan reaches it at boot, loseHost while running. The adapter reads it as a
+  // host fault (vastai-classify.test.ts), so the pod's machine is replaced and banned.
+  it('a running instance whose host is lost reads offline, a host fault', async () => {
+    const vast = provider();
+    const id = await rent(vast);
+    clock.advance(60);
+    expect((await vast.get(id, {})).state.phase).toBe('running');
+    sim.loseHost(id);
+    expect(await shown(id)).toMatchObject({ actual_status: 'offline' });
+    expect(sim.runningInstances().map((i) => i.id)).not.toContain(id);
+    expect((await vast.get(id, {})).state).toMatchObject({ phase: 'failed', fault: 'host' });
+    await vast.destroy(id, {});
+  });
+});
+
 describe('Vast create answer with null error fields (vast audit #17)', () => {
   // The documented success body is {"success":true,"new_contract":…,"instance_api_key":…}; nulls
   // in it are unconfirmed. They must not throw the new_contract away (an unknown outcome).

@@ -178,6 +178,18 @@ export class VastAiSim extends SimBase<VastState> {
     return 'stop';
   }
 
+  /**
+   * The host of running instance `id` drops off the network (a host lost mid-run): from now
+   * on the instance shows `actual_status: offline` — the state vast-cli's docs list for a host
+   * that is down, the same one the `offline` boot plan reaches (its contract test) — and its
+   * container stops running, so the simulated machine is stopped.
+   */
+  loseHost(id: string): void {
+    const record = this.state.instances.get(Number(id));
+    if (record === undefined || record.destroyed) throw new Error(`no live instance ${id}`);
+    record.plan = 'offline';
+  }
+
   /** How the runtime starts (or fails to start) instance `id`'s container; undefined for an unknown instance or image. */
   containerOf(id: string): ContainerStart | undefined {
     return this.state.instances.get(Number(id))?.container;

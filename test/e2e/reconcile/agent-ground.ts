@@ -15,6 +15,7 @@ import { parseVpnRange } from '../../../lib/tunnel/addresses.ts';
 import { binaryPath } from '../../../lib/tunnel/endpoint/binaries.ts';
 import { tokenBucketLimiter } from '../../../lib/tunnel/endpoint/rate-limit.ts';
 import { serveAgentEndpoint } from '../../../lib/tunnel/endpoint/server.ts';
+import type { AgentBackend, StatusReport } from '../../../lib/tunnel/endpoint/types.ts';
 import { builtAgentArtifact, builtFiles, parseBuildManifest } from '../../../lib/tunnel/self-built.ts';
 import { agentBuildDir } from '../../support/agent-build.ts';
 import { freePort } from '../../support/ports.ts';
@@ -29,11 +30,36 @@ export interface GroundAgents {
   said: string[];
   /** the per-pod passes agent reports asked for (the pod-events queue of the stack) */
   asked: PodEventMessage[];
+  /** every status report the endpoint accepted, in order (repeats included) */
+  reports: ReportSeen[];
   runner: MachineRunner;
   stop(): Promise<void>;
 }
 
 export const GROUND_VPN_RANGE = '10.98.0.0/24';
+
+/** The ground's restart back-off, in seconds (kubelet's is 10 / 300 / 600). */
+export const GROUND_BACKOFF = { initialSeconds: 1, maxSeconds: 4, resetSeconds: 60 } as const;
+
+/** The backend, keeping every status report it is given, in order. */
+function recording(into: ReportSeen[], backend: ReconcilerAgentBackend): AgentBackend {
+  return {
+    getLaunch: (podUid) => backend.getLaunch(podUid),
+    saveStatusCredential: (podUid, hash) => backend.saveStatusCredential(podUid, hash),
+    getStatusCredentialHash: (podUid) => backend.getStatusCredentialHash(podUid),
+    liveness: (podUid) => backend.liveness(podUid),
+    recordStatus: async (podUid, report, options) => {
+      into.push({ podUid, report, at: options.now });
+      await backend.recordStatus(podUid, report, options);
+    },
+  };
+}
+
+export interface ReportSeen {
+  podUid: string;
+  report: StatusReport;
+  at: number;
+}
 
 /**
  * The agent endpoint (lib/tunnel/endpoint with the ReconcilerAgentBackend, as the `agent`
@@ -56,6 +82,7 @@ export async function startAgents(options: {
   const { store, cluster, sim, clock } = options;
   const range = parseVpnRange(GROUND_VPN_RANGE);
   const asked: PodEventMessage[] = [];
+  const reports: ReportSeen[] = [];
   const dir = agentBuildDir();
   const manifest = parseBuildManifest(readFileSync(join(dir, 'manifest.json'), 'utf8'), 'manifest.json');
   const port = await freePort();
@@ -66,18 +93,28 @@ export async function startAgents(options: {
     binaries: builtFiles(dir, manifest),
     deps: {
       store,
-      backend: new ReconcilerAgentBackend({
-        store,
-        cluster,
-        transport: { vastai: 'none', runpod: 'none' },
-        clock,
-        command: async (container) => {
-          const resolved = await resolveCommand(options.images, container, { arch: 'amd64' });
-          return resolved.outcome === 'ok' ? { argv: resolved.argv } : undefined;
-        },
-        passes: { send: async (message) => void asked.push(message) },
+      backend: recording(
+        reports,
+        new ReconcilerAgentBackend({
+          store,
+          cluster,
+          transport: { vastai: 'none', runpod: 'none' },
+          clock,
+          command: async (container) => {
+            const resolved = await resolveCommand(options.images, container, { arch: 'amd64' });
+            return resolved.outcome === 'ok' ? { argv: resolved.argv } : undefined;
+          },
+          passes: { send: async (message) => void asked.push(message) },
+        }),
+      ),
+      // Test-ground timings (issue #13): the agent asks pod-alive every second and restarts a
+      // container after 1 s doubling to 4 s (kubelet: 10 s to 5 min), so a test sees several
+      // restarts and a deletion's SIGTERM within seconds.
+      settings: tunnelSettings({
+        vpnRange: range,
+        aliveIntervalSeconds: 1,
+        restartBackoff: GROUND_BACKOFF,
       }),
-      settings: tunnelSettings({ vpnRange: range }),
       logger: { info: () => {}, warn: () => {} },
       now: clock,
       rateLimiter: tokenBucketLimiter(),
@@ -107,6 +144,7 @@ export async function startAgents(options: {
     },
     said,
     asked,
+    reports,
     runner,
     async stop() {
       await runner.stop();

@@ -154,7 +154,32 @@ describe('agent handler on the real parts', () => {
       expect(logged).not.toContain(secret);
     }
 
-    await deleteThrough(ns, name, () => podPass({ ...ref, cause: 'deleted' }));
+    // The agent learns of the deletion at its next pod-alive question, with the grace left,
+    // stops the workload and reports its exit; then the machine is destroyed and the pod goes.
+    await deleteThrough(
+      ns,
+      name,
+      () => podPass({ ...ref, cause: 'deleted' }),
+      async () => {
+        const stop = await call({
+          method: 'GET',
+          path: '/v1/pod-alive',
+          query: `podUid=${uid}`,
+          headers: { authorization: `Bearer ${config.statusCredential}` },
+        });
+        const answer = JSON.parse(stop.body) as { alive: boolean; graceSeconds: number };
+        expect(answer.alive).toBe(false);
+        expect(answer.graceSeconds).toBeGreaterThan(20);
+        expect(answer.graceSeconds).toBeLessThanOrEqual(30);
+        const exited = await call({
+          method: 'POST',
+          path: '/v1/status',
+          headers: { authorization: `Bearer ${config.statusCredential}` },
+          body: { podUid: uid, state: 'exited', exitCode: 143 },
+        });
+        expect(exited.statusCode).toBe(200);
+      },
+    );
     expect(liveInstances(ground)).toEqual([]);
     ground.vast.assertNoInstances();
   });

@@ -39,13 +39,19 @@ export async function createBoundSeedPod(
   return { name, uid: created.metadata?.uid as string };
 }
 
-/** Deletes the pod as a user would, then runs `pass` until the reconciler has finalized it. */
+/**
+ * Deletes the pod as a user would, then runs `pass` until the reconciler has finalized it.
+ * `stopped`, when the pod's agent bootstrapped, plays the agent's side of a graceful stop
+ * (pod-alive says stop, the exit is reported) before the passes.
+ */
 export async function deleteThrough(
   ns: { name: string; core: CoreV1Api },
   name: string,
   pass: () => Promise<unknown>,
+  stopped?: () => Promise<void>,
 ): Promise<void> {
   await ns.core.deleteNamespacedPod({ namespace: ns.name, name });
+  await stopped?.();
   await eventually(
     async () => {
       await pass();
