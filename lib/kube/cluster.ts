@@ -1,4 +1,5 @@
 import type { ProviderName } from '../offers/offer.ts';
+import type { Toleration } from './outage-tolerations.ts';
 
 /**
  * The Kubernetes side, as the reconciler sees it (in the spirit of virtual-kubelet's
@@ -80,6 +81,10 @@ export interface PodView extends PodRef {
   phase?: PodPhase;
   /** the current status, as last written (to avoid no-op writes) */
   status: PodStatusUpdate | undefined;
+  /** spec.tolerations as stored (absent: none; lib/kube/pod-advisories.ts reads them) */
+  tolerations?: readonly Toleration[];
+  /** the kind of the controlling ownerReference (`DaemonSet`, `ReplicaSet`, `Job`, …), when any */
+  controllerKind?: string;
 }
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
@@ -143,7 +148,11 @@ export type EventReason =
   /** the rate billed after renting is above the pod's price-max */
   | 'PriceAboveMax'
   /** kubelet's reason for a pull failure, used when the pre-rent image check refuses */
-  | 'Failed';
+  | 'Failed'
+  /** the pod's tolerations let an anex outage evict it (lib/kube/pod-advisories.ts) */
+  | 'OutageEvictionRisk'
+  /** a DaemonSet's pod landed on a virtual node: never given a machine (ADR 0013) */
+  | 'DaemonSetPodNotRun';
 
 export interface PodEvent {
   type: 'Normal' | 'Warning';

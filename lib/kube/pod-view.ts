@@ -39,6 +39,12 @@ export function toPodView(pod: V1Pod): PodView | undefined {
   assign(view, 'deletionTimestamp', readTime(pod.metadata?.deletionTimestamp));
   assign(view, 'creationTimestamp', readTime(pod.metadata?.creationTimestamp));
   assign(view, 'phase', phase(pod.status?.phase));
+  assign(
+    view,
+    'tolerations',
+    pod.spec?.tolerations?.map((t) => ({ ...t })),
+  );
+  assign(view, 'controllerKind', pod.metadata?.ownerReferences?.find((o) => o.controller === true)?.kind);
   return view;
 }
 
