@@ -1,26 +1,27 @@
 import { commonLabels, type KubeObject, MANIFEST_DEFAULTS, type ManifestOptions } from './common.ts';
 
 /**
- * The admission webhook (functions/admission.ts behind a Lambda Function URL).
+ * The admission webhooks (functions/admission.ts behind a Lambda Function URL).
  *
  * Authentication: a Function URL without IAM auth is public, and the API server cannot sign
  * SigV4. So the URL's path carries a secret — `/admit/<webhookToken>`, the token generated
  * into the stack's secret — and the handler rejects any other path. Only cluster admins can
- * read a ValidatingWebhookConfiguration, and the token travels inside TLS. The Function URL's
+ * read a webhook configuration, and the token travels inside TLS. The Function URL's
  * certificate is from a public CA, so no caBundle is needed (the API server's system roots).
  *
- * Three webhooks, one URL, each narrowed by CEL matchConditions so the API server only calls
+ * Three validating webhooks on `/admit/<webhookToken>`, each narrowed by CEL matchConditions so the API server only calls
  * out for pods that concern anex (everything else is admitted without a round trip):
  * - validate: pod CREATE/UPDATE selecting an anex node → reject invalid `anex.sh/*` annotations
  * - bindings: pods/binding CREATE to an anex node → enqueue a per-pod pass (the scheduler
  *   binds through this subresource; its object is a Binding whose `target.name` is the node)
  * - deletions: pod DELETE of a pod on an anex node → enqueue a pass (destroy the instance)
- * All use failurePolicy Ignore: if the webhook is down, pods are admitted and the minute
+ * All three use failurePolicy Ignore: if the webhook is down, pods are admitted and the minute
  * tick catches up — anex never blocks the cluster.
  *
  * One mutating webhook on the same function, at `/mutate/<webhookToken>`:
  * - tolerations: pod CREATE selecting an anex node → the outage tolerations (ADR 0012). The
- *   same matchCondition as `validate`, so no other pod of the cluster ever waits on anex.
+ *   same matchCondition as `validate`, so no other pod of the cluster ever waits on anex;
+ *   failurePolicy Fail for those pods (the reason is at the webhook below).
  */
 export const WEBHOOK_PATH_PREFIX = '/admit/';
 export const MUTATE_PATH_PREFIX = '/mutate/';
