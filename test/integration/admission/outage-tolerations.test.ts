@@ -207,10 +207,7 @@ describe("local mode's repair (no webhook) on a real API server", () => {
     });
     expect(await repair().repair({ namespace: unhooked.name, name: 'shaped' })).toBe('patched');
     const stored = await unhooked.core.readNamespacedPod({ namespace: unhooked.name, name: 'shaped' });
-    expect(outageTolerations(stored)).toEqual([
-      { key: UNREACHABLE, effect: 'NoExecute' },
-      PERMANENT[0],
-    ]);
+    expect(outageTolerations(stored)).toEqual([{ key: UNREACHABLE, effect: 'NoExecute' }, PERMANENT[0]]);
   });
 
   it('leaves pods that are not anex pods, and answers gone for a missing one', async () => {
