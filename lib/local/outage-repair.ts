@@ -1,4 +1,5 @@
-import { CoreV1Api, type KubeConfig, PatchStrategy } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, PatchStrategy, type V1Pod } from '@kubernetes/client-node';
+import { AnexError } from '../errors.ts';
 import { statusCode, translateKubeError } from '../kube/errors.ts';
 import { type Toleration, withOutageTolerations } from '../kube/outage-tolerations.ts';
 import { requestOptions } from '../kube/request-options.ts';
@@ -36,34 +37,52 @@ export function outageRepair(options: OutageRepairOptions): OutageRepair {
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   const plain = requestOptions(timeoutMs);
   const merge = requestOptions(timeoutMs, PatchStrategy.MergePatch);
+  const isAnex = (pod: V1Pod) => {
+    const selected = pod.spec?.nodeSelector?.[options.nodeSelectorKey];
+    return selected !== undefined && options.nodeSelectorValues.includes(selected);
+  };
+
+  /** One read and at most one patch; 'conflict' when the pod changed in between. */
+  const attempt = async (
+    namespace: string,
+    name: string,
+    action: string,
+  ): Promise<RepairOutcome | 'conflict'> => {
+    const pod = await core.readNamespacedPod({ namespace, name }, plain).catch((error: unknown) => {
+      if (statusCode(error) === 404) return undefined;
+      throw translateKubeError(error, action);
+    });
+    if (pod === undefined) return 'gone';
+    if (!isAnex(pod)) return 'not-anex';
+    const result = withOutageTolerations(pod.spec?.tolerations as Toleration[] | undefined);
+    if (!result.changed) return 'unchanged';
+    const body = {
+      metadata: { resourceVersion: pod.metadata?.resourceVersion },
+      spec: { tolerations: result.tolerations },
+    };
+    return core.patchNamespacedPod({ namespace, name, body, fieldManager: 'anex' }, merge).then(
+      () => 'patched' as const,
+      (error: unknown) => {
+        const code = statusCode(error);
+        if (code === 404) return 'gone' as const;
+        if (code === 409) return 'conflict' as const;
+        throw translateKubeError(error, action);
+      },
+    );
+  };
+
   return {
     async repair({ namespace, name }) {
       const action = `make the outage tolerations of pod ${namespace}/${name} permanent`;
-      for (let attempt = 1; ; attempt++) {
-        let pod: Awaited<ReturnType<CoreV1Api['readNamespacedPod']>>;
-        try {
-          pod = await core.readNamespacedPod({ namespace, name }, plain);
-        } catch (error) {
-          if (statusCode(error) === 404) return 'gone';
-          throw translateKubeError(error, action);
-        }
-        const selected = pod.spec?.nodeSelector?.[options.nodeSelectorKey];
-        if (selected === undefined || !options.nodeSelectorValues.includes(selected)) return 'not-anex';
-        const result = withOutageTolerations(pod.spec?.tolerations as Toleration[] | undefined);
-        if (!result.changed) return 'unchanged';
-        const body = {
-          metadata: { resourceVersion: pod.metadata?.resourceVersion },
-          spec: { tolerations: result.tolerations },
-        };
-        try {
-          await core.patchNamespacedPod({ namespace, name, body, fieldManager: 'anex' }, merge);
-          return 'patched';
-        } catch (error) {
-          const code = statusCode(error);
-          if (code === 404) return 'gone';
-          if (code !== 409 || attempt >= 2) throw translateKubeError(error, action);
-        }
+      const first = await attempt(namespace, name, action);
+      const outcome = first === 'conflict' ? await attempt(namespace, name, action) : first;
+      if (outcome === 'conflict') {
+        throw new AnexError(`Kubernetes API: ${action}: the pod changed twice while being patched`, {
+          kind: 'conflict',
+          retryable: true,
+        });
       }
+      return outcome;
     },
   };
 }
