@@ -2,6 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { decideAdmission } from '../lib/admission/decide.ts';
+import { decideMutation } from '../lib/admission/mutate.ts';
 import { admissionResponse, admissionReviewSchema } from '../lib/admission/review.ts';
 import { type AdmissionRoot, admissionRoot } from './support/admission-root.ts';
 import { functionEnv, metrics } from './support/composition-root.ts';
@@ -14,12 +15,14 @@ import {
   jsonResult,
 } from './support/function-url.ts';
 import { errorFields, logger } from './support/logger.ts';
-import { isWebhookPathAuthorized } from './support/webhook-auth.ts';
+import { webhookRoute } from './support/webhook-auth.ts';
 
 /**
- * Validating admission webhook (Function URL, registered by `anex manifests`). Fast and
- * failure-tolerant: the API server ignores us if we fail (failurePolicy Ignore), so an
- * enqueue that fails is logged and the pod is still admitted — the minute tick catches up.
+ * The admission webhooks (one Function URL, registered by `anex manifests`; the path says
+ * which): `/admit/<token>` validates and enqueues — failure-tolerant, the API server ignores us
+ * if we fail (failurePolicy Ignore), so an enqueue that fails is logged and the pod is still
+ * admitted and the minute tick catches up; `/mutate/<token>` adds the outage tolerations to
+ * anex pods (failurePolicy Fail for those pods only: lib/manifests/webhook.ts says why).
  */
 export async function admit(
   event: unknown,
@@ -27,7 +30,8 @@ export async function admit(
   options: { deadline: Deadline },
 ): Promise<FunctionUrlResult> {
   const request = functionUrlEventSchema.parse(event);
-  if (!isWebhookPathAuthorized(request.rawPath, root.webhookToken.reveal())) {
+  const route = webhookRoute(request.rawPath, root.webhookToken.reveal());
+  if (route === undefined) {
     logger.warn('admission call with a wrong path token', { pathLength: request.rawPath.length });
     metrics.count('AuthFailures', 1, { source: 'admission' });
     return jsonResult(403, { error: 'forbidden' });
@@ -40,6 +44,11 @@ export async function admit(
     return jsonResult(400, { error: 'expected an admission.k8s.io/v1 AdmissionReview' });
   }
   const { uid, namespace, name, operation } = review.data.request;
+  if (route === 'mutate') {
+    const mutation = decideMutation(review.data.request, root.settings);
+    logger.info('admission (mutate)', { uid, namespace, name, operation, patched: !!mutation.patch });
+    return jsonResult(200, admissionResponse(uid, mutation.verdict, mutation.patch));
+  }
   const decision = decideAdmission(review.data.request, root.settings);
   if (decision.enqueue !== undefined) {
     await root.sink.send(decision.enqueue, { signal: options.deadline.signal }).catch((error: unknown) => {
@@ -74,7 +83,9 @@ export const handler = middy<unknown, FunctionUrlResult, Error, Context>()
       if (edgeActionFor(error) === 'alert') metrics.count('AuthFailures', 1, { source: 'admission' });
       return undefined;
     });
-    // 503: the API server applies failurePolicy Ignore and admits the pod; the tick catches up.
+    // 503: the API server applies the failurePolicy — Ignore (validate): the pod is admitted and
+    // the tick catches up; Fail (mutate, anex pods only): the pod's creation is refused, and its
+    // controller retries.
     if (root === undefined) return jsonResult(503, { error: 'temporarily unavailable' });
     return admit(event, root, { deadline: (context as DeadlineContext).deadline });
   });

@@ -198,7 +198,8 @@ export class AnexStack extends Stack {
     const admission = new AnexFunction(this, 'Admission', {
       ...definedOnly(common),
       entryName: 'admission',
-      description: 'anex: validating admission webhook for anex pods; enqueues per-pod passes',
+      description:
+        'anex: admission webhooks for anex pods (validate, enqueue passes; mutate: outage tolerations)',
       timeout: Duration.seconds(10),
       environment: env({
         [FUNCTION_ENV.secretArn]: this.secret.secret.secretArn,
@@ -258,7 +259,8 @@ export class AnexStack extends Stack {
   private outputs(): void {
     new CfnOutput(this, 'AdmissionUrl', {
       value: this.admissionUrl.url,
-      description: 'Base of --webhook-url for `anex manifests` (append admit/<webhookToken from the secret>)',
+      description:
+        'Base of --webhook-url for `anex manifests` (append admit/<webhookToken from the secret>; the mutating webhook gets mutate/<webhookToken>)',
     });
     new CfnOutput(this, 'AgentUrl', {
       value: this.agentUrl.url,

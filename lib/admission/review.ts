@@ -34,8 +34,22 @@ export interface AdmissionVerdict {
   warnings?: readonly string[];
 }
 
-/** The AdmissionReview v1 response for `uid`. */
-export function admissionResponse(uid: string, verdict: AdmissionVerdict): Record<string, unknown> {
+/** One RFC 6902 operation of a mutating webhook's answer. */
+export interface JsonPatchOperation {
+  op: 'add' | 'replace' | 'remove' | 'test';
+  path: string;
+  value?: unknown;
+}
+
+/**
+ * The AdmissionReview v1 response for `uid`; with `patch` (a mutating webhook's answer), the
+ * JSONPatch the API server applies to the object, base64-encoded as the API requires.
+ */
+export function admissionResponse(
+  uid: string,
+  verdict: AdmissionVerdict,
+  patch?: readonly JsonPatchOperation[],
+): Record<string, unknown> {
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -48,6 +62,9 @@ export function admissionResponse(uid: string, verdict: AdmissionVerdict): Recor
       ...(verdict.warnings === undefined || verdict.warnings.length === 0
         ? {}
         : { warnings: verdict.warnings.map(oneLine) }),
+      ...(patch === undefined || patch.length === 0
+        ? {}
+        : { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }),
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { ProviderName } from '../offers/offer.ts';
+import type { Toleration } from './outage-tolerations.ts';
 import type { ContainerProbes, HandlerSpec } from './probes.ts';
 
 /**
@@ -93,6 +94,10 @@ export interface PodView extends PodRef {
   phase?: PodPhase;
   /** the current status, as last written (to avoid no-op writes) */
   status: PodStatusUpdate | undefined;
+  /** spec.tolerations as stored (absent: none; lib/kube/pod-advisories.ts reads them) */
+  tolerations?: readonly Toleration[];
+  /** the kind of the controlling ownerReference (`DaemonSet`, `ReplicaSet`, `Job`, …), when any */
+  controllerKind?: string;
 }
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
@@ -168,7 +173,11 @@ export type EventReason =
   /** kubelet's: the container is being stopped for a deletion */
   | 'Killing'
   /** kubelet's: activeDeadlineSeconds passed */
-  | 'DeadlineExceeded';
+  | 'DeadlineExceeded'
+  /** the pod's tolerations let an anex outage evict it (lib/kube/pod-advisories.ts) */
+  | 'OutageEvictionRisk'
+  /** a DaemonSet's pod landed on a virtual node: never given a machine (ADR 0013) */
+  | 'DaemonSetPodNotRun';
 
 export interface PodEvent {
   type: 'Normal' | 'Warning';

@@ -7,6 +7,7 @@ import {
   PatchStrategy,
   type V1Lease,
   type V1Node,
+  VersionApi,
 } from '@kubernetes/client-node';
 import { AnexError } from '../errors.ts';
 import type { Cluster, PodEvent, PodRef, PodStatusUpdate, PodView, VirtualNodeSpec } from './cluster.ts';
@@ -16,6 +17,7 @@ import { eventMessage, eventName, podStatusPatch } from './pod-status-patch.ts';
 import { toPodView } from './pod-view.ts';
 import { requestOptions } from './request-options.ts';
 import {
+  kubeletVersionFor,
   labelsDiffer,
   newNode,
   nodeLabels,
@@ -48,6 +50,9 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export class KubeCluster implements Cluster {
   readonly #core: CoreV1Api;
   readonly #coordination: CoordinationV1Api;
+  readonly #version: VersionApi;
+  /** the API server's gitVersion, read once (a failed read is retried at the next ensureNode) */
+  #serverVersion: string | undefined;
   readonly #component: string;
   readonly #plain: ConfigurationOptions;
   readonly #strategic: ConfigurationOptions;
@@ -60,13 +65,18 @@ export class KubeCluster implements Cluster {
     this.#merge = requestOptions(timeoutMs, PatchStrategy.MergePatch);
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#coordination = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.#version = options.kubeConfig.makeApiClient(VersionApi);
     this.#component = options.component ?? 'anex';
   }
 
   async ensureNode(node: VirtualNodeSpec, options: { now: number }): Promise<void> {
     const action = `register virtual node ${node.name}`;
     const current = await this.#call(() => this.#upsertNode(node), action);
-    const body = nodeStatusPatch(node, { now: options.now, existing: current.status?.conditions });
+    const body = nodeStatusPatch(node, {
+      now: options.now,
+      existing: current.status?.conditions,
+      kubeletVersion: kubeletVersionFor(await this.#readServerVersion()),
+    });
     await this.#call(
       () =>
         this.#core.patchNodeStatus({ name: node.name, body, fieldManager: this.#component }, this.#strategic),
@@ -231,6 +241,21 @@ export class KubeCluster implements Cluster {
         if (statusCode(error) !== 409 || attempt >= 3) throw error;
       }
     }
+  }
+
+  /**
+   * GET /version, once per instance. Anyone authenticated may read it (system:public-info-viewer),
+   * so a failure is a passing API server problem: the node keeps being reported with the
+   * constant version rather than go NotReady over it, and the next ensureNode tries again.
+   */
+  async #readServerVersion(): Promise<string | undefined> {
+    if (this.#serverVersion === undefined) {
+      this.#serverVersion = await this.#version.getCode(this.#plain).then(
+        (info) => info.gitVersion,
+        () => undefined,
+      );
+    }
+    return this.#serverVersion;
   }
 
   /** Owned by the Node, as kubelet does, so deleting the node deletes its lease. */

@@ -43,6 +43,12 @@ export function toPodView(pod: V1Pod): PodView | undefined {
   assign(view, 'deletionGracePeriodSeconds', pod.metadata?.deletionGracePeriodSeconds);
   assign(view, 'terminationGracePeriodSeconds', pod.spec?.terminationGracePeriodSeconds);
   assign(view, 'activeDeadlineSeconds', pod.spec?.activeDeadlineSeconds);
+  assign(
+    view,
+    'tolerations',
+    pod.spec?.tolerations?.map((t) => ({ ...t })),
+  );
+  assign(view, 'controllerKind', pod.metadata?.ownerReferences?.find((o) => o.controller === true)?.kind);
   return view;
 }
 

@@ -9,7 +9,21 @@ import { kubeTime, readTime } from './kube-time.ts';
  * here whatever the spec says, so a pod's `node-provider` selector and toleration always
  * find them.
  */
+/** The kubeletVersion reported while the API server's own version is unknown (kubeletVersionFor). */
 export const KUBELET_VERSION = 'v1.33.0-anex';
+
+/**
+ * The kubeletVersion a virtual node reports: the API server's major.minor with patch 0 and the
+ * `-anex` suffix — never newer than the API server (a kubelet newer than its API server breaks
+ * the version skew policy, and upgrade checks and tools that read nodeInfo flag it), and never
+ * far behind it either, so a cluster upgrade finds no node outside the skew. A prerelease of
+ * x.y.0 sorts below every x.y.z the server can run. `server` is /version's gitVersion (vendors
+ * add suffixes: v1.30.4-eks-a737599); unreadable → the KUBELET_VERSION constant.
+ */
+export function kubeletVersionFor(server: string | undefined): string {
+  const match = /^v?(\d+)\.(\d+)(?:\.|$|[-+])/.exec(server ?? '');
+  return match === null ? KUBELET_VERSION : `v${Number(match[1])}.${Number(match[2])}.0-anex`;
+}
 
 /** Large enough that the scheduler never runs out; the marketplace is the real limit. */
 export const DEFAULT_CAPACITY: Readonly<Record<string, string>> = {
@@ -42,6 +56,10 @@ export function requiredLabels(node: Pick<VirtualNodeSpec, 'name' | 'provider'>)
     'kubernetes.io/hostname': node.name,
     'kubernetes.io/os': 'linux',
     'kubernetes.io/arch': 'amd64',
+    // Never a LoadBalancer backend: nothing on the virtual node serves a NodePort (kube audit
+    // N4; as virtual-kubelet's ACI and InterLink providers do). Added to nodes registered
+    // before, like every required label (labelsDiffer).
+    'node.kubernetes.io/exclude-from-external-load-balancers': 'true',
   };
 }
 
@@ -105,7 +123,12 @@ export function newNode(spec: VirtualNodeSpec): V1Node {
  */
 export function nodeStatusPatch(
   spec: VirtualNodeSpec,
-  options: { now: number; existing: readonly V1NodeCondition[] | undefined },
+  options: {
+    now: number;
+    existing: readonly V1NodeCondition[] | undefined;
+    /** from kubeletVersionFor @default KUBELET_VERSION */
+    kubeletVersion?: string;
+  },
 ) {
   const now = kubeTime(options.now);
   const condition = (type: string, status: 'True' | 'False', reason: string, message: string) => {
@@ -144,12 +167,12 @@ export function nodeStatusPatch(
       ],
       addresses,
       daemonEndpoints: { kubeletEndpoint: { Port: spec.daemonPort ?? DEFAULT_DAEMON_PORT } },
-      nodeInfo: nodeInfo(spec),
+      nodeInfo: nodeInfo(spec, options.kubeletVersion ?? KUBELET_VERSION),
     },
   };
 }
 
-function nodeInfo(spec: VirtualNodeSpec) {
+function nodeInfo(spec: VirtualNodeSpec, kubeletVersion: string) {
   return {
     machineID: spec.name,
     systemUUID: spec.name,
@@ -157,7 +180,7 @@ function nodeInfo(spec: VirtualNodeSpec) {
     kernelVersion: '',
     osImage: `anex virtual node (${spec.provider})`,
     containerRuntimeVersion: `anex://${spec.provider}`,
-    kubeletVersion: KUBELET_VERSION,
+    kubeletVersion,
     kubeProxyVersion: '',
     operatingSystem: 'linux',
     architecture: 'amd64',

@@ -5,6 +5,7 @@ import { registryImageGate, resolveCommand } from '../images/gate.ts';
 import type { VirtualNodeSpec } from '../kube/cluster.ts';
 import { KubeCluster } from '../kube/kube-cluster.ts';
 import { virtualNodeSpec } from '../kube/virtual-node.ts';
+import { MANIFEST_DEFAULTS } from '../manifests/common.ts';
 import type { ProviderName } from '../offers/offer.ts';
 import { DEFAULT_RECONCILE_CONFIG, type ReconcileConfig } from '../reconcile/config.ts';
 import { explainSearchCache } from '../reconcile/explain-cache.ts';
@@ -18,6 +19,7 @@ import {
 } from './agent-endpoint.ts';
 import { type LocalReconciler, startLocalReconciler } from './local-reconciler.ts';
 import { type LocalStore, type LocalStoreOptions, openLocalStore } from './local-store.ts';
+import { outageRepair } from './outage-repair.ts';
 import { apiKeyVariables, type ProviderEndpoint, providersFor } from './provider-env.ts';
 
 export interface LocalModeOptions {
@@ -135,6 +137,12 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       nodes,
       passIntervalMs: options.passIntervalMs,
       log: options.log,
+      // No mutating webhook here (the API server may not reach this host): ADR 0012.
+      outageRepair: outageRepair({
+        kubeConfig,
+        nodeSelectorKey: MANIFEST_DEFAULTS.nodeSelectorKey,
+        nodeSelectorValues: MANIFEST_DEFAULTS.nodeSelectorValues,
+      }),
       ...(options.heartbeatIntervalMs === undefined
         ? {}
         : { heartbeatIntervalMs: options.heartbeatIntervalMs }),

@@ -2,6 +2,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { VirtualNodeSpec } from '../kube/cluster.ts';
 import { runHeartbeat } from '../kube/heartbeat.ts';
 import { type PassDeps, type PassSummary, runPass } from '../reconcile/pass.ts';
+import type { OutageRepair } from './outage-repair.ts';
 import { type PodChange, type PodWatch, watchPods } from './pod-watch.ts';
 
 export interface LocalReconcilerOptions {
@@ -19,6 +20,11 @@ export interface LocalReconcilerOptions {
   log: (line: string) => void;
   /** the pod watch @default watchPods over `kubeConfig` (unit tests give their own) */
   watch?: (onChange: (change: PodChange) => void) => PodWatch;
+  /**
+   * Makes the outage tolerations of a pod newly bound to a virtual node permanent (local mode
+   * has no mutating webhook; ADR 0012). Undefined: no repair.
+   */
+  outageRepair?: OutageRepair;
 }
 
 export interface LocalReconciler {
@@ -63,8 +69,11 @@ export async function startLocalReconciler(options: LocalReconcilerOptions): Pro
     }
   })();
   const timer = setInterval(() => queue.push('full'), options.passIntervalMs);
-  const onChange = (change: PodChange): void =>
+  const onChange = (change: PodChange): void => {
     queue.push(change.kind === 'deleted' ? 'full' : { podUid: change.uid });
+    if (change.kind === 'bound' && options.outageRepair !== undefined)
+      void repairTolerations(options.outageRepair, change, options.log, () => stopping);
+  };
   const watch: PodWatch =
     options.watch?.(onChange) ??
     watchPods({
@@ -104,6 +113,40 @@ async function runOne(options: LocalReconcilerOptions, work: Work, signal: Abort
     if (line !== undefined) options.log(line);
   } catch (error) {
     options.log(`pass failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+const REPAIR_ATTEMPTS = 3;
+const REPAIR_RETRY_MS = 5_000;
+
+/**
+ * The outage repair of one newly bound pod, retried a few times (the watch reports a pod once);
+ * never throws — a pod left unrepaired is logged, and reported again by the reconciler.
+ */
+export async function repairTolerations(
+  repair: OutageRepair,
+  pod: { namespace: string; name: string },
+  log: (line: string) => void,
+  stopped: () => boolean,
+  retryMs = REPAIR_RETRY_MS,
+): Promise<void> {
+  for (let attempt = 1; !stopped(); attempt++) {
+    try {
+      const outcome = await repair.repair(pod);
+      if (outcome === 'patched') {
+        log(
+          `pod ${pod.namespace}/${pod.name}: outage tolerations made permanent (no eviction when anex is away)`,
+        );
+      }
+      return;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (attempt >= REPAIR_ATTEMPTS) {
+        log(`pod ${pod.namespace}/${pod.name}: could not make its outage tolerations permanent: ${message}`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, retryMs).unref());
+    }
   }
 }
 

@@ -16,7 +16,7 @@ export function buildManifests(options: ManifestOptions & { gateway?: GatewayOpt
   const objects = rbacManifests(options);
   if (options.webhookUrl === undefined) {
     notes.push(
-      'no --webhook-url: the admission webhook is not included (pods are still found by the minute tick)',
+      'no --webhook-url: the admission webhooks are not included (pods are still found by the minute tick, but get no outage tolerations: add them to your pod templates, docs/deploy.md)',
     );
   } else {
     objects.push(...webhookManifests({ ...options, webhookUrl: options.webhookUrl }));

@@ -1,30 +1,44 @@
 import { commonLabels, type KubeObject, MANIFEST_DEFAULTS, type ManifestOptions } from './common.ts';
 
 /**
- * The admission webhook (functions/admission.ts behind a Lambda Function URL).
+ * The admission webhooks (functions/admission.ts behind a Lambda Function URL).
  *
  * Authentication: a Function URL without IAM auth is public, and the API server cannot sign
  * SigV4. So the URL's path carries a secret — `/admit/<webhookToken>`, the token generated
  * into the stack's secret — and the handler rejects any other path. Only cluster admins can
- * read a ValidatingWebhookConfiguration, and the token travels inside TLS. The Function URL's
+ * read a webhook configuration, and the token travels inside TLS. The Function URL's
  * certificate is from a public CA, so no caBundle is needed (the API server's system roots).
  *
- * Three webhooks, one URL, each narrowed by CEL matchConditions so the API server only calls
+ * Three validating webhooks on `/admit/<webhookToken>`, each narrowed by CEL matchConditions so the API server only calls
  * out for pods that concern anex (everything else is admitted without a round trip):
  * - validate: pod CREATE/UPDATE selecting an anex node → reject invalid `anex.sh/*` annotations
  * - bindings: pods/binding CREATE to an anex node → enqueue a per-pod pass (the scheduler
  *   binds through this subresource; its object is a Binding whose `target.name` is the node)
  * - deletions: pod DELETE of a pod on an anex node → enqueue a pass (destroy the instance)
- * All use failurePolicy Ignore: if the webhook is down, pods are admitted and the minute
+ * All three use failurePolicy Ignore: if the webhook is down, pods are admitted and the minute
  * tick catches up — anex never blocks the cluster.
+ *
+ * One mutating webhook on the same function, at `/mutate/<webhookToken>`:
+ * - tolerations: pod CREATE selecting an anex node → the outage tolerations (ADR 0012). The
+ *   same matchCondition as `validate`, so no other pod of the cluster ever waits on anex;
+ *   failurePolicy Fail for those pods (the reason is at the webhook below).
  */
 export const WEBHOOK_PATH_PREFIX = '/admit/';
+export const MUTATE_PATH_PREFIX = '/mutate/';
 
 export const WEBHOOK_NAMES = {
   validate: 'validate.pods.anex.sh',
   bindings: 'bindings.pods.anex.sh',
   deletions: 'deletions.pods.anex.sh',
+  tolerations: 'tolerations.pods.anex.sh',
 } as const;
+
+/** The mutating webhook's URL: the validating one's with `/mutate/` for `/admit/` (same token). */
+export function mutatingWebhookUrl(webhookUrl: string): string {
+  const url = new URL(webhookUrl);
+  url.pathname = url.pathname.replace(/^\/admit\//, MUTATE_PATH_PREFIX);
+  return url.toString();
+}
 
 /** Namespaces never sent to the webhook: the control plane's own and anex's. */
 export function excludedNamespaces(options: Pick<ManifestOptions, 'namespace'>): string[] {
@@ -57,6 +71,12 @@ export function webhookManifests(options: ManifestOptions & { webhookUrl: string
   });
   const key = MANIFEST_DEFAULTS.nodeSelectorKey;
   const nodes = celList(options.nodeNames);
+  const selectsAnAnexNode = {
+    name: 'selects-an-anex-node',
+    expression:
+      `has(object.spec.nodeSelector) && '${key}' in object.spec.nodeSelector && ` +
+      `object.spec.nodeSelector['${key}'] in ${celList(MANIFEST_DEFAULTS.nodeSelectorValues)}`,
+  };
   return [
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
@@ -68,14 +88,7 @@ export function webhookManifests(options: ManifestOptions & { webhookUrl: string
           ...common,
           sideEffects: 'None',
           rules: [podRule(['CREATE', 'UPDATE'], 'pods')],
-          matchConditions: [
-            {
-              name: 'selects-an-anex-node',
-              expression:
-                `has(object.spec.nodeSelector) && '${key}' in object.spec.nodeSelector && ` +
-                `object.spec.nodeSelector['${key}'] in ${celList(MANIFEST_DEFAULTS.nodeSelectorValues)}`,
-            },
-          ],
+          matchConditions: [selectsAnAnexNode],
         },
         {
           name: WEBHOOK_NAMES.bindings,
@@ -96,6 +109,29 @@ export function webhookManifests(options: ManifestOptions & { webhookUrl: string
               expression: `has(oldObject.spec.nodeName) && oldObject.spec.nodeName in ${nodes}`,
             },
           ],
+        },
+      ],
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata: { name: 'anex', labels: commonLabels(options, 'admission') },
+      webhooks: [
+        {
+          name: WEBHOOK_NAMES.tolerations,
+          ...common,
+          clientConfig: { url: mutatingWebhookUrl(options.webhookUrl) },
+          // Fail, for anex pods only (the matchCondition): a pod admitted without the outage
+          // tolerations is evicted by the first anex outage longer than 5 minutes, and on AWS
+          // nothing adds them in time — the tick that could patch them is exactly what an
+          // outage stops. Refusing the create costs nothing real: without anex such a pod
+          // cannot run anyway, and its controller retries the create.
+          failurePolicy: 'Fail',
+          sideEffects: 'None',
+          // Another webhook adding tolerations after us could bring back tolerationSeconds.
+          reinvocationPolicy: 'IfNeeded',
+          rules: [podRule(['CREATE'], 'pods')],
+          matchConditions: [selectsAnAnexNode],
         },
       ],
     },

@@ -8,11 +8,11 @@ export function registerManifests(program: Command): void {
     .command('manifests')
     .description(
       'Print the Kubernetes objects anex needs (namespace, ServiceAccount + token, least-privilege RBAC, ' +
-        'admission webhook, gateway) for `kubectl apply -f -`',
+        'validating and mutating admission webhooks, gateway) for `kubectl apply -f -`',
     )
     .option(
       '--webhook-url <url>',
-      'admission Function URL with its token path: <AdmissionUrl>admit/<webhookToken>',
+      'admission Function URL with its token path: <AdmissionUrl>admit/<webhookToken> (the mutating webhook gets mutate/<webhookToken>)',
     )
     .option('--agent-url <url>', 'agent Function URL (stack output AgentUrl), for the gateway')
     .option('--namespace <name>', 'namespace for the ServiceAccount and gateway', 'anex-system')

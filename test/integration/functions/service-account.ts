@@ -28,7 +28,7 @@ async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
 
 /**
  * Applies the RBAC objects `anex manifests` prints (namespace, ServiceAccount, ClusterRole,
- * Role for kube-node-lease, bindings — not the webhook) and mints a token for the
+ * Role for kube-node-lease, bindings — not the webhooks) and mints a token for the
  * ServiceAccount with the TokenRequest API. The ClusterRole's name is fixed by the manifests:
  * leftovers of an interrupted run are cleared first (test files run one at a time).
  */
@@ -43,7 +43,9 @@ export async function applyAnexServiceAccount(
     nodeNames: options.nodeNames,
     webhookUrl: `https://127.0.0.1:9/admit/${'t'.repeat(32)}`,
   });
-  const rbac = objects.filter((o) => o.kind !== 'ValidatingWebhookConfiguration') as KubernetesObject[];
+  const rbac = objects.filter(
+    (o) => o.kind !== 'ValidatingWebhookConfiguration' && o.kind !== 'MutatingWebhookConfiguration',
+  ) as KubernetesObject[];
   const api = KubernetesObjectApi.makeApiClient(admin);
   for (const object of [...rbac].reverse()) {
     if (object.kind !== 'Namespace') await ignoreNotFound(api.delete(object));

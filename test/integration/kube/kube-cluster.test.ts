@@ -1,11 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
-import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1Node,
+  type V1Pod,
+  VersionApi,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PodRef } from '../../../lib/kube/cluster.ts';
 import { runHeartbeat } from '../../../lib/kube/heartbeat.ts';
 import { KubeCluster } from '../../../lib/kube/kube-cluster.ts';
-import { KUBELET_VERSION, virtualNodeSpec } from '../../../lib/kube/virtual-node.ts';
+import { kubeletVersionFor, virtualNodeSpec } from '../../../lib/kube/virtual-node.ts';
 import { adminKubeConfig, createTestNamespace, eventually, type TestNamespace } from '../../support/index.ts';
 import {
   aRunningStatus,
@@ -157,8 +164,12 @@ describe('KubeCluster on the real control plane', () => {
       ]),
     );
     expect(node.status?.daemonEndpoints?.kubeletEndpoint?.Port).toBe(10250);
+    // The API server's major.minor (the ground runs v1.33.x), never newer than it.
+    const server = await kubeConfig.makeApiClient(VersionApi).getCode();
+    expect(node.status?.nodeInfo?.kubeletVersion).toBe(kubeletVersionFor(server.gitVersion));
+    expect(node.status?.nodeInfo?.kubeletVersion).toBe(`v${server.major}.${server.minor}.0-anex`);
+    expect(node.metadata?.labels?.['node.kubernetes.io/exclude-from-external-load-balancers']).toBe('true');
     expect(node.status?.nodeInfo).toMatchObject({
-      kubeletVersion: KUBELET_VERSION,
       operatingSystem: 'linux',
       architecture: 'amd64',
     });

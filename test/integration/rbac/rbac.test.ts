@@ -29,7 +29,8 @@ const { objects } = buildManifests({
   nodeNames: [nodeName],
   webhookUrl: `https://127.0.0.1:9/admit/${'t'.repeat(32)}`,
 });
-const rbacObjects = objects.filter((o) => o.kind !== 'ValidatingWebhookConfiguration');
+const WEBHOOK_KINDS = ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration'];
+const rbacObjects = objects.filter((o) => !WEBHOOK_KINDS.includes(o.kind));
 
 let admin: KubeConfig;
 let serviceAccount: KubeConfig;
@@ -185,6 +186,27 @@ describe('anex manifests webhook on a real API server', () => {
     } finally {
       // Removed at once: no pod of another test file is ever sent to the unreachable URL.
       await ignoreNotFound(api.deleteValidatingWebhookConfiguration({ name: webhook.metadata.name }));
+    }
+  });
+
+  it('includes a mutating webhook the API server accepts as written (Fail, IfNeeded, CEL)', async () => {
+    const webhook = objects.find((o) => o.kind === 'MutatingWebhookConfiguration') as KubeObject;
+    const api = admin.makeApiClient(AdmissionregistrationV1Api);
+    await ignoreNotFound(api.deleteMutatingWebhookConfiguration({ name: webhook.metadata.name }));
+    try {
+      // Created as a dry run: with failurePolicy Fail and an unreachable URL, a stored one would
+      // refuse every anex pod of the other test files for as long as it existed.
+      const stored = await api.createMutatingWebhookConfiguration({ body: webhook as never, dryRun: 'All' });
+      expect(
+        stored.webhooks?.map((w) => [
+          w.name,
+          w.matchConditions?.length,
+          w.failurePolicy,
+          w.reinvocationPolicy,
+        ]),
+      ).toEqual([['tolerations.pods.anex.sh', 1, 'Fail', 'IfNeeded']]);
+    } finally {
+      await ignoreNotFound(api.deleteMutatingWebhookConfiguration({ name: webhook.metadata.name }));
     }
   });
 });

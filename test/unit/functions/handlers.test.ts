@@ -205,6 +205,78 @@ describe('admission', () => {
   });
 });
 
+describe('admission: the mutating webhook at /mutate/<token>', () => {
+  const defaulted = (key: string) => ({
+    key,
+    operator: 'Exists',
+    effect: 'NoExecute',
+    tolerationSeconds: 300,
+  });
+  const podWith = (nodeSelector: Record<string, string>) => ({
+    metadata: { name: 'train', namespace: 'ml' },
+    spec: {
+      nodeSelector,
+      containers: [{ name: 'main', image: 'x' }],
+      tolerations: [defaulted('node.kubernetes.io/not-ready'), defaulted('node.kubernetes.io/unreachable')],
+    },
+  });
+  const mutate = (object: unknown, sink = new RecordingSink()) =>
+    admit(
+      aUrlEvent({ path: `/mutate/${TOKEN}`, body: aReview({ operation: 'CREATE', object }) }),
+      anAdmissionRoot(sink),
+      {
+        deadline: aDeadline(),
+      },
+    );
+
+  it('answers an anex pod with a JSONPatch making the outage tolerations permanent, and enqueues nothing', async () => {
+    const sink = new RecordingSink();
+    const result = await mutate(podWith({ 'node-provider': 'runpod' }), sink);
+    expect(result.statusCode).toBe(200);
+    const { response } = JSON.parse(result.body);
+    expect(response).toMatchObject({ uid: 'req-1', allowed: true, patchType: 'JSONPatch' });
+    expect(JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8'))).toEqual([
+      {
+        op: 'replace',
+        path: '/spec/tolerations',
+        value: [
+          { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
+          { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
+        ],
+      },
+    ]);
+    expect(sink.sent).toEqual([]);
+  });
+
+  it('answers an ordinary pod without a patch', async () => {
+    const result = await mutate(podWith({ 'kubernetes.io/os': 'linux' }));
+    expect(JSON.parse(result.body).response).toEqual({ uid: 'req-1', allowed: true });
+  });
+
+  it('never validates on the mutate path (invalid annotations are the validating webhook’s call)', async () => {
+    const pod = {
+      ...podWith({ 'node-provider': 'vastai' }),
+      metadata: { annotations: { 'anex.sh/vram-min': '20GB' } },
+    };
+    const result = await mutate(pod);
+    expect(JSON.parse(result.body).response.allowed).toBe(true);
+  });
+
+  it.each([`/mutate/${TOKEN}/`, `/mutate/${TOKEN.slice(1)}`, '/mutate/'])(
+    'refuses %s with 403',
+    async (path) => {
+      const result = await admit(
+        aUrlEvent({ path, body: aReview({ operation: 'CREATE' }) }),
+        anAdmissionRoot(new RecordingSink()),
+        {
+          deadline: aDeadline(),
+        },
+      );
+      expect(result.statusCode).toBe(403);
+    },
+  );
+});
+
 describe('agent', () => {
   it('answers 503 (agents retry) while the endpoint is not configured', async () => {
     const result = await serveAgent(aUrlEvent({ path: '/v1/bootstrap' }), undefined);

@@ -7,7 +7,7 @@ import { readFunctionEnv } from '../../../functions/support/env.ts';
 import { edgeActionFor } from '../../../functions/support/error-policy.ts';
 import { bodyText, functionUrlEventSchema } from '../../../functions/support/function-url.ts';
 import { emfMetricSink } from '../../../functions/support/metrics.ts';
-import { isWebhookPathAuthorized } from '../../../functions/support/webhook-auth.ts';
+import { isWebhookPathAuthorized, webhookRoute } from '../../../functions/support/webhook-auth.ts';
 import { AnexError, type ErrorKind, InvalidInputError } from '../../../lib/errors.ts';
 
 function aContext(remainingMs: number): Context {
@@ -119,6 +119,20 @@ describe('isWebhookPathAuthorized', () => {
     ['/', false],
   ])('%s → %s', (path, allowed) => {
     expect(isWebhookPathAuthorized(path, token)).toBe(allowed);
+  });
+});
+
+describe('webhookRoute', () => {
+  const token = 'webhook-'.padEnd(32, 'x');
+  it.each([
+    [`/admit/${token}`, 'validate'],
+    [`/mutate/${token}`, 'mutate'],
+    [`/mutate/${token}/`, undefined],
+    [`/mutate/${token.slice(0, -1)}`, undefined],
+    [`/admit/mutate/${token}`, undefined],
+    ['/mutate/', undefined],
+  ])('%s → %s', (path, route) => {
+    expect(webhookRoute(path, token)).toBe(route);
   });
 });
 

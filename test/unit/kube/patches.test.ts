@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { kubeTime, microTime, readTime } from '../../../lib/kube/kube-time.ts';
 import { mergeStatus } from '../../../lib/kube/merge-status.ts';
 import { eventMessage, eventName, podStatusPatch } from '../../../lib/kube/pod-status-patch.ts';
-import { nodeStatusPatch, nodeTaints, virtualNodeSpec } from '../../../lib/kube/virtual-node.ts';
+import {
+  KUBELET_VERSION,
+  kubeletVersionFor,
+  labelsDiffer,
+  newNode,
+  nodeStatusPatch,
+  nodeTaints,
+  virtualNodeSpec,
+} from '../../../lib/kube/virtual-node.ts';
 import { aRunningStatus, aWaitingStatus } from './cluster-contract.ts';
 
 const pod = { namespace: 'ml', name: 'trainer', uid: 'u-1' };
@@ -111,6 +119,42 @@ describe('virtual node', () => {
     });
     expect(conditions.find((c) => c.type === 'DiskPressure')?.lastTransitionTime).toBe(
       '2026-11-26T18:00:00Z',
+    );
+  });
+});
+
+describe('node hygiene (issue #13 item 6)', () => {
+  const spec = virtualNodeSpec('vastai', 'anex-vastai');
+
+  it('labels the node out of external load balancers, also a node registered before the label', () => {
+    const label = 'node.kubernetes.io/exclude-from-external-load-balancers';
+    expect(newNode(spec).metadata?.labels?.[label]).toBe('true');
+    const registeredBefore = newNode(spec);
+    delete registeredBefore.metadata?.labels?.[label];
+    expect(labelsDiffer(registeredBefore, spec)).toBe(true);
+    expect(labelsDiffer(newNode(spec), spec)).toBe(false);
+  });
+
+  it.each<[string | undefined, string]>([
+    ['v1.33.13', 'v1.33.0-anex'],
+    ['v1.30.4-eks-a737599', 'v1.30.0-anex'],
+    ['v1.31.5-gke.1014001', 'v1.31.0-anex'],
+    ['v1.36.0', 'v1.36.0-anex'],
+    ['v1.34.0-rc.1', 'v1.34.0-anex'],
+    ['v1.29.3+k3s1', 'v1.29.0-anex'],
+    ['v2.0', 'v2.0.0-anex'],
+    ['', KUBELET_VERSION],
+    [undefined, KUBELET_VERSION],
+    ['unknown', KUBELET_VERSION],
+  ])('API server %s → kubeletVersion %s (never newer)', (server, kubelet) => {
+    expect(kubeletVersionFor(server)).toBe(kubelet);
+  });
+
+  it('reports the version it is given in nodeInfo', () => {
+    const patch = nodeStatusPatch(spec, { now: 0, existing: undefined, kubeletVersion: 'v1.30.0-anex' });
+    expect(patch.status.nodeInfo.kubeletVersion).toBe('v1.30.0-anex');
+    expect(nodeStatusPatch(spec, { now: 0, existing: undefined }).status.nodeInfo.kubeletVersion).toBe(
+      KUBELET_VERSION,
     );
   });
 });

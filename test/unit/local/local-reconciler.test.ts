@@ -1,7 +1,12 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { virtualNodeSpec } from '../../../lib/kube/virtual-node.ts';
-import { describePass, startLocalReconciler } from '../../../lib/local/local-reconciler.ts';
+import {
+  describePass,
+  repairTolerations,
+  startLocalReconciler,
+} from '../../../lib/local/local-reconciler.ts';
+import type { OutageRepair, RepairOutcome } from '../../../lib/local/outage-repair.ts';
 import type { PodChange } from '../../../lib/local/pod-watch.ts';
 import type { PassSummary } from '../../../lib/reconcile/pass.ts';
 import { eventually } from '../../support/eventually.ts';
@@ -10,7 +15,7 @@ import { anOffer, gpuPod, harness } from '../reconcile/harness.ts';
 const NODES = [virtualNodeSpec('vastai', 'anex-vastai')];
 
 /** A local reconciler over the unit harness (MemoryStore, MemoryCluster, FakeProvider) with a hand-driven watch. */
-async function started(intervalMs = 60_000) {
+async function started(intervalMs = 60_000, outageRepair?: OutageRepair) {
   const h = harness();
   h.vast.offers = [anOffer({ offerId: '1', machineId: '10', pricePerHour: 0.4 })];
   let emit: (change: PodChange) => void = () => {};
@@ -22,6 +27,7 @@ async function started(intervalMs = 60_000) {
     passIntervalMs: intervalMs,
     heartbeatIntervalMs: 1_000,
     log: (line) => lines.push(line),
+    ...(outageRepair === undefined ? {} : { outageRepair }),
     watch: (onChange) => {
       emit = onChange;
       return { stop: () => {} };
@@ -29,6 +35,63 @@ async function started(intervalMs = 60_000) {
   });
   return { h, reconciler, lines, emit: (change: PodChange) => emit(change) };
 }
+
+/** An OutageRepair answering from a script (an Error is thrown), recording what it was asked. */
+function scriptedRepair(script: (RepairOutcome | Error)[]): OutageRepair & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    async repair(pod) {
+      asked.push(`${pod.namespace}/${pod.name}`);
+      const next = script.shift() ?? 'unchanged';
+      if (next instanceof Error) throw next;
+      return next;
+    },
+  };
+}
+
+describe('outage repair in local mode', () => {
+  it('repairs a pod the watch sees bound — not one being deleted or gone — and logs the change', async () => {
+    const repair = scriptedRepair(['patched']);
+    const { reconciler, emit, lines } = await started(3_600_000, repair);
+    emit({ kind: 'bound', uid: 'u-1', namespace: 'ml', name: 'train' });
+    emit({ kind: 'deleting', uid: 'u-2', namespace: 'ml', name: 'old' });
+    emit({ kind: 'deleted', uid: 'u-3', namespace: 'ml', name: 'older' });
+    await eventually(async () => lines.find((l) => l.includes('outage tolerations made permanent')), {
+      what: 'the repair logged',
+    });
+    expect(repair.asked).toEqual(['ml/train']);
+    await reconciler.stop();
+  });
+
+  it.each<[string, (RepairOutcome | Error)[], number, RegExp | undefined]>([
+    [
+      'retries a failed repair, quietly when it then works',
+      [new Error('apiserver down'), 'unchanged'],
+      2,
+      undefined,
+    ],
+    [
+      'gives up after three attempts, saying so',
+      [new Error('a'), new Error('b'), new Error('c')],
+      3,
+      /could not make its outage tolerations permanent: c/,
+    ],
+  ])('%s', async (_what, script, attempts, logged) => {
+    const repair = scriptedRepair(script);
+    const lines: string[] = [];
+    await repairTolerations(
+      repair,
+      { namespace: 'ml', name: 'train' },
+      (l) => lines.push(l),
+      () => false,
+      1,
+    );
+    expect(repair.asked).toHaveLength(attempts);
+    if (logged === undefined) expect(lines).toEqual([]);
+    else expect(lines).toEqual([expect.stringMatching(logged)]);
+  });
+});
 
 describe('startLocalReconciler', () => {
   it('registers the virtual nodes before it returns, and renews their leases', async () => {

@@ -3,7 +3,7 @@ import { parseAllDocuments } from 'yaml';
 import type { KubeObject, ManifestOptions } from '../../../lib/manifests/common.ts';
 import { type CLUSTER_RULES, LEASE_RULES } from '../../../lib/manifests/rbac.ts';
 import { buildManifests, formatManifests } from '../../../lib/manifests/render.ts';
-import { WEBHOOK_NAMES } from '../../../lib/manifests/webhook.ts';
+import { mutatingWebhookUrl, WEBHOOK_NAMES } from '../../../lib/manifests/webhook.ts';
 
 const WEBHOOK_URL = 'https://abc123.lambda-url.eu-west-1.on.aws/admit/Zx9TokenTokenToken0123';
 
@@ -164,7 +164,52 @@ describe('buildManifests: admission webhook', () => {
     const { webhookUrl: _ignored, ...withoutUrl } = someOptions();
     const set = buildManifests(withoutUrl);
     expect(set.objects.map((o) => o.kind)).not.toContain('ValidatingWebhookConfiguration');
-    expect(set.notes.join('\n')).toMatch(/no --webhook-url/);
+    expect(set.objects.map((o) => o.kind)).not.toContain('MutatingWebhookConfiguration');
+    expect(set.notes.join('\n')).toMatch(/no --webhook-url.*no outage tolerations/);
+  });
+});
+
+describe('buildManifests: mutating webhook (outage tolerations)', () => {
+  const { objects } = buildManifests(someOptions());
+  const mutating = () =>
+    find(objects, 'MutatingWebhookConfiguration').webhooks as (Webhook & { reinvocationPolicy: string })[];
+
+  it('is one webhook on pod CREATE, on the same function at /mutate/<token>', () => {
+    expect(mutating().map((w) => w.name)).toEqual([WEBHOOK_NAMES.tolerations]);
+    const [webhook] = mutating();
+    expect(webhook?.clientConfig).toEqual({
+      url: 'https://abc123.lambda-url.eu-west-1.on.aws/mutate/Zx9TokenTokenToken0123',
+    });
+    expect(webhook?.rules).toEqual([
+      {
+        apiGroups: [''],
+        apiVersions: ['v1'],
+        operations: ['CREATE'],
+        resources: ['pods'],
+        scope: 'Namespaced',
+      },
+    ]);
+  });
+
+  it('fails closed, but only for pods selecting an anex node (the rest of the cluster never waits on anex)', () => {
+    const [webhook] = mutating();
+    expect(webhook?.failurePolicy).toBe('Fail');
+    expect(webhook?.sideEffects).toBe('None');
+    expect(webhook?.reinvocationPolicy).toBe('IfNeeded');
+    expect(webhook?.timeoutSeconds).toBeLessThanOrEqual(5);
+    expect(webhook?.matchConditions).toEqual(
+      (webhooks(objects).find((w) => w.name === WEBHOOK_NAMES.validate) as Webhook).matchConditions,
+    );
+    expect(webhook?.matchConditions[0]?.expression).toMatch(
+      /nodeSelector\['node-provider'\] in \['vastai', 'runpod'\]/,
+    );
+  });
+
+  it.each([
+    ['https://x.lambda-url.eu-west-1.on.aws/admit/tok', 'https://x.lambda-url.eu-west-1.on.aws/mutate/tok'],
+    ['https://127.0.0.1:8443/admit/tok', 'https://127.0.0.1:8443/mutate/tok'],
+  ])('mutatingWebhookUrl(%s) = %s', (url, expected) => {
+    expect(mutatingWebhookUrl(url)).toBe(expected);
   });
 });
 
@@ -176,9 +221,11 @@ describe('buildManifests: gateway', () => {
 
   it('adds lib/tunnel/gateway’s objects in --namespace after the webhook', () => {
     const kinds = withGateway.objects.map((o) => o.kind);
-    expect(kinds.slice(0, 8)).toEqual(buildManifests(someOptions()).objects.map((o) => o.kind));
-    expect(kinds.slice(8)).toEqual(expect.arrayContaining(['ConfigMap', 'Deployment', 'Service']));
-    for (const object of withGateway.objects.slice(8)) expect(object.metadata.namespace).toBe('anex-system');
+    const before = buildManifests(someOptions()).objects.length;
+    expect(kinds.slice(0, before)).toEqual(buildManifests(someOptions()).objects.map((o) => o.kind));
+    expect(kinds.slice(before)).toEqual(expect.arrayContaining(['ConfigMap', 'Deployment', 'Service']));
+    for (const object of withGateway.objects.slice(before))
+      expect(object.metadata.namespace).toBe('anex-system');
   });
 
   it('versions the gateway objects but never their selectors (immutable on upgrade)', () => {
@@ -238,6 +285,7 @@ describe('formatManifests', () => {
       'Role',
       'RoleBinding',
       'ValidatingWebhookConfiguration',
+      'MutatingWebhookConfiguration',
     ]);
   });
 });
