@@ -170,8 +170,6 @@ export type EventReason =
   | 'BackOff'
   /** kubelet's: a probe failed on the machine */
   | 'Unhealthy'
-  /** kubelet's: the container is being stopped for a deletion */
-  | 'Killing'
   /** kubelet's: activeDeadlineSeconds passed */
   | 'DeadlineExceeded'
   /** the pod's tolerations let an anex outage evict it (lib/kube/pod-advisories.ts) */

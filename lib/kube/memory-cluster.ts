@@ -115,6 +115,8 @@ export class MemoryCluster implements Cluster {
     if (input.terminationGracePeriodSeconds !== undefined)
       pod.terminationGracePeriodSeconds = input.terminationGracePeriodSeconds;
     if (input.activeDeadlineSeconds !== undefined) pod.activeDeadlineSeconds = input.activeDeadlineSeconds;
+    if (input.tolerations !== undefined) pod.tolerations = input.tolerations;
+    if (input.controllerKind !== undefined) pod.controllerKind = input.controllerKind;
     this.#pods.set(key(namespace, name), pod);
     return structuredClone(pod);
   }
@@ -218,6 +220,8 @@ export interface PodInput {
   deletionTimestamp?: string;
   terminationGracePeriodSeconds?: number;
   activeDeadlineSeconds?: number;
+  tolerations?: PodView['tolerations'];
+  controllerKind?: string;
   status?: PodStatusUpdate;
 }
 

@@ -120,10 +120,6 @@ export const events = {
   unhealthy(message: string): PodEvent {
     return warn('Unhealthy', message);
   },
-  /** kubelet's Killing event, when a deletion asks the agent to stop the container */
-  killing(container: string, graceSeconds: number): PodEvent {
-    return normal('Killing', `Stopping container ${container} (grace period ${graceSeconds}s)`);
-  },
   /** the pod's activeDeadlineSeconds passed (kubelet's DeadlineExceeded) */
   deadlineExceeded(seconds: number): PodEvent {
     return normal(

@@ -40,7 +40,7 @@ export function backOffFields(record: PodWrite, env: PlanEnv): Pick<PodWrite, 'r
 export function backOffSituation(reason: BackOffReason, record: PodWrite): Situation {
   const at = record.retryAt === undefined ? 'soon' : `at ${iso(record.retryAt)}`;
   return {
-    kind: 'backoff',
+    kind: 'held',
     reason,
     message: `${record.lastError ?? 'The pod could not be started'}; retrying ${at}`,
   };
@@ -79,7 +79,7 @@ export function backOffInstead(
   return {
     ...basePlan(op, 'report'),
     after,
-    situation: { kind: 'backoff', reason, message },
+    situation: { kind: 'held', reason, message },
     events: [events.retryBackOff(message)],
   };
 }

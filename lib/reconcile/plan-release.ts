@@ -74,7 +74,7 @@ export function afterRelease(
   if (reason !== undefined && releasing.retryAt !== undefined && env.now < releasing.retryAt) {
     // Backing off: nothing is rented until the wait is over.
     const situation = backOffSituation(reason, after);
-    const message = situation.kind === 'backoff' ? situation.message : '';
+    const message = situation.kind === 'held' ? situation.message : '';
     return { ...basePlan(op, 'release'), destroy, after, situation, events: [events.retryBackOff(message)] };
   }
   const cooledGpu = ban?.machineId.startsWith(GPU_COOLDOWN_PREFIX)

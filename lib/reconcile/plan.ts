@@ -1,3 +1,4 @@
+import { podAdvisories } from '../kube/pod-advisories.ts';
 import type { Instance } from '../providers/provider.ts';
 import type { PodRecord, PodWrite } from '../state/store.ts';
 import { events } from './events.ts';
@@ -13,7 +14,7 @@ import {
 import { planFinished, planReleasing, planRunning, planStarting } from './plan-instance.ts';
 import { planCreating, planPending } from './plan-provision.ts';
 import { release } from './plan-release.ts';
-import { UNKNOWN_EXIT } from './status.ts';
+import { currentProvisionedMessage, UNKNOWN_EXIT } from './status.ts';
 import type { Observed, ObservedPod, PodPlan, Situation } from './types.ts';
 
 export type { OfferRequest, PlanOptions } from './plan-env.ts';
@@ -43,10 +44,18 @@ export function offersWanted(observed: Observed, options: PlanOptions): OfferReq
 }
 
 export function planPod(op: ObservedPod, env: PlanEnv): PodPlan {
+  const plan = planPodOnce(op, env);
+  const warnings = firstSightWarnings(op);
+  return warnings.length === 0 ? plan : { ...plan, events: [...warnings, ...plan.events] };
+}
+
+function planPodOnce(op: ObservedPod, env: PlanEnv): PodPlan {
   if (op.view.deletionTimestamp !== undefined) return planDeletion(op, env);
   // Provider down: its instances are unknown, so nothing is decided and nothing reported (no flapping).
   if (op.instances === undefined) return basePlan(op, 'wait');
   const record = op.record;
+  const advised = advisories(op);
+  if (advised !== undefined) return advised;
   const deadline = deadlineExceeded(op, env);
   if (deadline !== undefined) return deadline;
   switch (record?.stage ?? 'pending') {
@@ -65,6 +74,34 @@ export function planPod(op: ObservedPod, env: PlanEnv): PodPlan {
     case 'terminating':
       return basePlan(op, 'wait');
   }
+}
+
+/**
+ * What anex tells the user about a pod it cannot fix itself (lib/kube/pod-advisories.ts),
+ * once: with the pod's first status. A DaemonSet's pod is never rented for (ADR 0013): it
+ * stays Pending with the reason; any other pod goes on to be planned, with the warning.
+ */
+function advisories(op: ObservedPod): PodPlan | undefined {
+  if (op.record !== undefined) return undefined;
+  const advice = podAdvisories(op.view);
+  const firstSight = currentProvisionedMessage(op.view.status) === undefined;
+  if (advice.neverRent) {
+    const message = advice.events[0]?.message ?? 'anex runs no DaemonSet pods';
+    return {
+      ...basePlan(op, 'report'),
+      situation: { kind: 'held', reason: 'DaemonSetPodNotRun', message },
+      events: firstSight ? advice.events : [],
+    };
+  }
+  return undefined;
+}
+
+/** The advisories' warnings for a pod anex is about to handle, with its first status only. */
+function firstSightWarnings(op: ObservedPod): PodPlan['events'] {
+  if (op.record !== undefined || op.view.deletionTimestamp !== undefined) return [];
+  if (currentProvisionedMessage(op.view.status) !== undefined) return [];
+  const advice = podAdvisories(op.view);
+  return advice.neverRent ? [] : advice.events;
 }
 
 /**

@@ -234,7 +234,7 @@ function otherState(situation: Exclude<Situation, { kind: 'running' | 'failed' }
     case 'terminated':
       return { terminated: terminatedState(situation) };
     case 'image':
-    case 'backoff':
+    case 'held':
       return { waiting: { reason: situation.reason, message: situation.message } };
   }
 }
@@ -314,7 +314,7 @@ function provisionedCondition(situation: Situation): PodCondition {
       };
     case 'failed':
     case 'image':
-    case 'backoff':
+    case 'held':
       return { type, status: 'False', reason: situation.reason, message: situation.message };
   }
 }

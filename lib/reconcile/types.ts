@@ -61,8 +61,11 @@ export type Situation =
    * its backoffLimit)
    */
   | { kind: 'failed'; reason: string; message: string; disruption?: string }
-  /** a start problem under restartPolicy Always/OnFailure: Pending until the back-off is over (plan-backoff.ts) */
-  | { kind: 'backoff'; reason: string; message: string }
+  /**
+   * Pending with a reason and nothing rented: a start problem under restartPolicy
+   * Always/OnFailure until its back-off is over (plan-backoff.ts), a DaemonSet's pod (never)
+   */
+  | { kind: 'held'; reason: string; message: string }
   /** the image check refused before renting (kubelet's waiting reasons: ErrImagePull, InvalidImageName, CreateContainerError) */
   | { kind: 'image'; reason: string; message: string };
 

@@ -371,3 +371,45 @@ describe('start problems under restartPolicy Always/OnFailure back off; only Nev
     expect(h.vast.live()).toEqual([]);
   });
 });
+
+describe('advisories on first sight (ADR 0012, 0013)', () => {
+  it("a DaemonSet's pod: never rented, Pending with DaemonSetPodNotRun, one warning", async () => {
+    const h = harness();
+    h.vast.offers = [anOffer()];
+    const pod = h.cluster.addPod(gpuPod(1, { controllerKind: 'DaemonSet' }));
+    await h.pass();
+    h.tick(MINUTE);
+    await h.pass();
+    expect(h.vast.calls.create).toBe(0);
+    expect(h.cluster.pod('default', pod.name)?.status?.containerStatuses[0]?.state).toMatchObject({
+      waiting: { reason: 'DaemonSetPodNotRun' },
+    });
+    expect(h.cluster.events(pod).filter((e) => e.reason === 'DaemonSetPodNotRun')).toEqual([
+      expect.objectContaining({ count: 1 }),
+    ]);
+  });
+
+  it('a pod an outage would evict: rented as usual, warned once', async () => {
+    const h = harness();
+    h.vast.offers = [anOffer(), anOffer()];
+    const pod = h.cluster.addPod(
+      gpuPod(1, {
+        tolerations: [
+          {
+            key: 'node.kubernetes.io/unreachable',
+            operator: 'Exists',
+            effect: 'NoExecute',
+            tolerationSeconds: 300,
+          },
+        ],
+      }),
+    );
+    await h.pass();
+    h.tick(MINUTE);
+    await h.pass();
+    expect(h.vast.calls.create).toBe(1);
+    expect(h.cluster.events(pod).filter((e) => e.reason === 'OutageEvictionRisk')).toEqual([
+      expect.objectContaining({ count: 1 }),
+    ]);
+  });
+});
