@@ -9,6 +9,7 @@ import type {
   VirtualNodeSpec,
 } from './cluster.ts';
 import { mergeStatus } from './merge-status.ts';
+import { OUTAGE_TAINT_KEYS } from './outage-tolerations.ts';
 
 /**
  * The Cluster contract in memory, for unit tests of lib/reconcile (STYLE.md: fakes of our
@@ -115,7 +116,9 @@ export class MemoryCluster implements Cluster {
     if (input.terminationGracePeriodSeconds !== undefined)
       pod.terminationGracePeriodSeconds = input.terminationGracePeriodSeconds;
     if (input.activeDeadlineSeconds !== undefined) pod.activeDeadlineSeconds = input.activeDeadlineSeconds;
-    if (input.tolerations !== undefined) pod.tolerations = input.tolerations;
+    // As the anex mutating webhook leaves every new anex pod (ADR 0012), unless a test says otherwise.
+    pod.tolerations =
+      input.tolerations ?? OUTAGE_TAINT_KEYS.map((key) => ({ key, operator: 'Exists', effect: 'NoExecute' }));
     if (input.controllerKind !== undefined) pod.controllerKind = input.controllerKind;
     this.#pods.set(key(namespace, name), pod);
     return structuredClone(pod);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PodView } from '../../../lib/kube/cluster.ts';
+import { OUTAGE_TAINT_KEYS } from '../../../lib/kube/outage-tolerations.ts';
 import type { Instance, InstanceState } from '../../../lib/providers/provider.ts';
 import { DEFAULT_RECONCILE_CONFIG } from '../../../lib/reconcile/config.ts';
 import { offersWanted, plan, planPod } from '../../../lib/reconcile/plan.ts';
@@ -30,6 +31,8 @@ function aView(overrides: Partial<PodView> = {}): PodView {
     containers: [{ name: 'main', image: 'img:1', env: {}, unsupportedEnv: [] }],
     restartPolicy: 'Never',
     status: undefined,
+    // what the anex mutating webhook leaves on every new anex pod (ADR 0012)
+    tolerations: OUTAGE_TAINT_KEYS.map((key) => ({ key, operator: 'Exists', effect: 'NoExecute' })),
     ...overrides,
   };
 }
