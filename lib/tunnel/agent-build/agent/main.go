@@ -6,10 +6,17 @@
 //     configuration back: the effective argv, env and workingDir, and the tunnel, if any.
 //  2. With a tunnel: download wireproxy (and wstunnel where UDP is blocked), verify their
 //     SHA-256, start them, wait for wireproxy's /readyz.
-//  3. Run the pod's command, forward SIGTERM/SIGINT to it, report started and then
+//  3. Keep the pod's container as a kubelet would (internal/supervise, docs/agent-protocol.md):
+//     run its command, restart it in place on kubelet's back-off when the restart policy says
+//     so, run its probes, and report every run (started, exited, ready, unhealthy); the final
 //     exited(code), or failed(reason) when the agent itself fails.
-//  4. Dead-man's switch: when the endpoint says the pod is gone, or cannot be reached for
-//     the configured time, stop the workload and exit.
+//  4. Stops: when the endpoint says the pod is gone (a deletion, with its grace), or on
+//     SIGTERM/SIGINT (the pod's terminationGracePeriodSeconds), run preStop, SIGTERM the
+//     workload, SIGKILL it when the grace is over, report the exit — as the final exit when
+//     the control plane asked, as failed when the host did (the provider stopped the
+//     container: a host event, not the workload's end). Dead-man's switch: when
+//     the endpoint cannot be reached for the configured time, stop the workload, report
+//     failed (one try) and exit; a control plane that is away for less keeps it running.
 //  5. Restarts: before spending the token it leaves a marker in the container's filesystem
 //     (internal/marker). A provider that starts the same container again (RunPod restarts a
 //     container whose main process ended) starts an agent that finds the marker: it does not
@@ -42,6 +49,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -49,11 +57,12 @@ import (
 	"anex.local/agent-build/agent/internal/deadman"
 	"anex.local/agent-build/agent/internal/endpoint"
 	"anex.local/agent-build/agent/internal/marker"
+	"anex.local/agent-build/agent/internal/supervise"
 	"anex.local/agent-build/agent/internal/tunnel"
 	"anex.local/agent-build/agent/internal/workload"
 )
 
-const version = "2"
+const version = "3"
 
 var (
 	podUIDPattern     = regexp.MustCompile(`^[0-9a-f-]{36}$`)
@@ -266,54 +275,152 @@ func (a *agent) serve(ctx context.Context) int {
 		}
 		logf("tunnel ready")
 	}
+	queue := endpoint.NewQueue(func(ctx context.Context, r endpoint.Report) error {
+		return a.client.Report(ctx, a.in.podUID, r, 5)
+	}, 256, logf)
+	orders := newOrders()
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
-	proc, err := workload.Start(workload.Spec{Argv: a.config.Argv, Env: a.workloadEnv(), WorkingDir: a.config.WorkingDir})
-	if err != nil {
-		return a.fail(ctx, err.Error())
-	}
-	a.report(ctx, endpoint.Report{State: "started"}, 5)
+	defer signal.Stop(signals)
 	watch, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	stopped := make(chan string, 1)
 	go func() {
-		interval := seconds(a.config.AliveInterval, 60)
-		ask := func(ctx context.Context) (bool, string, error) { return a.client.Alive(ctx, a.in.podUID) }
-		if reason := deadman.Watch(watch, ask, interval, seconds(a.config.DeadMan, 1800), time.Now); reason != "" {
-			stopped <- reason
+		for {
+			select {
+			case <-watch.Done():
+				return
+			case sig := <-signals:
+				// The provider (or whoever runs the container) stops it: the pod's grace.
+				orders.give(cause{signal: sig.String()}, a.grace())
+			}
 		}
 	}()
-	var deadmanReason string
-	for {
-		select {
-		case <-signals:
-			// SIGINT is passed on as SIGTERM, which every workload can receive.
-			proc.Signal(syscall.SIGTERM)
-		case reason := <-stopped:
-			deadmanReason = reason
-			logf("stopping: %s", reason)
-			proc.Signal(syscall.SIGTERM)
-		case code := <-proc.Done():
-			stopWatch()
-			return a.finish(ctx, code, deadmanReason)
+	go func() {
+		interval := seconds(a.config.AliveInterval, 10)
+		ask := func(ctx context.Context) (endpoint.Answer, error) { return a.client.Alive(ctx, a.in.podUID) }
+		if stop, ok := deadman.Watch(watch, ask, interval, seconds(a.config.DeadMan, 1800), time.Now); ok {
+			logf("stopping: %s", stop.Reason)
+			grace := stop.Grace
+			if stop.Unreachable {
+				grace = a.grace()
+			}
+			orders.give(cause{deadman: &stop}, grace)
 		}
+	}()
+	outcome := supervise.Run(ctx, supervise.Spec{
+		Workload:      workload.Spec{Argv: a.config.Argv, Env: a.workloadEnv(), WorkingDir: a.config.WorkingDir},
+		RestartPolicy: a.config.RestartPolicy,
+		Backoff:       a.backoff(),
+		Probes:        a.config.Probes,
+		PreStop:       a.config.PreStop,
+		Grace:         a.grace(),
+		Report:        queue.Send,
+		Logf:          logf,
+	}, orders.c)
+	stopWatch()
+	why := orders.cause()
+	// Earlier reports first (the endpoint ignores a report about an older run than it has),
+	// but not for long when the control plane is away.
+	wait := 30 * time.Second
+	if why.deadman != nil && why.deadman.Unreachable {
+		wait = time.Second
+	}
+	if dropped := queue.Close(wait); dropped > 0 {
+		logf("%d status reports were not delivered", dropped)
+	}
+	return a.finish(ctx, outcome, why)
+}
+
+// cause is what stopped the workload from outside, if anything did.
+type cause struct {
+	signal  string
+	deadman *deadman.Stop
+}
+
+// orders hands the supervisor one stop order: the first cause wins.
+type orders struct {
+	c     chan supervise.Order
+	mu    sync.Mutex
+	first *cause
+}
+
+func newOrders() *orders { return &orders{c: make(chan supervise.Order, 1)} }
+
+func (o *orders) give(why cause, grace time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.first != nil {
+		return
+	}
+	o.first = &why
+	o.c <- supervise.Order{Grace: grace}
+}
+
+func (o *orders) cause() cause {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.first == nil {
+		return cause{}
+	}
+	return *o.first
+}
+
+// grace is the pod's terminationGracePeriodSeconds (kubelet's default 30 s).
+func (a *agent) grace() time.Duration {
+	if g := a.config.TerminationGracePeriodSeconds; g != nil && *g >= 0 {
+		return time.Duration(*g) * time.Second
+	}
+	return 30 * time.Second
+}
+
+// backoff is the endpoint's restart back-off, else kubelet's.
+func (a *agent) backoff() supervise.Backoff {
+	b := a.config.Backoff
+	if b == nil || b.InitialSeconds <= 0 || b.MaxSeconds <= 0 {
+		return supervise.KubeletBackoff
+	}
+	reset := b.ResetSeconds
+	if reset <= 0 {
+		reset = 2 * b.MaxSeconds
+	}
+	return supervise.Backoff{
+		Initial: time.Duration(b.InitialSeconds) * time.Second,
+		Max:     time.Duration(b.MaxSeconds) * time.Second,
+		Reset:   time.Duration(reset) * time.Second,
 	}
 }
 
-func (a *agent) finish(ctx context.Context, code int, deadmanReason string) int {
+// finish reports the workload's final end and ends the agent with its exit status.
+func (a *agent) finish(ctx context.Context, outcome supervise.Outcome, why cause) int {
 	defer a.helpers.Stop()
-	if deadmanReason != "" {
+	if outcome.StartErr != nil {
+		return a.fail(ctx, outcome.StartErr.Error())
+	}
+	if why.deadman != nil && why.deadman.Unreachable {
 		// Unreachable for that long already: one last try, not a minute of retries.
-		attempts := 5
-		if strings.HasPrefix(deadmanReason, "control plane unreachable") {
-			attempts = 1
-		}
-		a.report(ctx, endpoint.Report{State: "failed", Reason: "stopped by the dead-man's switch: " + deadmanReason}, attempts)
+		reason := "stopped by the dead-man's switch: " + why.deadman.Reason
+		a.remember(func(s *marker.State) { s.Failed = reason })
+		a.report(ctx, endpoint.Report{State: "failed", Reason: reason}, 1)
 		return 1
 	}
-	logf("command exited with code %d (restartPolicy %s: the control plane decides what follows)", code, a.config.RestartPolicy)
+	code := outcome.Code
+	if why.signal != "" {
+		// Nobody at anex asked for this stop: the host stopped the container (the provider
+		// stopping or losing the machine). Not the workload's end: the control plane decides.
+		reason := fmt.Sprintf("the host stopped the container (%s) while run %d ran; the workload exited with code %d", why.signal, outcome.Run, code)
+		logf("%s", reason)
+		a.remember(func(s *marker.State) { s.Failed = reason })
+		a.report(ctx, endpoint.Report{State: "failed", Reason: reason}, 2)
+		return code
+	}
+	switch {
+	case why.deadman != nil:
+		logf("run %d stopped as the control plane asked, exit code %d", outcome.Run, code)
+	default:
+		logf("run %d exited with code %d (restartPolicy %s: no restart)", outcome.Run, code, a.config.RestartPolicy)
+	}
 	a.remember(func(s *marker.State) { s.ExitCode = &code })
-	a.report(ctx, endpoint.Report{State: "exited", ExitCode: &code}, 5)
+	a.report(ctx, endpoint.Report{State: "exited", ExitCode: &code, RestartCount: &outcome.Run, Reason: outcome.Reason}, 5)
 	return code
 }
 

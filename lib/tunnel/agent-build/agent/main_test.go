@@ -26,6 +26,8 @@ type fakeEndpoint struct {
 	reports    []map[string]any
 	refuse     int
 	config     map[string]any
+	// alive is the pod-alive answer body; empty: {"alive":true}
+	alive string
 }
 
 func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -52,6 +54,10 @@ func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.reports = append(f.reports, report)
 		w.Write([]byte(`{"ok":true}`))
 	case "/v1/pod-alive":
+		if f.alive != "" {
+			w.Write([]byte(f.alive))
+			return
+		}
 		w.Write([]byte(`{"alive":true}`))
 	default:
 		http.NotFound(w, r)
@@ -98,6 +104,77 @@ func TestRunsThePodCommandAndReportsItsEnd(t *testing.T) {
 	}
 	if strings.Join(states, ",") != "started,exited" || f.reports[1]["exitCode"] != float64(7) {
 		t.Fatalf("reports %v", f.reports)
+	}
+}
+
+// states lists the reports' states, with the run and exit code where given.
+func (f *fakeEndpoint) states() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []string{}
+	for _, r := range f.reports {
+		s := r["state"].(string)
+		if run, ok := r["restartCount"]; ok {
+			s += fmt.Sprintf("#%v", run)
+		}
+		if code, ok := r["exitCode"]; ok {
+			s += fmt.Sprintf("=%v", code)
+		}
+		if in, ok := r["restartInSeconds"]; ok {
+			s += fmt.Sprintf("+%vs", in)
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestRestartsInPlaceUnderOnFailureAndReportsEveryRun(t *testing.T) {
+	count := filepath.Join(t.TempDir(), "runs")
+	f := &fakeEndpoint{config: map[string]any{
+		"version": 1, "podUid": podUID, "statusCredential": "status-credential",
+		// exits 3 twice, then succeeds
+		"argv":          []string{"sh", "-c", `echo x >> "$COUNT"; [ "$(wc -l < "$COUNT")" -ge 3 ] || exit 3`},
+		"env":           map[string]string{"COUNT": count},
+		"restartPolicy": "OnFailure", "aliveIntervalSeconds": 60,
+		"backoff": map[string]int{"initialSeconds": 1, "maxSeconds": 2, "resetSeconds": 600},
+	}}
+	server := httptest.NewServer(f)
+	defer server.Close()
+	setEnv(t, server.URL)
+
+	if code := run(); code != 0 {
+		t.Fatalf("exit %d, want the last run's 0", code)
+	}
+	want := "started#0,exited#0=3+0s,started#1,exited#1=3+1s,started#2,exited#2=0"
+	if got := f.states(); got != want {
+		t.Fatalf("reports %s, want %s", got, want)
+	}
+}
+
+func TestAStopAskedByTheControlPlaneIsGracefulAndReportedAsTheEnd(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "checkpoint")
+	f := &fakeEndpoint{alive: `{"alive":false,"graceSeconds":10}`, config: map[string]any{
+		"version": 1, "podUid": podUID, "statusCredential": "status-credential",
+		"argv":          []string{"sh", "-c", `trap 'echo saved > "$OUT"; exit 0' TERM; while :; do sleep 0.1; done`},
+		"env":           map[string]string{"OUT": out},
+		"restartPolicy": "Always", "aliveIntervalSeconds": 1,
+		"preStop": map[string]any{"exec": map[string]any{"command": []string{"sh", "-c", `echo prestop > "$OUT.pre"`}}},
+	}}
+	server := httptest.NewServer(f)
+	defer server.Close()
+	setEnv(t, server.URL)
+
+	if code := run(); code != 0 {
+		t.Fatalf("exit %d, want the trap's 0", code)
+	}
+	for _, file := range []string{out, out + ".pre"} {
+		if _, err := os.Stat(file); err != nil {
+			t.Fatalf("%s not written: the stop was not graceful", file)
+		}
+	}
+	// Always, yet no restart: the control plane's stop is the end.
+	if got, want := f.states(), "started#0,exited#0=0"; got != want {
+		t.Fatalf("reports %s, want %s", got, want)
 	}
 }
 

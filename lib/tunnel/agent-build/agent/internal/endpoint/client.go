@@ -144,6 +144,14 @@ type Report struct {
 	State    string `json:"state"`
 	ExitCode *int   `json:"exitCode,omitempty"`
 	Reason   string `json:"reason,omitempty"`
+	// RestartCount is the run the report is about (protocol 3): 0 for the first start.
+	RestartCount *int `json:"restartCount,omitempty"`
+	// RestartInSeconds, on exited: the next run starts after this long (absent: the final end).
+	RestartInSeconds *int `json:"restartInSeconds,omitempty"`
+	// Ready, on ready: the run's readiness.
+	Ready *bool `json:"ready,omitempty"`
+	// Probe, on unhealthy: startup, readiness or liveness.
+	Probe string `json:"probe,omitempty"`
 }
 
 // Report sends a status report with the credential from the bootstrap, trying up to
@@ -155,6 +163,18 @@ func (c *Client) Report(ctx context.Context, podUID string, r Report, attempts i
 	}
 	if r.Reason != "" {
 		payload["reason"] = clipText(r.Reason, 500)
+	}
+	if r.RestartCount != nil {
+		payload["restartCount"] = *r.RestartCount
+	}
+	if r.RestartInSeconds != nil {
+		payload["restartInSeconds"] = *r.RestartInSeconds
+	}
+	if r.Ready != nil {
+		payload["ready"] = *r.Ready
+	}
+	if r.Probe != "" {
+		payload["probe"] = r.Probe
 	}
 	body, _ := json.Marshal(payload)
 	var last error
@@ -177,27 +197,39 @@ func (c *Client) Report(ctx context.Context, podUID string, r Report, attempts i
 	return fmt.Errorf("status report %q not delivered: %v", r.State, last)
 }
 
-// Alive asks whether the pod is still wanted: true/false when the endpoint answered about
-// the pod (false also for 401, 404 and 410: it no longer knows the pod), or an error when it
-// could not be asked.
-func (c *Client) Alive(ctx context.Context, podUID string) (alive bool, reason string, err error) {
+// Answer is the pod-alive answer: keep running, or stop within Grace (protocol 3).
+type Answer struct {
+	Alive  bool
+	Grace  time.Duration
+	Reason string
+}
+
+// Alive asks whether the pod is still wanted: an Answer when the endpoint answered about the
+// pod (not alive also for 401, 404 and 410: it no longer knows the pod; then no grace), or an
+// error when it could not be asked.
+func (c *Client) Alive(ctx context.Context, podUID string) (Answer, error) {
 	code, answer, err := c.do(ctx, http.MethodGet, "/v1/pod-alive?podUid="+podUID, nil)
 	if err != nil {
-		return false, "", err
+		return Answer{}, err
 	}
 	switch code {
 	case http.StatusOK:
 		var body struct {
-			Alive bool `json:"alive"`
+			Alive        bool `json:"alive"`
+			GraceSeconds int  `json:"graceSeconds"`
 		}
 		if err := json.Unmarshal(answer, &body); err != nil {
-			return false, "", fmt.Errorf("pod-alive answer: %w", err)
+			return Answer{}, fmt.Errorf("pod-alive answer: %w", err)
 		}
-		return body.Alive, "the control plane says this pod is gone", nil
+		return Answer{
+			Alive:  body.Alive,
+			Grace:  time.Duration(max(0, body.GraceSeconds)) * time.Second,
+			Reason: "the control plane says this pod is gone",
+		}, nil
 	case http.StatusUnauthorized, http.StatusNotFound, http.StatusGone:
-		return false, fmt.Sprintf("the control plane no longer knows this pod (HTTP %d)", code), nil
+		return Answer{Reason: fmt.Sprintf("the control plane no longer knows this pod (HTTP %d)", code)}, nil
 	}
-	return false, "", fmt.Errorf("HTTP %d", code)
+	return Answer{}, fmt.Errorf("HTTP %d", code)
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {

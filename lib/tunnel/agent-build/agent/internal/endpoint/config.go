@@ -32,6 +32,76 @@ type Config struct {
 	WorkingDir       string            `json:"workingDir,omitempty"`
 	RestartPolicy    string            `json:"restartPolicy"`
 	StatusCredential string            `json:"statusCredential"`
+	// Protocol 3 (docs/agent-protocol.md); absent from older endpoints: defaults apply.
+	Backoff                       *Backoff `json:"backoff,omitempty"`
+	Probes                        *Probes  `json:"probes,omitempty"`
+	PreStop                       *Handler `json:"preStop,omitempty"`
+	TerminationGracePeriodSeconds *int     `json:"terminationGracePeriodSeconds,omitempty"`
+}
+
+// Backoff is the restart back-off in place, in seconds (kubelet's: 10, 300, 600).
+type Backoff struct {
+	InitialSeconds int `json:"initialSeconds"`
+	MaxSeconds     int `json:"maxSeconds"`
+	ResetSeconds   int `json:"resetSeconds"`
+}
+
+// Probes are the container's probes, run on this machine.
+type Probes struct {
+	Startup   *Probe `json:"startup,omitempty"`
+	Readiness *Probe `json:"readiness,omitempty"`
+	Liveness  *Probe `json:"liveness,omitempty"`
+}
+
+// Handler is one action: exactly one field is set (named ports already resolved).
+type Handler struct {
+	Exec      *ExecAction `json:"exec,omitempty"`
+	HTTPGet   *HTTPGet    `json:"httpGet,omitempty"`
+	TCPSocket *TCPSocket  `json:"tcpSocket,omitempty"`
+	GRPC      *GRPC       `json:"grpc,omitempty"`
+	Sleep     *Sleep      `json:"sleep,omitempty"`
+}
+
+type ExecAction struct {
+	Command []string `json:"command"`
+}
+
+type HTTPGet struct {
+	Path        string       `json:"path"`
+	Port        int          `json:"port"`
+	Host        string       `json:"host,omitempty"`
+	Scheme      string       `json:"scheme"`
+	HTTPHeaders []HTTPHeader `json:"httpHeaders,omitempty"`
+}
+
+type HTTPHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+type TCPSocket struct {
+	Port int    `json:"port"`
+	Host string `json:"host,omitempty"`
+}
+
+type GRPC struct {
+	Port    int    `json:"port"`
+	Service string `json:"service,omitempty"`
+}
+
+type Sleep struct {
+	Seconds int `json:"seconds"`
+}
+
+// Probe is a Handler with kubelet's timing.
+type Probe struct {
+	Handler
+	InitialDelaySeconds           int  `json:"initialDelaySeconds"`
+	PeriodSeconds                 int  `json:"periodSeconds"`
+	TimeoutSeconds                int  `json:"timeoutSeconds"`
+	SuccessThreshold              int  `json:"successThreshold"`
+	FailureThreshold              int  `json:"failureThreshold"`
+	TerminationGracePeriodSeconds *int `json:"terminationGracePeriodSeconds,omitempty"`
 }
 
 // Wireproxy is the tunnel's user-space WireGuard: its config (with the private-key

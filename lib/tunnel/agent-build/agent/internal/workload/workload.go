@@ -33,7 +33,7 @@ func Start(spec Spec) (*Process, error) {
 	if len(spec.Argv) == 0 || spec.Argv[0] == "" {
 		return nil, errors.New("the pod has no command to run")
 	}
-	path, err := lookPath(spec.Argv[0], envValue(spec.Env, "PATH"))
+	path, err := LookPath(spec.Argv[0], EnvValue(spec.Env, "PATH"))
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,8 @@ func exitCode(state *os.ProcessState) int {
 	return state.ExitCode()
 }
 
-func lookPath(name, path string) (string, error) {
+// LookPath finds name as the container runtime would: a path as is, else through path (the container's PATH).
+func LookPath(name, path string) (string, error) {
 	if strings.Contains(name, "/") {
 		if isExecutable(name) {
 			return name, nil
@@ -105,7 +106,8 @@ func isExecutable(path string) bool {
 	return err == nil && !info.IsDir() && info.Mode()&0o111 != 0
 }
 
-func envValue(env []string, key string) string {
+// EnvValue is the last value of key in env ("K=V" entries).
+func EnvValue(env []string, key string) string {
 	value := ""
 	for _, entry := range env {
 		if k, v, ok := strings.Cut(entry, "="); ok && k == key {
