@@ -5,7 +5,7 @@ import type { ProviderName } from '../offers/offer.ts';
 import type { PodRecord, PodWrite, Store, TerminatedRun } from '../state/store.ts';
 import type { AgentBackend, AgentLaunch, Liveness, StatusReport } from '../tunnel/endpoint/types.ts';
 import { events } from './events.ts';
-import { change, toWrite } from './plan-env.ts';
+import { AGENT_FAILED, change, toWrite } from './plan-env.ts';
 import { buildStatus, runView, sameStatus } from './status.ts';
 
 export interface ReconcilerAgentBackendOptions {
@@ -84,6 +84,8 @@ export class ReconcilerAgentBackend implements AgentBackend {
     switch (report.state) {
       case 'failed':
         await this.#event(record, events.gaveUp(agentFailed(record, report)));
+        // A pod being deleted waits for its agent's exit; a failed agent sends none: its pass now.
+        await this.#askForPass(record);
         return;
       case 'unhealthy':
         await this.#event(record, events.unhealthy(report.reason ?? `${report.probe} probe failed`), true);
@@ -235,7 +237,7 @@ export function applyReport(record: PodWrite, report: StatusReport, now: number)
     case 'unhealthy':
       return undefined;
     case 'failed': {
-      const lastError = `The agent failed: ${report.reason ?? 'no reason given'}`;
+      const lastError = `${AGENT_FAILED}: ${report.reason ?? 'no reason given'}`;
       return record.lastError === lastError ? undefined : change(record, { lastError });
     }
   }

@@ -155,3 +155,11 @@ export function instanceIds(
   if (record?.instance !== undefined) ids.add(record.instance.id);
   return [...ids];
 }
+
+/** How a record's lastError starts when the agent reported its own failure ('failed'). */
+export const AGENT_FAILED = 'The agent failed';
+
+/** True when the agent said it failed: it reports nothing more for this machine. */
+export function agentGaveUp(record: Pick<PodRecord, 'lastError'>): boolean {
+  return record.lastError?.startsWith(AGENT_FAILED) === true;
+}

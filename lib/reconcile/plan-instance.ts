@@ -2,7 +2,7 @@ import type { FailureFault, Instance } from '../providers/provider.ts';
 import type { InstanceRecord, PodRecord } from '../state/store.ts';
 import { events } from './events.ts';
 import { billedAboveMax, withBilledPrice } from './plan-billing.ts';
-import { basePlan, change, currentWrite, instanceIds, type PlanEnv } from './plan-env.ts';
+import { agentGaveUp, basePlan, change, currentWrite, instanceIds, type PlanEnv } from './plan-env.ts';
 import { provisionOrReport } from './plan-provision.ts';
 import { afterRelease, finishedSituation, release } from './plan-release.ts';
 import { UNKNOWN_EXIT } from './status.ts';
@@ -234,7 +234,7 @@ function endedWhileStarting(
     const reason = `${on} exited before the anex agent reached the control plane (the machine never booted it)`;
     return release(op, env, { reason, counts: true, ban: true, extras: at.extras, events: [] });
   }
-  const said = at.record.lastError?.startsWith('The agent failed') ? `: ${at.record.lastError}` : '';
+  const said = agentGaveUp(at.record) ? `: ${at.record.lastError}` : '';
   return failedStart(op, env, {
     fault: 'unknown',
     detail: `the container exited after the anex agent bootstrapped, before the workload started${said}`,

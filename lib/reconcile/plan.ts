@@ -3,6 +3,7 @@ import type { Instance } from '../providers/provider.ts';
 import type { PodRecord, PodWrite } from '../state/store.ts';
 import { events } from './events.ts';
 import {
+  agentGaveUp,
   basePlan,
   change,
   instanceIds,
@@ -169,6 +170,7 @@ function agentStopping(op: ObservedPod, env: PlanEnv): boolean {
   if (record?.launch !== 'agent' || record.statusCredentialHash === undefined) return false;
   if ((record.stage !== 'running' && record.stage !== 'starting') || record.exitCode !== undefined)
     return false;
+  if (agentGaveUp(record)) return false;
   const instance = op.instances?.find((i) => i.id === record.instance?.id);
   if (instance === undefined || (instance.state.phase !== 'running' && instance.state.phase !== 'starting'))
     return false;

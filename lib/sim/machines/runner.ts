@@ -30,8 +30,12 @@ export interface MachineRunnerOptions {
 
 interface Running {
   machine: Machine;
-  /** `restarting`: exited, the provider starts it again after a pause (the entry holds the key meanwhile) */
-  state: 'running' | 'restarting';
+  /**
+   * `restarting`: exited, the provider starts it again after a pause (the entry holds the key
+   * meanwhile); `retiring`: its instance stopped running, the runner is stopping it (its end is
+   * not the container's own exit, so the simulator is not told of one).
+   */
+  state: 'running' | 'restarting' | 'retiring';
 }
 
 /**
@@ -53,6 +57,8 @@ export class MachineRunner {
    * lives there), only its processes are new.
    */
   readonly #kept = new Map<string, string>();
+  /** What each ended machine printed (its last 64 KiB), by key: tests read it after the destroy. */
+  readonly #logs = new Map<string, string>();
   readonly #dir: string;
   readonly #ownsDir: boolean;
   #timer: NodeJS.Timeout | undefined;
@@ -83,6 +89,11 @@ export class MachineRunner {
   /** Machines now running, by `<host>/<instance id>`. */
   machines(): ReadonlyMap<string, Machine> {
     return new Map([...this.#machines].map(([key, running]) => [key, running.machine]));
+  }
+
+  /** What the machine `<host>/<instance id>` printed: running, or ended during this run. */
+  logOf(key: string): string | undefined {
+    return this.#machines.get(key)?.machine.log() ?? this.#logs.get(key);
   }
 
   async sync(): Promise<void> {
@@ -155,7 +166,7 @@ export class MachineRunner {
     if (next === 'stop') {
       // Vast: the instance shows `exited` and is no longer running; nothing restarts it.
       this.#machines.delete(key);
-      this.#cleanUp(running);
+      this.#cleanUp(key, running);
       return;
     }
     // RunPod's restart policy: after a pause, the next sync starts the same container again —
@@ -164,19 +175,21 @@ export class MachineRunner {
     setTimeout(() => {
       if (this.#machines.get(key) !== running) return;
       this.#machines.delete(key);
-      if (this.#stopped) this.#cleanUp(running);
+      if (this.#stopped) this.#cleanUp(key, running);
       else this.#kept.set(key, running.machine.dir);
     }, this.#options.restartDelayMs ?? 1_000).unref();
   }
 
   async #retire(key: string, running: Running): Promise<void> {
+    running.state = 'retiring';
     await running.machine.stop();
-    this.#cleanUp(running);
+    this.#cleanUp(key, running);
     if (this.#machines.get(key)?.machine === running.machine) this.#machines.delete(key);
     this.#say(`simulated machine ${key}: stopped`);
   }
 
-  #cleanUp(running: Running): void {
+  #cleanUp(key: string, running: Running): void {
+    this.#logs.set(key, running.machine.log().slice(-65_536));
     rmSync(running.machine.dir, { recursive: true, force: true });
   }
 }

@@ -165,7 +165,7 @@ describe('lifecycle on vastai (issue #13)', () => {
       const final = ground.agents.reports.filter((r) => r.podUid === uid && r.report.state === 'exited');
       expect(final.at(-1)?.report).toMatchObject({ state: 'exited', exitCode });
       expect(final.at(-1)?.report.restartInSeconds).toBeUndefined();
-      const log = ground.agents.runner.machines().get(instanceId)?.log() ?? ground.agents.said.join('\n');
+      const log = ground.agents.runner.logOf(`vastai/${instanceId}`);
       expect(log).toContain(printed);
     },
   );
