@@ -11,6 +11,7 @@ const MODULES: readonly (() => Promise<{ benchmarks: Benchmark[] }>)[] = [
   () => import('./bundles.bench.ts'),
   () => import('./launch.bench.ts'),
   () => import('./pacing.bench.ts'),
+  () => import('./exit-report.bench.ts'),
 ];
 
 const filters = process.argv.slice(2);
