@@ -43,7 +43,7 @@ describe('self-built agent binaries', () => {
     expect(manifest.goVersion).toBe(execFileSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' }).trim());
   });
 
-  it('the agent passes its Go tests with the race detector (workload, dead-man, downloads, bootstrap)', async () => {
+  it('the agent passes its Go tests with the race detector (workload, supervision, probes, dead-man, downloads, bootstrap)', async () => {
     const module = fileURLToPath(new URL('../../../lib/tunnel/agent-build', import.meta.url));
     const { stdout } = await promisify(execFile)('go', ['test', '-race', '-count=1', './agent/...'], {
       cwd: module,
@@ -52,6 +52,9 @@ describe('self-built agent binaries', () => {
     for (const pkg of [
       'agent',
       'agent/internal/workload',
+      'agent/internal/supervise',
+      'agent/internal/probe',
+      'agent/internal/endpoint',
       'agent/internal/deadman',
       'agent/internal/binaries',
     ]) {

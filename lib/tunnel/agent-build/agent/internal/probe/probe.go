@@ -1,6 +1,7 @@
 // Package probe runs a container's probe and preStop handlers on the machine, the way the
 // kubelet does (pkg/kubelet/prober): exec in the container's environment, httpGet (2xx and
-// 3xx succeed, certificates are not verified), tcpSocket (a connection opens). Failures are
+// 3xx succeed, certificates are not verified), tcpSocket (a connection opens), grpc (the
+// standard health service answers SERVING). Failures are
 // worded as kubelet words them, so `kubectl describe` reads the same.
 package probe
 
@@ -40,7 +41,7 @@ func Check(ctx context.Context, h endpoint.Handler, timeout time.Duration, env E
 	case h.TCPSocket != nil:
 		return tcpCheck(ctx, h.TCPSocket)
 	case h.GRPC != nil:
-		return false, "grpc probes are not run by the anex agent"
+		return grpcCheck(ctx, h.GRPC, timeout)
 	case h.Sleep != nil:
 		sleep(ctx, time.Duration(h.Sleep.Seconds)*time.Second)
 		return true, ""

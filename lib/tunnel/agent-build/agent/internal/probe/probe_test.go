@@ -56,7 +56,6 @@ func TestCheckExec(t *testing.T) {
 			`exec: "true": executable file not found in $PATH`},
 		{"no command", execHandler(), testEnv, false, "exec probe has no command"},
 		{"no handler", endpoint.Handler{}, testEnv, false, "the probe has no handler"},
-		{"grpc is not run", endpoint.Handler{GRPC: &endpoint.GRPC{Port: 1}}, testEnv, false, "grpc probes are not run by the anex agent"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
