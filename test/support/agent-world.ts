@@ -228,7 +228,8 @@ export function spawnAgent(command: string, argv: readonly string[], env: Record
   });
   child.stdout?.resume();
   const done = new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    child.on('exit', (code) => resolve({ code, stderr }));
+    // 'close', not 'exit': only then has all of stderr been read (a fast exit otherwise races it).
+    child.on('close', (code) => resolve({ code, stderr }));
   });
   cleanups.push(() => {
     try {

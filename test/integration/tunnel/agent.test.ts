@@ -53,7 +53,7 @@ describe('the Go agent', () => {
       const result = await finished(launch(env));
       expect(result.stderr).toContain('tunnel ready');
       expect(result.stderr).toContain(
-        `agent 2 bootstrapped pod ${pod.podUid}; running "sh" through the tunnel`,
+        `agent 3 bootstrapped pod ${pod.podUid}; running "sh" through the tunnel`,
       );
       expect(result.code).toBe(7);
       expect(readFileSync(out, 'utf8')).toBe(`${SERVICE_TEXT}\n${SERVICE_TEXT} hi there\n`);
@@ -154,11 +154,13 @@ describe('the Go agent', () => {
     expect(again.stderr).toContain('this container was started again');
     expect(again.stderr).not.toContain('bootstrap refused');
     expect(readFileSync(out, 'utf8')).toBe('ran\n');
-    // The endpoint accepted the repeated report (the memory backend keeps a repeat once).
+    // The endpoint accepted the repeated report: the same end again (the reconciler's
+    // applyReport ignores anything after the final exit; the memory backend keeps it all).
     expect(again.stderr).toContain("reported 'exited' again");
     const reports = w.h.backend.reports(pod.podUid);
     expect(reports.map((r) => [r.state, r.exitCode])).toEqual([
       ['started', undefined],
+      ['exited', 5],
       ['exited', 5],
     ]);
   });
@@ -171,7 +173,7 @@ describe('the Go agent', () => {
     expect(result.stderr).toContain('must be an https:// URL (http:// only with ANEX_AGENT_INSECURE=1)');
   });
 
-  it('forwards SIGTERM to the command and reports how it exited', async () => {
+  it("on the host's SIGTERM stops the command gracefully and reports the host's stop, not the workload's end", async () => {
     const w = await world({ format: 'binary' });
     const out = join(w.scope.dir, 'term.txt');
     const ready = join(w.scope.dir, 'term-ready');
@@ -193,10 +195,11 @@ describe('the Go agent', () => {
     const result = await finished(run);
     expect(result.code).toBe(42);
     expect(readFileSync(out, 'utf8')).toBe('got-term\n');
-    expect(w.h.backend.reports(pod.podUid).map((r) => [r.state, r.exitCode])).toEqual([
-      ['started', undefined],
-      ['exited', 42],
-    ]);
+    // Nobody at anex asked for the stop: the provider stopped the container (protocol 3).
+    expect(w.h.backend.reports(pod.podUid).map((r) => r.state)).toEqual(['started', 'failed']);
+    expect(w.h.backend.reports(pod.podUid).at(-1)?.reason).toMatch(
+      /^the host stopped the container \(terminated\) while run 0 ran; the workload exited with code 42$/,
+    );
   });
 
   it("stops the workload when the control plane says the pod is gone (dead-man's switch)", async () => {
@@ -210,12 +213,11 @@ describe('the Go agent', () => {
     await waitUntil(async () => existsSync(marker), { what: 'the workload running', timeoutMs: 60_000 });
     w.h.backend.endPod(pod.podUid);
     const result = await finished(run, 30_000);
-    expect(result.code).toBe(1);
+    // SIGTERM (no grace given) ended the loop: 128 + 15, reported as the final exit (protocol 3).
+    expect(result.code).toBe(143);
     expect(result.stderr).toContain('stopping: the control plane says this pod is gone');
-    expect(w.h.backend.reports(pod.podUid).at(-1)).toMatchObject({
-      state: 'failed',
-      reason: "stopped by the dead-man's switch: the control plane says this pod is gone",
-    });
+    expect(w.h.backend.reports(pod.podUid).at(-1)).toMatchObject({ state: 'exited', exitCode: 143 });
+    expect(w.h.backend.reports(pod.podUid).at(-1)?.restartInSeconds).toBeUndefined();
   });
 
   it("stops when the control plane stays unreachable past the dead-man's timeout", async () => {
