@@ -175,7 +175,17 @@ describe('anex run --simulate-style local mode (child processes)', () => {
       /simulated machine vastai\/\d+: pytorch\/pytorch:latest started "\/bin\/sh"/,
     );
     await ns.core.deleteNamespacedPod({ namespace: ns.name, name: 'my-gpu-workload' });
-    await run.waitFor(/simulated machine vastai\/\d+: stopped/, 'the machine stopped with its instance');
+    // Graceful deletion (issue #13): the agent stops the workload (SIGTERM: 143) and reports
+    // it; then the instance is destroyed and the pod finalized.
+    await run.waitFor(
+      /agent status \{"podUid":"[0-9a-f-]+","state":"exited","exitCode":143/,
+      "the agent's report of the graceful stop",
+    );
+    await eventually(
+      async () =>
+        (await ns.core.listNamespacedPod({ namespace: ns.name })).items.length === 0 ? true : undefined,
+      { what: 'the pod finalized after its instance was destroyed', timeoutMs: 60_000 },
+    );
     // A second reconciler on the same data dir is refused (it would lose the store with the first).
     const second = cli([
       'run',
