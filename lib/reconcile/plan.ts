@@ -57,6 +57,8 @@ function planPodOnce(op: ObservedPod, env: PlanEnv): PodPlan {
   const record = op.record;
   const advised = advisories(op);
   if (advised !== undefined) return advised;
+  const pending = (record?.stage ?? 'pending') === 'pending';
+  if (pending && op.envError !== undefined && op.requirements.ok) return configHeld(op, op.envError);
   const deadline = deadlineExceeded(op, env);
   if (deadline !== undefined) return deadline;
   switch (record?.stage ?? 'pending') {
@@ -95,6 +97,21 @@ function advisories(op: ObservedPod): PodPlan | undefined {
     };
   }
   return undefined;
+}
+
+/**
+ * kubelet's CreateContainerConfigError: the pod's env needs a Secret, ConfigMap or key that is
+ * not there. Nothing is rented; the pod waits (each pass looks again) and says what is
+ * missing, with one event per new message.
+ */
+function configHeld(op: ObservedPod, message: string): PodPlan {
+  const shown = op.view.status?.containerStatuses?.[0]?.state;
+  const already = shown !== undefined && 'waiting' in shown && shown.waiting.message === message;
+  return {
+    ...basePlan(op, 'report'),
+    situation: { kind: 'held', reason: 'CreateContainerConfigError', message },
+    events: already ? [] : [events.configError(message)],
+  };
 }
 
 /** The advisories' warnings for a pod anex is about to handle, with its first status only. */
@@ -162,7 +179,7 @@ function planDeletion(op: ObservedPod, env: PlanEnv): PodPlan {
 
 /**
  * True while the agent may still be stopping the workload gracefully: it bootstrapped on a
- * machine that is up, has not reported the final exit, and the grace (deletionTimestamp is
+ * machine that is up, started the workload, has not reported the final exit, and the grace (deletionTimestamp is
  * its end) plus the margin for its next pod-alive question and report has not passed.
  */
 function agentStopping(op: ObservedPod, env: PlanEnv): boolean {
@@ -171,6 +188,8 @@ function agentStopping(op: ObservedPod, env: PlanEnv): boolean {
   if ((record.stage !== 'running' && record.stage !== 'starting') || record.exitCode !== undefined)
     return false;
   if (agentGaveUp(record)) return false;
+  // No workload started yet (the agent is still bringing up its tunnel): nothing to stop gracefully.
+  if (record.startedAt === undefined) return false;
   const instance = op.instances?.find((i) => i.id === record.instance?.id);
   if (instance === undefined || (instance.state.phase !== 'running' && instance.state.phase !== 'starting'))
     return false;

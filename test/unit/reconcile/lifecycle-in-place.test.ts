@@ -300,6 +300,27 @@ describe('graceful deletion', () => {
   });
 });
 
+describe('graceful deletion before the workload started', () => {
+  it.each([
+    { name: 'a failed agent', report: { state: 'failed', reason: 'tunnel never came up' } as const },
+    { name: 'an agent still bringing up its tunnel (no start reported)', report: undefined },
+  ])('$name: nothing to stop gracefully, the machine goes at once', async ({ report }) => {
+    const h = agentHarness();
+    h.vast.offers = [anOffer()];
+    const pod = h.cluster.addPod(gpuPod(1));
+    await h.pass();
+    h.tick(MINUTE);
+    h.vast.advance();
+    const backend = backendOf(h);
+    await backend.saveStatusCredential(pod.uid, 'ab'.repeat(32));
+    if (report !== undefined) await backend.recordStatus(pod.uid, report, { now: h.now });
+    h.cluster.requestDeletion(pod, new Date(h.now + 30_000).toISOString());
+    await h.pass();
+    expect(h.vast.live()).toEqual([]);
+    expect(h.cluster.pod('default', pod.name)).toBeUndefined();
+  });
+});
+
 describe('activeDeadlineSeconds', () => {
   it('fails the pod with DeadlineExceeded and destroys its machine, whatever the restartPolicy', async () => {
     const h = agentHarness();
