@@ -1,4 +1,5 @@
 import type { ProviderName } from '../offers/offer.ts';
+import type { ContainerResources, EnvFromSpec, EnvVarSpec } from './env.ts';
 import type { Toleration } from './outage-tolerations.ts';
 import type { ContainerProbes, HandlerSpec } from './probes.ts';
 
@@ -34,6 +35,17 @@ export interface Cluster {
   recordEvent(pod: PodRef, event: PodEvent, options: { now: number }): Promise<void>;
   /** Deletes the pod with grace period 0 and a uid precondition, after its instance is gone. */
   finalizePod(pod: PodRef): Promise<'deleted' | 'gone'>;
+  /**
+   * The string data of a Secret (decoded) or a ConfigMap (`data`) a pod's environment reads;
+   * undefined when it does not exist. The values are secrets: the caller hands them to the
+   * agent and keeps none of them. Forbidden (RBAC) throws an `auth` AnexError naming the
+   * namespace.
+   */
+  readEnvSource(
+    namespace: string,
+    kind: 'Secret' | 'ConfigMap',
+    name: string,
+  ): Promise<Record<string, string> | undefined>;
 }
 
 export interface VirtualNodeSpec {
@@ -62,9 +74,17 @@ export interface ContainerView {
   args?: readonly string[];
   /** spec.containers[].workingDir, when set (it replaces the image's WorkingDir) */
   workingDir?: string;
-  /** plain values only; a valueFrom entry is listed in `unsupportedEnv` */
+  /** the plain `value` entries, `$(VAR)`-expanded (what a launch without the agent can carry) */
   env: Readonly<Record<string, string>>;
-  unsupportedEnv: readonly string[];
+  /**
+   * The whole environment spec, in order, when it reads from elsewhere (`valueFrom`,
+   * `envFrom`): resolved when the agent bootstraps (lib/kube/env.ts), never before.
+   */
+  envSpec?: { env: readonly EnvVarSpec[]; envFrom: readonly EnvFromSpec[] };
+  /** env entries that cannot be given, worded for the user */
+  envIssues?: readonly string[];
+  /** requests and limits (resourceFieldRef reads them) */
+  resources?: ContainerResources;
   /** limits.nvidia.com/gpu, when set */
   gpuLimit?: number;
   /** startup/readiness/liveness probes the agent runs (named ports resolved) */
@@ -96,6 +116,8 @@ export interface PodView extends PodRef {
   status: PodStatusUpdate | undefined;
   /** spec.tolerations as stored (absent: none; lib/kube/pod-advisories.ts reads them) */
   tolerations?: readonly Toleration[];
+  /** spec.serviceAccountName (a fieldRef may read it) */
+  serviceAccountName?: string;
   /** the kind of the controlling ownerReference (`DaemonSet`, `ReplicaSet`, `Job`, …), when any */
   controllerKind?: string;
 }

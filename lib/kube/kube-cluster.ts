@@ -120,6 +120,34 @@ export class KubeCluster implements Cluster {
     }
   }
 
+  async readEnvSource(
+    namespace: string,
+    kind: 'Secret' | 'ConfigMap',
+    name: string,
+  ): Promise<Record<string, string> | undefined> {
+    try {
+      if (kind === 'ConfigMap') {
+        const map = await this.#core.readNamespacedConfigMap({ namespace, name }, this.#plain);
+        return { ...(map.data ?? {}) };
+      }
+      const secret = await this.#core.readNamespacedSecret({ namespace, name }, this.#plain);
+      const data: Record<string, string> = {};
+      for (const [key, value] of Object.entries(secret.data ?? {}))
+        data[key] = Buffer.from(value, 'base64').toString('utf8');
+      return data;
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      if (statusCode(error) === 403) {
+        throw new AnexError(
+          `anex may not read ${kind} ${namespace}/${name}: namespace ${namespace} is not one anex reads pods' env from (add it with anex manifests --env-namespaces)`,
+          { kind: 'auth', cause: error },
+        );
+      }
+      // The error names the object, never its data (the API server's message has no values).
+      throw translateKubeError(error, `read ${kind} ${namespace}/${name} (a pod's env reads it)`);
+    }
+  }
+
   async updatePodStatus(pod: PodRef, status: PodStatusUpdate): Promise<'updated' | 'gone'> {
     const action = `update the status of pod ${pod.namespace}/${pod.name}`;
     for (let attempt = 1; ; attempt++) {

@@ -25,6 +25,8 @@ export class MemoryCluster implements Cluster {
   /** calls made per method, to assert bounded reads ("one list per node per pass") */
   readonly calls: Record<keyof Cluster, number> = emptyCounts();
   readonly #pods = new Map<string, PodView>();
+  /** Secrets and ConfigMaps by `<kind>/<namespace>/<name>`: string data */
+  readonly #sources = new Map<string, Record<string, string>>();
   readonly #nodes = new Map<string, StoredNode>();
   readonly #leases = new Map<string, StoredLease>();
   readonly #events: RecordedEvent[] = [];
@@ -85,6 +87,27 @@ export class MemoryCluster implements Cluster {
     this.#events.push({ ...event, pod: { ...pod }, count: 1, firstTimestamp: at, lastTimestamp: at });
   }
 
+  async readEnvSource(
+    namespace: string,
+    kind: 'Secret' | 'ConfigMap',
+    name: string,
+  ): Promise<Record<string, string> | undefined> {
+    this.#enter('readEnvSource');
+    const data = this.#sources.get(`${kind}/${namespace}/${name}`);
+    return data === undefined ? undefined : { ...data };
+  }
+
+  /** Puts a Secret or ConfigMap in place (its string data); undefined data removes it. */
+  setEnvSource(
+    kind: 'Secret' | 'ConfigMap',
+    namespace: string,
+    name: string,
+    data?: Record<string, string>,
+  ): void {
+    if (data === undefined) this.#sources.delete(`${kind}/${namespace}/${name}`);
+    else this.#sources.set(`${kind}/${namespace}/${name}`, { ...data });
+  }
+
   async finalizePod(pod: PodRef): Promise<'deleted' | 'gone'> {
     this.#enter('finalizePod');
     if (this.#find(pod) === undefined) return 'gone';
@@ -120,6 +143,7 @@ export class MemoryCluster implements Cluster {
     pod.tolerations =
       input.tolerations ?? OUTAGE_TAINT_KEYS.map((key) => ({ key, operator: 'Exists', effect: 'NoExecute' }));
     if (input.controllerKind !== undefined) pod.controllerKind = input.controllerKind;
+    if (input.serviceAccountName !== undefined) pod.serviceAccountName = input.serviceAccountName;
     this.#pods.set(key(namespace, name), pod);
     return structuredClone(pod);
   }
@@ -225,6 +249,7 @@ export interface PodInput {
   activeDeadlineSeconds?: number;
   tolerations?: PodView['tolerations'];
   controllerKind?: string;
+  serviceAccountName?: string;
   status?: PodStatusUpdate;
 }
 
@@ -252,7 +277,9 @@ function aContainer(input: Partial<ContainerView>, index: number): ContainerView
     name: input.name ?? (index === 0 ? 'main' : `c${index}`),
     image: input.image ?? 'ghcr.io/example/trainer:1',
     env: input.env ?? {},
-    unsupportedEnv: input.unsupportedEnv ?? [],
+    ...(input.envSpec === undefined ? {} : { envSpec: input.envSpec }),
+    ...(input.envIssues === undefined ? {} : { envIssues: input.envIssues }),
+    ...(input.resources === undefined ? {} : { resources: input.resources }),
     ...(input.command === undefined ? {} : { command: input.command }),
     ...(input.args === undefined ? {} : { args: input.args }),
     ...(input.workingDir === undefined ? {} : { workingDir: input.workingDir }),
@@ -277,5 +304,6 @@ function emptyCounts(): Record<keyof Cluster, number> {
     annotatePod: 0,
     recordEvent: 0,
     finalizePod: 0,
+    readEnvSource: 0,
   };
 }

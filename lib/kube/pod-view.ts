@@ -14,6 +14,7 @@ import type {
   PodStatusUpdate,
   PodView,
 } from './cluster.ts';
+import { type ContainerResources, envSpecOf, expand } from './env.ts';
 import { readTime } from './kube-time.ts';
 import { containerLifecycle } from './probes.ts';
 
@@ -48,18 +49,21 @@ export function toPodView(pod: V1Pod): PodView | undefined {
     'tolerations',
     pod.spec?.tolerations?.map((t) => ({ ...t })),
   );
+  assign(view, 'serviceAccountName', pod.spec?.serviceAccountName);
   assign(view, 'controllerKind', pod.metadata?.ownerReferences?.find((o) => o.controller === true)?.kind);
   return view;
 }
 
 function toContainerView(container: V1Container): ContainerView {
+  const spec = envSpecOf(container);
   const env: Record<string, string> = {};
-  const unsupportedEnv: string[] = [];
-  for (const variable of container.env ?? []) {
-    if (variable.valueFrom !== undefined) unsupportedEnv.push(variable.name);
-    else env[variable.name] = variable.value ?? '';
-  }
-  const view: ContainerView = { name: container.name, image: container.image ?? '', env, unsupportedEnv };
+  for (const variable of spec.env) if ('value' in variable) env[variable.name] = expand(variable.value, env);
+  const view: ContainerView = { name: container.name, image: container.image ?? '', env };
+  const reads = spec.envFrom.length > 0 || spec.env.some((v) => !('value' in v));
+  if (reads) view.envSpec = { env: spec.env, envFrom: spec.envFrom };
+  if (spec.issues.length > 0) view.envIssues = spec.issues;
+  const resources = resourcesOf(container);
+  if (resources !== undefined) view.resources = resources;
   assign(view, 'command', container.command);
   assign(view, 'args', container.args);
   assign(view, 'workingDir', container.workingDir);
@@ -69,6 +73,19 @@ function toContainerView(container: V1Container): ContainerView {
   assign(view, 'preStop', lifecycle.preStop);
   if (lifecycle.issues.length > 0) view.lifecycleIssues = lifecycle.issues;
   return view;
+}
+
+function resourcesOf(container: V1Container): ContainerResources | undefined {
+  const { requests, limits } = container.resources ?? {};
+  const strings = (r: Record<string, unknown> | undefined) =>
+    r === undefined ? undefined : Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)]));
+  if (requests === undefined && limits === undefined) return undefined;
+  const out: ContainerResources = {};
+  const req = strings(requests);
+  const lim = strings(limits);
+  if (req !== undefined) out.requests = req;
+  if (lim !== undefined) out.limits = lim;
+  return out;
 }
 
 function gpuCount(quantity: string | undefined): number | undefined {

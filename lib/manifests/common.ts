@@ -14,6 +14,11 @@ export interface ManifestOptions {
   webhookUrl?: string;
   /** the agent endpoint (Function URL) the gateway and agents talk to */
   agentUrl?: string;
+  /**
+   * Namespaces whose Secrets and ConfigMaps anex may read for pods' env (a Role there, not
+   * cluster-wide); elsewhere a pod's env from a Secret is refused with the reason.
+   */
+  envNamespaces?: readonly string[];
 }
 
 export const MANIFEST_DEFAULTS = {

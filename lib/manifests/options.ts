@@ -18,6 +18,7 @@ export interface ManifestFlags {
   gatewayUdpService?: string | undefined;
   wstunnelTlsSecret?: string | undefined;
   allowedCidrs?: string | undefined;
+  envNamespaces?: string | undefined;
 }
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -66,6 +67,20 @@ const flagsSchema = z.object({
     .refine(
       (v) => v === undefined || v.every((n) => dnsSubdomain.test(n)),
       'has a name that is not a valid node name',
+    ),
+  envNamespaces: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v
+        ?.split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== ''),
+    )
+    .refine((v) => v === undefined || v.length > 0, 'lists no namespace')
+    .refine(
+      (v) => v === undefined || v.every((n) => dnsLabel.test(n)),
+      'has a name that is not a valid namespace name (lowercase letters, digits, "-")',
     ),
   output: z.enum(['yaml', 'json'], { error: 'must be yaml or json' }).optional(),
   gatewayImage: z
@@ -130,6 +145,7 @@ const FLAG_NAMES: Record<string, string> = {
   gatewayUdpService: '--gateway-udp-service',
   wstunnelTlsSecret: '--wstunnel-tls-secret',
   allowedCidrs: '--allowed-cidrs',
+  envNamespaces: '--env-namespaces',
 };
 
 /** Validates every flag and reports all problems at once (exit code 2). */
@@ -147,7 +163,7 @@ export function parseManifestFlags(flags: ManifestFlags): {
     );
   }
   const { webhookUrl, agentUrl, namespace, nodes, output, gatewayImage } = parsed.data;
-  const { vpnRange, gatewayUdpService, wstunnelTlsSecret, allowedCidrs } = parsed.data;
+  const { vpnRange, gatewayUdpService, wstunnelTlsSecret, allowedCidrs, envNamespaces } = parsed.data;
   if (allowedCidrs !== undefined && gatewayImage === undefined) {
     throw new InvalidInputError([
       `--allowed-cidrs ${JSON.stringify(flags.allowedCidrs)} limits the gateway: pass --gateway-image and --agent-url too`,
@@ -172,6 +188,7 @@ export function parseManifestFlags(flags: ManifestFlags): {
       ...(webhookUrl === undefined ? {} : { webhookUrl }),
       ...(agentUrl === undefined ? {} : { agentUrl }),
       ...(gateway === undefined ? {} : { gateway }),
+      ...(envNamespaces === undefined ? {} : { envNamespaces }),
     },
   };
 }

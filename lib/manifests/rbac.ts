@@ -31,6 +31,17 @@ export const LEASE_RULES: readonly PolicyRule[] = [
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
+/**
+ * A pod's env from Secrets and ConfigMaps (lib/kube/env.ts), read when its agent bootstraps:
+ * `get` only (no list, no watch), and only in the namespaces the operator names.
+ */
+export const ENV_SOURCE_RULES: readonly PolicyRule[] = [
+  { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get'] },
+];
+
+/** The Role (and binding) that lets anex read env sources in one namespace. */
+export const ENV_SOURCE_ROLE = 'anex-env-sources';
+
 export function rbacManifests(options: ManifestOptions): KubeObject[] {
   const labels = commonLabels(options, 'reconciler');
   const name = MANIFEST_DEFAULTS.serviceAccount;
@@ -83,5 +94,20 @@ export function rbacManifests(options: ManifestOptions): KubeObject[] {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${name}-node-leases` },
       subjects: [subject],
     },
+    ...(options.envNamespaces ?? []).flatMap((namespace) => [
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: ENV_SOURCE_ROLE, namespace, labels },
+        rules: ENV_SOURCE_RULES,
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: ENV_SOURCE_ROLE, namespace, labels },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: ENV_SOURCE_ROLE },
+        subjects: [subject],
+      },
+    ]),
   ];
 }

@@ -1,9 +1,16 @@
 import type { PodEventSink } from '../admission/pod-event.ts';
 import { isAnexError } from '../errors.ts';
 import type { Cluster, ContainerView, PodEvent, PodView } from '../kube/cluster.ts';
+import { podFields, resolveEnv } from '../kube/env.ts';
 import type { ProviderName } from '../offers/offer.ts';
 import type { PodRecord, PodWrite, Store, TerminatedRun } from '../state/store.ts';
-import type { AgentBackend, AgentLaunch, Liveness, StatusReport } from '../tunnel/endpoint/types.ts';
+import {
+  type AgentBackend,
+  type AgentLaunch,
+  LaunchConfigError,
+  type Liveness,
+  type StatusReport,
+} from '../tunnel/endpoint/types.ts';
 import { events } from './events.ts';
 import { AGENT_FAILED, change, toWrite } from './plan-env.ts';
 import { buildStatus, runView, sameStatus } from './status.ts';
@@ -62,12 +69,33 @@ export class ReconcilerAgentBackend implements AgentBackend {
       command: resolved?.argv ?? container.command ?? [],
       args: resolved === undefined ? (container.args ?? []) : [],
       ...(workingDir === undefined ? {} : { workingDir }),
-      env: container.env,
+      env: await this.#env(live, container),
       restartPolicy: live.pod.restartPolicy,
       ...(container.probes === undefined ? {} : { probes: container.probes }),
       ...(container.preStop === undefined ? {} : { preStop: container.preStop }),
       ...(grace === undefined ? {} : { terminationGracePeriodSeconds: grace }),
     };
+  }
+
+  /**
+   * The container's environment: its plain values, or — when it reads Secrets, ConfigMaps or
+   * pod fields — built now, as kubelet builds it (lib/kube/env.ts), for the bootstrap answer
+   * only. Nothing of it is kept or logged.
+   */
+  async #env(
+    live: { record: PodRecord; pod: PodView },
+    container: ContainerView,
+  ): Promise<Record<string, string>> {
+    if (container.envSpec === undefined) return { ...container.env };
+    const { pod, record } = live;
+    const outcome = await resolveEnv(
+      container.envSpec,
+      podFields(pod, record.vpnAddress),
+      container.resources ?? {},
+      (kind, name) => this.#options.cluster.readEnvSource(pod.namespace, kind, name),
+    );
+    if (!outcome.ok) throw new LaunchConfigError(outcome.message);
+    return outcome.env;
   }
 
   async saveStatusCredential(podUid: string, hash: string): Promise<void> {

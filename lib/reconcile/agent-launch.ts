@@ -4,7 +4,7 @@ import { allocateAddress, type VpnRange } from '../tunnel/addresses.ts';
 import { AGENT_ENV } from '../tunnel/agent/env.ts';
 import { type AgentArtifact, agentCommand } from '../tunnel/agent/stub.ts';
 import { issueBootstrapToken } from '../tunnel/tokens.ts';
-import { buildLaunchSpec, type LaunchBuilder } from './launch.ts';
+import { type BuiltLaunch, buildLaunchSpec, type LaunchBuilder, type LaunchInput } from './launch.ts';
 
 export interface AgentLaunchOptions {
   store: TunnelStore;
@@ -30,7 +30,7 @@ export interface AgentLaunchOptions {
  */
 export function agentLaunch(options: AgentLaunchOptions): LaunchBuilder {
   const command = agentCommand(options.agent);
-  return async (input) => {
+  const builder = async (input: LaunchInput): Promise<BuiltLaunch> => {
     const podUid = input.tag.podUid;
     const allocation = await allocateAddress(options.store, podUid, {
       range: options.range,
@@ -54,6 +54,7 @@ export function agentLaunch(options: AgentLaunchOptions): LaunchBuilder {
       },
     };
   };
+  return Object.assign(builder, { agent: true });
 }
 
 function agentEnv(tag: InstanceTag, options: AgentLaunchOptions, token: string): Record<string, string> {

@@ -96,6 +96,10 @@ export const events = {
     const then = next === 'retry' ? 'destroying it and trying another machine' : 'destroying it';
     return warn('ProvisionFailed', `${reason}; ${then}`);
   },
+  /** kubelet's words when a container's config (env from a Secret or ConfigMap) cannot be made */
+  configError(message: string): PodEvent {
+    return warn('Failed', `Error: ${message}`);
+  },
   gaveUp(message: string): PodEvent {
     return warn('ProvisionFailed', message);
   },

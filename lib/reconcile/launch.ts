@@ -63,8 +63,12 @@ export interface BuiltLaunch {
   launch?: 'agent' | 'plain';
 }
 
-/** The seam execute uses; async so the tunnel integration can allocate an address and a token. */
-export type LaunchBuilder = (input: LaunchInput) => Promise<BuiltLaunch>;
+/**
+ * The seam execute uses; async so the tunnel integration can allocate an address and a token.
+ * `agent`: the launch runs the anex agent, which can be handed what the provider must not see
+ * (env from Secrets) at bootstrap.
+ */
+export type LaunchBuilder = ((input: LaunchInput) => Promise<BuiltLaunch>) & { readonly agent?: boolean };
 
 /** No tunnel: the container runs as is (tests, and providers reached without the agent). */
 export const plainLaunch: LaunchBuilder = async (input) => ({

@@ -1,4 +1,5 @@
 import type { Cluster, PodView } from '../kube/cluster.ts';
+import { podFields, resolveEnv } from '../kube/env.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 import type { Instance, Provider } from '../providers/provider.ts';
 import type { Ban, PodRecord, Store } from '../state/store.ts';
@@ -16,6 +17,8 @@ export interface ObserveDeps {
   providers: Partial<Record<ProviderName, Provider>>;
   config: ReconcileConfig;
   rules: OfferRules;
+  /** whether the launch runs the anex agent (what a pod's spec may ask for depends on it) */
+  launch?: { readonly agent?: boolean };
   /** the explain-only wider searches across passes; unset = searched again every pass */
   explainCache?: ExplainSearchCache;
 }
@@ -65,6 +68,7 @@ export async function observe(
       pods.push(observedPod(deps, view, side, byUid.get(view.uid)));
     }
   }
+  await checkEnv(deps, pods);
   const observed: Observed = {
     now,
     pods,
@@ -74,6 +78,43 @@ export async function observe(
     providersDown: perProvider.filter((s) => s.instances === undefined).map((s) => s.provider),
   };
   return { observed, errors };
+}
+
+/**
+ * The pre-rent check of env from Secrets and ConfigMaps (kubelet's CreateContainerConfigError),
+ * for pods about to be rented: a missing source or key holds the pod instead of renting a
+ * machine its agent could not configure. The values read are dropped here: only the error's
+ * words (names, never values) are kept. A read that fails (RBAC, API down) is said the same way.
+ */
+async function checkEnv(deps: ObserveDeps, pods: ObservedPod[]): Promise<void> {
+  // Without the agent such a pod is refused by its requirements: nothing is read for it.
+  if (deps.launch?.agent !== true) return;
+  const fresh = pods.filter(
+    (op) =>
+      (op.record === undefined || op.record.stage === 'pending') &&
+      op.view.deletionTimestamp === undefined &&
+      op.view.containers.some((c) => c.envSpec !== undefined),
+  );
+  await Promise.all(
+    fresh.map(async (op) => {
+      for (const container of op.view.containers) {
+        if (container.envSpec === undefined) continue;
+        const outcome = await resolveEnv(
+          container.envSpec,
+          podFields(op.view),
+          container.resources ?? {},
+          (kind, name) => deps.cluster.readEnvSource(op.view.namespace, kind, name),
+        ).catch((error: unknown) => ({
+          ok: false as const,
+          message: error instanceof Error ? error.message : String(error),
+        }));
+        if (!outcome.ok) {
+          op.envError = outcome.message;
+          return;
+        }
+      }
+    }),
+  );
 }
 
 function observedPod(
@@ -90,7 +131,7 @@ function observedPod(
     instances: side.instances?.get(view.uid) ?? (side.instances === undefined ? undefined : []),
     // Parsed on first use: a Running pod's plan never needs its requirements (steady state stays cheap).
     get requirements() {
-      requirements ??= deps.rules.requirements(view, side.provider);
+      requirements ??= deps.rules.requirements(view, side.provider, { agent: deps.launch?.agent === true });
       return requirements;
     },
   };

@@ -7,7 +7,11 @@ import type { ProviderName } from '../offers/offer.ts';
  * nodeSelector (a DaemonSet tolerating every taint) is never given a machine: renting a GPU
  * for it would only cost money.
  */
-export function podSpecIssues(pod: PodView, provider: ProviderName): string[] {
+export function podSpecIssues(
+  pod: PodView,
+  provider: ProviderName,
+  options: { agent?: boolean } = {},
+): string[] {
   const issues: string[] = [];
   const selected = pod.nodeSelector['node-provider'];
   if (selected !== provider) {
@@ -22,9 +26,10 @@ export function podSpecIssues(pod: PodView, provider: ProviderName): string[] {
     );
   }
   for (const container of pod.containers) {
-    for (const name of container.unsupportedEnv) {
+    issues.push(...(container.envIssues ?? []));
+    if (container.envSpec !== undefined && options.agent !== true) {
       issues.push(
-        `containers[${container.name}].env ${name}: valueFrom is not supported on rented machines; set a plain value`,
+        `containers[${container.name}]: env valueFrom and envFrom are handed to the container by the anex agent at bootstrap, and this reconciler launches without it (anex run against real providers needs --agent-endpoint-url for them); set plain values`,
       );
     }
     issues.push(...(container.lifecycleIssues ?? []));

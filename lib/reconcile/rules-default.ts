@@ -6,7 +6,7 @@ import { coolingDown, isCooldownKey, type OfferRules, type RankInput } from './r
 
 /** The real engine behind {@link OfferRules}: lib/annotations parses, lib/filter selects and explains. */
 export const defaultRules: OfferRules = {
-  requirements(pod, provider) {
+  requirements(pod, provider, context = {}) {
     const gpuLimits = pod.containers.flatMap((c) => (c.gpuLimit === undefined ? [] : [c.gpuLimit]));
     const parsed = parseRequirements({
       annotations: pod.annotations,
@@ -15,7 +15,7 @@ export const defaultRules: OfferRules = {
       // The pod is bound to this provider's node: that decides, whatever else it says.
       providerOverride: provider,
     });
-    const issues = podSpecIssues(pod, provider);
+    const issues = podSpecIssues(pod, provider, context);
     if (parsed.ok && issues.length === 0) return parsed;
     return { ok: false, errors: [...issues, ...(parsed.ok ? [] : parsed.errors)] };
   },

@@ -9,8 +9,11 @@ import type { Ban } from '../state/store.ts';
  * real engine; unit tests use the same.
  */
 export interface OfferRules {
-  /** The pod's requirements on `provider`, or every problem with its annotations (each naming the annotation). */
-  requirements(pod: PodView, provider: ProviderName): RequirementsResult;
+  /**
+   * The pod's requirements on `provider`, or every problem with its annotations and spec (each
+   * naming the field). `agent`: the launch runs the anex agent (env from Secrets can be given).
+   */
+  requirements(pod: PodView, provider: ProviderName, context?: { agent?: boolean }): RequirementsResult;
   /** Offers that pass every filter and no ban, best first (price, then the documented tie-breaks). */
   rank(input: RankInput): Offer[];
   /** One line for a user: the funnel of filters and the nearest miss — why nothing matched. */

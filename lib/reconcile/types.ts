@@ -16,6 +16,11 @@ export interface ObservedPod {
    */
   instances: readonly Instance[] | undefined;
   requirements: RequirementsResult;
+  /**
+   * Why the container's environment cannot be built now (a Secret, ConfigMap or key it needs
+   * is missing: kubelet's CreateContainerConfigError), checked before renting; names only.
+   */
+  envError?: string;
 }
 
 /** Offers for one requirement set, or why they could not be listed. */

@@ -33,6 +33,11 @@ export function registerManifests(program: Command): void {
       'the only networks agents may reach through the gateway: your Service and Pod CIDRs, e.g. ' +
         '"10.96.0.0/12,10.244.0.0/16" (default: everything but link-local)',
     )
+    .option(
+      '--env-namespaces <names>',
+      "comma-separated namespaces whose Secrets and ConfigMaps pods' env may read (a get-only Role in each); " +
+        'elsewhere such a pod is held with the reason',
+    )
     .option('-o, --output <format>', 'yaml (multi-document) or json (a v1 List)', 'yaml')
     .addHelpText(
       'after',

@@ -8,7 +8,14 @@ import { PRIVATE_KEY_PLACEHOLDER } from '../wireproxy-config.ts';
 import { type AgentConfig, buildAgentConfig } from './agent-config.ts';
 import { fail, json, parseBody } from './http.ts';
 import { withinLimit } from './rate-limit.ts';
-import type { AgentEndpointDeps, AgentLaunch, AgentRequest, AgentResponse, TunnelSettings } from './types.ts';
+import {
+  type AgentEndpointDeps,
+  type AgentLaunch,
+  type AgentRequest,
+  type AgentResponse,
+  LaunchConfigError,
+  type TunnelSettings,
+} from './types.ts';
 
 export const POD_UID = z
   .string()
@@ -66,7 +73,14 @@ export async function handleBootstrap(
     deps.logger.warn('bootstrap token rejected', { podUid, reason: redeemed.reason });
     return fail(401, `bootstrap token rejected (${redeemed.reason})`);
   }
-  const launch = await deps.backend.getLaunch(podUid);
+  let launch: AgentLaunch | undefined;
+  try {
+    launch = await deps.backend.getLaunch(podUid);
+  } catch (error) {
+    if (!(error instanceof LaunchConfigError)) throw error;
+    deps.logger.warn('bootstrap for a pod whose container cannot be configured', { podUid });
+    return fail(409, `the pod's container cannot be configured: ${error.message}`);
+  }
   if (!launch) {
     deps.logger.warn('bootstrap for a pod that is gone', { podUid });
     return fail(410, 'this pod is gone; the instance should stop');
@@ -89,7 +103,8 @@ async function unpinnedBinaries(
   const wireproxy = pinIssues(binaries.wireproxy, options);
   const wstunnel = pinIssues(binaries.wstunnel, options);
   if (wireproxy.length === 0 && wstunnel.length === 0) return [];
-  const transport = (await deps.backend.getLaunch(podUid))?.transport;
+  // A launch that cannot be configured yet is refused later, with its reason.
+  const transport = (await deps.backend.getLaunch(podUid).catch(() => undefined))?.transport;
   if (transport === 'none') return [];
   return transport === 'wstunnel' ? [...wireproxy, ...wstunnel] : wireproxy;
 }

@@ -50,6 +50,15 @@ export interface AgentLaunch {
   terminationGracePeriodSeconds?: number;
 }
 
+/**
+ * The pod's container cannot be configured now (kubelet's CreateContainerConfigError: a
+ * Secret, ConfigMap or key its env needs is missing): `getLaunch` throws it and the bootstrap
+ * answers 409 with the message, which names objects and keys, never a value.
+ */
+export class LaunchConfigError extends Error {
+  override readonly name = 'LaunchConfigError';
+}
+
 export type AgentState = 'started' | 'exited' | 'failed' | 'ready' | 'unhealthy';
 
 export interface StatusReport {

@@ -32,6 +32,8 @@ export interface GroundAgents {
   asked: PodEventMessage[];
   /** every status report the endpoint accepted, in order (repeats included) */
   reports: ReportSeen[];
+  /** what the agent endpoint logged (message and fields, JSON), for secret scans */
+  logged: string[];
   runner: MachineRunner;
   stop(): Promise<void>;
 }
@@ -83,6 +85,8 @@ export async function startAgents(options: {
   const range = parseVpnRange(GROUND_VPN_RANGE);
   const asked: PodEventMessage[] = [];
   const reports: ReportSeen[] = [];
+  const logged: string[] = [];
+  const log = (message: string, fields?: unknown) => void logged.push(JSON.stringify({ message, fields }));
   const dir = agentBuildDir();
   const manifest = parseBuildManifest(readFileSync(join(dir, 'manifest.json'), 'utf8'), 'manifest.json');
   const port = await freePort();
@@ -115,7 +119,7 @@ export async function startAgents(options: {
         aliveIntervalSeconds: 1,
         restartBackoff: GROUND_BACKOFF,
       }),
-      logger: { info: () => {}, warn: () => {} },
+      logger: { info: log, warn: log },
       now: clock,
       rateLimiter: tokenBucketLimiter(),
       agentDownload: async (arch) => `${url}${binaryPath('agent', arch)}`,
@@ -143,6 +147,7 @@ export async function startAgents(options: {
       if (runner.machines().size > before) await new Promise((resolve) => setTimeout(resolve, 400));
     },
     said,
+    logged,
     asked,
     reports,
     runner,

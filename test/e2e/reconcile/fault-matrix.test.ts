@@ -153,7 +153,7 @@ function viewOf(provider: ProviderName) {
     annotations: ANNOTATIONS[provider],
     labels: {},
     nodeSelector: { 'node-provider': provider },
-    containers: [{ name: 'main', image: 'img:1', env: {}, unsupportedEnv: [] }],
+    containers: [{ name: 'main', image: 'img:1', env: {} }],
     restartPolicy: 'Never' as const,
     status: undefined,
   };

@@ -123,7 +123,7 @@ export async function rankedOffers(
     annotations,
     labels: {},
     nodeSelector: { 'node-provider': ground.provider },
-    containers: [{ name: 'main', image: 'img:1', env: {}, unsupportedEnv: [] }],
+    containers: [{ name: 'main', image: 'img:1', env: {} }],
     restartPolicy: 'Never' as const,
     status: undefined,
   };

@@ -120,6 +120,17 @@ async function kubeHarness(): Promise<ClusterHarness> {
     async requestDeletion(pod) {
       await ns.core.deleteNamespacedPod({ namespace: pod.namespace, name: pod.name });
     },
+    async addEnvSource(kind, name, data) {
+      if (kind === 'ConfigMap') {
+        await ns.core.createNamespacedConfigMap({ namespace: ns.name, body: { metadata: { name }, data } });
+      } else {
+        // stringData: the API server stores it base64-encoded in data, as kubectl create secret does.
+        await ns.core.createNamespacedSecret({
+          namespace: ns.name,
+          body: { metadata: { name }, stringData: data },
+        });
+      }
+    },
     events: (pod) => eventsOf(ns, pod),
     dispose: () => ns.remove(),
   };

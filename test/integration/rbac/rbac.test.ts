@@ -23,10 +23,13 @@ import { adminKubeConfig, createTestNamespace, type TestNamespace } from '../../
 const suffix = randomBytes(3).toString('hex');
 const anexNamespace = `anex-rbac-${suffix}`;
 const nodeName = `anex-rbac-${suffix}`;
+/** the one namespace whose Secrets and ConfigMaps anex may read for pods' env */
+const envNamespace = `anex-rbac-env-${suffix}`;
 const { objects } = buildManifests({
   version: '0.0.0-test',
   namespace: anexNamespace,
   nodeNames: [nodeName],
+  envNamespaces: [envNamespace],
   webhookUrl: `https://127.0.0.1:9/admit/${'t'.repeat(32)}`,
 });
 const WEBHOOK_KINDS = ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration'];
@@ -63,6 +66,7 @@ beforeAll(async () => {
   for (const object of [...rbacObjects].reverse()) {
     if (object.kind !== 'Namespace') await ignoreNotFound(objectsApi.delete(object as KubernetesObject));
   }
+  await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: envNamespace } } });
   for (const object of rbacObjects) await objectsApi.create(object as KubernetesObject);
   const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
     name: 'anex',
@@ -76,6 +80,9 @@ beforeAll(async () => {
 afterAll(async () => {
   const objectsApi = admin === undefined ? undefined : KubernetesObjectApi.makeApiClient(admin);
   await workload?.remove();
+  await ignoreNotFound(
+    admin?.makeApiClient(CoreV1Api).deleteNamespace({ name: envNamespace }) ?? Promise.resolve(),
+  );
   await ignoreNotFound(admin?.makeApiClient(CoreV1Api).deleteNode({ name: nodeName }) ?? Promise.resolve());
   for (const object of [...rbacObjects].reverse()) {
     await ignoreNotFound(objectsApi?.delete(object as KubernetesObject) ?? Promise.resolve());
@@ -131,6 +138,18 @@ describe('anex manifests RBAC on a real API server', () => {
     await cluster.recordEvent(pod, event, { now: Date.now() }); // create
     await cluster.recordEvent(pod, event, { now: Date.now() }); // read + patch (count 2)
     expect(await cluster.finalizePod(pod)).toBe('deleted');
+    // A pod's env from a Secret: readable in the namespace the operator named, refused elsewhere
+    // with the flag that would allow it.
+    const adminCore = admin.makeApiClient(CoreV1Api);
+    await adminCore.createNamespacedSecret({
+      namespace: envNamespace,
+      body: { metadata: { name: 'hf' }, stringData: { token: 'tok' } },
+    });
+    expect(await cluster.readEnvSource(envNamespace, 'Secret', 'hf')).toEqual({ token: 'tok' });
+    expect(await cluster.readEnvSource(envNamespace, 'ConfigMap', 'none')).toBeUndefined();
+    await expect(cluster.readEnvSource(workload.name, 'Secret', 'hf')).rejects.toThrow(
+      `namespace ${workload.name} is not one anex reads pods' env from (add it with anex manifests --env-namespaces)`,
+    );
   });
 
   it.each([
@@ -139,6 +158,8 @@ describe('anex manifests RBAC on a real API server', () => {
     { verb: 'update', resource: 'pods', subresource: 'status', namespace: 'default' },
     { verb: 'update', resource: 'nodes', subresource: 'status' },
     { verb: 'list', resource: 'events', namespace: 'default' },
+    { verb: 'get', resource: 'secrets', namespace: envNamespace },
+    { verb: 'get', resource: 'configmaps', namespace: envNamespace },
     { verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: NODE_LEASE_NAMESPACE },
   ])('allows %j', async (attributes) => {
     expect(await canI(attributes)).toBe(true);
@@ -149,6 +170,8 @@ describe('anex manifests RBAC on a real API server', () => {
     { verb: 'get', resource: 'secrets', namespace: 'kube-system' },
     { verb: 'get', resource: 'secrets', namespace: anexNamespace },
     { verb: 'list', resource: 'secrets' },
+    { verb: 'list', resource: 'secrets', namespace: envNamespace },
+    { verb: 'watch', resource: 'configmaps', namespace: envNamespace },
     { verb: 'create', resource: 'pods', namespace: 'default' },
     { verb: 'patch', resource: 'pods', namespace: 'default' },
     { verb: 'create', resource: 'pods', subresource: 'exec', namespace: 'default' },

@@ -13,6 +13,8 @@ export interface ClusterHarness {
   namespace: string;
   /** Creates a pod already bound to `nodeName`. */
   addPod(input: HarnessPod): Promise<PodRef>;
+  /** Creates a Secret or ConfigMap in `namespace` with this string data. */
+  addEnvSource(kind: 'Secret' | 'ConfigMap', name: string, data: Record<string, string>): Promise<void>;
   /** Deletes the pod the way kubectl does: it stays, with a deletionTimestamp, until finalized. */
   requestDeletion(pod: PodRef): Promise<void>;
   /** Events on the pod: reason, message, count. */
@@ -54,10 +56,28 @@ export function describeClusterContract(name: string, makeHarness: () => Promise
       expect(pods[0]?.annotations['anex.sh/gpu-names']).toBe('RTX 4090');
       expect(pods[0]?.containers[0]).toMatchObject({
         env: { MODE: 'train' },
-        unsupportedEnv: ['POD_NAME'],
+        envSpec: {
+          env: [
+            { name: 'MODE', value: 'train' },
+            { name: 'POD_NAME', fieldRef: { fieldPath: 'metadata.name' } },
+          ],
+          envFrom: [],
+        },
         gpuLimit: 2,
       });
       expect(await h.cluster.listPods('some-other-node')).toEqual([]);
+    });
+
+    it('reads the string data of a Secret and a ConfigMap a pod env reads, or undefined when absent', async () => {
+      await h.addEnvSource('Secret', 'hf', { token: 'tok-é-123', 'multi.line': 'a\nb' });
+      await h.addEnvSource('ConfigMap', 'settings', { MODE: 'train' });
+      expect(await h.cluster.readEnvSource(h.namespace, 'Secret', 'hf')).toEqual({
+        token: 'tok-é-123',
+        'multi.line': 'a\nb',
+      });
+      expect(await h.cluster.readEnvSource(h.namespace, 'ConfigMap', 'settings')).toEqual({ MODE: 'train' });
+      expect(await h.cluster.readEnvSource(h.namespace, 'Secret', 'settings')).toBeUndefined();
+      expect(await h.cluster.readEnvSource(h.namespace, 'ConfigMap', 'none')).toBeUndefined();
     });
 
     it('reads one pod, or undefined when there is none', async () => {

@@ -47,6 +47,7 @@ function delegate(target: Cluster): Cluster {
     annotatePod: (...args) => target.annotatePod(...args),
     recordEvent: (...args) => target.recordEvent(...args),
     finalizePod: (...args) => target.finalizePod(...args),
+    readEnvSource: (...args) => target.readEnvSource(...args),
   };
 }
 

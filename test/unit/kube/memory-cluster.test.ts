@@ -20,7 +20,17 @@ function memoryHarness(): ClusterHarness {
         containers: [
           {
             env: input.env ?? {},
-            unsupportedEnv: input.envFrom ?? [],
+            ...(input.envFrom === undefined
+              ? {}
+              : {
+                  envSpec: {
+                    env: [
+                      ...Object.entries(input.env ?? {}).map(([name, value]) => ({ name, value })),
+                      ...input.envFrom.map((name) => ({ name, fieldRef: { fieldPath: 'metadata.name' } })),
+                    ],
+                    envFrom: [],
+                  },
+                }),
             ...(input.gpuLimit === undefined ? {} : { gpuLimit: input.gpuLimit }),
           },
         ],
@@ -29,6 +39,9 @@ function memoryHarness(): ClusterHarness {
     },
     async requestDeletion(pod) {
       cluster.requestDeletion(pod);
+    },
+    async addEnvSource(kind, name, data) {
+      cluster.setEnvSource(kind, namespace, name, data);
     },
     async events(pod) {
       return cluster.events(pod);

@@ -37,7 +37,7 @@ describe('toPodView', () => {
       nodeSelector: { 'node-provider': 'vastai' },
       restartPolicy: 'OnFailure',
       creationTimestamp: '2026-11-26T17:00:00Z',
-      containers: [{ name: 'main', image: 'img:1', env: {}, unsupportedEnv: [] }],
+      containers: [{ name: 'main', image: 'img:1', env: {} }],
       status: undefined,
     });
   });
@@ -69,7 +69,15 @@ describe('toPodView', () => {
       command: ['python'],
       args: ['train.py'],
       env: { MODE: 'train', EMPTY: '' },
-      unsupportedEnv: ['TOKEN'],
+      envSpec: {
+        env: [
+          { name: 'MODE', value: 'train' },
+          { name: 'EMPTY', value: '' },
+          { name: 'TOKEN', secretKeyRef: { name: 's', key: 'k' } },
+        ],
+        envFrom: [],
+      },
+      resources: { limits: { 'nvidia.com/gpu': '2' } },
       gpuLimit: 2,
     });
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject, ManifestOptions } from '../../../lib/manifests/common.ts';
-import { type CLUSTER_RULES, LEASE_RULES } from '../../../lib/manifests/rbac.ts';
+import { type CLUSTER_RULES, LEASE_RULES, rbacManifests } from '../../../lib/manifests/rbac.ts';
 import { buildManifests, formatManifests } from '../../../lib/manifests/render.ts';
 import { mutatingWebhookUrl, WEBHOOK_NAMES } from '../../../lib/manifests/webhook.ts';
 
@@ -287,5 +287,30 @@ describe('formatManifests', () => {
       'ValidatingWebhookConfiguration',
       'MutatingWebhookConfiguration',
     ]);
+  });
+});
+
+describe('rbacManifests: env sources', () => {
+  it('a get-only Role and its binding in each namespace named, nothing cluster-wide', () => {
+    const objects = rbacManifests({
+      version: '1.0.0',
+      namespace: 'anex-system',
+      nodeNames: ['anex-vastai'],
+      envNamespaces: ['ml', 'research'],
+    });
+    const roles = objects.filter((o) => o.metadata.name === 'anex-env-sources');
+    expect(roles.map((o) => `${o.kind}/${o.metadata.namespace}`)).toEqual([
+      'Role/ml',
+      'RoleBinding/ml',
+      'Role/research',
+      'RoleBinding/research',
+    ]);
+    expect((roles[0] as unknown as { rules: unknown }).rules).toEqual([
+      { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get'] },
+    ]);
+    const clusterRole = objects.find((o) => o.kind === 'ClusterRole') as unknown as {
+      rules: { resources: string[] }[];
+    };
+    expect(clusterRole.rules.flatMap((r) => r.resources)).not.toContain('secrets');
   });
 });

@@ -161,3 +161,22 @@ describe('anex manifests (CLI)', () => {
     expect(stderr).toContain('--output "xml" must be yaml or json');
   });
 });
+
+describe('parseManifestFlags: --env-namespaces', () => {
+  it('passes the namespaces, trimmed', () => {
+    expect(parseManifestFlags({ envNamespaces: ' ml, research ' }).options.envNamespaces).toEqual([
+      'ml',
+      'research',
+    ]);
+  });
+
+  it.each([
+    [' , ', 'lists no namespace'],
+    ['ml,Research', 'is not a valid namespace name'],
+  ])('exits 2 on %j, naming the flag', (envNamespaces, message) => {
+    const issues = issuesOf({ envNamespaces });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toContain('--env-namespaces');
+    expect(issues[0]).toContain(message);
+  });
+});

@@ -59,7 +59,7 @@ function build(c: Case): { op: ObservedPod; observed: Observed } {
     annotations: { 'anex.sh/gpu-names': 'RTX 4090' },
     labels: {},
     nodeSelector: { 'node-provider': 'vastai' },
-    containers: [{ name: 'main', image: 'img:1', env: {}, unsupportedEnv: [] }],
+    containers: [{ name: 'main', image: 'img:1', env: {} }],
     restartPolicy: c.restartPolicy,
     status: undefined,
     ...(c.deleting ? { deletionTimestamp: '2026-03-01T12:00:00Z' } : {}),

@@ -28,7 +28,7 @@ function aView(overrides: Partial<PodView> = {}): PodView {
     annotations: { 'anex.sh/gpu-names': 'RTX 4090' },
     labels: {},
     nodeSelector: { 'node-provider': 'vastai' },
-    containers: [{ name: 'main', image: 'img:1', env: {}, unsupportedEnv: [] }],
+    containers: [{ name: 'main', image: 'img:1', env: {} }],
     restartPolicy: 'Never',
     status: undefined,
     // what the anex mutating webhook leaves on every new anex pod (ADR 0012)

@@ -3,8 +3,15 @@ import type { ContainerView, PodView } from '../../../lib/kube/cluster.ts';
 import { podSpecIssues } from '../../../lib/reconcile/pod-checks.ts';
 import { anOffer, gpuPod, harness } from './harness.ts';
 
-function aContainer(name: string, unsupportedEnv: string[] = []): ContainerView {
-  return { name, image: 'img:1', env: {}, unsupportedEnv };
+function aContainer(name: string, envIssues?: string[]): ContainerView {
+  return { name, image: 'img:1', env: {}, ...(envIssues === undefined ? {} : { envIssues }) };
+}
+
+function withSecretEnv(container: ContainerView): ContainerView {
+  return {
+    ...container,
+    envSpec: { env: [{ name: 'T', secretKeyRef: { name: 's', key: 'k' } }], envFrom: [] },
+  };
 }
 
 function aView(overrides: Partial<PodView>): PodView {
@@ -41,12 +48,25 @@ describe('podSpecIssues', () => {
       expected: ['found 2 (a, b)'],
     },
     {
-      case: 'valueFrom env',
-      pod: aView({ containers: [aContainer('main', ['POD_NAME'])] }),
-      expected: ['env POD_NAME: valueFrom is not supported'],
+      case: 'an env entry that cannot be given',
+      pod: aView({
+        containers: [aContainer('main', ['containers[main].env X: valueFrom.fieldRef status.podIPs …'])],
+      }),
+      expected: ['env X: valueFrom.fieldRef status.podIPs'],
     },
-  ])('$case', ({ pod, expected }) => {
-    const issues = podSpecIssues(pod, 'vastai');
+    {
+      case: 'env from a Secret, launched by the agent',
+      pod: aView({ containers: [withSecretEnv(aContainer('main'))] }),
+      agent: true,
+      expected: [],
+    },
+    {
+      case: 'env from a Secret, launched without the agent',
+      pod: aView({ containers: [withSecretEnv(aContainer('main'))] }),
+      expected: ['handed to the container by the anex agent at bootstrap'],
+    },
+  ])('$case', ({ pod, expected, agent }) => {
+    const issues = podSpecIssues(pod, 'vastai', { agent: agent === true });
     expect(issues).toHaveLength(expected.length);
     for (const [i, text] of expected.entries()) expect(issues[i]).toContain(text);
   });

@@ -11,7 +11,7 @@ const pod: PodView = {
   annotations: {},
   labels: {},
   nodeSelector: {},
-  containers: [{ name: 'main', image: 'img:1', env: {}, unsupportedEnv: [] }],
+  containers: [{ name: 'main', image: 'img:1', env: {} }],
   restartPolicy: 'Never',
   status: undefined,
 };
