@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
-import { createTestNamespace } from '../../support/index.ts';
+import { createTestNamespace, eventually } from '../../support/index.ts';
 import { liveInstances, type ReconcileGround, startGround } from './ground.ts';
 import { aGpuPod, deleteAndDrain, eventLines, passUntilPhase, rankedOffers } from './pods.ts';
 
@@ -48,8 +48,20 @@ describe('the price actually billed (vastai)', () => {
     expect(shown.metadata?.annotations?.['anex.sh/billed-price']).toBe(billed?.toFixed(4));
     expect(pod.status?.phase).toBe('Running');
 
-    const said = await eventLines(ns.core, ns.name, uid);
-    const above = said.filter((l) => l.startsWith('PriceAboveMax: '));
+    // Events are listed from the API server, which may show a just-created one a moment later.
+    const above = await eventually(
+      async () => {
+        const lines = (await eventLines(ns.core, ns.name, uid)).filter((l) =>
+          l.startsWith('PriceAboveMax: '),
+        );
+        return lines.length > 0 ? lines : undefined;
+      },
+      {
+        what: 'the PriceAboveMax event',
+        timeoutMs: 10_000,
+        describe: async () => (await eventLines(ns.core, ns.name, uid)).join(' | '),
+      },
+    );
     expect(above).toHaveLength(1);
     expect(above[0]).toMatch(/bills \$\d+\.\d{4}\/h, above anex\.sh\/price-max \$\d+\.\d{4}\/h/);
     const bans = await ground.deps.store.listBans('vastai', ground.clock());
