@@ -27,6 +27,13 @@ export interface RequirementsInput {
   nodeSelector?: Readonly<Record<string, string>> | undefined;
   /** each container's `resources.limits["nvidia.com/gpu"]`, where set */
   gpuLimits?: readonly number[] | undefined;
+  /**
+   * The containers' summed `resources.requests`: cpu in cores, memory in MB (2^20 bytes, the
+   * unit of `anex.sh/ram`). Without
+   * `anex.sh/cpu*` / `ram*` they become the offer's minimum cores and RAM (Vast.AI; RunPod
+   * reports neither, so there they are only noted).
+   */
+  resourceRequests?: { cpuCores?: number | undefined; ramMb?: number | undefined } | undefined;
   /** the CLI's --provider: wins over nodeSelector */
   providerOverride?: ProviderName | undefined;
 }
@@ -39,6 +46,9 @@ const inputSchema = z.object({
   annotations: z.record(z.string(), z.string()).optional(),
   nodeSelector: z.record(z.string(), z.string()).optional(),
   gpuLimits: z.array(z.number().int().nonnegative()).optional(),
+  resourceRequests: z
+    .object({ cpuCores: z.number().nonnegative().optional(), ramMb: z.number().nonnegative().optional() })
+    .optional(),
   providerOverride: z.enum(PROVIDERS).optional(),
 });
 
@@ -96,16 +106,22 @@ interface GpuCountInput {
   gpuLimits: readonly number[] | undefined;
   provider: ProviderName;
   findings: Findings;
-  warnings: string[];
 }
 
 /** gpu-count unset → the containers' nvidia.com/gpu limits, else any (Vast) / exactly 1 (RunPod). */
-function resolveGpuCount({ annotated, gpuLimits, provider, findings, warnings }: GpuCountInput) {
+function resolveGpuCount({ annotated, gpuLimits, provider, findings }: GpuCountInput) {
   const limits = (gpuLimits ?? []).reduce((sum, n) => sum + n, 0);
   if (annotated !== undefined) {
-    if (limits > 0 && 'exact' in annotated && annotated.exact !== limits) {
-      warnings.push(
-        `anex.sh/gpu-count "${annotated.exact}" differs from the containers' nvidia.com/gpu limits (${limits}); the annotation wins`,
+    // A GPU ResourceQuota counts the limits: a machine with another number of GPUs would
+    // slip past it (or bill for GPUs the quota never saw).
+    const outside =
+      'exact' in annotated
+        ? annotated.exact !== limits
+        : (annotated.min !== undefined && limits < annotated.min) ||
+          (annotated.max !== undefined && limits > annotated.max);
+    if (limits > 0 && outside) {
+      findings.errors.push(
+        `anex.sh/gpu-count ${describeCount(annotated)} disagrees with the containers' nvidia.com/gpu limits (${limits}); make them agree (a GPU ResourceQuota counts the limits) or drop one`,
       );
     }
     return annotated;
@@ -121,6 +137,42 @@ function resolveGpuCount({ annotated, gpuLimits, provider, findings, warnings }:
     return { exact: 1 };
   }
   return undefined;
+}
+
+function describeCount(c: NumericConstraint): string {
+  if ('exact' in c) return `"${c.exact}"`;
+  return `${c.min === undefined ? '' : `min ${c.min}`}${c.min !== undefined && c.max !== undefined ? ', ' : ''}${c.max === undefined ? '' : `max ${c.max}`}`;
+}
+
+/**
+ * The containers' requests as the offer's minimum cores and RAM where no annotation says
+ * otherwise (the annotations win). RunPod reports neither: noted, not applied.
+ */
+function requestFloors(
+  requests: RequirementsInput['resourceRequests'],
+  numerics: { cpuCores?: NumericConstraint; ramMb?: NumericConstraint },
+  provider: ProviderName,
+  notes: string[],
+): { cpuCores?: NumericConstraint; ramMb?: NumericConstraint } {
+  const out: { cpuCores?: NumericConstraint; ramMb?: NumericConstraint } = {};
+  const cpu = requests?.cpuCores;
+  const ram = requests?.ramMb;
+  if ((cpu ?? 0) <= 0 && (ram ?? 0) <= 0) return out;
+  if (provider === 'runpod') {
+    notes.push(
+      "the container's resources.requests (cpu, memory) are not filtered on: RunPod reports neither",
+    );
+    return out;
+  }
+  if (cpu !== undefined && cpu > 0 && numerics.cpuCores === undefined) {
+    out.cpuCores = { min: cpu };
+    notes.push(`anex.sh/cpu is unset: the container's cpu request (${cpu} cores) is the minimum`);
+  }
+  if (ram !== undefined && ram > 0 && numerics.ramMb === undefined) {
+    out.ramMb = { min: Math.ceil(ram) };
+    notes.push(`anex.sh/ram is unset: the container's memory request (${Math.ceil(ram)} MB) is the minimum`);
+  }
+  return out;
 }
 
 /** A warning per requested GPU the pod's provider does not list (another provider does). */
@@ -180,7 +232,6 @@ export function parseRequirements(input: RequirementsInput): ParseResult {
     gpuLimits: input.gpuLimits,
     provider,
     findings,
-    warnings: screened.warnings,
   });
   if (errors.length > 0) return { ok: false, errors, warnings: screened.warnings };
   screened.warnings.push(...otherProvidersGpus(lists.gpuNames, provider));
@@ -190,10 +241,12 @@ export function parseRequirements(input: RequirementsInput): ParseResult {
       'anex.sh/disk-space-gb sizes the RunPod container disk at create; RunPod reports no disk figure to filter offers on',
     );
   }
+  const floors = requestFloors(input.resourceRequests, shared, provider, findings.notes);
   const requirements: Requirements = {
     provider,
     ...lists,
     ...shared,
+    ...floors,
     ...(gpuCount === undefined ? {} : { gpuCount }),
     ...(cuda === undefined ? {} : { cuda }),
     ...(diskGb === undefined || provider === 'runpod' ? {} : { diskGb: diskFloor(diskGb) }),

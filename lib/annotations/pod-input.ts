@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RequirementsInput } from './parse.ts';
+import { requestsOf } from './requests.ts';
 
 /**
  * The part of a Pod manifest the annotation parser needs, checked with zod. Tolerant of
@@ -20,7 +21,10 @@ const podSchema = z.object({
           z
             .object({
               resources: z
-                .object({ limits: z.record(z.string(), quantity).nullish() })
+                .object({
+                  limits: z.record(z.string(), quantity).nullish(),
+                  requests: z.record(z.string(), quantity).nullish(),
+                })
                 .loose()
                 .nullish(),
             })
@@ -91,5 +95,7 @@ export function requirementsInputFromPod(pod: unknown): PodInputResult {
   const nodeSelector = parsed.data.spec?.nodeSelector;
   if (nodeSelector) input.nodeSelector = nodeSelector;
   if (gpu.limits.length > 0) input.gpuLimits = gpu.limits;
+  const requests = requestsOf((parsed.data.spec?.containers ?? []).map((c) => c.resources?.requests ?? {}));
+  if (requests !== undefined) input.resourceRequests = requests;
   return { ok: true, input };
 }

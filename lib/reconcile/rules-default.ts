@@ -1,4 +1,5 @@
 import { parseRequirements } from '../annotations/parse.ts';
+import { requestsOf } from '../annotations/requests.ts';
 import { explain } from '../filter/explain.ts';
 import { select } from '../filter/select.ts';
 import { podSpecIssues } from './pod-checks.ts';
@@ -12,6 +13,7 @@ export const defaultRules: OfferRules = {
       annotations: pod.annotations,
       nodeSelector: pod.nodeSelector,
       gpuLimits,
+      resourceRequests: requestsOf(pod.containers.map((c) => c.resources?.requests ?? {})),
       // The pod is bound to this provider's node: that decides, whatever else it says.
       providerOverride: provider,
     });

@@ -388,13 +388,60 @@ describe('parseRequirements: provider, gpu-count and disk defaults', () => {
     expect(result.ok && result.requirements.notes).toEqual(notes);
   });
 
-  it('lets anex.sh/gpu-count win over the limits, with a warning when they differ', () => {
-    const result = parseRequirements({ ...input({ 'anex.sh/gpu-count': '2' }), gpuLimits: [1] });
-    expect(result.ok && result.requirements.gpuCount).toEqual({ exact: 2 });
-    expect(result.ok && result.requirements.warnings).toEqual([
-      'anex.sh/gpu-count "2" differs from the containers\' nvidia.com/gpu limits (1); the annotation wins',
-    ]);
+  it.each([
+    [
+      { 'anex.sh/gpu-count': '2' },
+      [1],
+      'anex.sh/gpu-count "2" disagrees with the containers\' nvidia.com/gpu limits (1)',
+    ],
+    [{ 'anex.sh/gpu-count-min': '2' }, [1], 'anex.sh/gpu-count min 2 disagrees'],
+    [{ 'anex.sh/gpu-count-max': '2' }, [4], 'anex.sh/gpu-count max 2 disagrees'],
+  ] as const)(
+    'refuses gpu-count %j that disagrees with the limits %j (a GPU quota counts the limits)',
+    (annotations, gpuLimits, message) => {
+      const result = parseRequirements({ ...input(annotations), gpuLimits });
+      expect(result.ok).toBe(false);
+      expect(!result.ok && result.errors.join('\n')).toContain(message);
+    },
+  );
+
+  it.each([
+    [{ 'anex.sh/gpu-count': '2' }, [2], { exact: 2 }],
+    [{ 'anex.sh/gpu-count-min': '1', 'anex.sh/gpu-count-max': '4' }, [2], { min: 1, max: 4 }],
+  ] as const)('accepts gpu-count %j that agrees with the limits %j', (annotations, gpuLimits, expected) => {
+    const result = parseRequirements({ ...input(annotations), gpuLimits });
+    expect(result.ok && result.requirements.gpuCount).toEqual(expected);
   });
+
+  it.each([
+    ['vastai', {}, { cpuCores: 4, ramMb: 16384 }, { cpuCores: { min: 4 }, ramMb: { min: 16384 } }],
+    [
+      'vastai',
+      { 'anex.sh/ram-min': '65536' },
+      { cpuCores: 4, ramMb: 16384 },
+      { cpuCores: { min: 4 }, ramMb: { min: 65536 } },
+    ],
+    ['runpod', {}, { cpuCores: 4, ramMb: 16384 }, {}],
+  ] as const)(
+    '%s: annotations %j and requests %j → floors %j',
+    (provider, annotations, resourceRequests, expected) => {
+      const result = parseRequirements({
+        annotations,
+        nodeSelector: { 'node-provider': provider },
+        resourceRequests,
+      });
+      expect(result.ok).toBe(true);
+      if (!result.ok) return;
+      expect({ cpuCores: result.requirements.cpuCores, ramMb: result.requirements.ramMb }).toEqual({
+        cpuCores: undefined,
+        ramMb: undefined,
+        ...expected,
+      });
+      expect(result.requirements.notes.join('\n')).toMatch(
+        provider === 'runpod' ? /RunPod reports neither/ : /is the minimum/,
+      );
+    },
+  );
 
   it.each([
     [{}, undefined, 20],

@@ -31,6 +31,22 @@ describe('requirementsInputFromPod', () => {
     });
   });
 
+  it("sums the containers' cpu and memory requests (cores, MB of 2^20 bytes)", () => {
+    const pod = {
+      metadata: { name: 'p' },
+      spec: {
+        containers: [
+          { name: 'a', resources: { requests: { cpu: '1500m', memory: '8Gi' } } },
+          { name: 'b', resources: { requests: { cpu: 2 } } },
+        ],
+      },
+    };
+    expect(requirementsInputFromPod(pod)).toEqual({
+      ok: true,
+      input: { annotations: {}, resourceRequests: { cpuCores: 3.5, ramMb: 8192 } },
+    });
+  });
+
   it("accepts a pod without annotations or containers' limits", () => {
     expect(
       requirementsInputFromPod({ metadata: { name: 'p' }, spec: { containers: [{ name: 'c' }] } }),
