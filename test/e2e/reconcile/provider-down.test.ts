@@ -42,15 +42,22 @@ describe('the provider down for three node grace periods (vastai)', () => {
 
     await ground.sim.setDown('503');
     const seen: Observation[] = [];
+    const seenAt: number[] = [];
     const until = Date.now() + DOWN_MS;
     while (Date.now() < until) {
       const summary = await ground.pass();
       seen.push(await observe(ground, ns.name, summary.providersDown));
+      seenAt.push(Date.now());
       await sleep(PASS_EVERY_MS);
     }
     await ground.sim.setDown(false);
 
-    expect(seen.length).toBeGreaterThanOrEqual(DOWN_MS / (PASS_EVERY_MS + 2_000));
+    // Observations across more than two grace periods, whatever a pass takes on a busy machine:
+    // the node lifecycle controller would have marked the node NotReady within one.
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect((seenAt.at(-1) ?? 0) - (seenAt[0] ?? 0)).toBeGreaterThan(
+      2 * NODE_MONITOR.gracePeriodSeconds * 1000,
+    );
     for (const observation of seen) {
       expect(observation).toEqual({ ...before, providersDown: ['vastai'] });
     }
