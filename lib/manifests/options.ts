@@ -38,6 +38,21 @@ function webhookUrlIssue(value: string): string | undefined {
   return undefined;
 }
 
+/** A comma-separated flag: trimmed names, at least one, each matching `pattern`. */
+function commaList(pattern: RegExp, noun: string, bad: string) {
+  return z
+    .string()
+    .optional()
+    .transform((v) =>
+      v
+        ?.split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== ''),
+    )
+    .refine((v) => v === undefined || v.length > 0, `lists no ${noun}`)
+    .refine((v) => v === undefined || v.every((n) => pattern.test(n)), `has a name that ${bad}`);
+}
+
 const flagsSchema = z.object({
   webhookUrl: z
     .string()
@@ -54,34 +69,12 @@ const flagsSchema = z.object({
     .string()
     .regex(dnsLabel, 'is not a valid namespace name (lowercase letters, digits, "-")')
     .optional(),
-  nodes: z
-    .string()
-    .optional()
-    .transform((v) =>
-      v
-        ?.split(',')
-        .map((n) => n.trim())
-        .filter((n) => n !== ''),
-    )
-    .refine((v) => v === undefined || v.length > 0, 'lists no node name')
-    .refine(
-      (v) => v === undefined || v.every((n) => dnsSubdomain.test(n)),
-      'has a name that is not a valid node name',
-    ),
-  envNamespaces: z
-    .string()
-    .optional()
-    .transform((v) =>
-      v
-        ?.split(',')
-        .map((n) => n.trim())
-        .filter((n) => n !== ''),
-    )
-    .refine((v) => v === undefined || v.length > 0, 'lists no namespace')
-    .refine(
-      (v) => v === undefined || v.every((n) => dnsLabel.test(n)),
-      'has a name that is not a valid namespace name (lowercase letters, digits, "-")',
-    ),
+  nodes: commaList(dnsSubdomain, 'node name', 'is not a valid node name'),
+  envNamespaces: commaList(
+    dnsLabel,
+    'namespace',
+    'is not a valid namespace name (lowercase letters, digits, "-")',
+  ),
   output: z.enum(['yaml', 'json'], { error: 'must be yaml or json' }).optional(),
   gatewayImage: z
     .string()

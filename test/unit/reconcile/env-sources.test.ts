@@ -1,28 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerView } from '../../../lib/kube/cluster.ts';
-import { ReconcilerAgentBackend } from '../../../lib/reconcile/agent-backend.ts';
-import { agentLaunch } from '../../../lib/reconcile/agent-launch.ts';
-import { parseVpnRange } from '../../../lib/tunnel/addresses.ts';
 import { LaunchConfigError } from '../../../lib/tunnel/endpoint/types.ts';
-import { anOffer, gpuPod, type Harness, harness, MINUTE } from './harness.ts';
+import { agentBackend, agentHarness, anOffer, gpuPod, harness, MINUTE } from './harness.ts';
 
 // Issue #14 §1: env from Secrets, ConfigMaps and pod fields. Checked before renting (kubelet's
 // CreateContainerConfigError holds the pod, nothing is rented), resolved when the agent
 // bootstraps, handed over in its answer only.
 
 const SECRET_VALUE = 'hf_do_not_leak_0123456789';
-
-function agentHarness(): Harness {
-  const h = harness();
-  h.deps.launch = agentLaunch({
-    store: h.store,
-    range: parseVpnRange('10.77.0.0/24'),
-    endpointUrl: 'https://agent.example.test',
-    now: () => h.now,
-    agent: { sha256: { amd64: 'a'.repeat(64), arm64: 'b'.repeat(64) }, run: 'exec' },
-  });
-  return h;
-}
 
 const container: Partial<ContainerView> = {
   name: 'main',
@@ -40,14 +25,7 @@ const container: Partial<ContainerView> = {
   },
 };
 
-function backendOf(h: Harness): ReconcilerAgentBackend {
-  return new ReconcilerAgentBackend({
-    store: h.store,
-    cluster: h.cluster,
-    transport: { vastai: 'udp', runpod: 'wstunnel' },
-    clock: () => h.now,
-  });
-}
+const backendOf = agentBackend;
 
 describe('env from Secrets and ConfigMaps', () => {
   it('holds the pod with CreateContainerConfigError and rents nothing while a source is missing', async () => {

@@ -1,10 +1,13 @@
 import { MemoryCluster, type PodInput } from '../../../lib/kube/memory-cluster.ts';
 import type { Offer, ProviderName } from '../../../lib/offers/offer.ts';
+import { ReconcilerAgentBackend } from '../../../lib/reconcile/agent-backend.ts';
+import { agentLaunch } from '../../../lib/reconcile/agent-launch.ts';
 import { DEFAULT_RECONCILE_CONFIG, type ReconcileConfig } from '../../../lib/reconcile/config.ts';
 import { plainLaunch } from '../../../lib/reconcile/launch.ts';
 import { type PassDeps, type PassSummary, runPass } from '../../../lib/reconcile/pass.ts';
 import { defaultRules } from '../../../lib/reconcile/rules-default.ts';
 import { MemoryStore } from '../../../lib/state/memory-store.ts';
+import { parseVpnRange } from '../../../lib/tunnel/addresses.ts';
 import { FakeProvider } from '../../support/fakes/fake-provider.ts';
 
 /** A deterministic pod UID (the tag format wants a UUID). */
@@ -111,4 +114,27 @@ export function harness(config: Partial<ReconcileConfig> = {}): Harness {
     clock: () => h.now,
   };
   return h;
+}
+
+/** A harness whose launches run the anex agent (env from Secrets, graceful stops, restarts in place). */
+export function agentHarness(config: Partial<ReconcileConfig> = {}): Harness {
+  const h = harness(config);
+  h.deps.launch = agentLaunch({
+    store: h.store,
+    range: parseVpnRange('10.77.0.0/24'),
+    endpointUrl: 'https://agent.example.test',
+    now: () => h.now,
+    agent: { sha256: { amd64: 'a'.repeat(64), arm64: 'b'.repeat(64) }, run: 'exec' },
+  });
+  return h;
+}
+
+/** The agent endpoint's backend over the harness's store and cluster, on its clock. */
+export function agentBackend(h: Harness): ReconcilerAgentBackend {
+  return new ReconcilerAgentBackend({
+    store: h.store,
+    cluster: h.cluster,
+    transport: { vastai: 'udp', runpod: 'wstunnel' },
+    clock: () => h.now,
+  });
 }

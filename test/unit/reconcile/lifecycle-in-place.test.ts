@@ -1,35 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { applyReport, ReconcilerAgentBackend } from '../../../lib/reconcile/agent-backend.ts';
-import { agentLaunch } from '../../../lib/reconcile/agent-launch.ts';
+import { applyReport } from '../../../lib/reconcile/agent-backend.ts';
 import type { PodWrite } from '../../../lib/state/store.ts';
-import { parseVpnRange } from '../../../lib/tunnel/addresses.ts';
 import type { StatusReport } from '../../../lib/tunnel/endpoint/types.ts';
-import { anOffer, gpuPod, type Harness, harness, MINUTE, T0 } from './harness.ts';
+import { agentBackend, agentHarness, anOffer, gpuPod, type Harness, harness, MINUTE, T0 } from './harness.ts';
 
 // Issue #13: the agent restarts the container in place (kubelet's CrashLoopBackOff) and stops
 // it gracefully on deletion; the control plane keeps the record and the pod status the way a
 // kubelet would (pkg/kubelet/kubelet_pods.go getPhase / generateAPIPodStatus).
 
-function agentHarness(): Harness {
-  const h = harness();
-  h.deps.launch = agentLaunch({
-    store: h.store,
-    range: parseVpnRange('10.77.0.0/24'),
-    endpointUrl: 'https://agent.example.test',
-    now: () => h.now,
-    agent: { sha256: { amd64: 'a'.repeat(64), arm64: 'b'.repeat(64) }, run: 'exec' },
-  });
-  return h;
-}
-
-function backendOf(h: Harness): ReconcilerAgentBackend {
-  return new ReconcilerAgentBackend({
-    store: h.store,
-    cluster: h.cluster,
-    transport: { vastai: 'udp', runpod: 'wstunnel' },
-    clock: () => h.now,
-  });
-}
+const backendOf = agentBackend;
 
 /** A pod whose agent bootstrapped on a machine that is up, and reported its first start. */
 async function runningPod(h: Harness, extra: Parameters<typeof gpuPod>[1] = {}) {
