@@ -159,16 +159,7 @@ export function podFieldsOf(pod: V1Pod): PodFields | undefined {
 
 /** The pod fields a fieldRef reads, from the reconciler's view; `podIP` when known (the VPN address). */
 export function podFields(
-  view: {
-    name: string;
-    namespace: string;
-    uid: string;
-    labels: Readonly<Record<string, string>>;
-    annotations: Readonly<Record<string, string>>;
-    nodeName?: string;
-    serviceAccountName?: string;
-    status?: { podIP?: string; hostIP?: string } | undefined;
-  },
+  view: Omit<PodFields, 'podIP' | 'hostIP'> & { status?: { podIP?: string; hostIP?: string } | undefined },
   podIP?: string,
 ): PodFields {
   const ip = podIP ?? view.status?.podIP;
