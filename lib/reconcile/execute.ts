@@ -147,8 +147,14 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
   const call = callOptions(shared.options);
   const at = () => ({ now: shared.deps.clock() });
   let record = current;
-  if (plan.before !== undefined)
+  let said: PodEvent[] = [...plan.events];
+  if (plan.before !== undefined) {
     record = await store.putPod(plan.before, { expectedVersion: record?.version, ...at() });
+    // The decision is durable now: say why before the steps that may fail (a destroy refused
+    // by a rate limit) — the next pass resumes from `before` and would never say it again.
+    await sayEarly(shared, plan, said);
+    said = [];
+  }
   if (plan.ban !== undefined) await store.putBan(plan.ban);
   if (plan.destroy.length > 0 && provider === undefined)
     throw new Error(`no provider ${plan.provider} configured`);
@@ -163,12 +169,11 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
   await afterRecord(shared, plan);
   if (plan.finalize === true && plan.pod !== undefined) {
     // The terminal status first (a Job's podFailurePolicy reads it), then the pod goes.
-    await report(shared, plan, plan.situation, plan.events, current);
+    await report(shared, plan, plan.situation, said, current);
     await shared.deps.cluster.finalizePod(plan.pod);
     return;
   }
   let situation = plan.situation;
-  let said: PodEvent[] = [...plan.events];
   if (plan.provision !== undefined && provider !== undefined) {
     if (shared.blocked.has(plan.provider)) {
       shared.result.skipped['provider-blocked'] += 1;
@@ -226,6 +231,20 @@ function provisionDeps(shared: Shared, provider: Provider): ProvisionDeps {
       return deps.store.acquireLease(`offer/${key}`, podUid, { now: deps.clock(), ttlMs: OFFER_CLAIM_MS });
     },
   };
+}
+
+/**
+ * The plan's events once its first record write has landed. A failure to record one is an error
+ * of the pass, not of the plan: the destroy that follows must still run.
+ */
+async function sayEarly(shared: Shared, plan: PodPlan, said: readonly PodEvent[]): Promise<void> {
+  try {
+    await report(shared, plan, undefined, said, undefined);
+  } catch (error) {
+    shared.result.errors.push(
+      passError(`record events for pod ${plan.pod?.namespace ?? ''}/${plan.pod?.name ?? plan.podUid}`, error),
+    );
+  }
 }
 
 /** Events first, then the status — written only when it differs from what the pod shows. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runPass } from '../../../lib/reconcile/pass.ts';
-import { anOffer, gpuPod, harness, MINUTE } from './harness.ts';
+import { anOffer, aRunPodOffer, gpuPod, harness, MINUTE } from './harness.ts';
 
 describe('execute', () => {
   it('starts no work once the deadline has passed, and says so', async () => {
@@ -79,5 +79,31 @@ describe('execute', () => {
     h.tick(MINUTE);
     await h.pass();
     expect(h.vast.destroyed).toEqual(['orphan']);
+  });
+
+  it('says why an instance is released even when its destroy fails that pass (the next pass only finishes it)', async () => {
+    const h = harness();
+    h.runpod.offers = [
+      aRunPodOffer({ offerId: 'RTX 4090|SECURE|EU-RO-1|1', pricePerHour: 0.69 }),
+      aRunPodOffer({ offerId: 'RTX 4090|SECURE|EU-SE-1|1', pricePerHour: 0.74 }),
+    ];
+    const pod = h.cluster.addPod(gpuPod(1, { provider: 'runpod' }));
+    await h.pass();
+    h.runpod.setState('i-1', { phase: 'failed', fault: 'host', reason: 'CUDA error 804' });
+    h.runpod.failNext('destroy');
+    h.tick(MINUTE);
+    const failed = await h.pass();
+    expect(failed.errors.map((e) => e.kind)).toEqual(['unavailable']);
+    const reasons = () => h.cluster.events(pod).map((e) => e.reason);
+    expect(reasons()).toContain('MachineBanned');
+    const said = reasons().length;
+
+    h.tick(MINUTE);
+    await h.pass();
+    expect(h.runpod.destroyed).toEqual(['i-1']);
+    expect(h.runpod.creates).toHaveLength(2);
+    // Said once: the resumed release does not repeat the failure.
+    expect(reasons().filter((r) => r === 'MachineBanned')).toHaveLength(1);
+    expect(reasons().length).toBeGreaterThan(said);
   });
 });
