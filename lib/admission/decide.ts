@@ -1,6 +1,8 @@
+import type { V1PodSpec } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { parseRequirements } from '../annotations/parse.ts';
 import { requirementsInputFromPod } from '../annotations/pod-input.ts';
+import { unsupportedPodSpec } from '../kube/pod-spec-support.ts';
 import type { PodEventMessage } from './pod-event.ts';
 import type { AdmissionRequest, AdmissionVerdict } from './review.ts';
 
@@ -46,15 +48,18 @@ const bindingShape = z.object({
 const ALLOW: AdmissionDecision = { verdict: { allowed: true } };
 
 /**
- * What the admission webhook does with one request. Pure: no clock, no I/O. It never denies
- * anything but a pod whose anex annotations are wrong — and on UPDATE only when those
- * annotations changed, so a pod created before the webhook existed can still be updated
- * (e.g. by the garbage collector removing a finalizer).
+ * What the admission webhook does with one request. Pure: no clock, no I/O. It denies only
+ * anex pods: one whose spec a rented machine cannot honour (on CREATE; lib/kube/pod-spec-support.ts),
+ * whose anex annotations are wrong (on UPDATE only when those annotations changed, so a pod
+ * created before the webhook existed can still be updated, e.g. by the garbage collector
+ * removing a finalizer), or an ephemeral container added to one (`kubectl debug`).
  */
 export function decideAdmission(request: AdmissionRequest, settings: AdmissionSettings): AdmissionDecision {
   if (request.resource.group !== '' || request.resource.resource !== 'pods') return ALLOW;
   if (request.subResource === 'binding')
     return request.operation === 'CREATE' ? onBinding(request, settings) : ALLOW;
+  if (request.subResource === 'ephemeralcontainers')
+    return request.operation === 'UPDATE' ? onEphemeral(request, settings) : ALLOW;
   if (request.subResource !== undefined && request.subResource !== '') return ALLOW;
   if (request.operation === 'DELETE') return onDelete(request, settings);
   if (request.operation === 'CREATE' || request.operation === 'UPDATE') return onWrite(request, settings);
@@ -105,13 +110,20 @@ function onWrite(request: AdmissionRequest, settings: AdmissionSettings): Admiss
   if (!pod.success) return ALLOW;
   const selector = pod.data.spec?.nodeSelector?.[settings.nodeSelectorKey];
   if (selector === undefined || !settings.nodeSelectorValues.includes(selector)) return ALLOW;
+  const ref = `${request.namespace ?? pod.data.metadata?.namespace ?? 'default'}/${podName(request, pod.data)}`;
+  // The spec is checked when the pod is made (it is immutable after, but for what no anex
+  // field depends on); the annotations when they change.
+  if (request.operation === 'CREATE') {
+    const unsupported = unsupportedPodSpec((request.object as { spec?: V1PodSpec }).spec);
+    if (unsupported.length > 0)
+      return refuse(`pod ${ref}: a rented machine cannot honour this pod`, unsupported);
+  }
   if (request.operation === 'UPDATE' && sameAnexAnnotations(request.object, request.oldObject)) return ALLOW;
   const input = requirementsInputFromPod(request.object);
   const result = input.ok
     ? parseRequirements(input.input)
     : { ok: false as const, errors: input.errors, warnings: [] };
   if (result.ok) return { verdict: { allowed: true, warnings: result.requirements.warnings } };
-  const ref = `${request.namespace ?? pod.data.metadata?.namespace ?? 'default'}/${podName(request, pod.data)}`;
   return {
     verdict: {
       allowed: false,
@@ -119,6 +131,27 @@ function onWrite(request: AdmissionRequest, settings: AdmissionSettings): Admiss
       warnings: result.warnings,
     },
   };
+}
+
+function refuse(what: string, issues: readonly string[]): AdmissionDecision {
+  return {
+    verdict: {
+      allowed: false,
+      message: `${what} (${issues.length}):\n${issues.map((e) => `- ${e}`).join('\n')}`,
+    },
+  };
+}
+
+/** `kubectl debug` adds an ephemeral container: an anex pod's machine cannot run one. */
+function onEphemeral(request: AdmissionRequest, settings: AdmissionSettings): AdmissionDecision {
+  const pod = podShape.safeParse(request.object);
+  if (!pod.success) return ALLOW;
+  const selector = pod.data.spec?.nodeSelector?.[settings.nodeSelectorKey];
+  if (selector === undefined || !settings.nodeSelectorValues.includes(selector)) return ALLOW;
+  const ref = `${request.namespace ?? pod.data.metadata?.namespace ?? 'default'}/${podName(request, pod.data)}`;
+  return refuse(`pod ${ref}: ephemeral containers cannot be added`, [
+    'spec.ephemeralContainers: kubectl debug cannot add a container to a rented machine; use kubectl exec',
+  ]);
 }
 
 function podName(request: AdmissionRequest, pod: z.infer<typeof podShape>): string {

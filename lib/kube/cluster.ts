@@ -2,6 +2,7 @@ import type { ProviderName } from '../offers/offer.ts';
 import type { ContainerResources, EnvFromSpec, EnvVarSpec } from './env.ts';
 import type { Toleration } from './outage-tolerations.ts';
 import type { ContainerProbes, HandlerSpec } from './probes.ts';
+import type { MountView, VolumeView } from './volumes.ts';
 
 /**
  * The Kubernetes side, as the reconciler sees it (in the spirit of virtual-kubelet's
@@ -46,6 +47,16 @@ export interface Cluster {
     kind: 'Secret' | 'ConfigMap',
     name: string,
   ): Promise<Record<string, string> | undefined>;
+  /**
+   * Every key of a Secret (`data`) or ConfigMap (`data` and `binaryData`) as bytes, for a
+   * volume the agent writes as files; undefined when it does not exist. Same rules as
+   * {@link readEnvSource}: the values go to the agent only, and 403 names the namespace.
+   */
+  readSourceFiles(
+    namespace: string,
+    kind: 'Secret' | 'ConfigMap',
+    name: string,
+  ): Promise<Record<string, Uint8Array> | undefined>;
 }
 
 export interface VirtualNodeSpec {
@@ -93,6 +104,13 @@ export interface ContainerView {
   preStop?: HandlerSpec;
   /** probe or lifecycle fields that cannot be run, worded for the user */
   lifecycleIssues?: readonly string[];
+  /** volumeMounts the agent makes (the service-account token's left out) */
+  mounts?: readonly MountView[];
+}
+
+/** An init container; `sidecar`: restartPolicy Always (runs alongside the app container). */
+export interface InitContainerView extends ContainerView {
+  sidecar?: boolean;
 }
 
 export interface PodView extends PodRef {
@@ -120,6 +138,14 @@ export interface PodView extends PodRef {
   serviceAccountName?: string;
   /** the kind of the controlling ownerReference (`DaemonSet`, `ReplicaSet`, `Job`, …), when any */
   controllerKind?: string;
+  /** spec.initContainers, in order (run by the agent before the app container) */
+  initContainers?: readonly InitContainerView[];
+  /** the volumes the agent can make (files and emptyDir) */
+  volumes?: readonly VolumeView[];
+  /** volumes never given to the machine (the service-account token's) */
+  skippedVolumes?: readonly string[];
+  /** what a rented machine cannot honour (lib/kube/pod-spec-support.ts), worded for the user */
+  specIssues?: readonly string[];
 }
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
@@ -175,6 +201,8 @@ export interface PodStatusUpdate {
 
 export type EventReason =
   | 'InvalidAnnotations'
+  | 'UnsupportedPodSpec'
+  | 'FailedMount'
   | 'NoMatchingOffers'
   | 'OfferSelected'
   | 'Provisioning'

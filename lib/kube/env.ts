@@ -264,7 +264,7 @@ async function variableValue(
   return value;
 }
 
-function fieldValue(path: string, fields: PodFields): string {
+export function fieldValue(path: string, fields: PodFields): string {
   const keyed = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(path);
   if (keyed !== null) {
     const map = keyed[1] === 'labels' ? fields.labels : fields.annotations;
@@ -295,7 +295,7 @@ function fieldValue(path: string, fields: PodFields): string {
  * and storage to 1 (bytes). An unset limit reads as the request (the node's allocatable in
  * kubelet; anex has none to give, so the request, else 0).
  */
-function resourceValue(
+export function resourceValue(
   ref: { resource: string; divisor?: string },
   resources: ContainerResources,
 ): string | undefined {

@@ -125,7 +125,7 @@ export class KubeCluster implements Cluster {
     kind: 'Secret' | 'ConfigMap',
     name: string,
   ): Promise<Record<string, string> | undefined> {
-    try {
+    return this.#readSource(namespace, kind, name, async () => {
       if (kind === 'ConfigMap') {
         const map = await this.#core.readNamespacedConfigMap({ namespace, name }, this.#plain);
         return { ...(map.data ?? {}) };
@@ -135,6 +135,37 @@ export class KubeCluster implements Cluster {
       for (const [key, value] of Object.entries(secret.data ?? {}))
         data[key] = Buffer.from(value, 'base64').toString('utf8');
       return data;
+    });
+  }
+
+  async readSourceFiles(
+    namespace: string,
+    kind: 'Secret' | 'ConfigMap',
+    name: string,
+  ): Promise<Record<string, Uint8Array> | undefined> {
+    return this.#readSource(namespace, kind, name, async () => {
+      const data: Record<string, Uint8Array> = {};
+      if (kind === 'ConfigMap') {
+        const map = await this.#core.readNamespacedConfigMap({ namespace, name }, this.#plain);
+        for (const [key, value] of Object.entries(map.data ?? {})) data[key] = Buffer.from(value, 'utf8');
+        for (const [key, value] of Object.entries(map.binaryData ?? {}))
+          data[key] = Buffer.from(value, 'base64');
+        return data;
+      }
+      const secret = await this.#core.readNamespacedSecret({ namespace, name }, this.#plain);
+      for (const [key, value] of Object.entries(secret.data ?? {})) data[key] = Buffer.from(value, 'base64');
+      return data;
+    });
+  }
+
+  async #readSource<T>(
+    namespace: string,
+    kind: 'Secret' | 'ConfigMap',
+    name: string,
+    read: () => Promise<T>,
+  ): Promise<T | undefined> {
+    try {
+      return await read();
     } catch (error) {
       if (statusCode(error) === 404) return undefined;
       if (statusCode(error) === 403) {
@@ -144,7 +175,7 @@ export class KubeCluster implements Cluster {
         );
       }
       // The error names the object, never its data (the API server's message has no values).
-      throw translateKubeError(error, `read ${kind} ${namespace}/${name} (a pod's env reads it)`);
+      throw translateKubeError(error, `read ${kind} ${namespace}/${name} (a pod's env or volume reads it)`);
     }
   }
 

@@ -97,6 +97,17 @@ export class MemoryCluster implements Cluster {
     return data === undefined ? undefined : { ...data };
   }
 
+  async readSourceFiles(
+    namespace: string,
+    kind: 'Secret' | 'ConfigMap',
+    name: string,
+  ): Promise<Record<string, Uint8Array> | undefined> {
+    this.#enter('readSourceFiles');
+    const data = this.#sources.get(`${kind}/${namespace}/${name}`);
+    if (data === undefined) return undefined;
+    return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, new TextEncoder().encode(v)]));
+  }
+
   /** Puts a Secret or ConfigMap in place (its string data); undefined data removes it. */
   setEnvSource(
     kind: 'Secret' | 'ConfigMap',
@@ -144,6 +155,9 @@ export class MemoryCluster implements Cluster {
       input.tolerations ?? OUTAGE_TAINT_KEYS.map((key) => ({ key, operator: 'Exists', effect: 'NoExecute' }));
     if (input.controllerKind !== undefined) pod.controllerKind = input.controllerKind;
     if (input.serviceAccountName !== undefined) pod.serviceAccountName = input.serviceAccountName;
+    if (input.initContainers !== undefined) pod.initContainers = input.initContainers;
+    if (input.volumes !== undefined) pod.volumes = input.volumes;
+    if (input.specIssues !== undefined) pod.specIssues = input.specIssues;
     this.#pods.set(key(namespace, name), pod);
     return structuredClone(pod);
   }
@@ -251,6 +265,10 @@ export interface PodInput {
   controllerKind?: string;
   serviceAccountName?: string;
   status?: PodStatusUpdate;
+  initContainers?: PodView['initContainers'];
+  volumes?: PodView['volumes'];
+  /** what lib/kube/pod-spec-support.ts would say of the spec */
+  specIssues?: PodView['specIssues'];
 }
 
 export interface StoredNode {
@@ -287,6 +305,7 @@ function aContainer(input: Partial<ContainerView>, index: number): ContainerView
     ...(input.probes === undefined ? {} : { probes: input.probes }),
     ...(input.preStop === undefined ? {} : { preStop: input.preStop }),
     ...(input.lifecycleIssues === undefined ? {} : { lifecycleIssues: input.lifecycleIssues }),
+    ...(input.mounts === undefined ? {} : { mounts: input.mounts }),
   };
 }
 
@@ -305,5 +324,6 @@ function emptyCounts(): Record<keyof Cluster, number> {
     recordEvent: 0,
     finalizePod: 0,
     readEnvSource: 0,
+    readSourceFiles: 0,
   };
 }

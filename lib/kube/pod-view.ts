@@ -9,6 +9,7 @@ import type {
   ContainerState,
   ContainerStatusView,
   ContainerView,
+  InitContainerView,
   PodCondition,
   PodPhase,
   PodStatusUpdate,
@@ -16,7 +17,9 @@ import type {
 } from './cluster.ts';
 import { type ContainerResources, envSpecOf, expand } from './env.ts';
 import { readTime } from './kube-time.ts';
+import { unsupportedPodSpec } from './pod-spec-support.ts';
 import { containerLifecycle } from './probes.ts';
+import { mountsOf, volumesOf } from './volumes.ts';
 
 /**
  * V1Pod (as client-node deserializes it: times are Dates) → PodView. Times come out in
@@ -26,6 +29,7 @@ import { containerLifecycle } from './probes.ts';
 export function toPodView(pod: V1Pod): PodView | undefined {
   const { name, namespace, uid } = pod.metadata ?? {};
   if (name === undefined || namespace === undefined || uid === undefined) return undefined;
+  const { volumes, skipped } = volumesOf(pod.spec);
   const view: PodView = {
     namespace,
     name,
@@ -33,7 +37,7 @@ export function toPodView(pod: V1Pod): PodView | undefined {
     annotations: pod.metadata?.annotations ?? {},
     labels: pod.metadata?.labels ?? {},
     nodeSelector: pod.spec?.nodeSelector ?? {},
-    containers: (pod.spec?.containers ?? []).map(toContainerView),
+    containers: (pod.spec?.containers ?? []).map((c) => toContainerView(c, skipped)),
     restartPolicy: restartPolicy(pod.spec?.restartPolicy),
     status: toStatus(pod),
   };
@@ -51,10 +55,21 @@ export function toPodView(pod: V1Pod): PodView | undefined {
   );
   assign(view, 'serviceAccountName', pod.spec?.serviceAccountName);
   assign(view, 'controllerKind', pod.metadata?.ownerReferences?.find((o) => o.controller === true)?.kind);
+  const inits = (pod.spec?.initContainers ?? []).map(
+    (c): InitContainerView => ({
+      ...toContainerView(c, skipped),
+      ...(c.restartPolicy === 'Always' ? { sidecar: true } : {}),
+    }),
+  );
+  if (inits.length > 0) view.initContainers = inits;
+  if (volumes.length > 0) view.volumes = volumes;
+  if (skipped.length > 0) view.skippedVolumes = skipped;
+  const issues = unsupportedPodSpec(pod.spec);
+  if (issues.length > 0) view.specIssues = issues;
   return view;
 }
 
-function toContainerView(container: V1Container): ContainerView {
+function toContainerView(container: V1Container, skipped: readonly string[]): ContainerView {
   const spec = envSpecOf(container);
   const env: Record<string, string> = {};
   for (const variable of spec.env) if ('value' in variable) env[variable.name] = expand(variable.value, env);
@@ -72,6 +87,8 @@ function toContainerView(container: V1Container): ContainerView {
   if (Object.keys(lifecycle.probes).length > 0) view.probes = lifecycle.probes;
   assign(view, 'preStop', lifecycle.preStop);
   if (lifecycle.issues.length > 0) view.lifecycleIssues = lifecycle.issues;
+  const mounts = mountsOf(container, skipped);
+  if (mounts.length > 0) view.mounts = mounts;
   return view;
 }
 

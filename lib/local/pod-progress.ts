@@ -100,6 +100,7 @@ async function eventsOf(options: PodProgressOptions, pod: V1Pod): Promise<CoreV1
 const STORY = [
   'Scheduled',
   'InvalidAnnotations',
+  'UnsupportedPodSpec',
   'NoMatchingOffers',
   'OfferSelected',
   'Provisioning',

@@ -87,7 +87,8 @@ export function webhookManifests(options: ManifestOptions & { webhookUrl: string
           name: WEBHOOK_NAMES.validate,
           ...common,
           sideEffects: 'None',
-          rules: [podRule(['CREATE', 'UPDATE'], 'pods')],
+          // pods/ephemeralcontainers: `kubectl debug` on an anex pod is refused with a reason.
+          rules: [podRule(['CREATE', 'UPDATE'], 'pods'), podRule(['UPDATE'], 'pods/ephemeralcontainers')],
           matchConditions: [selectsAnAnexNode],
         },
         {

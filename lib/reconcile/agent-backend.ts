@@ -2,6 +2,7 @@ import type { PodEventSink } from '../admission/pod-event.ts';
 import { isAnexError } from '../errors.ts';
 import type { Cluster, ContainerView, PodEvent, PodView } from '../kube/cluster.ts';
 import { podFields, resolveEnv } from '../kube/env.ts';
+import { type AgentVolume, resolveVolumes } from '../kube/volumes.ts';
 import type { ProviderName } from '../offers/offer.ts';
 import type { PodRecord, PodWrite, Store, TerminatedRun } from '../state/store.ts';
 import {
@@ -70,6 +71,7 @@ export class ReconcilerAgentBackend implements AgentBackend {
       args: resolved === undefined ? (container.args ?? []) : [],
       ...(workingDir === undefined ? {} : { workingDir }),
       env: await this.#env(live, container),
+      ...(await this.#volumes(live, container)),
       restartPolicy: live.pod.restartPolicy,
       ...(container.probes === undefined ? {} : { probes: container.probes }),
       ...(container.preStop === undefined ? {} : { preStop: container.preStop }),
@@ -96,6 +98,25 @@ export class ReconcilerAgentBackend implements AgentBackend {
     );
     if (!outcome.ok) throw new LaunchConfigError(outcome.message);
     return outcome.env;
+  }
+
+  /**
+   * The container's mounts with their files, read now (lib/kube/volumes.ts) for the bootstrap
+   * answer only; a missing Secret, ConfigMap or key fails the bootstrap as kubelet's mount does.
+   */
+  async #volumes(
+    live: { record: PodRecord; pod: PodView },
+    container: ContainerView,
+  ): Promise<{ volumes?: AgentVolume[] }> {
+    if (container.mounts === undefined || container.mounts.length === 0) return {};
+    const { pod, record } = live;
+    const outcome = await resolveVolumes(pod.volumes ?? [], container.mounts, {
+      fields: podFields(pod, record.vpnAddress),
+      resources: Object.fromEntries(pod.containers.map((c) => [c.name, c.resources ?? {}])),
+      read: (kind, name) => this.#options.cluster.readSourceFiles(pod.namespace, kind, name),
+    });
+    if (!outcome.ok) throw new LaunchConfigError(outcome.message);
+    return { volumes: outcome.volumes };
   }
 
   async saveStatusCredential(podUid: string, hash: string): Promise<void> {

@@ -2,7 +2,7 @@ import type { PodEvent } from '../kube/cluster.ts';
 import type { Offer } from '../offers/offer.ts';
 import type { Instance } from '../providers/provider.ts';
 import type { InstanceRecord } from '../state/store.ts';
-import { GPU_COOLDOWN_PREFIX, OFFER_COOLDOWN_PREFIX } from './rules.ts';
+import { GPU_COOLDOWN_PREFIX, type InvalidReason, OFFER_COOLDOWN_PREFIX } from './rules.ts';
 import { iso } from './status.ts';
 
 /**
@@ -11,8 +11,13 @@ import { iso } from './status.ts';
  * move every pass) so the API server's deduplication folds repeats into one event.
  */
 export const events = {
-  invalidAnnotations(issues: readonly string[]): PodEvent {
-    return warn('InvalidAnnotations', `Fix these and the pod is retried automatically: ${issues.join('; ')}`);
+  /** the pod's annotations are wrong, or its spec asks what a rented machine cannot honour */
+  invalid(reason: InvalidReason, issues: readonly string[]): PodEvent {
+    const fix =
+      reason === 'UnsupportedPodSpec'
+        ? 'A rented machine cannot honour this pod; nothing was rented. Change the spec and recreate the pod'
+        : 'Fix these and the pod is retried automatically';
+    return warn(reason, `${fix}: ${issues.join('; ')}`);
   },
   noMatchingOffers(summary: string): PodEvent {
     return warn('NoMatchingOffers', `No offer matches; relax a filter or wait for the market: ${summary}`);
@@ -99,6 +104,10 @@ export const events = {
   /** kubelet's words when a container's config (env from a Secret or ConfigMap) cannot be made */
   configError(message: string): PodEvent {
     return warn('Failed', `Error: ${message}`);
+  },
+  /** kubelet's FailedMount: a volume's Secret or ConfigMap is missing; nothing is rented until it exists */
+  mountFailed(message: string): PodEvent {
+    return warn('FailedMount', `${message}; nothing is rented until it exists`);
   },
   gaveUp(message: string): PodEvent {
     return warn('ProvisionFailed', message);

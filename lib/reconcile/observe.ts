@@ -1,5 +1,6 @@
 import type { Cluster, PodView } from '../kube/cluster.ts';
 import { podFields, resolveEnv } from '../kube/env.ts';
+import { resolveVolumes } from '../kube/volumes.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 import type { Instance, Provider } from '../providers/provider.ts';
 import type { Ban, PodRecord, Store } from '../state/store.ts';
@@ -81,7 +82,8 @@ export async function observe(
 }
 
 /**
- * The pre-rent check of env from Secrets and ConfigMaps (kubelet's CreateContainerConfigError),
+ * The pre-rent check of env and volumes from Secrets and ConfigMaps (kubelet's
+ * CreateContainerConfigError and FailedMount),
  * for pods about to be rented: a missing source or key holds the pod instead of renting a
  * machine its agent could not configure. The values read are dropped here: only the error's
  * words (names, never values) are kept. A read that fails (RBAC, API down) is said the same way.
@@ -93,10 +95,12 @@ async function checkEnv(deps: ObserveDeps, pods: ObservedPod[]): Promise<void> {
     (op) =>
       (op.record === undefined || op.record.stage === 'pending') &&
       op.view.deletionTimestamp === undefined &&
-      op.view.containers.some((c) => c.envSpec !== undefined),
+      op.view.containers.some((c) => c.envSpec !== undefined || (c.mounts ?? []).length > 0),
   );
   await Promise.all(
     fresh.map(async (op) => {
+      const mount = await mountError(deps, op);
+      if (mount !== undefined) op.mountError = mount;
       for (const container of op.view.containers) {
         if (container.envSpec === undefined) continue;
         const outcome = await resolveEnv(
@@ -115,6 +119,24 @@ async function checkEnv(deps: ObserveDeps, pods: ObservedPod[]): Promise<void> {
       }
     }),
   );
+}
+
+/** The first volume that cannot be made now, in kubelet's words; the files read are dropped. */
+async function mountError(deps: ObserveDeps, op: ObservedPod): Promise<string | undefined> {
+  const { view } = op;
+  for (const container of view.containers) {
+    if (container.mounts === undefined || container.mounts.length === 0) continue;
+    const outcome = await resolveVolumes(view.volumes ?? [], container.mounts, {
+      fields: podFields(view),
+      resources: Object.fromEntries(view.containers.map((c) => [c.name, c.resources ?? {}])),
+      read: (kind, name) => deps.cluster.readSourceFiles(view.namespace, kind, name),
+    }).catch((error: unknown) => ({
+      ok: false as const,
+      message: error instanceof Error ? error.message : String(error),
+    }));
+    if (!outcome.ok) return outcome.message;
+  }
+  return undefined;
 }
 
 function observedPod(

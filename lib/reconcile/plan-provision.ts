@@ -76,8 +76,9 @@ export function provisionOrReport(
 ): PodPlan {
   const base = { ...basePlan(op, 'report' as const), ...(after === undefined ? {} : { after }) };
   if (!op.requirements.ok) {
-    return reported(op, base, { kind: 'invalid', issues: op.requirements.errors }, () =>
-      events.invalidAnnotations(op.requirements.ok ? [] : op.requirements.errors),
+    const { errors, reason = 'InvalidAnnotations' } = op.requirements;
+    return reported(op, base, { kind: 'invalid', issues: errors, reason }, () =>
+      events.invalid(reason, errors),
     );
   }
   const requirements = op.requirements.requirements;

@@ -59,6 +59,7 @@ function planPodOnce(op: ObservedPod, env: PlanEnv): PodPlan {
   if (advised !== undefined) return advised;
   const pending = (record?.stage ?? 'pending') === 'pending';
   if (pending && op.envError !== undefined && op.requirements.ok) return configHeld(op, op.envError);
+  if (pending && op.mountError !== undefined && op.requirements.ok) return mountHeld(op, op.mountError);
   const deadline = deadlineExceeded(op, env);
   if (deadline !== undefined) return deadline;
   switch (record?.stage ?? 'pending') {
@@ -111,6 +112,17 @@ function configHeld(op: ObservedPod, message: string): PodPlan {
     ...basePlan(op, 'report'),
     situation: { kind: 'held', reason: 'CreateContainerConfigError', message },
     events: already ? [] : [events.configError(message)],
+  };
+}
+
+/** Like kubelet while a volume cannot be set up: ContainerCreating, with FailedMount events. */
+function mountHeld(op: ObservedPod, message: string): PodPlan {
+  const shown = op.view.status?.containerStatuses?.[0]?.state;
+  const already = shown !== undefined && 'waiting' in shown && shown.waiting.message === message;
+  return {
+    ...basePlan(op, 'report'),
+    situation: { kind: 'held', reason: 'ContainerCreating', message },
+    events: already ? [] : [events.mountFailed(message)],
   };
 }
 

@@ -22,7 +22,10 @@ export interface OfferRules {
 
 export type RequirementsResult =
   | { ok: true; requirements: Requirements }
-  | { ok: false; errors: readonly string[] };
+  | { ok: false; errors: readonly string[]; reason?: InvalidReason };
+
+/** Why a pod's requirements cannot be met: its annotations, or a spec a rented machine cannot honour. */
+export type InvalidReason = 'InvalidAnnotations' | 'UnsupportedPodSpec';
 
 export interface RankInput {
   requirements: Requirements;

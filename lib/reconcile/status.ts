@@ -224,7 +224,9 @@ function lastState(situation: Situation, run: RunView): ContainerState | undefin
 function otherState(situation: Exclude<Situation, { kind: 'running' | 'failed' }>): ContainerState {
   switch (situation.kind) {
     case 'invalid':
-      return { waiting: { reason: 'InvalidAnnotations', message: situation.issues.join('; ') } };
+      return {
+        waiting: { reason: situation.reason ?? 'InvalidAnnotations', message: situation.issues.join('; ') },
+      };
     case 'no-match':
       return { waiting: { reason: 'NoMatchingOffers', message: situation.summary } };
     case 'provisioning':
@@ -291,7 +293,12 @@ function provisionedCondition(situation: Situation): PodCondition {
   const type = PROVISIONED;
   switch (situation.kind) {
     case 'invalid':
-      return { type, status: 'False', reason: 'InvalidAnnotations', message: situation.issues.join('; ') };
+      return {
+        type,
+        status: 'False',
+        reason: situation.reason ?? 'InvalidAnnotations',
+        message: situation.issues.join('; '),
+      };
     case 'no-match':
       return { type, status: 'False', reason: 'NoMatchingOffers', message: situation.summary };
     case 'provisioning':

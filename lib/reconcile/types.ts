@@ -3,7 +3,7 @@ import type { PodEvent, PodRef, PodView } from '../kube/cluster.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 import type { Instance } from '../providers/provider.ts';
 import type { Ban, PodRecord, PodWrite } from '../state/store.ts';
-import type { RequirementsResult } from './rules.ts';
+import type { InvalidReason, RequirementsResult } from './rules.ts';
 
 /** One pod bound to a virtual node, with everything the plan needs about it. */
 export interface ObservedPod {
@@ -21,6 +21,11 @@ export interface ObservedPod {
    * is missing: kubelet's CreateContainerConfigError), checked before renting; names only.
    */
   envError?: string;
+  /**
+   * Why a volume cannot be made now (a Secret, ConfigMap or key it needs is missing: kubelet's
+   * FailedMount, the pod stays ContainerCreating), checked before renting; names only.
+   */
+  mountError?: string;
 }
 
 /** Offers for one requirement set, or why they could not be listed. */
@@ -54,7 +59,7 @@ export interface Observed {
  * Pending reasons are the ones DESIGN §4 names.
  */
 export type Situation =
-  | { kind: 'invalid'; issues: readonly string[] }
+  | { kind: 'invalid'; issues: readonly string[]; reason?: InvalidReason }
   | { kind: 'no-match'; summary: string }
   | { kind: 'provisioning'; message: string }
   | { kind: 'starting'; message: string; hostIP?: string }

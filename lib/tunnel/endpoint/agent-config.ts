@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../../errors.ts';
 import type { ContainerProbes, HandlerSpec } from '../../kube/probes.ts';
+import type { AgentVolume } from '../../kube/volumes.ts';
 import { gatewayAddress } from '../addresses.ts';
 import { parseGwTunnels } from '../gw-tunnels.ts';
 import type { Arch, BinaryAsset, BinaryPin } from '../pins.ts';
@@ -38,6 +39,8 @@ export interface AgentConfig {
   probes?: ContainerProbes;
   preStop?: HandlerSpec;
   terminationGracePeriodSeconds: number;
+  /** mounts the agent makes before anything runs (protocol 4; files hold secret values) */
+  volumes?: AgentVolume[];
   /** bearer credential for /v1/status and /v1/pod-alive; only its hash is stored */
   statusCredential: string;
 }
@@ -87,6 +90,7 @@ export function buildAgentConfig(input: AgentConfigInput): AgentConfig {
     ...(launch.probes === undefined ? {} : { probes: launch.probes }),
     ...(launch.preStop === undefined ? {} : { preStop: launch.preStop }),
     terminationGracePeriodSeconds: launch.terminationGracePeriodSeconds ?? 30,
+    ...(launch.volumes === undefined || launch.volumes.length === 0 ? {} : { volumes: [...launch.volumes] }),
     statusCredential: input.statusCredential,
   };
   if (launch.transport === 'none') return common;

@@ -1,4 +1,5 @@
 import type { ContainerProbes, HandlerSpec } from '../../kube/probes.ts';
+import type { AgentVolume } from '../../kube/volumes.ts';
 import type { TunnelStore } from '../../state/store.ts';
 import type { VpnRange } from '../addresses.ts';
 import type { Arch, BinaryPin } from '../pins.ts';
@@ -48,6 +49,8 @@ export interface AgentLaunch {
   preStop?: HandlerSpec;
   /** the pod's spec.terminationGracePeriodSeconds: the grace of a stop the agent decides itself */
   terminationGracePeriodSeconds?: number;
+  /** the container's mounts, files included (secret values: the TLS answer only; protocol 4) */
+  volumes?: readonly AgentVolume[];
 }
 
 /**

@@ -141,6 +141,75 @@ describe('decideAdmission: annotations', () => {
   });
 });
 
+describe('decideAdmission: what a rented machine cannot honour (issue #14 §6)', () => {
+  const withSpec = (extra: Record<string, unknown>, provider = 'vastai') => {
+    const pod = aPod({ provider, annotations: VALID });
+    return { ...pod, spec: { ...pod.spec, ...extra } };
+  };
+
+  it.each([
+    [
+      'a PVC',
+      { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] },
+      'spec.volumes[data]: persistentVolumeClaim',
+    ],
+    ['hostNetwork', { hostNetwork: true }, 'spec.hostNetwork'],
+    [
+      'two app containers',
+      {
+        containers: [
+          { name: 'a', image: 'x' },
+          { name: 'b', image: 'x' },
+        ],
+      },
+      'exactly one app container',
+    ],
+    ['hostPID', { hostPID: true }, 'spec.hostPID'],
+  ])('refuses a pod with %s on CREATE, naming the field', (_what, extra, fragment) => {
+    const verdict = decideAdmission(aRequest({ object: withSpec(extra) }), SETTINGS).verdict;
+    expect(verdict.allowed).toBe(false);
+    expect(verdict.message).toContain('pod ml/train: a rented machine cannot honour this pod (1):');
+    expect(verdict.message).toContain(fragment);
+  });
+
+  it('admits what it can honour: secret, projected and emptyDir volumes', () => {
+    const extra = {
+      volumes: [
+        { name: 'hf', secret: { secretName: 'hf' } },
+        { name: 'p', projected: { sources: [{ configMap: { name: 'cfg' } }] } },
+        { name: 'scratch', emptyDir: {} },
+      ],
+    };
+    expect(decideAdmission(aRequest({ object: withSpec(extra) }), SETTINGS).verdict.allowed).toBe(true);
+  });
+
+  it('leaves a non-anex pod with a PVC alone', () => {
+    const pod = aPod({ annotations: VALID });
+    const object = {
+      ...pod,
+      spec: { ...pod.spec, volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'd' } }] },
+    };
+    expect(decideAdmission(aRequest({ object }), SETTINGS)).toEqual({ verdict: { allowed: true } });
+  });
+
+  it('refuses kubectl debug (an ephemeral container) on an anex pod, and only there', () => {
+    const debug = (provider?: string) =>
+      aRequest({
+        operation: 'UPDATE',
+        subResource: 'ephemeralcontainers',
+        object: withSpec({ ephemeralContainers: [{ name: 'debugger', image: 'busybox' }] }, provider),
+      });
+    const refused = decideAdmission(debug('runpod'), SETTINGS).verdict;
+    expect(refused.allowed).toBe(false);
+    expect(refused.message).toContain(
+      'kubectl debug cannot add a container to a rented machine; use kubectl exec',
+    );
+    const other = aPod({});
+    const elsewhere = aRequest({ operation: 'UPDATE', subResource: 'ephemeralcontainers', object: other });
+    expect(decideAdmission(elsewhere, SETTINGS)).toEqual({ verdict: { allowed: true } });
+  });
+});
+
 describe('decideAdmission: per-pod passes', () => {
   it.each([
     ['with the pod UID', 'uid-7', { podUid: 'uid-7', namespace: 'ml', name: 'train', cause: 'bound' }],

@@ -48,6 +48,7 @@ function delegate(target: Cluster): Cluster {
     recordEvent: (...args) => target.recordEvent(...args),
     finalizePod: (...args) => target.finalizePod(...args),
     readEnvSource: (...args) => target.readEnvSource(...args),
+    readSourceFiles: (...args) => target.readSourceFiles(...args),
   };
 }
 

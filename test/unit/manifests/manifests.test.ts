@@ -117,32 +117,39 @@ describe('buildManifests: admission webhook', () => {
   it.each([
     [
       WEBHOOK_NAMES.validate,
-      ['CREATE', 'UPDATE'],
-      'pods',
+      [
+        [['CREATE', 'UPDATE'], 'pods'],
+        // kubectl debug on an anex pod is refused with a reason
+        [['UPDATE'], 'pods/ephemeralcontainers'],
+      ],
       'None',
       /nodeSelector\['node-provider'\] in \['vastai', 'runpod'\]/,
     ],
     [
       WEBHOOK_NAMES.bindings,
-      ['CREATE'],
-      'pods/binding',
+      [[['CREATE'], 'pods/binding']],
       'NoneOnDryRun',
       /object\.target\.name in \['anex-vastai', 'anex-runpod'\]/,
     ],
     [
       WEBHOOK_NAMES.deletions,
-      ['DELETE'],
-      'pods',
+      [[['DELETE'], 'pods']],
       'NoneOnDryRun',
       /oldObject\.spec\.nodeName in \['anex-vastai', 'anex-runpod'\]/,
     ],
   ])(
-    '%s: %j on %s, sideEffects %s, only for anex pods',
-    (name, operations, resource, sideEffects, condition) => {
+    '%s: %j, sideEffects %s, only for anex pods',
+    (name, rules, sideEffects, condition) => {
       const webhook = webhooks(objects).find((w) => w.name === name);
-      expect(webhook?.rules).toEqual([
-        { apiGroups: [''], apiVersions: ['v1'], operations, resources: [resource], scope: 'Namespaced' },
-      ]);
+      expect(webhook?.rules).toEqual(
+        (rules as [string[], string][]).map(([operations, resource]) => ({
+          apiGroups: [''],
+          apiVersions: ['v1'],
+          operations,
+          resources: [resource],
+          scope: 'Namespaced',
+        })),
+      );
       expect(webhook?.sideEffects).toBe(sideEffects);
       expect(webhook?.matchConditions[0]?.expression).toMatch(condition);
     },

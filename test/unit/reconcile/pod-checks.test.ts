@@ -63,7 +63,7 @@ describe('podSpecIssues', () => {
     {
       case: 'env from a Secret, launched without the agent',
       pod: aView({ containers: [withSecretEnv(aContainer('main'))] }),
-      expected: ['handed to the container by the anex agent at bootstrap'],
+      expected: ['env valueFrom and envFrom can be given only through the anex agent'],
     },
   ])('$case', ({ pod, expected, agent }) => {
     const issues = podSpecIssues(pod, 'vastai', { agent: agent === true });
