@@ -47,7 +47,9 @@ export function outageEvictionWarning(pod: Pick<PodView, 'tolerations'>): PodEve
  * keeps the DaemonSet off virtual nodes, and is never rented for (ADR 0013); it is not checked
  * for outage tolerations (the DaemonSet controller gives its pods permanent ones).
  */
-export function podAdvisories(pod: Pick<PodView, 'tolerations' | 'controllerKind'>): PodAdvisories {
+export function podAdvisories(
+  pod: Pick<PodView, 'tolerations' | 'controllerKind' | 'skippedVolumes'>,
+): PodAdvisories {
   if (isDaemonSetPod(pod)) {
     return {
       neverRent: true,
@@ -61,5 +63,23 @@ export function podAdvisories(pod: Pick<PodView, 'tolerations' | 'controllerKind
     };
   }
   const warning = outageEvictionWarning(pod);
-  return { neverRent: false, events: warning === undefined ? [] : [warning] };
+  const token = serviceAccountTokenNotice(pod);
+  return {
+    neverRent: false,
+    events: [...(warning === undefined ? [] : [warning]), ...(token === undefined ? [] : [token])],
+  };
+}
+
+/**
+ * The service-account volume the API server adds is not given to the rented machine (the host
+ * is untrusted and cannot reach the API server): said once, so nobody wonders where the token is.
+ */
+export function serviceAccountTokenNotice(pod: Pick<PodView, 'skippedVolumes'>): PodEvent | undefined {
+  const skipped = pod.skippedVolumes ?? [];
+  if (skipped.length === 0) return undefined;
+  return {
+    type: 'Normal',
+    reason: 'ServiceAccountTokenNotMounted',
+    message: `volume ${skipped.join(', ')} (the service-account token, CA and namespace) is not given to the rented machine: the host is untrusted and cannot reach the Kubernetes API; set automountServiceAccountToken: false to say so in the spec`,
+  };
 }

@@ -12,7 +12,7 @@ const PERMANENT = [
 ];
 const DEFAULTED = PERMANENT.map((t) => ({ ...t, tolerationSeconds: 300 }));
 
-type Advised = Pick<PodView, 'tolerations' | 'controllerKind'>;
+type Advised = Pick<PodView, 'tolerations' | 'controllerKind' | 'skippedVolumes'>;
 
 describe('podAdvisories', () => {
   it.each<[string, Advised, { neverRent: boolean; reasons: string[]; message?: RegExp }]>([
@@ -50,11 +50,22 @@ describe('podAdvisories', () => {
       { controllerKind: 'ReplicaSet', tolerations: PERMANENT },
       { neverRent: false, reasons: [] },
     ],
+    [
+      'the service-account volume the API server added: said once, not given to the machine',
+      { tolerations: PERMANENT, skippedVolumes: ['kube-api-access-x7k2p'] },
+      {
+        neverRent: false,
+        reasons: ['ServiceAccountTokenNotMounted'],
+        message:
+          /kube-api-access-x7k2p .* is not given to the rented machine.*automountServiceAccountToken: false/,
+      },
+    ],
   ])('%s', (_what, pod, expected) => {
     const advice = podAdvisories(pod);
     expect(advice.neverRent).toBe(expected.neverRent);
     expect(advice.events.map((e) => e.reason)).toEqual(expected.reasons);
-    for (const event of advice.events) expect(event.type).toBe('Warning');
+    for (const event of advice.events)
+      expect(event.type).toBe(event.reason === 'ServiceAccountTokenNotMounted' ? 'Normal' : 'Warning');
     if (expected.message !== undefined) expect(advice.events[0]?.message).toMatch(expected.message);
   });
 });
