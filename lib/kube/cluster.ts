@@ -203,6 +203,7 @@ export type EventReason =
   | 'InvalidAnnotations'
   | 'UnsupportedPodSpec'
   | 'FailedMount'
+  | 'Evicted'
   | 'ServiceAccountTokenNotMounted'
   | 'NoMatchingOffers'
   | 'OfferSelected'

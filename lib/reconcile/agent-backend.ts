@@ -13,7 +13,7 @@ import {
   type StatusReport,
 } from '../tunnel/endpoint/types.ts';
 import { events } from './events.ts';
-import { AGENT_FAILED, change, toWrite } from './plan-env.ts';
+import { AGENT_FAILED, change, EVICTED, toWrite } from './plan-env.ts';
 import { buildStatus, runView, sameStatus } from './status.ts';
 
 export interface ReconcilerAgentBackendOptions {
@@ -131,6 +131,9 @@ export class ReconcilerAgentBackend implements AgentBackend {
     const record = await this.#update(podUid, (current) => applyReport(current, report, options.now));
     if (record === undefined) return;
     switch (report.state) {
+      case 'evicted':
+        await this.#askForPass(record);
+        return;
       case 'failed':
         await this.#event(record, events.gaveUp(agentFailed(record, report)));
         // A pod being deleted waits for its agent's exit; a failed agent sends none: its pass now.
@@ -262,6 +265,15 @@ export function applyReport(record: PodWrite, report: StatusReport, now: number)
     return record.startedAt === undefined ? change(record, { startedAt: now }) : undefined;
   }
   if (record.stage !== 'starting' && record.stage !== 'running') return undefined;
+  // Init containers and sidecars are not handed to the agent yet: a report about one is not the app's.
+  if (report.container !== undefined) return undefined;
+  if (report.state === 'evicted') {
+    // kubelet's eviction: the pod fails whatever its restartPolicy; the pass destroys the machine.
+    const lastError = report.message ?? 'The pod was evicted';
+    return record.failureReason === EVICTED
+      ? undefined
+      : change(record, { failureReason: EVICTED, lastError });
+  }
   const run = report.restartCount ?? 0;
   if (run < (record.agentRun ?? 0) || record.exitCode !== undefined) return undefined;
   switch (report.state) {

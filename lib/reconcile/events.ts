@@ -133,6 +133,10 @@ export const events = {
   unhealthy(message: string): PodEvent {
     return warn('Unhealthy', message);
   },
+  /** the agent evicted the pod: an emptyDir over its sizeLimit (kubelet's eviction manager) */
+  evicted(message: string): PodEvent {
+    return warn('Evicted', `${message}; the instance is destroyed`);
+  },
   /** the pod's activeDeadlineSeconds passed (kubelet's DeadlineExceeded) */
   deadlineExceeded(seconds: number): PodEvent {
     return normal(

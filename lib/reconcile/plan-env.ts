@@ -156,6 +156,9 @@ export function instanceIds(
   return [...ids];
 }
 
+/** failureReason of a pod its agent evicted (an emptyDir over its sizeLimit: kubelet's Evicted). */
+export const EVICTED = 'Evicted';
+
 /** How a record's lastError starts when the agent reported its own failure ('failed'). */
 export const AGENT_FAILED = 'The agent failed';
 

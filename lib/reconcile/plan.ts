@@ -6,6 +6,7 @@ import {
   agentGaveUp,
   basePlan,
   change,
+  EVICTED,
   instanceIds,
   type OfferRequest,
   type PlanEnv,
@@ -60,7 +61,7 @@ function planPodOnce(op: ObservedPod, env: PlanEnv): PodPlan {
   const pending = (record?.stage ?? 'pending') === 'pending';
   if (pending && op.envError !== undefined && op.requirements.ok) return configHeld(op, op.envError);
   if (pending && op.mountError !== undefined && op.requirements.ok) return mountHeld(op, op.mountError);
-  const deadline = deadlineExceeded(op, env);
+  const deadline = deadlineExceeded(op, env) ?? evicted(op, env);
   if (deadline !== undefined) return deadline;
   switch (record?.stage ?? 'pending') {
     case 'pending':
@@ -139,6 +140,22 @@ function firstSightWarnings(op: ObservedPod): PodPlan['events'] {
  * the pod has been active that long since its startTime it fails with DeadlineExceeded,
  * whatever its restartPolicy, and its machine is destroyed.
  */
+/** The agent evicted the pod (kubelet's eviction manager's words): it fails, the machine goes. */
+function evicted(op: ObservedPod, env: PlanEnv): PodPlan | undefined {
+  const record = op.record;
+  if (record?.failureReason !== EVICTED || (record.stage !== 'starting' && record.stage !== 'running'))
+    return undefined;
+  const message = record.lastError ?? 'The pod was evicted';
+  return release(op, env, {
+    reason: message,
+    counts: true,
+    ban: false,
+    extras: [],
+    events: [events.evicted(message)],
+    terminal: EVICTED,
+  });
+}
+
 function deadlineExceeded(op: ObservedPod, env: PlanEnv): PodPlan | undefined {
   const seconds = op.view.activeDeadlineSeconds;
   const start = Date.parse(op.view.status?.startTime ?? '');

@@ -9,13 +9,21 @@ import type { AgentEndpointDeps, AgentRequest, AgentResponse, StatusReport } fro
 const StatusBody = z
   .strictObject({
     podUid: POD_UID,
-    state: z.enum(['started', 'exited', 'failed', 'ready', 'unhealthy']),
+    state: z.enum(['started', 'exited', 'failed', 'ready', 'unhealthy', 'evicted']),
     exitCode: z.number().int().min(0).max(255).optional(),
     reason: z.string().max(1000).optional(),
     restartCount: z.number().int().min(0).max(1_000_000).optional(),
     restartInSeconds: z.number().int().min(0).max(86_400).optional(),
     ready: z.boolean().optional(),
     probe: z.enum(['startup', 'readiness', 'liveness']).optional(),
+    /** protocol 4: the init container or sidecar the report is about (absent: the app container) */
+    container: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+      .max(63)
+      .optional(),
+    /** protocol 4: the agent's words for an eviction (kubelet's message) */
+    message: z.string().max(1000).optional(),
   })
   .refine((b) => b.state !== 'exited' || b.exitCode !== undefined, {
     message: 'exited needs exitCode',
@@ -28,6 +36,10 @@ const StatusBody = z
   .refine((b) => b.state !== 'unhealthy' || b.probe !== undefined, {
     message: 'unhealthy needs probe (startup, readiness or liveness)',
     path: ['probe'],
+  })
+  .refine((b) => b.state !== 'evicted' || b.message !== undefined, {
+    message: 'evicted needs message',
+    path: ['message'],
   })
   .refine((b) => b.restartInSeconds === undefined || b.state === 'exited', {
     message: 'restartInSeconds belongs to exited only',

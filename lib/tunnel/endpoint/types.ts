@@ -62,7 +62,7 @@ export class LaunchConfigError extends Error {
   override readonly name = 'LaunchConfigError';
 }
 
-export type AgentState = 'started' | 'exited' | 'failed' | 'ready' | 'unhealthy';
+export type AgentState = 'started' | 'exited' | 'failed' | 'ready' | 'unhealthy' | 'evicted';
 
 export interface StatusReport {
   state: AgentState;
@@ -77,6 +77,10 @@ export interface StatusReport {
   ready?: boolean;
   /** on `unhealthy`: which probe failed */
   probe?: 'startup' | 'readiness' | 'liveness';
+  /** protocol 4: the init container or sidecar the report is about; absent: the app container */
+  container?: string;
+  /** on `evicted`: kubelet's words (an emptyDir over its sizeLimit) */
+  message?: string;
 }
 
 /**

@@ -93,4 +93,31 @@ describe('volumes', () => {
       `A rented machine cannot honour this pod; nothing was rented. Change the spec and recreate the pod: ${issue}`,
     );
   });
+
+  it('an eviction the agent reports (emptyDir over its sizeLimit) fails the pod whatever its restartPolicy, and rents nothing more', async () => {
+    const h = agentHarness();
+    h.vast.offers = [anOffer(), anOffer()];
+    h.cluster.setEnvSource('Secret', 'default', 'hf', { token: SECRET_VALUE });
+    const pod = h.cluster.addPod({
+      ...gpuPod(1, { containers: [container], restartPolicy: 'Always' }),
+      volumes,
+    });
+    await h.pass();
+    const backend = agentBackend(h);
+    await backend.recordStatus(pod.uid, { state: 'started' }, { now: h.now });
+    const message = 'Usage of EmptyDir volume "scratch" exceeds the limit "1024".';
+    await backend.recordStatus(pod.uid, { state: 'evicted', reason: 'Evicted', message }, { now: h.now });
+    h.tick(MINUTE);
+    await h.pass();
+    await h.pass();
+    expect(h.vast.live()).toEqual([]);
+    expect(h.vast.calls.create).toBe(1);
+    const status = h.cluster.pod('default', pod.name)?.status;
+    expect(status?.phase).toBe('Failed');
+    expect(status?.reason).toBe('Evicted');
+    expect(status?.message).toContain(message);
+    expect(h.cluster.events(pod).find((e) => e.reason === 'Evicted')?.message).toBe(
+      `${message}; the instance is destroyed`,
+    );
+  });
 });

@@ -304,15 +304,34 @@ describe('POST /v1/status and GET /v1/pod-alive', () => {
     expect(response.status).toBe(401);
   });
 
-  it('requires exitCode with exited', async () => {
+  it.each([
+    ['exited without exitCode', { state: 'exited' }, 'exitCode'],
+    ['evicted without message (protocol 4)', { state: 'evicted' }, 'message'],
+    ['a container name that is not a DNS label', { state: 'started', container: 'Side_Car' }, 'container'],
+  ])('refuses %s with a 400 naming the field', async (_what, body, field) => {
     const h = endpointHarness();
     const { pod, credential } = await bootstrapped(h);
     const response = await handleAgentRequest(
-      post('/v1/status', { podUid: pod.podUid, state: 'exited' }, { authorization: `Bearer ${credential}` }),
+      post('/v1/status', { podUid: pod.podUid, ...body }, { authorization: `Bearer ${credential}` }),
       h.deps,
     );
     expect(response.status).toBe(400);
-    expect(parsed(response).error).toContain('exitCode');
+    expect(parsed(response).error).toContain(field);
+  });
+
+  it('takes an eviction report with its message (protocol 4)', async () => {
+    const h = endpointHarness();
+    const { pod, credential } = await bootstrapped(h);
+    const message = 'Usage of EmptyDir volume "scratch" exceeds the limit "1024".';
+    const response = await handleAgentRequest(
+      post(
+        '/v1/status',
+        { podUid: pod.podUid, state: 'evicted', reason: 'Evicted', message },
+        { authorization: `Bearer ${credential}` },
+      ),
+      h.deps,
+    );
+    expect(response.status).toBe(200);
   });
 
   it('tells the agent whether its pod is alive', async () => {
