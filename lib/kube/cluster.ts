@@ -192,6 +192,8 @@ export interface PodStatusUpdate {
   message?: string;
   conditions: readonly PodCondition[];
   containerStatuses: readonly ContainerStatusView[];
+  /** init containers and sidecars, in the pod's order (absent: the pod has none) */
+  initContainerStatuses?: readonly ContainerStatusView[];
   /** the pod's VPN address */
   podIP?: string;
   hostIP?: string;

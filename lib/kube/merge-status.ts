@@ -16,6 +16,8 @@ export function mergeStatus(current: PodStatusUpdate | undefined, update: PodSta
     conditions: mergeBy(current.conditions, update.conditions, (c) => c.type, mergeCondition),
     containerStatuses: structuredClone([...update.containerStatuses]),
   };
+  if (update.initContainerStatuses !== undefined)
+    merged.initContainerStatuses = structuredClone([...update.initContainerStatuses]);
   // reason/message describe the phase they came with: an update that leaves them out clears them.
   if (update.reason === undefined) delete merged.reason;
   if (update.message === undefined) delete merged.message;
@@ -23,7 +25,7 @@ export function mergeStatus(current: PodStatusUpdate | undefined, update: PodSta
 }
 
 function withoutLists(update: PodStatusUpdate): Partial<PodStatusUpdate> {
-  const { conditions: _c, containerStatuses: _s, ...rest } = update;
+  const { conditions: _c, containerStatuses: _s, initContainerStatuses: _i, ...rest } = update;
   return rest;
 }
 

@@ -33,13 +33,7 @@ export function unsupportedPodSpec(spec: V1PodSpec | undefined): string[] {
   if (spec.os?.name !== undefined && spec.os.name !== 'linux')
     issues.push(`spec.os.name: "${spec.os.name}": rented machines run linux`);
   const image = containers[0]?.image;
-  const inits = spec.initContainers ?? [];
-  if (inits.length > 0)
-    // The agent can run them (protocol 4); the control plane does not hand them over yet.
-    issues.push(
-      `spec.initContainers: init containers and sidecars (${inits.map((c) => c.name).join(', ')}) are not run on rented machines yet; run their steps in the app container's command`,
-    );
-  for (const init of inits) {
+  for (const init of spec.initContainers ?? []) {
     if (image !== undefined && init.image !== image) {
       issues.push(
         `spec.initContainers[${init.name}]: image "${init.image ?? ''}" differs from the app container's "${image}"; a rented machine runs one image, so init containers and sidecars must use the pod's image`,

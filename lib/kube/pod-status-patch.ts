@@ -25,6 +25,9 @@ export function podStatusPatch(pod: PodRef, status: PodStatusUpdate): object {
       message: status.message ?? null,
       conditions: status.conditions.map(conditionPatch),
       containerStatuses: status.containerStatuses.map(containerStatusPatch),
+      ...(status.initContainerStatuses === undefined
+        ? {}
+        : { initContainerStatuses: status.initContainerStatuses.map(containerStatusPatch) }),
       ...ipPatch('podIP', 'podIPs', status.podIP),
       ...ipPatch('hostIP', 'hostIPs', status.hostIP),
       ...(status.startTime === undefined ? {} : { startTime: status.startTime }),

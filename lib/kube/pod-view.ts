@@ -120,6 +120,8 @@ function toStatus(pod: V1Pod): PodStatusUpdate | undefined {
     conditions: (status.conditions ?? []).map(toCondition),
     containerStatuses: (status.containerStatuses ?? []).map(toContainerStatus),
   };
+  if (status.initContainerStatuses !== undefined)
+    view.initContainerStatuses = status.initContainerStatuses.map(toContainerStatus);
   assign(view, 'reason', status.reason);
   assign(view, 'message', status.message);
   assign(view, 'podIP', status.podIP);

@@ -1,4 +1,5 @@
 import type { V1Container, V1KeyToPath, V1PodSpec, V1Volume } from '@kubernetes/client-node';
+import type { PodView } from './cluster.ts';
 import { type ContainerResources, fieldValue, type PodFields, quantity, resourceValue } from './env.ts';
 import { isServiceAccountVolume } from './pod-spec-support.ts';
 
@@ -172,6 +173,23 @@ export function mountsOf(container: V1Container, skipped: readonly string[]): Mo
       ...(m.readOnly === true ? { readOnly: true } : {}),
       ...(m.subPath === undefined || m.subPath === '' ? {} : { subPath: m.subPath }),
     }));
+}
+
+/**
+ * The mounts of every container of the pod, init containers first, each path once: one
+ * filesystem on the rented machine holds them all.
+ */
+export function podMounts(pod: Pick<PodView, 'containers' | 'initContainers'>): MountView[] {
+  const seen = new Set<string>();
+  const out: MountView[] = [];
+  for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+    for (const m of c.mounts ?? []) {
+      if (seen.has(m.mountPath)) continue;
+      seen.add(m.mountPath);
+      out.push(m);
+    }
+  }
+  return out;
 }
 
 /** The Secrets and ConfigMaps the volumes read (for the pre-rent check and RBAC). */

@@ -2,17 +2,19 @@ import type { PodEventSink } from '../admission/pod-event.ts';
 import { isAnexError } from '../errors.ts';
 import type { Cluster, ContainerView, PodEvent, PodView } from '../kube/cluster.ts';
 import { podFields, resolveEnv } from '../kube/env.ts';
-import { type AgentVolume, resolveVolumes } from '../kube/volumes.ts';
+import { type AgentVolume, podMounts, resolveVolumes } from '../kube/volumes.ts';
 import type { ProviderName } from '../offers/offer.ts';
 import type { PodRecord, PodWrite, Store, TerminatedRun } from '../state/store.ts';
 import {
   type AgentBackend,
+  type AgentInitContainer,
   type AgentLaunch,
   LaunchConfigError,
   type Liveness,
   type StatusReport,
 } from '../tunnel/endpoint/types.ts';
 import { events } from './events.ts';
+import { applyInitReport, INIT_FAILED } from './init-runs.ts';
 import { AGENT_FAILED, change, EVICTED, toWrite } from './plan-env.ts';
 import { buildStatus, runView, sameStatus } from './status.ts';
 
@@ -71,7 +73,8 @@ export class ReconcilerAgentBackend implements AgentBackend {
       args: resolved === undefined ? (container.args ?? []) : [],
       ...(workingDir === undefined ? {} : { workingDir }),
       env: await this.#env(live, container),
-      ...(await this.#volumes(live, container)),
+      ...(await this.#volumes(live)),
+      ...(await this.#inits(live)),
       restartPolicy: live.pod.restartPolicy,
       ...(container.probes === undefined ? {} : { probes: container.probes }),
       ...(container.preStop === undefined ? {} : { preStop: container.preStop }),
@@ -100,17 +103,41 @@ export class ReconcilerAgentBackend implements AgentBackend {
     return outcome.env;
   }
 
+  /** Init containers and sidecars: each with its own command (over the pod's image) and env. */
+  async #inits(live: {
+    record: PodRecord;
+    pod: PodView;
+  }): Promise<{ initContainers?: AgentInitContainer[] }> {
+    const inits = live.pod.initContainers ?? [];
+    if (inits.length === 0) return {};
+    const out: AgentInitContainer[] = [];
+    for (const init of inits) {
+      const resolved = await this.#options.command?.(init).catch(() => undefined);
+      out.push({
+        name: init.name,
+        command: resolved?.argv ?? init.command ?? [],
+        args: resolved === undefined ? (init.args ?? []) : [],
+        ...(init.workingDir === undefined ? {} : { workingDir: init.workingDir }),
+        env: await this.#env(live, init),
+        ...(init.sidecar === true ? { sidecar: true } : {}),
+        ...(init.probes === undefined ? {} : { probes: init.probes }),
+        ...(init.preStop === undefined ? {} : { preStop: init.preStop }),
+      });
+    }
+    return { initContainers: out };
+  }
+
   /**
-   * The container's mounts with their files, read now (lib/kube/volumes.ts) for the bootstrap
-   * answer only; a missing Secret, ConfigMap or key fails the bootstrap as kubelet's mount does.
+   * Every container's mounts with their files (one filesystem on the machine: the init
+   * containers' and the app container's mounts together, a path once), read now
+   * (lib/kube/volumes.ts) for the bootstrap answer only; a missing Secret, ConfigMap or key
+   * fails the bootstrap as kubelet's mount does.
    */
-  async #volumes(
-    live: { record: PodRecord; pod: PodView },
-    container: ContainerView,
-  ): Promise<{ volumes?: AgentVolume[] }> {
-    if (container.mounts === undefined || container.mounts.length === 0) return {};
+  async #volumes(live: { record: PodRecord; pod: PodView }): Promise<{ volumes?: AgentVolume[] }> {
     const { pod, record } = live;
-    const outcome = await resolveVolumes(pod.volumes ?? [], container.mounts, {
+    const mounts = podMounts(pod);
+    if (mounts.length === 0) return {};
+    const outcome = await resolveVolumes(pod.volumes ?? [], mounts, {
       fields: podFields(pod, record.vpnAddress),
       resources: Object.fromEntries(pod.containers.map((c) => [c.name, c.resources ?? {}])),
       read: (kind, name) => this.#options.cluster.readSourceFiles(pod.namespace, kind, name),
@@ -130,6 +157,10 @@ export class ReconcilerAgentBackend implements AgentBackend {
   async recordStatus(podUid: string, report: StatusReport, options: { now: number }): Promise<void> {
     const record = await this.#update(podUid, (current) => applyReport(current, report, options.now));
     if (record === undefined) return;
+    if (report.container !== undefined) {
+      await this.#initReported(record, report);
+      return;
+    }
     switch (report.state) {
       case 'evicted':
         await this.#askForPass(record);
@@ -159,6 +190,24 @@ export class ReconcilerAgentBackend implements AgentBackend {
         await this.#writeRunning(podUid, record, options.now, report.state === 'started');
         return;
     }
+  }
+
+  /**
+   * An init container or sidecar changed: its events, and the pod's own pass so its
+   * initContainerStatuses (and a failed init container's end) show now, not at the next tick.
+   */
+  async #initReported(record: PodRecord, report: StatusReport): Promise<void> {
+    const name = report.container ?? '';
+    if (report.state === 'unhealthy') {
+      await this.#event(record, events.unhealthy(report.reason ?? `${report.probe} probe failed`), true);
+      return;
+    }
+    if (report.state === 'started') await this.#event(record, events.initStarted(name));
+    if (report.state === 'exited' && (report.restartInSeconds ?? 0) > 0) {
+      const pod = `${record.namespace}/${record.name}`;
+      await this.#event(record, events.backOff(pod, report.restartInSeconds ?? 0, name), true);
+    }
+    if (record.failureReason === INIT_FAILED || report.state !== 'ready') await this.#askForPass(record);
   }
 
   /**
@@ -264,9 +313,12 @@ export function applyReport(record: PodWrite, report: StatusReport, now: number)
   if (record.stage === 'creating' && report.state === 'started') {
     return record.startedAt === undefined ? change(record, { startedAt: now }) : undefined;
   }
+  // Init containers and sidecars run before the app container: possibly while the record is 'creating'.
+  if (report.container !== undefined)
+    return ['creating', 'starting', 'running'].includes(record.stage)
+      ? applyInitReport(record, report, now)
+      : undefined;
   if (record.stage !== 'starting' && record.stage !== 'running') return undefined;
-  // Init containers and sidecars are not handed to the agent yet: a report about one is not the app's.
-  if (report.container !== undefined) return undefined;
   if (report.state === 'evicted') {
     // kubelet's eviction: the pod fails whatever its restartPolicy; the pass destroys the machine.
     const lastError = report.message ?? 'The pod was evicted';

@@ -115,6 +115,10 @@ export const events = {
   started(instanceId: string): PodEvent {
     return normal('Started', `Container started on instance ${instanceId}`);
   },
+  /** an init container or sidecar started (kubelet's "Started container <name>") */
+  initStarted(container: string): PodEvent {
+    return normal('Started', `Started container ${container}`);
+  },
   instanceGone(instanceId: string, detail: string): PodEvent {
     return warn('InstanceGone', `Instance ${instanceId} ${detail}`);
   },
@@ -123,15 +127,23 @@ export const events = {
     return warn('BackOff', message);
   },
   /** kubelet's BackOff event, for a restart in place after a back-off */
-  backOff(pod: string, seconds: number): PodEvent {
+  backOff(pod: string, seconds: number, container?: string): PodEvent {
+    const which = container === undefined ? 'container' : `container ${container}`;
     return warn(
       'BackOff',
-      `Back-off restarting failed container in pod ${pod} (next start in ${seconds}s, on the same machine)`,
+      `Back-off restarting failed ${which} in pod ${pod} (next start in ${seconds}s, on the same machine)`,
     );
   },
   /** kubelet's Unhealthy event: the agent's probe failed, in kubelet's words */
   unhealthy(message: string): PodEvent {
     return warn('Unhealthy', message);
+  },
+  /** an init container failed under restartPolicy Never: the pod fails (kubelet) */
+  initFailed(message: string): PodEvent {
+    return warn(
+      'Failed',
+      `${message}; restartPolicy is Never, so the pod fails and its instance is destroyed`,
+    );
   },
   /** the agent evicted the pod: an emptyDir over its sizeLimit (kubelet's eviction manager) */
   evicted(message: string): PodEvent {

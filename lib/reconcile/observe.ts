@@ -1,6 +1,6 @@
 import type { Cluster, PodView } from '../kube/cluster.ts';
 import { podFields, resolveEnv } from '../kube/env.ts';
-import { resolveVolumes } from '../kube/volumes.ts';
+import { podMounts, resolveVolumes } from '../kube/volumes.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 import type { Instance, Provider } from '../providers/provider.ts';
 import type { Ban, PodRecord, Store } from '../state/store.ts';
@@ -95,13 +95,15 @@ async function checkEnv(deps: ObserveDeps, pods: ObservedPod[]): Promise<void> {
     (op) =>
       (op.record === undefined || op.record.stage === 'pending') &&
       op.view.deletionTimestamp === undefined &&
-      op.view.containers.some((c) => c.envSpec !== undefined || (c.mounts ?? []).length > 0),
+      [...(op.view.initContainers ?? []), ...op.view.containers].some(
+        (c) => c.envSpec !== undefined || (c.mounts ?? []).length > 0,
+      ),
   );
   await Promise.all(
     fresh.map(async (op) => {
       const mount = await mountError(deps, op);
       if (mount !== undefined) op.mountError = mount;
-      for (const container of op.view.containers) {
+      for (const container of [...(op.view.initContainers ?? []), ...op.view.containers]) {
         if (container.envSpec === undefined) continue;
         const outcome = await resolveEnv(
           container.envSpec,
@@ -124,19 +126,17 @@ async function checkEnv(deps: ObserveDeps, pods: ObservedPod[]): Promise<void> {
 /** The first volume that cannot be made now, in kubelet's words; the files read are dropped. */
 async function mountError(deps: ObserveDeps, op: ObservedPod): Promise<string | undefined> {
   const { view } = op;
-  for (const container of view.containers) {
-    if (container.mounts === undefined || container.mounts.length === 0) continue;
-    const outcome = await resolveVolumes(view.volumes ?? [], container.mounts, {
-      fields: podFields(view),
-      resources: Object.fromEntries(view.containers.map((c) => [c.name, c.resources ?? {}])),
-      read: (kind, name) => deps.cluster.readSourceFiles(view.namespace, kind, name),
-    }).catch((error: unknown) => ({
-      ok: false as const,
-      message: error instanceof Error ? error.message : String(error),
-    }));
-    if (!outcome.ok) return outcome.message;
-  }
-  return undefined;
+  const mounts = podMounts(view);
+  if (mounts.length === 0) return undefined;
+  const outcome = await resolveVolumes(view.volumes ?? [], mounts, {
+    fields: podFields(view),
+    resources: Object.fromEntries(view.containers.map((c) => [c.name, c.resources ?? {}])),
+    read: (kind, name) => deps.cluster.readSourceFiles(view.namespace, kind, name),
+  }).catch((error: unknown) => ({
+    ok: false as const,
+    message: error instanceof Error ? error.message : String(error),
+  }));
+  return outcome.ok ? undefined : outcome.message;
 }
 
 function observedPod(

@@ -69,7 +69,12 @@ export function afterRelease(
     return { ...basePlan(op, 'finish'), destroy, after, situation: finishedSituation(after, env.now) };
   }
   // The next attempt's agent bootstraps anew: the old credential (and what it proved) goes.
-  const after = change(releasing, { stage: 'pending' }, ['instance', 'intent', 'statusCredentialHash']);
+  const after = change(releasing, { stage: 'pending' }, [
+    'instance',
+    'intent',
+    'statusCredentialHash',
+    'initRuns',
+  ]);
   const reason = backOffReason(op, releasing.failureReason);
   if (reason !== undefined && releasing.retryAt !== undefined && env.now < releasing.retryAt) {
     // Backing off: nothing is rented until the wait is over.

@@ -2,6 +2,7 @@ import { podAdvisories } from '../kube/pod-advisories.ts';
 import type { Instance } from '../providers/provider.ts';
 import type { PodRecord, PodWrite } from '../state/store.ts';
 import { events } from './events.ts';
+import { INIT_FAILED } from './init-runs.ts';
 import {
   agentGaveUp,
   basePlan,
@@ -140,19 +141,25 @@ function firstSightWarnings(op: ObservedPod): PodPlan['events'] {
  * the pod has been active that long since its startTime it fails with DeadlineExceeded,
  * whatever its restartPolicy, and its machine is destroyed.
  */
-/** The agent evicted the pod (kubelet's eviction manager's words): it fails, the machine goes. */
+/**
+ * The agent ended the pod itself: it evicted it (kubelet's eviction manager's words), or an
+ * init container failed under restartPolicy Never. The pod fails; the machine goes.
+ */
 function evicted(op: ObservedPod, env: PlanEnv): PodPlan | undefined {
   const record = op.record;
-  if (record?.failureReason !== EVICTED || (record.stage !== 'starting' && record.stage !== 'running'))
-    return undefined;
-  const message = record.lastError ?? 'The pod was evicted';
+  const reason = record?.failureReason;
+  if (reason !== EVICTED && reason !== INIT_FAILED) return undefined;
+  // A create in flight is settled first (adopted), so nothing it rents is left behind.
+  if (record === undefined || (record.stage !== 'starting' && record.stage !== 'running')) return undefined;
+  const message =
+    record.lastError ?? (reason === EVICTED ? 'The pod was evicted' : 'An init container failed');
   return release(op, env, {
     reason: message,
     counts: true,
     ban: false,
     extras: [],
-    events: [events.evicted(message)],
-    terminal: EVICTED,
+    events: [reason === EVICTED ? events.evicted(message) : events.initFailed(message)],
+    terminal: reason,
   });
 }
 

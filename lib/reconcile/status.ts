@@ -2,13 +2,14 @@ import { isDeepStrictEqual } from 'node:util';
 import type {
   ContainerState,
   ContainerStatusView,
+  InitContainerView,
   PodCondition,
   PodPhase,
   PodStatusUpdate,
   PodView,
 } from '../kube/cluster.ts';
 import { readinessGated } from '../kube/probes.ts';
-import type { TerminatedRun } from '../state/store.ts';
+import type { InitRun, TerminatedRun } from '../state/store.ts';
 import type { Situation } from './types.ts';
 
 /** anex's own pod condition: True once an instance is rented for the pod. */
@@ -42,6 +43,8 @@ export interface RunView {
   ready?: boolean;
   /** `anex://<provider>/<instance>` */
   containerID?: string;
+  /** the init containers and sidecars on this machine, as the agent reported them */
+  inits?: readonly InitRun[];
 }
 
 /** The pod record's part of the status (fields of lib/state PodRecord). */
@@ -53,12 +56,14 @@ export function runView(record: {
   backoff?: { seconds: number; until: number };
   ready?: boolean;
   instance?: { id: string };
+  initRuns?: readonly InitRun[];
 }): RunView {
   const view: RunView = { restartCount: (record.restarts ?? 0) + (record.agentRun ?? 0) };
   if (record.lastTerminated !== undefined) view.lastTerminated = record.lastTerminated;
   if (record.backoff !== undefined) view.backoff = { seconds: record.backoff.seconds };
   if (record.ready !== undefined) view.ready = record.ready;
   if (record.instance !== undefined) view.containerID = `anex://${record.provider}/${record.instance.id}`;
+  if (record.initRuns !== undefined && record.initRuns.length > 0) view.inits = record.initRuns;
   return view;
 }
 
@@ -71,7 +76,9 @@ export function buildStatus(input: StatusInput): PodStatusUpdate {
   const { pod, situation } = input;
   const previous = pod.status;
   const run = input.run ?? { restartCount: 0 };
-  const state = containerState(situation, run, pod);
+  const initialized = initDone(pod, run, situation);
+  const state =
+    initialized || situation.kind !== 'starting' ? containerState(situation, run, pod) : PODINITIALIZING;
   const running = 'running' in state;
   const gated = readinessGated(pod.containers[0]?.probes);
   const ready = running && (run.ready ?? !gated);
@@ -93,14 +100,19 @@ export function buildStatus(input: StatusInput): PodStatusUpdate {
       status.containerID = run.containerID;
     return status;
   });
+  const pending = (pod.initContainers ?? []).filter((c) => !initFinished(c, run));
   const status: PodStatusUpdate = {
     phase: phaseOf(situation),
-    conditions: conditionsFor(situation, { ready, containers: pod.containers.map((c) => c.name) }).map((c) =>
-      withTransitionTime(c, previous, input.now),
-    ),
+    conditions: conditionsFor(situation, {
+      ready,
+      containers: pod.containers.map((c) => c.name),
+      initialized,
+      pendingInits: pending.map((c) => c.name),
+    }).map((c) => withTransitionTime(c, previous, input.now)),
     containerStatuses,
     startTime: previous?.startTime ?? iso(input.now),
   };
+  if ((pod.initContainers ?? []).length > 0) status.initContainerStatuses = initStatuses(pod, run);
   const failure = podReason(situation);
   if (failure !== undefined) Object.assign(status, failure);
   if (input.podIP !== undefined) status.podIP = input.podIP;
@@ -135,7 +147,16 @@ export function sameStatus(current: PodStatusUpdate | undefined, next: PodStatus
       c,
     ),
   );
-  return conditionsSame && containersSame;
+  const initsSame = (next.initContainerStatuses ?? []).every((c) =>
+    isDeepStrictEqual(
+      pick(
+        current.initContainerStatuses?.find((o) => o.name === c.name),
+        c,
+      ),
+      c,
+    ),
+  );
+  return conditionsSame && containersSame && initsSame;
 }
 
 /** The Provisioned condition's message for `situation`: what plan compares to decide whether an event is new. */
@@ -196,6 +217,59 @@ function containerState(situation: Situation, run: RunView, pod: PodView): Conta
     default:
       return otherState(situation);
   }
+}
+
+const PODINITIALIZING: ContainerState = { waiting: { reason: 'PodInitializing' } };
+
+/** A regular init container completed, or a sidecar started (kubelet's initialization is over for it). */
+function initFinished(container: InitContainerView, run: RunView): boolean {
+  const r = run.inits?.find((i) => i.name === container.name);
+  if (r === undefined) return false;
+  if (container.sidecar === true) return r.state === 'running' || r.terminated !== undefined;
+  return r.state === 'terminated' && r.terminated?.exitCode === 0;
+}
+
+/** kubelet's Initialized: every init container done — or the app container already ran. */
+function initDone(pod: PodView, run: RunView, situation: Situation): boolean {
+  const inits = pod.initContainers ?? [];
+  if (inits.length === 0 || situation.kind === 'running' || situation.kind === 'terminated') return true;
+  return inits.every((c) => initFinished(c, run));
+}
+
+/** initContainerStatuses, in the pod's order, from the agent's reports of this machine. */
+function initStatuses(pod: PodView, run: RunView): ContainerStatusView[] {
+  return (pod.initContainers ?? []).map((c) => {
+    const r = run.inits?.find((i) => i.name === c.name);
+    const status: ContainerStatusView = {
+      name: c.name,
+      image: c.image,
+      ready: false,
+      restartCount: r?.restartCount ?? 0,
+      started: false,
+      state: PODINITIALIZING,
+    };
+    if (r === undefined) return status;
+    if (run.containerID !== undefined) status.containerID = run.containerID;
+    if (r.state === 'running') {
+      status.state = { running: { startedAt: iso(r.startedAt ?? 0) } };
+      status.started = c.probes?.startup === undefined || r.ready !== undefined;
+      status.ready = c.sidecar === true && (r.ready ?? !readinessGated(c.probes));
+    } else if (r.state === 'terminated' && r.terminated !== undefined) {
+      status.state = { terminated: terminatedOf(r.terminated) };
+      // kubelet marks an init container that completed as ready
+      status.ready = c.sidecar !== true && r.terminated.exitCode === 0;
+    } else if (r.state === 'waiting') {
+      status.state = {
+        waiting: {
+          reason: 'CrashLoopBackOff',
+          message: `back-off ${backoffText(r.backoffSeconds ?? 0)} restarting failed container=${c.name} pod=${pod.name}_${pod.namespace}(${pod.uid})`,
+        },
+      };
+    }
+    if (r.state !== 'terminated' && r.terminated !== undefined)
+      status.lastState = { terminated: terminatedOf(r.terminated) };
+    return status;
+  });
 }
 
 /** kubelet prints the back-off as a Go duration: 10s, 1m20s, 5m0s. */
@@ -260,7 +334,12 @@ function terminatedState(s: Extract<Situation, { kind: 'terminated' }>) {
  */
 function conditionsFor(
   situation: Situation,
-  facts: { ready: boolean; containers: readonly string[] },
+  facts: {
+    ready: boolean;
+    containers: readonly string[];
+    initialized: boolean;
+    pendingInits: readonly string[];
+  },
 ): PodCondition[] {
   const terminal = situation.kind === 'terminated' || situation.kind === 'failed';
   const unready = `containers with unready status: [${facts.containers.join(' ')}]`;
@@ -273,7 +352,14 @@ function conditionsFor(
   const sandbox = situation.kind === 'running' || situation.kind === 'starting';
   const conditions: PodCondition[] = [
     { type: 'PodReadyToStartContainers', status: sandbox ? 'True' : 'False' },
-    { type: 'Initialized', status: 'True' },
+    facts.initialized
+      ? { type: 'Initialized', status: 'True' }
+      : {
+          type: 'Initialized',
+          status: 'False',
+          reason: 'ContainersNotInitialized',
+          message: `containers with incomplete status: [${facts.pendingInits.join(' ')}]`,
+        },
     provisionedCondition(situation),
     readiness('ContainersReady'),
     readiness('Ready'),

@@ -47,6 +47,14 @@ function decoder<T>(kind: string, schema: z.ZodType<T>): (item: Item) => T {
 const provider = z.enum(PROVIDERS);
 const epochMs = z.number().int();
 
+const terminatedRun = z.strictObject({
+  exitCode: z.number().int(),
+  reason: z.string(),
+  message: z.string().optional(),
+  startedAt: epochMs.optional(),
+  finishedAt: epochMs,
+});
+
 const podRecord = z.strictObject({
   podUid: z.string(),
   namespace: z.string(),
@@ -81,14 +89,19 @@ const podRecord = z.strictObject({
   failureReason: z.string().optional(),
   restarts: z.number().int().nonnegative().optional(),
   agentRun: z.number().int().nonnegative().optional(),
-  lastTerminated: z
-    .strictObject({
-      exitCode: z.number().int(),
-      reason: z.string(),
-      message: z.string().optional(),
-      startedAt: epochMs.optional(),
-      finishedAt: epochMs,
-    })
+  lastTerminated: terminatedRun.optional(),
+  initRuns: z
+    .array(
+      z.strictObject({
+        name: z.string(),
+        restartCount: z.number().int().nonnegative(),
+        state: z.enum(['running', 'terminated', 'waiting']),
+        startedAt: epochMs.optional(),
+        terminated: terminatedRun.optional(),
+        backoffSeconds: z.number().int().nonnegative().optional(),
+        ready: z.boolean().optional(),
+      }),
+    )
     .optional(),
   backoff: z.strictObject({ seconds: z.number().int().nonnegative(), until: epochMs }).optional(),
   ready: z.boolean().optional(),

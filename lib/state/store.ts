@@ -66,6 +66,26 @@ export interface TerminatedRun {
   finishedAt: number;
 }
 
+/**
+ * One init container or sidecar on the current machine, as its agent reported it (protocol 4):
+ * kubelet's initContainerStatuses are built from it.
+ */
+export interface InitRun {
+  name: string;
+  /** runs restarted in place so far (kubelet's restartCount) */
+  restartCount: number;
+  /** running; terminated (a finished init container); waiting (its back-off before a restart) */
+  state: 'running' | 'terminated' | 'waiting';
+  /** epoch ms the current run started */
+  startedAt?: number;
+  /** the finished run, when `terminated`; the previous one otherwise (lastState) */
+  terminated?: TerminatedRun;
+  /** seconds of back-off before the next run, when `waiting` */
+  backoffSeconds?: number;
+  /** a sidecar's readiness, as its probes say */
+  ready?: boolean;
+}
+
 export interface PodRecord {
   podUid: string;
   namespace: string;
@@ -104,6 +124,8 @@ export interface PodRecord {
   retryBackoffMs?: number;
   /** readiness of the current run, as the agent's probes say; absent: ready once started unless a probe gates it */
   ready?: boolean;
+  /** the init containers and sidecars on this machine, in the pod's order (cleared with the machine) */
+  initRuns?: InitRun[];
   /** hex SHA-256 of the credential the agent signs its status reports with (never the credential) */
   statusCredentialHash?: string;
   vpnAddress?: string;

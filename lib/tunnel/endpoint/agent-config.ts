@@ -6,7 +6,7 @@ import { parseGwTunnels } from '../gw-tunnels.ts';
 import type { Arch, BinaryAsset, BinaryPin } from '../pins.ts';
 import { DEFAULT_HEALTH_PORT, renderAgentWireproxyConfig, reservedPorts } from '../wireproxy-config.ts';
 import { WSTUNNEL_PREFIX_ENV, wstunnelClientCommand } from '../wstunnel.ts';
-import type { AgentLaunch, TunnelSettings } from './types.ts';
+import type { AgentInitContainer, AgentLaunch, TunnelSettings } from './types.ts';
 
 /** A binary for the agent to fetch: one architecture's asset of a pin. */
 export interface AgentBinary extends BinaryAsset {
@@ -41,8 +41,21 @@ export interface AgentConfig {
   terminationGracePeriodSeconds: number;
   /** mounts the agent makes before anything runs (protocol 4; files hold secret values) */
   volumes?: AgentVolume[];
+  /** init containers and sidecars, run in order before the app container (protocol 4) */
+  initContainers?: AgentInitConfig[];
   /** bearer credential for /v1/status and /v1/pod-alive; only its hash is stored */
   statusCredential: string;
+}
+
+/** docs/agent-protocol.md `initContainers`: argv = command + args, as for the app container. */
+export interface AgentInitConfig {
+  name: string;
+  argv: string[];
+  env: Record<string, string>;
+  workingDir?: string;
+  restartPolicy?: 'Always';
+  probes?: ContainerProbes;
+  preStop?: HandlerSpec;
 }
 
 export interface AgentConfigInput {
@@ -60,6 +73,18 @@ export const KUBELET_BACKOFF = { initialSeconds: 10, maxSeconds: 300, resetSecon
 
 function binaryFor(pin: BinaryPin, arch: Arch): AgentBinary {
   return { name: pin.name, version: pin.version, ...pin.assets[arch] };
+}
+
+function initConfig(init: AgentInitContainer): AgentInitConfig {
+  return {
+    name: init.name,
+    argv: [...init.command, ...init.args],
+    env: { ...init.env },
+    ...(init.workingDir === undefined ? {} : { workingDir: init.workingDir }),
+    ...(init.sidecar === true ? { restartPolicy: 'Always' as const } : {}),
+    ...(init.probes === undefined ? {} : { probes: init.probes }),
+    ...(init.preStop === undefined ? {} : { preStop: init.preStop }),
+  };
 }
 
 /** @throws InvalidInputError when the pod's GW_TUNNEL_* variables or the settings are unusable. */
@@ -91,6 +116,9 @@ export function buildAgentConfig(input: AgentConfigInput): AgentConfig {
     ...(launch.preStop === undefined ? {} : { preStop: launch.preStop }),
     terminationGracePeriodSeconds: launch.terminationGracePeriodSeconds ?? 30,
     ...(launch.volumes === undefined || launch.volumes.length === 0 ? {} : { volumes: [...launch.volumes] }),
+    ...(launch.initContainers === undefined || launch.initContainers.length === 0
+      ? {}
+      : { initContainers: launch.initContainers.map(initConfig) }),
     statusCredential: input.statusCredential,
   };
   if (launch.transport === 'none') return common;

@@ -51,6 +51,21 @@ export interface AgentLaunch {
   terminationGracePeriodSeconds?: number;
   /** the container's mounts, files included (secret values: the TLS answer only; protocol 4) */
   volumes?: readonly AgentVolume[];
+  /** init containers and sidecars, in the pod's order, run by the agent (protocol 4) */
+  initContainers?: readonly AgentInitContainer[];
+}
+
+/** One init container (or sidecar: `sidecar`), in the pod's image, as the agent runs it. */
+export interface AgentInitContainer {
+  name: string;
+  command: readonly string[];
+  args: readonly string[];
+  workingDir?: string;
+  env: Readonly<Record<string, string>>;
+  /** restartPolicy Always: runs alongside the app container (KEP-753) */
+  sidecar?: boolean;
+  probes?: ContainerProbes;
+  preStop?: HandlerSpec;
 }
 
 /**

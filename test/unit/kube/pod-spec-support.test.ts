@@ -39,12 +39,10 @@ describe('unsupportedPodSpec', () => {
       'an init container with another image',
       spec({ initContainers: [{ name: 'fetch', image: 'curlimages/curl' }] }),
       [
-        'spec.initContainers: init containers and sidecars (fetch) are not run on rented machines yet',
         'spec.initContainers[fetch]: image "curlimages/curl" differs from the app container\'s "pytorch/pytorch:2"',
       ],
     ],
     [
-      // The agent runs them (protocol 4); until the control plane hands them over they are refused.
       'a same-image init container and sidecar',
       spec({
         initContainers: [
@@ -52,7 +50,7 @@ describe('unsupportedPodSpec', () => {
           { ...main, name: 'side', restartPolicy: 'Always' },
         ],
       }),
-      ['spec.initContainers: init containers and sidecars (prep, side) are not run on rented machines yet'],
+      [],
     ],
     [
       'a PVC',

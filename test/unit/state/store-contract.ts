@@ -76,6 +76,17 @@ export function aFullPodWrite(): Required<PodWrite> {
     } satisfies Required<NonNullable<PodWrite['lastTerminated']>>,
     backoff: { seconds: 40, until: T0 + 80 },
     ready: false,
+    initRuns: [
+      {
+        name: 'proxy',
+        restartCount: 2,
+        state: 'running',
+        startedAt: T0 + 3,
+        terminated: { exitCode: 1, reason: 'Error', message: 'crashed', startedAt: T0 + 1, finishedAt: T0 + 2 },
+        backoffSeconds: 10,
+        ready: true,
+      } satisfies Required<NonNullable<PodWrite['initRuns']>[number]>,
+    ],
     retryAt: T0 + 300_000,
     retryBackoffMs: 300_000,
     statusCredentialHash: 'cd'.repeat(32),
