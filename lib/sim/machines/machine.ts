@@ -100,6 +100,8 @@ export class Machine {
           .join(':'),
         HOME: join(root, 'root'),
         TMPDIR: join(root, 'tmp'),
+        // The agent makes the pod's mounts under the machine's stand-in root (it has no chroot here).
+        ANEX_AGENT_ROOT: root,
         [MACHINE_MARKER_ENV]: this.#marker,
       },
       detached: true,

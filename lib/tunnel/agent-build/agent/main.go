@@ -6,18 +6,20 @@
 //     configuration back: the effective argv, env and workingDir, and the tunnel, if any.
 //  2. With a tunnel: download wireproxy (and wstunnel where UDP is blocked), verify their
 //     SHA-256, start them, wait for wireproxy's /readyz.
-//  3. Keep the pod's container as a kubelet would (internal/supervise, docs/agent-protocol.md):
+//  3. Make the pod's volumes (internal/volumes: files from Secrets and ConfigMaps, emptyDirs)
+//     and run its init containers and sidecars in order (internal/inits), protocol 4.
+//  4. Keep the pod's container as a kubelet would (internal/supervise, docs/agent-protocol.md):
 //     run its command, restart it in place on kubelet's back-off when the restart policy says
 //     so, run its probes, and report every run (started, exited, ready, unhealthy); the final
 //     exited(code), or failed(reason) when the agent itself fails.
-//  4. Stops: when the endpoint says the pod is gone (a deletion, with its grace), or on
+//  5. Stops: when the endpoint says the pod is gone (a deletion, with its grace), or on
 //     SIGTERM/SIGINT (the pod's terminationGracePeriodSeconds), run preStop, SIGTERM the
 //     workload, SIGKILL it when the grace is over, report the exit — as the final exit when
 //     the control plane asked, as failed when the host did (the provider stopped the
 //     container: a host event, not the workload's end). Dead-man's switch: when
 //     the endpoint cannot be reached for the configured time, stop the workload, report
 //     failed (one try) and exit; a control plane that is away for less keeps it running.
-//  5. Restarts: before spending the token it leaves a marker in the container's filesystem
+//  6. Restarts: before spending the token it leaves a marker in the container's filesystem
 //     (internal/marker). A provider that starts the same container again (RunPod restarts a
 //     container whose main process ended) starts an agent that finds the marker: it does not
 //     spend the token again nor run the workload twice, but reports the recorded end again
@@ -35,6 +37,8 @@
 //	ANEX_AGENT_CA_FILE    optional CA bundle for the endpoint's certificate
 //	ANEX_AGENT_DIR        optional work directory (default: a fresh private temp dir); the
 //	                      restart marker lives here when set, else in the temp dir ($TMPDIR)
+//	ANEX_AGENT_ROOT       tests only: prefix of every volume mount path (the simulator's
+//	                      machines without their own root run in a directory)
 //
 // Exit status: the workload's exit code, or 1 when the agent itself failed; after a restart,
 // the recorded exit code (137 when unknown, 1 after an agent failure).
@@ -56,13 +60,15 @@ import (
 	"anex.local/agent-build/agent/internal/binaries"
 	"anex.local/agent-build/agent/internal/deadman"
 	"anex.local/agent-build/agent/internal/endpoint"
+	"anex.local/agent-build/agent/internal/inits"
 	"anex.local/agent-build/agent/internal/marker"
 	"anex.local/agent-build/agent/internal/supervise"
 	"anex.local/agent-build/agent/internal/tunnel"
+	"anex.local/agent-build/agent/internal/volumes"
 	"anex.local/agent-build/agent/internal/workload"
 )
 
-const version = "3"
+const version = "4"
 
 var (
 	podUIDPattern     = regexp.MustCompile(`^[0-9a-f-]{36}$`)
@@ -275,6 +281,13 @@ func (a *agent) serve(ctx context.Context) int {
 		}
 		logf("tunnel ready")
 	}
+	// The pod's files and directories before anything of it runs (names only in the log).
+	limits, err := volumes.Prepare(a.config.Volumes, volumes.Options{
+		Root: os.Getenv("ANEX_AGENT_ROOT"), Dir: a.dir, PodUID: a.in.podUID, Logf: logf,
+	})
+	if err != nil {
+		return a.fail(ctx, err.Error())
+	}
 	queue := endpoint.NewQueue(func(ctx context.Context, r endpoint.Report) error {
 		return a.client.Report(ctx, a.in.podUID, r, 5)
 	}, 256, logf)
@@ -307,18 +320,43 @@ func (a *agent) serve(ctx context.Context) int {
 			orders.give(cause{deadman: &stop}, grace)
 		}
 	}()
-	outcome := supervise.Run(ctx, supervise.Spec{
-		Workload:      workload.Spec{Argv: a.config.Argv, Env: a.workloadEnv(), WorkingDir: a.config.WorkingDir},
-		RestartPolicy: a.config.RestartPolicy,
-		Backoff:       a.backoff(),
-		Probes:        a.config.Probes,
-		PreStop:       a.config.PreStop,
-		Grace:         a.grace(),
-		Report:        queue.Send,
-		Logf:          logf,
+	go volumes.Watch(watch, limits, evictionInterval, func(l volumes.Limit) {
+		message := volumes.Message(l)
+		logf("evicting the pod: %s", message)
+		orders.give(cause{evicted: message}, 0)
+	})
+	initialized := inits.Run(ctx, inits.Spec{
+		Containers: a.config.InitContainers, PodPolicy: a.config.RestartPolicy, Backoff: a.backoff(),
+		Grace: a.grace(), Env: a.envOf, Report: queue.Send, Logf: logf,
 	}, orders.c)
+	var outcome supervise.Outcome
+	switch {
+	case initialized.StartErr != nil:
+		outcome = supervise.Outcome{StartErr: initialized.StartErr}
+	case initialized.Failed != nil:
+		// Reported as the init container's final exit: the control plane fails the pod.
+		outcome = *initialized.Failed
+	case initialized.Stopped != nil:
+		outcome = *initialized.Stopped
+	default:
+		outcome = supervise.Run(ctx, supervise.Spec{
+			Workload:      workload.Spec{Argv: a.config.Argv, Env: a.envOf(a.config.Env), WorkingDir: a.config.WorkingDir},
+			RestartPolicy: a.config.RestartPolicy,
+			Backoff:       a.backoff(),
+			Probes:        a.config.Probes,
+			PreStop:       a.config.PreStop,
+			Grace:         a.grace(),
+			Report:        queue.Send,
+			Logf:          logf,
+		}, orders.c)
+	}
+	// Sidecars go after the app container (kubelet), in reverse order.
+	initialized.Sidecars.Stop(a.grace())
 	stopWatch()
 	why := orders.cause()
+	if initialized.Failed != nil {
+		why.initFailed = initialized.FailedName
+	}
 	// Earlier reports first (the endpoint ignores a report about an older run than it has),
 	// but not for long when the control plane is away.
 	wait := 30 * time.Second
@@ -335,7 +373,14 @@ func (a *agent) serve(ctx context.Context) int {
 type cause struct {
 	signal  string
 	deadman *deadman.Stop
+	// evicted: kubelet's eviction message (an emptyDir over its sizeLimit)
+	evicted string
+	// initFailed: the init container that failed under restartPolicy Never (already reported)
+	initFailed string
 }
+
+// evictionInterval is how often emptyDir usage is measured (kubelet's housekeeping: 10 s).
+var evictionInterval = 10 * time.Second
 
 // orders hands the supervisor one stop order: the first cause wins.
 type orders struct {
@@ -404,6 +449,16 @@ func (a *agent) finish(ctx context.Context, outcome supervise.Outcome, why cause
 		return 1
 	}
 	code := outcome.Code
+	if why.evicted != "" {
+		a.remember(func(s *marker.State) { s.ExitCode = &code })
+		a.report(ctx, endpoint.Report{State: "evicted", Reason: "Evicted", Message: why.evicted}, 5)
+		return 1
+	}
+	if why.initFailed != "" {
+		logf("init container %s failed: the pod fails without its app container", why.initFailed)
+		a.remember(func(s *marker.State) { s.ExitCode = &code })
+		return code
+	}
 	if why.signal != "" {
 		// Nobody at anex asked for this stop: the host stopped the container (the provider
 		// stopping or losing the machine). Not the workload's end: the control plane decides.
@@ -477,11 +532,11 @@ func (a *agent) helperEnv(extra map[string]string) []string {
 	return merge(os.Environ(), extra)
 }
 
-// workloadEnv is the container's environment with the pod's env over it; names a process
-// environment cannot carry are dropped, and said so (names only, never values).
-func (a *agent) workloadEnv() []string {
+// envOf is a container's environment: the agent's own with the container's env over it; names
+// a process environment cannot carry are dropped, and said so (names only, never values).
+func (a *agent) envOf(vars map[string]string) []string {
 	usable := map[string]string{}
-	for name, value := range a.config.Env {
+	for name, value := range vars {
 		if envNamePattern.MatchString(name) {
 			usable[name] = value
 		} else {

@@ -295,3 +295,103 @@ func TestARestartReportsAnUnrecordedEndAsUnknown(t *testing.T) {
 		t.Fatalf("%d bootstraps, reports %v; want none and exited 137", f.bootstraps, f.reports)
 	}
 }
+
+// containers lists the reports as "container:state" (the app container's with no prefix).
+func (f *fakeEndpoint) containers() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []string{}
+	for _, r := range f.reports {
+		s := r["state"].(string)
+		if c, ok := r["container"].(string); ok {
+			s = c + ":" + s
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestProtocol4MakesTheVolumesAndRunsTheInitContainerBeforeTheApp(t *testing.T) {
+	root := t.TempDir()
+	out := filepath.Join(t.TempDir(), "out")
+	f := &fakeEndpoint{config: map[string]any{
+		"version": 1, "podUid": podUID, "statusCredential": "status-credential",
+		"volumes": []map[string]any{
+			{"name": "hf", "path": "/etc/hf", "readOnly": true, "files": []map[string]any{
+				{"path": "token", "mode": 0o400, "data": "c2VjcmV0"}, // "secret"
+			}},
+			{"name": "work", "path": "/work", "emptyDir": map[string]any{}},
+		},
+		"initContainers": []map[string]any{
+			{"name": "setup", "argv": []string{"sh", "-c", `cp "$ROOT/etc/hf/token" "$ROOT/work/copied"`}, "env": map[string]string{"ROOT": root}},
+		},
+		"argv":          []string{"sh", "-c", `printf '%s|%s' "$(cat "$ROOT/work/copied")" "$(stat -L -c %a "$ROOT/etc/hf/token")" > "$OUT"`},
+		"env":           map[string]string{"ROOT": root, "OUT": out},
+		"restartPolicy": "Never", "aliveIntervalSeconds": 60,
+	}}
+	server := httptest.NewServer(f)
+	defer server.Close()
+	setEnv(t, server.URL)
+	t.Setenv("ANEX_AGENT_ROOT", root)
+
+	if code := run(); code != 0 {
+		t.Fatalf("exit %d, reports %s", code, f.containers())
+	}
+	if got, _ := os.ReadFile(out); string(got) != "secret|400" {
+		t.Fatalf("the app saw %q: want the file the init container copied, and the file's mode", got)
+	}
+	if got, want := f.containers(), "setup:started,setup:exited,started,exited"; got != want {
+		t.Fatalf("reports %s, want %s", got, want)
+	}
+}
+
+func TestProtocol4AFailedInitContainerUnderNeverEndsThePodWithoutTheApp(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "never")
+	f := &fakeEndpoint{config: map[string]any{
+		"version": 1, "podUid": podUID, "statusCredential": "status-credential",
+		"initContainers": []map[string]any{{"name": "setup", "argv": []string{"sh", "-c", "exit 4"}, "env": map[string]string{}}},
+		"argv":           []string{"sh", "-c", `touch "$OUT"`},
+		"env":            map[string]string{"OUT": out},
+		"restartPolicy":  "Never", "aliveIntervalSeconds": 60,
+	}}
+	server := httptest.NewServer(f)
+	defer server.Close()
+	setEnv(t, server.URL)
+
+	if code := run(); code != 4 {
+		t.Fatalf("exit %d, want the init container's 4", code)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("the app container ran after its init container failed")
+	}
+	if got, want := f.containers(), "setup:started,setup:exited"; got != want {
+		t.Fatalf("reports %s, want %s (no app report: the init container's end is the pod's)", got, want)
+	}
+}
+
+func TestProtocol4AnEmptyDirOverItsLimitEvictsThePod(t *testing.T) {
+	evictionInterval = 50 * time.Millisecond
+	defer func() { evictionInterval = 10 * time.Second }()
+	root := t.TempDir()
+	f := &fakeEndpoint{config: map[string]any{
+		"version": 1, "podUid": podUID, "statusCredential": "status-credential",
+		"volumes":       []map[string]any{{"name": "scratch", "path": "/scratch", "emptyDir": map[string]any{"sizeLimitBytes": 8}}},
+		"argv":          []string{"sh", "-c", `printf 0123456789 > "$ROOT/scratch/big"; while :; do sleep 0.05; done`},
+		"env":           map[string]string{"ROOT": root},
+		"restartPolicy": "Always", "aliveIntervalSeconds": 60, "terminationGracePeriodSeconds": 1,
+	}}
+	server := httptest.NewServer(f)
+	defer server.Close()
+	setEnv(t, server.URL)
+	t.Setenv("ANEX_AGENT_ROOT", root)
+
+	if code := run(); code != 1 {
+		t.Fatalf("exit %d, want 1 after an eviction", code)
+	}
+	f.mu.Lock()
+	last := f.reports[len(f.reports)-1]
+	f.mu.Unlock()
+	if last["state"] != "evicted" || last["message"] != `Usage of EmptyDir volume "scratch" exceeds the limit "8".` {
+		t.Fatalf("last report %v, want the eviction in kubelet's words", last)
+	}
+}

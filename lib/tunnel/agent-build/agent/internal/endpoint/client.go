@@ -152,6 +152,10 @@ type Report struct {
 	Ready *bool `json:"ready,omitempty"`
 	// Probe, on unhealthy: startup, readiness or liveness.
 	Probe string `json:"probe,omitempty"`
+	// Container (protocol 4): the init container or sidecar the report is about; empty: the app's.
+	Container string `json:"container,omitempty"`
+	// Message (protocol 4), on evicted: kubelet's words.
+	Message string `json:"message,omitempty"`
 }
 
 // Report sends a status report with the credential from the bootstrap, trying up to
@@ -175,6 +179,12 @@ func (c *Client) Report(ctx context.Context, podUID string, r Report, attempts i
 	}
 	if r.Probe != "" {
 		payload["probe"] = r.Probe
+	}
+	if r.Container != "" {
+		payload["container"] = r.Container
+	}
+	if r.Message != "" {
+		payload["message"] = clipText(r.Message, 500)
 	}
 	body, _ := json.Marshal(payload)
 	var last error

@@ -37,6 +37,51 @@ type Config struct {
 	Probes                        *Probes  `json:"probes,omitempty"`
 	PreStop                       *Handler `json:"preStop,omitempty"`
 	TerminationGracePeriodSeconds *int     `json:"terminationGracePeriodSeconds,omitempty"`
+	// Protocol 4: the pod's mounts (files hold Secret values: never log them) and its init
+	// containers and sidecars, run in order before the app container.
+	Volumes        []Volume        `json:"volumes,omitempty"`
+	InitContainers []InitContainer `json:"initContainers,omitempty"`
+}
+
+// Volume is one mount: exactly one of Files, File, EmptyDir is set.
+type Volume struct {
+	Name     string    `json:"name"`
+	Path     string    `json:"path"`
+	ReadOnly bool      `json:"readOnly,omitempty"`
+	SubPath  string    `json:"subPath,omitempty"`
+	Files    []File    `json:"files,omitempty"`
+	File     *FileData `json:"file,omitempty"`
+	EmptyDir *EmptyDir `json:"emptyDir,omitempty"`
+}
+
+// File is one file of a volume: its path below the mount, its mode, its bytes (base64).
+type File struct {
+	Path string `json:"path"`
+	Mode int    `json:"mode"`
+	Data string `json:"data"`
+}
+
+// FileData is a mount that is one file (a subPath naming a file of the volume).
+type FileData struct {
+	Mode int    `json:"mode"`
+	Data string `json:"data"`
+}
+
+// EmptyDir is a directory that starts empty; Medium "Memory" lives in /dev/shm.
+type EmptyDir struct {
+	Medium         string `json:"medium,omitempty"`
+	SizeLimitBytes int64  `json:"sizeLimitBytes,omitempty"`
+}
+
+// InitContainer is an init container, or a sidecar (RestartPolicy "Always"), in the pod's image.
+type InitContainer struct {
+	Name          string            `json:"name"`
+	Argv          []string          `json:"argv"`
+	Env           map[string]string `json:"env"`
+	WorkingDir    string            `json:"workingDir,omitempty"`
+	RestartPolicy string            `json:"restartPolicy,omitempty"`
+	Probes        *Probes           `json:"probes,omitempty"`
+	PreStop       *Handler          `json:"preStop,omitempty"`
 }
 
 // Backoff is the restart back-off in place, in seconds (kubelet's: 10, 300, 600).

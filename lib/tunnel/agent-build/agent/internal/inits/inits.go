@@ -1,0 +1,184 @@
+// Package inits runs a pod's init containers and sidecars before its app container, the way
+// the kubelet does (pkg/kubelet/kuberuntime computeInitContainerActions; KEP-753 sidecars;
+// docs/agent-protocol.md "initContainers"): in order; a regular init container runs to
+// completion before the next one starts — restarted in place on failure with the pod's back-off,
+// or, under restartPolicy Never, failing the pod; a sidecar (restartPolicy Always) is started,
+// kept running (restarted on any exit) and the next one starts once it has started (its startup
+// probe passed, if it has one). Sidecars are stopped after the app container, in reverse order.
+// Every report carries the container's name.
+package inits
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"anex.local/agent-build/agent/internal/endpoint"
+	"anex.local/agent-build/agent/internal/supervise"
+	"anex.local/agent-build/agent/internal/workload"
+)
+
+// Spec is the pod's init containers and what they share with the app container.
+type Spec struct {
+	Containers []endpoint.InitContainer
+	// PodPolicy is the pod's restartPolicy (Always, OnFailure, Never).
+	PodPolicy string
+	Backoff   supervise.Backoff
+	// Grace is the pod's terminationGracePeriodSeconds.
+	Grace time.Duration
+	// Env builds a container's complete environment from its own variables.
+	Env    func(map[string]string) []string
+	Report func(endpoint.Report)
+	Logf   func(format string, args ...any)
+}
+
+// Result is how initialization ended. With none of Failed, Stopped or StartErr set, the app
+// container may start; Sidecars run either way until stopped.
+type Result struct {
+	Sidecars *Sidecars
+	// Failed is the outcome of a regular init container that failed under restartPolicy Never.
+	Failed *supervise.Outcome
+	// FailedName names it.
+	FailedName string
+	// Stopped: a stop order arrived during initialization (the last outcome).
+	Stopped *supervise.Outcome
+	// StartErr: an init container could not be started at all.
+	StartErr error
+}
+
+// Run runs the init containers in order; stops is the pod's stop-order channel.
+func Run(ctx context.Context, spec Spec, stops <-chan supervise.Order) Result {
+	sidecars := &Sidecars{grace: spec.Grace, report: spec.Report}
+	for _, c := range spec.Containers {
+		if c.RestartPolicy == "Always" {
+			started, one := sidecars.start(ctx, spec, c)
+			select {
+			case <-started:
+			case <-one.ended:
+				// It ended before it ever started: it could not be started at all.
+				sidecars.Stop(spec.Grace)
+				if one.outcome.StartErr != nil {
+					return Result{Sidecars: sidecars, StartErr: one.outcome.StartErr}
+				}
+				return Result{Sidecars: sidecars, Stopped: &one.outcome}
+			case order := <-stops:
+				sidecars.Stop(order.Grace)
+				return Result{Sidecars: sidecars, Stopped: &supervise.Outcome{Code: 137, Stopped: true}}
+			case <-ctx.Done():
+				return Result{Sidecars: sidecars, Stopped: &supervise.Outcome{Code: 137}}
+			}
+			continue
+		}
+		policy := "OnFailure"
+		if spec.PodPolicy == "Never" {
+			policy = "Never"
+		}
+		outcome := supervise.Run(ctx, containerSpec(spec, c, policy, spec.Report), stops)
+		if outcome.StartErr != nil {
+			sidecars.Stop(spec.Grace)
+			return Result{Sidecars: sidecars, StartErr: outcome.StartErr}
+		}
+		if outcome.Stopped {
+			sidecars.Stop(spec.Grace)
+			return Result{Sidecars: sidecars, Stopped: &outcome}
+		}
+		code, run := outcome.Code, outcome.Run
+		spec.Report(endpoint.Report{State: "exited", Container: c.Name, ExitCode: &code, RestartCount: &run, Reason: outcome.Reason})
+		if code != 0 {
+			spec.Logf("init container %s exited with code %d (restartPolicy Never): the pod fails", c.Name, code)
+			sidecars.Stop(spec.Grace)
+			return Result{Sidecars: sidecars, Failed: &outcome, FailedName: c.Name}
+		}
+		spec.Logf("init container %s completed", c.Name)
+	}
+	return Result{Sidecars: sidecars}
+}
+
+// containerSpec is one init container's supervision; its reports carry its name.
+func containerSpec(spec Spec, c endpoint.InitContainer, policy string, report func(endpoint.Report)) supervise.Spec {
+	return supervise.Spec{
+		Workload:      workload.Spec{Argv: c.Argv, Env: spec.Env(c.Env), WorkingDir: c.WorkingDir},
+		RestartPolicy: policy,
+		Backoff:       spec.Backoff,
+		Probes:        c.Probes,
+		PreStop:       c.PreStop,
+		Grace:         spec.Grace,
+		Report: func(r endpoint.Report) {
+			r.Container = c.Name
+			report(r)
+		},
+		Logf: func(format string, args ...any) { spec.Logf(c.Name+": "+format, args...) },
+	}
+}
+
+// Sidecars are the running sidecars, in start order.
+type Sidecars struct {
+	mu      sync.Mutex
+	running []*sidecar
+	grace   time.Duration
+	report  func(endpoint.Report)
+}
+
+type sidecar struct {
+	name  string
+	stops chan supervise.Order
+	// ended closes when its supervision returns; outcome is set before.
+	ended   chan struct{}
+	outcome supervise.Outcome
+}
+
+// start runs c under restartPolicy Always; the channel closes once it has started.
+func (s *Sidecars) start(ctx context.Context, spec Spec, c endpoint.InitContainer) (<-chan struct{}, *sidecar) {
+	started := make(chan struct{})
+	var once sync.Once
+	gated := c.Probes != nil && c.Probes.Startup != nil
+	report := func(r endpoint.Report) {
+		// Started means: the process runs and, with a startup probe, that probe passed
+		// (the supervisor reports readiness only after it).
+		if (!gated && r.State == "started") || (gated && r.State == "ready") {
+			once.Do(func() { close(started) })
+		}
+		spec.Report(r)
+	}
+	one := &sidecar{name: c.Name, stops: make(chan supervise.Order, 1), ended: make(chan struct{})}
+	s.mu.Lock()
+	s.running = append(s.running, one)
+	s.mu.Unlock()
+	cs := containerSpec(spec, c, "Always", report)
+	go func() {
+		one.outcome = supervise.Run(ctx, cs, one.stops)
+		close(one.ended)
+	}()
+	return started, one
+}
+
+// Stop stops the sidecars in reverse order within grace (each gets at least the supervisor's
+// minimum) and reports each one's final end.
+func (s *Sidecars) Stop(grace time.Duration) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	running := s.running
+	s.running = nil
+	s.mu.Unlock()
+	deadline := time.Now().Add(grace)
+	for i := len(running) - 1; i >= 0; i-- {
+		one := running[i]
+		left := time.Until(deadline)
+		if left < 0 {
+			left = 0
+		}
+		select {
+		case one.stops <- supervise.Order{Grace: left}:
+		default:
+		}
+		<-one.ended
+		outcome := one.outcome
+		if outcome.StartErr != nil {
+			continue
+		}
+		code, run := outcome.Code, outcome.Run
+		s.report(endpoint.Report{State: "exited", Container: one.name, ExitCode: &code, RestartCount: &run, Reason: outcome.Reason})
+	}
+}
