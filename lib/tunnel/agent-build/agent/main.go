@@ -350,8 +350,9 @@ func (a *agent) serve(ctx context.Context) int {
 			Logf:          logf,
 		}, orders.c)
 	}
-	// Sidecars go after the app container (kubelet), in reverse order.
-	initialized.Sidecars.Stop(a.grace())
+	// Sidecars go after the app container (kubelet), in reverse order, within what is left of
+	// a stop's grace (0 after an eviction: 2 s each), else the pod's.
+	initialized.Sidecars.Stop(orders.left(a.grace()))
 	stopWatch()
 	why := orders.cause()
 	if initialized.Failed != nil {
@@ -387,6 +388,8 @@ type orders struct {
 	c     chan supervise.Order
 	mu    sync.Mutex
 	first *cause
+	// deadline is when the first order's grace runs out.
+	deadline time.Time
 }
 
 func newOrders() *orders { return &orders{c: make(chan supervise.Order, 1)} }
@@ -398,7 +401,18 @@ func (o *orders) give(why cause, grace time.Duration) {
 		return
 	}
 	o.first = &why
+	o.deadline = time.Now().Add(grace)
 	o.c <- supervise.Order{Grace: grace}
+}
+
+// left is what remains of the stop order's grace, or fallback when none was given.
+func (o *orders) left(fallback time.Duration) time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.first == nil {
+		return fallback
+	}
+	return max(0, time.Until(o.deadline))
 }
 
 func (o *orders) cause() cause {

@@ -375,23 +375,59 @@ func TestProtocol4AnEmptyDirOverItsLimitEvictsThePod(t *testing.T) {
 	root := t.TempDir()
 	f := &fakeEndpoint{config: map[string]any{
 		"version": 1, "podUid": podUID, "statusCredential": "status-credential",
-		"volumes":       []map[string]any{{"name": "scratch", "path": "/scratch", "emptyDir": map[string]any{"sizeLimitBytes": 8}}},
+		"volumes": []map[string]any{{"name": "scratch", "path": "/scratch", "emptyDir": map[string]any{"sizeLimitBytes": 8}}},
+		// A sidecar that ignores SIGTERM: an eviction leaves no grace, so it is killed after
+		// kubelet's minimum 2 s, not after the pod's 30 s.
+		"initContainers": []map[string]any{{"name": "proxy", "restartPolicy": "Always", "env": map[string]string{},
+			"argv": []string{"sh", "-c", `trap '' TERM; while :; do sleep 0.05; done`}}},
 		"argv":          []string{"sh", "-c", `printf 0123456789 > "$ROOT/scratch/big"; while :; do sleep 0.05; done`},
 		"env":           map[string]string{"ROOT": root},
-		"restartPolicy": "Always", "aliveIntervalSeconds": 60, "terminationGracePeriodSeconds": 1,
+		"restartPolicy": "Always", "aliveIntervalSeconds": 60, "terminationGracePeriodSeconds": 30,
 	}}
 	server := httptest.NewServer(f)
 	defer server.Close()
 	setEnv(t, server.URL)
 	t.Setenv("ANEX_AGENT_ROOT", root)
 
+	began := time.Now()
 	if code := run(); code != 1 {
 		t.Fatalf("exit %d, want 1 after an eviction", code)
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Fatalf("the eviction took %s: the sidecar got the pod's grace, not what was left of none", took)
+	}
+	if got, want := f.containers(), "proxy:started,started,proxy:exited,evicted"; got != want {
+		t.Fatalf("reports %s, want %s", got, want)
 	}
 	f.mu.Lock()
 	last := f.reports[len(f.reports)-1]
 	f.mu.Unlock()
-	if last["state"] != "evicted" || last["message"] != `Usage of EmptyDir volume "scratch" exceeds the limit "8".` {
+	if last["reason"] != "Evicted" || last["message"] != `Usage of EmptyDir volume "scratch" exceeds the limit "8".` {
 		t.Fatalf("last report %v, want the eviction in kubelet's words", last)
+	}
+}
+
+func TestProtocol4SidecarsRunAlongsideTheAppAndStopAfterIt(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "seen")
+	f := &fakeEndpoint{config: map[string]any{
+		"version": 1, "podUid": podUID, "statusCredential": "status-credential",
+		"initContainers": []map[string]any{{"name": "proxy", "restartPolicy": "Always", "env": map[string]string{"OUT": out},
+			"argv": []string{"sh", "-c", `echo up > "$OUT"; trap 'exit 0' TERM; while :; do sleep 0.05; done`}}},
+		// The app sees the sidecar running: it started before the app (its process, at least:
+		// without a startup probe the file may come a moment later).
+		"argv":          []string{"sh", "-c", `for i in $(seq 100); do test -s "$OUT" && exit 0; sleep 0.02; done; exit 1`},
+		"env":           map[string]string{"OUT": out},
+		"restartPolicy": "Never", "aliveIntervalSeconds": 60,
+	}}
+	server := httptest.NewServer(f)
+	defer server.Close()
+	setEnv(t, server.URL)
+
+	if code := run(); code != 0 {
+		t.Fatalf("exit %d, reports %s", code, f.containers())
+	}
+	// The app's end is the last report; the sidecar's final exit comes before it.
+	if got, want := f.containers(), "proxy:started,started,proxy:exited,exited"; got != want {
+		t.Fatalf("reports %s, want %s", got, want)
 	}
 }

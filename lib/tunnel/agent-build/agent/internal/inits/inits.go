@@ -33,10 +33,13 @@ type Spec struct {
 }
 
 // Result is how initialization ended. With none of Failed, Stopped or StartErr set, the app
-// container may start; Sidecars run either way until stopped.
+// container may start. The sidecars started so far run in every case until the caller stops
+// them (Sidecars.Stop): only it knows what is left of a stop's grace, and kubelet stops them
+// after the app container either way.
 type Result struct {
 	Sidecars *Sidecars
-	// Failed is the outcome of a regular init container that failed under restartPolicy Never.
+	// Failed is the outcome of a regular init container that failed under restartPolicy Never
+	// (its final exited is reported already).
 	Failed *supervise.Outcome
 	// FailedName names it.
 	FailedName string
@@ -48,45 +51,42 @@ type Result struct {
 
 // Run runs the init containers in order; stops is the pod's stop-order channel.
 func Run(ctx context.Context, spec Spec, stops <-chan supervise.Order) Result {
-	sidecars := &Sidecars{grace: spec.Grace, report: spec.Report}
+	sidecars := &Sidecars{report: spec.Report}
 	for _, c := range spec.Containers {
 		if c.RestartPolicy == "Always" {
 			started, one := sidecars.start(ctx, spec, c)
 			select {
 			case <-started:
 			case <-one.ended:
-				// It ended before it ever started: it could not be started at all.
-				sidecars.Stop(spec.Grace)
+				// Its supervision ended before it ever started: it could not be started at all.
 				if one.outcome.StartErr != nil {
 					return Result{Sidecars: sidecars, StartErr: one.outcome.StartErr}
 				}
 				return Result{Sidecars: sidecars, Stopped: &one.outcome}
-			case order := <-stops:
-				sidecars.Stop(order.Grace)
+			case <-stops:
 				return Result{Sidecars: sidecars, Stopped: &supervise.Outcome{Code: 137, Stopped: true}}
 			case <-ctx.Done():
 				return Result{Sidecars: sidecars, Stopped: &supervise.Outcome{Code: 137}}
 			}
 			continue
 		}
+		// kubelet restarts a failed init container unless the pod's policy is Never; one that
+		// succeeded is done whatever the policy (computeInitContainerActions).
 		policy := "OnFailure"
 		if spec.PodPolicy == "Never" {
 			policy = "Never"
 		}
-		outcome := supervise.Run(ctx, containerSpec(spec, c, policy, spec.Report), stops)
-		if outcome.StartErr != nil {
-			sidecars.Stop(spec.Grace)
+		outcome := supervise.Run(ctx, containerSpec(spec, c, policy, spec.Report, nil), stops)
+		switch {
+		case outcome.StartErr != nil:
 			return Result{Sidecars: sidecars, StartErr: outcome.StartErr}
-		}
-		if outcome.Stopped {
-			sidecars.Stop(spec.Grace)
+		case outcome.Stopped:
 			return Result{Sidecars: sidecars, Stopped: &outcome}
 		}
 		code, run := outcome.Code, outcome.Run
 		spec.Report(endpoint.Report{State: "exited", Container: c.Name, ExitCode: &code, RestartCount: &run, Reason: outcome.Reason})
 		if code != 0 {
 			spec.Logf("init container %s exited with code %d (restartPolicy Never): the pod fails", c.Name, code)
-			sidecars.Stop(spec.Grace)
 			return Result{Sidecars: sidecars, Failed: &outcome, FailedName: c.Name}
 		}
 		spec.Logf("init container %s completed", c.Name)
@@ -95,7 +95,7 @@ func Run(ctx context.Context, spec Spec, stops <-chan supervise.Order) Result {
 }
 
 // containerSpec is one init container's supervision; its reports carry its name.
-func containerSpec(spec Spec, c endpoint.InitContainer, policy string, report func(endpoint.Report)) supervise.Spec {
+func containerSpec(spec Spec, c endpoint.InitContainer, policy string, report func(endpoint.Report), started func(int)) supervise.Spec {
 	return supervise.Spec{
 		Workload:      workload.Spec{Argv: c.Argv, Env: spec.Env(c.Env), WorkingDir: c.WorkingDir},
 		RestartPolicy: policy,
@@ -107,7 +107,8 @@ func containerSpec(spec Spec, c endpoint.InitContainer, policy string, report fu
 			r.Container = c.Name
 			report(r)
 		},
-		Logf: func(format string, args ...any) { spec.Logf(c.Name+": "+format, args...) },
+		Logf:    func(format string, args ...any) { spec.Logf(c.Name+": "+format, args...) },
+		Started: started,
 	}
 }
 
@@ -115,7 +116,6 @@ func containerSpec(spec Spec, c endpoint.InitContainer, policy string, report fu
 type Sidecars struct {
 	mu      sync.Mutex
 	running []*sidecar
-	grace   time.Duration
 	report  func(endpoint.Report)
 }
 
@@ -127,24 +127,16 @@ type sidecar struct {
 	outcome supervise.Outcome
 }
 
-// start runs c under restartPolicy Always; the channel closes once it has started.
+// start runs c under restartPolicy Always; the channel closes once its first run has started
+// (kubelet's Started: the process runs and its startup probe, if any, passed).
 func (s *Sidecars) start(ctx context.Context, spec Spec, c endpoint.InitContainer) (<-chan struct{}, *sidecar) {
 	started := make(chan struct{})
 	var once sync.Once
-	gated := c.Probes != nil && c.Probes.Startup != nil
-	report := func(r endpoint.Report) {
-		// Started means: the process runs and, with a startup probe, that probe passed
-		// (the supervisor reports readiness only after it).
-		if (!gated && r.State == "started") || (gated && r.State == "ready") {
-			once.Do(func() { close(started) })
-		}
-		spec.Report(r)
-	}
 	one := &sidecar{name: c.Name, stops: make(chan supervise.Order, 1), ended: make(chan struct{})}
 	s.mu.Lock()
 	s.running = append(s.running, one)
 	s.mu.Unlock()
-	cs := containerSpec(spec, c, "Always", report)
+	cs := containerSpec(spec, c, "Always", spec.Report, func(int) { once.Do(func() { close(started) }) })
 	go func() {
 		one.outcome = supervise.Run(ctx, cs, one.stops)
 		close(one.ended)
@@ -152,8 +144,9 @@ func (s *Sidecars) start(ctx context.Context, spec Spec, c endpoint.InitContaine
 	return started, one
 }
 
-// Stop stops the sidecars in reverse order within grace (each gets at least the supervisor's
-// minimum) and reports each one's final end.
+// Stop stops the sidecars in reverse order within grace, what is left of the pod's (each gets
+// at least the supervisor's 2 s after SIGTERM, as kubelet gives), and reports each one's final
+// end. A nil Sidecars, or one already stopped, does nothing.
 func (s *Sidecars) Stop(grace time.Duration) {
 	if s == nil {
 		return

@@ -42,6 +42,11 @@ type Spec struct {
 	// Report sends one report; it must not block for long (a queue).
 	Report func(endpoint.Report)
 	Logf   func(format string, args ...any)
+	// Started, when set, is told once per run that the run has started in kubelet's sense
+	// (ContainerStatus.Started): the process runs and its startup probe, if any, passed. A
+	// sidecar gates the next init container on it (KEP-753); "ready" cannot serve, as with a
+	// readiness probe it comes later or never.
+	Started func(run int)
 }
 
 // Order tells the supervisor to stop the workload within Grace (0: SIGTERM, then SIGKILL after 2 s).
@@ -113,6 +118,9 @@ func Run(ctx context.Context, spec Spec, stops <-chan Order) Outcome {
 			last = Outcome{Code: 128, Run: run, Reason: "StartError"}
 		} else {
 			spec.Report(endpoint.Report{State: "started", RestartCount: intp(run)})
+			if spec.Probes == nil || spec.Probes.Startup == nil {
+				spec.started(run)
+			}
 			last = supervise(ctx, spec, proc, run, stops)
 			if last.Stopped {
 				return last
@@ -229,8 +237,11 @@ func startProbes(ctx context.Context, wg *sync.WaitGroup, spec Spec, run int, ki
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if p.Startup != nil && !startup(ctx, spec, p.Startup, run, env, kills) {
-			return
+		if p.Startup != nil {
+			if !startup(ctx, spec, p.Startup, run, env, kills) {
+				return
+			}
+			spec.started(run)
 		}
 		if p.Readiness == nil {
 			// Gated by the startup probe only: ready once it passed.
@@ -327,6 +338,12 @@ func probeGrace(spec Spec, p *endpoint.Probe) time.Duration {
 		return time.Duration(*p.TerminationGracePeriodSeconds) * time.Second
 	}
 	return spec.Grace
+}
+
+func (s Spec) started(run int) {
+	if s.Started != nil {
+		s.Started(run)
+	}
 }
 
 func intp(v int) *int    { return &v }

@@ -662,3 +662,44 @@ func TestStartupProbe(t *testing.T) {
 		expectOutcome(t, out, Outcome{Code: 143, Run: 0, Reason: "Unhealthy"})
 	})
 }
+
+// Started is kubelet's Started: the process runs and its startup probe passed — not readiness,
+// which a sidecar with a readiness probe that never passes would otherwise wait for forever.
+func TestStartedFollowsTheStartupProbeNotReadiness(t *testing.T) {
+	never := execProbe(1, "false")
+	cases := []struct {
+		name    string
+		probes  *endpoint.Probes
+		started bool
+	}{
+		{"no probes: when the process runs", nil, true},
+		{"a readiness probe that never passes does not hold it", &endpoint.Probes{Readiness: never}, true},
+		{"after the startup probe passed, readiness aside", &endpoint.Probes{Startup: execProbe(1, "true"), Readiness: never}, true},
+		{"never, when the startup probe fails", &endpoint.Probes{Startup: execProbe(3, "false")}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			runs := make(chan int, 4)
+			h := start(t, Spec{
+				Workload:      shSpec("while :; do sleep 0.1; done"),
+				RestartPolicy: "Never",
+				Backoff:       fast,
+				Probes:        c.probes,
+				Grace:         time.Second,
+				Started:       func(run int) { runs <- run },
+			})
+			select {
+			case run := <-runs:
+				if !c.started || run != 0 {
+					t.Fatalf("Started(%d), want started=%t for run 0; reports %q", run, c.started, h.seen())
+				}
+			case <-time.After(1500 * time.Millisecond):
+				if c.started {
+					t.Fatalf("Started was not called; reports %q", h.seen())
+				}
+			}
+			h.stop(Order{})
+			h.wait(5 * time.Second)
+		})
+	}
+}
