@@ -282,12 +282,14 @@ func (a *agent) serve(ctx context.Context) int {
 		logf("tunnel ready")
 	}
 	// The pod's files and directories before anything of it runs (names only in the log).
-	limits, err := volumes.Prepare(a.config.Volumes, volumes.Options{
+	made, err := volumes.Prepare(a.config.Volumes, volumes.Options{
 		Root: os.Getenv("ANEX_AGENT_ROOT"), Dir: a.dir, PodUID: a.in.podUID, Logf: logf,
 	})
 	if err != nil {
 		return a.fail(ctx, err.Error())
 	}
+	// Deferred: it runs after finish, when nothing of the pod runs any more.
+	defer made.Release()
 	queue := endpoint.NewQueue(func(ctx context.Context, r endpoint.Report) error {
 		return a.client.Report(ctx, a.in.podUID, r, 5)
 	}, 256, logf)
@@ -320,7 +322,7 @@ func (a *agent) serve(ctx context.Context) int {
 			orders.give(cause{deadman: &stop}, grace)
 		}
 	}()
-	go volumes.Watch(watch, limits, evictionInterval, func(l volumes.Limit) {
+	go volumes.Watch(watch, made.Limits, evictionInterval, func(l volumes.Limit) {
 		message := volumes.Message(l)
 		logf("evicting the pod: %s", message)
 		orders.give(cause{evicted: message}, 0)
