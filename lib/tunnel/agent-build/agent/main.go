@@ -198,9 +198,15 @@ func restarted(client *endpoint.Client, podUID string, previous *marker.State) i
 // restartReport is what a restarted agent reports, and its exit status.
 func restartReport(previous *marker.State) (endpoint.Report, int) {
 	switch {
+	case previous.Evicted != "":
+		return endpoint.Report{State: "evicted", Reason: "Evicted", Message: previous.Evicted}, 1
 	case previous.ExitCode != nil:
 		code := *previous.ExitCode
-		return endpoint.Report{State: "exited", ExitCode: &code, Reason: "the container was restarted after the workload ended"}, code
+		// Container: the init container whose failure was the pod's end (protocol 4).
+		return endpoint.Report{
+			State: "exited", ExitCode: &code, Container: previous.Container,
+			Reason: "the container was restarted after the workload ended",
+		}, code
 	case previous.Failed != "":
 		return endpoint.Report{State: "failed", Reason: previous.Failed}, 1
 	}
@@ -466,13 +472,13 @@ func (a *agent) finish(ctx context.Context, outcome supervise.Outcome, why cause
 	}
 	code := outcome.Code
 	if why.evicted != "" {
-		a.remember(func(s *marker.State) { s.ExitCode = &code })
+		a.remember(func(s *marker.State) { s.Evicted = why.evicted })
 		a.report(ctx, endpoint.Report{State: "evicted", Reason: "Evicted", Message: why.evicted}, 5)
 		return 1
 	}
 	if why.initFailed != "" {
 		logf("init container %s failed: the pod fails without its app container", why.initFailed)
-		a.remember(func(s *marker.State) { s.ExitCode = &code })
+		a.remember(func(s *marker.State) { s.ExitCode, s.Container = &code, why.initFailed })
 		return code
 	}
 	if why.signal != "" {

@@ -431,3 +431,40 @@ func TestProtocol4SidecarsRunAlongsideTheAppAndStopAfterIt(t *testing.T) {
 		t.Fatalf("reports %s, want %s", got, want)
 	}
 }
+
+func TestRestartReport(t *testing.T) {
+	code := func(c int) *int { return &c }
+	cases := []struct {
+		name     string
+		previous marker.State
+		report   string
+		exit     int
+	}{
+		{"the app's recorded end", marker.State{ExitCode: code(3)}, "exited code=3", 3},
+		{"a failed init container's end", marker.State{ExitCode: code(4), Container: "setup"}, "exited code=4 container=setup", 4},
+		{"an eviction", marker.State{Evicted: "Usage of EmptyDir volume \"s\" exceeds the limit \"8\"."}, "evicted reason=Evicted", 1},
+		{"the agent's failure", marker.State{Failed: "no tunnel"}, "failed reason=no tunnel", 1},
+		{"nothing recorded", marker.State{}, "exited code=137", 137},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, exit := restartReport(&c.previous)
+			got := r.State
+			if r.ExitCode != nil {
+				got += fmt.Sprintf(" code=%d", *r.ExitCode)
+			}
+			if r.Container != "" {
+				got += " container=" + r.Container
+			}
+			if r.State != "exited" {
+				got += " reason=" + r.Reason
+			}
+			if got != c.report || exit != c.exit {
+				t.Fatalf("report %q exit %d, want %q exit %d", got, exit, c.report, c.exit)
+			}
+			if r.State == "evicted" && r.Message != c.previous.Evicted {
+				t.Fatalf("message %q, want the recorded one", r.Message)
+			}
+		})
+	}
+}

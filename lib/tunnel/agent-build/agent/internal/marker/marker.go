@@ -32,6 +32,10 @@ type State struct {
 	ExitCode *int `json:"exitCode,omitempty"`
 	// Failed is the agent's own failure reason (it reported 'failed'), if any.
 	Failed string `json:"failed,omitempty"`
+	// Container, with ExitCode: the init container whose failure ended the pod (protocol 4).
+	Container string `json:"container,omitempty"`
+	// Evicted is kubelet's eviction message when the pod was evicted (protocol 4).
+	Evicted string `json:"evicted,omitempty"`
 }
 
 // Marker is this start's claim on the container.
