@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ImageConfig } from './config.ts';
+import type { RegistryAuth } from './pull-secrets.ts';
 import { formatImageRef, type ImageRef } from './reference.ts';
 
 /** What a registry said about one image for one architecture. */
@@ -58,19 +59,30 @@ export class RegistryClient {
     this.#timeoutMs = options.timeoutMs ?? 15_000;
   }
 
-  async lookup(ref: ImageRef, arch: 'amd64' | 'arm64', signal?: AbortSignal): Promise<ImageLookup> {
+  /**
+   * `auth`: the pod's credential for the image's registry (its imagePullSecrets): Basic on a
+   * Basic challenge, and on the token request of a Bearer one; never logged, never cached
+   * beyond the token it buys (cached per user).
+   */
+  async lookup(
+    ref: ImageRef,
+    arch: 'amd64' | 'arm64',
+    signal?: AbortSignal,
+    auth?: RegistryAuth,
+  ): Promise<ImageLookup> {
     const name = formatImageRef(ref);
     try {
-      const top = await this.#get(ref, `manifests/${ref.reference}`, MANIFEST_TYPES, signal);
-      if (top.status === 404 || top.status === 401 || top.status === 403) return notFound(name, top.status);
+      const top = await this.#get(ref, `manifests/${ref.reference}`, MANIFEST_TYPES, signal, auth);
+      if (top.status === 404 || top.status === 401 || top.status === 403)
+        return notFound(name, top.status, auth !== undefined);
       if (!top.ok) return unavailable(name, `HTTP ${top.status}`);
       const manifest = (await top.json()) as Record<string, unknown>;
       const mediaType = String(manifest.mediaType ?? top.headers.get('content-type') ?? '');
       if (Array.isArray(manifest.manifests) || /index|list/.test(mediaType)) {
-        return await this.#fromIndex(ref, name, manifest.manifests as PlatformEntry[], arch, signal);
+        return await this.#fromIndex(ref, name, manifest.manifests as PlatformEntry[], arch, signal, auth);
       }
       const digest = top.headers.get('docker-content-digest') ?? ref.reference;
-      return await this.#fromManifest(ref, name, digest, manifest, arch, signal);
+      return await this.#fromManifest(ref, name, digest, manifest, arch, signal, auth);
     } catch (error) {
       if (signal?.aborted) throw error;
       return unavailable(name, (error as Error).message);
@@ -83,6 +95,7 @@ export class RegistryClient {
     entries: PlatformEntry[] | undefined,
     arch: string,
     signal: AbortSignal | undefined,
+    auth?: RegistryAuth,
   ): Promise<ImageLookup> {
     const platforms = (entries ?? []).filter((e) => typeof e.platform?.os === 'string');
     const match = platforms.find((e) => e.platform?.os === 'linux' && e.platform.architecture === arch);
@@ -94,12 +107,12 @@ export class RegistryClient {
     }
     const cached = this.#configs.get(match.digest);
     if (cached !== undefined) return { outcome: 'ok', config: cached };
-    const response = await this.#get(ref, `manifests/${match.digest}`, MANIFEST_TYPES, signal);
+    const response = await this.#get(ref, `manifests/${match.digest}`, MANIFEST_TYPES, signal, auth);
     if (!response.ok) return unavailable(name, `platform manifest: HTTP ${response.status}`);
     const body = Buffer.from(await response.arrayBuffer());
     if (!matchesDigest(body, match.digest))
       return unavailable(name, 'platform manifest does not match its digest');
-    return this.#fromManifest(ref, name, match.digest, JSON.parse(body.toString('utf8')), arch, signal);
+    return this.#fromManifest(ref, name, match.digest, JSON.parse(body.toString('utf8')), arch, signal, auth);
   }
 
   async #fromManifest(
@@ -109,13 +122,14 @@ export class RegistryClient {
     manifest: Record<string, unknown>,
     arch: string,
     signal: AbortSignal | undefined,
+    auth?: RegistryAuth,
   ): Promise<ImageLookup> {
     const cached = this.#configs.get(digest);
     if (cached !== undefined) return { outcome: 'ok', config: cached };
     const configDigest = (manifest.config as { digest?: unknown } | undefined)?.digest;
     if (typeof configDigest !== 'string')
       return unavailable(name, 'the manifest has no config (not an image?)');
-    const response = await this.#get(ref, `blobs/${configDigest}`, '*/*', signal);
+    const response = await this.#get(ref, `blobs/${configDigest}`, '*/*', signal, auth);
     if (!response.ok) return unavailable(name, `config blob: HTTP ${response.status}`);
     const body = Buffer.from(await response.arrayBuffer());
     if (!matchesDigest(body, configDigest))
@@ -145,30 +159,45 @@ export class RegistryClient {
     return { outcome: 'ok', config };
   }
 
-  /** GET with the anonymous token dance on a 401 Bearer challenge (once per request). */
-  async #get(ref: ImageRef, path: string, accept: string, signal?: AbortSignal): Promise<Response> {
+  /**
+   * GET, answering a 401 once: a Bearer challenge with a token from its realm (anonymous, or
+   * with `auth` as Basic — the Docker token flow of Docker Hub and GHCR), a Basic challenge
+   * with `auth` itself.
+   */
+  async #get(
+    ref: ImageRef,
+    path: string,
+    accept: string,
+    signal?: AbortSignal,
+    auth?: RegistryAuth,
+  ): Promise<Response> {
     const url = this.#mirror
       ? `${this.#mirror}/v2/${ref.registry}/${ref.repository}/${path}`
       : `https://${API_HOST[ref.registry] ?? ref.registry}/v2/${ref.repository}/${path}`;
-    const key = `${ref.registry}/${ref.repository}`;
-    const send = (token?: string) =>
+    // Tokens are per repository and per user: one pod's credential never serves another's.
+    const key = `${ref.registry}/${ref.repository}|${auth?.username ?? ''}|${auth === undefined ? '' : basic(auth).slice(-12)}`;
+    const send = (authorization?: string) =>
       this.#fetch(url, {
-        headers: { accept, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+        headers: { accept, ...(authorization === undefined ? {} : { authorization }) },
         signal: AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), ...(signal ? [signal] : [])]),
       });
-    const first = await send(this.#tokens.get(key));
+    const cached = this.#tokens.get(key);
+    const first = await send(cached === undefined ? undefined : `Bearer ${cached}`);
     if (first.status !== 401) return first;
-    const challenge = parseBearer(first.headers.get('www-authenticate') ?? '');
+    const header = first.headers.get('www-authenticate') ?? '';
+    if (/^Basic\b/i.test(header.trim())) return auth === undefined ? first : send(`Basic ${basic(auth)}`);
+    const challenge = parseBearer(header);
     if (challenge === undefined) return first;
-    const token = await this.#anonymousToken(challenge, signal);
+    const token = await this.#token(challenge, signal, auth);
     if (token === undefined) return first;
     this.#tokens.set(key, token);
-    return send(token);
+    return send(`Bearer ${token}`);
   }
 
-  async #anonymousToken(
+  async #token(
     challenge: Record<string, string>,
     signal: AbortSignal | undefined,
+    auth: RegistryAuth | undefined,
   ): Promise<string | undefined> {
     const realm = challenge.realm;
     if (realm === undefined || !/^https?:\/\//.test(realm)) return undefined;
@@ -177,6 +206,7 @@ export class RegistryClient {
       if (challenge[key] !== undefined) url.searchParams.set(key, challenge[key]);
     }
     const response = await this.#fetch(url, {
+      ...(auth === undefined ? {} : { headers: { authorization: `Basic ${basic(auth)}` } }),
       signal: AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), ...(signal ? [signal] : [])]),
     });
     if (!response.ok) return undefined;
@@ -184,6 +214,10 @@ export class RegistryClient {
     const token = body.token ?? body.access_token;
     return typeof token === 'string' ? token : undefined;
   }
+}
+
+function basic(auth: RegistryAuth): string {
+  return Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
 }
 
 /** `Bearer realm="…",service="…",scope="…"` as a map; undefined for another scheme. */
@@ -202,12 +236,16 @@ function matchesDigest(body: Buffer, digest: string): boolean {
   return algorithm === 'sha256' && createHash('sha256').update(body).digest('hex') === hex;
 }
 
-function notFound(name: string, status: number): ImageLookup {
+function notFound(name: string, status: number, authenticated: boolean): ImageLookup {
   // kubelet's words for the same failure (a missing repository and a private one look alike).
   const why =
     status === 404
       ? 'manifest unknown'
-      : 'pull access denied, repository does not exist or may require authorization';
+      : `pull access denied, repository does not exist or may require authorization${
+          authenticated
+            ? " (the credentials from the pod's imagePullSecrets were refused)"
+            : ' (the pod has no imagePullSecrets for this registry)'
+        }`;
   return { outcome: 'not-found', message: `failed to pull image "${name}": ${why}` };
 }
 

@@ -2,6 +2,7 @@ import type { ContainerView } from '../kube/cluster.ts';
 import type { ImageGate } from '../reconcile/image-gate.ts';
 import type { RegistryClient } from './client.ts';
 import { type EffectiveCommand, effectiveCommand } from './config.ts';
+import type { RegistryAuth } from './pull-secrets.ts';
 import { parseImageRef } from './reference.ts';
 
 /** What a container runs, once its image config is known; `refused` as the gate words it. */
@@ -25,11 +26,12 @@ export function registryImageGate(client: RegistryClient): ImageGate {
 export async function resolveCommand(
   client: RegistryClient,
   container: Pick<ContainerView, 'image' | 'command' | 'args' | 'workingDir'>,
-  options: { arch: 'amd64' | 'arm64'; signal?: AbortSignal },
+  options: { arch: 'amd64' | 'arm64'; signal?: AbortSignal; auth?: RegistryAuth },
 ): Promise<ResolvedCommand> {
   const ref = parseImageRef(container.image);
   if ('error' in ref) return { outcome: 'refused', reason: 'InvalidImageName', message: ref.error };
-  const found = await client.lookup(ref, options.arch, options.signal);
+  const auth = options.auth?.registry === ref.registry ? options.auth : undefined;
+  const found = await client.lookup(ref, options.arch, options.signal, auth);
   switch (found.outcome) {
     case 'unavailable':
       return { outcome: 'retry', message: found.message };

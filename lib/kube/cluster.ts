@@ -146,6 +146,8 @@ export interface PodView extends PodRef {
   skippedVolumes?: readonly string[];
   /** what a rented machine cannot honour (lib/kube/pod-spec-support.ts), worded for the user */
   specIssues?: readonly string[];
+  /** spec.imagePullSecrets, by name (read before renting: the image's registry login) */
+  imagePullSecrets?: readonly string[];
 }
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
@@ -205,6 +207,7 @@ export type EventReason =
   | 'InvalidAnnotations'
   | 'UnsupportedPodSpec'
   | 'FailedMount'
+  | 'FailedToRetrieveImagePullSecret'
   | 'Evicted'
   | 'ServiceAccountTokenNotMounted'
   | 'NoMatchingOffers'

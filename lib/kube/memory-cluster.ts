@@ -158,6 +158,7 @@ export class MemoryCluster implements Cluster {
     if (input.initContainers !== undefined) pod.initContainers = input.initContainers;
     if (input.volumes !== undefined) pod.volumes = input.volumes;
     if (input.specIssues !== undefined) pod.specIssues = input.specIssues;
+    if (input.imagePullSecrets !== undefined) pod.imagePullSecrets = input.imagePullSecrets;
     this.#pods.set(key(namespace, name), pod);
     return structuredClone(pod);
   }
@@ -269,6 +270,7 @@ export interface PodInput {
   volumes?: PodView['volumes'];
   /** what lib/kube/pod-spec-support.ts would say of the spec */
   specIssues?: PodView['specIssues'];
+  imagePullSecrets?: PodView['imagePullSecrets'];
 }
 
 export interface StoredNode {

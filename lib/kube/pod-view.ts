@@ -64,6 +64,8 @@ export function toPodView(pod: V1Pod): PodView | undefined {
   if (inits.length > 0) view.initContainers = inits;
   if (volumes.length > 0) view.volumes = volumes;
   if (skipped.length > 0) view.skippedVolumes = skipped;
+  const pullSecrets = (pod.spec?.imagePullSecrets ?? []).flatMap((s) => (s.name ? [s.name] : []));
+  if (pullSecrets.length > 0) view.imagePullSecrets = pullSecrets;
   const issues = unsupportedPodSpec(pod.spec);
   if (issues.length > 0) view.specIssues = issues;
   return view;

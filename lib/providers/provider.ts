@@ -1,4 +1,5 @@
 import type { Requirements, VersionConstraint } from '../annotations/requirements.ts';
+import type { RegistryAuth } from '../images/pull-secrets.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 
 /**
@@ -115,6 +116,11 @@ export interface LaunchSpec {
   floors?: { cpuCores?: number; ramMb?: number };
   /** Ports to expose, e.g. ["8080/http"]; usually none (traffic goes through the tunnel). */
   ports?: readonly string[];
+  /**
+   * The login for a private image's registry (the pod's imagePullSecrets): Vast `image_login`.
+   * A secret: adapters send it to the provider only, never log it or put it in an error.
+   */
+  registryAuth?: RegistryAuth;
 }
 
 export type CreateResult =

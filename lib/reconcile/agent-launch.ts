@@ -48,6 +48,7 @@ export function agentLaunch(options: AgentLaunchOptions): LaunchBuilder {
       spec: {
         image: plain.image,
         ...(plain.cuda === undefined ? {} : { cuda: plain.cuda }),
+        ...(plain.registryAuth === undefined ? {} : { registryAuth: plain.registryAuth }),
         command,
         env: agentEnv(input.tag, options, issued.token),
         diskGb: plain.diskGb,

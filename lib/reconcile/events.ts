@@ -138,6 +138,13 @@ export const events = {
   unhealthy(message: string): PodEvent {
     return warn('Unhealthy', message);
   },
+  /** kubelet's FailedToRetrieveImagePullSecret: the pull goes on without the missing Secrets */
+  pullSecretsMissing(names: readonly string[]): PodEvent {
+    return warn(
+      'FailedToRetrieveImagePullSecret',
+      `Unable to retrieve some image pull secrets (${names.join(', ')}); attempting to pull the image may not succeed`,
+    );
+  },
   /** an init container failed under restartPolicy Never: the pod fails (kubelet) */
   initFailed(message: string): PodEvent {
     return warn(

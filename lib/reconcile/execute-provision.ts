@@ -58,7 +58,12 @@ export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise
   const refused = await checkImage(deps, run);
   if (refused !== undefined) return refused;
   const tag = { clusterId: deps.config.clusterId, podUid: run.plan.from.podUid };
-  const built = await deps.launch({ pod: run.plan.view, requirements: run.plan.requirements, tag });
+  const built = await deps.launch({
+    pod: run.plan.view,
+    requirements: run.plan.requirements,
+    tag,
+    ...(run.plan.pullAuth === undefined ? {} : { registryAuth: run.plan.pullAuth }),
+  });
   // Recorded with the intent: how the next passes tell "machine up" from "container started".
   // A new launch has not started: no earlier start may be taken for this one's.
   const from = change(
@@ -112,6 +117,7 @@ async function checkImage(deps: ProvisionDeps, run: ProvisionRun): Promise<Provi
   const verdict = await deps.images(container, {
     arch: 'amd64',
     ...(run.call.signal === undefined ? {} : { signal: run.call.signal }),
+    ...(run.plan.pullAuth === undefined ? {} : { auth: run.plan.pullAuth }),
   });
   switch (verdict.outcome) {
     case 'ok':

@@ -1,3 +1,4 @@
+import type { RegistryAuth } from '../images/pull-secrets.ts';
 import type { ContainerView } from '../kube/cluster.ts';
 
 /**
@@ -17,7 +18,8 @@ import type { ContainerView } from '../kube/cluster.ts';
  */
 export type ImageGate = (
   container: ContainerView,
-  options: { arch: 'amd64' | 'arm64'; signal?: AbortSignal },
+  /** auth: the pod's credential for the image's registry (its imagePullSecrets) */
+  options: { arch: 'amd64' | 'arm64'; signal?: AbortSignal; auth?: RegistryAuth },
 ) => Promise<ImageVerdict>;
 
 export type ImageVerdict =

@@ -1,5 +1,6 @@
 import type { NumericConstraint, Requirements } from '../annotations/requirements.ts';
 import { InvalidInputError } from '../errors.ts';
+import type { RegistryAuth } from '../images/pull-secrets.ts';
 import type { PodView } from '../kube/cluster.ts';
 import {
   formatTag,
@@ -13,6 +14,8 @@ export interface LaunchInput {
   pod: PodView;
   requirements: Requirements;
   tag: InstanceTag;
+  /** the pod's credential for its image's registry (imagePullSecrets) */
+  registryAuth?: RegistryAuth;
 }
 
 /**
@@ -40,6 +43,7 @@ export function buildLaunchSpec(input: LaunchInput): LaunchSpec {
   if (input.requirements.cuda !== undefined) spec.cuda = input.requirements.cuda;
   const floors = hostFloors(input.requirements);
   if (floors !== undefined) spec.floors = floors;
+  if (input.registryAuth !== undefined) spec.registryAuth = input.registryAuth;
   if (container.command !== undefined) spec.command = container.command;
   if (container.args !== undefined) spec.args = container.args;
   return spec;

@@ -1,3 +1,5 @@
+import { credentialIn } from '../images/pull-secrets.ts';
+import { parseImageRef } from '../images/reference.ts';
 import type { Cluster, PodView } from '../kube/cluster.ts';
 import { podFields, resolveEnv } from '../kube/env.ts';
 import { podMounts, resolveVolumes } from '../kube/volumes.ts';
@@ -70,6 +72,7 @@ export async function observe(
     }
   }
   await checkEnv(deps, pods);
+  await readPullSecrets(deps, pods);
   const observed: Observed = {
     now,
     pods,
@@ -119,6 +122,41 @@ async function checkEnv(deps: ObserveDeps, pods: ObservedPod[]): Promise<void> {
           return;
         }
       }
+    }),
+  );
+}
+
+/**
+ * The image's registry login from the pod's imagePullSecrets, for pods about to be rented
+ * (kubelet reads them at pull time): kept in memory for this pass only — the image check and
+ * the provider's create use it — never stored or logged. A Secret that is missing or cannot be
+ * read is skipped, as the kubelet skips it, and named for a warning event.
+ */
+async function readPullSecrets(deps: ObserveDeps, pods: ObservedPod[]): Promise<void> {
+  const fresh = pods.filter(
+    (op) =>
+      (op.record === undefined || op.record.stage === 'pending') &&
+      op.view.deletionTimestamp === undefined &&
+      (op.view.imagePullSecrets ?? []).length > 0,
+  );
+  await Promise.all(
+    fresh.map(async (op) => {
+      const image = op.view.containers[0]?.image ?? '';
+      const ref = parseImageRef(image);
+      const registry = 'error' in ref ? undefined : ref.registry;
+      const missing: string[] = [];
+      for (const name of op.view.imagePullSecrets ?? []) {
+        const data = await deps.cluster
+          .readEnvSource(op.view.namespace, 'Secret', name)
+          .catch(() => undefined);
+        if (data === undefined) {
+          missing.push(name);
+          continue;
+        }
+        const auth = registry === undefined ? undefined : credentialIn(data, registry);
+        if (auth !== undefined && op.pullAuth === undefined) op.pullAuth = auth;
+      }
+      if (missing.length > 0) op.pullSecretsMissing = missing;
     }),
   );
 }

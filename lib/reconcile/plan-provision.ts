@@ -91,8 +91,18 @@ export function provisionOrReport(
       return {
         ...base,
         label: 'provision',
-        provision: { from: after ?? currentWrite(op), view: op.view, requirements, candidates: offers },
+        provision: {
+          from: after ?? currentWrite(op),
+          view: op.view,
+          requirements,
+          candidates: offers,
+          ...(op.pullAuth === undefined ? {} : { pullAuth: op.pullAuth }),
+        },
         situation: { kind: 'provisioning', message },
+        // kubelet goes on without a pull Secret it cannot read, and says so
+        ...(op.pullSecretsMissing === undefined
+          ? {}
+          : { events: [...base.events, events.pullSecretsMissing(op.pullSecretsMissing)] }),
       };
     }
     case 'none':

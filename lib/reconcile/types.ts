@@ -1,4 +1,5 @@
 import type { Requirements } from '../annotations/requirements.ts';
+import type { RegistryAuth } from '../images/pull-secrets.ts';
 import type { PodEvent, PodRef, PodView } from '../kube/cluster.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 import type { Instance } from '../providers/provider.ts';
@@ -26,6 +27,10 @@ export interface ObservedPod {
    * FailedMount, the pod stays ContainerCreating), checked before renting; names only.
    */
   mountError?: string;
+  /** the credential for the image's registry from the pod's imagePullSecrets (in memory only) */
+  pullAuth?: RegistryAuth;
+  /** imagePullSecrets that could not be read (missing, or not readable), for kubelet's warning */
+  pullSecretsMissing?: readonly string[];
 }
 
 /** Offers for one requirement set, or why they could not be listed. */
@@ -120,6 +125,8 @@ export interface ProvisionPlan {
   from: PodWrite;
   view: PodView;
   requirements: Requirements;
+  /** the pod's credential for its image's registry (imagePullSecrets); a secret: never logged */
+  pullAuth?: RegistryAuth;
   /** ranked, bans already applied */
   candidates: readonly Offer[];
 }

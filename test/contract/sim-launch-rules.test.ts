@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { PRIVATE_IMAGE_LOGIN } from '../../lib/sim/common/images.ts';
 import { RunPodSim } from '../../lib/sim/runpod/runpod-sim.ts';
 import { VastAiSim } from '../../lib/sim/vastai/vastai-sim.ts';
 import { manualClock } from '../unit/providers/builders.ts';
@@ -152,6 +153,40 @@ describe('Vast.AI simulator: what the args runtype runs', () => {
     });
     const status = await vastStatusAfterBoot(created.body.new_contract);
     expect(String(status.message)).toMatch(/manifest for ghcr.io\/nobody\/nothing:1 not found/);
+  });
+
+  // Private images: `image_login` "-u user -p token registry" (docs creating-instances-with-api;
+  // OpenAPI create-instance `image_login: string`); without the right login, docker's pull is
+  // refused (the stricter reading: a wrong registry in the login is as good as none).
+  it.each([
+    ['no image_login', {}, false],
+    ['a wrong password', { image_login: `-u ${PRIVATE_IMAGE_LOGIN.username} -p wrong ghcr.io` }, false],
+    [
+      'the login for another registry',
+      { image_login: `-u ${PRIVATE_IMAGE_LOGIN.username} -p ${PRIVATE_IMAGE_LOGIN.password} docker.io` },
+      false,
+    ],
+    [
+      'its login',
+      { image_login: `-u ${PRIVATE_IMAGE_LOGIN.username} -p ${PRIVATE_IMAGE_LOGIN.password} ghcr.io` },
+      true,
+    ],
+  ])('a private image with %s: pulled only with its own login', async (_what, login, pulled) => {
+    const created = await vastCreate({
+      image: 'ghcr.io/example/private-trainer:1',
+      onstart: '/bin/sh',
+      args: ['-c', 'sleep 60'],
+      ...login,
+    });
+    expect(created.status).toBe(200);
+    const status = await vastStatusAfterBoot(created.body.new_contract);
+    if (pulled) expect(status.actual).toBe('running');
+    else expect(String(status.message)).toMatch(/pull access denied for ghcr.io\/example\/private-trainer:1/);
+  });
+
+  it('refuses an image_login that is not a string (OpenAPI: string)', async () => {
+    const created = await vastCreate({ onstart: '/bin/sh', args: ['-c', 'x'], image_login: { user: 'u' } });
+    expect(created.status).toBe(400);
   });
 });
 

@@ -100,6 +100,12 @@ export function toCreateBody(launch: LaunchSpec, tag: InstanceTag): Record<strin
     env,
     runtype: 'args',
     ...execForm(launch),
+    // docs creating-instances-with-api: "-u user -p token registry" (docker login's flags)
+    ...(launch.registryAuth === undefined
+      ? {}
+      : {
+          image_login: `-u ${launch.registryAuth.username} -p ${launch.registryAuth.password} ${launch.registryAuth.registry}`,
+        }),
     cancel_unavail: true,
     target_state: 'running',
   });

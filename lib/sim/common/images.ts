@@ -19,7 +19,15 @@ export interface SimImage {
   architectures: readonly ('amd64' | 'arm64')[];
   /** absolute paths of the programs the image holds (argv[0] lookups) */
   executables: readonly string[];
+  /**
+   * A private image: its registry wants this login (the simulated registry answers 401 without
+   * it; a provider's pull fails without it, as a real `docker pull` does).
+   */
+  login?: { username: string; password: string };
 }
+
+/** The login of the private stand-in image (tests use it as the pod's imagePullSecret). */
+export const PRIVATE_IMAGE_LOGIN = { username: 'anex-e2e', password: 'registry-pass-5d1e9a' } as const;
 
 const BASE_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** What every Debian/Ubuntu-based image below has: a shell and the usual tools, curl included. */
@@ -113,6 +121,16 @@ export const SIM_IMAGES: readonly SimImage[] = [
     executables: [...DEBIAN, ...PYTHON],
   },
   {
+    // Stand-in: a private image (its registry asks for a login; imagePullSecrets give it).
+    ref: 'ghcr.io/example/private-trainer:1',
+    cmd: ['python', 'train.py'],
+    env: [BASE_PATH],
+    workingDir: '/app',
+    architectures: ['amd64'],
+    executables: [...DEBIAN, ...PYTHON],
+    login: PRIVATE_IMAGE_LOGIN,
+  },
+  {
     // Stand-in: no ENTRYPOINT, no CMD (a data-only image): a container needs a command.
     ref: 'ghcr.io/example/no-command:1',
     env: [BASE_PATH],
@@ -120,6 +138,28 @@ export const SIM_IMAGES: readonly SimImage[] = [
     executables: [...DEBIAN],
   },
 ];
+
+/**
+ * Whether a provider's pull of `image` succeeds with the login it was given (`username`,
+ * `password` and the registry it was given for): a public image always, a private one only
+ * with its own login for its own registry.
+ */
+export function pullAllowed(
+  image: SimImage,
+  login: { username: string; password: string; registry: string } | undefined,
+): boolean {
+  if (image.login === undefined) return true;
+  const registry =
+    image.ref.includes('/') && /[.:]/.test(image.ref.split('/')[0] ?? '')
+      ? image.ref.split('/')[0]
+      : 'docker.io';
+  return (
+    login !== undefined &&
+    login.username === image.login.username &&
+    login.password === image.login.password &&
+    login.registry === registry
+  );
+}
 
 /** Docker's normalization: `docker.io/` and `library/` dropped, `:latest` when no tag or digest. */
 export function normalizeRef(ref: string): string {

@@ -13,6 +13,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -22,6 +24,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -40,6 +44,14 @@ type Image struct {
 	Env           []string `json:"env"`
 	WorkingDir    string   `json:"workingDir,omitempty"`
 	Architectures []string `json:"architectures"`
+	// Login makes the image private: reading it needs a token bought with this login.
+	Login *Login `json:"login,omitempty"`
+}
+
+// Login is a registry user.
+type Login struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
 }
 
 func main() {
@@ -70,14 +82,27 @@ func run(file, listen string) error {
 	}
 	quiet := log.New(os.Stderr, "", 0)
 	quiet.SetOutput(discard{})
-	server := &http.Server{Handler: registry.New(registry.Logger(quiet))}
-	go func() { _ = server.Serve(listener) }()
 	host := listener.Addr().String()
+	private := map[string]Login{}
+	for _, image := range images {
+		if image.Login != nil {
+			repo, err := mirrorRepo(image.Ref)
+			if err != nil {
+				return err
+			}
+			private[repo] = *image.Login
+		}
+	}
+	auth := &tokenAuth{next: registry.New(registry.Logger(quiet)), private: private, host: host}
+	server := &http.Server{Handler: auth}
+	go func() { _ = server.Serve(listener) }()
 	for _, image := range images {
 		if err := push(host, image); err != nil {
 			return fmt.Errorf("pushing %s: %w", image.Ref, err)
 		}
 	}
+	// Reads are checked from now on: the pushes above went in unchecked.
+	auth.on.Store(true)
 	fmt.Printf("listening on http://%s\n", host)
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
@@ -89,18 +114,87 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// push stores image under <host>/<registry host>/<path>:<tag>.
-func push(host string, image Image) error {
-	source, err := name.ParseReference(image.Ref)
+// mirrorRepo is the repository an image is stored under: <registry host>/<path>.
+func mirrorRepo(ref string) (string, error) {
+	source, err := name.ParseReference(ref)
 	if err != nil {
-		return err
+		return "", err
 	}
 	repo := source.Context()
 	registryHost := repo.RegistryStr()
 	if registryHost == name.DefaultRegistry {
 		registryHost = "docker.io" // as users write it; the library spells it index.docker.io
 	}
-	target, err := name.ParseReference(fmt.Sprintf("%s/%s/%s:%s", host, registryHost, repo.RepositoryStr(), source.Identifier()), name.Insecure)
+	return registryHost + "/" + repo.RepositoryStr(), nil
+}
+
+// tokenAuth puts the Docker token flow (distribution's token auth spec, as Docker Hub and GHCR
+// use it) in front of private repositories: a read without a valid token gets 401 with a
+// Bearer challenge naming /token, which hands a token to the image's login (Basic) only.
+// Writes (the pushes at start) and public repositories pass.
+type tokenAuth struct {
+	next    http.Handler
+	private map[string]Login
+	host    string
+	on      atomic.Bool
+}
+
+func (t *tokenAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/token" {
+		t.token(w, r)
+		return
+	}
+	if t.on.Load() && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		for repo, login := range t.private {
+			if !strings.HasPrefix(r.URL.Path, "/v2/"+repo+"/") {
+				continue
+			}
+			if r.Header.Get("Authorization") != "Bearer "+tokenFor(repo, login) {
+				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="sim-registry",scope="repository:%s:pull"`, t.host, repo))
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+				return
+			}
+		}
+	}
+	t.next.ServeHTTP(w, r)
+}
+
+func (t *tokenAuth) token(w http.ResponseWriter, r *http.Request) {
+	scope := strings.TrimSuffix(strings.TrimPrefix(r.URL.Query().Get("scope"), "repository:"), ":pull")
+	login, private := t.private[scope]
+	user, password, ok := r.BasicAuth()
+	w.Header().Set("Content-Type", "application/json")
+	if !private {
+		_ = json.NewEncoder(w).Encode(map[string]string{"token": "anonymous"})
+		return
+	}
+	if !ok || user != login.Username || password != login.Password {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"incorrect username or password"}]}`))
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"token": tokenFor(scope, login)})
+}
+
+// tokenFor is the token a login buys for a repository (stable, so no state is kept).
+func tokenFor(repo string, login Login) string {
+	sum := sha256.Sum256([]byte(repo + "\x00" + login.Username + "\x00" + login.Password))
+	return hex.EncodeToString(sum[:16])
+}
+
+// push stores image under <host>/<registry host>/<path>:<tag>.
+func push(host string, image Image) error {
+	source, err := name.ParseReference(image.Ref)
+	if err != nil {
+		return err
+	}
+	repo, err := mirrorRepo(image.Ref)
+	if err != nil {
+		return err
+	}
+	target, err := name.ParseReference(fmt.Sprintf("%s/%s:%s", host, repo, source.Identifier()), name.Insecure)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,5 @@
 import type { ContainerStart } from '../common/container.ts';
+import { findSimImage } from '../common/images.ts';
 import type { VastAsk } from './marketplace.ts';
 
 /** How a simulated instance behaves after create (set per machine or per image). */
@@ -65,7 +66,11 @@ export function statusAt(record: VastInstanceRecord, now: number, timings: VastT
     case 'image-pull-error':
       return {
         actual: 'created',
-        message: `Error response from daemon: manifest for ${record.image} not found: manifest unknown`,
+        // A private image pulled without its login is refused, not missing (docker's words).
+        message:
+          findSimImage(record.image)?.login === undefined
+            ? `Error response from daemon: manifest for ${record.image} not found: manifest unknown`
+            : `Error response from daemon: pull access denied for ${record.image}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`,
       };
     case 'exited':
       return failedAfterLoad ? { actual: 'exited', message: 'container exited' } : loading(record);

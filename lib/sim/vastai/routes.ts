@@ -1,7 +1,7 @@
 import type { BootPlans } from '../common/boot-plans.ts';
 import { type ContainerStart, startContainer } from '../common/container.ts';
 import { INVALID_JSON, type SimRequest, type SimResponse } from '../common/http-server.ts';
-import { findSimImage, type SimImage } from '../common/images.ts';
+import { findSimImage, pullAllowed, type SimImage } from '../common/images.ts';
 import type { SimRoute } from '../common/sim-core.ts';
 import { renderInstance, type VastBootPlan, type VastInstanceRecord, type VastTimings } from './instances.ts';
 import { round, type VastAsk, type VastMachine } from './marketplace.ts';
@@ -198,6 +198,9 @@ function launchIssue(body: Record<string, unknown>): string | undefined {
   if (body.args !== undefined && !(Array.isArray(body.args) && body.args.every((a) => typeof a === 'string')))
     return 'args must be an array of strings';
   if (body.args_str !== undefined && typeof body.args_str !== 'string') return 'args_str must be a string';
+  // OpenAPI create-instance `image_login: string` ("Docker registry credentials if needed")
+  if (body.image_login !== undefined && typeof body.image_login !== 'string')
+    return 'image_login must be a string';
   const length =
     String(body.onstart ?? '').length +
     ((body.args as string[] | undefined) ?? []).reduce((sum, arg) => sum + arg.length, 0) +
@@ -208,14 +211,26 @@ function launchIssue(body: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/** `-u user -p token registry` (creating-instances-with-api.mdx; vast-cli --login). */
+export function parseImageLogin(
+  value: unknown,
+): { username: string; password: string; registry: string } | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = /^-u (\S+) -p (\S+) (\S+)$/.exec(value.trim());
+  if (match === null) return undefined;
+  return { username: match[1] as string, password: match[2] as string, registry: match[3] as string };
+}
+
 function newRecord(state: VastState, ask: VastAsk, body: Record<string, unknown>): VastInstanceRecord {
   const image = body.image as string;
   const disk = typeof body.disk === 'number' ? body.disk : 8;
   const runtype = typeof body.runtype === 'string' ? body.runtype : defaultRuntype(body);
   const simImage = findSimImage(image);
-  // An image nobody published fails to pull wherever it lands (stricter than accepting any name).
+  // An image nobody published fails to pull wherever it lands (stricter than accepting any name);
+  // so does a private one without its registry login (`image_login`, docker login's flags).
   const planned = state.plans.planFor(image, ask.machineId);
-  const plan = simImage === undefined && planned === 'normal' ? 'image-pull-error' : planned;
+  const pullable = simImage !== undefined && pullAllowed(simImage, parseImageLogin(body.image_login));
+  const plan = !pullable && planned === 'normal' ? 'image-pull-error' : planned;
   return {
     id: state.nextInstanceId++,
     ask,

@@ -2,7 +2,9 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../../lib/images/client.ts';
 import { resolveCommand } from '../../../lib/images/gate.ts';
+import type { RegistryAuth } from '../../../lib/images/pull-secrets.ts';
 import { parseImageRef } from '../../../lib/images/reference.ts';
+import { PRIVATE_IMAGE_LOGIN } from '../../../lib/sim/common/images.ts';
 import { type SimRegistry, startSimRegistry } from '../../../lib/sim/registry/sim-registry.ts';
 
 /**
@@ -82,6 +84,47 @@ describe('reading image configs from a registry', () => {
       'amd64',
     );
     expect(found.outcome).toBe('unavailable');
+  });
+});
+
+describe('a private image: the Docker token flow with the pod’s imagePullSecret (issue #14 §3)', () => {
+  const PRIVATE = 'ghcr.io/example/private-trainer:1';
+  const privateLookup = (auth?: RegistryAuth) => {
+    const ref = parseImageRef(PRIVATE);
+    if ('error' in ref) throw new Error(ref.error);
+    return new RegistryClient({ mirror: registry.url }).lookup(ref, 'amd64', undefined, auth);
+  };
+
+  it('reads the config with the right login', async () => {
+    const found = await privateLookup({ registry: 'ghcr.io', ...PRIVATE_IMAGE_LOGIN });
+    expect(found).toMatchObject({ outcome: 'ok', config: { cmd: ['python', 'train.py'] } });
+  });
+
+  it.each([
+    ['without a login', undefined, '(the pod has no imagePullSecrets for this registry)'],
+    [
+      'with a wrong password',
+      { registry: 'ghcr.io', username: PRIVATE_IMAGE_LOGIN.username, password: 'wrong' },
+      "(the credentials from the pod's imagePullSecrets were refused)",
+    ],
+  ])('refuses %s in kubelet’s words, saying why', async (_what, auth, why) => {
+    const found = await privateLookup(auth);
+    expect(found.outcome).toBe('not-found');
+    const message = 'message' in found ? found.message : '';
+    expect(message).toContain(
+      `failed to pull image "${PRIVATE}": pull access denied, repository does not exist or may require authorization ${why}`,
+    );
+    expect(message).not.toContain(PRIVATE_IMAGE_LOGIN.password);
+  });
+
+  it('keeps one login’s token from serving a lookup without it', async () => {
+    const ref = parseImageRef(PRIVATE);
+    if ('error' in ref) throw new Error(ref.error);
+    const client = new RegistryClient({ mirror: registry.url });
+    expect(
+      (await client.lookup(ref, 'amd64', undefined, { registry: 'ghcr.io', ...PRIVATE_IMAGE_LOGIN })).outcome,
+    ).toBe('ok');
+    expect((await client.lookup(ref, 'amd64')).outcome).toBe('not-found');
   });
 });
 

@@ -136,7 +136,7 @@ describe('unsupportedPodSpec', () => {
   ])('%s', (_, podSpec, expected) => {
     const issues = unsupportedPodSpec(podSpec);
     expect(issues).toHaveLength(expected.length);
-    expected.forEach((fragment, i) => expect(issues[i]).toContain(fragment));
+    for (const [i, fragment] of expected.entries()) expect(issues[i]).toContain(fragment);
   });
 });
 

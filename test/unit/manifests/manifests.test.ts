@@ -137,23 +137,20 @@ describe('buildManifests: admission webhook', () => {
       'NoneOnDryRun',
       /oldObject\.spec\.nodeName in \['anex-vastai', 'anex-runpod'\]/,
     ],
-  ])(
-    '%s: %j, sideEffects %s, only for anex pods',
-    (name, rules, sideEffects, condition) => {
-      const webhook = webhooks(objects).find((w) => w.name === name);
-      expect(webhook?.rules).toEqual(
-        (rules as [string[], string][]).map(([operations, resource]) => ({
-          apiGroups: [''],
-          apiVersions: ['v1'],
-          operations,
-          resources: [resource],
-          scope: 'Namespaced',
-        })),
-      );
-      expect(webhook?.sideEffects).toBe(sideEffects);
-      expect(webhook?.matchConditions[0]?.expression).toMatch(condition);
-    },
-  );
+  ])('%s: %j, sideEffects %s, only for anex pods', (name, rules, sideEffects, condition) => {
+    const webhook = webhooks(objects).find((w) => w.name === name);
+    expect(webhook?.rules).toEqual(
+      (rules as [string[], string][]).map(([operations, resource]) => ({
+        apiGroups: [''],
+        apiVersions: ['v1'],
+        operations,
+        resources: [resource],
+        scope: 'Namespaced',
+      })),
+    );
+    expect(webhook?.sideEffects).toBe(sideEffects);
+    expect(webhook?.matchConditions[0]?.expression).toMatch(condition);
+  });
 
   it('skips the control plane’s namespaces and anex’s own', () => {
     for (const webhook of webhooks(objects)) {

@@ -94,6 +94,8 @@ describe('env from Secrets and ConfigMaps', () => {
     await h.pass();
     expect(h.vast.calls.create).toBe(0);
     const messages = h.cluster.events(pod).map((e) => e.message);
-    expect(messages.join('\n')).toContain('env valueFrom and envFrom can be given only through the anex agent');
+    expect(messages.join('\n')).toContain(
+      'env valueFrom and envFrom can be given only through the anex agent',
+    );
   });
 });
