@@ -155,7 +155,10 @@ export class ReconcilerAgentBackend implements AgentBackend {
   }
 
   async recordStatus(podUid: string, report: StatusReport, options: { now: number }): Promise<void> {
-    const record = await this.#update(podUid, (current) => applyReport(current, report, options.now));
+    const sidecars = report.container === undefined ? undefined : await this.#sidecars(podUid);
+    const record = await this.#update(podUid, (current) =>
+      applyReport(current, report, options.now, sidecars),
+    );
     if (record === undefined) return;
     if (report.container !== undefined) {
       await this.#initReported(record, report);
@@ -190,6 +193,16 @@ export class ReconcilerAgentBackend implements AgentBackend {
         await this.#writeRunning(podUid, record, options.now, report.state === 'started');
         return;
     }
+  }
+
+  /** The pod's sidecars by name (init containers with restartPolicy Always). */
+  async #sidecars(podUid: string): Promise<ReadonlySet<string>> {
+    // Also while the pod is being deleted: that is when sidecars report their final exits.
+    const record = await this.#options.store.getPod(podUid);
+    const found =
+      record === undefined ? undefined : await this.#options.cluster.getPod(record.namespace, record.name);
+    const pod = found?.uid === podUid ? found : undefined;
+    return new Set((pod?.initContainers ?? []).filter((c) => c.sidecar === true).map((c) => c.name));
   }
 
   /**
@@ -307,7 +320,12 @@ function agentFailed(record: PodRecord, report: StatusReport): string {
  * (`restartCount` < `agentRun`) changes nothing, nor does anything after the final exit, and
  * each change is made once.
  */
-export function applyReport(record: PodWrite, report: StatusReport, now: number): PodWrite | undefined {
+export function applyReport(
+  record: PodWrite,
+  report: StatusReport,
+  now: number,
+  sidecars?: ReadonlySet<string>,
+): PodWrite | undefined {
   // The instance booted before the pass that rented it recorded it (crash, lost answer): keep the
   // start so the pass that adopts the instance knows the agent already reported.
   if (record.stage === 'creating' && report.state === 'started') {
@@ -316,7 +334,7 @@ export function applyReport(record: PodWrite, report: StatusReport, now: number)
   // Init containers and sidecars run before the app container: possibly while the record is 'creating'.
   if (report.container !== undefined)
     return ['creating', 'starting', 'running'].includes(record.stage)
-      ? applyInitReport(record, report, now)
+      ? applyInitReport(record, report, now, sidecars)
       : undefined;
   if (record.stage !== 'starting' && record.stage !== 'running') return undefined;
   if (report.state === 'evicted') {

@@ -14,8 +14,17 @@ import { change } from './plan-env.ts';
 /** failureReason of a pod whose init container failed under restartPolicy Never. */
 export const INIT_FAILED = 'InitContainerFailed';
 
-/** The record after a report about init container or sidecar `report.container`; undefined: no change. */
-export function applyInitReport(record: PodWrite, report: StatusReport, now: number): PodWrite | undefined {
+/**
+ * The record after a report about init container or sidecar `report.container`; undefined: no
+ * change. `sidecars`: the pod's init containers with restartPolicy Always — their final exit is
+ * their stop (after a failed init container, or a deletion), never the pod's failure.
+ */
+export function applyInitReport(
+  record: PodWrite,
+  report: StatusReport,
+  now: number,
+  sidecars: ReadonlySet<string> = new Set(),
+): PodWrite | undefined {
   const name = report.container;
   if (name === undefined) return undefined;
   const runs = record.initRuns ?? [];
@@ -30,7 +39,9 @@ export function applyInitReport(record: PodWrite, report: StatusReport, now: num
     report.state === 'exited' &&
     report.restartInSeconds === undefined &&
     (report.exitCode ?? 1) !== 0 &&
-    record.startedAt === undefined;
+    record.startedAt === undefined &&
+    !sidecars.has(name) &&
+    record.failureReason !== INIT_FAILED;
   if (!failed) return change(record, { initRuns });
   // The app container never started and will not: the pod fails (restartPolicy Never).
   return change(record, {

@@ -151,4 +151,21 @@ describe('init containers and sidecars', () => {
       { name: 'setup', restartCount: 1, state: 'running', startedAt: h.now },
     ]);
   });
+
+  it('a sidecar’s final exit (its stop after a failed init container, or a deletion) is never the pod’s failure', async () => {
+    const h = agentHarness();
+    const pod = await started(h, 'Never');
+    const backend = agentBackend(h);
+    const at = { now: h.now };
+    await backend.recordStatus(pod.uid, { state: 'started', container: 'proxy' }, at);
+    await backend.recordStatus(pod.uid, { state: 'exited', container: 'proxy', exitCode: 143 }, at);
+    expect((await h.store.getPod(pod.uid))?.failureReason).toBeUndefined();
+
+    // A failed init container, then the sidecar's stop: the init container's end stays the reason.
+    await backend.recordStatus(pod.uid, { state: 'exited', container: 'setup', exitCode: 3 }, at);
+    await backend.recordStatus(pod.uid, { state: 'exited', container: 'proxy', exitCode: 137 }, at);
+    const record = await h.store.getPod(pod.uid);
+    expect(record?.failureReason).toBe('InitContainerFailed');
+    expect(record?.lastError).toBe('Init container setup exited with code 3');
+  });
 });
