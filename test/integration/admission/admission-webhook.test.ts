@@ -175,6 +175,67 @@ describe('admission webhook on a real API server', () => {
     ]);
   });
 
+  // issue #14 §6: what a rented machine cannot honour is refused when the pod is made, naming
+  // the field — by the real API server calling the webhook, so nothing is ever rented for it.
+  it.each([
+    [
+      'a PVC',
+      { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] },
+      'spec.volumes[data]: persistentVolumeClaim volumes cannot be attached to a rented machine',
+    ],
+    ['hostNetwork', { hostNetwork: true }, 'spec.hostNetwork: the pod runs on a rented machine'],
+    [
+      'an init container with another image',
+      { initContainers: [{ name: 'fetch', image: 'curlimages/curl:8' }] },
+      'spec.initContainers[fetch]: image \\"curlimages/curl:8\\" differs',
+    ],
+    [
+      'two app containers',
+      {
+        containers: [
+          { name: 'main', image: 'example/trainer:1' },
+          { name: 'envoy', image: 'envoyproxy/envoy:v1' },
+        ],
+      },
+      'spec.containers: anex runs exactly one app container per pod',
+    ],
+  ] as const)('refuses an anex pod with %s at creation, naming the field', async (_what, extra, fragment) => {
+    const name = `spec-${randomBytes(2).toString('hex')}`;
+    const message = await createError(
+      anexPod(name, { 'anex.sh/vram-min': '20480' }, extra as Partial<V1Pod['spec']>),
+    );
+    expect(message).toContain(`admission webhook \\"validate.pods.anex.sh\\" denied the request`);
+    expect(message).toContain('a rented machine cannot honour this pod');
+    expect(message).toContain(fragment);
+  });
+
+  it('refuses kubectl debug (an ephemeral container) on an anex pod', async () => {
+    const name = `debugged-${randomBytes(2).toString('hex')}`;
+    const pod = await ns.core.createNamespacedPod({
+      namespace: ns.name,
+      body: anexPod(name, { 'anex.sh/vram-min': '20480' }),
+    });
+    const refused = await ns.core
+      .replaceNamespacedPodEphemeralcontainers({
+        name,
+        namespace: ns.name,
+        body: {
+          ...pod,
+          spec: {
+            ...(pod.spec as NonNullable<V1Pod['spec']>),
+            ephemeralContainers: [{ name: 'debugger', image: 'busybox:1' }],
+          },
+        },
+      })
+      .then(
+        () => 'accepted',
+        (error: { body?: unknown }) =>
+          typeof error.body === 'string' ? error.body : JSON.stringify(error.body),
+      );
+    expect(refused).toContain('kubectl debug cannot add a container to a rented machine; use kubectl exec');
+    await ns.core.deleteNamespacedPod({ name, namespace: ns.name, gracePeriodSeconds: 0 });
+  });
+
   it('is never even called for pods that do not select an anex node', async () => {
     await ns.core.createNamespacedPod({
       namespace: ns.name,

@@ -53,7 +53,7 @@ describe('the Go agent', () => {
       const result = await finished(launch(env));
       expect(result.stderr).toContain('tunnel ready');
       expect(result.stderr).toContain(
-        `agent 3 bootstrapped pod ${pod.podUid}; running "sh" through the tunnel`,
+        `agent 4 bootstrapped pod ${pod.podUid}; running "sh" through the tunnel`,
       );
       expect(result.code).toBe(7);
       expect(readFileSync(out, 'utf8')).toBe(`${SERVICE_TEXT}\n${SERVICE_TEXT} hi there\n`);
