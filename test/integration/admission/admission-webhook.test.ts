@@ -211,27 +211,33 @@ describe('admission webhook on a real API server', () => {
 
   it('refuses kubectl debug (an ephemeral container) on an anex pod', async () => {
     const name = `debugged-${randomBytes(2).toString('hex')}`;
-    const pod = await ns.core.createNamespacedPod({
+    await ns.core.createNamespacedPod({
       namespace: ns.name,
       body: anexPod(name, { 'anex.sh/vram-min': '20480' }),
     });
-    const refused = await ns.core
-      .replaceNamespacedPodEphemeralcontainers({
-        name,
-        namespace: ns.name,
-        body: {
-          ...pod,
-          spec: {
-            ...(pod.spec as NonNullable<V1Pod['spec']>),
-            ephemeralContainers: [{ name: 'debugger', image: 'busybox:1' }],
+    // On the latest version (the API server's controllers may touch the pod): a conflict is retried.
+    const debug = async (): Promise<string> => {
+      const pod = await ns.core.readNamespacedPod({ name, namespace: ns.name });
+      return ns.core
+        .replaceNamespacedPodEphemeralcontainers({
+          name,
+          namespace: ns.name,
+          body: {
+            ...pod,
+            spec: {
+              ...(pod.spec as NonNullable<V1Pod['spec']>),
+              ephemeralContainers: [{ name: 'debugger', image: 'busybox:1' }],
+            },
           },
-        },
-      })
-      .then(
-        () => 'accepted',
-        (error: { body?: unknown }) =>
-          typeof error.body === 'string' ? error.body : JSON.stringify(error.body),
-      );
+        })
+        .then(
+          () => 'accepted',
+          (error: { body?: unknown }) =>
+            typeof error.body === 'string' ? error.body : JSON.stringify(error.body),
+        );
+    };
+    let refused = await debug();
+    for (let tries = 1; tries < 5 && refused.includes('"code":409'); tries++) refused = await debug();
     expect(refused).toContain('kubectl debug cannot add a container to a rented machine; use kubectl exec');
     await ns.core.deleteNamespacedPod({ name, namespace: ns.name, gracePeriodSeconds: 0 });
   });
