@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { ImageConfig } from './config.ts';
-import type { RegistryAuth } from './pull-secrets.ts';
+import type { RegistryAuth } from './keyring.ts';
 import { formatImageRef, type ImageRef } from './reference.ts';
 
 /** What a registry said about one image for one architecture. */
 export type ImageLookup =
   | { outcome: 'ok'; config: ImageConfig }
-  | { outcome: 'not-found'; message: string }
+  /** `denied`: the registry answered 401/403 (missing or refused login), not 404 */
+  | { outcome: 'not-found'; message: string; denied: boolean }
   | { outcome: 'no-platform'; message: string; available: readonly string[] }
   | { outcome: 'unavailable'; message: string };
 
@@ -39,10 +40,13 @@ interface PlatformEntry {
 
 /**
  * Reads image configs over the OCI distribution API (distribution-spec: GET
- * /v2/<name>/manifests/<reference>, GET /v2/<name>/blobs/<digest>), anonymously: a 401 with a
- * `Bearer` challenge is answered with an anonymous token from its realm (the Docker token
- * flow Docker Hub and GHCR use). An index is narrowed to linux/<arch>. Configs are cached per
- * manifest digest (immutable); tags are asked every time (they move).
+ * /v2/<name>/manifests/<reference>, GET /v2/<name>/blobs/<digest>), anonymously or with one
+ * login: a 401 with a `Bearer` challenge is answered with a token from its realm (the Docker
+ * token flow Docker Hub and GHCR use: anonymous, or bought with the login as Basic), a `Basic`
+ * challenge with the login itself (a self-hosted registry). An index is narrowed to
+ * linux/<arch>. Configs are cached per manifest digest (immutable) but only reached through
+ * the manifest, which is asked every time with the caller's own login (tags move, and a
+ * private image's config is never served to a lookup the registry refuses).
  *
  * Contract: never throws for an expected outcome; every blob is checked against its digest.
  */
@@ -51,7 +55,8 @@ export class RegistryClient {
   readonly #mirror: string | undefined;
   readonly #timeoutMs: number;
   readonly #configs = new Map<string, ImageConfig>();
-  readonly #tokens = new Map<string, string>();
+  /** per repository and login: the Bearer token bought, or `basic` (send the login itself) */
+  readonly #grants = new Map<string, { bearer: string } | 'basic'>();
 
   constructor(options: RegistryClientOptions = {}) {
     this.#fetch = options.fetch ?? globalThis.fetch;
@@ -60,9 +65,10 @@ export class RegistryClient {
   }
 
   /**
-   * `auth`: the pod's credential for the image's registry (its imagePullSecrets): Basic on a
-   * Basic challenge, and on the token request of a Bearer one; never logged, never cached
-   * beyond the token it buys (cached per user).
+   * `auth`: one login for the image's registry (from the pod's imagePullSecrets): sent as
+   * Basic on a Basic challenge and on the token request of a Bearer one; never logged, never
+   * kept beyond the token it buys (kept per repository and login identity, so one pod's login
+   * never serves another pod's lookup).
    */
   async lookup(
     ref: ImageRef,
@@ -73,8 +79,7 @@ export class RegistryClient {
     const name = formatImageRef(ref);
     try {
       const top = await this.#get(ref, `manifests/${ref.reference}`, MANIFEST_TYPES, signal, auth);
-      if (top.status === 404 || top.status === 401 || top.status === 403)
-        return notFound(name, top.status, auth !== undefined);
+      if (top.status === 404 || top.status === 401 || top.status === 403) return notFound(name, top.status);
       if (!top.ok) return unavailable(name, `HTTP ${top.status}`);
       const manifest = (await top.json()) as Record<string, unknown>;
       const mediaType = String(manifest.mediaType ?? top.headers.get('content-type') ?? '');
@@ -174,24 +179,33 @@ export class RegistryClient {
     const url = this.#mirror
       ? `${this.#mirror}/v2/${ref.registry}/${ref.repository}/${path}`
       : `https://${API_HOST[ref.registry] ?? ref.registry}/v2/${ref.repository}/${path}`;
-    // Tokens are per repository and per user: one pod's credential never serves another's.
-    const key = `${ref.registry}/${ref.repository}|${auth?.username ?? ''}|${auth === undefined ? '' : basic(auth).slice(-12)}`;
+    // Per repository and login (its identity names no secret): never shared across logins.
+    const key = `${ref.registry}/${ref.repository}|${auth?.identity ?? ''}`;
     const send = (authorization?: string) =>
       this.#fetch(url, {
         headers: { accept, ...(authorization === undefined ? {} : { authorization }) },
         signal: AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), ...(signal ? [signal] : [])]),
       });
-    const cached = this.#tokens.get(key);
-    const first = await send(cached === undefined ? undefined : `Bearer ${cached}`);
+    const granted = this.#grants.get(key);
+    const first = await send(authorization(granted, auth));
     if (first.status !== 401) return first;
     const header = first.headers.get('www-authenticate') ?? '';
-    if (/^Basic\b/i.test(header.trim())) return auth === undefined ? first : send(`Basic ${basic(auth)}`);
+    if (/^Basic\b/i.test(header.trim())) {
+      if (auth === undefined || granted === 'basic') return first;
+      this.#grant(key, 'basic');
+      return send(`Basic ${basic(auth)}`);
+    }
     const challenge = parseBearer(header);
     if (challenge === undefined) return first;
     const token = await this.#token(challenge, signal, auth);
     if (token === undefined) return first;
-    this.#tokens.set(key, token);
+    this.#grant(key, { bearer: token });
     return send(`Bearer ${token}`);
+  }
+
+  #grant(key: string, grant: { bearer: string } | 'basic'): void {
+    if (this.#grants.size >= 512) this.#grants.clear();
+    this.#grants.set(key, grant);
   }
 
   async #token(
@@ -216,6 +230,15 @@ export class RegistryClient {
   }
 }
 
+function authorization(
+  granted: { bearer: string } | 'basic' | undefined,
+  auth: RegistryAuth | undefined,
+): string | undefined {
+  if (granted === undefined) return undefined;
+  if (granted !== 'basic') return `Bearer ${granted.bearer}`;
+  return auth === undefined ? undefined : `Basic ${basic(auth)}`;
+}
+
 function basic(auth: RegistryAuth): string {
   return Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
 }
@@ -236,17 +259,14 @@ function matchesDigest(body: Buffer, digest: string): boolean {
   return algorithm === 'sha256' && createHash('sha256').update(body).digest('hex') === hex;
 }
 
-function notFound(name: string, status: number, authenticated: boolean): ImageLookup {
-  // kubelet's words for the same failure (a missing repository and a private one look alike).
-  const why =
-    status === 404
-      ? 'manifest unknown'
-      : `pull access denied, repository does not exist or may require authorization${
-          authenticated
-            ? " (the credentials from the pod's imagePullSecrets were refused)"
-            : ' (the pod has no imagePullSecrets for this registry)'
-        }`;
-  return { outcome: 'not-found', message: `failed to pull image "${name}": ${why}` };
+function notFound(name: string, status: number): ImageLookup {
+  // containerd's words for the same failure, as the kubelet passes them on (a missing
+  // repository and a private one look alike); the gate says which login was tried.
+  const denied = status !== 404;
+  const why = denied
+    ? 'pull access denied, repository does not exist or may require authorization'
+    : 'manifest unknown';
+  return { outcome: 'not-found', denied, message: `failed to pull image "${name}": ${why}` };
 }
 
 function noPlatform(name: string, arch: string, available: readonly string[]): ImageLookup {

@@ -1,73 +1,53 @@
-/**
- * A pod's `imagePullSecrets` as the kubelet reads them (pkg/credentialprovider: DockerConfig,
- * `auths` of a kubernetes.io/dockerconfigjson Secret, or the bare map of a legacy
- * kubernetes.io/dockercfg one), and the credential for one image's registry. Matching follows
- * the kubelet for the cases that occur in practice: the key's host (scheme and path ignored,
- * port kept) equals the image's registry; docker.io, index.docker.io and registry-1.docker.io
- * are one registry. The credential is a secret: never log it, never store it.
- */
+import { isAnexError } from '../errors.ts';
+import type { Cluster, PodView } from '../kube/cluster.ts';
+import { credentialsFor, keyringOf, type PullSecret, type RegistryAuth } from './keyring.ts';
+import { formatImageRef, parseImageRef } from './reference.ts';
 
-/** What a registry is logged into with. */
-export interface RegistryAuth {
-  /** the registry host as the image names it (`ghcr.io`, `docker.io`, `host:5000`) */
-  registry: string;
-  username: string;
-  password: string;
-}
+export type { RegistryAuth } from './keyring.ts';
 
-/** The keys a pull Secret holds its config under, by Secret type. */
-export const PULL_SECRET_KEYS = ['.dockerconfigjson', '.dockercfg'] as const;
-
-const DOCKER_HUB = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
-
-/** `https://index.docker.io/v1/` → `index.docker.io`; `host:5000/path` → `host:5000`. */
-export function registryHost(key: string): string {
-  const bare = key.trim().replace(/^[a-z]+:\/\//i, '');
-  return (bare.split('/')[0] ?? '').toLowerCase();
-}
-
-function sameRegistry(a: string, b: string): boolean {
-  return a === b || (DOCKER_HUB.has(a) && DOCKER_HUB.has(b));
+/** What a pod's imagePullSecrets give for its image, as the kubelet would use them. */
+export interface PullCredentials {
+  /** the logins to try for the image, in the kubelet's order (lib/images/keyring.ts); empty: anonymous */
+  auths: RegistryAuth[];
+  /** pull Secrets that could not be read: the kubelet goes on without them and warns (names only) */
+  missing: string[];
+  /** some of `missing` exist but anex may not read them (RBAC): the namespace to give it */
+  forbidden?: string;
+  /**
+   * A pull Secret whose docker config cannot be read: the kubelet fails the pull with it
+   * (ErrImagePull). Names the image and the Secret, never its content.
+   */
+  error?: string;
 }
 
 /**
- * The credential for `registry` in one Secret's data (its `.dockerconfigjson` or `.dockercfg`
- * text); undefined when the Secret has none for it or cannot be read as a docker config.
+ * Reads the pod's imagePullSecrets (kubelet `getPullSecretsForPod`: empty names skipped, a
+ * Secret that cannot be got is skipped and named) and picks the logins for the image of its
+ * first container, the one the machine pulls. Nothing read is kept: the caller holds the
+ * logins for one pass (the image check, the provider's create) and drops them.
  */
-export function credentialIn(
-  data: Readonly<Record<string, string>>,
-  registry: string,
-): RegistryAuth | undefined {
-  for (const key of PULL_SECRET_KEYS) {
-    const text = data[key];
-    if (text === undefined) continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      continue;
-    }
-    const auths =
-      key === '.dockerconfigjson' ? (parsed as { auths?: unknown } | null)?.auths : (parsed as unknown);
-    if (auths === null || typeof auths !== 'object') continue;
-    for (const [host, entry] of Object.entries(auths as Record<string, unknown>)) {
-      if (!sameRegistry(registryHost(host), registry.toLowerCase())) continue;
-      const auth = entryAuth(entry);
-      if (auth !== undefined) return { registry, ...auth };
-    }
+export async function pullCredentials(cluster: Cluster, pod: PodView): Promise<PullCredentials> {
+  const secrets: PullSecret[] = [];
+  const missing: string[] = [];
+  let forbidden: string | undefined;
+  for (const name of pod.imagePullSecrets ?? []) {
+    if (name === '') continue;
+    const read = await cluster.readPullSecret(pod.namespace, name).catch((error: unknown) => {
+      if (isAnexError(error) && error.kind === 'auth') forbidden = pod.namespace;
+      return undefined;
+    });
+    if (read === undefined) missing.push(name);
+    else secrets.push({ namespace: pod.namespace, name, ...read });
   }
-  return undefined;
-}
-
-/** `username`/`password`, else `auth` (base64 of user:password), as docker writes either. */
-function entryAuth(entry: unknown): { username: string; password: string } | undefined {
-  if (entry === null || typeof entry !== 'object') return undefined;
-  const e = entry as { username?: unknown; password?: unknown; auth?: unknown };
-  if (typeof e.username === 'string' && typeof e.password === 'string' && e.username !== '')
-    return { username: e.username, password: e.password };
-  if (typeof e.auth !== 'string') return undefined;
-  const decoded = Buffer.from(e.auth, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) return undefined;
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  const found: PullCredentials = { auths: [], missing, ...(forbidden === undefined ? {} : { forbidden }) };
+  const ref = parseImageRef(pod.containers[0]?.image ?? '');
+  if ('error' in ref || secrets.length === 0) return found;
+  const keyring = keyringOf(secrets);
+  if (!keyring.ok) {
+    return {
+      ...found,
+      error: `failed to pull image "${formatImageRef(ref)}": imagePullSecret "${keyring.secret}": ${keyring.message}`,
+    };
+  }
+  return { ...found, auths: credentialsFor(keyring.keyring, ref) };
 }

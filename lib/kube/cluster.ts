@@ -57,6 +57,21 @@ export interface Cluster {
     kind: 'Secret' | 'ConfigMap',
     name: string,
   ): Promise<Record<string, Uint8Array> | undefined>;
+  /**
+   * A pod's image pull Secret (spec.imagePullSecrets): its type, uid, resourceVersion and
+   * string data (decoded); undefined when it does not exist. Same rules as
+   * {@link readEnvSource}: the values are secrets (the image check and the provider's create
+   * use them, nothing keeps them), and 403 names the namespace.
+   */
+  readPullSecret(namespace: string, name: string): Promise<SecretRead | undefined>;
+}
+
+/** A Secret as {@link Cluster.readPullSecret} reads it. */
+export interface SecretRead {
+  type: string;
+  uid: string;
+  resourceVersion: string;
+  data: Record<string, string>;
 }
 
 export interface VirtualNodeSpec {

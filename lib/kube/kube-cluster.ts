@@ -10,7 +10,15 @@ import {
   VersionApi,
 } from '@kubernetes/client-node';
 import { AnexError } from '../errors.ts';
-import type { Cluster, PodEvent, PodRef, PodStatusUpdate, PodView, VirtualNodeSpec } from './cluster.ts';
+import type {
+  Cluster,
+  PodEvent,
+  PodRef,
+  PodStatusUpdate,
+  PodView,
+  SecretRead,
+  VirtualNodeSpec,
+} from './cluster.ts';
 import { statusCode, translateKubeError } from './errors.ts';
 import { kubeTime, microTime } from './kube-time.ts';
 import { eventMessage, eventName, podStatusPatch } from './pod-status-patch.ts';
@@ -155,6 +163,21 @@ export class KubeCluster implements Cluster {
       const secret = await this.#core.readNamespacedSecret({ namespace, name }, this.#plain);
       for (const [key, value] of Object.entries(secret.data ?? {})) data[key] = Buffer.from(value, 'base64');
       return data;
+    });
+  }
+
+  async readPullSecret(namespace: string, name: string): Promise<SecretRead | undefined> {
+    return this.#readSource(namespace, 'Secret', name, async () => {
+      const secret = await this.#core.readNamespacedSecret({ namespace, name }, this.#plain);
+      const data: Record<string, string> = {};
+      for (const [key, value] of Object.entries(secret.data ?? {}))
+        data[key] = Buffer.from(value, 'base64').toString('utf8');
+      return {
+        type: secret.type ?? 'Opaque',
+        uid: secret.metadata?.uid ?? '',
+        resourceVersion: secret.metadata?.resourceVersion ?? '',
+        data,
+      };
     });
   }
 

@@ -6,6 +6,7 @@ import type {
   PodRef,
   PodStatusUpdate,
   PodView,
+  SecretRead,
   VirtualNodeSpec,
 } from './cluster.ts';
 import { mergeStatus } from './merge-status.ts';
@@ -27,6 +28,8 @@ export class MemoryCluster implements Cluster {
   readonly #pods = new Map<string, PodView>();
   /** Secrets and ConfigMaps by `<kind>/<namespace>/<name>`: string data */
   readonly #sources = new Map<string, Record<string, string>>();
+  /** Secrets' type and resourceVersion by `Secret/<namespace>/<name>` (readPullSecret) */
+  readonly #secretMeta = new Map<string, { type?: string; version: number }>();
   readonly #nodes = new Map<string, StoredNode>();
   readonly #leases = new Map<string, StoredLease>();
   readonly #events: RecordedEvent[] = [];
@@ -114,9 +117,33 @@ export class MemoryCluster implements Cluster {
     namespace: string,
     name: string,
     data?: Record<string, string>,
+    /** a Secret's type; @default kubernetes.io/dockerconfigjson with a `.dockerconfigjson` key, else Opaque */
+    type?: string,
   ): void {
-    if (data === undefined) this.#sources.delete(`${kind}/${namespace}/${name}`);
-    else this.#sources.set(`${kind}/${namespace}/${name}`, { ...data });
+    const id = `${kind}/${namespace}/${name}`;
+    if (data === undefined) {
+      this.#sources.delete(id);
+      return;
+    }
+    this.#sources.set(id, { ...data });
+    const version = (this.#secretMeta.get(id)?.version ?? 0) + 1;
+    this.#secretMeta.set(id, { ...(type === undefined ? {} : { type }), version });
+  }
+
+  async readPullSecret(namespace: string, name: string): Promise<SecretRead | undefined> {
+    this.#enter('readPullSecret');
+    const id = `Secret/${namespace}/${name}`;
+    const data = this.#sources.get(id);
+    if (data === undefined) return undefined;
+    const meta = this.#secretMeta.get(id);
+    const type =
+      meta?.type ??
+      ('.dockerconfigjson' in data
+        ? 'kubernetes.io/dockerconfigjson'
+        : '.dockercfg' in data
+          ? 'kubernetes.io/dockercfg'
+          : 'Opaque');
+    return { type, uid: `uid-${id}`, resourceVersion: String(meta?.version ?? 1), data: { ...data } };
   }
 
   async finalizePod(pod: PodRef): Promise<'deleted' | 'gone'> {
@@ -327,5 +354,6 @@ function emptyCounts(): Record<keyof Cluster, number> {
     finalizePod: 0,
     readEnvSource: 0,
     readSourceFiles: 0,
+    readPullSecret: 0,
   };
 }

@@ -1,5 +1,5 @@
 import type { Requirements, VersionConstraint } from '../annotations/requirements.ts';
-import type { RegistryAuth } from '../images/pull-secrets.ts';
+import type { RegistryAuth } from '../images/keyring.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 
 /**

@@ -138,11 +138,19 @@ export const events = {
   unhealthy(message: string): PodEvent {
     return warn('Unhealthy', message);
   },
-  /** kubelet's FailedToRetrieveImagePullSecret: the pull goes on without the missing Secrets */
-  pullSecretsMissing(names: readonly string[]): PodEvent {
+  /**
+   * kubelet's FailedToRetrieveImagePullSecret, in its words: the pull goes on without the
+   * Secrets it could not get. `forbidden`: anex may not read Secrets in that namespace (said
+   * after kubelet's sentence: what to do about it).
+   */
+  pullSecretsMissing(names: readonly string[], forbidden?: string): PodEvent {
+    const why =
+      forbidden === undefined
+        ? ''
+        : ` anex may not read Secrets in namespace ${forbidden} (add it with anex manifests --env-namespaces).`;
     return warn(
       'FailedToRetrieveImagePullSecret',
-      `Unable to retrieve some image pull secrets (${names.join(', ')}); attempting to pull the image may not succeed`,
+      `Unable to retrieve some image pull secrets (${names.join(', ')}); attempting to pull the image may not succeed.${why}`,
     );
   },
   /** an init container failed under restartPolicy Never: the pod fails (kubelet) */

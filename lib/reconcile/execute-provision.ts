@@ -1,4 +1,5 @@
 import { isAnexError } from '../errors.ts';
+import type { RegistryAuth } from '../images/keyring.ts';
 import type { PodEvent } from '../kube/cluster.ts';
 import type { Offer } from '../offers/offer.ts';
 import type { CallOptions, InstanceTag, LaunchSpec, Provider } from '../providers/provider.ts';
@@ -55,14 +56,14 @@ export interface ProvisionOutcome {
  * next candidate at once and do not count as attempts.
  */
 export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise<ProvisionOutcome> {
-  const refused = await checkImage(deps, run);
-  if (refused !== undefined) return refused;
+  const checked = await checkImage(deps, run);
+  if ('refused' in checked) return checked.refused;
   const tag = { clusterId: deps.config.clusterId, podUid: run.plan.from.podUid };
   const built = await deps.launch({
     pod: run.plan.view,
     requirements: run.plan.requirements,
     tag,
-    ...(run.plan.pullAuth === undefined ? {} : { registryAuth: run.plan.pullAuth }),
+    ...(checked.auth === undefined ? {} : { registryAuth: checked.auth }),
   });
   // Recorded with the intent: how the next passes tell "machine up" from "container started".
   // A new launch has not started: no earlier start may be taken for this one's.
@@ -110,31 +111,45 @@ export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise
  * The image check before the intent is written: a refusal ends the pass for this pod with
  * kubelet's waiting reason and an event naming the image; nothing is rented or recorded, so
  * the next pass checks again (a fixed image or a pushed tag is picked up without a restart).
+ * Otherwise the login the provider pulls with: the one the registry accepted, or without an
+ * image check the first the kubelet would try.
  */
-async function checkImage(deps: ProvisionDeps, run: ProvisionRun): Promise<ProvisionOutcome | undefined> {
+async function checkImage(
+  deps: ProvisionDeps,
+  run: ProvisionRun,
+): Promise<{ refused: ProvisionOutcome } | { auth?: RegistryAuth }> {
+  const { pullAuths = [], pullError } = run.plan;
+  if (pullError !== undefined) return { refused: imageRefused('ErrImagePull', pullError) };
   const container = run.plan.view.containers[0];
-  if (deps.images === undefined || container === undefined) return undefined;
+  const first = pullAuths[0] === undefined ? {} : { auth: pullAuths[0] };
+  if (deps.images === undefined || container === undefined) return first;
   const verdict = await deps.images(container, {
     arch: 'amd64',
     ...(run.call.signal === undefined ? {} : { signal: run.call.signal }),
-    ...(run.plan.pullAuth === undefined ? {} : { auth: run.plan.pullAuth }),
+    ...(pullAuths.length === 0 ? {} : { auths: pullAuths }),
   });
   switch (verdict.outcome) {
     case 'ok':
-      return undefined;
+      return verdict.auth === undefined ? {} : { auth: verdict.auth };
     case 'retry':
       return {
-        record: undefined,
-        situation: { kind: 'provisioning', message: `${verdict.message}; retrying on the next pass` },
-        events: [events.imageUnchecked(verdict.message)],
+        refused: {
+          record: undefined,
+          situation: { kind: 'provisioning', message: `${verdict.message}; retrying on the next pass` },
+          events: [events.imageUnchecked(verdict.message)],
+        },
       };
     case 'refused':
-      return {
-        record: undefined,
-        situation: { kind: 'image', reason: verdict.reason, message: verdict.message },
-        events: [events.imageRefused(verdict.message)],
-      };
+      return { refused: imageRefused(verdict.reason, verdict.message) };
   }
+}
+
+function imageRefused(reason: string, message: string): ProvisionOutcome {
+  return {
+    record: undefined,
+    situation: { kind: 'image', reason, message },
+    events: [events.imageRefused(message)],
+  };
 }
 
 /** The provisioning of one pod in progress: the record as last written and what was said. */

@@ -1,6 +1,6 @@
 import type { NumericConstraint, Requirements } from '../annotations/requirements.ts';
 import { InvalidInputError } from '../errors.ts';
-import type { RegistryAuth } from '../images/pull-secrets.ts';
+import type { RegistryAuth } from '../images/keyring.ts';
 import type { PodView } from '../kube/cluster.ts';
 import {
   formatTag,

@@ -1,5 +1,4 @@
-import { credentialIn } from '../images/pull-secrets.ts';
-import { parseImageRef } from '../images/reference.ts';
+import { pullCredentials } from '../images/pull-secrets.ts';
 import type { Cluster, PodView } from '../kube/cluster.ts';
 import { podFields, resolveEnv } from '../kube/env.ts';
 import { podMounts, resolveVolumes } from '../kube/volumes.ts';
@@ -127,10 +126,11 @@ async function checkEnv(deps: ObserveDeps, pods: ObservedPod[]): Promise<void> {
 }
 
 /**
- * The image's registry login from the pod's imagePullSecrets, for pods about to be rented
- * (kubelet reads them at pull time): kept in memory for this pass only — the image check and
- * the provider's create use it — never stored or logged. A Secret that is missing or cannot be
- * read is skipped, as the kubelet skips it, and named for a warning event.
+ * The logins for the image's registry from the pod's imagePullSecrets, for pods about to be
+ * rented (kubelet reads them at pull time): kept in memory for this pass only — the image
+ * check and the provider's create use them — never stored or logged. A Secret that is missing
+ * or cannot be read is skipped, as the kubelet skips it, and named for a warning event; one
+ * whose docker config cannot be read fails the pull, as in the kubelet.
  */
 async function readPullSecrets(deps: ObserveDeps, pods: ObservedPod[]): Promise<void> {
   const fresh = pods.filter(
@@ -141,22 +141,14 @@ async function readPullSecrets(deps: ObserveDeps, pods: ObservedPod[]): Promise<
   );
   await Promise.all(
     fresh.map(async (op) => {
-      const image = op.view.containers[0]?.image ?? '';
-      const ref = parseImageRef(image);
-      const registry = 'error' in ref ? undefined : ref.registry;
-      const missing: string[] = [];
-      for (const name of op.view.imagePullSecrets ?? []) {
-        const data = await deps.cluster
-          .readEnvSource(op.view.namespace, 'Secret', name)
-          .catch(() => undefined);
-        if (data === undefined) {
-          missing.push(name);
-          continue;
-        }
-        const auth = registry === undefined ? undefined : credentialIn(data, registry);
-        if (auth !== undefined && op.pullAuth === undefined) op.pullAuth = auth;
-      }
-      if (missing.length > 0) op.pullSecretsMissing = missing;
+      const found = await pullCredentials(deps.cluster, op.view);
+      if (found.auths.length > 0) op.pullAuths = found.auths;
+      if (found.missing.length > 0)
+        op.pullSecretsMissing = {
+          names: found.missing,
+          ...(found.forbidden === undefined ? {} : { forbidden: found.forbidden }),
+        };
+      if (found.error !== undefined) op.pullSecretError = found.error;
     }),
   );
 }

@@ -96,13 +96,19 @@ export function provisionOrReport(
           view: op.view,
           requirements,
           candidates: offers,
-          ...(op.pullAuth === undefined ? {} : { pullAuth: op.pullAuth }),
+          ...(op.pullAuths === undefined ? {} : { pullAuths: op.pullAuths }),
+          ...(op.pullSecretError === undefined ? {} : { pullError: op.pullSecretError }),
         },
         situation: { kind: 'provisioning', message },
         // kubelet goes on without a pull Secret it cannot read, and says so
         ...(op.pullSecretsMissing === undefined
           ? {}
-          : { events: [...base.events, events.pullSecretsMissing(op.pullSecretsMissing)] }),
+          : {
+              events: [
+                ...base.events,
+                events.pullSecretsMissing(op.pullSecretsMissing.names, op.pullSecretsMissing.forbidden),
+              ],
+            }),
       };
     }
     case 'none':

@@ -1,5 +1,5 @@
 import type { Requirements } from '../annotations/requirements.ts';
-import type { RegistryAuth } from '../images/pull-secrets.ts';
+import type { RegistryAuth } from '../images/keyring.ts';
 import type { PodEvent, PodRef, PodView } from '../kube/cluster.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 import type { Instance } from '../providers/provider.ts';
@@ -27,10 +27,12 @@ export interface ObservedPod {
    * FailedMount, the pod stays ContainerCreating), checked before renting; names only.
    */
   mountError?: string;
-  /** the credential for the image's registry from the pod's imagePullSecrets (in memory only) */
-  pullAuth?: RegistryAuth;
-  /** imagePullSecrets that could not be read (missing, or not readable), for kubelet's warning */
-  pullSecretsMissing?: readonly string[];
+  /** the logins for the image's registry from the pod's imagePullSecrets, in the kubelet's order (in memory only) */
+  pullAuths?: readonly RegistryAuth[];
+  /** imagePullSecrets that could not be read (missing, or not readable: `forbidden` names the namespace) */
+  pullSecretsMissing?: { names: readonly string[]; forbidden?: string };
+  /** a pull Secret whose docker config cannot be read: the pull fails (kubelet's ErrImagePull); no content */
+  pullSecretError?: string;
 }
 
 /** Offers for one requirement set, or why they could not be listed. */
@@ -125,8 +127,10 @@ export interface ProvisionPlan {
   from: PodWrite;
   view: PodView;
   requirements: Requirements;
-  /** the pod's credential for its image's registry (imagePullSecrets); a secret: never logged */
-  pullAuth?: RegistryAuth;
+  /** the logins for its image's registry (imagePullSecrets), in the kubelet's order; secrets: never logged */
+  pullAuths?: readonly RegistryAuth[];
+  /** why the pull would fail before any login is tried (an unreadable pull Secret), in kubelet's words */
+  pullError?: string;
   /** ranked, bans already applied */
   candidates: readonly Offer[];
 }

@@ -24,6 +24,8 @@ export interface SimImage {
    * it; a provider's pull fails without it, as a real `docker pull` does).
    */
   login?: { username: string; password: string };
+  /** how the registry asks for `login`: the Docker token flow (default) or Basic on every request */
+  auth?: 'bearer' | 'basic';
 }
 
 /** The login of the private stand-in image (tests use it as the pod's imagePullSecret). */
@@ -129,6 +131,17 @@ export const SIM_IMAGES: readonly SimImage[] = [
     architectures: ['amd64'],
     executables: [...DEBIAN, ...PYTHON],
     login: PRIVATE_IMAGE_LOGIN,
+  },
+  {
+    // Stand-in: a private image on a self-hosted registry that asks for Basic auth (htpasswd).
+    ref: 'registry.example.com/team/private-basic:1',
+    cmd: ['python', 'serve.py'],
+    env: [BASE_PATH],
+    workingDir: '/srv',
+    architectures: ['amd64'],
+    executables: [...DEBIAN, ...PYTHON],
+    login: PRIVATE_IMAGE_LOGIN,
+    auth: 'basic',
   },
   {
     // Stand-in: no ENTRYPOINT, no CMD (a data-only image): a container needs a command.

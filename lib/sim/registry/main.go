@@ -7,13 +7,15 @@
 // `ghcr.io/example/trainer`): clients use this server as a mirror for every registry
 // (lib/images `mirror`). A tag with one architecture is a plain manifest, with several an
 // index, as real registries publish them. Layers are empty: only the config matters here.
+// An image with a `login` is private: reads need that login, through the Docker token flow
+// (a Bearer challenge naming /token) or, with `auth: "basic"`, Basic on every request.
 //
 // Usage: sim-registry --images <file.json> [--listen 127.0.0.1:0]
 // Prints `listening on http://<addr>` on stdout once every image is pushed.
 package main
 
 import (
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -44,8 +47,10 @@ type Image struct {
 	Env           []string `json:"env"`
 	WorkingDir    string   `json:"workingDir,omitempty"`
 	Architectures []string `json:"architectures"`
-	// Login makes the image private: reading it needs a token bought with this login.
+	// Login makes the image private: reading it needs this login.
 	Login *Login `json:"login,omitempty"`
+	// Auth is how the registry asks for the login: "bearer" (the default) or "basic".
+	Auth string `json:"auth,omitempty"`
 }
 
 // Login is a registry user.
@@ -83,17 +88,17 @@ func run(file, listen string) error {
 	quiet := log.New(os.Stderr, "", 0)
 	quiet.SetOutput(discard{})
 	host := listener.Addr().String()
-	private := map[string]Login{}
+	private := map[string]Private{}
 	for _, image := range images {
 		if image.Login != nil {
 			repo, err := mirrorRepo(image.Ref)
 			if err != nil {
 				return err
 			}
-			private[repo] = *image.Login
+			private[repo] = Private{Login: *image.Login, Scheme: image.Auth}
 		}
 	}
-	auth := &tokenAuth{next: registry.New(registry.Logger(quiet)), private: private, host: host}
+	auth := &authFront{next: registry.New(registry.Logger(quiet)), private: private, host: host}
 	server := &http.Server{Handler: auth}
 	go func() { _ = server.Serve(listener) }()
 	for _, image := range images {
@@ -128,32 +133,36 @@ func mirrorRepo(ref string) (string, error) {
 	return registryHost + "/" + repo.RepositoryStr(), nil
 }
 
-// tokenAuth puts the Docker token flow (distribution's token auth spec, as Docker Hub and GHCR
-// use it) in front of private repositories: a read without a valid token gets 401 with a
-// Bearer challenge naming /token, which hands a token to the image's login (Basic) only.
-// Writes (the pushes at start) and public repositories pass.
-type tokenAuth struct {
-	next    http.Handler
-	private map[string]Login
-	host    string
-	on      atomic.Bool
+// Private is a repository that wants a login, and how it asks for it.
+type Private struct {
+	Login Login
+	// Scheme is "bearer" (distribution's token auth spec, as Docker Hub and GHCR use it: a
+	// 401 names a /token realm that hands a token to the login sent as Basic) or "basic" (the
+	// login itself on every request, as a self-hosted registry behind htpasswd does).
+	Scheme string
 }
 
-func (t *tokenAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// authFront puts registry auth in front of private repositories: a read without a valid
+// token (bearer) or login (basic) gets 401 with the challenge of its scheme. Writes (the
+// pushes at start) and public repositories pass.
+type authFront struct {
+	next    http.Handler
+	private map[string]Private
+	host    string
+	on      atomic.Bool
+	// tokens handed out: token → repository (random, so a token says nothing of the login)
+	tokens sync.Map
+}
+
+func (t *authFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/token" {
 		t.token(w, r)
 		return
 	}
 	if t.on.Load() && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		for repo, login := range t.private {
-			if !strings.HasPrefix(r.URL.Path, "/v2/"+repo+"/") {
-				continue
-			}
-			if r.Header.Get("Authorization") != "Bearer "+tokenFor(repo, login) {
-				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="sim-registry",scope="repository:%s:pull"`, t.host, repo))
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+		for repo, private := range t.private {
+			if strings.HasPrefix(r.URL.Path, "/v2/"+repo+"/") && !t.allowed(r, repo, private) {
+				t.challenge(w, repo, private)
 				return
 			}
 		}
@@ -161,27 +170,49 @@ func (t *tokenAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.next.ServeHTTP(w, r)
 }
 
-func (t *tokenAuth) token(w http.ResponseWriter, r *http.Request) {
-	scope := strings.TrimSuffix(strings.TrimPrefix(r.URL.Query().Get("scope"), "repository:"), ":pull")
-	login, private := t.private[scope]
-	user, password, ok := r.BasicAuth()
+func (t *authFront) allowed(r *http.Request, repo string, private Private) bool {
+	if private.Scheme == "basic" {
+		user, password, ok := r.BasicAuth()
+		return ok && user == private.Login.Username && password == private.Login.Password
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	granted, found := t.tokens.Load(token)
+	return found && granted == repo
+}
+
+func (t *authFront) challenge(w http.ResponseWriter, repo string, private Private) {
+	if private.Scheme == "basic" {
+		w.Header().Set("WWW-Authenticate", `Basic realm="sim-registry"`)
+	} else {
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="sim-registry",scope="repository:%s:pull"`, t.host, repo))
+	}
 	w.Header().Set("Content-Type", "application/json")
-	if !private {
+	w.WriteHeader(http.StatusUnauthorized)
+	_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+}
+
+func (t *authFront) token(w http.ResponseWriter, r *http.Request) {
+	scope := strings.TrimSuffix(strings.TrimPrefix(r.URL.Query().Get("scope"), "repository:"), ":pull")
+	private, isPrivate := t.private[scope]
+	w.Header().Set("Content-Type", "application/json")
+	if !isPrivate {
 		_ = json.NewEncoder(w).Encode(map[string]string{"token": "anonymous"})
 		return
 	}
-	if !ok || user != login.Username || password != login.Password {
+	user, password, ok := r.BasicAuth()
+	if !ok || user != private.Login.Username || password != private.Login.Password {
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"incorrect username or password"}]}`))
 		return
 	}
-	_ = json.NewEncoder(w).Encode(map[string]string{"token": tokenFor(scope, login)})
-}
-
-// tokenFor is the token a login buys for a repository (stable, so no state is kept).
-func tokenFor(repo string, login Login) string {
-	sum := sha256.Sum256([]byte(repo + "\x00" + login.Username + "\x00" + login.Password))
-	return hex.EncodeToString(sum[:16])
+	random := make([]byte, 16)
+	_, _ = rand.Read(random)
+	token := hex.EncodeToString(random)
+	t.tokens.Store(token, scope)
+	_ = json.NewEncoder(w).Encode(map[string]string{"token": token})
 }
 
 // push stores image under <host>/<registry host>/<path>:<tag>.

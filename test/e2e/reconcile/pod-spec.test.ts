@@ -169,7 +169,9 @@ describe('the pod spec on vastai: env and files from Secrets, ConfigMaps and pod
       what: 'held with ErrImagePull (its login refused)',
       check: (p) =>
         p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull' &&
-        (p.status.containerStatuses[0].state.waiting.message ?? '').includes('imagePullSecrets were refused'),
+        (p.status.containerStatuses[0].state.waiting.message ?? '').includes(
+          'refused the login from imagePullSecret "wrongcred"',
+        ),
     });
     expect(ground.sim.requestCount('create')).toBe(creates);
 

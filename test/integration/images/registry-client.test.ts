@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../../lib/images/client.ts';
 import { resolveCommand } from '../../../lib/images/gate.ts';
-import type { RegistryAuth } from '../../../lib/images/pull-secrets.ts';
+import type { RegistryAuth } from '../../../lib/images/keyring.ts';
 import { parseImageRef } from '../../../lib/images/reference.ts';
 import { PRIVATE_IMAGE_LOGIN } from '../../../lib/sim/common/images.ts';
 import { type SimRegistry, startSimRegistry } from '../../../lib/sim/registry/sim-registry.ts';
@@ -87,44 +87,87 @@ describe('reading image configs from a registry', () => {
   });
 });
 
-describe('a private image: the Docker token flow with the pod’s imagePullSecret (issue #14 §3)', () => {
-  const PRIVATE = 'ghcr.io/example/private-trainer:1';
-  const privateLookup = (auth?: RegistryAuth) => {
-    const ref = parseImageRef(PRIVATE);
+describe('private images: a login from the pod’s imagePullSecrets (issue #14 §3)', () => {
+  const BEARER = 'ghcr.io/example/private-trainer:1';
+  const BASIC = 'registry.example.com/team/private-basic:1';
+  const login = (registryHost: string, password: string = PRIVATE_IMAGE_LOGIN.password): RegistryAuth => ({
+    registry: registryHost,
+    username: PRIVATE_IMAGE_LOGIN.username,
+    password,
+    secret: password === PRIVATE_IMAGE_LOGIN.password ? 'regcred' : 'wrongcred',
+    identity: `ml/${password === PRIVATE_IMAGE_LOGIN.password ? 'regcred' : 'wrongcred'}@u:1#${registryHost}`,
+  });
+  const lookupWith = (client: RegistryClient, image: string, auth?: RegistryAuth) => {
+    const ref = parseImageRef(image);
     if ('error' in ref) throw new Error(ref.error);
-    return new RegistryClient({ mirror: registry.url }).lookup(ref, 'amd64', undefined, auth);
+    return client.lookup(ref, 'amd64', undefined, auth);
   };
 
-  it('reads the config with the right login', async () => {
-    const found = await privateLookup({ registry: 'ghcr.io', ...PRIVATE_IMAGE_LOGIN });
-    expect(found).toMatchObject({ outcome: 'ok', config: { cmd: ['python', 'train.py'] } });
+  it.each([
+    ['the Docker token flow (Bearer realm/service/scope)', BEARER, 'ghcr.io', ['python', 'train.py']],
+    ['Basic auth on every request', BASIC, 'registry.example.com', ['python', 'serve.py']],
+  ])('reads the config with the right login: %s', async (_how, image, host, cmd) => {
+    const found = await lookupWith(new RegistryClient({ mirror: registry.url }), image, login(host));
+    expect(found).toMatchObject({ outcome: 'ok', config: { cmd } });
   });
 
   it.each([
-    ['without a login', undefined, '(the pod has no imagePullSecrets for this registry)'],
-    [
-      'with a wrong password',
-      { registry: 'ghcr.io', username: PRIVATE_IMAGE_LOGIN.username, password: 'wrong' },
-      "(the credentials from the pod's imagePullSecrets were refused)",
-    ],
-  ])('refuses %s in kubelet’s words, saying why', async (_what, auth, why) => {
-    const found = await privateLookup(auth);
-    expect(found.outcome).toBe('not-found');
-    const message = 'message' in found ? found.message : '';
-    expect(message).toContain(
-      `failed to pull image "${PRIVATE}": pull access denied, repository does not exist or may require authorization ${why}`,
+    ['Bearer, without a login', BEARER, undefined],
+    ['Bearer, with a wrong password', BEARER, login('ghcr.io', 'wrong')],
+    ['Basic, without a login', BASIC, undefined],
+    ['Basic, with a wrong password', BASIC, login('registry.example.com', 'wrong')],
+  ])('is denied (401), not missing: %s', async (_what, image, auth) => {
+    const found = await lookupWith(new RegistryClient({ mirror: registry.url }), image, auth);
+    expect(found).toMatchObject({ outcome: 'not-found', denied: true });
+    expect('message' in found ? found.message : '').toBe(
+      `failed to pull image "${image}": pull access denied, repository does not exist or may require authorization`,
     );
-    expect(message).not.toContain(PRIVATE_IMAGE_LOGIN.password);
   });
 
-  it('keeps one login’s token from serving a lookup without it', async () => {
-    const ref = parseImageRef(PRIVATE);
-    if ('error' in ref) throw new Error(ref.error);
+  it('keeps one login’s token or Basic grant from serving a lookup without it, or with another', async () => {
     const client = new RegistryClient({ mirror: registry.url });
-    expect(
-      (await client.lookup(ref, 'amd64', undefined, { registry: 'ghcr.io', ...PRIVATE_IMAGE_LOGIN })).outcome,
-    ).toBe('ok');
-    expect((await client.lookup(ref, 'amd64')).outcome).toBe('not-found');
+    for (const [image, host] of [
+      [BEARER, 'ghcr.io'],
+      [BASIC, 'registry.example.com'],
+    ] as const) {
+      expect((await lookupWith(client, image, login(host))).outcome).toBe('ok');
+      expect((await lookupWith(client, image)).outcome).toBe('not-found');
+      expect((await lookupWith(client, image, login(host, 'wrong'))).outcome).toBe('not-found');
+      expect((await lookupWith(client, image, login(host))).outcome).toBe('ok');
+    }
+  });
+
+  it.each([
+    [
+      'no login',
+      [],
+      'no imagePullSecret of the pod holds a login for ghcr.io (imagePullSecrets missing or wrong?)',
+    ],
+    [
+      'a wrong login',
+      [login('ghcr.io', 'wrong')],
+      'ghcr.io refused the login from imagePullSecret "wrongcred" (imagePullSecrets wrong?)',
+    ],
+  ])('the gate refuses with ErrImagePull, naming the image and why: %s', async (_what, auths, why) => {
+    const client = new RegistryClient({ mirror: registry.url });
+    const resolved = await resolveCommand(client, { image: BEARER }, { arch: 'amd64', auths });
+    expect(resolved).toEqual({
+      outcome: 'refused',
+      reason: 'ErrImagePull',
+      message: `failed to pull image "${BEARER}": pull access denied, repository does not exist or may require authorization: ${why}`,
+    });
+    expect(JSON.stringify(resolved)).not.toContain(PRIVATE_IMAGE_LOGIN.password);
+  });
+
+  it('tries each login in the kubelet’s order and names the one the registry took', async () => {
+    const client = new RegistryClient({ mirror: registry.url });
+    const right = login('ghcr.io');
+    const resolved = await resolveCommand(
+      client,
+      { image: BEARER },
+      { arch: 'amd64', auths: [login('ghcr.io', 'wrong'), right, login('quay.io')] },
+    );
+    expect(resolved).toMatchObject({ outcome: 'ok', argv: ['python', 'train.py'], auth: right });
   });
 });
 

@@ -49,6 +49,7 @@ function delegate(target: Cluster): Cluster {
     finalizePod: (...args) => target.finalizePod(...args),
     readEnvSource: (...args) => target.readEnvSource(...args),
     readSourceFiles: (...args) => target.readSourceFiles(...args),
+    readPullSecret: (...args) => target.readPullSecret(...args),
   };
 }
 

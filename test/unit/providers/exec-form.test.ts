@@ -63,7 +63,9 @@ describe('exec-form launch', () => {
 describe('registry login (issue #14 §3)', () => {
   it('Vast: image_login is docker login’s flags, "-u user -p token registry" (docs creating-instances-with-api)', () => {
     const body = vastBody(
-      aLaunch({ registryAuth: { registry: 'ghcr.io', username: 'me', password: 'tok' } }),
+      aLaunch({
+        registryAuth: { registry: 'ghcr.io', username: 'me', password: 'tok', secret: 's', identity: 'i' },
+      }),
       aTag(),
     );
     expect(body.image_login).toBe('-u me -p tok ghcr.io');

@@ -18,7 +18,13 @@ describe('imagePullSecrets', () => {
     h.cluster.addPod({ ...gpuPod(1), imagePullSecrets: ['regcred'] });
     await h.pass();
     expect(h.vast.creates.map((c) => c.launch.registryAuth)).toEqual([
-      { registry: 'ghcr.io', username: 'me', password: PASSWORD },
+      {
+        registry: 'ghcr.io',
+        username: 'me',
+        password: PASSWORD,
+        secret: 'regcred',
+        identity: 'default/regcred@uid-Secret/default/regcred:1#ghcr.io',
+      },
     ]);
     expect(JSON.stringify(await h.store.listPods())).not.toContain(PASSWORD);
     expect(JSON.stringify(h.cluster.events())).not.toContain(PASSWORD);
@@ -32,7 +38,7 @@ describe('imagePullSecrets', () => {
     expect(h.vast.calls.create).toBe(1);
     expect(h.vast.creates[0]?.launch.registryAuth).toBeUndefined();
     expect(h.cluster.events(pod).find((e) => e.reason === 'FailedToRetrieveImagePullSecret')?.message).toBe(
-      'Unable to retrieve some image pull secrets (absent); attempting to pull the image may not succeed',
+      'Unable to retrieve some image pull secrets (absent); attempting to pull the image may not succeed.',
     );
   });
 
