@@ -2,6 +2,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { AnexError } from '../errors.ts';
 import { RegistryClient } from '../images/client.ts';
 import { registryImageGate, resolveCommand } from '../images/gate.ts';
+import { pullCredentials } from '../images/pull-secrets.ts';
 import type { VirtualNodeSpec } from '../kube/cluster.ts';
 import { KubeCluster } from '../kube/kube-cluster.ts';
 import { virtualNodeSpec } from '../kube/virtual-node.ts';
@@ -110,8 +111,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
             store: store.store,
             cluster,
             log: options.log,
-            command: async (container) => {
-              const resolved = await resolveCommand(registry, container, { arch: 'amd64' });
+            command: async (container, pod) => {
+              // A private image is read with the pod's pull logins, as before renting.
+              const { auths } = await pullCredentials(cluster, pod);
+              const resolved = await resolveCommand(registry, container, { arch: 'amd64', auths });
               return resolved.outcome === 'ok' ? { argv: resolved.argv } : undefined;
             },
             passes: { send: async (message) => reconciler?.trigger(message.podUid) },

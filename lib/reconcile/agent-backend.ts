@@ -28,9 +28,10 @@ export interface ReconcilerAgentBackendOptions {
   /**
    * The container's effective argv and workingDir over its image config (lib/images
    * resolveCommand): `command` replaces ENTRYPOINT, `args` CMD. Unset, or undefined for a
-   * container (registry unreachable): the container's own command and args, as given.
+   * container (registry unreachable): the container's own command and args, as given. `pod`:
+   * whose imagePullSecrets a private image is read with (lib/images/pull-secrets.ts).
    */
-  command?: (container: ContainerView) => Promise<{ argv: readonly string[] } | undefined>;
+  command?: (container: ContainerView, pod: PodView) => Promise<{ argv: readonly string[] } | undefined>;
   /**
    * Where an exit report asks for the pod's own pass (cause `agent-status`), so the instance
    * is destroyed — and RunPod, which restarts an exited container and bills on, stops billing —
@@ -61,7 +62,7 @@ export class ReconcilerAgentBackend implements AgentBackend {
     const live = await this.#live(podUid);
     const container = live?.pod.containers[0];
     if (live === undefined || container === undefined) return undefined;
-    const resolved = await this.#options.command?.(container).catch(() => undefined);
+    const resolved = await this.#options.command?.(container, live.pod).catch(() => undefined);
     // The provider starts the container in the image's WorkingDir already: the agent changes
     // directory only for the pod's own workingDir.
     const workingDir = container.workingDir;
@@ -112,7 +113,7 @@ export class ReconcilerAgentBackend implements AgentBackend {
     if (inits.length === 0) return {};
     const out: AgentInitContainer[] = [];
     for (const init of inits) {
-      const resolved = await this.#options.command?.(init).catch(() => undefined);
+      const resolved = await this.#options.command?.(init, live.pod).catch(() => undefined);
       out.push({
         name: init.name,
         command: resolved?.argv ?? init.command ?? [],

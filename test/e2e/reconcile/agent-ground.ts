@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { PodEventMessage } from '../../../lib/admission/pod-event.ts';
 import type { RegistryClient } from '../../../lib/images/client.ts';
 import { resolveCommand } from '../../../lib/images/gate.ts';
+import { pullCredentials } from '../../../lib/images/pull-secrets.ts';
 import type { Cluster } from '../../../lib/kube/cluster.ts';
 import { ReconcilerAgentBackend } from '../../../lib/reconcile/agent-backend.ts';
 import { agentLaunch } from '../../../lib/reconcile/agent-launch.ts';
@@ -104,8 +105,10 @@ export async function startAgents(options: {
           cluster,
           transport: { vastai: 'none', runpod: 'none' },
           clock,
-          command: async (container) => {
-            const resolved = await resolveCommand(options.images, container, { arch: 'amd64' });
+          command: async (container, pod) => {
+            // A private image is read with the pod's pull logins, as before renting.
+            const { auths } = await pullCredentials(cluster, pod);
+            const resolved = await resolveCommand(options.images, container, { arch: 'amd64', auths });
             return resolved.outcome === 'ok' ? { argv: resolved.argv } : undefined;
           },
           passes: { send: async (message) => void asked.push(message) },
