@@ -52,6 +52,13 @@ export interface Provider {
    * destroyed or never existed (404, Vast `{"instances": null}`).
    */
   destroy(instanceId: string, options: CallOptions): Promise<'destroyed' | 'gone'>;
+  /**
+   * Deletes what this installation made at the provider besides instances and no instance uses
+   * any more (RunPod registry credentials, ADR 0016), after a grace that spares what a
+   * concurrent pass has just made; never anything another installation or the user made.
+   * Optional: providers that keep nothing else have none. @returns how many were deleted.
+   */
+  sweepCredentials?(options: CallOptions): Promise<number>;
 }
 
 export interface CallOptions {
@@ -117,8 +124,10 @@ export interface LaunchSpec {
   /** Ports to expose, e.g. ["8080/http"]; usually none (traffic goes through the tunnel). */
   ports?: readonly string[];
   /**
-   * The login for a private image's registry (the pod's imagePullSecrets): Vast `image_login`.
-   * A secret: adapters send it to the provider only, never log it or put it in an error.
+   * The login for a private image's registry (the one of the pod's imagePullSecrets the
+   * registry accepted): Vast `image_login`, RunPod a registry credential named for the login's
+   * identity (ADR 0016). A secret: adapters send it to the provider only, never log it or put it
+   * in an error.
    */
   registryAuth?: RegistryAuth;
 }

@@ -4,9 +4,9 @@ import type { Provider } from '../providers/provider.ts';
 import { type CallCounts, counting } from './counting.ts';
 import { type ExecuteDeps, execute, type SkipReason } from './execute.ts';
 import { observe, observeOffers } from './observe.ts';
-import type { PassError } from './pass-errors.ts';
+import { type PassError, passError } from './pass-errors.ts';
 import { offersWanted, plan } from './plan.ts';
-import type { PlanLabel } from './types.ts';
+import type { Observed, PlanLabel } from './types.ts';
 
 export type PassDeps = ExecuteDeps;
 
@@ -69,6 +69,8 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
   });
+  // Credentials are swept on full passes only: a per-pod pass does not see the other pods.
+  const swept = options.podUid === undefined ? await sweepCredentials(counted, full, options) : [];
   const labels: Partial<Record<PlanLabel, number>> = {};
   for (const p of plans) labels[p.label] = (labels[p.label] ?? 0) + 1;
   return {
@@ -80,10 +82,36 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     events: result.events,
     offerListings: wanted.length,
     providersDown: [...full.providersDown],
-    errors: [...errors, ...result.errors],
+    errors: [...errors, ...result.errors, ...swept],
     calls,
     durationMs: deps.clock() - started,
   };
+}
+
+/**
+ * What providers keep for our pods besides instances (RunPod registry credentials, ADR 0016)
+ * goes once no instance uses it: garbage collection, like tagged instances, on full passes. A
+ * provider that is down is left for a later pass.
+ */
+async function sweepCredentials(
+  deps: PassDeps,
+  observed: Observed,
+  options: PassOptions,
+): Promise<PassError[]> {
+  const errors: PassError[] = [];
+  for (const [name, provider] of Object.entries(deps.providers) as [ProviderName, Provider][]) {
+    if (provider.sweepCredentials === undefined || observed.providersDown.includes(name)) continue;
+    if (deps.clock() >= options.deadline) break;
+    try {
+      await provider.sweepCredentials({
+        deadline: options.deadline,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } catch (error) {
+      errors.push(passError(`sweep ${name} registry credentials`, error));
+    }
+  }
+  return errors;
 }
 
 function countedDeps(deps: PassDeps, calls: CallCounts): PassDeps {

@@ -12,20 +12,7 @@ export function podSpecIssues(
   provider: ProviderName,
   options: { agent?: boolean } = {},
 ): string[] {
-  return [
-    ...selectionIssues(pod, provider),
-    ...unsupportedIssues(pod, options),
-    ...providerIssues(pod, provider),
-  ];
-}
-
-/** What this provider cannot do for the pod (anex does not yet do it there). */
-export function providerIssues(pod: PodView, provider: ProviderName): string[] {
-  if (provider === 'runpod' && (pod.imagePullSecrets ?? []).length > 0)
-    return [
-      'spec.imagePullSecrets: private images are not delivered on RunPod yet (anex does not create RunPod registry credentials); use a public image, or run the pod on Vast.AI (node-provider: vastai)',
-    ];
-  return [];
+  return [...selectionIssues(pod, provider), ...unsupportedIssues(pod, options)];
 }
 
 /** The node-selection issue: a pod that did not ask for this provider's node. */

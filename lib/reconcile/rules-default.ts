@@ -2,7 +2,7 @@ import { parseRequirements } from '../annotations/parse.ts';
 import { requestsOf } from '../annotations/requests.ts';
 import { explain } from '../filter/explain.ts';
 import { select } from '../filter/select.ts';
-import { providerIssues, selectionIssues, unsupportedIssues } from './pod-checks.ts';
+import { selectionIssues, unsupportedIssues } from './pod-checks.ts';
 import { coolingDown, isCooldownKey, type OfferRules, type RankInput } from './rules.ts';
 
 /** The real engine behind {@link OfferRules}: lib/annotations parses, lib/filter selects and explains. */
@@ -17,7 +17,7 @@ export const defaultRules: OfferRules = {
       // The pod is bound to this provider's node: that decides, whatever else it says.
       providerOverride: provider,
     });
-    const unsupported = [...unsupportedIssues(pod, context), ...providerIssues(pod, provider)];
+    const unsupported = unsupportedIssues(pod, context);
     const issues = [...selectionIssues(pod, provider), ...unsupported];
     if (parsed.ok && issues.length === 0) return parsed;
     return {

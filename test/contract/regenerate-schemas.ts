@@ -35,6 +35,10 @@ const USED: Record<string, { file: string; operations: [string, string][] }> = {
       ['get', '/v2/pods'],
       ['get', '/v2/pods/{id}'],
       ['delete', '/v2/pods/{id}'],
+      ['get', '/v2/registries'],
+      ['post', '/v2/registries'],
+      ['get', '/v2/registries/{id}'],
+      ['delete', '/v2/registries/{id}'],
     ],
   },
 };

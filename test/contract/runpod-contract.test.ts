@@ -1,9 +1,11 @@
+import { expect } from 'vitest';
 import type { Offer } from '../../lib/offers/offer.ts';
 import { RunPodClient } from '../../lib/providers/runpod/client.ts';
 import { RunPodProvider } from '../../lib/providers/runpod/provider.ts';
 import { RunPodSim } from '../../lib/sim/runpod/runpod-sim.ts';
-import { aLaunch, aRequirements, aTag, manualClock } from '../unit/providers/builders.ts';
+import { aLaunch, aRegistryAuth, aRequirements, aTag, manualClock } from '../unit/providers/builders.ts';
 import {
+  type ContractSetup,
   describeContract,
   ignore,
   type Scenario,
@@ -63,7 +65,12 @@ let stranger: RunPodProvider;
 let rawClient: RunPodClient;
 let strangerClient: RunPodClient;
 
+let fastOptions: ContractSetup['fast'];
+let openUrl = '';
+
 useContractSims({ open: sim, guarded }, recorder, ({ url, guardedUrl, fast }) => {
+  fastOptions = fast;
+  openUrl = url;
   provider = new RunPodProvider({ baseUrl: url, apiKey: 'key', ...fast });
   stranger = new RunPodProvider({ baseUrl: guardedUrl, apiKey: 'wrong-key', ...fast });
   rawClient = new RunPodClient({ baseUrl: url, apiKey: 'key', fetch: recorder.fetch });
@@ -157,6 +164,46 @@ const scenarios: Scenario[] = [
       for (const id of ids) await provider.destroy(id, {});
     },
   ],
+  [
+    'a private image: its registry credential made (201), found (200), named in the create, refused while in use (400), swept (204)',
+    async () => {
+      const keeper = new RunPodProvider({ baseUrl: openUrl, apiKey: 'key', ...fastOptions, now: clock.now });
+      const launch = aLaunch({ image: 'ghcr.io/example/private-trainer:1', registryAuth: aRegistryAuth() });
+      const created = await keeper.create(await stockedOffer(), launch, aTag('contract'), {});
+      if (created.outcome !== 'created') throw new Error(created.outcome);
+      const [registry] = await rawClient.listRegistries({});
+      expect(await rawClient.deleteRegistry(registry?.id ?? '', {})).toBe('in-use');
+      await keeper.destroy(created.instance.id, {});
+      clock.advance(11 * 60_000);
+      expect(await keeper.sweepCredentials({})).toBe(1);
+      expect(await rawClient.deleteRegistry(registry?.id ?? '', {})).toBe('gone');
+    },
+  ],
+  [
+    'registry credentials: a taken name (400), a login breaking the contract (422), a create naming an unknown one (404)',
+    async () => {
+      const input = { name: 'anex.contract.registry.0123456789abcdef.1', username: 'u', password: 'p' };
+      const made = await rawClient.createRegistry(input, {});
+      expect((await rawClient.createRegistry(input, {})).kind).toBe('taken');
+      // The request breaks the contract on purpose (`bogus`): only its 422 answer is checked.
+      const bogus = { ...input, name: 'other', bogus: 1 } as typeof input;
+      await ignore(rawClient.createRegistry(bogus, {}));
+      const offer = await stockedOffer();
+      const answer = await rawClient.createPod(
+        {
+          name: 'x',
+          image: 'ghcr.io/example/private-trainer:1',
+          gpu: { id: offer.gpuTypeId, count: 1 },
+          cloud: offer.cloudType,
+          dataCenterIds: [offer.dataCenterId],
+          registry: 'no-such-credential',
+        },
+        {},
+      );
+      expect(answer.kind).toBe('registry-gone');
+      if (made.kind === 'created') await rawClient.deleteRegistry(made.id, {});
+    },
+  ],
   ...sharedScenarios({
     sim,
     clock,
@@ -194,5 +241,13 @@ describeContract({
     'GET /v2/pods/{id} 503',
     'DELETE /v2/pods/{id} 204',
     'DELETE /v2/pods/{id} 404',
+    'POST /v2/pods 404',
+    'GET /v2/registries 200',
+    'POST /v2/registries 201',
+    'POST /v2/registries 400',
+    'POST /v2/registries 422',
+    'DELETE /v2/registries/{id} 204',
+    'DELETE /v2/registries/{id} 400',
+    'DELETE /v2/registries/{id} 404',
   ],
 });

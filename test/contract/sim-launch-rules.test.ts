@@ -284,3 +284,109 @@ describe('RunPod simulator: create rules', () => {
     expect(pod.runtime ?? null).toBeNull();
   });
 });
+
+describe('RunPod simulator: registry credentials (runpod-rest-v2.openapi.json /v2/registries)', () => {
+  const registries = (method: string, path = '', body?: unknown) =>
+    fetch(`${podState.url}/v2/registries${path}`, {
+      method,
+      headers: KEY,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  it.each([
+    ['a missing password (CreateRegistryRequest: required)', { name: 'n', username: 'u' }, '$.password'],
+    ['an empty username (minLength 1)', { name: 'n', username: '', password: 'p' }, '$.username'],
+    [
+      'an extra field (additionalProperties false)',
+      { name: 'n', username: 'u', password: 'p', registry: 'ghcr.io' },
+      "'registry' not allowed",
+    ],
+  ])('refuses %s with 422', async (_what, body, field) => {
+    const response = await registries('POST', '', body);
+    expect(response.status).toBe(422);
+    expect(JSON.stringify(await response.json())).toContain(field);
+  });
+
+  it('answers 201 {id, name}, lists and gets without the login (write-only), refuses a taken name (stricter reading)', async () => {
+    const created = await registries('POST', '', {
+      name: 'contract-cred',
+      username: 'u',
+      password: 'secret-p',
+    });
+    expect(created.status).toBe(201);
+    const { id, name } = (await created.json()) as { id: string; name: string };
+    expect(name).toBe('contract-cred');
+    const listed = JSON.stringify(await (await registries('GET')).json());
+    expect(listed).toContain(id);
+    expect(listed).not.toContain('secret-p');
+    expect(await (await registries('GET', `/${id}`)).json()).toEqual({ id, name });
+    expect(
+      (await registries('POST', '', { name: 'contract-cred', username: 'u', password: 'p' })).status,
+    ).toBe(400);
+    expect((await registries('DELETE', `/${id}`)).status).toBe(204);
+    expect((await registries('DELETE', `/${id}`)).status).toBe(404);
+  });
+
+  it('refuses a pod naming an unknown credential (POST /v2/pods 404 NotFoundError), one whose `registry` is no string (ContainerConfig: [string, null]: 422), and a delete while a pod uses it ("Rejected if any pod currently uses this credential")', async () => {
+    expect((await podCreate({ registry: 'nope' })).status).toBe(404);
+    expect((await podCreate({ registry: 7 })).status).toBe(422);
+    const made = await registries('POST', '', { name: 'in-use', username: 'u', password: 'p' });
+    const { id } = (await made.json()) as { id: string };
+    const pod = await podCreate({ registry: id, entrypoint: ['/bin/sh', '-c', 'sleep 60'] });
+    expect(pod.status).toBe(201);
+    expect(pod.body.registry).toBe(id);
+    expect((await registries('DELETE', `/${id}`)).status).toBe(400);
+    await podAfterBoot(pod.body.id); // deletes the pod
+    expect((await registries('DELETE', `/${id}`)).status).toBe(204);
+  });
+
+  it.each([
+    ['no credential', undefined, false],
+    ['a credential with a wrong password', 'wrong', false],
+    ['its own login', PRIVATE_IMAGE_LOGIN.password, true],
+  ])(
+    'a private image with %s: pulled only with its own login (else RUNNING without a runtime)',
+    async (_what, password, pulled) => {
+      let registry: string | undefined;
+      if (password !== undefined) {
+        const made = await registries('POST', '', {
+          name: `private-${password}`,
+          username: PRIVATE_IMAGE_LOGIN.username,
+          password,
+        });
+        registry = ((await made.json()) as { id: string }).id;
+      }
+      const created = await podCreate({
+        image: 'ghcr.io/example/private-trainer:1',
+        entrypoint: ['/bin/sh', '-c', 'sleep 60'],
+        ...(registry === undefined ? {} : { registry }),
+      });
+      expect(created.status).toBe(201);
+      const pod = await podAfterBoot(created.body.id);
+      if (pulled) expect(pod.runtime).not.toBeNull();
+      else expect(pod.runtime ?? null).toBeNull();
+      if (registry !== undefined) await registries('DELETE', `/${registry}`);
+    },
+  );
+
+  it('says why in the pod’s system log (getPodLogs SSE: id, data {ts, source, line}): docker’s pull access denied', async () => {
+    const created = await podCreate({
+      image: 'ghcr.io/example/private-trainer:1',
+      entrypoint: ['/bin/sh', '-c', 'sleep 60'],
+    });
+    podClock.advance(10 * 60_000);
+    const response = await fetch(`${podState.url}/v2/pods/${created.body.id}/logs?source=system`, {
+      headers: KEY,
+    });
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const events = (await response.text()).split('\n\n').filter(Boolean);
+    const data = events.map(
+      (e) => JSON.parse(e.split('\ndata: ')[1] ?? '{}') as { source: string; line: string },
+    );
+    expect(data.every((d) => d.source === 'system')).toBe(true);
+    expect(data.map((d) => d.line).join('\n')).toContain(
+      "pull access denied for ghcr.io/example/private-trainer, repository does not exist or may require 'docker login'",
+    );
+    await podAfterBoot(created.body.id);
+  });
+});

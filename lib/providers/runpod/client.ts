@@ -12,7 +12,13 @@ import {
   runPodError,
 } from './errors.ts';
 import { RateLimitHeaderPacer } from './rate-pacer.ts';
-import { type RunPodPod, runPodListSchema, runPodPodSchema } from './schemas.ts';
+import {
+  type RunPodPod,
+  registryListSchema,
+  registrySchema,
+  runPodListSchema,
+  runPodPodSchema,
+} from './schemas.ts';
 
 export const RUNPOD_DEFAULT_BASE_URL = 'https://api.runpod.io';
 
@@ -31,7 +37,9 @@ export function runPodServer(baseUrl: string = RUNPOD_DEFAULT_BASE_URL): string 
 export type RunPodCreateAnswer =
   | { kind: 'created'; pod: RunPodPod }
   | { kind: 'capacity'; reason: string }
-  | { kind: 'refused'; reason: string };
+  | { kind: 'refused'; reason: string }
+  /** the `registry` credential the body names is unknown to RunPod (404): nothing was made */
+  | { kind: 'registry-gone' };
 
 export interface CatalogQuery {
   cloud?: RunPodCloudType | undefined;
@@ -103,6 +111,9 @@ export class RunPodClient {
       if (parsed.success) return { kind: 'created', pod: parsed.data };
       throw unknownOutcome(response, 'an unreadable body');
     }
+    // 404 on create: a resource the body names is unknown (v2 POST /v2/pods NotFoundError) —
+    // the pod's `registry` credential, deleted since it was looked up. Not processed: resendable.
+    if (response.status === 404 && body.registry !== undefined) return { kind: 'registry-gone' };
     if (isCapacity(response)) {
       const detail = (response.json as { detail?: string } | undefined)?.detail ?? 'no capacity';
       return { kind: 'capacity', reason: detail };
@@ -160,6 +171,66 @@ export class RunPodClient {
     if (response.status === 404) return 'gone';
     this.#ok(response);
     return 'destroyed';
+  }
+
+  /** `GET /v2/registries`: the account's registry credentials (id and name; never the login). */
+  async listRegistries(call: CallOptions): Promise<{ id: string; name: string }[]> {
+    const response = await this.#http.send({
+      method: 'GET',
+      path: '/v2/registries',
+      mode: 'idempotent',
+      endpoint: 'api',
+      ...call,
+    });
+    return parseBody('runpod', this.#ok(response), registryListSchema).registries;
+  }
+
+  /**
+   * `POST /v2/registries` {name, username, password}: its id, or `taken` when the name is
+   * (v1 OpenAPI: "The name must be unique"; a concurrent pass made it). The login is
+   * write-only at RunPod and redacted from every error, like the API key.
+   */
+  async createRegistry(
+    input: { name: string; username: string; password: string },
+    call: CallOptions,
+  ): Promise<{ kind: 'created'; id: string } | { kind: 'taken'; error: AnexError }> {
+    const response = await this.#http.send({
+      method: 'POST',
+      path: '/v2/registries',
+      body: input,
+      // Sent once: an ambiguous answer is harmless, the next look by name finds what it made.
+      mode: 'create',
+      endpoint: 'api',
+      ...call,
+    });
+    const secrets = [...this.#http.secrets, input.password];
+    if (response.status >= 200 && response.status < 300)
+      return { kind: 'created', id: parseBody('runpod', response, registrySchema).id };
+    if (response.status === 400 && /already exists|taken|unique/i.test(errorDetail(response)))
+      return { kind: 'taken', error: runPodError(response, secrets) };
+    if (response.status >= 500)
+      throw new AnexError(
+        `runpod ${response.route} answered HTTP ${response.status}; retrying on the next pass`,
+        {
+          kind: 'unavailable',
+        },
+      );
+    throw runPodError(response, secrets);
+  }
+
+  /** `DELETE /v2/registries/{id}`: deleted, gone (404), or in use (400: a pod still pulls with it). */
+  async deleteRegistry(id: string, call: CallOptions): Promise<'deleted' | 'gone' | 'in-use'> {
+    const response = await this.#http.send({
+      method: 'DELETE',
+      path: `/v2/registries/${encodeURIComponent(id)}`,
+      mode: 'idempotent',
+      endpoint: 'api',
+      ...call,
+    });
+    if (response.status === 404) return 'gone';
+    if (response.status === 400) return 'in-use';
+    this.#ok(response);
+    return 'deleted';
   }
 
   #ok(response: HttpResponse): HttpResponse {

@@ -117,7 +117,17 @@ function cudaAtCreate(cuda: LaunchSpec['cuda']): Record<string, unknown> {
   return cuda.min === undefined ? {} : { minCudaVersion: version(cuda.min) };
 }
 
-export function toCreateBody(offer: Offer, launch: LaunchSpec, tag: InstanceTag): Record<string, unknown> {
+/**
+ * `registry`: the id of the RunPod registry credential for the pod's private image
+ * (ContainerConfig `registry`, "Container registry credential ID (for private images)"; REST v1
+ * named it `containerRegistryAuthId`), made from `launch.registryAuth` by the provider.
+ */
+export function toCreateBody(
+  offer: Offer,
+  launch: LaunchSpec,
+  tag: InstanceTag,
+  registry?: string,
+): Record<string, unknown> {
   if (!offer.gpuTypeId || !offer.cloudType || !offer.dataCenterId) {
     throw new AnexError(
       `runpod offer "${offer.offerId}" lacks a GPU type id, cloud type or data center; pass an offer from listOffers`,
@@ -141,6 +151,7 @@ export function toCreateBody(offer: Offer, launch: LaunchSpec, tag: InstanceTag)
   if (launch.ports && launch.ports.length > 0) body.ports = [...launch.ports];
   if (launch.command !== undefined) body.entrypoint = [...launch.command];
   if (launch.args !== undefined) body.cmd = [...launch.args];
+  if (registry !== undefined) body.registry = registry;
   return body;
 }
 

@@ -1,4 +1,5 @@
 import type { Requirements } from '../../annotations/requirements.ts';
+import { AnexError } from '../../errors.ts';
 import { type Offer, RUNPOD_CLOUD_TYPES } from '../../offers/offer.ts';
 import { collectTagged } from '../common/tagged-list.ts';
 import type {
@@ -10,8 +11,9 @@ import type {
   ListOffersOptions,
   Provider,
 } from '../provider.ts';
-import { RunPodClient, type RunPodClientOptions } from './client.ts';
+import { RunPodClient, type RunPodClientOptions, type RunPodCreateAnswer } from './client.ts';
 import { floorsAtCreate, toCreateBody, toInstance, toInstanceState, toOffers } from './mapper.ts';
+import { RunPodRegistries } from './registries.ts';
 
 export interface RunPodProviderOptions extends RunPodClientOptions {
   /** This installation's cluster id; listTagged returns only its pods. Unset: every anex tag. */
@@ -71,17 +73,24 @@ function minOf(c: Requirements['cpuCores']): number | undefined {
 }
 
 /** {@link Provider} for RunPod REST v2 (providers.md §3). */
+
 export class RunPodProvider implements Provider {
   readonly name = 'runpod' as const;
   readonly #client: RunPodClient;
   readonly #clusterId: string | undefined;
   readonly #onOddRow: (message: string) => void;
+  readonly #registries: RunPodRegistries;
   #dataCenters: { body: unknown; at: number } | undefined;
 
   constructor(options: RunPodProviderOptions) {
     const { clusterId, onOddRow, ...clientOptions } = options;
     this.#client = new RunPodClient(clientOptions);
     this.#clusterId = clusterId;
+    this.#registries = new RunPodRegistries({
+      client: this.#client,
+      clusterId,
+      now: clientOptions.now ?? Date.now,
+    });
     // Told once per row and provider: the same odd row comes back on every catalog read.
     const told = new Set<string>();
     const tell = onOddRow ?? ((message) => process.stderr.write(`anex: ${message}\n`));
@@ -129,10 +138,40 @@ export class RunPodProvider implements Provider {
     tag: InstanceTag,
     options: CallOptions,
   ): Promise<CreateResult> {
-    const answer = await this.#client.createPod(toCreateBody(offer, launch, tag), options);
+    const answer = await this.#createPod(offer, launch, tag, options);
     if (answer.kind === 'capacity') return { outcome: 'capacity', reason: answer.reason };
     if (answer.kind === 'refused') return { outcome: 'refused', reason: answer.reason };
     return { outcome: 'created', instance: toInstance(answer.pod) };
+  }
+
+  /**
+   * The create, with the pod's registry credential when its image is private (made or found
+   * first, ADR 0016). A credential swept since it was looked up (404) is looked up again and
+   * the create resent once: RunPod made nothing.
+   */
+  async #createPod(
+    offer: Offer,
+    launch: LaunchSpec,
+    tag: InstanceTag,
+    options: CallOptions,
+  ): Promise<Exclude<RunPodCreateAnswer, { kind: 'registry-gone' }>> {
+    const auth = launch.registryAuth;
+    const send = async () =>
+      this.#client.createPod(
+        toCreateBody(offer, launch, tag, auth && (await this.#registries.idFor(auth, options))),
+        options,
+      );
+    const answer = await send();
+    if (answer.kind !== 'registry-gone') return answer;
+    if (auth === undefined)
+      throw new AnexError('runpod answered 404 to a pod create', { kind: 'unavailable' });
+    this.#registries.forget(auth);
+    const again = await send();
+    if (again.kind !== 'registry-gone') return again;
+    throw new AnexError(
+      `runpod does not know the registry credential anex made for imagePullSecret "${auth.secret}"; retrying on the next pass`,
+      { kind: 'unavailable' },
+    );
   }
 
   async get(instanceId: string, options: CallOptions): Promise<Instance> {
@@ -153,5 +192,13 @@ export class RunPodProvider implements Provider {
 
   destroy(instanceId: string, options: CallOptions): Promise<'destroyed' | 'gone'> {
     return this.#client.deletePod(instanceId, options);
+  }
+
+  /**
+   * This cluster's registry credentials no pod names any more, past their grace (ADR 0016,
+   * {@link RunPodRegistries.sweep}). @returns how many were deleted.
+   */
+  sweepCredentials(options: CallOptions): Promise<number> {
+    return this.#registries.sweep(options);
   }
 }

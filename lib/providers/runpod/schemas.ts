@@ -29,6 +29,8 @@ export const runPodPodSchema = z.looseObject({
   dataCenterId: z.string().nullish(),
   runtime: z.looseObject({ uptime: z.number().nullish(), ports: z.array(runtimePort).nullish() }).nullish(),
   ssh: z.looseObject({ direct: z.looseObject({ host: z.string().nullish() }).nullish() }).nullish(),
+  /** the registry credential id it pulls with (ContainerConfig `registry`), for the credential sweep */
+  registry: z.string().nullish(),
 });
 export type RunPodPod = z.infer<typeof runPodPodSchema>;
 
@@ -50,3 +52,9 @@ export const runPodProblemSchema = z.looseObject({
   detail: z.string().optional(),
   errors: z.array(z.string()).optional(),
 });
+
+/** OpenAPI `Registry`: a registry credential's id and name (the login is write-only). */
+export const registrySchema = z.object({ id: z.string(), name: z.string() }).loose();
+
+/** OpenAPI `ListRegistriesResponse`. */
+export const registryListSchema = z.object({ registries: z.array(registrySchema) }).loose();

@@ -1,5 +1,6 @@
 import { AnexError } from '../../errors.ts';
 import { HttpClient, type HttpClientOptions } from '../http/http-client.ts';
+import { redactText } from '../http/redact.ts';
 import { type HttpResponse, parseBody } from '../http/response.ts';
 import type { CallOptions } from '../provider.ts';
 import { isOfferGone, vastError } from './errors.ts';
@@ -75,7 +76,10 @@ export class VastAiClient {
     askId: string,
     body: Record<string, unknown>,
     call: CallOptions,
+    /** what the body carries that no error may quote (a registry password) */
+    bodySecrets: readonly string[] = [],
   ): Promise<VastCreateAnswer> {
+    const secrets = [...this.#http.secrets, ...bodySecrets];
     const response = await this.#http.send({
       method: 'PUT',
       path: `/api/v0/asks/${encodeURIComponent(askId)}/`,
@@ -91,7 +95,7 @@ export class VastAiClient {
     if (isOfferGone(response)) {
       return {
         kind: 'offer-gone',
-        reason: `ask ${askId}: ${(parsed.success ? (parsed.data.msg ?? parsed.data.error) : undefined) ?? response.status}`,
+        reason: `ask ${askId}: ${redactText(String((parsed.success ? (parsed.data.msg ?? parsed.data.error) : undefined) ?? response.status), secrets)}`,
       };
     }
     if (response.status >= 500 || (response.status < 300 && !parsed.success)) {
@@ -101,7 +105,7 @@ export class VastAiClient {
         { kind: 'unknown-outcome' },
       );
     }
-    throw vastError(response, this.#http.secrets);
+    throw vastError(response, secrets);
   }
 
   /** One instance, or null when Vast says it is gone (`{"instances": null}` or 404). */

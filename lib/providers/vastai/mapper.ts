@@ -1,3 +1,5 @@
+import { AnexError } from '../../errors.ts';
+import type { RegistryAuth } from '../../images/keyring.ts';
 import { normalizeVastOffer } from '../../offers/normalize/vastai.ts';
 import type { Offer } from '../../offers/offer.ts';
 import { markedEnv, tagOfMarks } from '../common/launch-marks.ts';
@@ -87,6 +89,23 @@ function execForm(launch: LaunchSpec): { onstart?: string; args?: string[] } {
   return { onstart: entrypoint, args };
 }
 
+/**
+ * Vast's `image_login`: docker login's flags in one string, `-u <user> -p <password> <registry>`
+ * (docs creating-instances-with-api.mdx "image_login"; vast-cli `--login` "docker login
+ * arguments for private repo authentication"; dstack and others send the same). The string is
+ * split on white space at the host, so a login containing any cannot be carried: refused,
+ * naming the Secret, never the values.
+ */
+export function imageLogin(auth: RegistryAuth): string {
+  if (/\s/.test(`${auth.username}${auth.password}${auth.registry}`) || auth.username === '') {
+    throw new AnexError(
+      `the login for ${auth.registry} from imagePullSecret "${auth.secret}" cannot be given to Vast.AI: its image_login ("-u <user> -p <password> <registry>") carries no empty user and no white space in the user or password; use a registry token without spaces`,
+      { kind: 'invalid-input' },
+    );
+  }
+  return `-u ${auth.username} -p ${auth.password} ${auth.registry}`;
+}
+
 export function toCreateBody(launch: LaunchSpec, tag: InstanceTag): Record<string, unknown> {
   const env = markedEnv(launch, tag);
   for (const port of launch.ports ?? []) {
@@ -100,12 +119,7 @@ export function toCreateBody(launch: LaunchSpec, tag: InstanceTag): Record<strin
     env,
     runtype: 'args',
     ...execForm(launch),
-    // docs creating-instances-with-api: "-u user -p token registry" (docker login's flags)
-    ...(launch.registryAuth === undefined
-      ? {}
-      : {
-          image_login: `-u ${launch.registryAuth.username} -p ${launch.registryAuth.password} ${launch.registryAuth.registry}`,
-        }),
+    ...(launch.registryAuth === undefined ? {} : { image_login: imageLogin(launch.registryAuth) }),
     cancel_unavail: true,
     target_state: 'running',
   });

@@ -86,7 +86,14 @@ export class VastAiProvider implements Provider {
     tag: InstanceTag,
     options: CallOptions,
   ): Promise<CreateResult> {
-    const answer = await this.#client.createInstance(offer.offerId, toCreateBody(launch, tag), options);
+    // The registry password rides in the body: no answer quoting it reaches an error.
+    const secrets = launch.registryAuth === undefined ? [] : [launch.registryAuth.password];
+    const answer = await this.#client.createInstance(
+      offer.offerId,
+      toCreateBody(launch, tag),
+      options,
+      secrets,
+    );
     if (answer.kind === 'offer-gone') return { outcome: 'offer-gone', reason: answer.reason };
     const instance: Instance = {
       id: String(answer.instanceId),

@@ -162,16 +162,19 @@ export function pullAllowed(
   login: { username: string; password: string; registry: string } | undefined,
 ): boolean {
   if (image.login === undefined) return true;
-  const registry =
-    image.ref.includes('/') && /[.:]/.test(image.ref.split('/')[0] ?? '')
-      ? image.ref.split('/')[0]
-      : 'docker.io';
+  const registry = imageRegistry(image.ref);
   return (
     login !== undefined &&
     login.username === image.login.username &&
     login.password === image.login.password &&
     login.registry === registry
   );
+}
+
+/** The registry host an image reference names (`docker.io` when it names none). */
+export function imageRegistry(ref: string): string {
+  const first = ref.split('/')[0] ?? '';
+  return ref.includes('/') && (/[.:]/.test(first) || first === 'localhost') ? first : 'docker.io';
 }
 
 /** Docker's normalization: `docker.io/` and `library/` dropped, `:latest` when no tag or digest. */

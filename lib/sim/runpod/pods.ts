@@ -18,6 +18,8 @@ export interface PodRecord {
   id: string;
   name: string;
   image: string;
+  /** the registry credential id it pulled with (ContainerConfig `registry`) */
+  registry?: string;
   args: string;
   /** how the runtime starts the container (lib/sim/common/container.ts); undefined: the image was not found */
   container: ContainerStart | undefined;
@@ -92,7 +94,7 @@ export function renderPod(pod: PodRecord, now: number, timings: RunPodTimings): 
     disk: pod.disk,
     env: pod.env,
     ports: pod.ports,
-    registry: null,
+    registry: pod.registry ?? null,
     // What the pod got (create-a-pod.mdx at 4962c60: "actual … returned in gpu.memory / gpu.vcpuCount").
     gpu: { id: pod.gpuId, count: pod.gpuCount, vcpuCount: pod.vcpuCount, memory: pod.ramGb },
     cloud: pod.cloud,

@@ -1,7 +1,7 @@
 import type { BootPlans } from '../common/boot-plans.ts';
 import { type ContainerStart, startContainer } from '../common/container.ts';
 import { bearerToken, INVALID_JSON, type SimRequest, type SimResponse } from '../common/http-server.ts';
-import { findSimImage, type SimImage } from '../common/images.ts';
+import { findSimImage, imageRegistry, pullAllowed, type SimImage } from '../common/images.ts';
 import type { Rng } from '../common/rng.ts';
 import type { SimRoute } from '../common/sim-core.ts';
 import {
@@ -12,7 +12,9 @@ import {
   type SimGpuType,
   stockKey,
 } from './catalog.ts';
+import { podLogs } from './logs.ts';
 import { type PodRecord, type RunPodBootPlan, type RunPodTimings, renderPod } from './pods.ts';
+import { registryRoutes, type SimRegistryCredential } from './registries.ts';
 import { CREATE_POD_MAX_BYTES, createPodErrors } from './validate.ts';
 
 /** The state the RunPod routes read and change (owned by {@link RunPodSim}). */
@@ -37,6 +39,8 @@ export interface RunPodState {
   podsPageSize: number | undefined;
   rng: Rng;
   now: () => number;
+  /** registry credentials by id (lib/sim/runpod/registries.ts) */
+  registries: Map<string, SimRegistryCredential>;
 }
 
 export const CAPACITY_DETAIL =
@@ -97,12 +101,20 @@ export function runPodRoutes(state: RunPodState): SimRoute[] {
       run: (_r, p) => getPod(state, p[0]),
     },
     {
+      name: 'logs',
+      method: 'GET',
+      pattern: /^\/v2\/pods\/([^/]+)\/logs$/,
+      auth: true,
+      run: (r, p) => podLogs(livePod(state, p[0]), r, { now: state.now(), timings: state.timings }),
+    },
+    {
       name: 'delete',
       method: 'DELETE',
       pattern: /^\/v2\/pods\/([^/]+)$/,
       auth: true,
       run: (_r, p) => deletePod(state, p[0]),
     },
+    ...registryRoutes(state),
   ];
 }
 
@@ -234,13 +246,26 @@ function hostCuda(
   );
 }
 
-function createPod(state: RunPodState, request: SimRequest): SimResponse {
+/** What is wrong with a create before any placement: its size, JSON, contract, or a credential it names. */
+function createRequestProblem(state: RunPodState, request: SimRequest): SimResponse | undefined {
   if (request.bodyBytes > CREATE_POD_MAX_BYTES) {
     return problem(413, `request body is ${request.bodyBytes} bytes; the limit is ${CREATE_POD_MAX_BYTES}`);
   }
   if (request.body === INVALID_JSON) return problem(400, 'request body is not valid JSON');
   const errors = createPodErrors(request.body);
   if (errors.length > 0) return problem(422, 'Request validation failed.', errors);
+  const { registry } = request.body as { registry?: unknown };
+  // POST /v2/pods lists 404 NotFoundError ("The requested resource was not found or is not
+  // accessible to the caller"): the resources a body names are a template, a network volume
+  // and the registry credential; an unknown one is that 404 (the stricter reading: refused).
+  if (typeof registry === 'string' && !state.registries.has(registry))
+    return problem(404, `registry credential ${registry} not found`);
+  return undefined;
+}
+
+function createPod(state: RunPodState, request: SimRequest): SimResponse {
+  const refused = createRequestProblem(state, request);
+  if (refused !== undefined) return refused;
   const body = request.body as Record<string, unknown>;
   const gpu = (body.gpu ?? { id: 'NVIDIA GeForce RTX 4090' }) as { id: string; count?: number };
   const key = bearerToken(request);
@@ -288,9 +313,16 @@ function newPod(
 ): PodRecord {
   const image = typeof body.image === 'string' ? body.image : 'runpod/base:latest';
   const simImage = findSimImage(image);
-  // An image nobody published is never pulled (stricter than accepting any name).
+  // An image nobody published is never pulled (stricter than accepting any name), nor a private
+  // one without its own login in the pod's registry credential.
+  const credential = typeof body.registry === 'string' ? state.registries.get(body.registry) : undefined;
+  const login =
+    credential === undefined
+      ? undefined
+      : { username: credential.username, password: credential.password, registry: imageRegistry(image) };
   const planned = state.plans.planFor(image, placed.type.id);
-  const plan = simImage === undefined && planned === 'normal' ? 'image-pull-error' : planned;
+  const pullable = simImage !== undefined && pullAllowed(simImage, login);
+  const plan = !pullable && planned === 'normal' ? 'image-pull-error' : planned;
   const perGpu = placed.cloud === 'SECURE' ? placed.type.price.secure : placed.type.price.community;
   const id = Array.from(
     { length: 14 },
@@ -317,6 +349,7 @@ function newPod(
     terminated: false,
     plan,
     publicIp: `213.173.${state.rng.int(0, 255)}.${state.rng.int(1, 254)}`,
+    ...(typeof body.registry === 'string' ? { registry: body.registry } : {}),
   };
 }
 

@@ -96,6 +96,11 @@ export class RunPodSim extends SimBase<RunPodState> {
     return this.#limiter?.refusals ?? 0;
   }
 
+  /** The account's registry credentials (tests read what anex made and swept). */
+  registryCredentials(): readonly { id: string; name: string; username: string; password: string }[] {
+    return [...this.state.registries.values()].map((r) => ({ ...r }));
+  }
+
   /** Pods later created on this GPU type behave per `plan`. */
   setGpuPlan(gpuTypeId: string, plan: RunPodBootPlan): void {
     this.state.plans.setHost(gpuTypeId, plan);
@@ -212,6 +217,7 @@ function freshState(options: RunPodSimOptions): RunPodState {
   return {
     stock: generateStock(seed),
     pods: new Map(),
+    registries: new Map(),
     plans: new BootPlans(),
     forbiddenPools: new Set(),
     refusedPlacements: new Map(),

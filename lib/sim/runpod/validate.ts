@@ -54,10 +54,7 @@ export function createPodErrors(body: unknown): string[] {
     errors.push('$.image: required when templateId is absent');
   if (b.disk !== undefined && !(Number.isInteger(b.disk) && (b.disk as number) >= 1))
     errors.push('$.disk: must be an integer >= 1');
-  if (b.args !== undefined && typeof b.args !== 'string') errors.push('$.args: must be a string');
-  for (const key of ['entrypoint', 'cmd'] as const) {
-    if (b[key] !== undefined && !isStringArray(b[key])) errors.push(`$.${key}: must be an array of strings`);
-  }
+  errors.push(...containerErrors(b));
   if (b.cloud !== undefined && b.cloud !== 'SECURE' && b.cloud !== 'COMMUNITY') {
     errors.push('$.cloud: value must be one of "SECURE", "COMMUNITY"');
   }
@@ -66,6 +63,18 @@ export function createPodErrors(body: unknown): string[] {
   if (b.dataCenterIds !== undefined && !isStringArray(b.dataCenterIds))
     errors.push('$.dataCenterIds: must be an array of strings');
   if (b.gpu !== undefined) errors.push(...gpuErrors(b.gpu));
+  return errors;
+}
+
+/** ContainerConfig's fields: `args` a string, `entrypoint`/`cmd` string arrays, `registry` [string, null]. */
+function containerErrors(b: Record<string, unknown>): string[] {
+  const errors: string[] = [];
+  if (b.args !== undefined && typeof b.args !== 'string') errors.push('$.args: must be a string');
+  if (b.registry !== undefined && b.registry !== null && typeof b.registry !== 'string')
+    errors.push('$.registry: must be a string or null');
+  for (const key of ['entrypoint', 'cmd'] as const) {
+    if (b[key] !== undefined && !isStringArray(b[key])) errors.push(`$.${key}: must be an array of strings`);
+  }
   return errors;
 }
 

@@ -1,6 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PRIVATE_IMAGE_LOGIN } from '../../../lib/sim/common/images.ts';
 import { createTestNamespace, eventually } from '../../support/index.ts';
 import { type ReconcileGround, startGround } from './ground.ts';
 import { aGpuPod, deleteAndDrain, eventLines, passUntil } from './pods.ts';
@@ -125,76 +124,6 @@ describe('the pod spec on vastai: env and files from Secrets, ConfigMaps and pod
     expect(heartbeat?.state?.running).toBeDefined();
     expect(heartbeat?.restartCount).toBe(0);
     expect(running.status?.conditions?.find((c) => c.type === 'Initialized')?.status).toBe('True');
-    await deleteAndDrain(ground, ns);
-  });
-
-  it('pulls a private image with its imagePullSecret, and refuses one with a wrong secret before renting (issue #14 §3)', async () => {
-    const ns = await createTestNamespace('e2e-private');
-    const dockerconfig = (password: string) =>
-      JSON.stringify({
-        auths: {
-          'ghcr.io': {
-            auth: Buffer.from(`${PRIVATE_IMAGE_LOGIN.username}:${password}`).toString('base64'),
-          },
-        },
-      });
-    for (const [name, password] of [
-      ['regcred', PRIVATE_IMAGE_LOGIN.password],
-      ['wrongcred', 'not-the-password'],
-    ] as const) {
-      await ns.core.createNamespacedSecret({
-        namespace: ns.name,
-        body: {
-          metadata: { name },
-          type: 'kubernetes.io/dockerconfigjson',
-          stringData: { '.dockerconfigjson': dockerconfig(password) },
-        },
-      });
-    }
-    const privatePod = (name: string, secret: string): V1Pod => {
-      const pod = aGpuPod(ground, name, { restartPolicy: 'Always' });
-      const main = pod.spec?.containers[0];
-      if (pod.spec === undefined || main === undefined) throw new Error('aGpuPod made no container');
-      main.image = 'ghcr.io/example/private-trainer:1';
-      main.command = ['sh', '-c', 'echo private-ok; while :; do sleep 0.5; done'];
-      pod.spec.imagePullSecrets = [{ name: secret }];
-      return pod;
-    };
-    const creates = ground.sim.requestCount('create');
-    const wrong = await ns.core.createNamespacedPod({
-      namespace: ns.name,
-      body: privatePod('wrong', 'wrongcred'),
-    });
-    await passUntil(ground, ns, 'wrong', {
-      what: 'held with ErrImagePull (its login refused)',
-      check: (p) =>
-        p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull' &&
-        (p.status.containerStatuses[0].state.waiting.message ?? '').includes(
-          'refused the login from imagePullSecret "wrongcred"',
-        ),
-    });
-    expect(ground.sim.requestCount('create')).toBe(creates);
-
-    await ns.core.createNamespacedPod({ namespace: ns.name, body: privatePod('right', 'regcred') });
-    await passUntil(ground, ns, 'right', {
-      what: 'Running on a machine that pulled the private image',
-      check: (p) =>
-        p.status?.phase === 'Running' &&
-        ground.sim
-          .liveInstances()
-          .some((i) => (ground.agents.runner.logOf(`vastai/${i.id}`) ?? '').includes('private-ok')),
-    });
-    expect(ground.sim.requestCount('create') - creates).toBe(1);
-
-    // The login went to the provider's create only: nowhere anex writes.
-    const written = [
-      JSON.stringify(await ground.deps.store.listPods()),
-      (await eventLines(ns.core, ns.name, wrong.metadata?.uid as string)).join('\n'),
-      ground.agents.logged.join('\n'),
-      ground.agents.said.join('\n'),
-      JSON.stringify(ground.agents.reports),
-    ].join('\n');
-    expect(written).not.toContain(PRIVATE_IMAGE_LOGIN.password);
     await deleteAndDrain(ground, ns);
   });
 

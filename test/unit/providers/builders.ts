@@ -1,7 +1,9 @@
 import type { Requirements } from '../../../lib/annotations/requirements.ts';
 import type { AnexError } from '../../../lib/errors.ts';
+import type { RegistryAuth } from '../../../lib/images/keyring.ts';
 import type { ProviderName } from '../../../lib/offers/offer.ts';
 import type { InstanceTag, LaunchSpec } from '../../../lib/providers/provider.ts';
+import { PRIVATE_IMAGE_LOGIN } from '../../../lib/sim/common/images.ts';
 import { someRequirements } from '../../support/offer-builders.ts';
 
 export const CLUSTER = 'test-cluster';
@@ -16,6 +18,18 @@ export function aLaunch(overrides: Partial<LaunchSpec> = {}): LaunchSpec {
     image: 'ghcr.io/acme/job:1.2',
     env: { AGENT_URL: 'https://agent.example' },
     diskGb: 20,
+    ...overrides,
+  };
+}
+
+/** A login from a pod's pull Secret (lib/images/keyring.ts), for the simulators' private image by default. */
+export function aRegistryAuth(overrides: Partial<RegistryAuth> = {}): RegistryAuth {
+  return {
+    registry: 'ghcr.io',
+    username: PRIVATE_IMAGE_LOGIN.username,
+    password: PRIVATE_IMAGE_LOGIN.password,
+    secret: 'regcred',
+    identity: 'ml/regcred@uid-1:1#ghcr.io',
     ...overrides,
   };
 }

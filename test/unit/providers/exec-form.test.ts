@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { AnexError } from '../../../lib/errors.ts';
 import type { Offer } from '../../../lib/offers/offer.ts';
 import { toCreateBody as runPodBody } from '../../../lib/providers/runpod/mapper.ts';
 import { toCreateBody as vastBody } from '../../../lib/providers/vastai/mapper.ts';
-import { aLaunch, aTag } from './builders.ts';
+import { aLaunch, aRegistryAuth, aTag } from './builders.ts';
 
 /**
  * Kubernetes' command/args in each provider's exec form: `command` replaces the image
@@ -60,18 +61,48 @@ describe('exec-form launch', () => {
   });
 });
 
-describe('registry login (issue #14 §3)', () => {
-  it('Vast: image_login is docker login’s flags, "-u user -p token registry" (docs creating-instances-with-api)', () => {
-    const body = vastBody(
-      aLaunch({
-        registryAuth: { registry: 'ghcr.io', username: 'me', password: 'tok', secret: 's', identity: 'i' },
-      }),
-      aTag(),
+describe('the registry login in the create body (issue #14 §3)', () => {
+  const login = aRegistryAuth({ username: 'robot-7c1', password: 'tok-9f2', registry: 'ghcr.io' });
+
+  it('Vast: image_login is docker login’s flags, "-u <user> -p <password> <registry>" (docs creating-instances-with-api; vast-cli --login)', () => {
+    expect(vastBody(aLaunch({ registryAuth: login }), aTag()).image_login).toBe(
+      '-u robot-7c1 -p tok-9f2 ghcr.io',
     );
-    expect(body.image_login).toBe('-u me -p tok ghcr.io');
   });
 
-  it('Vast: no image_login without a login', () => {
+  it('Vast: the Hub is named as the image names it', () => {
+    const hub = aRegistryAuth({ username: 'me', password: 'p', registry: 'docker.io' });
+    expect(vastBody(aLaunch({ registryAuth: hub }), aTag()).image_login).toBe('-u me -p p docker.io');
+  });
+
+  it.each([
+    ['white space in the password', { password: 'two words' }],
+    ['white space in the user', { username: 'me too' }],
+    ['an empty user', { username: '' }],
+  ])('Vast: refuses a login image_login cannot carry (%s), naming the Secret, never the values', (_, bad) => {
+    const auth = aRegistryAuth({ ...bad, secret: 'regcred' });
+    const failure = (() => {
+      try {
+        vastBody(aLaunch({ registryAuth: auth }), aTag());
+        return undefined;
+      } catch (error) {
+        return error as AnexError;
+      }
+    })();
+    expect(failure?.kind).toBe('invalid-input');
+    expect(failure?.message).toContain('imagePullSecret "regcred"');
+    expect(failure?.message).not.toContain(auth.password);
+  });
+
+  it('RunPod: `registry` is the credential id the provider made (ContainerConfig.registry), never the login', () => {
+    const body = runPodBody(runPodOffer, aLaunch({ registryAuth: login }), aTag(), 'reg_abc');
+    expect(body.registry).toBe('reg_abc');
+    expect(JSON.stringify(body)).not.toContain(login.password);
+    expect(JSON.stringify(body)).not.toContain(login.username);
+  });
+
+  it('neither provider sends a login for a public image', () => {
     expect(vastBody(aLaunch({}), aTag())).not.toHaveProperty('image_login');
+    expect(runPodBody(runPodOffer, aLaunch({}), aTag())).not.toHaveProperty('registry');
   });
 });

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { formatTag, type Instance } from '../../../lib/providers/provider.ts';
 import { RunPodClient } from '../../../lib/providers/runpod/client.ts';
 import { RunPodProvider } from '../../../lib/providers/runpod/provider.ts';
-import { aLaunch, aRequirements, aTag, failureOf as error } from './builders.ts';
+import { REGISTRY_GRACE_MS, registryDigest } from '../../../lib/providers/runpod/registries.ts';
+import { aLaunch, aRegistryAuth, aRequirements, aTag, CLUSTER, failureOf as error } from './builders.ts';
 import { useRunPodSim } from './harness.ts';
 import { runPodOffers } from './runpod-offers.ts';
 import { sharedDestroyTests } from './shared-fault-tests.ts';
@@ -198,5 +199,122 @@ describe('RunPodProvider.listTagged against the simulator', () => {
     expect(pages.map((r) => r.url.searchParams.has('cursor'))).toEqual([false, true, true]);
     for (const instance of ours) await provider.destroy(instance.id, {});
     if (foreign.outcome === 'created') await other.destroy(foreign.instance.id, {});
+  });
+});
+
+describe('RunPodProvider registry credentials (issue #14 §3, ADR 0016)', () => {
+  const PRIVATE = 'ghcr.io/example/private-trainer:1';
+  const privateLaunch = (auth = aRegistryAuth()) => aLaunch({ image: PRIVATE, registryAuth: auth });
+  const registryOf = (r: { body?: unknown }) => (r.body as { registry?: string } | undefined)?.registry;
+
+  it('makes one credential per login, named for what it is, reuses it for every pod, and sends its id as `registry`', async () => {
+    const { provider, requests } = setup({ now: clock.now });
+    const first = await provider.create(await stockedOffer(provider), privateLaunch(), aTag(), {});
+    const second = await provider.create(await stockedOffer(provider), privateLaunch(), aTag(), {});
+    // Another process (a fresh adapter) finds it by name rather than making a second one.
+    const other = setup({ now: clock.now });
+    const third = await other.provider.create(await stockedOffer(provider), privateLaunch(), aTag(), {});
+    expect([first, second, third].map((c) => c.outcome)).toEqual(['created', 'created', 'created']);
+    const credentials = sim.registryCredentials();
+    expect(credentials).toHaveLength(1);
+    const [credential] = credentials;
+    expect(credential?.name).toBe(
+      `anex.${CLUSTER}.registry.${registryDigest(CLUSTER, aRegistryAuth().identity)}.${Math.floor(clock.now() / 1000)}`,
+    );
+    expect(credential?.name).not.toContain(aRegistryAuth().password);
+    expect(credential).toMatchObject({
+      username: aRegistryAuth().username,
+      password: aRegistryAuth().password,
+    });
+    const creates = [...requests, ...other.requests].filter(
+      (r) => r.method === 'POST' && r.url.pathname === '/v2/pods',
+    );
+    expect(creates.map(registryOf)).toEqual([credential?.id, credential?.id, credential?.id]);
+    for (const made of [first, second, third])
+      if (made.outcome === 'created') await provider.destroy(made.instance.id, {});
+  });
+
+  it('gives an edited Secret (a new resourceVersion) a credential of its own: a rotated token is never served stale', async () => {
+    const { provider } = setup({ now: clock.now });
+    const before = aRegistryAuth({ identity: 'ml/regcred@uid-1:1#ghcr.io' });
+    const after = aRegistryAuth({ identity: 'ml/regcred@uid-1:2#ghcr.io', password: 'rotated' });
+    for (const auth of [before, after]) {
+      const made = await provider.create(await stockedOffer(provider), privateLaunch(auth), aTag(), {});
+      if (made.outcome === 'created') await provider.destroy(made.instance.id, {});
+    }
+    expect(sim.registryCredentials().map((c) => c.password)).toEqual([before.password, 'rotated']);
+  });
+
+  it('sends no `registry` for a public image', async () => {
+    const { provider, requests } = setup();
+    const made = await provider.create(await stockedOffer(provider), aLaunch(), aTag(), {});
+    const create = requests.find((r) => r.method === 'POST' && r.url.pathname === '/v2/pods');
+    expect(create?.body).not.toHaveProperty('registry');
+    expect(requests.some((r) => r.url.pathname === '/v2/registries')).toBe(false);
+    if (made.outcome === 'created') await provider.destroy(made.instance.id, {});
+  });
+
+  it('sweeps only its own cluster’s credentials that no pod names, after the grace', async () => {
+    const { provider } = setup({ now: clock.now });
+    const made = await provider.create(await stockedOffer(provider), privateLaunch(), aTag(), {});
+    const otherCluster = setup({ now: clock.now, clusterId: 'other-cluster' }).provider;
+    const theirs = await otherCluster.create(
+      await stockedOffer(provider),
+      privateLaunch(),
+      aTag('other-cluster'),
+      {},
+    );
+    const client = new RunPodClient({ baseUrl: url(), apiKey: 'k' });
+    await client.createRegistry({ name: 'my-dockerhub', username: 'u', password: 'p' }, {});
+    await client.createRegistry(
+      { name: 'anex-test-cluster-not-ours-either', username: 'u', password: 'p' },
+      {},
+    );
+    clock.advance(11 * 60_000);
+    // Named by a live pod: kept.
+    expect(await provider.sweepCredentials({})).toBe(0);
+    if (made.outcome === 'created') await provider.destroy(made.instance.id, {});
+    if (theirs.outcome === 'created') await otherCluster.destroy(theirs.instance.id, {});
+    expect(await provider.sweepCredentials({})).toBe(1);
+    expect(sim.registryCredentials().map((c) => c.name.split('.').slice(0, 3).join('.'))).toEqual([
+      'anex.other-cluster.registry',
+      'my-dockerhub',
+      'anex-test-cluster-not-ours-either',
+    ]);
+  });
+
+  it('spares a credential younger than the grace: a concurrent pass may be about to name it', async () => {
+    const { provider } = setup({ now: clock.now });
+    const made = await provider.create(await stockedOffer(provider), privateLaunch(), aTag(), {});
+    if (made.outcome === 'created') await provider.destroy(made.instance.id, {});
+    clock.advance(REGISTRY_GRACE_MS - 60_000);
+    expect(await provider.sweepCredentials({})).toBe(0);
+    clock.advance(2 * 60_000);
+    expect(await provider.sweepCredentials({})).toBe(1);
+  });
+
+  it('makes the credential again and resends the create once when it was swept meanwhile (404)', async () => {
+    const { provider, requests } = setup({ now: clock.now });
+    const first = await provider.create(await stockedOffer(provider), privateLaunch(), aTag(), {});
+    if (first.outcome === 'created') await provider.destroy(first.instance.id, {});
+    // Another process sweeps it; this one still knows the old id.
+    clock.advance(11 * 60_000);
+    expect(await setup({ now: clock.now }).provider.sweepCredentials({})).toBe(1);
+    const again = await provider.create(await stockedOffer(provider), privateLaunch(), aTag(), {});
+    expect(again.outcome).toBe('created');
+    const [credential] = sim.registryCredentials();
+    const creates = requests.filter((r) => r.method === 'POST' && r.url.pathname === '/v2/pods');
+    expect(creates.map(registryOf).slice(1)).toEqual([expect.any(String), credential?.id]);
+    if (again.outcome === 'created') await provider.destroy(again.instance.id, {});
+  });
+
+  it('never puts the login in an error', async () => {
+    const { provider } = setup();
+    const bad = aRegistryAuth({ username: '' });
+    const failure = await provider
+      .create(await stockedOffer(provider), privateLaunch(bad), aTag(), {})
+      .catch((e: unknown) => e);
+    expect(String((failure as Error).message)).toContain('POST /v2/registries answered HTTP 422');
+    expect(String((failure as Error).message)).not.toContain(bad.password);
   });
 });
