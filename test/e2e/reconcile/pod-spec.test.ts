@@ -104,6 +104,88 @@ describe('the pod spec on vastai: env and files from Secrets, ConfigMaps and pod
     await deleteAndDrain(ground, ns);
   });
 
+  it('the pod of the issue: env from a Secret, a ConfigMap and a field, files with their modes, an init container’s file — Running, restartCount 0', async () => {
+    const ns = await createTestNamespace('e2e-whole');
+    await ns.core.createNamespacedSecret({
+      namespace: ns.name,
+      body: { metadata: { name: 'hf' }, stringData: { token: SECRET_VALUE, key: 'k-123' } },
+    });
+    await ns.core.createNamespacedConfigMap({
+      namespace: ns.name,
+      body: { metadata: { name: 'settings' }, data: { MODE: 'train' } },
+    });
+    await ns.core.createNamespacedConfigMap({
+      namespace: ns.name,
+      body: { metadata: { name: 'app' }, data: { 'config.yaml': 'lr: 0.1' } },
+    });
+    const pod = aGpuPod(ground, 'whole', { restartPolicy: 'Always' });
+    const main = pod.spec?.containers[0];
+    if (pod.spec === undefined || main === undefined) throw new Error('aGpuPod made no container');
+    const work = [{ name: 'work', mountPath: '/work' }];
+    main.env = [
+      { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'hf', key: 'token' } } },
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    ];
+    main.envFrom = [{ prefix: 'CFG_', configMapRef: { name: 'settings' } }];
+    main.volumeMounts = [
+      { name: 'config', mountPath: '/etc/app' },
+      { name: 'secret', mountPath: '/run/secret', readOnly: true },
+      ...work,
+    ];
+    pod.spec.volumes = [
+      {
+        name: 'config',
+        configMap: { name: 'app', items: [{ key: 'config.yaml', path: 'config.yaml', mode: 0o440 }] },
+      },
+      { name: 'secret', secret: { secretName: 'hf', items: [{ key: 'key', path: 'key' }] } },
+      { name: 'work', emptyDir: {} },
+    ];
+    pod.spec.initContainers = [
+      {
+        name: 'prep',
+        image: main.image ?? '',
+        command: ['sh', '-c', 'echo ready > /work/prepared'],
+        volumeMounts: work,
+      },
+    ];
+    const check = [
+      `test "$TOKEN" = "${SECRET_VALUE}"`,
+      'test "$CFG_MODE" = train',
+      'test "$POD_NAME" = whole',
+      'test "$(cat /etc/app/config.yaml)" = "lr: 0.1"',
+      'test "$(stat -L -c %a /etc/app/config.yaml)" = 440',
+      'test "$(cat /run/secret/key)" = k-123',
+      'test "$(cat /work/prepared)" = ready',
+    ].join(' && ');
+    main.command = ['sh', '-c', `${check} || exit 1; echo whole-ok; while :; do sleep 0.5; done`];
+    const creates = ground.sim.requestCount('create');
+    const created = await ns.core.createNamespacedPod({ namespace: ns.name, body: pod });
+    await passUntil(ground, ns, 'whole', {
+      what: 'Running, its checks passed',
+      check: (p) =>
+        p.status?.phase === 'Running' &&
+        ground.sim
+          .liveInstances()
+          .some((i) => (ground.agents.runner.logOf(`vastai/${i.id}`) ?? '').includes('whole-ok')),
+    });
+    for (let i = 0; i < 3; i++) await ground.pass();
+    const after = await ns.core.readNamespacedPod({ namespace: ns.name, name: 'whole' });
+    expect(after.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+    expect(after.status?.phase).toBe('Running');
+    expect(ground.sim.requestCount('create') - creates).toBe(1);
+    const written = [
+      JSON.stringify(await ground.deps.store.listPods()),
+      (await eventLines(ns.core, ns.name, created.metadata?.uid as string)).join('\n'),
+      ground.agents.logged.join('\n'),
+      ground.agents.said.join('\n'),
+      JSON.stringify(ground.agents.reports),
+      JSON.stringify(after.status),
+    ].join('\n');
+    for (const secret of [SECRET_VALUE, 'k-123', Buffer.from(SECRET_VALUE).toString('base64')])
+      expect(written).not.toContain(secret);
+    await deleteAndDrain(ground, ns);
+  });
+
   it('runs the init container to completion and the sidecar alongside, as kubelet shows them', async () => {
     const ns = await createTestNamespace('e2e-inits');
     await ns.core.createNamespacedPod({ namespace: ns.name, body: initPod(ground) });
