@@ -13,6 +13,7 @@ import { s3Signer, storedAgentDownload, storedBinariesFromEnv, storedBinaryPins 
 import { clusterFrom } from './cluster.ts';
 import { credentials, functionEnv, once } from './composition-root.ts';
 import { errorFields, logger } from './logger.ts';
+import { commandResolver, registryFromEnv } from './registry.ts';
 import { sqsPodEventSink } from './sqs-sink.ts';
 import { tunnelModeFor } from './tunnel-mode.ts';
 
@@ -51,6 +52,7 @@ export function agentRootFor(options: {
         store,
         cluster: options.cluster(),
         transport: GATEWAY_TRANSPORT,
+        command: commandResolver(registryFromEnv(process.env), options.cluster()),
         ...(options.passes === undefined ? {} : { passes: options.passes }),
       }),
       settings: mode.settings,

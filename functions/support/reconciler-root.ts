@@ -6,6 +6,7 @@ import {
 } from '../../lib/config/config.ts';
 import type { Secrets } from '../../lib/config/secrets.ts';
 import type { TunnelMode } from '../../lib/config/tunnel.ts';
+import { registryImageGate } from '../../lib/images/gate.ts';
 import type { VirtualNodeSpec } from '../../lib/kube/cluster.ts';
 import type { ProviderName } from '../../lib/offers/offer.ts';
 import { createProvider } from '../../lib/providers/index.ts';
@@ -24,6 +25,7 @@ import { clusterFrom } from './cluster.ts';
 import { credentials, once } from './composition-root.ts';
 import { FUNCTION_ENV } from './env.ts';
 import { logger } from './logger.ts';
+import { registryFromEnv } from './registry.ts';
 import { transportsOf, tunnelModeFor } from './tunnel-mode.ts';
 
 /** What tick and pod-events need: the pass's dependencies and the virtual nodes to keep alive. */
@@ -110,6 +112,9 @@ export const reconcilerRoot: () => Promise<ReconcilerRoot> = once(async () => {
     config: reconcileConfig(config),
     rules: defaultRules,
     explainCache: explainSearchCache(),
+    // The image check before renting: a missing image, a private one without its login, an
+    // image with nothing to run — refused before any money is spent.
+    images: registryImageGate(registryFromEnv(process.env)),
     launch: launchFor(
       config,
       store,

@@ -4,6 +4,7 @@ import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/clien
 import type { Context } from 'aws-lambda';
 import { PROVIDER_ENV } from '../../../lib/config/secrets.ts';
 import { NODE_LEASE_NAMESPACE } from '../../../lib/manifests/rbac.ts';
+import { startSimRegistry } from '../../../lib/sim/registry/sim-registry.ts';
 import { RunPodSim } from '../../../lib/sim/runpod/runpod-sim.ts';
 import { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
 import { DynamoStore } from '../../../lib/state/dynamo-store.ts';
@@ -62,6 +63,9 @@ export async function startFunctionGround(options: FunctionGroundOptions = {}): 
   };
   try {
     const { vast, runpod } = await startSims(options.runpod === true, stops);
+    // The functions read image configs before renting: from the simulated marketplace's registry.
+    const registry = await startSimRegistry();
+    stops.push(() => registry.stop());
     const client: DynamoDBClient = dynamoClientFor(dynamoInfo());
     stops.push(async () => client.destroy());
     const tableName = await createTable(client);
@@ -81,6 +85,7 @@ export async function startFunctionGround(options: FunctionGroundOptions = {}): 
       ANEX_SECRET_ARN: secrets.arn,
       ANEX_TABLE_NAME: tableName,
       ANEX_CLUSTER_ID: clusterId,
+      ANEX_REGISTRY_MIRROR: registry.url,
       ANEX_PROVIDERS: runpod === undefined ? 'vastai' : 'vastai,runpod',
       ANEX_NODE_NAME_VASTAI: nodeNames.vastai,
       ANEX_NODE_NAME_RUNPOD: nodeNames.runpod,
