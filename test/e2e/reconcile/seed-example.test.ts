@@ -65,6 +65,8 @@ describe.each([
       'kube.listPods': 1,
       'store.listBans': 1,
       [`${provider}.listTagged`]: 1,
+      // RunPod keeps registry credentials apart from pods: one list per full pass sweeps them (ADR 0016).
+      ...(provider === 'runpod' ? { 'runpod.sweepCredentials': 1 } : {}),
     });
     const live = liveInstances(ground);
     expect(live.map((i) => i.label)).toEqual([`anex.${ground.deps.config.clusterId}.${uid}`]);
