@@ -132,7 +132,14 @@ function allKeys(): string[] {
 
 /** Every annotation key anex knows, shared ones first (seed order). */
 export const KNOWN_ANNOTATION_KEYS: readonly string[] = allKeys();
-const KNOWN = new Set(KNOWN_ANNOTATION_KEYS);
+
+/**
+ * `anex.sh/allow-egress`: what the pod may reach through the cluster gateway (parsed by
+ * lib/annotations/allow-egress.ts, enforced per peer by the gateway; ADR 0020). Not a
+ * requirement of the machine, so it is known here but kept out of the requirement keys.
+ */
+export const ALLOW_EGRESS_KEY = `${SHARED_PREFIX}allow-egress`;
+const KNOWN = new Set([...KNOWN_ANNOTATION_KEYS, ALLOW_EGRESS_KEY]);
 
 export function isKnownKey(key: string): boolean {
   return KNOWN.has(key);

@@ -1,5 +1,8 @@
 import { SETTINGS } from '../config/settings.ts';
-import { gatewayManifests as tunnelGatewayManifests } from '../tunnel/gateway/manifests.ts';
+import {
+  type GatewayOptIn,
+  gatewayManifests as tunnelGatewayManifests,
+} from '../tunnel/gateway/manifests.ts';
 import { commonLabels, type KubeObject, type ManifestOptions } from './common.ts';
 
 /** What `anex manifests` needs to render the cluster-side WireGuard gateway (lib/tunnel/gateway). */
@@ -10,8 +13,16 @@ export interface GatewayOptions {
   vpnRange: string;
   udpServiceType?: 'LoadBalancer' | 'NodePort';
   wstunnelTlsSecretName?: string;
-  /** the only ranges agents may reach through the gateway (Service and Pod CIDRs); unset = all but link-local */
+  /** a ceiling on every peer's rules (Service and Pod CIDRs); each peer reaches only what its pod declared anyway */
   allowedCidrs?: readonly string[];
+  /** the nodes' networks, refused to every peer unless opted in */
+  nodeCidrs?: readonly string[];
+  /** the API server's endpoint addresses, refused to every peer unless opted in */
+  apiServerCidrs?: readonly string[];
+  /** cluster DNS addresses; unset: the gateway pod's own nameservers */
+  clusterDns?: readonly string[];
+  /** opt-ins: let peers' own rules reach the API server, the nodes or cloud metadata */
+  allow?: readonly GatewayOptIn[];
 }
 
 /** lib/config's default VPN range, so the gateway and the functions agree unless told otherwise. */
@@ -47,6 +58,10 @@ export function gatewayManifests(options: ManifestOptions & { gateway?: GatewayO
       ? {}
       : { wstunnelTlsSecretName: gateway.wstunnelTlsSecretName }),
     ...(gateway.allowedCidrs === undefined ? {} : { allowedCidrs: gateway.allowedCidrs }),
+    ...(gateway.nodeCidrs === undefined ? {} : { nodeCidrs: gateway.nodeCidrs }),
+    ...(gateway.apiServerCidrs === undefined ? {} : { apiServerCidrs: gateway.apiServerCidrs }),
+    ...(gateway.clusterDns === undefined ? {} : { clusterDns: gateway.clusterDns }),
+    ...(gateway.allow === undefined ? {} : { allow: gateway.allow }),
   });
   const objects = rendered.map((object) => {
     const { metadata, ...rest } = object as unknown as KubeObject;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import packageJson from '../../package.json' with { type: 'json' };
 import { InvalidInputError } from '../errors.ts';
+import { GATEWAY_OPT_INS, type GatewayOptIn } from '../tunnel/gateway/manifests.ts';
 import { MANIFEST_DEFAULTS, type ManifestOptions } from './common.ts';
 import { DEFAULT_VPN_RANGE, type GatewayOptions } from './gateway.ts';
 import type { ManifestFormat } from './render.ts';
@@ -18,6 +19,10 @@ export interface ManifestFlags {
   gatewayUdpService?: string | undefined;
   wstunnelTlsSecret?: string | undefined;
   allowedCidrs?: string | undefined;
+  gatewayNodeCidrs?: string | undefined;
+  gatewayApiServerCidrs?: string | undefined;
+  gatewayDns?: string | undefined;
+  gatewayAllow?: string | undefined;
   envNamespaces?: string | undefined;
 }
 
@@ -88,7 +93,24 @@ const flagsSchema = z.object({
     .enum(['LoadBalancer', 'NodePort'], { error: 'must be LoadBalancer or NodePort' })
     .optional(),
   wstunnelTlsSecret: z.string().regex(dnsSubdomain, 'is not a Secret name').optional(),
-  allowedCidrs: z
+  allowedCidrs: cidrList(),
+  gatewayNodeCidrs: cidrList(),
+  gatewayApiServerCidrs: cidrList(),
+  gatewayDns: commaList(
+    /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/,
+    'address',
+    'is not an IPv4 address such as "10.96.0.10"',
+  ),
+  gatewayAllow: commaList(
+    new RegExp(`^(${GATEWAY_OPT_INS.join('|')})$`),
+    'opt-in',
+    `is not one of ${GATEWAY_OPT_INS.join(', ')}`,
+  ).transform((v) => v as GatewayOptIn[] | undefined),
+});
+
+/** A comma-separated list of IPv4 networks, each named when it is wrong. */
+function cidrList() {
+  return z
     .string()
     .optional()
     .transform((v, ctx) => {
@@ -104,8 +126,8 @@ const flagsSchema = z.object({
           ctx.addIssue({ code: 'custom', message: `has ${JSON.stringify(cidr)}, which ${problem}` });
       }
       return cidrs;
-    }),
-});
+    });
+}
 
 const CIDR_FORM =
   'an IPv4 network such as "10.96.0.0/12" (the Service CIDR) or "10.244.0.0/16" (the Pod CIDR)';
@@ -138,6 +160,10 @@ const FLAG_NAMES: Record<string, string> = {
   gatewayUdpService: '--gateway-udp-service',
   wstunnelTlsSecret: '--wstunnel-tls-secret',
   allowedCidrs: '--allowed-cidrs',
+  gatewayNodeCidrs: '--gateway-node-cidrs',
+  gatewayApiServerCidrs: '--gateway-api-server-cidrs',
+  gatewayDns: '--gateway-dns',
+  gatewayAllow: '--gateway-allow',
   envNamespaces: '--env-namespaces',
 };
 
@@ -155,23 +181,9 @@ export function parseManifestFlags(flags: ManifestFlags): {
       }),
     );
   }
-  const { webhookUrl, agentUrl, namespace, nodes, output, gatewayImage } = parsed.data;
-  const { vpnRange, gatewayUdpService, wstunnelTlsSecret, allowedCidrs, envNamespaces } = parsed.data;
-  if (allowedCidrs !== undefined && gatewayImage === undefined) {
-    throw new InvalidInputError([
-      `--allowed-cidrs ${JSON.stringify(flags.allowedCidrs)} limits the gateway: pass --gateway-image and --agent-url too`,
-    ]);
-  }
-  const gateway: GatewayOptions | undefined =
-    gatewayImage === undefined
-      ? undefined
-      : {
-          image: gatewayImage,
-          vpnRange: vpnRange ?? DEFAULT_VPN_RANGE,
-          ...(gatewayUdpService === undefined ? {} : { udpServiceType: gatewayUdpService }),
-          ...(wstunnelTlsSecret === undefined ? {} : { wstunnelTlsSecretName: wstunnelTlsSecret }),
-          ...(allowedCidrs === undefined ? {} : { allowedCidrs }),
-        };
+  const { webhookUrl, agentUrl, namespace, nodes, output } = parsed.data;
+  const { envNamespaces } = parsed.data;
+  const gateway = gatewayOptions(parsed.data, flags);
   return {
     format: output ?? 'yaml',
     options: {
@@ -183,5 +195,39 @@ export function parseManifestFlags(flags: ManifestFlags): {
       ...(gateway === undefined ? {} : { gateway }),
       ...(envNamespaces === undefined ? {} : { envNamespaces }),
     },
+  };
+}
+
+/** The gateway's options; the flags that configure it are refused without --gateway-image. */
+function gatewayOptions(data: z.infer<typeof flagsSchema>, flags: ManifestFlags): GatewayOptions | undefined {
+  const { gatewayImage, vpnRange, gatewayUdpService, wstunnelTlsSecret, allowedCidrs } = data;
+  const { gatewayNodeCidrs, gatewayApiServerCidrs, gatewayDns, gatewayAllow } = data;
+  if (allowedCidrs !== undefined && gatewayImage === undefined) {
+    throw new InvalidInputError([
+      `--allowed-cidrs ${JSON.stringify(flags.allowedCidrs)} limits the gateway: pass --gateway-image and --agent-url too`,
+    ]);
+  }
+  const gatewayOnly = (
+    ['gatewayNodeCidrs', 'gatewayApiServerCidrs', 'gatewayDns', 'gatewayAllow'] as const
+  ).filter((key) => data[key] !== undefined);
+  if (gatewayImage === undefined) {
+    if (gatewayOnly.length === 0) return undefined;
+    throw new InvalidInputError(
+      gatewayOnly.map(
+        (key) =>
+          `${FLAG_NAMES[key]} ${JSON.stringify(flags[key])} configures the gateway: pass --gateway-image and --agent-url too`,
+      ),
+    );
+  }
+  return {
+    image: gatewayImage,
+    vpnRange: vpnRange ?? DEFAULT_VPN_RANGE,
+    ...(gatewayUdpService === undefined ? {} : { udpServiceType: gatewayUdpService }),
+    ...(wstunnelTlsSecret === undefined ? {} : { wstunnelTlsSecretName: wstunnelTlsSecret }),
+    ...(allowedCidrs === undefined ? {} : { allowedCidrs }),
+    ...(gatewayNodeCidrs === undefined ? {} : { nodeCidrs: gatewayNodeCidrs }),
+    ...(gatewayApiServerCidrs === undefined ? {} : { apiServerCidrs: gatewayApiServerCidrs }),
+    ...(gatewayDns === undefined ? {} : { clusterDns: gatewayDns }),
+    ...(gatewayAllow === undefined ? {} : { allow: gatewayAllow }),
   };
 }

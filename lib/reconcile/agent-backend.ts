@@ -1,4 +1,5 @@
 import type { PodEventSink } from '../admission/pod-event.ts';
+import { allowEgressDestinations } from '../annotations/allow-egress.ts';
 import { isAnexError } from '../errors.ts';
 import type { Cluster, ContainerView, PodEvent, PodView } from '../kube/cluster.ts';
 import { podFields, resolveEnv } from '../kube/env.ts';
@@ -80,6 +81,7 @@ export class ReconcilerAgentBackend implements AgentBackend {
       ...(container.probes === undefined ? {} : { probes: container.probes }),
       ...(container.preStop === undefined ? {} : { preStop: container.preStop }),
       ...(grace === undefined ? {} : { terminationGracePeriodSeconds: grace }),
+      allowEgress: allowEgressDestinations(live.pod.annotations, live.pod.namespace),
     };
   }
 

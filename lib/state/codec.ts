@@ -128,6 +128,7 @@ const address = z.strictObject({
   address: z.string(),
   podUid: z.string(),
   publicKey: z.string().optional(),
+  egress: z.array(z.string()).optional(),
   allocatedAt: epochMs,
 });
 

@@ -195,17 +195,30 @@ export class DynamoStore implements Store {
     );
   }
 
-  async setPeerKey(address: string, podUid: string, publicKey: string): Promise<void> {
+  async setPeerKey(
+    address: string,
+    podUid: string,
+    publicKey: string,
+    egress?: readonly string[],
+  ): Promise<void> {
+    // The destinations belong to the key: a bootstrap without them removes the earlier ones.
     const won = await this.#table.conditional(
       () =>
         this.#table.client.send(
           new UpdateItemCommand({
             TableName: this.#table.name,
             Key: encodeKey(keys.address(address)),
-            UpdateExpression: 'SET #publicKey = :publicKey',
+            UpdateExpression:
+              egress === undefined
+                ? 'SET #publicKey = :publicKey REMOVE #egress'
+                : 'SET #publicKey = :publicKey, #egress = :egress',
             ConditionExpression: '#podUid = :podUid',
-            ExpressionAttributeNames: { '#publicKey': 'publicKey', '#podUid': 'podUid' },
-            ExpressionAttributeValues: encodeValues({ ':publicKey': publicKey, ':podUid': podUid }),
+            ExpressionAttributeNames: { '#publicKey': 'publicKey', '#podUid': 'podUid', '#egress': 'egress' },
+            ExpressionAttributeValues: encodeValues({
+              ':publicKey': publicKey,
+              ':podUid': podUid,
+              ...(egress === undefined ? {} : { ':egress': [...egress] }),
+            }),
           }),
         ),
       `set the peer key of VPN address ${address}`,

@@ -113,12 +113,23 @@ export class MemoryStore implements Store {
     return held.podUid === podUid;
   }
 
-  async setPeerKey(address: string, podUid: string, publicKey: string): Promise<void> {
+  async setPeerKey(
+    address: string,
+    podUid: string,
+    publicKey: string,
+    egress?: readonly string[],
+  ): Promise<void> {
     const held = this.#addresses.get(address);
     if (held?.podUid !== podUid) {
       throw addressNotHeld(address, podUid);
     }
-    this.#addresses.set(address, { ...held, publicKey });
+    // The destinations belong to the key: a bootstrap without them clears the earlier ones.
+    const { egress: _earlier, ...rest } = held;
+    this.#addresses.set(address, {
+      ...rest,
+      publicKey,
+      ...(egress === undefined ? {} : { egress: [...egress] }),
+    });
   }
 
   async releaseAddress(address: string, podUid: string): Promise<void> {

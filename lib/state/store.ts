@@ -204,6 +204,11 @@ export interface AddressAllocation {
   podUid: string;
   /** the agent's WireGuard public key (never the private key) once known */
   publicKey?: string;
+  /**
+   * what this peer may reach through the gateway, set with the key at bootstrap: `<host>:<port>`
+   * or `<IPv4 CIDR>:<port>` (GW_TUNNEL targets, anex.sh/allow-egress; lib/tunnel/gateway/peers.ts)
+   */
+  egress?: string[];
   /** epoch ms */
   allocatedAt: number;
 }
@@ -225,7 +230,7 @@ export interface TunnelStore {
   /** Claims `address` for `podUid` (conditional put). @returns false when another pod holds it. */
   claimAddress(address: string, podUid: string, options: { now: number }): Promise<boolean>;
   /** Sets the agent's public key on the pod's allocation. */
-  setPeerKey(address: string, podUid: string, publicKey: string): Promise<void>;
+  setPeerKey(address: string, podUid: string, publicKey: string, egress?: readonly string[]): Promise<void>;
   /** Frees it if `podUid` still holds it. */
   releaseAddress(address: string, podUid: string): Promise<void>;
   /** Every allocation (the gateway's desired peer set). */

@@ -30,8 +30,18 @@ export function registerManifests(program: Command): void {
     .option('--wstunnel-tls-secret <name>', "kubernetes.io/tls Secret for the gateway's wstunnel (wss)")
     .option(
       '--allowed-cidrs <cidr,...>',
-      'the only networks agents may reach through the gateway: your Service and Pod CIDRs, e.g. ' +
-        '"10.96.0.0/12,10.244.0.0/16" (default: everything but link-local)',
+      'a ceiling on what any agent may reach through the gateway: your Service and Pod CIDRs, e.g. ' +
+        '"10.96.0.0/12,10.244.0.0/16" (each agent reaches only what its pod declares anyway; ADR 0020)',
+    )
+    .option('--gateway-node-cidrs <cidr,...>', "the nodes' networks: refused to agents unless opted in")
+    .option(
+      '--gateway-api-server-cidrs <cidr,...>',
+      "the API server's endpoint addresses: refused to agents unless opted in",
+    )
+    .option('--gateway-dns <ip,...>', "cluster DNS addresses agents may query (default: the gateway pod's)")
+    .option(
+      '--gateway-allow <api-server,nodes,metadata>',
+      "opt-ins: let pods' declared destinations reach the API server, the nodes or cloud metadata",
     )
     .option(
       '--env-namespaces <names>',

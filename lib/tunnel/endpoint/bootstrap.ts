@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isAnexError } from '../../errors.ts';
 import { allocateAddress } from '../addresses.ts';
+import { peerEgress } from '../gateway/peers.ts';
 import { isWgKey, wgKeyPair } from '../keys.ts';
 import { pinIssues } from '../pins.ts';
 import { newSecret, redeemBootstrapToken, sha256Hex } from '../tokens.ts';
@@ -139,7 +140,8 @@ async function admit(
     return fail(422, `the pod's tunnel settings are invalid: ${error.message.split('\n').join('; ')}`);
   }
   await deps.backend.saveStatusCredential(podUid, sha256Hex(statusCredential));
-  await deps.store.setPeerKey(allocation.address, podUid, publicKey);
+  // The key and what it may reach are one record: the gateway's per-peer rules (ADR 0020).
+  await deps.store.setPeerKey(allocation.address, podUid, publicKey, peerEgress(launch));
   deps.logger.info('agent bootstrapped', {
     podUid,
     address: allocation.address,

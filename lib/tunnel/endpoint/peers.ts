@@ -6,7 +6,8 @@ import type { AgentEndpointDeps, AgentRequest, AgentResponse } from './types.ts'
 
 /**
  * GET /v1/peers[?format=wg]: the gateway's desired peer set (docs/adr/0001-gateway-peer-sync.md).
- * Authenticated by the gateway's own bearer credential; only public keys and addresses leave.
+ * Authenticated by the gateway's own bearer credential; only public keys, addresses and each
+ * peer's allowed destinations leave (the gateway's per-peer rules, ADR 0020).
  */
 export async function handlePeers(
   request: AgentRequest,
@@ -24,7 +25,11 @@ export async function handlePeers(
     if (!(await withinLimit(deps, 'peers:gateway', stage)))
       return fail(429, 'too many requests from the gateway');
   }
-  const peers = desiredPeers(await deps.store.listAddresses(), deps.settings.vpnRange);
+  const peers = desiredPeers(
+    await deps.store.listAddresses(),
+    deps.settings.vpnRange,
+    deps.settings.gatewayPublicKey,
+  );
   if (query.get('format') === 'wg') return text(200, renderPeerSections(peers));
   return json(200, { peers });
 }

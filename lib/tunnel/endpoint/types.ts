@@ -53,6 +53,11 @@ export interface AgentLaunch {
   volumes?: readonly AgentVolume[];
   /** init containers and sidecars, in the pod's order, run by the agent (protocol 4) */
   initContainers?: readonly AgentInitContainer[];
+  /**
+   * the pod's `anex.sh/allow-egress` as gateway destinations (`<host>:<port>`,
+   * `<cidr>:<port>`): with its GW_TUNNEL_* targets, all its peer may reach (ADR 0020)
+   */
+  allowEgress?: readonly string[];
 }
 
 /** One init container (or sidecar: `sidecar`), in the pod's image, as the agent runs it. */

@@ -4,7 +4,8 @@ import { gatewayAddress, parseVpnRange } from '../addresses.ts';
 import { DEFAULT_WG_PORT } from './render.ts';
 
 /**
- * The cluster gateway as Kubernetes objects (Deployment + Services + ConfigMap), for
+ * The cluster gateway as Kubernetes objects (Deployment + Services + ConfigMap +
+ * NetworkPolicy), for
  * `anex manifests`. Secrets are referenced, never rendered: create them with
  *   kubectl -n <ns> create secret generic <secretName> \
  *     --from-file=wg-private-key=<file> --from-literal=peers-token=<token> \
@@ -33,10 +34,25 @@ export interface GatewayManifestOptions {
   /** @default 'anex-gateway' */
   secretName?: string;
   /**
-   * Ranges agents may reach through the gateway (Service CIDR, Pod CIDR). Unset: anything
-   * but link-local addresses (169.254.0.0/16, the cloud metadata service, is always refused).
+   * A ceiling on every peer's rules (Service CIDR, Pod CIDR): no peer reaches beyond these
+   * ranges and the cluster DNS, whatever its pod declares. Unset: no ceiling; each peer still
+   * reaches only what its pod declared (ADR 0020).
    */
   allowedCidrs?: readonly string[];
+  /** cluster DNS addresses peers may query; unset: the gateway pod's own nameservers */
+  clusterDns?: readonly string[];
+  /**
+   * The API server's addresses (its endpoints, e.g. the control plane's IPs); the `kubernetes`
+   * Service's ClusterIP is refused too (the gateway reads it from its environment).
+   */
+  apiServerCidrs?: readonly string[];
+  /** the nodes' networks, refused to every peer unless `allow` lists `nodes` */
+  nodeCidrs?: readonly string[];
+  /**
+   * Opt-ins (each refused by default, even when a pod's own rules would reach it): `api-server`,
+   * `nodes`, `metadata` (cloud metadata addresses, which hold the node's credentials).
+   */
+  allow?: readonly GatewayOptIn[];
   /** @default 'LoadBalancer' (some cloud LBs lack UDP: use NodePort there) */
   udpServiceType?: 'LoadBalancer' | 'NodePort';
   /**
@@ -47,6 +63,12 @@ export interface GatewayManifestOptions {
 }
 
 export type KubeObject = Record<string, unknown> & { apiVersion: string; kind: string };
+
+export const GATEWAY_OPT_INS = ['api-server', 'nodes', 'metadata'] as const;
+export type GatewayOptIn = (typeof GATEWAY_OPT_INS)[number];
+
+/** Cloud metadata addresses: link-local (AWS, GCP, Azure IMDS), Alibaba, Azure WireServer. */
+export const METADATA_CIDRS = ['169.254.0.0/16', '100.100.100.200/32', '168.63.129.16/32'] as const;
 
 const SCRIPT_URL = new URL('./gateway.sh', import.meta.url);
 
@@ -90,6 +112,58 @@ export function gatewayManifests(options: GatewayManifestOptions): KubeObject[] 
         ],
       },
     },
+    networkPolicy(o, labels, meta(o.name)),
+  ];
+}
+
+/**
+ * The gateway pod's NetworkPolicy, a second fence behind its own per-peer rules: in, only the
+ * WireGuard and wstunnel ports; out, DNS and anything but the protected ranges (metadata, the
+ * API server and node networks unless opted in). Peers' traffic leaves with the pod's address
+ * (SNAT), so this binds every peer at once.
+ */
+function networkPolicy(
+  o: Resolved,
+  labels: Record<string, string>,
+  metadata: Record<string, unknown>,
+): KubeObject {
+  const except = protectedCidrs(o);
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata,
+    spec: {
+      podSelector: { matchLabels: labels },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [
+        {
+          ports: [
+            { protocol: 'UDP', port: o.listenPort },
+            { protocol: 'TCP', port: o.wstunnelTlsSecretName ? 8443 : 8080 },
+          ],
+        },
+      ],
+      egress: [
+        {
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
+        },
+        // Pods by selector (some network plugins match in-cluster endpoints only that way),
+        // everything else by address but the protected ranges.
+        { to: [{ namespaceSelector: {} }] },
+        { to: [{ ipBlock: { cidr: '0.0.0.0/0', ...(except.length > 0 ? { except } : {}) } }] },
+      ],
+    },
+  };
+}
+
+function protectedCidrs(o: Resolved): string[] {
+  return [
+    ...(o.allow.includes('metadata') ? [] : METADATA_CIDRS),
+    ...(o.allow.includes('api-server') ? [] : o.apiServerCidrs),
+    ...(o.allow.includes('nodes') ? [] : o.nodeCidrs),
   ];
 }
 
@@ -99,19 +173,39 @@ type Resolved = Required<Omit<GatewayManifestOptions, 'wstunnelTlsSecretName' | 
     allowedCidrs: readonly string[];
   };
 
+const CIDR_TEXT = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
+const IPV4_TEXT = /^\d{1,3}(\.\d{1,3}){3}$/;
+
 function withDefaults(options: GatewayManifestOptions): Resolved {
   const range = parseVpnRange(options.vpnCidr);
-  if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(options.agentEndpointUrl)) {
-    throw new InvalidInputError([
-      `agent endpoint URL ${JSON.stringify(options.agentEndpointUrl)} must be an http(s) URL`,
-    ]);
-  }
-  const badCidrs = (options.allowedCidrs ?? []).filter((c) => !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(c));
-  if (badCidrs.length > 0) {
-    throw new InvalidInputError(
-      badCidrs.map((c) => `allowed CIDR ${JSON.stringify(c)} is not an IPv4 CIDR (e.g. 10.96.0.0/12)`),
+  const issues: string[] = [];
+  // The gateway's peer list and its bearer token must never travel in clear (and a
+  // man-in-the-middle must not inject peers): https only, as gateway.sh itself insists.
+  if (!/^https:\/\/[^\s/]+(\/[^\s]*)?$/.test(options.agentEndpointUrl)) {
+    issues.push(
+      `agent endpoint URL ${JSON.stringify(options.agentEndpointUrl)} must be an https:// URL (the gateway sends its peers token to it)`,
     );
   }
+  const ranges = [
+    ['allowed CIDR', options.allowedCidrs],
+    ['API server CIDR', options.apiServerCidrs],
+    ['node CIDR', options.nodeCidrs],
+  ] as const;
+  for (const [what, list] of ranges) {
+    for (const c of list ?? []) {
+      if (!CIDR_TEXT.test(c))
+        issues.push(`${what} ${JSON.stringify(c)} is not an IPv4 CIDR (e.g. 10.96.0.0/12)`);
+    }
+  }
+  for (const d of options.clusterDns ?? []) {
+    if (!IPV4_TEXT.test(d))
+      issues.push(`cluster DNS ${JSON.stringify(d)} is not an IPv4 address (e.g. 10.96.0.10)`);
+  }
+  for (const a of options.allow ?? []) {
+    if (!(GATEWAY_OPT_INS as readonly string[]).includes(a))
+      issues.push(`gateway opt-in ${JSON.stringify(a)} is not one of ${GATEWAY_OPT_INS.join(', ')}`);
+  }
+  if (issues.length > 0) throw new InvalidInputError(issues);
   return {
     namespace: 'anex-system',
     name: 'anex-gateway',
@@ -121,6 +215,10 @@ function withDefaults(options: GatewayManifestOptions): Resolved {
     secretName: 'anex-gateway',
     udpServiceType: 'LoadBalancer',
     allowedCidrs: [],
+    clusterDns: [],
+    apiServerCidrs: [],
+    nodeCidrs: [],
+    allow: [],
     ...options,
     vpnCidr: range.cidr,
     gatewayAddress: gatewayAddress(range),
@@ -189,6 +287,12 @@ function wireguardContainer(o: Resolved): Record<string, unknown> {
     ANEX_SYNC_INTERVAL: String(o.syncIntervalSeconds),
     ANEX_SECRETS_DIR: '/secrets',
     ...(o.allowedCidrs.length > 0 ? { ANEX_ALLOWED_CIDRS: o.allowedCidrs.join(',') } : {}),
+    ...(o.clusterDns.length > 0 ? { ANEX_CLUSTER_DNS: o.clusterDns.join(',') } : {}),
+    ...(o.apiServerCidrs.length > 0 ? { ANEX_API_SERVER_CIDRS: o.apiServerCidrs.join(',') } : {}),
+    ...(o.nodeCidrs.length > 0 ? { ANEX_NODE_CIDRS: o.nodeCidrs.join(',') } : {}),
+    ...(o.allow.includes('api-server') ? { ANEX_ALLOW_API_SERVER: 'true' } : {}),
+    ...(o.allow.includes('nodes') ? { ANEX_ALLOW_NODES: 'true' } : {}),
+    ...(o.allow.includes('metadata') ? { ANEX_ALLOW_METADATA: 'true' } : {}),
   };
   return {
     name: 'wireguard',
@@ -196,7 +300,10 @@ function wireguardContainer(o: Resolved): Record<string, unknown> {
     command: ['/bin/sh', '/etc/anex/gateway.sh'],
     env: Object.entries(env).map(([name, value]) => ({ name, value })),
     ports: [{ name: 'wireguard', containerPort: o.listenPort, protocol: 'UDP' }],
-    securityContext: { capabilities: { add: ['NET_ADMIN', 'MKNOD'], drop: ['ALL'] } },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { add: ['NET_ADMIN', 'MKNOD'], drop: ['ALL'] },
+    },
     volumeMounts: [
       { name: 'script', mountPath: '/etc/anex', readOnly: true },
       { name: 'secrets', mountPath: '/secrets', readOnly: true },

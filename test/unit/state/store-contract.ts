@@ -301,6 +301,24 @@ function describeAddresses(store: () => Store): void {
       ]);
     });
 
+    it("keeps a peer's allowed destinations with its key, and drops them with a key set without", async () => {
+      await store().claimAddress('10.99.0.2', 'uid-1', at);
+      await store().setPeerKey('10.99.0.2', 'uid-1', 'pubkey=', ['web.ml.svc:80', '10.1.0.0/16:443']);
+      expect(await store().listAddresses()).toEqual([
+        {
+          address: '10.99.0.2',
+          podUid: 'uid-1',
+          allocatedAt: T0,
+          publicKey: 'pubkey=',
+          egress: ['web.ml.svc:80', '10.1.0.0/16:443'],
+        },
+      ]);
+      await store().setPeerKey('10.99.0.2', 'uid-1', 'other=');
+      expect(await store().listAddresses()).toEqual([
+        { address: '10.99.0.2', podUid: 'uid-1', allocatedAt: T0, publicKey: 'other=' },
+      ]);
+    });
+
     it('lets exactly one of concurrent claimants win', async () => {
       const results = await Promise.all(
         ['u1', 'u2', 'u3'].map((uid) => store().claimAddress('10.99.0.9', uid, at)),

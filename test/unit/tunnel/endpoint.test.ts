@@ -62,7 +62,14 @@ describe('POST /v1/bootstrap', () => {
     expect(wireproxy.config).toContain('Endpoint = 203.0.113.10:51820');
     expect(wireproxy.binary.sha256).toBe('a'.repeat(64));
     expect(await h.store.listAddresses()).toEqual([
-      { address: '10.250.0.2', podUid: pod.podUid, publicKey: agentKey.publicKey, allocatedAt: h.clock.now },
+      {
+        address: '10.250.0.2',
+        podUid: pod.podUid,
+        publicKey: agentKey.publicKey,
+        // what the gateway lets this peer reach: its GW_TUNNEL target (ADR 0020)
+        egress: ['db.default.svc.cluster.local:5432'],
+        allocatedAt: h.clock.now,
+      },
     ]);
     expect(h.backend.storedCredentialHashes()).toEqual([sha256Hex(config.statusCredential as string)]);
   });

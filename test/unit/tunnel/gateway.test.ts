@@ -20,10 +20,17 @@ const range = parseVpnRange('10.250.0.0/16');
 
 describe('desiredPeers', () => {
   it('keeps bootstrapped allocations in the range, once per key, ordered by address', () => {
-    const [a, b] = [wgKeyPair().publicKey, wgKeyPair().publicKey];
+    const [a, b, gateway] = [wgKeyPair().publicKey, wgKeyPair().publicKey, wgKeyPair().publicKey];
     const peers = desiredPeers(
       [
-        { address: '10.250.1.10', podUid: 'p1', publicKey: a ?? '', allocatedAt: 0 },
+        {
+          address: '10.250.1.10',
+          podUid: 'p1',
+          publicKey: a ?? '',
+          egress: ['web.ml.svc:80', '10.1.0.0/16:443', 'x -j ACCEPT:1'],
+          allocatedAt: 0,
+        },
+        { address: '10.250.3.3', podUid: 'p7', publicKey: gateway, allocatedAt: 0 }, // the gateway's own key
         { address: '10.250.0.9', podUid: 'p2', publicKey: b ?? '', allocatedAt: 0 },
         { address: '10.250.0.3', podUid: 'p3', allocatedAt: 0 }, // not bootstrapped yet
         { address: '10.99.0.2', podUid: 'p4', publicKey: wgKeyPair().publicKey, allocatedAt: 0 }, // other range
@@ -31,17 +38,22 @@ describe('desiredPeers', () => {
         { address: '10.250.2.3', podUid: 'p6', publicKey: 'garbage', allocatedAt: 0 },
       ],
       range,
+      gateway,
     );
     expect(peers).toEqual([
-      { publicKey: b, address: '10.250.0.9', podUid: 'p2' },
-      { publicKey: a, address: '10.250.1.10', podUid: 'p1' },
+      { publicKey: b, address: '10.250.0.9', podUid: 'p2', allow: [] },
+      // a stored destination the gateway script could not take as arguments is never served
+      { publicKey: a, address: '10.250.1.10', podUid: 'p1', allow: ['web.ml.svc:80', '10.1.0.0/16:443'] },
     ]);
   });
 
-  it('renders wg peer sections without endpoints and a full syncconf file', () => {
-    const peer = { publicKey: wgKeyPair().publicKey, address: '10.250.0.2', podUid: 'p' };
-    expect(renderPeerSections([peer])).toBe(
-      `[Peer]\nPublicKey = ${peer.publicKey}\nAllowedIPs = 10.250.0.2/32\n`,
+  it('renders wg peer sections without endpoints, each with its allowed destinations, and a full syncconf file', () => {
+    const peer = { publicKey: wgKeyPair().publicKey, address: '10.250.0.2', podUid: 'p', allow: [] };
+    const other = { ...peer, address: '10.250.0.3', allow: ['web.ml.svc:80', '10.1.0.0/16:443'] };
+    expect(renderPeerSections([peer, other])).toBe(
+      `[Peer]\nPublicKey = ${peer.publicKey}\nAllowedIPs = 10.250.0.2/32\n\n` +
+        `[Peer]\nPublicKey = ${peer.publicKey}\nAllowedIPs = 10.250.0.3/32\n` +
+        '# anex-allow web.ml.svc 80\n# anex-allow 10.1.0.0/16 443\n',
     );
     expect(renderPeerSections([])).toBe('');
     const key = wgKeyPair().privateKey;
@@ -70,13 +82,14 @@ function byKind(objects: KubeObject[], kind: string, name?: string): Record<stri
 }
 
 describe('gatewayManifests', () => {
-  it('renders a ConfigMap, a one-replica Deployment and UDP + wstunnel Services', () => {
+  it('renders a ConfigMap, a one-replica Deployment, UDP + wstunnel Services and a NetworkPolicy', () => {
     const objects = gatewayManifests(options());
     expect(objects.map((o) => `${o.kind}/${(o.metadata as { name: string }).name}`)).toEqual([
       'ConfigMap/anex-gateway',
       'Deployment/anex-gateway',
       'Service/anex-gateway-udp',
       'Service/anex-gateway-wss',
+      'NetworkPolicy/anex-gateway',
     ]);
     expect(objects.every((o) => (o.metadata as { namespace: string }).namespace === 'anex-system')).toBe(
       true,
@@ -152,6 +165,63 @@ describe('gatewayManifests', () => {
     );
   });
 
+  it('fences the gateway pod with a NetworkPolicy: its two ports in, DNS and all but the protected ranges out', () => {
+    const policy = byKind(
+      gatewayManifests(options({ nodeCidrs: ['192.168.0.0/16'], apiServerCidrs: ['172.20.0.10/32'] })),
+      'NetworkPolicy',
+    );
+    expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec.ingress).toEqual([
+      {
+        ports: [
+          { protocol: 'UDP', port: 51820 },
+          { protocol: 'TCP', port: 8080 },
+        ],
+      },
+    ]);
+    expect(policy.spec.egress.at(-1).to[0].ipBlock).toEqual({
+      cidr: '0.0.0.0/0',
+      except: [
+        '169.254.0.0/16',
+        '100.100.100.200/32',
+        '168.63.129.16/32',
+        '172.20.0.10/32',
+        '192.168.0.0/16',
+      ],
+    });
+    const open = byKind(
+      gatewayManifests(
+        options({ nodeCidrs: ['192.168.0.0/16'], allow: ['nodes', 'metadata', 'api-server'] }),
+      ),
+      'NetworkPolicy',
+    );
+    expect(open.spec.egress.at(-1).to[0].ipBlock).toEqual({ cidr: '0.0.0.0/0' });
+  });
+
+  it('hands the protected ranges, the cluster DNS and the opt-ins to the gateway script', () => {
+    const env = (o: Partial<GatewayManifestOptions>) =>
+      byKind(gatewayManifests(options(o)), 'Deployment').spec.template.spec.containers[0].env.map(
+        (e: { name: string; value: string }) => `${e.name}=${e.value}`,
+      );
+    expect(
+      env({ nodeCidrs: ['192.168.0.0/16'], apiServerCidrs: ['172.20.0.10/32'], clusterDns: ['10.96.0.10'] }),
+    ).toEqual(
+      expect.arrayContaining([
+        'ANEX_NODE_CIDRS=192.168.0.0/16',
+        'ANEX_API_SERVER_CIDRS=172.20.0.10/32',
+        'ANEX_CLUSTER_DNS=10.96.0.10',
+      ]),
+    );
+    expect(env({}).filter((e: string) => e.startsWith('ANEX_ALLOW_'))).toEqual([]);
+    expect(env({ allow: ['api-server', 'nodes', 'metadata'] })).toEqual(
+      expect.arrayContaining([
+        'ANEX_ALLOW_API_SERVER=true',
+        'ANEX_ALLOW_NODES=true',
+        'ANEX_ALLOW_METADATA=true',
+      ]),
+    );
+  });
+
   it('contains no secret values and serialises to YAML', () => {
     const text = stringify(gatewayManifests(options()));
     expect(text).not.toMatch(/[A-Za-z0-9+/]{43}=/);
@@ -160,14 +230,32 @@ describe('gatewayManifests', () => {
 
   it.each([
     [{ vpnCidr: '10.250.0.1/16' }, 'host bits set'],
-    [{ agentEndpointUrl: 'agent.example.com' }, 'must be an http(s) URL'],
+    [{ agentEndpointUrl: 'agent.example.com' }, 'must be an https:// URL'],
+    [
+      { agentEndpointUrl: 'http://agent.example.com' },
+      'agent endpoint URL "http://agent.example.com" must be an https:// URL (the gateway sends its peers token to it)',
+    ],
+    [{ nodeCidrs: ['192.168.0.0'] }, 'node CIDR "192.168.0.0" is not an IPv4 CIDR'],
+    [{ apiServerCidrs: ['api'] }, 'API server CIDR "api" is not an IPv4 CIDR'],
+    [{ clusterDns: ['10.96.0.10/32'] }, 'cluster DNS "10.96.0.10/32" is not an IPv4 address'],
+    [
+      { allow: ['everything' as 'nodes'] },
+      'gateway opt-in "everything" is not one of api-server, nodes, metadata',
+    ],
   ])('rejects %j', (change, message) => {
     expect(() => gatewayManifests(options(change))).toThrow(message);
   });
 });
 
 describe('gateway.sh', () => {
-  it('is valid POSIX sh and refuses an unknown step by name', () => {
+  it.each([
+    ['https://127.0.0.1:1', 'bogus', 'ANEX_GATEWAY_STEP must be setup, sync-once, loop or all (got bogus)'],
+    [
+      'http://127.0.0.1:1',
+      'sync-once',
+      'ANEX_AGENT_URL must be an https:// URL: the peer list and its token never travel in clear',
+    ],
+  ])('is valid POSIX sh and refuses %s with step %s by name', (url, step, message) => {
     const dir = mkdtempSync(join(tmpdir(), 'anex-gw-'));
     try {
       const path = join(dir, 'gateway.sh');
@@ -178,10 +266,10 @@ describe('gateway.sh', () => {
         execFileSync('sh', [path], {
           env: {
             PATH: process.env.PATH,
-            ANEX_AGENT_URL: 'http://127.0.0.1:1',
+            ANEX_AGENT_URL: url,
             ANEX_VPN_CIDR: '10.250.0.0/16',
             ANEX_GATEWAY_ADDRESS: '10.250.0.1',
-            ANEX_GATEWAY_STEP: 'bogus',
+            ANEX_GATEWAY_STEP: step,
             ANEX_STATE_DIR: dir,
           },
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -189,7 +277,7 @@ describe('gateway.sh', () => {
       } catch (error) {
         stderr = String((error as { stderr: Buffer }).stderr);
       }
-      expect(stderr).toContain('ANEX_GATEWAY_STEP must be setup, sync-once, loop or all (got bogus)');
+      expect(stderr).toContain(message);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
