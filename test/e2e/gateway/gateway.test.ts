@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -342,7 +342,17 @@ async function serveHttps(
   return server;
 }
 
+/** The gateway's environment, for the running loop and for single syncs. */
+let gatewayEnv: Record<string, string | undefined> = {};
+/** A directory whose `iptables-restore` always fails. */
+let FAILING_BIN = '';
+
 function startGateway(url: string, ca: string): ManagedProcess {
+  FAILING_BIN = join(scope().dir, 'failing-bin');
+  mkdirSync(FAILING_BIN);
+  writeFileSync(join(FAILING_BIN, 'iptables-restore'), '#!/bin/sh\necho "simulated failure" >&2\nexit 1\n', {
+    mode: 0o755,
+  });
   const env = {
     PATH: process.env.PATH,
     ANEX_AGENT_URL: url,
@@ -358,6 +368,7 @@ function startGateway(url: string, ca: string): ManagedProcess {
     // The test CA: curl's own variable, no gateway option.
     CURL_CA_BUNDLE: ca,
   };
+  gatewayEnv = env;
   return scope().spawn({ name: 'gateway', ...netns().argv('gw', ['sh', SCRIPT]), env });
 }
 
@@ -520,6 +531,28 @@ describe('the gateway, fail-closed per peer (real gateway.sh, wireguard-go and i
       '-A ANEX-PEERS -j REJECT --reject-with icmp-admin-prohibited',
     );
     expect(netns().exec('gw', ['iptables', '-S', 'FORWARD']).split('\n')[0]).toBe('-P FORWARD DROP');
+  });
+
+  it.each([
+    ['wg syncconf', () => ({ ANEX_WG: '/bin/false' })],
+    ['the per-peer rules', () => ({ PATH: `${FAILING_BIN}:${process.env.PATH}` })],
+  ])('a sync whose %s fails is logged, not recorded as applied, and retried', async (_what, failing) => {
+    // A second state directory: the same peer list as the running loop, applied from scratch.
+    const state = join(scope().dir, `retry-${randomBytes(4).toString('hex')}`);
+    const once = (env: Record<string, string | undefined>) =>
+      exec('ip', ['netns', 'exec', netns().name('gw'), 'sh', SCRIPT], {
+        env: { ...gatewayEnv, ANEX_STATE_DIR: state, ANEX_GATEWAY_STEP: 'sync-once', ...env },
+      }).then(
+        ({ stderr }) => ({ code: 0, stderr }),
+        (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+      );
+    const failed = await once(failing());
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/(wg syncconf failed|per-peer rules not applied), retrying next sync/);
+    expect(existsSync(join(state, 'wg.conf'))).toBe(false);
+    expect(existsSync(join(state, 'rules'))).toBe(false);
+    expect(await once({})).toEqual({ code: 0, stderr: expect.stringContaining('applied generation 1') });
+    expect(readFileSync(join(state, 'rules'), 'utf8')).toContain(`-s ${agents.udp.address}/32`);
   });
 
   it("after the pod's attempt ends, the old key gets no packet through within one sync interval", async () => {
