@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { type ManifestFlags, parseManifestFlags } from '../../../lib/manifests/options.ts';
 import { parseVpnRange } from '../../../lib/tunnel/addresses.ts';
 import {
   GATEWAY_WSTUNNEL_BINARY,
@@ -281,5 +282,61 @@ describe('gateway.sh', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('anex manifests: the gateway flags of ADR 0020', () => {
+  const base = { agentUrl: 'https://agent.lambda-url.eu-west-1.on.aws/', gatewayImage: 'g:1' };
+  const issuesOf = (flags: ManifestFlags): string[] => {
+    try {
+      parseManifestFlags(flags);
+      return [];
+    } catch (error) {
+      return (error as Error).message.split('\n');
+    }
+  };
+
+  it('passes node and API server networks, the cluster DNS and the opt-ins to the gateway', () => {
+    const { gateway } = parseManifestFlags({
+      ...base,
+      gatewayNodeCidrs: '192.168.0.0/16, 10.0.0.0/24',
+      gatewayApiServerCidrs: '172.20.0.10/32',
+      gatewayDns: '10.96.0.10',
+      gatewayAllow: 'nodes,metadata',
+    }).options;
+    expect(gateway).toMatchObject({
+      nodeCidrs: ['192.168.0.0/16', '10.0.0.0/24'],
+      apiServerCidrs: ['172.20.0.10/32'],
+      clusterDns: ['10.96.0.10'],
+      allow: ['nodes', 'metadata'],
+    });
+  });
+
+  it.each([
+    [
+      { gatewayNodeCidrs: '192.168.0.1/16' },
+      '--gateway-node-cidrs "192.168.0.1/16" has "192.168.0.1/16", which has host bits set',
+    ],
+    [
+      { gatewayApiServerCidrs: 'api' },
+      '--gateway-api-server-cidrs "api" has "api", which is not an IPv4 network',
+    ],
+    [
+      { gatewayDns: '10.96.0.300' },
+      '--gateway-dns "10.96.0.300" has a name that is not an IPv4 address such as "10.96.0.10"',
+    ],
+    [
+      { gatewayAllow: 'nodes,everything' },
+      '--gateway-allow "nodes,everything" has a name that is not one of api-server, nodes, metadata',
+    ],
+  ])('exits 2 on %j, naming the flag and the value', (flags, message) => {
+    expect(issuesOf({ ...base, ...flags })).toEqual([expect.stringContaining(message)]);
+  });
+
+  it('refuses gateway flags without the gateway, naming each', () => {
+    expect(issuesOf({ gatewayAllow: 'nodes', gatewayDns: '10.96.0.10' })).toEqual([
+      '--gateway-dns "10.96.0.10" configures the gateway: pass --gateway-image and --agent-url too',
+      '--gateway-allow "nodes" configures the gateway: pass --gateway-image and --agent-url too',
+    ]);
   });
 });
