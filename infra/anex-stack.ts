@@ -28,7 +28,11 @@ export interface AnexStackProps extends StackProps {
   readonly tableName?: string;
   /** @default RemovalPolicy.RETAIN */
   readonly tableRemovalPolicy?: RemovalPolicy;
-  /** @default a generated name */
+  /**
+   * The webhook secret's name; the reconciler's and the agent's are `<name>-reconciler` and
+   * `<name>-agent` (infra/constructs/credentials-secret.ts).
+   * @default generated names
+   */
   readonly secretName?: string;
   /**
    * tick memory (MB). tick runs ~`tickWindowSeconds` every minute, so this sets most of the
@@ -58,6 +62,15 @@ export interface AnexStackProps extends StackProps {
    * @default 1
    */
   readonly tickReservedConcurrency?: number;
+  /**
+   * Reserved concurrency of each public function (admission, agent): a flood of calls to
+   * their Function URLs is throttled there (HTTP 429) instead of taking the account's
+   * concurrency from tick, pod-events and every other function. AWS refuses a reservation
+   * that leaves less than 100 unreserved in the account (tick 1 + 2 × this must fit), so
+   * accounts with a low concurrency limit set 0 to reserve nothing.
+   * @default 10
+   */
+  readonly publicReservedConcurrency?: number;
   /**
    * Memory (MB) of pod-events, admission and agent. They run only on demand.
    * @default 256
@@ -101,6 +114,7 @@ export interface AnexStackProps extends StackProps {
  */
 export class AnexStack extends Stack {
   readonly table: StateTable;
+  /** one secret per consumer: reconciler (tick, pod-events), agent, webhook (ADR 0022) */
   readonly secret: CredentialsSecret;
   readonly queue: PodEventQueue;
   readonly functions: Readonly<Record<'tick' | 'podEvents' | 'admission' | 'agent', AnexFunction>>;
@@ -161,6 +175,10 @@ export class AnexStack extends Stack {
       ...props.environment,
     });
     const reserved = props.tickReservedConcurrency ?? 1;
+    const publicReserved = props.publicReservedConcurrency ?? 10;
+    // Unset when 0: Lambda's ReservedConcurrentExecutions 0 would mean "never run".
+    const publicConcurrency = publicReserved > 0 ? { reservedConcurrentExecutions: publicReserved } : {};
+    const { secrets } = this.secret;
     const tickTimeout = props.tickTimeout ?? Duration.seconds(55);
     checkTickTiming({
       windowSeconds: props.tickWindowSeconds ?? DEFAULT_TICK_WINDOW_SECONDS,
@@ -181,7 +199,7 @@ export class AnexStack extends Stack {
       ...(reserved > 0 ? { reservedConcurrentExecutions: reserved } : {}),
       environment: env({
         [FUNCTION_ENV.tableName]: this.table.table.tableName,
-        [FUNCTION_ENV.secretArn]: this.secret.secret.secretArn,
+        [FUNCTION_ENV.reconcilerSecretArn]: secrets.reconciler.secretArn,
         [FUNCTION_ENV.tickWindowSeconds]: String(props.tickWindowSeconds ?? DEFAULT_TICK_WINDOW_SECONDS),
       }),
     });
@@ -192,7 +210,7 @@ export class AnexStack extends Stack {
       timeout: podEventsTimeout,
       environment: env({
         [FUNCTION_ENV.tableName]: this.table.table.tableName,
-        [FUNCTION_ENV.secretArn]: this.secret.secret.secretArn,
+        [FUNCTION_ENV.reconcilerSecretArn]: secrets.reconciler.secretArn,
       }),
     });
     const admission = new AnexFunction(this, 'Admission', {
@@ -201,8 +219,10 @@ export class AnexStack extends Stack {
       description:
         'anex: admission webhooks for anex pods (validate, enqueue passes; mutate: outage tolerations)',
       timeout: Duration.seconds(10),
+      ...publicConcurrency,
       environment: env({
-        [FUNCTION_ENV.secretArn]: this.secret.secret.secretArn,
+        // the webhook token only: no API key, no cluster credential (ADR 0022)
+        [FUNCTION_ENV.webhookSecretArn]: secrets.webhook.secretArn,
         [FUNCTION_ENV.queueUrl]: this.queue.queue.queueUrl,
       }),
     });
@@ -213,21 +233,31 @@ export class AnexStack extends Stack {
       timeout: Duration.seconds(15),
       // The runtime is not documented to ship the presigner: bring it (and its S3 client).
       bundleSdkPackages: ['@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner'],
+      ...publicConcurrency,
       environment: env({
         [FUNCTION_ENV.tableName]: this.table.table.tableName,
-        // status reports update Kubernetes directly (ReconcilerAgentBackend): needs the kubeconfig
-        [FUNCTION_ENV.secretArn]: this.secret.secret.secretArn,
+        // Status reports update Kubernetes directly (ReconcilerAgentBackend) and bootstrap reads
+        // env sources: the narrow anex-agent kubeconfig, never the reconciler's or an API key.
+        [FUNCTION_ENV.agentSecretArn]: secrets.agent.secretArn,
+        // an exit report asks for the pod's pass at once (agent-root.ts passQueue)
         [FUNCTION_ENV.queueUrl]: this.queue.queue.queueUrl,
       }),
     });
     return { tick, podEvents, admission, agent };
   }
 
-  /** Each grant names one resource ARN; nothing account-wide. */
+  /**
+   * Each grant names one resource ARN; nothing account-wide. Each function reads only its own
+   * secret (ADR 0022). The agent keeps the whole table: its tokens, addresses, rate-limit
+   * buckets and pod records share the key space with no per-caller partition to scope
+   * `dynamodb:LeadingKeys` to (the ADR says why).
+   */
   private grantAccess(): void {
     const { tick, podEvents, admission, agent } = this.functions;
     for (const fn of [tick, podEvents, agent]) this.table.grantData(fn.role);
-    for (const fn of [tick, podEvents, admission, agent]) this.secret.secret.grantRead(fn.role);
+    for (const fn of [tick, podEvents]) this.secret.grantRead('reconciler', fn.role);
+    this.secret.grantRead('agent', agent.role);
+    this.secret.grantRead('webhook', admission.role);
     for (const fn of [admission, agent]) this.queue.queue.grantSendMessages(fn.role);
   }
 
@@ -266,9 +296,17 @@ export class AnexStack extends Stack {
       value: this.agentUrl.url,
       description: '--agent-url for `anex manifests`',
     });
-    new CfnOutput(this, 'SecretArn', {
-      value: this.secret.secret.secretArn,
-      description: 'Put provider API keys and the kubeconfig here (docs/deploy.md)',
+    new CfnOutput(this, 'ReconcilerSecretArn', {
+      value: this.secret.secrets.reconciler.secretArn,
+      description: 'Put the provider API keys and the anex kubeconfig here (docs/deploy.md "Secrets")',
+    });
+    new CfnOutput(this, 'AgentSecretArn', {
+      value: this.secret.secrets.agent.secretArn,
+      description: 'Put the anex-agent kubeconfig here (docs/deploy.md "Secrets")',
+    });
+    new CfnOutput(this, 'WebhookSecretArn', {
+      value: this.secret.secrets.webhook.secretArn,
+      description: 'Holds the generated webhookToken for --webhook-url (docs/deploy.md "Secrets")',
     });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queue.queueUrl });

@@ -14,7 +14,7 @@ export interface AdmissionRoot {
 }
 
 export const admissionRoot: () => Promise<AdmissionRoot> = once(async () => {
-  const { webhookToken } = await credentials();
+  const { webhookToken } = await credentials('webhook');
   const config = loadConfigFromEnv(process.env);
   return {
     webhookToken,

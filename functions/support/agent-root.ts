@@ -72,7 +72,7 @@ export function agentRootFor(options: {
 
 export const agentRoot: () => Promise<AgentRoot> = once(async () => {
   const config = loadConfigFromEnv(process.env);
-  const secret = await credentials();
+  const secret = await credentials('agent');
   const mode = tunnelModeFor(config, secret, { env: process.env, role: 'endpoint' });
   return agentRootFor({
     config,

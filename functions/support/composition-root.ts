@@ -1,7 +1,8 @@
 import { AnexError } from '../../lib/errors.ts';
-import { type Credentials, loadCredentials } from './credentials.ts';
+import { type CredentialsOf, loadCredentials } from './credentials.ts';
 import { type FunctionEnv, readFunctionEnv } from './env.ts';
 import { emfMetricSink, type MetricSink } from './metrics.ts';
+import { SECRET_LAYOUT, type SecretConsumer } from './secret-layout.ts';
 
 /**
  * The composition root: dependencies are built here once per cold start (on the first
@@ -41,8 +42,24 @@ export function required<T>(value: T | undefined, name: string): T {
   return value;
 }
 
-export const credentials: () => Promise<Credentials> = once(() =>
-  loadCredentials(required(functionEnv().secretArn, 'ANEX_SECRET_ARN')),
-);
+const loaded = new Map<SecretConsumer, () => Promise<unknown>>();
+
+/**
+ * `consumer`'s secret, read once per cold start. A function is given only its own secret's
+ * ARN (secret-layout.ts), so asking for another one is a deployment bug and fails loudly.
+ */
+export function credentials<C extends SecretConsumer>(consumer: C): Promise<CredentialsOf[C]> {
+  let load = loaded.get(consumer);
+  if (load === undefined) {
+    load = once(() =>
+      loadCredentials(
+        required(functionEnv().secretArns[consumer] as string | undefined, SECRET_LAYOUT[consumer].env),
+        consumer,
+      ),
+    );
+    loaded.set(consumer, load);
+  }
+  return load() as Promise<CredentialsOf[C]>;
+}
 
 export const metrics: MetricSink = emfMetricSink();

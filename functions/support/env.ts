@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AnexError } from '../../lib/errors.ts';
+import { SECRET_LAYOUT, type SecretConsumer } from './secret-layout.ts';
 
 /**
  * Environment variables the CDK stack (infra/) sets on every function and the composition
@@ -10,8 +11,12 @@ import { AnexError } from '../../lib/errors.ts';
 export const FUNCTION_ENV = {
   /** DynamoDB table name (lib/state/table.ts layout); read through lib/config (same variable) */
   tableName: 'ANEX_TABLE_NAME',
-  /** ARN of the Secrets Manager secret holding API keys, the kubeconfig and the webhook token */
-  secretArn: 'ANEX_SECRET_ARN',
+  /** tick, pod-events: ARN of the reconciler's secret (API keys, kubeconfig; secret-layout.ts) */
+  reconcilerSecretArn: SECRET_LAYOUT.reconciler.env,
+  /** agent: ARN of the agent endpoint's secret (the anex-agent kubeconfig) */
+  agentSecretArn: SECRET_LAYOUT.agent.env,
+  /** admission: ARN of the webhook token's secret */
+  webhookSecretArn: SECRET_LAYOUT.webhook.env,
   /** URL of the per-pod pass queue (admission and agent enqueue; pod-events consumes) */
   queueUrl: 'ANEX_QUEUE_URL',
   /** tick: how long (s) the heartbeat loop keeps the node lease fresh before returning */
@@ -39,7 +44,12 @@ const positiveInt = (name: string, fallback: number) =>
     .default(fallback);
 
 const functionEnvSchema = z.object({
-  [FUNCTION_ENV.secretArn]: z.string().startsWith('arn:', 'ANEX_SECRET_ARN must be a secret ARN').optional(),
+  ...Object.fromEntries(
+    Object.values(SECRET_LAYOUT).map(({ env }) => [
+      env,
+      z.string().startsWith('arn:', `${env} must be a secret ARN`).optional(),
+    ]),
+  ),
   [FUNCTION_ENV.queueUrl]: z.url('ANEX_QUEUE_URL must be an SQS queue URL').optional(),
   [FUNCTION_ENV.tickWindowSeconds]: positiveInt(FUNCTION_ENV.tickWindowSeconds, DEFAULT_TICK_WINDOW_SECONDS),
   [FUNCTION_ENV.deadlineMarginMs]: positiveInt(FUNCTION_ENV.deadlineMarginMs, DEFAULT_DEADLINE_MARGIN_MS),
@@ -47,7 +57,8 @@ const functionEnvSchema = z.object({
 
 /** What a function knows about its deployment, from its environment. */
 export interface FunctionEnv {
-  secretArn: string | undefined;
+  /** the ARN of each secret this function was given (one, in a deployed function) */
+  secretArns: Partial<Record<SecretConsumer, string>>;
   queueUrl: string | undefined;
   tickWindowSeconds: number;
   deadlineMarginMs: number;
@@ -65,7 +76,12 @@ export function readFunctionEnv(env: Readonly<Record<string, string | undefined>
   }
   const data = parsed.data;
   return {
-    secretArn: data[FUNCTION_ENV.secretArn],
+    secretArns: Object.fromEntries(
+      Object.entries(SECRET_LAYOUT).flatMap(([consumer, { env }]) => {
+        const arn = (data as Record<string, unknown>)[env];
+        return typeof arn === 'string' ? [[consumer, arn]] : [];
+      }),
+    ),
     queueUrl: data[FUNCTION_ENV.queueUrl],
     tickWindowSeconds: data[FUNCTION_ENV.tickWindowSeconds],
     deadlineMarginMs: data[FUNCTION_ENV.deadlineMarginMs],

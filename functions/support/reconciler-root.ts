@@ -101,7 +101,7 @@ export function launchFor(
 
 export const reconcilerRoot: () => Promise<ReconcilerRoot> = once(async () => {
   const config = loadConfigFromEnv(process.env);
-  const secret = await credentials();
+  const secret = await credentials('reconciler');
   const { secrets } = secret;
   const store = new DynamoStore({ client: createDynamoClient(), tableName: config.tableName });
   const providers = providersFrom(config, secrets, store);

@@ -1,7 +1,7 @@
 import type { AnexConfig } from '../../lib/config/config.ts';
 import { type TunnelMode, tunnelModeFrom } from '../../lib/config/tunnel.ts';
 import { GATEWAY_TRANSPORT } from '../../lib/providers/provider.ts';
-import type { Credentials } from './credentials.ts';
+import type { ClusterCredentials } from './credentials.ts';
 
 /** How the enabled providers' instances reach the gateway (lib/providers/provider.ts). */
 export function transportsOf(config: AnexConfig): ('udp' | 'wstunnel')[] {
@@ -15,7 +15,7 @@ export function transportsOf(config: AnexConfig): ('udp' | 'wstunnel')[] {
  */
 export function tunnelModeFor(
   config: AnexConfig,
-  credentials: Pick<Credentials, 'wstunnelPathPrefix'>,
+  credentials: Pick<ClusterCredentials, 'wstunnelPathPrefix'>,
   options: {
     env: Readonly<Record<string, string | undefined>>;
     /**

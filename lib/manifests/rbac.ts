@@ -11,23 +11,67 @@ export interface PolicyRule {
 /**
  * Everything the reconciler does to the cluster (lib/kube/kube-cluster.ts) and nothing more.
  * A verb added there must be added here; test/integration/rbac proves the two agree against
- * a real API server.
+ * a real API server. Writes to nodes go by name to the virtual nodes only (`nodeNames`):
+ * `create` cannot be limited by resourceNames (RBAC sees no name before the object exists),
+ * so it is a rule of its own and the admission policy below checks the name. Pod deletion and
+ * status writes cannot be limited by name at all (the pods are the users'): the policy limits
+ * them to pods bound to the virtual nodes.
  */
-export const CLUSTER_RULES: readonly PolicyRule[] = [
-  // observe pods bound to the virtual nodes; delete (grace 0) after the instance is gone
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] },
-  { apiGroups: [''], resources: ['pods/status'], verbs: ['get', 'patch', 'update'] },
-  // the virtual nodes: create, keep labels/taints/capacity and the Ready condition current
-  { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'create', 'update', 'patch'] },
-  { apiGroups: [''], resources: ['nodes/status'], verbs: ['patch', 'update'] },
-  // pod events, deduplicated by bumping the count of an existing event
-  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'update', 'get', 'list'] },
+export function clusterRules(nodeNames: readonly string[]): PolicyRule[] {
+  return [
+    // observe pods bound to the virtual nodes; delete (grace 0) after the instance is gone
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] },
+    { apiGroups: [''], resources: ['pods/status'], verbs: ['get', 'patch', 'update'] },
+    // the virtual nodes: create, keep labels/taints/capacity and the Ready condition current
+    { apiGroups: [''], resources: ['nodes'], verbs: ['create'] },
+    {
+      apiGroups: [''],
+      resources: ['nodes'],
+      verbs: ['get', 'update', 'patch'],
+      resourceNames: [...nodeNames],
+    },
+    {
+      apiGroups: [''],
+      resources: ['nodes/status'],
+      verbs: ['patch', 'update'],
+      resourceNames: [...nodeNames],
+    },
+    // pod events, deduplicated by bumping the count of an existing event
+    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'update', 'get', 'list'] },
+  ];
+}
+
+/**
+ * Node heartbeats: Leases in kube-node-lease only (a Role there, not cluster-wide), and only
+ * the virtual nodes' by name; `create` is separate for the same reason as the nodes'.
+ */
+export function leaseRules(nodeNames: readonly string[]): PolicyRule[] {
+  return [
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    {
+      apiGroups: ['coordination.k8s.io'],
+      resources: ['leases'],
+      verbs: ['get', 'update', 'patch'],
+      resourceNames: [...nodeNames],
+    },
+  ];
+}
+
+/**
+ * What the agent endpoint (the public agent function) does to the cluster, as its own
+ * ServiceAccount with its own kubeconfig (ADR 0022): read the pod, write its status as the
+ * host reports it, record events. Env sources come from the same per-namespace Roles as the
+ * reconciler's. No nodes, no leases, no pod deletion, no list or watch.
+ */
+export const AGENT_RULES: readonly PolicyRule[] = [
+  { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
+  { apiGroups: [''], resources: ['pods/status'], verbs: ['patch'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'get'] },
 ];
 
-/** Node heartbeats: Leases in kube-node-lease only (a Role there, not cluster-wide). */
-export const LEASE_RULES: readonly PolicyRule[] = [
-  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update', 'patch'] },
-];
+/** The agent endpoint's ServiceAccount and the Secret its long-lived token is made in. */
+export const AGENT_SERVICE_ACCOUNT = 'anex-agent';
+export const AGENT_TOKEN_SECRET = 'anex-agent-token';
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
@@ -42,10 +86,96 @@ export const ENV_SOURCE_RULES: readonly PolicyRule[] = [
 /** The Role (and binding) that lets anex read env sources in one namespace. */
 export const ENV_SOURCE_ROLE = 'anex-env-sources';
 
+/** The admission policy (and its binding) that keeps anex's ServiceAccounts to anex's nodes and pods. */
+export const ADMISSION_POLICY = 'anex-service-accounts';
+
+/** What a refused write is told (the tests' evidence that the policy, not RBAC, refused). */
+export function admissionPolicyMessage(nodeNames: readonly string[]): string {
+  return `anex's ServiceAccounts may only change the anex nodes (${nodeNames.join(', ')}), their leases and the pods bound to them`;
+}
+
+/**
+ * A ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, Kubernetes ≥ 1.30) for what
+ * RBAC cannot say by name: anex's two ServiceAccounts may delete a pod or write its status
+ * only when the stored pod is bound (`spec.nodeName`) to a virtual node, and may create or
+ * write only the virtual nodes and their leases. It matches those two users only
+ * (matchConditions), so nobody else's requests are evaluated; failurePolicy Fail, so a policy
+ * that cannot be evaluated refuses rather than allows. A refusal is a 403 (reason Forbidden),
+ * as RBAC's are.
+ */
+export function admissionPolicyManifests(options: ManifestOptions): KubeObject[] {
+  const labels = commonLabels(options, 'reconciler');
+  const users = [MANIFEST_DEFAULTS.serviceAccount, AGENT_SERVICE_ACCOUNT]
+    .map((name) => `'system:serviceaccount:${options.namespace}:${name}'`)
+    .join(', ');
+  const nodes = options.nodeNames.map((n) => `'${n}'`).join(', ');
+  // CREATE has only the new object, the others both: the name is the same in either.
+  const name = '(object != null ? object : oldObject).metadata.name';
+  const message = admissionPolicyMessage(options.nodeNames);
+  return [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: ADMISSION_POLICY, labels },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: [''], apiVersions: ['v1'], operations: ['DELETE'], resources: ['pods'] },
+            { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/status'] },
+            {
+              apiGroups: [''],
+              apiVersions: ['v1'],
+              operations: ['CREATE', 'UPDATE'],
+              resources: ['nodes', 'nodes/status'],
+            },
+            {
+              apiGroups: ['coordination.k8s.io'],
+              apiVersions: ['v1'],
+              operations: ['CREATE', 'UPDATE'],
+              resources: ['leases'],
+            },
+          ],
+        },
+        matchConditions: [
+          { name: 'anex-service-accounts', expression: `request.userInfo.username in [${users}]` },
+        ],
+        variables: [{ name: 'anexNodes', expression: `[${nodes}]` }],
+        validations: [
+          {
+            // The stored pod: for DELETE the only one there is, for a status write the one changed.
+            expression:
+              "request.resource.resource != 'pods' || (oldObject != null && has(oldObject.spec.nodeName) && oldObject.spec.nodeName in variables.anexNodes)",
+            message,
+            reason: 'Forbidden',
+          },
+          {
+            expression: `request.resource.resource != 'nodes' || ${name} in variables.anexNodes`,
+            message,
+            reason: 'Forbidden',
+          },
+          {
+            expression: `request.resource.resource != 'leases' || (request.namespace == '${NODE_LEASE_NAMESPACE}' && ${name} in variables.anexNodes)`,
+            message,
+            reason: 'Forbidden',
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: ADMISSION_POLICY, labels },
+      spec: { policyName: ADMISSION_POLICY, validationActions: ['Deny'] },
+    },
+  ];
+}
+
 export function rbacManifests(options: ManifestOptions): KubeObject[] {
   const labels = commonLabels(options, 'reconciler');
   const name = MANIFEST_DEFAULTS.serviceAccount;
   const subject = { kind: 'ServiceAccount', name, namespace: options.namespace };
+  const agentSubject = { kind: 'ServiceAccount', name: AGENT_SERVICE_ACCOUNT, namespace: options.namespace };
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: options.namespace, labels } },
     {
@@ -72,7 +202,7 @@ export function rbacManifests(options: ManifestOptions): KubeObject[] {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
       metadata: { name, labels },
-      rules: CLUSTER_RULES,
+      rules: clusterRules(options.nodeNames),
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -85,7 +215,7 @@ export function rbacManifests(options: ManifestOptions): KubeObject[] {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: { name: `${name}-node-leases`, namespace: NODE_LEASE_NAMESPACE, labels },
-      rules: LEASE_RULES,
+      rules: leaseRules(options.nodeNames),
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -106,8 +236,52 @@ export function rbacManifests(options: ManifestOptions): KubeObject[] {
         kind: 'RoleBinding',
         metadata: { name: ENV_SOURCE_ROLE, namespace, labels },
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: ENV_SOURCE_ROLE },
-        subjects: [subject],
+        // Both read env sources: the passes check them before renting, the agent endpoint sends them.
+        subjects: [subject, agentSubject],
       },
     ]),
+    ...agentManifests(options, labels),
+    ...admissionPolicyManifests(options),
+  ];
+}
+
+/**
+ * The agent endpoint's own ServiceAccount, token Secret, ClusterRole and binding: the public
+ * agent function holds this credential, never the reconciler's (ADR 0022).
+ */
+function agentManifests(options: ManifestOptions, labels: Record<string, string>): KubeObject[] {
+  const name = AGENT_SERVICE_ACCOUNT;
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name, namespace: options.namespace, labels },
+      automountServiceAccountToken: false,
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/service-account-token',
+      metadata: {
+        name: AGENT_TOKEN_SECRET,
+        namespace: options.namespace,
+        labels,
+        // The agent function's kubeconfig is made from it (docs/deploy.md); delete it to revoke.
+        annotations: { 'kubernetes.io/service-account.name': name },
+      },
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name, labels },
+      rules: AGENT_RULES,
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: options.namespace }],
+    },
   ];
 }

@@ -8,7 +8,9 @@ import { logicalId, resourcesOf, synthStack } from './stack-fixture.ts';
 const { stack, template } = synthStack();
 const ids = {
   table: logicalId(stack, stack.table.table),
-  secret: logicalId(stack, stack.secret.secret),
+  reconcilerSecret: logicalId(stack, stack.secret.secrets.reconciler),
+  agentSecret: logicalId(stack, stack.secret.secrets.agent),
+  webhookSecret: logicalId(stack, stack.secret.secrets.webhook),
   queue: logicalId(stack, stack.queue.queue),
   dlq: logicalId(stack, stack.queue.deadLetterQueue),
   tick: logicalId(stack, stack.functions.tick.function),
@@ -124,13 +126,49 @@ describe('AnexStack: functions', () => {
   });
 
   it.each([
-    ['tick', [FUNCTION_ENV.tableName, FUNCTION_ENV.secretArn, 'ANEX_AGENT_ENDPOINT_URL']],
-    ['podEvents', [FUNCTION_ENV.tableName, FUNCTION_ENV.secretArn, 'ANEX_AGENT_ENDPOINT_URL']],
-    ['admission', [FUNCTION_ENV.secretArn, FUNCTION_ENV.queueUrl]],
-    ['agent', [FUNCTION_ENV.tableName, FUNCTION_ENV.secretArn, FUNCTION_ENV.queueUrl]],
+    ['tick', [FUNCTION_ENV.tableName, FUNCTION_ENV.reconcilerSecretArn, 'ANEX_AGENT_ENDPOINT_URL']],
+    ['podEvents', [FUNCTION_ENV.tableName, FUNCTION_ENV.reconcilerSecretArn, 'ANEX_AGENT_ENDPOINT_URL']],
+    ['admission', [FUNCTION_ENV.webhookSecretArn, FUNCTION_ENV.queueUrl]],
+    ['agent', [FUNCTION_ENV.tableName, FUNCTION_ENV.agentSecretArn, FUNCTION_ENV.queueUrl]],
   ] as const)('%s is told where its resources are (%j)', (name, variables) => {
     const env = (functionProps(name).Environment as { Variables: Record<string, unknown> }).Variables;
     for (const variable of variables) expect(env).toHaveProperty(variable);
+  });
+
+  it.each([
+    ['tick', FUNCTION_ENV.reconcilerSecretArn, ids.reconcilerSecret],
+    ['podEvents', FUNCTION_ENV.reconcilerSecretArn, ids.reconcilerSecret],
+    ['admission', FUNCTION_ENV.webhookSecretArn, ids.webhookSecret],
+    ['agent', FUNCTION_ENV.agentSecretArn, ids.agentSecret],
+  ] as const)('%s is told of exactly one secret: %s', (name, variable, secret) => {
+    const env = (functionProps(name).Environment as { Variables: Record<string, unknown> }).Variables;
+    const secretVariables = Object.keys(env).filter((key) => key.endsWith('_SECRET_ARN'));
+    expect(secretVariables).toEqual([variable]);
+    expect(env[variable]).toEqual({ Ref: secret });
+  });
+
+  it.each([
+    ['admission', 10],
+    ['agent', 10],
+  ] as const)('reserves concurrency for the public %s function (%i by default)', (name, reserved) => {
+    expect(functionProps(name)).toMatchObject({ ReservedConcurrentExecutions: reserved });
+  });
+
+  it('leaves pod-events unreserved (its SQS maxConcurrency bounds it)', () => {
+    expect(functionProps('podEvents')).not.toHaveProperty('ReservedConcurrentExecutions');
+  });
+
+  it.each([
+    ['25', 25],
+    ['0', undefined],
+  ] as const)('takes anex:publicReservedConcurrency=%s (0 reserves nothing)', (value, expected) => {
+    const custom = synthStack({ 'anex:publicReservedConcurrency': value });
+    for (const name of ['admission', 'agent'] as const) {
+      const fn = resourcesOf(custom.template, 'AWS::Lambda::Function')[
+        logicalId(custom.stack, custom.stack.functions[name].function)
+      ];
+      expect(fn?.Properties.ReservedConcurrentExecutions).toBe(expected);
+    }
   });
 
   it('tells only the agent where the self-built binaries are, with the build checksums', () => {
@@ -248,14 +286,17 @@ describe('AnexStack: least privilege', () => {
   const dataActions = expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
 
   it.each([
-    ['tick', { dynamodb: arn(ids.table), secretsmanager: { Ref: ids.secret } }],
-    ['podEvents', { dynamodb: arn(ids.table), secretsmanager: { Ref: ids.secret }, sqs: arn(ids.queue) }],
-    ['admission', { secretsmanager: { Ref: ids.secret }, sqs: arn(ids.queue) }],
+    ['tick', { dynamodb: arn(ids.table), secretsmanager: { Ref: ids.reconcilerSecret } }],
+    [
+      'podEvents',
+      { dynamodb: arn(ids.table), secretsmanager: { Ref: ids.reconcilerSecret }, sqs: arn(ids.queue) },
+    ],
+    ['admission', { secretsmanager: { Ref: ids.webhookSecret }, sqs: arn(ids.queue) }],
     [
       'agent',
       {
         dynamodb: arn(ids.table),
-        secretsmanager: { Ref: ids.secret },
+        secretsmanager: { Ref: ids.agentSecret },
         sqs: arn(ids.queue),
         s3: [
           agentBinaryArn('agent', 'amd64'),
@@ -330,19 +371,56 @@ describe('AnexStack: least privilege', () => {
   });
 });
 
-describe('AnexStack: secret and alarms', () => {
-  it('generates the webhook token into a retained JSON secret', () => {
-    template.hasResource('AWS::SecretsManager::Secret', {
+describe('AnexStack: secrets and alarms', () => {
+  it('generates the webhook token into a retained JSON secret of its own', () => {
+    const webhook = resourcesOf(template, 'AWS::SecretsManager::Secret')[ids.webhookSecret];
+    expect(webhook).toMatchObject({
       DeletionPolicy: 'Retain',
       Properties: {
-        GenerateSecretString: Match.objectLike({
+        GenerateSecretString: {
           GenerateStringKey: 'webhookToken',
           SecretStringTemplate: '{}',
           ExcludePunctuation: true,
           PasswordLength: 48,
-        }),
+        },
       },
     });
+  });
+
+  it('splits the credentials into three retained secrets, one per consumer', () => {
+    const secrets = resourcesOf(template, 'AWS::SecretsManager::Secret');
+    expect(Object.keys(secrets).sort()).toEqual(
+      [ids.agentSecret, ids.reconcilerSecret, ids.webhookSecret].sort(),
+    );
+    for (const id of [ids.reconcilerSecret, ids.agentSecret]) {
+      // An empty JSON object for the operator to fill in: nothing secret in the template.
+      expect(secrets[id]).toMatchObject({ DeletionPolicy: 'Retain', Properties: { SecretString: '{}' } });
+    }
+  });
+
+  it.each([
+    ['reconciler', ['tick', 'podEvents']],
+    ['agent', ['agent']],
+    ['webhook', ['admission']],
+  ] as const)('lets only its readers read the %s secret (%j)', (consumer, readers) => {
+    const secretRef = JSON.stringify({ Ref: logicalId(stack, stack.secret.secrets[consumer]) });
+    const canRead = (['tick', 'podEvents', 'admission', 'agent'] as const).filter((name) =>
+      statementsOf(name).some(
+        (st) =>
+          [st.Action].flat().includes('secretsmanager:GetSecretValue') &&
+          JSON.stringify(st.Resource) === secretRef,
+      ),
+    );
+    expect(canRead).toEqual(readers);
+  });
+
+  it('keeps the single secret of earlier releases as the webhook secret (its token survives the upgrade)', () => {
+    expect(ids.webhookSecret).toMatch(/^CredentialsSecret[0-9A-F]{8}$/);
+    const named = synthStack({ 'anex:secretName': 'anex-prod' });
+    const names = Object.values(resourcesOf(named.template, 'AWS::SecretsManager::Secret')).map(
+      (r) => r.Properties.Name,
+    );
+    expect(names.sort()).toEqual(['anex-prod', 'anex-prod-agent', 'anex-prod-reconciler']);
   });
 
   it.each([

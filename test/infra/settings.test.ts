@@ -20,6 +20,8 @@ describe('parseSettings', () => {
     [{ 'anex:scheduleEnabled': 'false' }, { scheduleEnabled: false }],
     [{ 'anex:logRetentionDays': '7' }, { logRetention: 7 }],
     [{ 'anex:tickReservedConcurrency': '0' }, { tickReservedConcurrency: 0 }],
+    [{ 'anex:publicReservedConcurrency': '0' }, { publicReservedConcurrency: 0 }],
+    [{ 'anex:publicReservedConcurrency': 50 }, { publicReservedConcurrency: 50 }],
     [{ 'anex:environment': '{"ANEX_PROVIDERS":"vastai"}' }, { environment: { ANEX_PROVIDERS: 'vastai' } }],
     [{ 'anex:environment': { ANEX_CLUSTER_ID: 'prod' } }, { environment: { ANEX_CLUSTER_ID: 'prod' } }],
     [{ 'anex:credentialsRevision': 2 }, { credentialsRevision: '2' }],

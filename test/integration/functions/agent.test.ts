@@ -150,9 +150,16 @@ describe('agent handler on the real parts', () => {
       { what: 'the pod Running after the agent reported started', timeoutMs: 30_000, intervalMs: 200 },
     ).then((pod) => expect(pod.status?.podIP).toBe(config.address));
     const logged = output.text();
-    for (const secret of [token, config.statusCredential, ground.serviceAccount.token]) {
+    for (const secret of [
+      token,
+      config.statusCredential,
+      ground.serviceAccount.token,
+      ground.serviceAccount.agent.token,
+    ]) {
       expect(logged).not.toContain(secret);
     }
+    // The agent function read its own secret (the anex-agent kubeconfig), never the reconciler's.
+    expect(ground.secrets.reads('agent')).toBe(1);
 
     // The agent learns of the deletion at its next pod-alive question, with the grace left,
     // stops the workload and reports its exit; then the machine is destroyed and the pod goes.

@@ -2,6 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Context } from 'aws-lambda';
+import {
+  SECRET_CONSUMERS,
+  SECRET_LAYOUT,
+  type SecretConsumer,
+} from '../../../functions/support/secret-layout.ts';
 import { PROVIDER_ENV } from '../../../lib/config/secrets.ts';
 import { NODE_LEASE_NAMESPACE } from '../../../lib/manifests/rbac.ts';
 import { startSimRegistry } from '../../../lib/sim/registry/sim-registry.ts';
@@ -17,7 +22,7 @@ import { type AnexServiceAccount, applyAnexServiceAccount } from './service-acco
  * controller-manager), reached only with the `anex manifests` ServiceAccount's token; a table
  * in the run's dynalite; the provider simulators; and the stack's secret. The functions'
  * composition roots are configured exactly as the CDK stack does (docs/deploy.md): ANEX_*
- * variables plus a secret JSON holding the kubeconfig and API keys — read through the real
+ * variables plus one secret JSON per consumer (secret-layout.ts) — read through the real
  * AWS SDK, pointed at the local servers by the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables.
  *
  * The roots are built once per module instance (cold start), so the variables are set before
@@ -33,7 +38,7 @@ export interface FunctionGround {
   store: DynamoStore;
   tableName: string;
   serviceAccount: AnexServiceAccount;
-  secrets: SecretsEndpoint;
+  secrets: SecretsEndpoint<SecretConsumer>;
   admin: KubeConfig;
   adminCore: CoreV1Api;
   stop(): Promise<void>;
@@ -44,7 +49,7 @@ export interface FunctionGroundOptions {
   runpod?: boolean;
   /** extra function variables (e.g. the agent endpoint's tunnel settings) */
   env?: Record<string, string>;
-  /** extra keys of the stack secret (e.g. wstunnelPathPrefix) */
+  /** extra keys of the reconciler's and the agent's secrets (e.g. wstunnelPathPrefix) */
   secret?: Record<string, string>;
 }
 
@@ -72,17 +77,22 @@ export async function startFunctionGround(options: FunctionGroundOptions = {}): 
     const serviceAccount = await applyAnexServiceAccount(admin, { nodeNames: Object.values(nodeNames) });
     stops.push(() => serviceAccount.remove());
     stops.push(() => removeNodes(admin, Object.values(nodeNames)));
-    const secrets = await startSecretsEndpoint({
-      webhookToken: randomBytes(24).toString('hex'),
-      kubeconfig: serviceAccount.kubeconfigYaml,
-      [PROVIDER_ENV.vastai.apiKey]: API_KEYS.vastai,
-      ...(runpod === undefined ? {} : { [PROVIDER_ENV.runpod.apiKey]: API_KEYS.runpod }),
-      ...options.secret,
+    // One secret per consumer, as the stack makes them (ADR 0022): the agent gets its own
+    // ServiceAccount's kubeconfig and no API key, admission only the webhook token.
+    const secrets = await startSecretsEndpoint<SecretConsumer>({
+      reconciler: {
+        kubeconfig: serviceAccount.kubeconfigYaml,
+        [PROVIDER_ENV.vastai.apiKey]: API_KEYS.vastai,
+        ...(runpod === undefined ? {} : { [PROVIDER_ENV.runpod.apiKey]: API_KEYS.runpod }),
+        ...options.secret,
+      },
+      agent: { kubeconfig: serviceAccount.agent.kubeconfigYaml, ...options.secret },
+      webhook: { webhookToken: randomBytes(24).toString('hex') },
     });
     stops.push(() => secrets.stop());
     const restore = setEnv({
       ...awsVariables(secrets.url),
-      ANEX_SECRET_ARN: secrets.arn,
+      ...Object.fromEntries(SECRET_CONSUMERS.map((c) => [SECRET_LAYOUT[c].env, secrets.arns[c]])),
       ANEX_TABLE_NAME: tableName,
       ANEX_CLUSTER_ID: clusterId,
       ANEX_REGISTRY_MIRROR: registry.url,

@@ -10,19 +10,24 @@ import type { AddressInfo } from 'node:net';
  * test ground; this answers that single operation as the service documents it and refuses
  * everything else, so a new call in the product fails loudly here instead of passing.
  */
-export interface SecretsEndpoint {
+export interface SecretsEndpoint<K extends string> {
   url: string;
-  /** the ARN the functions are configured with */
-  arn: string;
-  /** how many GetSecretValue calls were answered (one per cold start) */
-  reads(): number;
+  /** the ARN of each secret, as the functions are configured with them */
+  arns: Record<K, string>;
+  /** how many GetSecretValue calls were answered for `key` (one per cold start of its reader) */
+  reads(key: K): number;
   stop(): Promise<void>;
 }
 
-export async function startSecretsEndpoint(secret: Record<string, string>): Promise<SecretsEndpoint> {
-  const name = `anex-it-${randomBytes(3).toString('hex')}`;
-  const arn = `arn:aws:secretsmanager:us-east-1:000000000000:secret:${name}-AbCdEf`;
-  let reads = 0;
+/** Serves `secrets` (by key, e.g. reconciler/agent/webhook), each under its own name and ARN. */
+export async function startSecretsEndpoint<K extends string>(
+  secrets: Record<K, Record<string, string>>,
+): Promise<SecretsEndpoint<K>> {
+  const prefix = `anex-it-${randomBytes(3).toString('hex')}`;
+  const keys = Object.keys(secrets) as K[];
+  const nameOf = (key: K) => `${prefix}-${key}`;
+  const arnOf = (key: K) => `arn:aws:secretsmanager:us-east-1:000000000000:secret:${nameOf(key)}-AbCdEf`;
+  const reads = new Map<K, number>();
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -37,18 +42,19 @@ export async function startSecretsEndpoint(secret: Record<string, string>): Prom
         return;
       }
       const { SecretId } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { SecretId?: string };
-      if (SecretId !== arn && SecretId !== name) {
+      const key = keys.find((k) => SecretId === arnOf(k) || SecretId === nameOf(k));
+      if (key === undefined) {
         answer(400, {
           __type: 'ResourceNotFoundException',
           message: "Secrets Manager can't find the specified secret.",
         });
         return;
       }
-      reads += 1;
+      reads.set(key, (reads.get(key) ?? 0) + 1);
       answer(200, {
-        ARN: arn,
-        Name: name,
-        SecretString: JSON.stringify(secret),
+        ARN: arnOf(key),
+        Name: nameOf(key),
+        SecretString: JSON.stringify(secrets[key]),
         VersionId: 'a1b2c3d4-0000-0000-0000-000000000001',
         VersionStages: ['AWSCURRENT'],
         CreatedDate: Date.now() / 1000,
@@ -59,8 +65,8 @@ export async function startSecretsEndpoint(secret: Record<string, string>): Prom
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    arn,
-    reads: () => reads,
+    arns: Object.fromEntries(keys.map((k) => [k, arnOf(k)])) as Record<K, string>,
+    reads: (key) => reads.get(key) ?? 0,
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -7,6 +7,7 @@ import {
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { MANIFEST_DEFAULTS } from '../../../lib/manifests/common.ts';
+import { AGENT_SERVICE_ACCOUNT } from '../../../lib/manifests/rbac.ts';
 import { buildManifests } from '../../../lib/manifests/render.ts';
 
 /** The anex ServiceAccount of `anex manifests`, applied to the run's API server, and its token. */
@@ -16,6 +17,8 @@ export interface AnexServiceAccount {
   kubeconfigYaml: string;
   /** the token itself, so tests can check it never reaches a log */
   token: string;
+  /** the same for the agent endpoint's own ServiceAccount (anex-agent, ADR 0022) */
+  agent: { kubeconfigYaml: string; token: string };
   /** removes every object applied (cluster-scoped ones included) */
   remove(): Promise<void>;
 }
@@ -27,8 +30,8 @@ async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
 }
 
 /**
- * Applies the RBAC objects `anex manifests` prints (namespace, ServiceAccount, ClusterRole,
- * Role for kube-node-lease, bindings — not the webhooks) and mints a token for the
+ * Applies the RBAC objects `anex manifests` prints (namespace, both ServiceAccounts, their
+ * roles and bindings, the admission policy — not the webhooks) and mints a token for each
  * ServiceAccount with the TokenRequest API. The ClusterRole's name is fixed by the manifests:
  * leftovers of an interrupted run are cleared first (test files run one at a time).
  */
@@ -54,14 +57,25 @@ export async function applyAnexServiceAccount(
   const remove = async () => {
     for (const object of [...rbac].reverse()) await ignoreNotFound(api.delete(object));
   };
-  const request = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
-    name: MANIFEST_DEFAULTS.serviceAccount,
+  const tokenOf = async (name: string) => {
+    const request = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+      name,
+      namespace,
+      body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    });
+    const token = request.status?.token;
+    if (token === undefined || token === '') throw new Error('the TokenRequest API returned no token');
+    return token;
+  };
+  const token = await tokenOf(MANIFEST_DEFAULTS.serviceAccount);
+  const agentToken = await tokenOf(AGENT_SERVICE_ACCOUNT);
+  return {
     namespace,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  const token = request.status?.token;
-  if (token === undefined || token === '') throw new Error('the TokenRequest API returned no token');
-  return { namespace, kubeconfigYaml: tokenKubeconfig(admin, token), token, remove };
+    kubeconfigYaml: tokenKubeconfig(admin, token),
+    token,
+    agent: { kubeconfigYaml: tokenKubeconfig(admin, agentToken), token: agentToken },
+    remove,
+  };
 }
 
 /** The kubeconfig of docs/deploy.md step 4: the admin's server and CA, the ServiceAccount's token. */

@@ -63,7 +63,9 @@ describe('tick handler on the real parts, as the anex ServiceAccount', () => {
       expect(node.renewTime).toBeGreaterThan(first[i]?.renewTime ?? Number.POSITIVE_INFINITY);
     });
     // The secret is read once per cold start, not per invocation.
-    expect(ground.secrets.reads()).toBe(1);
+    expect(ground.secrets.reads('reconciler')).toBe(1);
+    // ...and only its own: tick never reads the agent's or the webhook's secret (ADR 0022).
+    expect([ground.secrets.reads('agent'), ground.secrets.reads('webhook')]).toEqual([0, 0]);
   });
 
   it('rents for the seed example pod, reports it Running, and on delete destroys the instance before the pod goes', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   AdmissionregistrationV1Api,
   AuthorizationV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
   type KubernetesObject,
@@ -12,7 +13,12 @@ import type { PodRef } from '../../../lib/kube/cluster.ts';
 import { KubeCluster } from '../../../lib/kube/kube-cluster.ts';
 import { virtualNodeSpec } from '../../../lib/kube/virtual-node.ts';
 import type { KubeObject } from '../../../lib/manifests/common.ts';
-import { NODE_LEASE_NAMESPACE } from '../../../lib/manifests/rbac.ts';
+import {
+  ADMISSION_POLICY,
+  AGENT_SERVICE_ACCOUNT,
+  admissionPolicyMessage,
+  NODE_LEASE_NAMESPACE,
+} from '../../../lib/manifests/rbac.ts';
 import { buildManifests } from '../../../lib/manifests/render.ts';
 import { adminKubeConfig, createTestNamespace, type TestNamespace } from '../../support/index.ts';
 
@@ -23,6 +29,8 @@ import { adminKubeConfig, createTestNamespace, type TestNamespace } from '../../
 const suffix = randomBytes(3).toString('hex');
 const anexNamespace = `anex-rbac-${suffix}`;
 const nodeName = `anex-rbac-${suffix}`;
+/** a node that is not anex's (as a kubelet would register it; made by the admin) */
+const otherNode = `other-rbac-${suffix}`;
 /** the one namespace whose Secrets and ConfigMaps anex may read for pods' env */
 const envNamespace = `anex-rbac-env-${suffix}`;
 const { objects } = buildManifests({
@@ -37,6 +45,8 @@ const rbacObjects = objects.filter((o) => !WEBHOOK_KINDS.includes(o.kind));
 
 let admin: KubeConfig;
 let serviceAccount: KubeConfig;
+/** the agent endpoint's narrower ServiceAccount (ADR 0022) */
+let agentAccount: KubeConfig;
 let workload: TestNamespace;
 
 async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
@@ -68,14 +78,39 @@ beforeAll(async () => {
   }
   await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: envNamespace } } });
   for (const object of rbacObjects) await objectsApi.create(object as KubernetesObject);
-  const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
-    name: 'anex',
-    namespace: anexNamespace,
-    body: { spec: { audiences: [], expirationSeconds: 600 } },
-  });
-  serviceAccount = tokenKubeConfig(token.status?.token ?? '');
+  const tokenOf = async (name: string) =>
+    (
+      await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+        name,
+        namespace: anexNamespace,
+        body: { spec: { audiences: [], expirationSeconds: 600 } },
+      })
+    ).status?.token ?? '';
+  serviceAccount = tokenKubeConfig(await tokenOf('anex'));
+  agentAccount = tokenKubeConfig(await tokenOf(AGENT_SERVICE_ACCOUNT));
+  await admin.makeApiClient(CoreV1Api).createNode({ body: { metadata: { name: otherNode } } });
   workload = await createTestNamespace('rbac');
+  await policyInForce();
 });
+
+/**
+ * The API server compiles a new admission policy asynchronously: wait until it refuses the
+ * ServiceAccount a node that is not anex's (a create RBAC allows), removing any that slipped in.
+ */
+async function policyInForce(): Promise<void> {
+  const probe = `not-anex-probe-${suffix}`;
+  const core = serviceAccount.makeApiClient(CoreV1Api);
+  for (let attempt = 0; attempt < 120; attempt++) {
+    const refused = await core.createNode({ body: { metadata: { name: probe } } }).then(
+      () => false,
+      (error: { code?: number }) => error.code === 403 || error.code === 422,
+    );
+    if (refused) return;
+    await ignoreNotFound(admin.makeApiClient(CoreV1Api).deleteNode({ name: probe }));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`the ${ADMISSION_POLICY} policy never took effect`);
+}
 
 afterAll(async () => {
   const objectsApi = admin === undefined ? undefined : KubernetesObjectApi.makeApiClient(admin);
@@ -83,20 +118,26 @@ afterAll(async () => {
   await ignoreNotFound(
     admin?.makeApiClient(CoreV1Api).deleteNamespace({ name: envNamespace }) ?? Promise.resolve(),
   );
-  await ignoreNotFound(admin?.makeApiClient(CoreV1Api).deleteNode({ name: nodeName }) ?? Promise.resolve());
+  for (const name of [nodeName, otherNode]) {
+    await ignoreNotFound(admin?.makeApiClient(CoreV1Api).deleteNode({ name }) ?? Promise.resolve());
+  }
   for (const object of [...rbacObjects].reverse()) {
     await ignoreNotFound(objectsApi?.delete(object as KubernetesObject) ?? Promise.resolve());
   }
 });
 
-async function canI(attributes: {
-  verb: string;
-  resource: string;
-  subresource?: string;
-  group?: string;
-  namespace?: string;
-}): Promise<boolean> {
-  const review = await serviceAccount.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+async function canI(
+  attributes: {
+    verb: string;
+    resource: string;
+    subresource?: string;
+    group?: string;
+    namespace?: string;
+    name?: string;
+  },
+  as: KubeConfig = serviceAccount,
+): Promise<boolean> {
+  const review = await as.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
     body: { spec: { resourceAttributes: { group: '', ...attributes } } },
   });
   return review.status?.allowed === true;
@@ -156,17 +197,40 @@ describe('anex manifests RBAC on a real API server', () => {
     { verb: 'watch', resource: 'pods' },
     { verb: 'delete', resource: 'pods', namespace: 'default' },
     { verb: 'update', resource: 'pods', subresource: 'status', namespace: 'default' },
-    { verb: 'update', resource: 'nodes', subresource: 'status' },
+    { verb: 'update', resource: 'nodes', subresource: 'status', name: nodeName },
+    { verb: 'patch', resource: 'nodes', name: nodeName },
+    { verb: 'create', resource: 'nodes' },
     { verb: 'list', resource: 'events', namespace: 'default' },
     { verb: 'get', resource: 'secrets', namespace: envNamespace },
     { verb: 'get', resource: 'configmaps', namespace: envNamespace },
-    { verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: NODE_LEASE_NAMESPACE },
+    {
+      verb: 'update',
+      resource: 'leases',
+      group: 'coordination.k8s.io',
+      namespace: NODE_LEASE_NAMESPACE,
+      name: nodeName,
+    },
+    { verb: 'create', resource: 'leases', group: 'coordination.k8s.io', namespace: NODE_LEASE_NAMESPACE },
   ])('allows %j', async (attributes) => {
     expect(await canI(attributes)).toBe(true);
   });
 
   it.each([
     { verb: 'delete', resource: 'nodes' },
+    // no cluster-wide node write: only the virtual nodes, by name
+    { verb: 'patch', resource: 'nodes' },
+    { verb: 'update', resource: 'nodes' },
+    { verb: 'patch', resource: 'nodes', name: otherNode },
+    { verb: 'patch', resource: 'nodes', subresource: 'status' },
+    { verb: 'patch', resource: 'nodes', subresource: 'status', name: otherNode },
+    { verb: 'list', resource: 'nodes' },
+    {
+      verb: 'update',
+      resource: 'leases',
+      group: 'coordination.k8s.io',
+      namespace: NODE_LEASE_NAMESPACE,
+      name: otherNode,
+    },
     { verb: 'get', resource: 'secrets', namespace: 'kube-system' },
     { verb: 'get', resource: 'secrets', namespace: anexNamespace },
     { verb: 'list', resource: 'secrets' },
@@ -176,7 +240,13 @@ describe('anex manifests RBAC on a real API server', () => {
     { verb: 'patch', resource: 'pods', namespace: 'default' },
     { verb: 'create', resource: 'pods', subresource: 'exec', namespace: 'default' },
     { verb: 'get', resource: 'configmaps', namespace: 'default' },
-    { verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: 'default' },
+    {
+      verb: 'update',
+      resource: 'leases',
+      group: 'coordination.k8s.io',
+      namespace: 'default',
+      name: nodeName,
+    },
     { verb: 'delete', resource: 'leases', group: 'coordination.k8s.io', namespace: NODE_LEASE_NAMESPACE },
     { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: anexNamespace },
     { verb: 'create', resource: 'clusterrolebindings', group: 'rbac.authorization.k8s.io' },
@@ -191,6 +261,102 @@ describe('anex manifests RBAC on a real API server', () => {
     await expect(core.listNamespacedSecret({ namespace: anexNamespace })).rejects.toMatchObject({
       code: 403,
     });
+  });
+});
+
+describe('anex manifests admission policy on a real API server', () => {
+  const refusal = admissionPolicyMessage([nodeName]);
+
+  async function podOn(node: string, name: string): Promise<PodRef> {
+    const created = await workload.core.createNamespacedPod({
+      namespace: workload.name,
+      body: {
+        metadata: { name },
+        spec: {
+          nodeName: node,
+          restartPolicy: 'Never',
+          containers: [{ name: 'main', image: 'example/x:1' }],
+        },
+      },
+    });
+    return { namespace: workload.name, name, uid: created.metadata?.uid ?? '' };
+  }
+
+  const status = {
+    phase: 'Pending' as const,
+    conditions: [{ type: 'anex.sh/Provisioned', status: 'False' as const, reason: 'NoMatchingOffers' }],
+    containerStatuses: [],
+  };
+
+  it("lets the ServiceAccount delete and write the status of pods on the anex node, and refuses others' with the policy's message", async () => {
+    const cluster = new KubeCluster({ kubeConfig: serviceAccount });
+    const ours = await podOn(nodeName, 'ours');
+    const theirs = await podOn(otherNode, 'theirs');
+    expect(await cluster.updatePodStatus(ours, status)).toBe('updated');
+    expect(await cluster.finalizePod(ours)).toBe('deleted');
+    await expect(cluster.updatePodStatus(theirs, status)).rejects.toThrow(refusal);
+    await expect(cluster.finalizePod(theirs)).rejects.toThrow(refusal);
+    const core = serviceAccount.makeApiClient(CoreV1Api);
+    await expect(
+      core.deleteNamespacedPod({ namespace: workload.name, name: 'theirs' }),
+    ).rejects.toMatchObject({
+      code: 403,
+      body: expect.stringContaining(ADMISSION_POLICY),
+    });
+    // the admin still can: the policy matches anex's ServiceAccounts only
+    expect(
+      (await workload.core.readNamespacedPod({ namespace: workload.name, name: 'theirs' })).metadata?.uid,
+    ).toBe(theirs.uid);
+  });
+
+  it('refuses the ServiceAccount any node or node lease but the anex ones, RBAC where it can and the policy for create', async () => {
+    const core = serviceAccount.makeApiClient(CoreV1Api);
+    await expect(
+      core.createNode({ body: { metadata: { name: `not-anex-${suffix}` } } }),
+    ).rejects.toMatchObject({
+      code: 403,
+      body: expect.stringContaining(refusal),
+    });
+    await expect(
+      core.patchNode({ name: otherNode, body: { metadata: { labels: { hijacked: 'yes' } } } }),
+    ).rejects.toMatchObject({
+      code: 403,
+      body: expect.stringContaining('cannot patch resource \\"nodes\\"'),
+    });
+    const leases = serviceAccount.makeApiClient(CoordinationV1Api);
+    await expect(
+      leases.createNamespacedLease({
+        namespace: NODE_LEASE_NAMESPACE,
+        body: { metadata: { name: otherNode }, spec: { holderIdentity: otherNode } },
+      }),
+    ).rejects.toMatchObject({ code: 403, body: expect.stringContaining(refusal) });
+  });
+
+  it('gives the agent ServiceAccount only what the agent endpoint does: the pod, its status, events, env sources', async () => {
+    const cluster = new KubeCluster({ kubeConfig: agentAccount });
+    const pod = await podOn(nodeName, 'agent-pod');
+    expect((await cluster.getPod(workload.name, 'agent-pod'))?.uid).toBe(pod.uid);
+    expect(await cluster.updatePodStatus(pod, status)).toBe('updated');
+    const event = { type: 'Normal' as const, reason: 'Started' as const, message: 'host reported' };
+    await cluster.recordEvent(pod, event, { now: Date.now() });
+    await cluster.recordEvent(pod, event, { now: Date.now() });
+    await admin.makeApiClient(CoreV1Api).createNamespacedConfigMap({
+      namespace: envNamespace,
+      body: { metadata: { name: 'agent-cm' }, data: { mode: 'fast' } },
+    });
+    expect(await cluster.readEnvSource(envNamespace, 'ConfigMap', 'agent-cm')).toEqual({ mode: 'fast' });
+    const theirs = await podOn(otherNode, 'agent-theirs');
+    await expect(cluster.updatePodStatus(theirs, status)).rejects.toThrow(refusal);
+    for (const attributes of [
+      { verb: 'delete', resource: 'pods', namespace: workload.name },
+      { verb: 'list', resource: 'pods' },
+      { verb: 'create', resource: 'nodes' },
+      { verb: 'patch', resource: 'nodes', name: nodeName },
+      { verb: 'create', resource: 'leases', group: 'coordination.k8s.io', namespace: NODE_LEASE_NAMESPACE },
+      { verb: 'get', resource: 'secrets', namespace: workload.name },
+    ]) {
+      expect([attributes, await canI(attributes, agentAccount)]).toEqual([attributes, false]);
+    }
   });
 });
 

@@ -67,44 +67,97 @@ describe('parseCredentials', () => {
   const token = 'T'.repeat(48);
 
   it('wraps every value so it prints redacted', () => {
-    const credentials = parseCredentials(
-      JSON.stringify({ webhookToken: token, VAST_API_KEY: 'vast-key-1', kubeconfig: 'apiVersion: v1' }),
+    const reconciler = parseCredentials(
+      JSON.stringify({
+        VAST_API_KEY: 'vast-key-1',
+        kubeconfig: 'apiVersion: v1',
+        wstunnelPathPrefix: 'pfx-1',
+      }),
+      'reconciler',
     );
-    expect(credentials.webhookToken.reveal()).toBe(token);
-    expect(credentials.secrets.apiKeys.vastai?.reveal()).toBe('vast-key-1');
-    expect(credentials.secrets.apiKeys.runpod).toBeUndefined();
-    expect(JSON.stringify(credentials)).not.toMatch(/vast-key-1|TTTT|apiVersion/);
+    expect(reconciler.secrets.apiKeys.vastai?.reveal()).toBe('vast-key-1');
+    expect(reconciler.secrets.apiKeys.runpod).toBeUndefined();
+    expect(reconciler.secrets.kubeconfig?.reveal()).toBe('apiVersion: v1');
+    expect(reconciler.wstunnelPathPrefix?.reveal()).toBe('pfx-1');
+    const webhook = parseCredentials(JSON.stringify({ webhookToken: token }), 'webhook');
+    expect(webhook.webhookToken.reveal()).toBe(token);
+    expect(JSON.stringify([reconciler, webhook])).not.toMatch(/vast-key-1|TTTT|apiVersion|pfx-1/);
+  });
+
+  it('gives the agent its kubeconfig and prefix, and never an API key', () => {
+    const agent = parseCredentials(JSON.stringify({ kubeconfig: 'apiVersion: v1' }), 'agent');
+    expect(agent.secrets).toEqual({ apiKeys: {}, kubeconfig: expect.anything() });
+    expect(agent.secrets.kubeconfig?.reveal()).toBe('apiVersion: v1');
+  });
+
+  it('accepts the empty object the stack creates (nothing configured yet)', () => {
+    expect(parseCredentials('{}', 'reconciler').secrets.apiKeys).toEqual({});
+    expect(parseCredentials('{}', 'agent').secrets.kubeconfig).toBeUndefined();
   });
 
   it.each([
-    ['not JSON', 'vast-key-1', /not a JSON object/],
-    ['no token', JSON.stringify({ VAST_API_KEY: 'vast-key-1' }), /webhookToken/],
+    ['not JSON', 'reconciler', 'vast-key-1', /reconciler secret is not a JSON object/],
+    ['a JSON array', 'agent', '["vast-key-1"]', /agent secret is not a JSON object/],
+    ['no token', 'webhook', JSON.stringify({}), /webhookToken/],
+    [
+      'a short token',
+      'webhook',
+      JSON.stringify({ webhookToken: 'short-vast-key-1' }),
+      /at least 32 characters/,
+    ],
     [
       'a key with a space',
-      JSON.stringify({ webhookToken: token, RUNPOD_API_KEY: 'rp key-1' }),
+      'reconciler',
+      JSON.stringify({ RUNPOD_API_KEY: 'rp key-1' }),
       /RUNPOD_API_KEY: the API key contains whitespace/,
     ],
     [
       'a key that is not a string',
-      JSON.stringify({ webhookToken: token, VAST_API_KEY: 12 }),
+      'reconciler',
+      JSON.stringify({ VAST_API_KEY: 12 }),
       /VAST_API_KEY: expected the vastai API key as a string/,
     ],
     [
       "the first release's key name",
-      JSON.stringify({ webhookToken: token, vastaiApiKey: 'vast-key-1' }),
+      'reconciler',
+      JSON.stringify({ vastaiApiKey: 'vast-key-1' }),
       /vastaiApiKey is now VAST_API_KEY/,
     ],
-  ])('reports %s by key name, never the value', (_what, text, message) => {
+    [
+      'an API key in the agent secret',
+      'agent',
+      JSON.stringify({ kubeconfig: 'apiVersion: v1', VAST_API_KEY: 'vast-key-1' }),
+      /VAST_API_KEY does not belong here: it goes in the reconciler secret only/,
+    ],
+    [
+      'the single secret of earlier releases, read as the webhook secret',
+      'webhook',
+      JSON.stringify({ webhookToken: token, RUNPOD_API_KEY: 'rp key-1', kubeconfig: 'apiVersion: v1' }),
+      /RUNPOD_API_KEY does not belong here: it goes in the reconciler secret only; kubeconfig does not belong here: it goes in the reconciler and agent secret only/,
+    ],
+    [
+      'the webhook token in the reconciler secret',
+      'reconciler',
+      JSON.stringify({ webhookToken: token }),
+      /webhookToken does not belong here: it goes in the webhook secret only/,
+    ],
+    [
+      'an unknown key',
+      'agent',
+      JSON.stringify({ kubeConfig: 'vast-key-1' }),
+      /kubeConfig is not a key of this secret \(expected: kubeconfig, wstunnelPathPrefix\)/,
+    ],
+  ] as const)('reports %s by key name, never the value', (_what, consumer, text, message) => {
     let error: unknown;
     try {
-      parseCredentials(text);
+      parseCredentials(text, consumer);
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(AnexError);
     expect((error as AnexError).kind).toBe('auth');
     expect((error as Error).message).toMatch(message);
-    expect((error as Error).message).not.toMatch(/vast-key-1|rp key-1/);
+    expect((error as Error).message).not.toMatch(/vast-key-1|rp key-1|TTTT|apiVersion/);
   });
 });
 
@@ -175,7 +228,7 @@ describe('function URL events', () => {
 describe('readFunctionEnv', () => {
   it('defaults the tick window and deadline margin', () => {
     expect(readFunctionEnv({})).toEqual({
-      secretArn: undefined,
+      secretArns: {},
       queueUrl: undefined,
       tickWindowSeconds: 50,
       deadlineMarginMs: 5000,
@@ -183,8 +236,15 @@ describe('readFunctionEnv', () => {
   });
 
   it('names every bad variable', () => {
-    expect(() => readFunctionEnv({ ANEX_TICK_WINDOW_SECONDS: 'soon', ANEX_SECRET_ARN: 'my-secret' })).toThrow(
-      /ANEX_SECRET_ARN[\s\S]*ANEX_TICK_WINDOW_SECONDS|ANEX_TICK_WINDOW_SECONDS[\s\S]*ANEX_SECRET_ARN/,
+    expect(() =>
+      readFunctionEnv({ ANEX_TICK_WINDOW_SECONDS: 'soon', ANEX_AGENT_SECRET_ARN: 'my-secret' }),
+    ).toThrow(
+      /ANEX_AGENT_SECRET_ARN[\s\S]*ANEX_TICK_WINDOW_SECONDS|ANEX_TICK_WINDOW_SECONDS[\s\S]*ANEX_AGENT_SECRET_ARN/,
     );
+  });
+
+  it('reads each secret ARN under its consumer', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:1:secret:a';
+    expect(readFunctionEnv({ ANEX_AGENT_SECRET_ARN: arn }).secretArns).toEqual({ agent: arn });
   });
 });

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject, ManifestOptions } from '../../../lib/manifests/common.ts';
-import { type CLUSTER_RULES, LEASE_RULES, rbacManifests } from '../../../lib/manifests/rbac.ts';
+import {
+  AGENT_RULES,
+  admissionPolicyMessage,
+  leaseRules,
+  type PolicyRule,
+  rbacManifests,
+} from '../../../lib/manifests/rbac.ts';
 import { buildManifests, formatManifests } from '../../../lib/manifests/render.ts';
 import { mutatingWebhookUrl, WEBHOOK_NAMES } from '../../../lib/manifests/webhook.ts';
 
@@ -40,40 +46,114 @@ function webhooks(objects: readonly KubeObject[]): Webhook[] {
 
 describe('buildManifests: RBAC', () => {
   const { objects } = buildManifests(someOptions());
+  const names = ['anex-vastai', 'anex-runpod'];
 
   it.each([
-    ['pods', ['get', 'list', 'watch', 'delete']],
-    ['pods/status', ['get', 'patch', 'update']],
-    ['nodes', ['get', 'list', 'create', 'update', 'patch']],
-    ['nodes/status', ['patch', 'update']],
-    ['events', ['create', 'patch', 'update', 'get', 'list']],
-  ])('lets the ServiceAccount use %s with exactly %j', (resource, verbs) => {
-    const rules = find(objects, 'ClusterRole').rules as typeof CLUSTER_RULES;
-    const rule = rules.find((r) => r.resources.includes(resource));
-    expect(rule).toEqual({ apiGroups: [''], resources: [resource], verbs });
+    ['pods', ['get', 'list', 'watch', 'delete'], undefined],
+    ['pods/status', ['get', 'patch', 'update'], undefined],
+    ['nodes', ['create'], undefined],
+    ['nodes', ['get', 'update', 'patch'], names],
+    ['nodes/status', ['patch', 'update'], names],
+    ['events', ['create', 'patch', 'update', 'get', 'list'], undefined],
+  ])('lets the ServiceAccount use %s with exactly %j (names %j)', (resource, verbs, resourceNames) => {
+    const rules = find(objects, 'ClusterRole', 'anex').rules as PolicyRule[];
+    const rule = rules.find((r) => r.resources.includes(resource) && r.verbs[0] === verbs[0]);
+    expect(rule).toEqual({
+      apiGroups: [''],
+      resources: [resource],
+      verbs,
+      ...(resourceNames === undefined ? {} : { resourceNames }),
+    });
   });
 
   it('grants nothing else cluster-wide: no wildcards, no secrets, no other API group', () => {
-    const rules = find(objects, 'ClusterRole').rules as typeof CLUSTER_RULES;
-    expect(rules).toHaveLength(5);
+    const rules = find(objects, 'ClusterRole', 'anex').rules as PolicyRule[];
+    expect(rules).toHaveLength(6);
     const everything = rules.flatMap((r) => [...r.apiGroups, ...r.resources, ...r.verbs]);
     expect(everything).not.toContain('*');
     expect(everything).not.toContain('secrets');
     expect(new Set(rules.flatMap((r) => r.apiGroups))).toEqual(new Set(['']));
   });
 
-  it('limits node leases to a Role in kube-node-lease, bound to the ServiceAccount', () => {
+  it('has no cluster-wide node write: every node update, patch and status write names the virtual nodes', () => {
+    for (const role of objects.filter((o) => o.kind === 'ClusterRole')) {
+      for (const rule of role.rules as PolicyRule[]) {
+        if (!rule.resources.some((r) => r.startsWith('nodes'))) continue;
+        const writes = rule.verbs.filter((v) =>
+          ['update', 'patch', 'delete', 'deletecollection'].includes(v),
+        );
+        if (writes.length > 0) expect(rule.resourceNames).toEqual(names);
+        expect(rule.verbs).not.toContain('delete');
+      }
+    }
+  });
+
+  it('limits node leases to a Role in kube-node-lease, by name except create, bound to the ServiceAccount', () => {
     const role = find(objects, 'Role');
     expect(role.metadata.namespace).toBe('kube-node-lease');
-    expect(role.rules).toEqual(LEASE_RULES);
+    expect(role.rules).toEqual(leaseRules(names));
+    expect(role.rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      {
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        verbs: ['get', 'update', 'patch'],
+        resourceNames: names,
+      },
+    ]);
     expect(find(objects, 'RoleBinding')).toMatchObject({
       metadata: { namespace: 'kube-node-lease' },
       roleRef: { kind: 'Role', name: role.metadata.name },
       subjects: [{ kind: 'ServiceAccount', name: 'anex', namespace: 'anex-system' }],
     });
-    expect(find(objects, 'ClusterRoleBinding')).toMatchObject({
+    expect(find(objects, 'ClusterRoleBinding', 'anex')).toMatchObject({
       roleRef: { kind: 'ClusterRole', name: 'anex' },
       subjects: [{ kind: 'ServiceAccount', name: 'anex', namespace: 'anex-system' }],
+    });
+  });
+
+  it('gives the agent endpoint its own ServiceAccount, token and a get/patch-status/events role', () => {
+    expect(find(objects, 'ClusterRole', 'anex-agent').rules).toEqual(AGENT_RULES);
+    expect(find(objects, 'ClusterRoleBinding', 'anex-agent')).toMatchObject({
+      roleRef: { kind: 'ClusterRole', name: 'anex-agent' },
+      subjects: [{ kind: 'ServiceAccount', name: 'anex-agent', namespace: 'anex-system' }],
+    });
+    expect(find(objects, 'Secret', 'anex-agent-token')).toMatchObject({
+      type: 'kubernetes.io/service-account-token',
+      metadata: { annotations: { 'kubernetes.io/service-account.name': 'anex-agent' } },
+    });
+    const everything = AGENT_RULES.flatMap((r) => [...r.resources, ...r.verbs]);
+    for (const absent of ['nodes', 'leases', 'delete', 'list', 'watch', 'secrets']) {
+      expect(everything).not.toContain(absent);
+    }
+  });
+
+  it('binds both ServiceAccounts in each env namespace', () => {
+    const { objects: withEnv } = buildManifests(someOptions({ envNamespaces: ['ml'] }));
+    const binding = withEnv.find((o) => o.kind === 'RoleBinding' && o.metadata.namespace === 'ml');
+    expect(binding?.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'anex', namespace: 'anex-system' },
+      { kind: 'ServiceAccount', name: 'anex-agent', namespace: 'anex-system' },
+    ]);
+  });
+
+  it('adds a ValidatingAdmissionPolicy for both ServiceAccounts naming the virtual nodes, and its Deny binding', () => {
+    const policy = find(objects, 'ValidatingAdmissionPolicy', 'anex-service-accounts');
+    const spec = policy.spec as {
+      failurePolicy: string;
+      matchConditions: { expression: string }[];
+      variables: { expression: string }[];
+      validations: { message: string }[];
+    };
+    expect(spec.failurePolicy).toBe('Fail');
+    expect(spec.matchConditions[0]?.expression).toBe(
+      "request.userInfo.username in ['system:serviceaccount:anex-system:anex', 'system:serviceaccount:anex-system:anex-agent']",
+    );
+    expect(spec.variables).toEqual([{ name: 'anexNodes', expression: "['anex-vastai', 'anex-runpod']" }]);
+    for (const v of spec.validations) expect(v.message).toBe(admissionPolicyMessage(names));
+    expect(find(objects, 'ValidatingAdmissionPolicyBinding').spec).toEqual({
+      policyName: 'anex-service-accounts',
+      validationActions: ['Deny'],
     });
   });
 
@@ -288,6 +368,12 @@ describe('formatManifests', () => {
       'ClusterRoleBinding',
       'Role',
       'RoleBinding',
+      'ServiceAccount',
+      'Secret',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
       'ValidatingWebhookConfiguration',
       'MutatingWebhookConfiguration',
     ]);
