@@ -81,8 +81,14 @@ export class ReconcilerAgentBackend implements AgentBackend {
       ...(container.probes === undefined ? {} : { probes: container.probes }),
       ...(container.preStop === undefined ? {} : { preStop: container.preStop }),
       ...(grace === undefined ? {} : { terminationGracePeriodSeconds: grace }),
-      allowEgress: allowEgressDestinations(live.pod.annotations, live.pod.namespace),
+      ...this.#egress(live.pod),
     };
+  }
+
+  /** The pod's `anex.sh/allow-egress` as gateway destinations (ADR 0020); bad entries allow nothing. */
+  #egress(pod: PodView): { allowEgress?: string[] } {
+    const allowEgress = allowEgressDestinations(pod.annotations, pod.namespace);
+    return allowEgress.length === 0 ? {} : { allowEgress };
   }
 
   /**
