@@ -6,7 +6,11 @@ import {
   parseAllowEgress,
 } from '../../../lib/annotations/allow-egress.ts';
 import { isKnownKey } from '../../../lib/annotations/keys.ts';
+import { handleAgentRequest } from '../../../lib/tunnel/endpoint/handler.ts';
 import { isGatewayDestination, peerEgress } from '../../../lib/tunnel/gateway/peers.ts';
+import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
+import { issueBootstrapToken, newSecret, sha256Hex } from '../../../lib/tunnel/tokens.ts';
+import { aLaunch, endpointHarness, tunnelSettings } from '../../support/tunnel.ts';
 
 describe('parseAllowEgress (anex.sh/allow-egress)', () => {
   it('reads Services by name or name.namespace and IPv4 networks, each with a port', () => {
@@ -119,5 +123,53 @@ describe('peerEgress: what a peer may reach, recorded at bootstrap', () => {
     ['web:080', false],
   ])('isGatewayDestination(%j) is %s', (text, ok) => {
     expect(isGatewayDestination(text)).toBe(ok);
+  });
+});
+
+describe('GET /v1/peers: each peer with what it may reach', () => {
+  it('serves the destinations recorded at bootstrap under the peer, as comments wg ignores', async () => {
+    const gatewayToken = newSecret();
+    const h = endpointHarness(tunnelSettings({ gatewayTokenHash: sha256Hex(gatewayToken) }));
+    const pod = aLaunch({
+      env: { GW_TUNNEL_5432: 'db.data.svc.cluster.local:5432' },
+      allowEgress: ['web.default.svc:80', '10.1.0.0/16:443'],
+    });
+    h.backend.addPod(pod);
+    const { token } = await issueBootstrapToken(h.store, { podUid: pod.podUid, now: h.clock.now });
+    const key = wgKeyPair().publicKey;
+    const boot = await handleAgentRequest(
+      {
+        method: 'POST',
+        path: '/v1/bootstrap',
+        headers: {},
+        body: JSON.stringify({ token, podUid: pod.podUid, publicKey: key }),
+      },
+      h.deps,
+    );
+    expect(boot.status).toBe(200);
+    const get = (query: string) =>
+      handleAgentRequest(
+        {
+          method: 'GET',
+          path: `/v1/peers${query}`,
+          headers: { authorization: `Bearer ${gatewayToken}` },
+          body: undefined,
+        },
+        h.deps,
+      );
+    expect((await get('?format=wg')).body).toBe(
+      `[Peer]\nPublicKey = ${key}\nAllowedIPs = 10.250.0.2/32\n` +
+        '# anex-allow 10.1.0.0/16 443\n# anex-allow db.data.svc.cluster.local 5432\n# anex-allow web.default.svc 80\n',
+    );
+    expect(JSON.parse((await get('')).body)).toEqual({
+      peers: [
+        {
+          publicKey: key,
+          address: '10.250.0.2',
+          podUid: pod.podUid,
+          allow: ['10.1.0.0/16:443', 'db.data.svc.cluster.local:5432', 'web.default.svc:80'],
+        },
+      ],
+    });
   });
 });
