@@ -555,6 +555,31 @@ describe('the gateway, fail-closed per peer (real gateway.sh, wireguard-go and i
     expect(readFileSync(join(state, 'rules'), 'utf8')).toContain(`-s ${agents.udp.address}/32`);
   });
 
+  it('an operator opt-in (metadata here) lets a peer reach what it declared there, and only that range', async () => {
+    const setup = (env: Record<string, string>) =>
+      exec('ip', ['netns', 'exec', netns().name('gw'), 'sh', SCRIPT], {
+        env: { ...gatewayEnv, ANEX_GATEWAY_STEP: 'setup', ...env },
+      });
+    const nextSync = async () => {
+      const after = syncs() + 2;
+      await waitUntil(async () => syncs() >= after, {
+        what: 'a full sync',
+        timeoutMs: 30_000,
+        process: gateway,
+      });
+    };
+    try {
+      await setup({ ANEX_ALLOW_METADATA: 'true' });
+      await nextSync();
+      expect(await attempt('udp', T.imds)).toEqual({ answered: true, seen: true });
+      expect(await attempt('udp', T.api)).toEqual({ answered: false, seen: false });
+    } finally {
+      await setup({});
+      await nextSync();
+    }
+    expect(await attempt('udp', T.imds)).toEqual({ answered: false, seen: false });
+  });
+
   it("after the pod's attempt ends, the old key gets no packet through within one sync interval", async () => {
     const udp = agents.udp;
     expect(await attempt('udp', T.web)).toEqual({ answered: true, seen: true });
