@@ -308,6 +308,17 @@ export class AnexStack extends Stack {
       value: this.secret.secrets.webhook.secretArn,
       description: 'Holds the generated webhookToken for --webhook-url (docs/deploy.md "Secrets")',
     });
+    // The EKS access-entry route maps these roles to Kubernetes groups (docs/deploy.md).
+    for (const [name, fn] of [
+      ['TickRoleArn', this.functions.tick],
+      ['PodEventsRoleArn', this.functions.podEvents],
+      ['AgentRoleArn', this.functions.agent],
+    ] as const) {
+      new CfnOutput(this, name, {
+        value: fn.role.roleArn,
+        description: 'IAM role to map with `aws eks create-access-entry` (docs/deploy.md "EKS")',
+      });
+    }
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queue.queueUrl });
   }

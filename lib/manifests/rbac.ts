@@ -86,6 +86,12 @@ export const ENV_SOURCE_RULES: readonly PolicyRule[] = [
 /** The Role (and binding) that lets anex read env sources in one namespace. */
 export const ENV_SOURCE_ROLE = 'anex-env-sources';
 
+/**
+ * The Kubernetes groups the functions' IAM roles are mapped to on EKS (access entries,
+ * docs/deploy.md): the policy matches them as it matches the ServiceAccounts.
+ */
+export const IAM_GROUPS = { reconciler: 'anex:reconciler', agent: 'anex:agent' } as const;
+
 /** The admission policy (and its binding) that keeps anex's ServiceAccounts to anex's nodes and pods. */
 export const ADMISSION_POLICY = 'anex-service-accounts';
 
@@ -98,8 +104,9 @@ export function admissionPolicyMessage(nodeNames: readonly string[]): string {
  * A ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, Kubernetes ≥ 1.30) for what
  * RBAC cannot say by name: anex's two ServiceAccounts may delete a pod or write its status
  * only when the stored pod is bound (`spec.nodeName`) to a virtual node, and may create or
- * write only the virtual nodes and their leases. It matches those two users only
- * (matchConditions), so nobody else's requests are evaluated; failurePolicy Fail, so a policy
+ * write only the virtual nodes and their leases. It matches those two users (and the
+ * {@link IAM_GROUPS} of the EKS access-entry route) only, so nobody else's requests are
+ * evaluated; failurePolicy Fail, so a policy
  * that cannot be evaluated refuses rather than allows. A refusal is a 403 (reason Forbidden),
  * as RBAC's are.
  */
@@ -107,6 +114,9 @@ export function admissionPolicyManifests(options: ManifestOptions): KubeObject[]
   const labels = commonLabels(options, 'reconciler');
   const users = [MANIFEST_DEFAULTS.serviceAccount, AGENT_SERVICE_ACCOUNT]
     .map((name) => `'system:serviceaccount:${options.namespace}:${name}'`)
+    .join(', ');
+  const groups = Object.values(IAM_GROUPS)
+    .map((g) => `'${g}'`)
     .join(', ');
   const nodes = options.nodeNames.map((n) => `'${n}'`).join(', ');
   // CREATE has only the new object, the others both: the name is the same in either.
@@ -138,7 +148,10 @@ export function admissionPolicyManifests(options: ManifestOptions): KubeObject[]
           ],
         },
         matchConditions: [
-          { name: 'anex-service-accounts', expression: `request.userInfo.username in [${users}]` },
+          {
+            name: 'anex-service-accounts',
+            expression: `request.userInfo.username in [${users}] || (has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in [${groups}]))`,
+          },
         ],
         variables: [{ name: 'anexNodes', expression: `[${nodes}]` }],
         validations: [

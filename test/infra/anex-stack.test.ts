@@ -271,6 +271,15 @@ describe('AnexStack: triggers', () => {
     });
   });
 
+  it.each([
+    ['TickRoleArn', 'tick'],
+    ['PodEventsRoleArn', 'podEvents'],
+    ['AgentRoleArn', 'agent'],
+  ] as const)('outputs %s for the EKS access entries', (output, name) => {
+    const role = logicalId(stack, stack.functions[name].role);
+    template.hasOutput(output, { Value: { 'Fn::GetAtt': [role, 'Arn'] } });
+  });
+
   it('exposes admission and agent (only) through public Function URLs', () => {
     const urls = Object.values(resourcesOf(template, 'AWS::Lambda::Url'));
     expect(urls.map((u) => u.Properties.TargetFunctionArn)).toEqual([

@@ -147,7 +147,8 @@ describe('buildManifests: RBAC', () => {
     };
     expect(spec.failurePolicy).toBe('Fail');
     expect(spec.matchConditions[0]?.expression).toBe(
-      "request.userInfo.username in ['system:serviceaccount:anex-system:anex', 'system:serviceaccount:anex-system:anex-agent']",
+      "request.userInfo.username in ['system:serviceaccount:anex-system:anex', 'system:serviceaccount:anex-system:anex-agent']" +
+        " || (has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ['anex:reconciler', 'anex:agent']))",
     );
     expect(spec.variables).toEqual([{ name: 'anexNodes', expression: "['anex-vastai', 'anex-runpod']" }]);
     for (const v of spec.validations) expect(v.message).toBe(admissionPolicyMessage(names));
