@@ -580,6 +580,32 @@ describe('the gateway, fail-closed per peer (real gateway.sh, wireguard-go and i
     expect(await attempt('udp', T.imds)).toEqual({ answered: false, seen: false });
   });
 
+  it('a ceiling (--allowed-cidrs) refuses a declared Service outside it; DNS and what is inside still pass', async () => {
+    const setup = (env: Record<string, string>) =>
+      exec('ip', ['netns', 'exec', netns().name('gw'), 'sh', SCRIPT], {
+        env: { ...gatewayEnv, ANEX_GATEWAY_STEP: 'setup', ...env },
+      });
+    const nextSync = async () => {
+      const after = syncs() + 2;
+      await waitUntil(async () => syncs() >= after, {
+        what: 'a full sync',
+        timeoutMs: 30_000,
+        process: gateway,
+      });
+    };
+    try {
+      await setup({ ANEX_ALLOWED_CIDRS: `${ADDRESSES.web}/32` });
+      await nextSync();
+      // by name through the proxy: the name still resolves (DNS passes), the Service is refused
+      expect(await attempt('wss', T.store)).toEqual({ answered: false, seen: false });
+      expect(await attempt('wss', T.web)).toEqual({ answered: true, seen: true });
+    } finally {
+      await setup({});
+      await nextSync();
+    }
+    expect(await attempt('wss', T.store)).toEqual({ answered: true, seen: true });
+  });
+
   it("after the pod's attempt ends, the old key gets no packet through within one sync interval", async () => {
     const udp = agents.udp;
     expect(await attempt('udp', T.web)).toEqual({ answered: true, seen: true });
