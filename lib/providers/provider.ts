@@ -17,6 +17,12 @@ import type { Offer, ProviderName } from '../offers/offer.ts';
  */
 export interface Provider {
   readonly name: ProviderName;
+  /**
+   * The env var in which the vendor tells every container its own instance id (the id
+   * `create` returns), if it sets one: the agent names its instance with it at bootstrap, so a
+   * bootstrap token works on its own instance only (ADR 0021). Unset: the vendor sets none.
+   */
+  readonly instanceIdEnv?: string;
 
   /**
    * Live offers that may satisfy `requirements`. Adapters push what the vendor can filter
@@ -59,6 +65,18 @@ export interface Provider {
    * Optional: providers that keep nothing else have none. @returns how many were deleted.
    */
   sweepCredentials?(options: CallOptions): Promise<number>;
+  /**
+   * The instance's container output as the provider's log API serves it now (RunPod
+   * `GET /v2/pods/{id}/logs`, Vast `request_logs`), oldest line first, at most `tail` lines.
+   * A read: repeatable, never changes the instance. An unknown or destroyed instance throws
+   * kind `not-found`. Optional: `anex selftest` reads its marker with it (ADR 0018).
+   */
+  logs?(instanceId: string, options: LogOptions): Promise<string[]>;
+}
+
+export interface LogOptions extends CallOptions {
+  /** the last lines wanted @default 1000 */
+  tail?: number;
 }
 
 export interface CallOptions {

@@ -5,6 +5,7 @@ import { registerExplain } from './explain.ts';
 import { registerManifests } from './manifests.ts';
 import { registerOffers } from './offers.ts';
 import { registerRun } from './run.ts';
+import { registerSelftest } from './selftest.ts';
 import { registerSim } from './sim.ts';
 import { registerStatus } from './status.ts';
 import { registerTunnel } from './tunnel.ts';
@@ -23,4 +24,5 @@ export function registerCommands(program: Command): void {
   registerBans(program);
   registerStatus(program);
   registerTunnel(program);
+  registerSelftest(program);
 }

@@ -9,9 +9,11 @@ import type {
   InstanceTag,
   LaunchSpec,
   ListOffersOptions,
+  LogOptions,
   Provider,
 } from '../provider.ts';
-import { RunPodClient, type RunPodClientOptions, type RunPodCreateAnswer } from './client.ts';
+import { RunPodClient, type RunPodClientOptions, type RunPodCreateAnswer, runPodServer } from './client.ts';
+import { type RunPodLogReaderOptions, readPodLogs } from './logs.ts';
 import { floorsAtCreate, toCreateBody, toInstance, toInstanceState, toOffers } from './mapper.ts';
 import { RunPodRegistries } from './registries.ts';
 
@@ -76,16 +78,24 @@ function minOf(c: Requirements['cpuCores']): number | undefined {
 
 export class RunPodProvider implements Provider {
   readonly name = 'runpod' as const;
+  /** RunPod sets RUNPOD_POD_ID, the pod's id, in every pod (docs.runpod.io pods/templates/environment-variables). */
+  readonly instanceIdEnv = 'RUNPOD_POD_ID';
   readonly #client: RunPodClient;
   readonly #clusterId: string | undefined;
   readonly #onOddRow: (message: string) => void;
   readonly #registries: RunPodRegistries;
+  readonly #logReader: RunPodLogReaderOptions;
   #dataCenters: { body: unknown; at: number } | undefined;
 
   constructor(options: RunPodProviderOptions) {
     const { clusterId, onOddRow, ...clientOptions } = options;
     this.#client = new RunPodClient(clientOptions);
     this.#clusterId = clusterId;
+    this.#logReader = {
+      server: runPodServer(clientOptions.baseUrl),
+      apiKey: clientOptions.apiKey,
+      fetch: clientOptions.fetch,
+    };
     this.#registries = new RunPodRegistries({
       client: this.#client,
       clusterId,
@@ -192,6 +202,11 @@ export class RunPodProvider implements Provider {
 
   destroy(instanceId: string, options: CallOptions): Promise<'destroyed' | 'gone'> {
     return this.#client.deletePod(instanceId, options);
+  }
+
+  /** The pod's container log (logs.ts): what the stream carried within its read window. */
+  logs(instanceId: string, options: LogOptions): Promise<string[]> {
+    return readPodLogs(this.#logReader, instanceId, options);
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   vastDestroyResponseSchema,
   vastInstanceSchema,
   vastListResponseSchema,
+  vastLogsResponseSchema,
   vastSearchResponseSchema,
   vastShowResponseSchema,
 } from './schemas.ts';
@@ -166,6 +167,23 @@ export class VastAiClient {
       throw vastError(response, this.#http.secrets);
     }
     return 'destroyed';
+  }
+
+  /**
+   * `PUT /api/v0/instances/request_logs/{id}/` {tail}: where the log will be uploaded
+   * (`result_url`). A read (a new upload each time), so retried like one. 404 (`invalid_id`:
+   * unknown or destroyed) is kind `not-found`.
+   */
+  async requestLogs(id: string, tail: number, call: CallOptions): Promise<string> {
+    const response = await this.#http.send({
+      method: 'PUT',
+      path: `/api/v0/instances/request_logs/${encodeURIComponent(id)}/`,
+      // The OpenAPI types `tail` as a string ("1000"), as vast-cli sends it.
+      body: { tail: String(tail) },
+      mode: 'idempotent',
+      ...call,
+    });
+    return parseBody('vastai', this.#ok(response), vastLogsResponseSchema).result_url;
   }
 
   #ok(response: HttpResponse): HttpResponse {

@@ -10,9 +10,11 @@ import type {
   InstanceTag,
   LaunchSpec,
   ListOffersOptions,
+  LogOptions,
   Provider,
 } from '../provider.ts';
 import { VAST_DEFAULT_BASE_URL, VastAiClient, type VastClientOptions } from './client.ts';
+import { readInstanceLogs, type VastLogFetchOptions } from './logs.ts';
 import { toCreateBody, toInstance, toInstanceState, toOffer } from './mapper.ts';
 import { VAST_PACE } from './pacing.ts';
 import { buildSearchBody, vastGpuNames } from './search-body.ts';
@@ -43,10 +45,13 @@ export interface VastAiProviderOptions extends VastClientOptions {
 /** {@link Provider} for Vast.ai (providers.md §2). */
 export class VastAiProvider implements Provider {
   readonly name = 'vastai' as const;
+  /** Vast sets CONTAINER_ID, the instance (contract) id, in every container (docs.vast.ai docker-environment; vast audit). */
+  readonly instanceIdEnv = 'CONTAINER_ID';
   readonly #client: VastAiClient;
   readonly #clusterId: string | undefined;
   readonly #searchLimit: number;
   readonly #onOddRow: (message: string) => void;
+  readonly #logFetch: VastLogFetchOptions;
 
   constructor(options: VastAiProviderOptions) {
     const { clusterId, searchLimit, onOddRow, paceLedger, paceScale, ...clientOptions } = options;
@@ -64,6 +69,10 @@ export class VastAiProvider implements Provider {
       });
     this.#client = new VastAiClient({ ...clientOptions, pacer });
     this.#clusterId = clusterId;
+    this.#logFetch = {
+      apiBaseUrl: clientOptions.baseUrl ?? VAST_DEFAULT_BASE_URL,
+      fetch: clientOptions.fetch,
+    };
     this.#searchLimit = searchLimit ?? 1000;
   }
 
@@ -132,5 +141,10 @@ export class VastAiProvider implements Provider {
 
   destroy(instanceId: string, options: CallOptions): Promise<'destroyed' | 'gone'> {
     return this.#client.destroyInstance(instanceId, options);
+  }
+
+  /** The container log through `request_logs` and its upload (logs.ts). */
+  logs(instanceId: string, options: LogOptions): Promise<string[]> {
+    return readInstanceLogs(this.#client, this.#logFetch, instanceId, options);
   }
 }

@@ -63,3 +63,10 @@ export const vastDestroyResponseSchema = z.looseObject({
   error: z.string().nullish(),
   msg: z.string().nullish(),
 });
+
+/** `request_logs` answer (vastai.openapi.yaml showLogs 200): where the log text will appear. */
+export const vastLogsResponseSchema = z.looseObject({
+  success: z.boolean().nullish(),
+  result_url: z.string().url(),
+  msg: z.string().nullish(),
+});

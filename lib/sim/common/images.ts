@@ -144,6 +144,15 @@ export const SIM_IMAGES: readonly SimImage[] = [
     auth: 'basic',
   },
   {
+    // Docker Hub busybox (config: no ENTRYPOINT, CMD ["sh"]; every applet under /bin): the tiny
+    // public image `anex selftest` rents with (lib/selftest).
+    ref: 'busybox:1.36',
+    cmd: ['sh'],
+    env: [BASE_PATH],
+    architectures: ['amd64', 'arm64'],
+    executables: ['/bin/sh', '/bin/echo', '/bin/sleep', '/bin/cat', '/bin/true', '/bin/env', '/bin/ls'],
+  },
+  {
     // Stand-in: no ENTRYPOINT, no CMD (a data-only image): a container needs a command.
     ref: 'ghcr.io/example/no-command:1',
     env: [BASE_PATH],

@@ -14,6 +14,11 @@ export interface MachineHost {
   containerOf(id: string): ContainerStart | undefined;
   /** the container's main process ended: does the provider restart it? */
   containerExited(id: string, code: number | null): 'restart' | 'stop';
+  /**
+   * Given once, at the runner's construction: reads what instance `id`'s container printed
+   * (stdout and stderr, running or ended), so the provider's log API serves the real output.
+   */
+  readContainerLogs?(read: (id: string) => string | undefined): void;
 }
 
 export interface MachineRunnerOptions {
@@ -71,6 +76,9 @@ export class MachineRunner {
     this.#options = options;
     this.#ownsDir = options.dir === undefined;
     this.#dir = options.dir ?? mkdtempSync(join(tmpdir(), 'anex-machines-'));
+    for (const [host, sim] of Object.entries(options.hosts)) {
+      sim.readContainerLogs?.((id) => this.logOf(`${host}/${id}`));
+    }
   }
 
   /** Syncs every `pollMs` until stopped. */

@@ -15,7 +15,7 @@ import { problem } from './routes.ts';
 export function podLogs(
   pod: PodRecord | undefined,
   request: SimRequest,
-  at: { now: number; timings: RunPodTimings },
+  at: { now: number; timings: RunPodTimings; containerLog?: (id: string) => string | undefined },
 ): SimResponse {
   if (pod === undefined) return problem(404, 'pod not found');
   const source = request.query.get('source');
@@ -26,7 +26,7 @@ export function podLogs(
   const tail = Number(request.query.get('tail') ?? 100);
   if (!Number.isInteger(tail) || tail < 0 || tail > 5000)
     return problem(422, 'Request validation failed.', ['$.tail: must be an integer from 0 to 5000']);
-  const lines = systemLines(pod, at)
+  const lines = [...systemLines(pod, at), ...containerLines(pod, at)]
     .filter((l) => source === null || l.source === source)
     .slice(tail === 0 ? Number.POSITIVE_INFINITY : -tail);
   const body = lines
@@ -67,4 +67,23 @@ function systemLines(pod: PodRecord, at: { now: number; timings: RunPodTimings }
   if (phase.startedAt !== undefined)
     lines.push({ at: phase.startedAt, source: 'system', line: `Started container for pod ${pod.id}` });
   return lines;
+}
+
+/**
+ * The `container` source: what the pod's process really printed (the machine runner's capture,
+ * stdout and stderr as docker logs them), one event per line, stamped with the container's
+ * start (the capture keeps no per-line times). Nothing before the container started.
+ */
+function containerLines(
+  pod: PodRecord,
+  at: { now: number; timings: RunPodTimings; containerLog?: (id: string) => string | undefined },
+): Line[] {
+  const phase = phaseAt(pod, at.now, at.timings);
+  if (phase.startedAt === undefined || at.containerLog === undefined) return [];
+  const text = at.containerLog(pod.id) ?? '';
+  const startedAt = phase.startedAt;
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => ({ at: startedAt, source: 'container' as const, line }));
 }

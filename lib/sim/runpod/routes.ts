@@ -41,6 +41,11 @@ export interface RunPodState {
   now: () => number;
   /** registry credentials by id (lib/sim/runpod/registries.ts) */
   registries: Map<string, SimRegistryCredential>;
+  /**
+   * What pod `id`'s container printed (lib/sim/machines runs it), for GET /v2/pods/{id}/logs.
+   * Set once by the machine runner and absent from the fresh state, so a reset keeps it.
+   */
+  containerLog?: (id: string) => string | undefined;
 }
 
 export const CAPACITY_DETAIL =
@@ -105,7 +110,12 @@ export function runPodRoutes(state: RunPodState): SimRoute[] {
       method: 'GET',
       pattern: /^\/v2\/pods\/([^/]+)\/logs$/,
       auth: true,
-      run: (r, p) => podLogs(livePod(state, p[0]), r, { now: state.now(), timings: state.timings }),
+      run: (r, p) =>
+        podLogs(livePod(state, p[0]), r, {
+          now: state.now(),
+          timings: state.timings,
+          ...(state.containerLog === undefined ? {} : { containerLog: state.containerLog }),
+        }),
     },
     {
       name: 'delete',

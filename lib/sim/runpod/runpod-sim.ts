@@ -11,6 +11,9 @@ import { phaseAt, type RunPodBootPlan, type RunPodTimings } from './pods.ts';
 import { type RunPodDecision, RunPodLimiter, rateLimitHeaders } from './rate-windows.ts';
 import { problem, type RunPodState, runPodRoutes } from './routes.ts';
 
+/** The variable RunPod sets in every pod to the pod's id. */
+export const RUNPOD_INSTANCE_ID_ENV = 'RUNPOD_POD_ID';
+
 export interface RunPodSimOptions {
   /** @default 1 */
   seed?: number;
@@ -166,7 +169,9 @@ export class RunPodSim extends SimBase<RunPodState> {
       })
       .map((p) => ({
         id: p.id,
-        env: p.env,
+        // RunPod sets RUNPOD_POD_ID, the pod's id, in every pod (docs.runpod.io
+        // pods/templates/environment-variables; runpod audit 2026-12).
+        env: { ...p.env, [RUNPOD_INSTANCE_ID_ENV]: p.id },
         image: p.image,
         ...(p.container?.ok ? { argv: p.container.launch.argv } : {}),
       }));
@@ -186,6 +191,11 @@ export class RunPodSim extends SimBase<RunPodState> {
     if (pod === undefined || pod.terminated) return 'stop';
     pod.restarts = { count: (pod.restarts?.count ?? 0) + 1, lastAt: this.core.now() };
     return 'restart';
+  }
+
+  /** The machine runner's reader of each pod's container output: the `container` source of the logs API. */
+  readContainerLogs(read: (id: string) => string | undefined): void {
+    this.state.containerLog = read;
   }
 
   /** How the runtime starts (or fails to start) pod `id`'s container; undefined for an unknown pod or image. */

@@ -4,6 +4,7 @@ import { INVALID_JSON, type SimRequest, type SimResponse } from '../common/http-
 import { findSimImage, pullAllowed, type SimImage } from '../common/images.ts';
 import type { SimRoute } from '../common/sim-core.ts';
 import { renderInstance, type VastBootPlan, type VastInstanceRecord, type VastTimings } from './instances.ts';
+import { LOG_UPLOAD_PATH, requestLogs, uploadedLog } from './logs.ts';
 import { round, type VastAsk, type VastMachine } from './marketplace.ts';
 import { searchAsks } from './search.ts';
 
@@ -31,6 +32,14 @@ export interface VastState {
    * renting, not assumed).
    */
   markups: Map<number, number>;
+  /** uploads of `request_logs` by key, and how long one takes to appear (lib/sim/vastai/logs.ts) */
+  logUploads: Map<string, { text: string; readyAt: number }>;
+  logUploadMs: number;
+  /**
+   * What instance `id`'s container printed (lib/sim/machines runs it). Set once by the machine
+   * runner and absent from the fresh state, so a reset keeps it.
+   */
+  containerLog?: (id: string) => string | undefined;
 }
 
 const fail = (
@@ -68,6 +77,21 @@ export function vastRoutes(state: VastState): SimRoute[] {
       pattern: /^\/api\/v0\/instances\/([^/]+)\/?$/,
       auth: true,
       run: (_r, p) => show(state, p[0]),
+    },
+    {
+      name: 'logs',
+      method: 'PUT',
+      pattern: /^\/api\/v0\/instances\/request_logs\/([^/]+)\/?$/,
+      auth: true,
+      run: (r, p) => requestLogs(state, r, p[0]),
+    },
+    {
+      // S3, where `result_url` points: public, no Vast key (logs.ts).
+      name: 'log-upload',
+      method: 'GET',
+      pattern: LOG_UPLOAD_PATH,
+      auth: false,
+      run: (r, p) => uploadedLog(state, r, p[0]),
     },
     {
       name: 'list',

@@ -10,6 +10,9 @@ import { generateMarket } from './marketplace.ts';
 import { VastLimiter } from './pace-limits.ts';
 import { type VastState, vastRoutes } from './routes.ts';
 
+/** The variable Vast sets in every container to the instance's id. */
+export const VAST_INSTANCE_ID_ENV = 'CONTAINER_ID';
+
 export interface VastAiSimOptions {
   /** @default 1 */
   seed?: number;
@@ -34,6 +37,8 @@ export interface VastAiSimOptions {
   /** @default { provisionMs: 5, loadingMs: 20 } */
   timings?: Partial<VastTimings>;
   now?: () => number;
+  /** How long a `request_logs` upload takes to appear at its `result_url`. @default 300 */
+  logUploadMs?: number;
 }
 
 /** Thresholds Vast names in its 429 text (docs `x-rate-limit`). */
@@ -155,14 +160,17 @@ export class VastAiSim extends SimBase<VastState> {
     return this.state.asks.get(askId)?.row;
   }
 
-  /** Instances whose container is running now, with their env and argv (lib/sim/machines runs them). */
+  /** Instances whose container is running now, with their env (CONTAINER_ID included) and argv (lib/sim/machines runs them). */
   runningInstances(): RunningInstance[] {
     const now = this.core.now();
     return [...this.state.instances.values()]
       .filter((r) => !r.destroyed && statusAt(r, now, this.state.timings).actual === 'running')
       .map((r) => ({
         id: String(r.id),
-        env: r.env,
+        // Vast sets CONTAINER_ID, the instance id, in every container (docs.vast.ai
+        // guides/instances/docker-environment; vast audit 2026-12): after the request's env, as
+        // the platform's own variable.
+        env: { ...r.env, [VAST_INSTANCE_ID_ENV]: String(r.id) },
         image: r.image,
         ...(r.container?.ok ? { argv: r.container.launch.argv } : {}),
       }));
@@ -188,6 +196,11 @@ export class VastAiSim extends SimBase<VastState> {
     const record = this.state.instances.get(Number(id));
     if (record === undefined || record.destroyed) throw new Error(`no live instance ${id}`);
     record.plan = 'offline';
+  }
+
+  /** The machine runner's reader of each instance's container output: what `request_logs` uploads. */
+  readContainerLogs(read: (id: string) => string | undefined): void {
+    this.state.containerLog = read;
   }
 
   /** How the runtime starts (or fails to start) instance `id`'s container; undefined for an unknown instance or image. */
@@ -233,6 +246,8 @@ function freshState(options: VastAiSimOptions): VastState {
     now: options.now ?? Date.now,
     oddRows: [],
     markups: new Map(),
+    logUploads: new Map(),
+    logUploadMs: options.logUploadMs ?? 300,
     badKey: (request: SimRequest) => {
       const key = bearerToken(request);
       return key !== undefined && keys.length > 0 && !keys.includes(key);

@@ -55,3 +55,36 @@ export function agentStub(artifact: AgentArtifact): string {
 export function agentCommand(artifact: AgentArtifact): string[] {
   return ['/bin/sh', '-c', agentStub(artifact)];
 }
+
+/** The env var carrying the selftest's nonce into the marker stub ({@link markerCommand}). */
+export const MARKER_NONCE_ENV = 'ANEX_SELFTEST_NONCE';
+
+/**
+ * The line the marker stub prints for `nonce`. It is assembled by the shell at run time from
+ * the nonce in the environment, so it appears in no request anex sends (the create's command
+ * holds `$ANEX_SELFTEST_NONCE`, its env the bare nonce): seeing it in the provider's log proves
+ * that the container really ran and its stdout reached the provider's log API.
+ */
+export function markerLine(nonce: string): string {
+  return `anex-selftest marker ${nonce} ok`;
+}
+
+/**
+ * The marker mode of the launch (`anex selftest` without an agent endpoint; ADR 0018): prints
+ * {@link markerLine} and stays alive until the instance is destroyed — no download, no agent,
+ * no token. Kept apart from {@link agentStub}: the normal launch path never runs it. POSIX sh
+ * and shell builtins plus `sleep` only, so a busybox image runs it.
+ */
+export function markerStub(): string {
+  return [
+    `echo "anex-selftest marker \${${MARKER_NONCE_ENV}:?} ok"`,
+    "trap 'exit 0' TERM INT",
+    'while :; do sleep 5 & wait $!; done',
+    '',
+  ].join('\n');
+}
+
+/** The exec form of the marker stub, as every provider is given it: `/bin/sh -c <stub>`. */
+export function markerCommand(): string[] {
+  return ['/bin/sh', '-c', markerStub()];
+}
