@@ -3,6 +3,7 @@ import type { VirtualNodeSpec } from '../kube/cluster.ts';
 import { virtualNodeSpec } from '../kube/virtual-node.ts';
 import type { ProviderName } from '../offers/offer.ts';
 import { DEFAULT_RECONCILE_CONFIG, type ReconcileConfig } from '../reconcile/config.ts';
+import type { NamespaceBudget, SpendLimits } from '../reconcile/spend-limits.ts';
 import { type ConfigKey, SETTINGS, type Setting } from './settings.ts';
 
 /**
@@ -33,6 +34,8 @@ export interface AnexConfig {
   tableName: string;
   /** per provider; unset = the adapter's public default */
   providerBaseUrls: Readonly<Partial<Record<ProviderName, string>>>;
+  /** spend limits and the namespaces that may rent (none unless set: ADR 0019) */
+  spend: SpendLimits;
 }
 
 type Values = Partial<Record<ConfigKey, unknown>>;
@@ -74,12 +77,28 @@ function build(read: (s: Setting) => string | undefined, name: (s: Setting) => s
     if (text === undefined) continue;
     const parsed = s.schema.safeParse(text);
     if (parsed.success) values[s.key] = parsed.data;
-    else issues.push(`${name(s)}: ${JSON.stringify(text)} is not ${s.form}`);
+    else issues.push(`${name(s)}: ${JSON.stringify(text)} is not ${s.form}${detail(parsed.error)}`);
   }
   const config = issues.length === 0 ? assemble(values) : undefined;
   if (config !== undefined) issues.push(...crossChecks(config, name));
   if (config === undefined || issues.length > 0) throw new InvalidInputError(issues);
   return config;
+}
+
+/** A schema's own words about what is wrong (which entry), where it gives them. */
+function detail(error: { issues: readonly { message: string; params?: unknown }[] }): string {
+  const issue = error.issues.find((i) => (i.params as { detail?: boolean } | undefined)?.detail === true);
+  return issue === undefined ? '' : ` (${issue.message})`;
+}
+
+function spendLimits(v: Values): SpendLimits {
+  const spend: SpendLimits = { rentNamespaces: (v.rentNamespaces as SpendLimits['rentNamespaces']) ?? [] };
+  if (v.maxPricePerHour !== undefined) spend.maxPricePerHour = v.maxPricePerHour as number;
+  if (v.maxInstances !== undefined) spend.maxInstances = v.maxInstances as number;
+  if (v.maxSpendPerHour !== undefined) spend.maxSpendPerHour = v.maxSpendPerHour as number;
+  if (v.namespaceBudgets !== undefined)
+    spend.namespaceBudgets = v.namespaceBudgets as Record<string, NamespaceBudget>;
+  return spend;
 }
 
 function assemble(v: Values): AnexConfig {
@@ -105,6 +124,7 @@ function assemble(v: Values): AnexConfig {
     agentEndpointUrl: get('agentEndpointUrl'),
     tableName: get('tableName'),
     providerBaseUrls: baseUrls,
+    spend: spendLimits(v),
   };
 }
 
@@ -141,6 +161,7 @@ export function reconcileConfig(config: AnexConfig): ReconcileConfig {
     machineBans: ['vastai'],
     podLeaseMs: config.podLeaseMs,
     stopMarginMs: DEFAULT_RECONCILE_CONFIG.stopMarginMs,
+    spend: config.spend,
   };
 }
 

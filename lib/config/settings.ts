@@ -4,6 +4,14 @@ import { TABLE } from '../state/table.ts';
 import { parseVpnRange } from '../tunnel/addresses.ts';
 import { DURATION_FORM, formatDuration, parseDuration } from './duration.ts';
 import { PROVIDER_ENV } from './secrets.ts';
+import {
+  BUDGETS_FORM,
+  MONEY_FORM,
+  money,
+  NAMESPACES_FORM,
+  namespaceBudgets,
+  rentNamespaces,
+} from './spend.ts';
 
 /**
  * Every setting once: its environment variable (functions, `anex run` in a container), its
@@ -257,6 +265,53 @@ export const SETTINGS = [
     description: 'DynamoDB table',
     schema: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/),
   }),
+  // Spend limits (ADR 0019). No namespace may rent until the operator enables one: a taint
+  // or a toleration is not authorization to spend the operator's money.
+  setting({
+    key: 'rentNamespaces',
+    env: 'ANEX_RENT_NAMESPACES',
+    flag: '--rent-namespaces',
+    form: NAMESPACES_FORM,
+    default: undefined,
+    description: 'namespaces whose pods may rent machines (unset: none)',
+    schema: rentNamespaces,
+  }),
+  setting({
+    key: 'maxPricePerHour',
+    env: 'ANEX_MAX_PRICE_PER_HOUR',
+    flag: '--max-price-per-hour',
+    form: MONEY_FORM,
+    default: undefined,
+    description: "ceiling on one pod's machine $/h, whatever its anex.sh/price-max",
+    schema: money,
+  }),
+  setting({
+    key: 'maxInstances',
+    env: 'ANEX_MAX_INSTANCES',
+    flag: '--max-instances',
+    form: 'a whole number from 1 to 10000',
+    default: undefined,
+    description: 'ceiling on instances billing at once',
+    schema: integer(1, 10_000),
+  }),
+  setting({
+    key: 'maxSpendPerHour',
+    env: 'ANEX_MAX_SPEND_PER_HOUR',
+    flag: '--max-spend-per-hour',
+    form: MONEY_FORM,
+    default: undefined,
+    description: 'ceiling on the summed $/h of all instances',
+    schema: money,
+  }),
+  setting({
+    key: 'namespaceBudgets',
+    env: 'ANEX_NAMESPACE_BUDGETS',
+    flag: '--namespace-budgets',
+    form: BUDGETS_FORM,
+    default: undefined,
+    description: "per-namespace budgets ($/day: the namespace's $/h × 24)",
+    schema: namespaceBudgets,
+  }),
   setting({
     key: 'baseUrlVastai',
     env: PROVIDER_ENV.vastai.url,
@@ -295,4 +350,9 @@ export type ConfigKey =
   | 'agentEndpointUrl'
   | 'tableName'
   | 'baseUrlVastai'
-  | 'baseUrlRunpod';
+  | 'baseUrlRunpod'
+  | 'rentNamespaces'
+  | 'maxPricePerHour'
+  | 'maxInstances'
+  | 'maxSpendPerHour'
+  | 'namespaceBudgets';

@@ -247,7 +247,11 @@ export type EventReason =
   /** the pod's tolerations let an anex outage evict it (lib/kube/pod-advisories.ts) */
   | 'OutageEvictionRisk'
   /** a DaemonSet's pod landed on a virtual node: never given a machine (ADR 0013) */
-  | 'DaemonSetPodNotRun';
+  | 'DaemonSetPodNotRun'
+  /** an operator's spend limit holds the pod before renting (ADR 0019) */
+  | 'SpendLimit'
+  /** the pod's namespace is not enabled for renting (ADR 0019) */
+  | 'NamespaceNotEnabled';
 
 export interface PodEvent {
   type: 'Normal' | 'Warning';

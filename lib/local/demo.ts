@@ -94,13 +94,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       store: { inMemory: true },
       providers,
       passIntervalMs: 2_000,
+      // Only the demo pod's namespace may rent (ADR 0019), enabled here explicitly.
+      reconcile: { ...DEFAULT_RECONCILE_CONFIG, spend: { rentNamespaces: [manifest.namespace] } },
       ...(registryMirror === undefined ? {} : { registryMirror }),
       // The machines run on this host: the stub fetches the agent from loopback; no gateway.
       tunnel: await loopbackAgentOptions(DEMO_VPN_RANGE),
       log: options.log ?? options.say,
     });
     options.say(
-      `[3/4] reconciler running: embedded store (dynalite, in memory), virtual nodes ${parts.mode.nodes.map((n) => n.name).join(', ')}`,
+      `[3/4] reconciler running: embedded store (dynalite, in memory), virtual nodes ${parts.mode.nodes.map((n) => n.name).join(', ')}; namespace ${manifest.namespace} enabled for renting`,
     );
     parts.core = kubeConfig.makeApiClient(CoreV1Api);
     const created = await parts.core.createNamespacedPod({

@@ -1,4 +1,5 @@
 import type { ProviderName } from '../offers/offer.ts';
+import type { SpendLimits } from './spend-limits.ts';
 
 /**
  * The knobs a reconcile pass needs, already validated (lib/config parses them with zod and
@@ -36,6 +37,12 @@ export interface ReconcileConfig {
    * SIGKILL wait (2 s) and the report. @default 30 s
    */
   stopMarginMs: number;
+  /**
+   * The operator's spend limits and namespace opt-in (ADR 0019), checked before every rent.
+   * lib/config always sets them (no namespace enabled unless the operator says so); unset
+   * here means a reconciler built without a spend policy (tests of other concerns).
+   */
+  spend?: SpendLimits;
 }
 
 /** Defaults from the providers' observed boot times (Vast 1-5 min usually; dstack allows 10/20 min). */

@@ -19,6 +19,10 @@ export const events = {
         : 'Fix these and the pod is retried automatically';
     return warn(reason, `${fix}: ${issues.join('; ')}`);
   },
+  /** a spend limit or the namespace opt-in holds the pod before renting (ADR 0019): the message names the limit and the figures */
+  spendHeld(reason: 'SpendLimit' | 'NamespaceNotEnabled', message: string): PodEvent {
+    return warn(reason, message);
+  },
   noMatchingOffers(summary: string): PodEvent {
     return warn('NoMatchingOffers', `No offer matches; relax a filter or wait for the market: ${summary}`);
   },

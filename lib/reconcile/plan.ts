@@ -17,6 +17,7 @@ import {
 import { planFinished, planReleasing, planRunning, planStarting } from './plan-instance.ts';
 import { planCreating, planPending } from './plan-provision.ts';
 import { release } from './plan-release.ts';
+import { applySpendLimits } from './plan-spend.ts';
 import { currentProvisionedMessage, UNKNOWN_EXIT } from './status.ts';
 import type { Observed, ObservedPod, PodPlan, Situation } from './types.ts';
 
@@ -35,7 +36,8 @@ export function plan(observed: Observed, options: PlanOptions): PodPlan[] {
     const gc = planOrphanInstance(instance, env);
     if (gc !== undefined) plans.push(gc);
   }
-  return plans;
+  const { spend: limits, maxCandidatesPerPass: tries } = options.config;
+  return applySpendLimits(observed, plans, { limits, tries });
 }
 
 /** The requirement sets whose offers the plan will consult (observe lists each once). */

@@ -24,7 +24,11 @@ interface RunOptions extends TunnelCliOptions {
 
 async function runLocal(options: RunOptions, flags: Record<string, unknown>): Promise<number> {
   // The same settings table as the functions' ANEX_* variables (lib/config), as flags.
-  const config = configFromFlags(flags);
+  // The simulated marketplace costs nothing: its pods' usual namespace is enabled for renting
+  // explicitly (and said), unless --rent-namespaces says otherwise (ADR 0019).
+  const simulatedDefault = options.simulate && flags.rentNamespaces === undefined;
+  const config = configFromFlags(simulatedDefault ? { ...flags, rentNamespaces: 'default' } : flags);
+  logLine(rentingLine(config.spend.rentNamespaces, simulatedDefault));
   // Simulated machines run on this host: without a public URL they reach the endpoint on
   // loopback, and without a gateway the agent runs pods untunnelled (transport `none`).
   const tunnel =
@@ -84,6 +88,15 @@ async function runLocal(options: RunOptions, flags: Record<string, unknown>): Pr
   await market?.stop();
   logLine('stopped: leases released, store closed');
   return stopped === 'SIGINT' ? EXIT.interrupted : EXIT.ok;
+}
+
+/** Which namespaces may rent, said at start: nothing rents until the operator enables one. */
+function rentingLine(namespaces: readonly string[] | '*', simulatedDefault: boolean): string {
+  if (namespaces === '*') return 'every namespace may rent machines (--rent-namespaces "*")';
+  if (namespaces.length === 0)
+    return 'warning: no namespace may rent machines; pods stay Pending (NamespaceNotEnabled) until --rent-namespaces (ANEX_RENT_NAMESPACES) names theirs';
+  const why = simulatedDefault ? ' (--simulate enables "default"; --rent-namespaces changes it)' : '';
+  return `namespaces that may rent machines: ${namespaces.join(', ')}${why}`;
 }
 
 function storeOptions(options: RunOptions) {

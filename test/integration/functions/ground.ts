@@ -99,6 +99,8 @@ export async function startFunctionGround(options: FunctionGroundOptions = {}): 
       ANEX_PROVIDERS: runpod === undefined ? 'vastai' : 'vastai,runpod',
       ANEX_NODE_NAME_VASTAI: nodeNames.vastai,
       ANEX_NODE_NAME_RUNPOD: nodeNames.runpod,
+      // the tests' namespaces may rent, enabled explicitly as an operator would (ADR 0019)
+      ANEX_RENT_NAMESPACES: '*',
       [PROVIDER_ENV.vastai.url]: vast.url,
       ...(runpod === undefined ? {} : { [PROVIDER_ENV.runpod.url]: runpod.url }),
       ...SHORT_TICK,

@@ -37,11 +37,16 @@ describe('loadConfigFromEnv', () => {
       agentEndpointUrl: undefined,
       tableName: 'anex',
       providerBaseUrls: {},
+      // ADR 0019: no namespace may rent until the operator enables one; no other limit by default
+      spend: { rentNamespaces: [] },
     });
   });
 
-  it('hands the reconciler exactly its own documented defaults', () => {
-    expect(reconcileConfig(loadConfigFromEnv({}))).toEqual(DEFAULT_RECONCILE_CONFIG);
+  it('hands the reconciler its own documented defaults, with no namespace enabled for renting', () => {
+    expect(reconcileConfig(loadConfigFromEnv({}))).toEqual({
+      ...DEFAULT_RECONCILE_CONFIG,
+      spend: { rentNamespaces: [] },
+    });
   });
 
   it.each([
