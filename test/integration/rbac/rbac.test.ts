@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import {
   AdmissionregistrationV1Api,
   AuthorizationV1Api,
@@ -7,6 +8,7 @@ import {
   KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
+  RbacAuthorizationV1Api,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PodRef } from '../../../lib/kube/cluster.ts';
@@ -17,6 +19,7 @@ import {
   ADMISSION_POLICY,
   AGENT_SERVICE_ACCOUNT,
   admissionPolicyMessage,
+  IAM_GROUPS,
   NODE_LEASE_NAMESPACE,
 } from '../../../lib/manifests/rbac.ts';
 import { buildManifests } from '../../../lib/manifests/render.ts';
@@ -357,6 +360,77 @@ describe('anex manifests admission policy on a real API server', () => {
     ]) {
       expect([attributes, await canI(attributes, agentAccount)]).toEqual([attributes, false]);
     }
+  });
+});
+
+/**
+ * A request as another user — the API server's impersonation headers, sent with the admin's
+ * client certificate: how an EKS access-entry user (an IAM role in a Kubernetes group) looks
+ * to the API server, without EKS.
+ */
+async function asUser(
+  user: { name: string; group: string },
+  method: string,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; text: string }> {
+  const server = new URL(admin.getCurrentCluster()?.server ?? '');
+  const options: RequestOptions = {
+    method,
+    hostname: server.hostname,
+    port: server.port,
+    path,
+    headers: {
+      'content-type': 'application/json',
+      'Impersonate-User': user.name,
+      'Impersonate-Group': user.group,
+    },
+  };
+  await admin.applyToHTTPSOptions(options);
+  return new Promise((resolve, reject) => {
+    const call = httpsRequest(options, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+      );
+    });
+    call.on('error', reject);
+    call.end(JSON.stringify(body));
+  });
+}
+
+describe('anex manifests admission policy for the EKS access-entry groups', () => {
+  const binding = `anex-iam-rbac-${suffix}`;
+
+  afterAll(async () => {
+    await ignoreNotFound(
+      admin.makeApiClient(RbacAuthorizationV1Api).deleteClusterRoleBinding({ name: binding }),
+    );
+  });
+
+  it('confines a user in the anex:reconciler group as it confines the ServiceAccount', async () => {
+    // What docs/deploy.md has the operator do for the IAM route: the group bound to the ClusterRole.
+    await admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+      body: {
+        metadata: { name: binding },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'anex' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: IAM_GROUPS.reconciler }],
+      },
+    });
+    const user = {
+      name: `arn:aws:sts::123456789012:assumed-role/anex-tick-${suffix}/session`,
+      group: IAM_GROUPS.reconciler,
+    };
+    let refused = { status: 0, text: '' };
+    // RBAC bindings reach the authorizer's cache asynchronously: wait for the create to get past it.
+    for (let attempt = 0; attempt < 120; attempt++) {
+      refused = await asUser(user, 'POST', '/api/v1/nodes', { metadata: { name: `iam-not-anex-${suffix}` } });
+      if (refused.text.includes(ADMISSION_POLICY)) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain(admissionPolicyMessage([nodeName]));
   });
 });
 
