@@ -4,7 +4,7 @@ import type { Context } from 'aws-lambda';
 import { handleAgentRequest } from '../lib/tunnel/endpoint/handler.ts';
 import type { AgentEndpointDeps } from '../lib/tunnel/endpoint/types.ts';
 import { agentRoot } from './support/agent-root.ts';
-import { functionEnv } from './support/composition-root.ts';
+import { functionEnv, metrics } from './support/composition-root.ts';
 import { deadlineSignal } from './support/deadline.ts';
 import {
   bodyText,
@@ -25,14 +25,21 @@ export async function serveAgent(
 ): Promise<FunctionUrlResult> {
   const request = functionUrlEventSchema.parse(event);
   if (deps === undefined) return jsonResult(503, { error: 'temporarily unavailable; retry later' });
+  const sourceIp = request.requestContext.http.sourceIp;
   const response = await handleAgentRequest(
     {
       method: request.requestContext.http.method,
       path: request.rawQueryString === '' ? request.rawPath : `${request.rawPath}?${request.rawQueryString}`,
       headers: request.headers,
       body: bodyText(request),
+      ...(sourceIp === undefined ? {} : { sourceIp }),
     },
-    deps,
+    // Replay or theft of an agent credential: a metric with an alarm (ADR 0021), never the secret.
+    {
+      ...deps,
+      onAuthFailure: ({ reason, route, podUid }) =>
+        metrics.count('AgentAuthFailures', 1, { reason, route, podUid }),
+    },
   );
   logger.info('agent request', {
     method: request.requestContext.http.method,

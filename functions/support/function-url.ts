@@ -10,7 +10,10 @@ export const functionUrlEventSchema = z.object({
   headers: z.record(z.string(), z.string()).optional().default({}),
   body: z.string().optional(),
   isBase64Encoded: z.boolean().optional().default(false),
-  requestContext: z.object({ http: z.object({ method: z.string() }), requestId: z.string().optional() }),
+  requestContext: z.object({
+    http: z.object({ method: z.string(), sourceIp: z.string().optional() }),
+    requestId: z.string().optional(),
+  }),
 });
 
 export type FunctionUrlEvent = z.infer<typeof functionUrlEventSchema>;

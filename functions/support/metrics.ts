@@ -10,6 +10,8 @@ export const METRICS = {
   leakedInstances: 'LeakedInstances',
   /** credentials refused by a provider or the Kubernetes API server, or a bad webhook token */
   authFailures: 'AuthFailures',
+  /** an agent credential refused in a way an honest agent never causes: replay or theft (ADR 0021) */
+  agentAuthFailures: 'AgentAuthFailures',
 } as const;
 
 export type MetricName = (typeof METRICS)[Exclude<keyof typeof METRICS, 'namespace'>];

@@ -10,6 +10,7 @@ import {
   type AgentBackend,
   type AgentInitContainer,
   type AgentLaunch,
+  type AttemptView,
   LaunchConfigError,
   type Liveness,
   type StatusReport,
@@ -155,8 +156,26 @@ export class ReconcilerAgentBackend implements AgentBackend {
     return { volumes: outcome.volumes };
   }
 
-  async saveStatusCredential(podUid: string, hash: string): Promise<void> {
-    await this.#update(podUid, (record) => change(record, { statusCredentialHash: hash }));
+  /** The record's current attempt (ADR 0021): a view even without a record (then nothing is accepted). */
+  async attempt(podUid: string): Promise<AttemptView> {
+    const record = await this.#options.store.getPod(podUid);
+    const token = record?.agentToken;
+    return {
+      ...(token === undefined ? {} : { tokenHash: token.hash }),
+      instanceBound: token?.instanceBound === true,
+      ...(record?.instance === undefined ? {} : { instanceId: record.instance.id }),
+      bootstrapped: record?.statusCredentialHash !== undefined,
+    };
+  }
+
+  async saveStatusCredential(podUid: string, hash: string, tokenHash?: string): Promise<boolean> {
+    let saved = false;
+    await this.#update(podUid, (record) => {
+      // Only while the attempt the token was checked against is still the current one.
+      saved = tokenHash === undefined || record.agentToken?.hash === tokenHash;
+      return saved ? change(record, { statusCredentialHash: hash }) : undefined;
+    });
+    return saved;
   }
 
   async getStatusCredentialHash(podUid: string): Promise<string | undefined> {
@@ -320,7 +339,8 @@ export class ReconcilerAgentBackend implements AgentBackend {
 }
 
 function agentFailed(record: PodRecord, report: StatusReport): string {
-  return `The agent on instance ${record.instance?.id ?? 'unknown'} failed: ${report.reason ?? 'no reason given'}`;
+  // The reason is the host's own words (sanitized at the endpoint): said as such (L6).
+  return `The agent on instance ${record.instance?.id ?? 'unknown'} failed (reported by the host): ${report.reason ?? 'no reason given'}`;
 }
 
 /**
@@ -377,7 +397,7 @@ export function applyReport(
     case 'unhealthy':
       return undefined;
     case 'failed': {
-      const lastError = `${AGENT_FAILED}: ${report.reason ?? 'no reason given'}`;
+      const lastError = `${AGENT_FAILED} (reported by the host): ${report.reason ?? 'no reason given'}`;
       return record.lastError === lastError ? undefined : change(record, { lastError });
     }
   }

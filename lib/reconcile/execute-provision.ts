@@ -64,16 +64,23 @@ export async function provision(deps: ProvisionDeps, run: ProvisionRun): Promise
     requirements: run.plan.requirements,
     tag,
     ...(checked.auth === undefined ? {} : { registryAuth: checked.auth }),
+    ...(deps.provider.instanceIdEnv === undefined ? {} : { instanceIdEnv: deps.provider.instanceIdEnv }),
   });
   // Recorded with the intent: how the next passes tell "machine up" from "container started".
-  // A new launch has not started: no earlier start may be taken for this one's.
+  // A new launch has not started: no earlier start may be taken for this one's. Its token
+  // replaces any earlier one, which is refused from now on (ADR 0021).
   const from = change(
     run.plan.from,
     {
       launch: built.launch ?? 'plain',
       ...(built.vpnAddress === undefined ? {} : { vpnAddress: built.vpnAddress }),
+      ...(built.agentToken === undefined ? {} : { agentToken: built.agentToken }),
     },
-    ['startedAt'],
+    [
+      'startedAt',
+      'statusCredentialHash',
+      ...(built.agentToken === undefined ? (['agentToken'] as const) : []),
+    ],
   );
   const state: Attempting = {
     deps,

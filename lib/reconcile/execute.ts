@@ -97,6 +97,7 @@ function hasEffects(plan: PodPlan): boolean {
     plan.ban !== undefined ||
     plan.destroy.length > 0 ||
     plan.after !== undefined ||
+    plan.revokePeer !== undefined ||
     plan.releaseAddress !== undefined ||
     plan.finalize === true ||
     plan.annotate !== undefined ||
@@ -155,6 +156,9 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
     await sayEarly(shared, plan, said);
     said = [];
   }
+  // The attempt ended with that write: its key leaves the gateway's peer set before anything
+  // else (a destroy may fail and wait for the next pass; the key must not wait with it).
+  if (plan.revokePeer !== undefined) await store.clearPeerKey(plan.revokePeer, plan.podUid);
   if (plan.ban !== undefined) await store.putBan(plan.ban);
   if (plan.destroy.length > 0 && provider === undefined)
     throw new Error(`no provider ${plan.provider} configured`);
@@ -201,9 +205,12 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
  */
 const OFFER_CLAIM_MS = 2 * 60_000;
 
-/** The steps after the record write: the address, the pod's annotations. */
+/** The steps after the record write: the ended attempt's key again, the address, the pod's annotations. */
 async function afterRecord(shared: Shared, plan: PodPlan): Promise<void> {
   const { store, cluster } = shared.deps;
+  // Again: a bootstrap that passed its checks before the attempt ended may have set it since.
+  if (plan.revokePeer !== undefined && plan.after !== undefined)
+    await store.clearPeerKey(plan.revokePeer, plan.podUid);
   if (plan.releaseAddress !== undefined) await store.releaseAddress(plan.releaseAddress, plan.podUid);
   if (plan.annotate !== undefined && plan.pod !== undefined)
     await cluster.annotatePod(plan.pod, plan.annotate);

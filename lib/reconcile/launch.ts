@@ -16,6 +16,11 @@ export interface LaunchInput {
   tag: InstanceTag;
   /** the pod's credential for its image's registry (imagePullSecrets) */
   registryAuth?: RegistryAuth;
+  /**
+   * the variable in which the provider tells the machine its instance id (Provider
+   * instanceIdEnv): the agent launch passes its name so the agent names its instance (ADR 0021)
+   */
+  instanceIdEnv?: string;
 }
 
 /**
@@ -65,6 +70,8 @@ export interface BuiltLaunch {
   vpnAddress?: string;
   /** `agent`: the instance runs the anex agent, whose 'started' report is the container's start. @default 'plain' */
   launch?: 'agent' | 'plain';
+  /** the attempt's bootstrap token as the pod record keeps it (its hash; ADR 0021), for an agent launch */
+  agentToken?: { hash: string; instanceBound?: boolean };
 }
 
 /**

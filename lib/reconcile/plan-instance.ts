@@ -4,7 +4,7 @@ import { events } from './events.ts';
 import { billedAboveMax, withBilledPrice } from './plan-billing.ts';
 import { agentGaveUp, basePlan, change, currentWrite, instanceIds, type PlanEnv } from './plan-env.ts';
 import { provisionOrReport } from './plan-provision.ts';
-import { afterRelease, finishedSituation, release } from './plan-release.ts';
+import { ATTEMPT_CREDENTIALS, afterRelease, finishedSituation, release } from './plan-release.ts';
 import { UNKNOWN_EXIT } from './status.ts';
 import type { ObservedPod, PodPlan, Situation } from './types.ts';
 
@@ -260,7 +260,7 @@ function exited(op: ObservedPod, env: PlanEnv, exitCode: number | undefined, ext
         restarts: (from.restarts ?? 0) + 1,
         lastError: `Container exited with code ${code}`,
       },
-      ['exitCode', 'startedAt', 'finishedAt'],
+      ['exitCode', 'startedAt', 'finishedAt', ...ATTEMPT_CREDENTIALS],
     );
     const next = afterRelease(op, env, before, destroy);
     return { ...next, before, events: [said, ...next.events] };
@@ -274,7 +274,7 @@ function exited(op: ObservedPod, env: PlanEnv, exitCode: number | undefined, ext
       finishedAt: env.now,
       ...(unknown ? { lastError: 'The instance stopped without reporting an exit code' } : {}),
     },
-    unknown ? [] : ['lastError'],
+    unknown ? [...ATTEMPT_CREDENTIALS] : ['lastError', ...ATTEMPT_CREDENTIALS],
   );
   const next = afterRelease(op, env, before, destroy);
   return { ...next, before, events: [said, ...next.events] };

@@ -37,7 +37,8 @@ export function planCreating(op: ObservedPod, env: PlanEnv, record: PodRecord): 
   const after = change(
     currentWrite(op),
     { stage: 'pending', attempts: intent?.attempt ?? record.attempts, lastError },
-    ['intent'],
+    // The attempt ended: its token goes with it (ADR 0021).
+    ['intent', 'agentToken', 'statusCredentialHash'],
   );
   if (after.attempts >= env.config.maxAttempts) return giveUp(op, env, after);
   return provisionOrReport(op, env, after);

@@ -24,6 +24,18 @@ export interface ReleaseOptions {
   terminal?: string;
 }
 
+/**
+ * What ends with an attempt, in the record write that ends it (ADR 0021): its bootstrap token
+ * and its status credential, so neither works for a later attempt; the plan's `revokePeer`
+ * takes its key out of the gateway's peer set.
+ */
+export const ATTEMPT_CREDENTIALS = ['agentToken', 'statusCredentialHash'] as const;
+
+/** The address whose key goes with the attempt ({@link PodPlan.revokePeer}), when the pod has one. */
+export function revokePeer(record: PodWrite): Pick<PodPlan, 'revokePeer'> {
+  return record.vpnAddress === undefined ? {} : { revokePeer: record.vpnAddress };
+}
+
 /** Destroy the attempt's instance (ban its machine if asked), then rent the next candidate or give up. */
 export function release(op: ObservedPod, env: PlanEnv, options: ReleaseOptions): PodPlan {
   const from = currentWrite(op);
@@ -41,7 +53,10 @@ export function release(op: ObservedPod, env: PlanEnv, options: ReleaseOptions):
       : retried === undefined
         ? { failureReason, finishedAt: env.now }
         : { failureReason, ...backOffFields(from, env) };
-  const before = change(from, { stage: 'releasing', attempts, lastError, ...settled }, ['exitCode']);
+  const before = change(from, { stage: 'releasing', attempts, lastError, ...settled }, [
+    'exitCode',
+    ...ATTEMPT_CREDENTIALS,
+  ]);
   const ban = options.ban ? banFor(op, env, options.reason) : undefined;
   const next = afterRelease(op, env, before, instanceIds(op.instances, op.record), ban);
   const said = [
@@ -65,14 +80,22 @@ export function afterRelease(
   ban?: Ban,
 ): PodPlan {
   if (releasing.finishedAt !== undefined) {
-    const after = change(releasing, { stage: 'finished' }, ['instance', 'intent']);
-    return { ...basePlan(op, 'finish'), destroy, after, situation: finishedSituation(after, env.now) };
+    // Terminal: the key goes and so does the address (the range is not held by finished pods).
+    const after = change(releasing, { stage: 'finished' }, ['instance', 'intent', ...ATTEMPT_CREDENTIALS]);
+    return {
+      ...basePlan(op, 'finish'),
+      destroy,
+      after,
+      ...revokePeer(releasing),
+      ...(releasing.vpnAddress === undefined ? {} : { releaseAddress: releasing.vpnAddress }),
+      situation: finishedSituation(after, env.now),
+    };
   }
-  // The next attempt's agent bootstraps anew: the old credential (and what it proved) goes.
+  // The next attempt's agent bootstraps anew: the old credentials (and what they proved) go.
   const after = change(releasing, { stage: 'pending' }, [
     'instance',
     'intent',
-    'statusCredentialHash',
+    ...ATTEMPT_CREDENTIALS,
     'initRuns',
   ]);
   const reason = backOffReason(op, releasing.failureReason);
@@ -80,7 +103,14 @@ export function afterRelease(
     // Backing off: nothing is rented until the wait is over.
     const situation = backOffSituation(reason, after);
     const message = situation.kind === 'held' ? situation.message : '';
-    return { ...basePlan(op, 'release'), destroy, after, situation, events: [events.retryBackOff(message)] };
+    return {
+      ...basePlan(op, 'release'),
+      destroy,
+      after,
+      ...revokePeer(releasing),
+      situation,
+      events: [events.retryBackOff(message)],
+    };
   }
   const cooledGpu = ban?.machineId.startsWith(GPU_COOLDOWN_PREFIX)
     ? ban.machineId.slice(GPU_COOLDOWN_PREFIX.length)
@@ -90,7 +120,12 @@ export function afterRelease(
     offerId: releasing.intent?.offerId,
     gpuName: cooledGpu,
   });
-  return { ...next, destroy, label: next.label === 'provision' ? 'provision' : 'release' };
+  return {
+    ...next,
+    destroy,
+    ...revokePeer(releasing),
+    label: next.label === 'provision' ? 'provision' : 'release',
+  };
 }
 
 export function finishedSituation(record: PodWrite, now: number): Situation {

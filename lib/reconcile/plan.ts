@@ -207,8 +207,11 @@ function planDeletion(op: ObservedPod, env: PlanEnv): PodPlan {
   const destroy = instanceIds(op.instances, record);
   const plan: PodPlan = { ...base, destroy, finalize: true };
   if (record !== undefined) plan.after = 'delete';
-  if (record !== undefined && destroy.length > 0)
-    plan.before = change(toWriteOf(record), { stage: 'terminating' });
+  if (record !== undefined && destroy.length > 0) {
+    // The attempt ends here: its credentials go with this write, its key right after (ADR 0021).
+    plan.before = change(toWriteOf(record), { stage: 'terminating' }, ['agentToken', 'statusCredentialHash']);
+    if (record.vpnAddress !== undefined) plan.revokePeer = record.vpnAddress;
+  }
   if (record?.vpnAddress !== undefined) plan.releaseAddress = record.vpnAddress;
   const ended = deletedOutcome(record, env);
   if (ended !== undefined) plan.situation = ended;

@@ -92,9 +92,9 @@ export type RecordChange = PodWrite | 'delete';
 /**
  * The effects for one pod (or one orphan), executed in this fixed order so that a crash
  * between two steps leaves a state the next pass finishes (execute.ts):
- * `before` record write → `ban` → destroy `destroy` (all must be confirmed gone) → `after`
- * record write or delete → release `releaseAddress` → `finalize` the pod → `provision` →
- * report `situation` + `events`.
+ * `before` record write → `revokePeer` → `ban` → destroy `destroy` (all must be confirmed
+ * gone) → `after` record write or delete → `revokePeer` again → release `releaseAddress` →
+ * `finalize` the pod → `provision` → report `situation` + `events`.
  */
 export interface PodPlan {
   /** lease and log key; for an orphan instance, its tag's pod uid */
@@ -110,6 +110,12 @@ export interface PodPlan {
   ban?: Ban;
   destroy: readonly string[];
   after?: RecordChange;
+  /**
+   * the VPN address whose peer key goes because the attempt ended (ADR 0021): cleared right
+   * after the record write that ends it, before anything is destroyed, and again after `after`
+   * (a bootstrap that raced the end is undone)
+   */
+  revokePeer?: string;
   releaseAddress?: string;
   finalize?: boolean;
   /** annotations anex reports on the pod (`anex.sh/billed-price`), merged after the record write */

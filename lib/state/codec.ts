@@ -108,6 +108,7 @@ const podRecord = z.strictObject({
   retryAt: epochMs.optional(),
   retryBackoffMs: z.number().int().nonnegative().optional(),
   statusCredentialHash: z.string().optional(),
+  agentToken: z.strictObject({ hash: z.string(), instanceBound: z.boolean().optional() }).optional(),
   vpnAddress: z.string().optional(),
   launch: z.enum(['agent', 'plain']).optional(),
   version: z.number().int().positive(),

@@ -226,6 +226,24 @@ export class DynamoStore implements Store {
     if (!won) throw addressNotHeld(address, podUid);
   }
 
+  async clearPeerKey(address: string, podUid: string): Promise<void> {
+    // Lost condition: the address is free or another pod's, so this pod has no key there.
+    await this.#table.conditional(
+      () =>
+        this.#table.client.send(
+          new UpdateItemCommand({
+            TableName: this.#table.name,
+            Key: encodeKey(keys.address(address)),
+            UpdateExpression: 'REMOVE #publicKey, #egress',
+            ConditionExpression: '#podUid = :podUid',
+            ExpressionAttributeNames: { '#publicKey': 'publicKey', '#podUid': 'podUid', '#egress': 'egress' },
+            ExpressionAttributeValues: encodeValues({ ':podUid': podUid }),
+          }),
+        ),
+      `clear the peer key of VPN address ${address}`,
+    );
+  }
+
   async releaseAddress(address: string, podUid: string): Promise<void> {
     await this.#table.conditional(
       () =>

@@ -132,6 +132,13 @@ export class MemoryStore implements Store {
     });
   }
 
+  async clearPeerKey(address: string, podUid: string): Promise<void> {
+    const held = this.#addresses.get(address);
+    if (held?.podUid !== podUid) return;
+    const { publicKey: _key, egress: _egress, ...rest } = held;
+    this.#addresses.set(address, rest);
+  }
+
   async releaseAddress(address: string, podUid: string): Promise<void> {
     if (this.#addresses.get(address)?.podUid === podUid) {
       this.#addresses.delete(address);

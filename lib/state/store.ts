@@ -126,8 +126,20 @@ export interface PodRecord {
   ready?: boolean;
   /** the init containers and sidecars on this machine, in the pod's order (cleared with the machine) */
   initRuns?: InitRun[];
-  /** hex SHA-256 of the credential the agent signs its status reports with (never the credential) */
+  /**
+   * hex SHA-256 of the credential the agent signs its status reports with (never the
+   * credential): the current attempt's only, set at its bootstrap and removed in the record
+   * write that ends the attempt (ADR 0021)
+   */
   statusCredentialHash?: string;
+  /**
+   * The current attempt's bootstrap token (ADR 0021): its hex SHA-256, written with the launch
+   * before the create and removed in the record write that ends the attempt, so a token of any
+   * other attempt is refused. `instanceBound`: the provider tells the machine its instance id
+   * (the launch set ANEX_INSTANCE_ID_ENV), so the agent must name it and it must be this
+   * attempt's `instance.id`.
+   */
+  agentToken?: { hash: string; instanceBound?: boolean };
   vpnAddress?: string;
   /**
    * How the instance was launched (set with the intent): `agent` — the instance runs the anex
@@ -231,6 +243,11 @@ export interface TunnelStore {
   claimAddress(address: string, podUid: string, options: { now: number }): Promise<boolean>;
   /** Sets the agent's public key on the pod's allocation. */
   setPeerKey(address: string, podUid: string, publicKey: string, egress?: readonly string[]): Promise<void>;
+  /**
+   * Removes the key (and its destinations) from the allocation if `podUid` still holds it: the
+   * gateway's desired peer set drops it, the address stays the pod's (ADR 0021). Idempotent.
+   */
+  clearPeerKey(address: string, podUid: string): Promise<void>;
   /** Frees it if `podUid` still holds it. */
   releaseAddress(address: string, podUid: string): Promise<void>;
   /** Every allocation (the gateway's desired peer set). */

@@ -1,4 +1,4 @@
-import type { AgentBackend, AgentLaunch, Liveness, StatusReport } from './types.ts';
+import type { AgentBackend, AgentLaunch, AttemptView, Liveness, StatusReport } from './types.ts';
 
 export interface RecordedStatus extends StatusReport {
   at: number;
@@ -14,6 +14,7 @@ export class MemoryAgentBackend implements AgentBackend {
   readonly #reports = new Map<string, RecordedStatus[]>();
   readonly #ended = new Set<string>();
   readonly #grace = new Map<string, number>();
+  readonly #attempts = new Map<string, AttemptView>();
 
   addPod(launch: AgentLaunch): void {
     this.#launches.set(launch.podUid, launch);
@@ -24,6 +25,21 @@ export class MemoryAgentBackend implements AgentBackend {
   endPod(podUid: string, graceSeconds = 0): void {
     this.#ended.add(podUid);
     this.#grace.set(podUid, graceSeconds);
+  }
+
+  /**
+   * Binds the pod's bootstrap to an attempt, as the reconciler's record does (ADR 0021); a
+   * later call replaces it (the next attempt). Unbound pods: the token alone decides.
+   */
+  bindAttempt(podUid: string, attempt: Omit<AttemptView, 'bootstrapped'>): void {
+    this.#attempts.set(podUid, { ...attempt, bootstrapped: false });
+    this.#credentials.delete(podUid);
+  }
+
+  /** The attempt ended (released, replaced): its token and status credential stop working. */
+  endAttempt(podUid: string): void {
+    this.#attempts.set(podUid, { instanceBound: false, bootstrapped: false });
+    this.#credentials.delete(podUid);
   }
 
   reports(podUid: string): readonly RecordedStatus[] {
@@ -39,8 +55,19 @@ export class MemoryAgentBackend implements AgentBackend {
     return this.#ended.has(podUid) ? undefined : this.#launches.get(podUid);
   }
 
-  async saveStatusCredential(podUid: string, hash: string): Promise<void> {
+  async attempt(podUid: string): Promise<AttemptView | undefined> {
+    const attempt = this.#attempts.get(podUid);
+    return attempt === undefined ? undefined : { ...attempt };
+  }
+
+  async saveStatusCredential(podUid: string, hash: string, tokenHash?: string): Promise<boolean> {
+    const attempt = this.#attempts.get(podUid);
+    if (attempt !== undefined && tokenHash !== undefined) {
+      if (attempt.tokenHash !== tokenHash) return false;
+      this.#attempts.set(podUid, { ...attempt, bootstrapped: true });
+    }
     this.#credentials.set(podUid, hash);
+    return true;
   }
 
   async getStatusCredentialHash(podUid: string): Promise<string | undefined> {

@@ -84,3 +84,13 @@ export async function withinLimit(
   if (stage === 'before-auth') return deps.rateLimiter.take(key, deps.now());
   return deps.sharedLimiter === undefined ? true : deps.sharedLimiter.take(key, deps.now());
 }
+
+/**
+ * The key of the limit before authentication (L2 of the 2026-12 audit): the route, the caller's
+ * address and the pod. A flood from one address drains only that address's buckets, so nobody
+ * who merely knows a pod UID can lock its agent out; agents behind one NAT address do not share
+ * a bucket. Without an address (a front end that does not say) the route and pod, as before.
+ */
+export function preAuthKey(request: { sourceIp?: string }, route: string, podUid: string): string {
+  return request.sourceIp === undefined ? `${route}:${podUid}` : `${route}:${request.sourceIp}:${podUid}`;
+}

@@ -52,7 +52,17 @@ async function respond(req: IncomingMessage, deps: AgentEndpointDeps): Promise<A
   for (const [name, value] of Object.entries(req.headers)) {
     if (typeof value === 'string') headers[name] = value;
   }
-  return handleAgentRequest({ method: req.method ?? 'GET', path: req.url ?? '/', headers, body }, deps);
+  const sourceIp = req.socket.remoteAddress;
+  return handleAgentRequest(
+    {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers,
+      body,
+      ...(sourceIp === undefined ? {} : { sourceIp }),
+    },
+    deps,
+  );
 }
 
 /** The body as text, or undefined once it passes the limit (reading stops there). */

@@ -1,9 +1,16 @@
 import { z } from 'zod';
 import { secretMatchesHash } from '../tokens.ts';
+import { authFailed } from './auth-failures.ts';
 import { POD_UID } from './bootstrap.ts';
 import { bearer, fail, json, parseBody } from './http.ts';
-import { withinLimit } from './rate-limit.ts';
-import type { AgentEndpointDeps, AgentRequest, AgentResponse, StatusReport } from './types.ts';
+import { preAuthKey, withinLimit } from './rate-limit.ts';
+import type {
+  AgentEndpointDeps,
+  AgentRequest,
+  AgentResponse,
+  AuthFailureReason,
+  StatusReport,
+} from './types.ts';
 
 /** docs/agent-protocol.md "Status reports"; bounds keep a hostile agent from writing much. */
 const StatusBody = z
@@ -46,11 +53,38 @@ const StatusBody = z
     path: ['restartInSeconds'],
   });
 
-/** Checks the per-pod bearer credential against its stored hash (constant time). */
-async function authorized(request: AgentRequest, podUid: string, deps: AgentEndpointDeps): Promise<boolean> {
+/**
+ * Checks the bearer credential against the current attempt's hash (constant time): the pod
+ * record keeps only that one and drops it in the write that ends the attempt (ADR 0021), so a
+ * credential of an ended or replaced attempt is refused. @returns why it is refused, if it is.
+ */
+async function refusal(
+  request: AgentRequest,
+  podUid: string,
+  deps: AgentEndpointDeps,
+): Promise<AuthFailureReason | undefined> {
   const credential = bearer(request);
+  if (credential === undefined) return 'credential-missing';
   const hash = await deps.backend.getStatusCredentialHash(podUid);
-  return credential !== undefined && hash !== undefined && secretMatchesHash(credential, hash);
+  if (hash === undefined) return 'credential-revoked';
+  return secretMatchesHash(credential, hash) ? undefined : 'credential-wrong';
+}
+
+/** Longest host-supplied text kept (a pod condition's message, an event's note). */
+export const HOST_TEXT_MAX = 200;
+
+/**
+ * Text the host wrote (a failure reason, an eviction message): untrusted (L6). Control and
+ * format characters become spaces, runs of spaces one, and it is cut to {@link HOST_TEXT_MAX}
+ * characters; callers label it as reported by the host.
+ */
+export function hostText(text: string): string {
+  const flat = text
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const chars = [...flat];
+  return chars.length <= HOST_TEXT_MAX ? flat : `${chars.slice(0, HOST_TEXT_MAX - 1).join('')}…`;
 }
 
 /** POST /v1/status: the agent reports started / exited(code) / failed(reason). */
@@ -59,16 +93,21 @@ export async function handleStatus(request: AgentRequest, deps: AgentEndpointDep
   if (!body.ok) return body.response;
   const { podUid, state, ...rest } = body.value;
   const key = `status:${podUid}`;
-  if (!(await withinLimit(deps, key, 'before-auth'))) return fail(429, 'too many requests for this pod');
-  if (!(await authorized(request, podUid, deps))) {
-    deps.logger.warn('status report with a wrong or missing credential', { podUid });
-    return fail(401, 'missing or wrong status credential for this pod');
+  if (!(await withinLimit(deps, preAuthKey(request, 'status', podUid), 'before-auth')))
+    return fail(429, 'too many requests for this pod');
+  const refused = await refusal(request, podUid, deps);
+  if (refused !== undefined) {
+    authFailed(deps, { reason: refused, route: '/v1/status', podUid });
+    return fail(401, "missing or wrong status credential for this pod's current attempt");
   }
   if (!(await withinLimit(deps, key, 'after-auth'))) return fail(429, 'too many requests for this pod');
   const report: StatusReport = { state };
   for (const [key, value] of Object.entries(rest)) {
     if (value !== undefined) Object.assign(report, { [key]: value });
   }
+  // The host's words reach pod conditions and events: made harmless and short first (L6).
+  if (report.reason !== undefined) report.reason = hostText(report.reason);
+  if (report.message !== undefined) report.message = hostText(report.message);
   await deps.backend.recordStatus(podUid, report, { now: deps.now() });
   deps.logger.info('agent status', {
     podUid,
@@ -93,9 +132,12 @@ export async function handlePodAlive(
   const podUid = POD_UID.safeParse(query.get('podUid') ?? '');
   if (!podUid.success) return fail(400, 'query parameter podUid must be a pod UID');
   const key = `alive:${podUid.data}`;
-  if (!(await withinLimit(deps, key, 'before-auth'))) return fail(429, 'too many requests for this pod');
-  if (!(await authorized(request, podUid.data, deps))) {
-    return fail(401, 'missing or wrong status credential for this pod');
+  if (!(await withinLimit(deps, preAuthKey(request, 'alive', podUid.data), 'before-auth')))
+    return fail(429, 'too many requests for this pod');
+  const refused = await refusal(request, podUid.data, deps);
+  if (refused !== undefined) {
+    authFailed(deps, { reason: refused, route: '/v1/pod-alive', podUid: podUid.data });
+    return fail(401, "missing or wrong status credential for this pod's current attempt");
   }
   if (!(await withinLimit(deps, key, 'after-auth'))) return fail(429, 'too many requests for this pod');
   return json(200, await deps.backend.liveness(podUid.data));

@@ -18,6 +18,11 @@ export interface AgentRequest {
   headers: Readonly<Record<string, string | undefined>>;
   /** raw body (UTF-8 text) */
   body: string | undefined;
+  /**
+   * the caller's address as the front end saw it (the Function URL's requestContext.http.sourceIp,
+   * the local server's socket): part of the limit before authentication (rate-limit.ts)
+   */
+  sourceIp?: string;
 }
 
 export interface AgentResponse {
@@ -110,20 +115,42 @@ export interface StatusReport {
 export type Liveness = { alive: true } | { alive: false; graceSeconds: number };
 
 /**
+ * The pod's current attempt, as the bootstrap checks a token against it (ADR 0021).
+ */
+export interface AttemptView {
+  /**
+   * hex SHA-256 of the attempt's bootstrap token; absent when no attempt waits for its agent
+   * (the attempt ended, or the pod was not launched through the agent): every token is refused
+   */
+  tokenHash?: string;
+  /** the agent must name its instance (the provider tells the machine its id) */
+  instanceBound: boolean;
+  /** the attempt's instance, once the create's answer is recorded */
+  instanceId?: string;
+  /** the attempt's agent already bootstrapped: its key and credential are not replaced */
+  bootstrapped: boolean;
+}
+
+/**
  * Implemented by the reconciler side (over the Store and the Cluster); an in-memory
  * implementation lives in memory-backend.ts for tests and local experiments.
  *
  * Contract:
  * - `getLaunch` returns undefined once the pod is gone, deleted or finished: no new agent
  *   may bootstrap for it.
- * - Only hashes of status credentials are stored; `saveStatusCredential` replaces any earlier one.
+ * - `attempt` returns the pod's current attempt (ADR 0021); undefined only from a backend that
+ *   keeps no attempts (the in-memory one, unless a test binds one): then the token alone decides.
+ * - Only hashes of status credentials are stored, one per pod: the current attempt's.
+ *   `saveStatusCredential` replaces any earlier one — when `tokenHash` is given, only while that
+ *   token is still the current attempt's (false otherwise: the attempt ended meanwhile).
  * - `recordStatus` is idempotent: the agent repeats a report until it gets a 2xx.
  * - `liveness` is `alive: false` once the instance should stop (pod deleted, finished, or
  *   unknown), with the grace left of a deletion the API server is waiting on.
  */
 export interface AgentBackend {
   getLaunch(podUid: string): Promise<AgentLaunch | undefined>;
-  saveStatusCredential(podUid: string, hash: string): Promise<void>;
+  attempt(podUid: string): Promise<AttemptView | undefined>;
+  saveStatusCredential(podUid: string, hash: string, tokenHash?: string): Promise<boolean>;
   getStatusCredentialHash(podUid: string): Promise<string | undefined>;
   recordStatus(podUid: string, report: StatusReport, options: { now: number }): Promise<void>;
   liveness(podUid: string): Promise<Liveness>;
@@ -177,7 +204,13 @@ export interface AgentEndpointDeps {
   settings: TunnelSettings;
   logger: AgentLogger;
   now: () => number;
-  /** per-pod request limiter before authentication; in memory, per process (rate-limit.ts) */
+  /**
+   * Told of each refused credential that may mean replay or theft (ADR 0021), after the
+   * endpoint logged it: the AWS function counts it as the AgentAuthFailures metric, which
+   * has an alarm. Unset (local mode): the log line is all.
+   */
+  onAuthFailure?: (failure: AuthFailure) => void;
+  /** per-caller request limiter before authentication; in memory, per process (rate-limit.ts) */
   rateLimiter: RateLimiter;
   /**
    * per-pod limit after authentication shared by every process serving the endpoint (the
@@ -194,4 +227,32 @@ export interface AgentEndpointDeps {
    * match the artifact the launch stub pins (lib/tunnel/agent/stub.ts).
    */
   agentDownload?: AgentDownload;
+}
+
+/**
+ * Why an agent's credential was refused. Suspicious ones (replay, theft, a key collision) go
+ * to {@link AgentEndpointDeps.onAuthFailure}; the others are the normal end of an attempt (an
+ * agent still asking after its attempt ended) or a malformed request.
+ */
+export type AuthFailureReason =
+  | 'token-malformed'
+  | 'token-unknown'
+  | 'token-expired'
+  | 'token-used'
+  | 'token-wrong-pod'
+  | 'token-wrong-attempt'
+  | 'instance-missing'
+  | 'instance-wrong'
+  | 'attempt-bootstrapped'
+  | 'key-gateway'
+  | 'key-taken'
+  | 'credential-missing'
+  | 'credential-revoked'
+  | 'credential-wrong';
+
+export interface AuthFailure {
+  reason: AuthFailureReason;
+  /** /v1/bootstrap, /v1/status, /v1/pod-alive */
+  route: string;
+  podUid: string;
 }

@@ -48,7 +48,8 @@ export const GROUND_BACKOFF = { initialSeconds: 1, maxSeconds: 4, resetSeconds: 
 function recording(into: ReportSeen[], backend: ReconcilerAgentBackend): AgentBackend {
   return {
     getLaunch: (podUid) => backend.getLaunch(podUid),
-    saveStatusCredential: (podUid, hash) => backend.saveStatusCredential(podUid, hash),
+    attempt: (podUid) => backend.attempt(podUid),
+    saveStatusCredential: (podUid, hash, tokenHash) => backend.saveStatusCredential(podUid, hash, tokenHash),
     getStatusCredentialHash: (podUid) => backend.getStatusCredentialHash(podUid),
     liveness: (podUid) => backend.liveness(podUid),
     recordStatus: async (podUid, report, options) => {

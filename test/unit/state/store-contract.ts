@@ -60,6 +60,7 @@ export function aFullPodWrite(): Required<PodWrite> {
       region: 'europe',
       createdAt: T0,
     } satisfies Required<NonNullable<PodWrite['instance']>>,
+    agentToken: { hash: 'ab'.repeat(32), instanceBound: true },
     startedAt: T0 + 5,
     finishedAt: T0 + 50,
     exitCode: 3,
@@ -330,6 +331,19 @@ function describeAddresses(store: () => Store): void {
       await store().claimAddress('10.99.0.2', 'uid-1', at);
       await conflictOf(store().setPeerKey('10.99.0.2', 'uid-2', 'pubkey='));
       await conflictOf(store().setPeerKey('10.99.0.3', 'uid-1', 'pubkey='));
+    });
+
+    it("clears a peer's key and destinations for the holder only, keeping the address (ADR 0021)", async () => {
+      await store().claimAddress('10.99.0.2', 'uid-1', at);
+      await store().setPeerKey('10.99.0.2', 'uid-1', 'pubkey=', ['web.ml.svc:80']);
+      await store().clearPeerKey('10.99.0.2', 'uid-2');
+      await store().clearPeerKey('10.99.0.3', 'uid-1');
+      expect((await store().listAddresses())[0]?.publicKey).toBe('pubkey=');
+      await store().clearPeerKey('10.99.0.2', 'uid-1');
+      await store().clearPeerKey('10.99.0.2', 'uid-1');
+      expect(await store().listAddresses()).toEqual([
+        { address: '10.99.0.2', podUid: 'uid-1', allocatedAt: T0 },
+      ]);
     });
 
     it('releases only for the holder', async () => {

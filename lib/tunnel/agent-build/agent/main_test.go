@@ -191,6 +191,43 @@ func TestARefusedBootstrapIsFinal(t *testing.T) {
 	}
 }
 
+// The bootstrap names the agent's instance with the id its provider sets in the variable
+// ANEX_INSTANCE_ID_ENV names (Vast CONTAINER_ID, RunPod RUNPOD_POD_ID): the endpoint binds the
+// token to that instance (ADR 0021).
+func TestTheBootstrapNamesTheInstanceItsProviderSets(t *testing.T) {
+	cases := []struct{ name, variable, id, want string }{
+		{"vast", "CONTAINER_ID", "31337", "31337"},
+		{"runpod", "RUNPOD_POD_ID", "abc123xyz", "abc123xyz"},
+		{"none declared", "", "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := &fakeEndpoint{config: map[string]any{
+				"version": 1, "podUid": podUID, "statusCredential": "status-credential",
+				"argv": []string{"true"}, "env": map[string]string{}, "restartPolicy": "Never", "aliveIntervalSeconds": 60,
+			}}
+			server := httptest.NewServer(f)
+			defer server.Close()
+			setEnv(t, server.URL)
+			t.Setenv("ANEX_INSTANCE_ID", "")
+			t.Setenv("ANEX_INSTANCE_ID_ENV", c.variable)
+			if c.variable != "" {
+				t.Setenv(c.variable, c.id)
+			}
+			if code := run(); code != 0 {
+				t.Fatalf("exit %d, want 0", code)
+			}
+			got, sent := f.bootstrap["instanceId"]
+			if c.want == "" && sent {
+				t.Fatalf("instanceId %v sent with no variable named", got)
+			}
+			if c.want != "" && got != c.want {
+				t.Fatalf("instanceId %v, want %q", got, c.want)
+			}
+		})
+	}
+}
+
 func TestInputsAreChecked(t *testing.T) {
 	cases := []struct{ name, key, value, want string }{
 		{"http without the insecure flag", "ANEX_AGENT_INSECURE", "", "ANEX_AGENT_URL must be an https:// URL"},
