@@ -7,7 +7,8 @@ export function registerManifests(program: Command): void {
   program
     .command('manifests')
     .description(
-      'Print the Kubernetes objects anex needs (namespace, ServiceAccount + token, least-privilege RBAC, ' +
+      'Print the Kubernetes objects anex needs (namespace, the reconciler and agent ServiceAccounts + tokens, ' +
+        'least-privilege RBAC by node name, an admission policy keeping them to the anex nodes and their pods, ' +
         'validating and mutating admission webhooks, gateway) for `kubectl apply -f -`',
     )
     .option(
