@@ -1,7 +1,7 @@
 import { desiredPeers, renderPeerSections } from '../gateway/peers.ts';
 import { secretMatchesHash } from '../tokens.ts';
 import { bearer, fail, json, text } from './http.ts';
-import { withinLimit } from './rate-limit.ts';
+import { preAuthKey, withinLimit } from './rate-limit.ts';
 import type { AgentEndpointDeps, AgentRequest, AgentResponse } from './types.ts';
 
 /**
@@ -17,14 +17,16 @@ export async function handlePeers(
   const expected = deps.settings.gatewayTokenHash;
   const credential = bearer(request);
   if (expected === undefined) return fail(404, 'the peer list is not enabled on this endpoint');
+  // Credential guesses are limited per caller address before the check (audit L4); the
+  // gateway's own address keeps its bucket whatever others send.
+  if (!(await withinLimit(deps, preAuthKey(request, 'peers', 'gateway'), 'before-auth')))
+    return fail(429, 'too many requests for the peer list');
   if (credential === undefined || !secretMatchesHash(credential, expected)) {
     deps.logger.warn('peer list request with a wrong or missing gateway credential');
     return fail(401, 'missing or wrong gateway credential');
   }
-  for (const stage of ['before-auth', 'after-auth'] as const) {
-    if (!(await withinLimit(deps, 'peers:gateway', stage)))
-      return fail(429, 'too many requests from the gateway');
-  }
+  if (!(await withinLimit(deps, 'peers:gateway', 'after-auth')))
+    return fail(429, 'too many requests from the gateway');
   const peers = desiredPeers(
     await deps.store.listAddresses(),
     deps.settings.vpnRange,

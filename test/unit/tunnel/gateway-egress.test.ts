@@ -173,3 +173,28 @@ describe('GET /v1/peers: each peer with what it may reach', () => {
     });
   });
 });
+
+describe('GET /v1/peers: credential guesses', () => {
+  it('are rate limited per caller address before the check, leaving the gateway its own bucket', async () => {
+    const gatewayToken = newSecret();
+    const h = endpointHarness(tunnelSettings({ gatewayTokenHash: sha256Hex(gatewayToken) }));
+    const get = (token: string, sourceIp: string) =>
+      handleAgentRequest(
+        {
+          method: 'GET',
+          path: '/v1/peers',
+          headers: { authorization: `Bearer ${token}` },
+          body: undefined,
+          sourceIp,
+        },
+        h.deps,
+      );
+    const statuses: number[] = [];
+    // the harness's bucket holds 20 requests
+    for (let i = 0; i < 21; i += 1) statuses.push((await get(newSecret(), '198.51.100.7')).status);
+    expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
+    expect(statuses[20]).toBe(429);
+    expect((await get(gatewayToken, '198.51.100.7')).status).toBe(429);
+    expect((await get(gatewayToken, '203.0.113.2')).status).toBe(200);
+  });
+});
