@@ -255,6 +255,7 @@ function deployment(
           ],
           containers: [wireguardContainer(o), wstunnelContainer(o)],
           volumes: [
+            { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
             { name: 'script', configMap: { name: o.name, defaultMode: 0o555 } },
             {
               name: 'secrets',
@@ -302,9 +303,13 @@ function wireguardContainer(o: Resolved): Record<string, unknown> {
     ports: [{ name: 'wireguard', containerPort: o.listenPort, protocol: 'UDP' }],
     securityContext: {
       allowPrivilegeEscalation: false,
+      // What the script, wireguard-go (its UAPI socket) and iptables (its lock) write is under
+      // /run, an emptyDir; /dev/net/tun goes on the runtime's own /dev.
+      readOnlyRootFilesystem: true,
       capabilities: { add: ['NET_ADMIN', 'MKNOD'], drop: ['ALL'] },
     },
     volumeMounts: [
+      { name: 'run', mountPath: '/run' },
       { name: 'script', mountPath: '/etc/anex', readOnly: true },
       { name: 'secrets', mountPath: '/secrets', readOnly: true },
     ],
@@ -347,6 +352,7 @@ function wstunnelContainer(o: Resolved): Record<string, unknown> {
       // The gateway image's default user is root (the wireguard container needs it); nobody here.
       runAsUser: 65534,
       runAsGroup: 65534,
+      readOnlyRootFilesystem: true,
       capabilities: { drop: ['ALL'] },
     },
     volumeMounts: tls ? [{ name: 'wstunnel-tls', mountPath: '/tls', readOnly: true }] : [],

@@ -100,6 +100,12 @@ describe('gatewayManifests', () => {
     expect(deployment.spec.replicas).toBe(1);
     const [wg, ws] = deployment.spec.template.spec.containers;
     expect(wg.securityContext.capabilities.add).toContain('NET_ADMIN');
+    expect(wg.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+    });
+    expect(wg.volumeMounts).toContainEqual({ name: 'run', mountPath: '/run' });
+    expect(ws.securityContext).toMatchObject({ readOnlyRootFilesystem: true });
     expect(wg.env).toContainEqual({ name: 'ANEX_GATEWAY_ADDRESS', value: '10.250.0.1' });
     expect(wg.env).toContainEqual({ name: 'ANEX_AGENT_URL', value: 'https://agent.example.com' });
     // anex's wstunnel from the gateway image, the build the agents download, never as root
