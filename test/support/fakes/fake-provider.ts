@@ -44,6 +44,8 @@ export interface CreatedCall {
  */
 export class FakeProvider implements Provider {
   readonly name: ProviderName;
+  /** the variable the fake "sets" to the instance id (ADR 0021); unset: none, as before */
+  instanceIdEnv?: string;
   now = 0;
   offers: Offer[] = [];
   /** instances younger than this (ms) are not listed yet: the providers' read lag */
