@@ -82,6 +82,21 @@ export function currentSpend(input: {
   return spend;
 }
 
+/**
+ * The spend as the store records it (`anex status`, without listing the providers): each
+ * record's instance at its recorded $/h, and each create in flight as one instance at 0 $/h
+ * (its price is known once its instance is). Finished records bill nothing.
+ */
+export function recordedSpend(records: readonly PodRecord[]): Spend {
+  const spend: Spend = { perHour: 0, instances: 0, byNamespace: new Map() };
+  for (const r of records) {
+    if (r.stage === 'finished') continue;
+    if (r.instance !== undefined) add(spend, r.instance.pricePerHour ?? 0, r.namespace);
+    else if (r.stage === 'creating') add(spend, 0, r.namespace);
+  }
+  return spend;
+}
+
 function billingOf(
   listed: readonly Instance[] | undefined,
   record: PodRecord | undefined,

@@ -84,6 +84,9 @@ describe('anex run --simulate-style local mode (child processes)', () => {
       dataDir,
       '--interval',
       '1',
+      // the test namespace may rent, enabled explicitly as an operator would (ADR 0019)
+      '--rent-namespaces',
+      ns.name,
     ];
     const first = cli(args, sim.env);
     await first.waitFor(/anex run: nodes anex-vastai, anex-runpod/, 'anex run to start');
@@ -151,6 +154,9 @@ describe('anex run --simulate-style local mode (child processes)', () => {
       controlPlane().kubeconfigPath,
       '--data-dir',
       dataDir,
+      // its pod's namespace is made later: every namespace, enabled explicitly (ADR 0019)
+      '--rent-namespaces',
+      '*',
     ]);
     await run.waitFor(/simulated marketplace: http:\/\/127\.0\.0\.1:\d+/, 'the simulated marketplace');
     await run.waitFor(/anex run: nodes anex-vastai, anex-runpod/, 'anex run to start');
@@ -217,6 +223,8 @@ describe('anex run --simulate-style local mode (child processes)', () => {
         dataDir,
         '--interval',
         '1',
+        '--rent-namespaces',
+        ns.name,
         '--agent-endpoint-url',
         url,
         '--agent-listen',
