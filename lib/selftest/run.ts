@@ -233,7 +233,7 @@ class SelftestRun {
   async #running(): Promise<string> {
     let last = 'not read yet';
     const instance = await this.#poll(
-      'running',
+      'the instance to run',
       async () => {
         const seen = await this.#o.provider.get(this.#instanceId as string, this.#call());
         last = describeState(seen);
@@ -314,7 +314,7 @@ class SelftestRun {
     const id = this.#instanceId as string;
     let last = 'not read yet';
     await this.#poll(
-      'gone',
+      'the instance to be gone',
       async () => {
         const seen = await this.#o.provider.get(id, this.#cleanupCall());
         last = describeState(seen);
@@ -398,9 +398,12 @@ class SelftestRun {
   ): Promise<T> {
     const started = this.#now();
     const until = mode.cleanup === true ? this.#cleanupDeadline : this.#rentalDeadline;
+    let readError = '';
     for (;;) {
       if (mode.cleanup !== true && this.#interrupted()) throw new StepFailure(this.#stopMessage(what));
-      const value = await probe();
+      const value = await this.#probeOnce(probe, (message) => {
+        readError = message;
+      });
       if (value !== undefined) return value;
       if (this.#now() + this.#pollMs() > until) {
         const waited = Math.round((this.#now() - started) / 1000);
@@ -408,10 +411,29 @@ class SelftestRun {
           mode.cleanup === true
             ? 'the clean-up deadline'
             : 'the wall-clock limit set by --budget and --max-minutes';
-        const more = detail();
-        throw new StepFailure(`no ${what} after ${waited} s (${why})${more === '' ? '' : `; ${more}`}`);
+        const more = [detail(), readError === '' ? '' : `last read failed: ${readError}`].filter(
+          (m) => m !== '',
+        );
+        throw new StepFailure(`waited ${waited} s for ${what} (${why})${more.map((m) => `; ${m}`).join('')}`);
       }
       await sleep(this.#pollMs(), undefined, mode.cleanup === true ? {} : this.#signal()).catch(() => {});
+    }
+  }
+
+  /**
+   * One probe. A read that failed in a way worth repeating (5xx, 429, a pacing slot past the
+   * deadline) is "not yet": the wait goes on and the failure is quoted if it times out.
+   */
+  async #probeOnce<T>(
+    probe: () => Promise<T | undefined>,
+    failed: (message: string) => void,
+  ): Promise<T | undefined> {
+    try {
+      return await probe();
+    } catch (error) {
+      if (error instanceof StepFailure || !isAnexError(error) || !error.retryable) throw error;
+      failed(error.message);
+      return undefined;
     }
   }
 
