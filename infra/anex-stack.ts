@@ -9,6 +9,7 @@ import {
   FUNCTION_ENV,
 } from '../functions/support/env.ts';
 import { SETTINGS } from '../lib/config/settings.ts';
+import { AgentAuthAlarm } from './constructs/agent-auth-alarm.ts';
 import { AgentBinaries } from './constructs/agent-binaries.ts';
 import { AnexAlarms } from './constructs/anex-alarms.ts';
 import { AnexFunction } from './constructs/anex-function.ts';
@@ -156,6 +157,10 @@ export class AnexStack extends Stack {
     new AnexAlarms(this, 'Alarms', {
       functions: Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
       deadLetterQueue: this.queue.deadLetterQueue,
+      ...(props.alarmTopicArn === undefined ? {} : { alarmTopicArn: props.alarmTopicArn }),
+    });
+    // Replay or theft of an agent credential (ADR 0021).
+    new AgentAuthAlarm(this, 'AgentAuthAlarm', {
       ...(props.alarmTopicArn === undefined ? {} : { alarmTopicArn: props.alarmTopicArn }),
     });
     this.outputs();
