@@ -612,7 +612,8 @@ describe('the gateway, fail-closed per peer (real gateway.sh, wireguard-go and i
     const ended = await deps.store.listAddresses();
     const allocation = ended.find((a) => a.podUid === udp.pod.podUid);
     if (allocation === undefined) throw new Error('the udp agent has no allocation');
-    await deps.store.releaseAddress(allocation.address, udp.pod.podUid);
+    // What every plan step that ends an attempt does (revokePeer, ADR 0021): the key goes.
+    await deps.store.clearPeerKey(allocation.address, udp.pod.podUid);
     // One whole sync starts after the release: the one in flight may have fetched before it.
     const after = syncs() + 2;
     await waitUntil(async () => syncs() >= after, {
