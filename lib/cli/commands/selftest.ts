@@ -75,11 +75,18 @@ async function apiAccess(options: SelftestCliOptions): Promise<{ apiKey: string;
   };
 }
 
-async function askToConfirm(plan: PlannedRental): Promise<boolean> {
+/** Asks on the terminal; Ctrl-C at the prompt (which readline takes as a key) is a stop, not a yes. */
+async function askToConfirm(plan: PlannedRental, stop: AbortController): Promise<boolean> {
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  prompt.on('SIGINT', () => stop.abort());
   try {
-    const answer = await prompt.question(`Rent it for at most $${plan.worstCaseUsd.toFixed(4)}? [y/N] `);
+    const answer = await prompt.question(`Rent it for at most $${plan.worstCaseUsd.toFixed(4)}? [y/N] `, {
+      signal: stop.signal,
+    });
     return /^y(es)?$/i.test(answer.trim());
+  } catch (error) {
+    if (stop.signal.aborted) return false;
+    throw error;
   } finally {
     prompt.close();
   }
@@ -122,7 +129,7 @@ async function runCommand(options: SelftestCliOptions): Promise<number> {
       signal: stop.signal,
       onPlan: (plan) => progress(renderPlan(plan, options.provider, options.budget)),
       onStep: (step) => progress(renderStep(step)),
-      confirm: (plan) => (options.yes === true ? Promise.resolve(true) : askToConfirm(plan)),
+      confirm: (plan) => (options.yes === true ? Promise.resolve(true) : askToConfirm(plan, stop)),
     });
   } finally {
     dispose();
