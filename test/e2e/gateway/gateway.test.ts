@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,9 +61,24 @@ const WIREGUARD_PORT = 51820;
 const WSTUNNEL_PORT = 8443;
 const IFACE = 'wg-anex';
 
+/** The cluster DNS's names; a test moves one, as recreating a Service does. */
+const RECORDS: Record<string, string> = {
+  'web.default.svc.cluster.local': '10.96.0.20',
+  'store.default.svc.cluster.local': '10.96.0.21',
+  'other.default.svc.cluster.local': '10.96.0.30',
+};
+
+function writeRecords(records: Record<string, string>): string {
+  const path = join(scope().dir, 'dns-records.json');
+  writeFileSync(`${path}.new`, JSON.stringify(records));
+  renameSync(`${path}.new`, path);
+  return path;
+}
+
 const ADDRESSES = {
   web: '10.96.0.20',
   store: '10.96.0.21',
+  storeMoved: '10.96.0.22',
   other: '10.96.0.30',
   dns: '10.96.0.10',
   api: '10.96.0.1',
@@ -151,6 +166,7 @@ beforeAll(async () => {
       { host: ADDRESSES.web, port: 80, name: 'web' },
       { host: ADDRESSES.web, port: 8080, name: 'web-8080' },
       { host: ADDRESSES.store, port: 80, name: 'store' },
+      { host: ADDRESSES.storeMoved, port: 80, name: 'store-moved' },
       { host: ADDRESSES.other, port: 80, name: 'other' },
       { host: ADDRESSES.api, port: 443, name: 'api' },
       { host: NODE_IP, port: 10250, name: 'node' },
@@ -158,14 +174,7 @@ beforeAll(async () => {
       { host: '100.100.100.200', port: 80, name: 'alibaba' },
       { host: '168.63.129.16', port: 80, name: 'wireserver' },
     ],
-    dns: {
-      host: ADDRESSES.dns,
-      records: {
-        'web.default.svc.cluster.local': ADDRESSES.web,
-        'store.default.svc.cluster.local': ADDRESSES.store,
-        'other.default.svc.cluster.local': ADDRESSES.other,
-      },
-    },
+    dns: { host: ADDRESSES.dns, records: {}, recordsFile: writeRecords(RECORDS) },
   });
   peerService = await startServices('wss', 'peer-service', {
     http: [{ host: '127.0.0.1', port: 18080, name: 'peer' }],
@@ -602,6 +611,29 @@ describe('the gateway, fail-closed per peer (real gateway.sh, wireguard-go and i
     } finally {
       await setup({});
       await nextSync();
+    }
+    expect(await attempt('wss', T.store)).toEqual({ answered: true, seen: true });
+  });
+
+  it('follows a Service recreated with a new ClusterIP within one sync, and refuses its old address', async () => {
+    const moved = { name: 'store, moved', url: T.store.url, answer: 'store-moved' };
+    const oldAddress = { name: 'store, old address', url: `http://${ADDRESSES.store}/`, answer: 'store' };
+    const fullSync = async () => {
+      const after = syncs() + 2;
+      await waitUntil(async () => syncs() >= after, {
+        what: 'a full sync',
+        timeoutMs: 30_000,
+        process: gateway,
+      });
+    };
+    try {
+      writeRecords({ ...RECORDS, 'store.default.svc.cluster.local': ADDRESSES.storeMoved });
+      await fullSync();
+      expect(await attempt('wss', moved)).toEqual({ answered: true, seen: true });
+      expect(await attempt('wss', oldAddress)).toEqual({ answered: false, seen: false });
+    } finally {
+      writeRecords(RECORDS);
+      await fullSync();
     }
     expect(await attempt('wss', T.store)).toEqual({ answered: true, seen: true });
   });

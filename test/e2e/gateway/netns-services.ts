@@ -1,17 +1,19 @@
 /**
  * Stand-ins for what lives behind (or beside) the gateway, run inside a network namespace:
  *   node test/e2e/gateway/netns-services.ts '<json spec>'
- * spec: { http: [{ host, port, name }], dns?: { host, records: { "<name>": "<ipv4>" } } }
+ * spec: { http: [{ host, port, name }], dns?: { host, records: { "<name>": "<ipv4>" }, recordsFile? } }
  * Each HTTP listener answers `<name>` and logs `hit <name> <path>`; the DNS server answers A
- * queries from `records` (NXDOMAIN otherwise, empty answers to other types). Prints `ready`
+ * queries from `records`, or from the JSON file `recordsFile` read at each query so a test can
+ * move a name (NXDOMAIN otherwise, empty answers to other types). Prints `ready`
  * once everything listens.
  */
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 interface Spec {
   http: { host: string; port: number; name: string }[];
-  dns?: { host: string; records: Record<string, string> };
+  dns?: { host: string; records: Record<string, string>; recordsFile?: string };
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;
@@ -31,14 +33,21 @@ async function main(): Promise<void> {
       server.listen(listener.port, listener.host, () => resolve());
     });
   }
-  if (spec.dns !== undefined) await serveDns(spec.dns.host, spec.dns.records);
+  const dns = spec.dns;
+  if (dns !== undefined) {
+    const records = () =>
+      dns.recordsFile === undefined
+        ? dns.records
+        : (JSON.parse(readFileSync(dns.recordsFile, 'utf8')) as Record<string, string>);
+    await serveDns(dns.host, records);
+  }
   process.stdout.write('ready\n');
 }
 
-function serveDns(host: string, records: Record<string, string>): Promise<void> {
+function serveDns(host: string, records: () => Record<string, string>): Promise<void> {
   const socket = createSocket('udp4');
   socket.on('message', (query, from) => {
-    const answer = dnsAnswer(query, records);
+    const answer = dnsAnswer(query, records());
     if (answer !== undefined) socket.send(answer, from.port, from.address);
   });
   return new Promise((resolve) => socket.bind(53, host, () => resolve()));
