@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionUrlResult } from '../../../functions/support/function-url.ts';
 import type { PodEventMessage } from '../../../lib/admission/pod-event.ts';
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
-import { issueBootstrapToken, newSecret } from '../../../lib/tunnel/tokens.ts';
+import { newSecret } from '../../../lib/tunnel/tokens.ts';
 import { createTestNamespace, eventually, type TestNamespace } from '../../support/index.ts';
 import { agentBinariesEnv } from '../../support/tunnel.ts';
 import { type FunctionGround, type LambdaHandler, liveInstances, startFunctionGround } from './ground.ts';
@@ -18,8 +18,9 @@ import { createBoundSeedPod, deleteThrough } from './pods.ts';
 
 // The deployed agent function behind its Function URL (payload 2.0), configured with the
 // tunnel settings the stack passes through `anex:environment` (docs/tunnel.md), on the real
-// parts: a pod rented by pod-events with the agent launch, a token issued into the same
-// table, bootstrap and a status report — and a wrong token refused without a trace in logs.
+// parts: a pod rented by pod-events with the agent launch, bootstrap with the token and
+// instance id on the simulated machine, a status report — a wrong token refused without a
+// trace in logs, and the 2026-12 audit's PoC A and D replayed against ADR 0021.
 
 let ground: FunctionGround;
 let agent: LambdaHandler<unknown, FunctionUrlResult>;
@@ -59,6 +60,36 @@ async function call(request: Parameters<typeof aFunctionUrlEvent>[0]): Promise<F
   return agent(aFunctionUrlEvent(request), aLambdaContext('anex-agent', 10_000));
 }
 
+/** What the launch left on a simulated machine: the bootstrap token and the instance id Vast sets. */
+async function onMachine(id: string | undefined): Promise<{ token: string; instanceId: string }> {
+  return eventually(
+    async () => {
+      const env = ground.vast.runningInstances().find((i) => i.id === id)?.env;
+      const token = env?.ANEX_BOOTSTRAP_TOKEN;
+      const name = env?.ANEX_INSTANCE_ID_ENV;
+      const instanceId = name === undefined ? undefined : env?.[name];
+      return token === undefined || instanceId === undefined ? undefined : { token, instanceId };
+    },
+    { what: `instance ${id} running with its launch env`, timeoutMs: 15_000, intervalMs: 100 },
+  );
+}
+
+/** Passes until the pod's record names a machine other than `previous`. */
+async function nextMachine(
+  ref: { podUid: string; namespace: string; name: string },
+  previous: string | undefined,
+  cause: PodEventMessage['cause'],
+): Promise<string> {
+  return eventually(
+    async () => {
+      await podPass({ ...ref, cause });
+      const id = (await ground.store.getPod(ref.podUid))?.instance?.id;
+      return id !== undefined && id !== previous ? id : undefined;
+    },
+    { what: `the pod on a machine other than ${previous}`, timeoutMs: 30_000, intervalMs: 200 },
+  );
+}
+
 async function podPass(message: PodEventMessage): Promise<void> {
   await podEvents(
     anSqsEvent([anSqsRecord(JSON.stringify(message))]),
@@ -84,14 +115,16 @@ describe('agent handler on the real parts', () => {
       });
       expect(response.statusCode).toBe(401);
       expect(response.headers['content-type']).toMatch(/^application\/json/);
-      expect(JSON.parse(response.body)).toEqual({ error: 'bootstrap token rejected (unknown)' });
+      expect(JSON.parse(response.body)).toEqual({
+        error: "bootstrap token rejected (not this pod's current attempt: it ended or was replaced)",
+      });
       const logged = output.text();
-      expect(logged).toContain('bootstrap token rejected');
+      expect(logged).toContain('agent credential refused');
       expect(logged).not.toContain(badToken);
     },
   );
 
-  it('bootstraps with a token issued into the table, takes a status report, and the pod runs', async () => {
+  it('bootstraps with the token the launch put on the machine and its instance id, takes a status report, and the pod runs', async () => {
     await tick(aSchedulerEvent(), aLambdaContext('anex-tick', 6_000));
     const { name, uid } = await createBoundSeedPod(ns, 'seed-example-vastai.yaml', ground.nodeNames.vastai);
     const ref = { podUid: uid, namespace: ns.name, name };
@@ -100,11 +133,13 @@ describe('agent handler on the real parts', () => {
     expect(record?.launch).toBe('agent');
     expect(liveInstances(ground).map((i) => i.label)).toEqual([`anex.${ground.clusterId}.${uid}`]);
 
-    const { token } = await issueBootstrapToken(ground.store, { podUid: uid, now: Date.now() });
+    // The token the launch put on the machine, with the id Vast sets there (ADR 0021).
+    const { token, instanceId } = await onMachine(record?.instance?.id);
+    expect(instanceId).toBe(record?.instance?.id);
     const bootstrap = await call({
       method: 'POST',
       path: '/v1/bootstrap',
-      body: { token, podUid: uid, instanceId: record?.instance?.id, arch: 'amd64' },
+      body: { token, podUid: uid, instanceId, arch: 'amd64' },
     });
     expect(bootstrap.statusCode).toBe(200);
     const config = JSON.parse(bootstrap.body) as {
@@ -114,11 +149,15 @@ describe('agent handler on the real parts', () => {
     };
     expect(config.podUid).toBe(uid);
     expect(config.address).toMatch(/^10\.97\.0\.\d+$/);
-    // Single use: the same token again is refused.
-    const replay = await call({ method: 'POST', path: '/v1/bootstrap', body: { token, podUid: uid } });
+    // Once per attempt: the same token again is refused.
+    const replay = await call({
+      method: 'POST',
+      path: '/v1/bootstrap',
+      body: { token, podUid: uid, instanceId },
+    });
     expect([replay.statusCode, JSON.parse(replay.body)]).toEqual([
-      401,
-      { error: 'bootstrap token rejected (used)' },
+      409,
+      { error: 'this attempt already bootstrapped' },
     ]);
 
     // Without the agent's report the pod stays Pending, however far the instance booted.
@@ -189,5 +228,93 @@ describe('agent handler on the real parts', () => {
     );
     expect(liveInstances(ground)).toEqual([]);
     ground.vast.assertNoInstances();
+  });
+
+  it("replays the audit's PoC A and PoC D: a replaced attempt's token and status credential are refused, and alarm", async () => {
+    await tick(aSchedulerEvent(), aLambdaContext('anex-tick', 6_000));
+    const { name, uid } = await createBoundSeedPod(ns, 'seed-example-vastai.yaml', ground.nodeNames.vastai);
+    const ref = { podUid: uid, namespace: ns.name, name };
+    await podPass({ ...ref, cause: 'bound' });
+    const first = (await ground.store.getPod(uid))?.instance?.id;
+    // PoC A: host 1 keeps its token and stalls; its machine goes offline and the pod moves on.
+    const host1 = await onMachine(first);
+    ground.vast.loseHost(first as string);
+    const second = await nextMachine(ref, first, 'bound');
+    const host2 = await onMachine(second);
+    for (const instanceId of [host1.instanceId, host2.instanceId]) {
+      const stale = await call({
+        method: 'POST',
+        path: '/v1/bootstrap',
+        body: { token: host1.token, podUid: uid, instanceId, publicKey: wgKeyPair().publicKey },
+      });
+      expect(stale.statusCode).toBe(401);
+    }
+    // The second attempt's own agent gets in; only its key is in the peer set.
+    const peers = async () =>
+      (await ground.store.listAddresses()).filter((a) => a.podUid === uid).map((a) => a.publicKey);
+    const key2 = wgKeyPair().publicKey;
+    const admitted2 = await call({
+      method: 'POST',
+      path: '/v1/bootstrap',
+      body: { token: host2.token, podUid: uid, instanceId: host2.instanceId, publicKey: key2 },
+    });
+    expect([admitted2.statusCode, await peers()]).toEqual([200, [key2]]);
+    const credential2 = (JSON.parse(admitted2.body) as { statusCredential: string }).statusCredential;
+    const report = (credential: string, body: Record<string, unknown>) =>
+      call({
+        method: 'POST',
+        path: '/v1/status',
+        headers: { authorization: `Bearer ${credential}` },
+        body: { podUid: uid, ...body },
+      });
+    expect((await report(credential2, { state: 'started' })).statusCode).toBe(200);
+    // PoC D: the run ends (restartPolicy Always: a new machine, whose agent bootstraps); host 2's
+    // credential then says the new attempt started and succeeded.
+    expect((await report(credential2, { state: 'exited', exitCode: 1 })).statusCode).toBe(200);
+    const third = await nextMachine(ref, second, 'agent-status');
+    expect(await peers()).toEqual([undefined]);
+    const host3 = await onMachine(third);
+    const key3 = wgKeyPair().publicKey;
+    const admitted3 = await call({
+      method: 'POST',
+      path: '/v1/bootstrap',
+      body: { token: host3.token, podUid: uid, instanceId: host3.instanceId, publicKey: key3 },
+    });
+    expect([admitted3.statusCode, await peers()]).toEqual([200, [key3]]);
+    const before = await ground.store.getPod(uid);
+    const forged = [
+      await report(credential2, { state: 'started' }),
+      await report(credential2, { state: 'exited', exitCode: 0 }),
+      await call({
+        method: 'GET',
+        path: '/v1/pod-alive',
+        query: `podUid=${uid}`,
+        headers: { authorization: `Bearer ${credential2}` },
+      }),
+    ];
+    expect(forged.map((r) => r.statusCode)).toEqual([401, 401, 401]);
+    const after = await ground.store.getPod(uid);
+    expect([after?.version, after?.exitCode, after?.stage]).toEqual([before?.version, undefined, 'starting']);
+    await podPass({ ...ref, cause: 'agent-status' });
+    const pod = await ns.core.readNamespacedPod({ namespace: ns.name, name });
+    expect(pod.status?.phase).not.toBe('Succeeded');
+    // Each refusal an honest agent never causes is an AgentAuthFailures data point (EMF) with its
+    // reason; no token or credential is in the output.
+    const emf = output
+      .text()
+      .split('\n')
+      .filter((line) => line.includes('"AgentAuthFailures":1') && line.includes(uid));
+    expect(emf.map((line) => (JSON.parse(line) as { reason: string }).reason).sort()).toEqual([
+      'credential-wrong',
+      'credential-wrong',
+      'credential-wrong',
+      'token-wrong-attempt',
+      'token-wrong-attempt',
+    ]);
+    for (const secret of [host1.token, host2.token, host3.token, credential2]) {
+      expect(output.text()).not.toContain(secret);
+    }
+    await deleteThrough(ns, name, () => podPass({ ...ref, cause: 'deleted' }));
+    expect(liveInstances(ground)).toEqual([]);
   });
 });
