@@ -2,7 +2,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { runHeartbeat } from '../lib/kube/heartbeat.ts';
-import { runPass } from '../lib/reconcile/pass.ts';
+import { type PassSummary, runPass } from '../lib/reconcile/pass.ts';
+import { highestUse, NEAR_LIMIT } from '../lib/reconcile/spend-limits.ts';
 import { functionEnv, metrics } from './support/composition-root.ts';
 import { type Deadline, type DeadlineContext, deadlineSignal } from './support/deadline.ts';
 import { edgeActionFor } from './support/error-policy.ts';
@@ -46,10 +47,27 @@ export async function runTick(
     // alarm treats missing data as healthy.
     const leaked = leakedInstances(summary);
     if (leaked > 0) metrics.count('LeakedInstances', leaked);
+    spendNearLimit(summary);
   }
   const auth = authFailures(summary, beat);
   if (auth > 0) metrics.count('AuthFailures', auth);
   if ('error' in outcome) failed(outcome.error);
+}
+
+/**
+ * A spend limit at 80% or more: the SpendLimitUse metric (its alarm: infra/constructs/spend-alarm.ts)
+ * and a warning naming the limits. Below that nothing is written (no data = healthy, and no
+ * metric cost). Full passes only see every pod; the tick's pass is one.
+ */
+function spendNearLimit(summary: PassSummary): void {
+  const uses = summary.spendLimits ?? [];
+  const share = highestUse(uses);
+  if (share < NEAR_LIMIT) return;
+  const near = uses.filter((u) => (u.cap === 0 ? 1 : u.used / u.cap) >= NEAR_LIMIT);
+  metrics.count('SpendLimitUse', Math.round(share * 100));
+  logger.warn('spend near a limit', {
+    limits: near.map((u) => `${u.limit} ${u.used.toFixed(2)} of ${u.cap} (${u.setting})`),
+  });
 }
 
 function failed(error: unknown, what = 'pass failed'): never {

@@ -15,6 +15,7 @@ import { AnexAlarms } from './constructs/anex-alarms.ts';
 import { AnexFunction } from './constructs/anex-function.ts';
 import { CredentialsSecret } from './constructs/credentials-secret.ts';
 import { PodEventQueue } from './constructs/pod-event-queue.ts';
+import { SpendAlarm } from './constructs/spend-alarm.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { TickSchedule } from './constructs/tick-schedule.ts';
 import { checkTickTiming } from './tick-timing.ts';
@@ -161,6 +162,10 @@ export class AnexStack extends Stack {
     });
     // Replay or theft of an agent credential (ADR 0021).
     new AgentAuthAlarm(this, 'AgentAuthAlarm', {
+      ...(props.alarmTopicArn === undefined ? {} : { alarmTopicArn: props.alarmTopicArn }),
+    });
+    // A spend limit nearing its cap (ADR 0019).
+    new SpendAlarm(this, 'SpendAlarm', {
       ...(props.alarmTopicArn === undefined ? {} : { alarmTopicArn: props.alarmTopicArn }),
     });
     this.outputs();

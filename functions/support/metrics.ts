@@ -12,6 +12,8 @@ export const METRICS = {
   authFailures: 'AuthFailures',
   /** an agent credential refused in a way an honest agent never causes: replay or theft (ADR 0021) */
   agentAuthFailures: 'AgentAuthFailures',
+  /** percent of the most used spend limit, written only at 80% or more (ADR 0019) */
+  spendLimitUse: 'SpendLimitUse',
 } as const;
 
 export type MetricName = (typeof METRICS)[Exclude<keyof typeof METRICS, 'namespace'>];

@@ -2,6 +2,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { VirtualNodeSpec } from '../kube/cluster.ts';
 import { runHeartbeat } from '../kube/heartbeat.ts';
 import { type PassDeps, type PassSummary, runPass } from '../reconcile/pass.ts';
+import { money, NEAR_LIMIT } from '../reconcile/spend-limits.ts';
 import type { OutageRepair } from './outage-repair.ts';
 import { type PodChange, type PodWatch, watchPods } from './pod-watch.ts';
 
@@ -111,6 +112,9 @@ async function runOne(options: LocalReconcilerOptions, work: Work, signal: Abort
     });
     const line = describePass(summary, podUid);
     if (line !== undefined) options.log(line);
+    // Locally the alarm is a warning line (ADR 0019), on full passes (they see every pod).
+    const near = podUid === undefined ? spendWarning(summary) : undefined;
+    if (near !== undefined) options.log(near);
   } catch (error) {
     options.log(`pass failed: ${error instanceof Error ? error.message : String(error)}`);
   }
@@ -151,6 +155,14 @@ export async function repairTolerations(
 }
 
 /** One line when the pass acted or failed somewhere; undefined for a quiet pass. */
+/** The limits at 80% or more of their cap, as one warning line; undefined when none is. */
+export function spendWarning(summary: PassSummary): string | undefined {
+  const near = (summary.spendLimits ?? []).filter((u) => u.used >= NEAR_LIMIT * u.cap);
+  if (near.length === 0) return undefined;
+  const what = near.map((u) => `${u.limit} ${money(u.used)} of ${money(u.cap)} (${u.setting})`);
+  return `warning: spend near a limit: ${what.join('; ')}`;
+}
+
 export function describePass(summary: PassSummary, podUid?: string): string | undefined {
   if (summary.executed === 0 && summary.errors.length === 0 && summary.providersDown.length === 0) {
     return undefined;

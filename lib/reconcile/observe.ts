@@ -80,6 +80,7 @@ export async function observe(
     offers: new Map(),
     providersDown: perProvider.filter((s) => s.instances === undefined).map((s) => s.provider),
   };
+  if (options.podUid !== undefined) observed.others = othersOf(records, perProvider, options.podUid);
   return { observed, errors };
 }
 
@@ -229,6 +230,22 @@ function groupByPod(instances: readonly Instance[], clusterId: string): Map<stri
     byPod.set(instance.tag.podUid, list);
   }
   return byPod;
+}
+
+/** What a per-pod pass leaves out, for the spend limits (Observed.others). */
+function othersOf(
+  records: readonly PodRecord[],
+  sides: readonly ProviderSide[],
+  podUid: string,
+): NonNullable<Observed['others']> {
+  const instances = new Map<string, Instance[]>();
+  for (const side of sides) for (const [uid, list] of side.instances ?? []) instances.set(uid, list);
+  const others = records.filter((r) => r.podUid !== podUid);
+  const known = new Set([podUid, ...others.map((r) => r.podUid)]);
+  return {
+    records: others.map((record) => ({ record, instances: instances.get(record.podUid) })),
+    instances: [...instances].filter(([uid]) => !known.has(uid)).flatMap(([, list]) => list),
+  };
 }
 
 /** Records and instances whose pod is in no node list; only trusted when every list they depend on succeeded. */

@@ -6,7 +6,8 @@ import { type ExecuteDeps, execute, type SkipReason } from './execute.ts';
 import { observe, observeOffers } from './observe.ts';
 import { type PassError, passError } from './pass-errors.ts';
 import { offersWanted, plan } from './plan.ts';
-import type { Observed, PlanLabel } from './types.ts';
+import { currentSpend, type LimitUse, limitUses, type SpendLimits } from './spend-limits.ts';
+import type { Observed, PlanLabel, PodPlan } from './types.ts';
 
 export type PassDeps = ExecuteDeps;
 
@@ -35,6 +36,11 @@ export interface PassSummary {
   offerListings: number;
   providersDown: ProviderName[];
   errors: PassError[];
+  /**
+   * Spend against each limit set, as observed at the start of this pass (ADR 0019); absent
+   * without limits. The tick alarms on it; `anex run` warns.
+   */
+  spendLimits?: LimitUse[];
   /** calls by `<kind>.<method>`, counted on the dependencies this pass was given */
   calls: CallCounts;
   /** wall milliseconds */
@@ -83,6 +89,7 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     offerListings: wanted.length,
     providersDown: [...full.providersDown],
     errors: [...errors, ...result.errors, ...swept],
+    ...spendReport(full, plans, deps.config.spend),
     calls,
     durationMs: deps.clock() - started,
   };
@@ -125,4 +132,14 @@ function countedDeps(deps: PassDeps, calls: CallCounts): PassDeps {
     cluster: counting(deps.cluster, 'kube', calls),
     providers,
   };
+}
+
+function spendReport(
+  observed: Observed,
+  plans: readonly PodPlan[],
+  limits: SpendLimits | undefined,
+): Pick<PassSummary, 'spendLimits'> {
+  if (limits === undefined) return {};
+  const uses = limitUses(currentSpend({ ...observed, plans, limits }), limits);
+  return uses.length === 0 ? {} : { spendLimits: uses };
 }

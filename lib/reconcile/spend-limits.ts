@@ -2,7 +2,7 @@ import type { PodView } from '../kube/cluster.ts';
 import type { Offer } from '../offers/offer.ts';
 import type { Instance } from '../providers/provider.ts';
 import type { PodRecord } from '../state/store.ts';
-import type { ObservedPod, PodPlan } from './types.ts';
+import type { Observed, ObservedPod, PodPlan } from './types.ts';
 
 /**
  * The operator's spend limits (issue #16 §4, ADR 0019), already validated (lib/config parses
@@ -62,6 +62,8 @@ export function currentSpend(input: {
   pods: readonly ObservedPod[];
   orphanRecords: readonly { record: PodRecord; instances: readonly Instance[] | undefined }[];
   orphanInstances: readonly Instance[];
+  /** a per-pod pass's view of the rest (Observed.others) */
+  others?: Observed['others'];
   plans: readonly PodPlan[];
   limits: SpendLimits;
 }): Spend {
@@ -76,9 +78,16 @@ export function currentSpend(input: {
       op.record?.stage === 'creating' && billing.length === 0 && !provisioning.has(op.view.uid);
     if (inFlight) add(spend, priceCeiling(input.limits, op.requirements) ?? 0, op.view.namespace);
   }
-  for (const { record, instances } of input.orphanRecords)
-    for (const b of billingOf(instances, record)) add(spend, b.price, record.namespace);
-  for (const instance of input.orphanInstances) add(spend, instance.pricePerHour ?? 0, undefined);
+  const records = [...input.orphanRecords, ...(input.others?.records ?? [])];
+  for (const { record, instances } of records) {
+    const billing = billingOf(instances, record);
+    for (const b of billing) add(spend, b.price, record.namespace);
+    // another pod's create in flight: its price is not known yet; the per-pod ceiling bounds it
+    if (record.stage === 'creating' && billing.length === 0)
+      add(spend, input.limits.maxPricePerHour ?? 0, record.namespace);
+  }
+  const loose = [...input.orphanInstances, ...(input.others?.instances ?? [])];
+  for (const instance of loose) add(spend, instance.pricePerHour ?? 0, undefined);
   return spend;
 }
 

@@ -59,6 +59,15 @@ export interface Observed {
   offers: ReadonlyMap<string, OfferListing>;
   /** Providers whose instance list could not be read this pass. */
   providersDown: readonly ProviderName[];
+  /**
+   * In a per-pod pass: every other record (with its listed instances) and every tagged
+   * instance of no record, read by the same calls. Only the spend limits count them (ADR 0019):
+   * a pass that sees one pod must still see what the others spend. Nothing is planned for them.
+   */
+  others?: {
+    records: readonly { record: PodRecord; instances: readonly Instance[] | undefined }[];
+    instances: readonly Instance[];
+  };
 }
 
 /**

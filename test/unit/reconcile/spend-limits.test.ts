@@ -235,6 +235,32 @@ describe('currentSpend', () => {
   });
 });
 
+describe('currentSpend in a per-pod pass', () => {
+  it('counts the other records and loose tagged instances it was given (Observed.others)', () => {
+    const other = aPod(2, { instance: { id: 'i-2', createdAt: T0, pricePerHour: 0.5 } }).record as PodRecord;
+    const creating = aPod(3, { stage: 'creating', intent: { attempt: 1, offerId: 'o', at: T0 } })
+      .record as PodRecord;
+    const spend = currentSpend({
+      pods: [aPod(1)],
+      orphanRecords: [],
+      orphanInstances: [],
+      others: {
+        records: [
+          { record: other, instances: [LIVE('i-2', 0.55, uid(2))] },
+          { record: creating, instances: [] },
+        ],
+        instances: [LIVE('i-7', 0.25, uid(7))],
+      },
+      plans: [],
+      limits: { rentNamespaces: '*', maxPricePerHour: 0.7 },
+    });
+    // billed 0.55 (the listed rate wins over the recorded 0.5), the create in flight at the 0.7 ceiling, 0.25 loose
+    expect(spend.perHour).toBeCloseTo(1.5, 9);
+    expect(spend.instances).toBe(3);
+    expect(spend.byNamespace.get('ml')).toBeCloseTo(1.25, 9);
+  });
+});
+
 describe('limitUses', () => {
   it('lists each configured limit with its use, and the highest share', () => {
     const limits: SpendLimits = {
