@@ -103,7 +103,11 @@ class SelftestRun {
       return false;
     }
     if (this.#interrupted()) return false;
-    return this.#step('create', () => this.#create());
+    if (await this.#step('create', () => this.#create())) return true;
+    // The answer was lost, not the create (unknown outcome): the tag finds it — the adoption
+    // path the reconciler takes — and the clean-up destroys it by id.
+    if (this.#unknownOutcome) await this.#step('visible-by-tag', () => this.#visible());
+    return false;
   }
 
   async #check(): Promise<void> {
@@ -193,9 +197,12 @@ class SelftestRun {
     for (const offer of this.#candidates) {
       this.#createSent = true;
       this.#startClock(offer.pricePerHour);
-      const result = await this.#o.provider.create(offer, launch, this.#tag, {
-        deadline: this.#now() + 150_000,
-      });
+      const result = await this.#o.provider
+        .create(offer, launch, this.#tag, { deadline: this.#now() + 150_000 })
+        .catch((error: unknown) => {
+          this.#unknownOutcome = isAnexError(error) && error.kind === 'unknown-outcome';
+          throw error;
+        });
       if (result.outcome === 'created') {
         this.#instanceId = result.instance.id;
         return `instance ${result.instance.id} (${offer.gpuName}, offer ${offer.offerId}), tag ${tagText(this.#tag)}`;
@@ -206,6 +213,8 @@ class SelftestRun {
   }
 
   #nonce = '';
+  /** the create was sent and its answer lost: an instance may exist under the tag */
+  #unknownOutcome = false;
   #logLines: string[] = [];
 
   /** The rental's wall-clock limit, from the price: the waits stop there, the destroy still fits. */
@@ -227,6 +236,10 @@ class SelftestRun {
       );
       return mine.find((i) => this.#instanceId === undefined || i.id === this.#instanceId);
     });
+    if (this.#instanceId === undefined) {
+      this.#instanceId = found.id;
+      return `adopted ${found.id} by its tag ${tag} (the create's answer was lost)`;
+    }
     return `listed as ${found.id} with tag ${tag}`;
   }
 

@@ -22,7 +22,10 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
+  // Money rule: a test that ends with an instance still rented fails.
+  const left = { vastai: await rented(market, 'vastai'), runpod: await rented(market, 'runpod') };
   for (const provider of ['vastai', 'runpod'] as const) await admin(market, provider, 'reset', {});
+  expect(left).toEqual({ vastai: 0, runpod: 0 });
 });
 
 function envFor(m: SimulatedMarket): NodeJS.ProcessEnv {
@@ -165,6 +168,30 @@ describe('anex selftest', () => {
     expect(run.report.leftovers.remaining).toBe(0);
     expect(await rented(market, fault.provider)).toBe(0);
   });
+
+  it.each(PROVIDERS)(
+    '%s: a create whose answer is lost fails step create; the tag finds the instance and it is destroyed',
+    async (provider) => {
+      const inject = [{ endpoint: 'create', action: 'status', status: 500, after: true }];
+      await admin(market, provider, 'faults', { inject });
+      const run = await selftest(provider);
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.report.steps.filter((s) => s.status === 'fail').map((s) => s.name)).toEqual(['create']);
+      expect(step(run.report, 'create').message).toMatch(
+        /may or may not (have happened|exist); look for the tagged/,
+      );
+      expect(step(run.report, 'visible-by-tag').message).toMatch(
+        /^adopted \S+ by its tag anex\.anex-selftest\./,
+      );
+      expect(run.report.instanceId).not.toBeNull();
+      expect(['destroy', 'gone', 'no-leftovers'].map((n) => step(run.report, n as StepName).status)).toEqual([
+        'ok',
+        'ok',
+        'ok',
+      ]);
+      expect(await rented(market, provider)).toBe(0);
+    },
+  );
 
   it.each(PROVIDERS)('%s: a marker the container never printed fails step marker', async (provider) => {
     // A marketplace whose machines never run: the provider says running, the log stays empty.
