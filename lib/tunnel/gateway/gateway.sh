@@ -151,15 +151,21 @@ setup() {
   log "$iface up at $address, UDP $port; FORWARD closed until the first sync"
 }
 
-# IPv4 addresses of a name, one a line (none when it does not resolve).
+# IPv4 addresses of a name, space-separated (empty when it does not resolve). Each name is
+# looked up once per sync, however many peers list it ($state/resolved holds this sync's).
 resolve() {
-  { getent ahostsv4 "$1" 2>/dev/null || getent hosts "$1" 2>/dev/null || true; } |
-    awk '$1 ~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/ { print $1 }' | sort -u
+  cached=$(awk -v n="$1" '$1 == n { $1 = ""; print; found = 1; exit } END { exit !found }' "$state/resolved" 2>/dev/null) &&
+    { printf '%s\n' "$cached"; return; }
+  ips=$({ getent ahostsv4 "$1" 2>/dev/null || getent hosts "$1" 2>/dev/null || true; } |
+    awk '$1 ~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/ { print $1 }' | sort -u | tr '\n' ' ')
+  printf '%s %s\n' "$1" "$ips" >>"$state/resolved"
+  printf '%s\n' "$ips"
 }
 
 # The per-peer chain from the peer list: "<peer> <dest> <port>" triples, then DNS per peer.
 render_rules() {
   dns=$(cluster_dns)
+  : >"$state/resolved"
   printf '*filter\n:ANEX-PEERS - [0:0]\n'
   awk '
     /^\[Peer\]/ { peer = "" }
