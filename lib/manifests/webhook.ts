@@ -49,18 +49,35 @@ function celList(values: readonly string[]): string {
   return `[${values.map((v) => `'${v.replaceAll("'", "\\'")}'`).join(', ')}]`;
 }
 
-export function webhookManifests(options: ManifestOptions & { webhookUrl: string }): KubeObject[] {
+/**
+ * The webhooks' namespaceSelector: never the control plane's or anex's own namespaces and,
+ * when the operator lists the namespaces that may rent (ANEX_RENT_NAMESPACES, ADR 0019), only
+ * those — the reconciler refuses the others anyway; the API server then does not call out for
+ * them. `kubernetes.io/metadata.name` is the label the API server sets on every namespace.
+ */
+export function webhookNamespaceSelector(
+  options: Pick<ManifestOptions, 'namespace'> & { rentNamespaces?: readonly string[] | '*' },
+) {
+  const key = 'kubernetes.io/metadata.name';
+  const rent = options.rentNamespaces;
+  return {
+    matchExpressions: [
+      { key, operator: 'NotIn', values: excludedNamespaces(options) },
+      ...(rent === undefined || rent === '*' ? [] : [{ key, operator: 'In', values: [...rent] }]),
+    ],
+  };
+}
+
+export function webhookManifests(
+  options: ManifestOptions & { webhookUrl: string; rentNamespaces?: readonly string[] | '*' },
+): KubeObject[] {
   const common = {
     admissionReviewVersions: ['v1'],
     clientConfig: { url: options.webhookUrl },
     failurePolicy: 'Ignore',
     matchPolicy: 'Equivalent',
     timeoutSeconds: MANIFEST_DEFAULTS.webhookTimeoutSeconds,
-    namespaceSelector: {
-      matchExpressions: [
-        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excludedNamespaces(options) },
-      ],
-    },
+    namespaceSelector: webhookNamespaceSelector(options),
   };
   const podRule = (operations: string[], resource: string) => ({
     apiGroups: [''],
