@@ -19,6 +19,11 @@ export interface ManifestOptions {
    * cluster-wide); elsewhere a pod's env from a Secret is refused with the reason.
    */
   envNamespaces?: readonly string[];
+  /**
+   * The functions authenticate with IAM (EKS access entries, docs/deploy.md): no long-lived
+   * ServiceAccount token Secret is printed. @default false
+   */
+  iamAuth?: boolean;
 }
 
 export const MANIFEST_DEFAULTS = {

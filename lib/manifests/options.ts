@@ -24,6 +24,8 @@ export interface ManifestFlags {
   gatewayDns?: string | undefined;
   gatewayAllow?: string | undefined;
   envNamespaces?: string | undefined;
+  /** a boolean switch (commander gives `true` when present) */
+  iamAuth?: boolean | undefined;
 }
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -183,6 +185,7 @@ export function parseManifestFlags(flags: ManifestFlags): {
   }
   const { webhookUrl, agentUrl, namespace, nodes, output } = parsed.data;
   const { envNamespaces } = parsed.data;
+  const iamAuth = flags.iamAuth === true;
   const gateway = gatewayOptions(parsed.data, flags);
   return {
     format: output ?? 'yaml',
@@ -194,6 +197,7 @@ export function parseManifestFlags(flags: ManifestFlags): {
       ...(agentUrl === undefined ? {} : { agentUrl }),
       ...(gateway === undefined ? {} : { gateway }),
       ...(envNamespaces === undefined ? {} : { envNamespaces }),
+      ...(iamAuth ? { iamAuth } : {}),
     },
   };
 }

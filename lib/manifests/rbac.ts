@@ -198,19 +198,7 @@ export function rbacManifests(options: ManifestOptions): KubeObject[] {
       // The token is read from the Secret below once, not mounted into any pod.
       automountServiceAccountToken: false,
     },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      type: 'kubernetes.io/service-account-token',
-      metadata: {
-        name: MANIFEST_DEFAULTS.tokenSecret,
-        namespace: options.namespace,
-        labels,
-        // Kubernetes fills in a long-lived token for this ServiceAccount (docs/deploy.md makes the
-        // Lambda kubeconfig from it; delete the Secret to revoke).
-        annotations: { 'kubernetes.io/service-account.name': name },
-      },
-    },
+    ...tokenSecret(options, MANIFEST_DEFAULTS.tokenSecret, name, labels),
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
@@ -271,18 +259,7 @@ function agentManifests(options: ManifestOptions, labels: Record<string, string>
       metadata: { name, namespace: options.namespace, labels },
       automountServiceAccountToken: false,
     },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      type: 'kubernetes.io/service-account-token',
-      metadata: {
-        name: AGENT_TOKEN_SECRET,
-        namespace: options.namespace,
-        labels,
-        // The agent function's kubeconfig is made from it (docs/deploy.md); delete it to revoke.
-        annotations: { 'kubernetes.io/service-account.name': name },
-      },
-    },
+    ...tokenSecret(options, AGENT_TOKEN_SECRET, name, labels),
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
@@ -295,6 +272,32 @@ function agentManifests(options: ManifestOptions, labels: Record<string, string>
       metadata: { name, labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
       subjects: [{ kind: 'ServiceAccount', name, namespace: options.namespace }],
+    },
+  ];
+}
+
+/**
+ * The Secret Kubernetes fills with a long-lived token for `serviceAccount` (the functions'
+ * kubeconfigs are made from it, docs/deploy.md; delete it to revoke) — none with IAM auth.
+ */
+function tokenSecret(
+  options: ManifestOptions,
+  secretName: string,
+  serviceAccount: string,
+  labels: Record<string, string>,
+): KubeObject[] {
+  if (options.iamAuth === true) return [];
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/service-account-token',
+      metadata: {
+        name: secretName,
+        namespace: options.namespace,
+        labels,
+        annotations: { 'kubernetes.io/service-account.name': serviceAccount },
+      },
     },
   ];
 }

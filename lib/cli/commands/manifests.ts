@@ -49,6 +49,11 @@ export function registerManifests(program: Command): void {
       "comma-separated namespaces whose Secrets and ConfigMaps pods' env may read (a get-only Role in each); " +
         'elsewhere such a pod is held with the reason',
     )
+    .option(
+      '--iam-auth',
+      'the functions authenticate with IAM (EKS access entries, docs/deploy.md): print no long-lived ' +
+        'ServiceAccount token Secrets',
+    )
     .option('-o, --output <format>', 'yaml (multi-document) or json (a v1 List)', 'yaml')
     .addHelpText(
       'after',
@@ -57,7 +62,7 @@ export function registerManifests(program: Command): void {
         '    --allowed-cidrs 10.96.0.0/12,10.244.0.0/16 | kubectl apply -f -\n' +
         'Exit codes: 0 printed, 2 invalid flags (each bad value named). See docs/deploy.md for the whole sequence.',
     )
-    .action((flags: Record<string, string | undefined>) => {
+    .action((flags: Record<string, string | boolean | undefined>) => {
       const { options, format } = parseManifestFlags(flags);
       const { objects, notes } = buildManifests(options);
       for (const note of notes) process.stderr.write(`anex manifests: ${note}\n`);

@@ -128,6 +128,18 @@ describe('buildManifests: RBAC', () => {
     }
   });
 
+  it('prints no long-lived token Secret with --iam-auth (EKS access entries), everything else unchanged', () => {
+    const { objects: iam } = buildManifests(someOptions({ iamAuth: true }));
+    expect(iam.filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(iam.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(
+      objects.filter((o) => o.kind !== 'Secret').map((o) => `${o.kind}/${o.metadata.name}`),
+    );
+    expect(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).toEqual([
+      'anex-token',
+      'anex-agent-token',
+    ]);
+  });
+
   it('binds both ServiceAccounts in each env namespace', () => {
     const { objects: withEnv } = buildManifests(someOptions({ envNamespaces: ['ml'] }));
     const binding = withEnv.find((o) => o.kind === 'RoleBinding' && o.metadata.namespace === 'ml');

@@ -22,6 +22,11 @@ describe('parseManifestFlags', () => {
     });
   });
 
+  it('takes --iam-auth as a switch (EKS access entries: no token Secrets)', () => {
+    expect(parseManifestFlags({ iamAuth: true }).options.iamAuth).toBe(true);
+    expect(parseManifestFlags({}).options).not.toHaveProperty('iamAuth');
+  });
+
   it('accepts a token URL, an agent URL, a node list with spaces, and json', () => {
     const { options, format } = parseManifestFlags({
       webhookUrl: TOKEN_URL,
