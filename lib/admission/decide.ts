@@ -1,6 +1,5 @@
 import type { V1PodSpec } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { allowEgressIssues } from '../annotations/allow-egress.ts';
 import { parseRequirements } from '../annotations/parse.ts';
 import { requirementsInputFromPod } from '../annotations/pod-input.ts';
 import { unsupportedPodSpec } from '../kube/pod-spec-support.ts';
@@ -121,21 +120,14 @@ function onWrite(request: AdmissionRequest, settings: AdmissionSettings): Admiss
   }
   if (request.operation === 'UPDATE' && sameAnexAnnotations(request.object, request.oldObject)) return ALLOW;
   const input = requirementsInputFromPod(request.object);
-  const parsed = input.ok
+  const result = input.ok
     ? parseRequirements(input.input)
     : { ok: false as const, errors: input.errors, warnings: [] };
-  // anex.sh/allow-egress is not a requirement: checked on its own, refused with the others.
-  const egress = allowEgressIssues(pod.data.metadata?.annotations);
-  const result =
-    egress.length === 0 || !parsed.ok
-      ? parsed
-      : { ok: false as const, errors: [], warnings: parsed.requirements.warnings };
   if (result.ok) return { verdict: { allowed: true, warnings: result.requirements.warnings } };
-  const errors = [...result.errors, ...egress];
   return {
     verdict: {
       allowed: false,
-      message: `pod ${ref}: invalid anex annotations (${errors.length}):\n${errors.map((e) => `- ${e}`).join('\n')}`,
+      message: `pod ${ref}: invalid anex annotations (${result.errors.length}):\n${result.errors.map((e) => `- ${e}`).join('\n')}`,
       warnings: result.warnings,
     },
   };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { providersOfGpu } from '../offers/gpu-catalog.ts';
 import { PROVIDERS, type ProviderName } from '../offers/offer.ts';
+import { allowEgressIssues } from './allow-egress.ts';
 import {
   CUDA_KEY,
   isAnexKey,
@@ -225,6 +226,8 @@ export function parseRequirements(input: RequirementsInput): ParseResult {
   const cuda = parseVersionFamily(annotations, CUDA_KEY, findings);
   const lists = parseSharedLists(annotations, errors);
   const providerKeys = parseProviderKeys(annotations, errors);
+  // Not a requirement of the machine, but a pod with a bad one waits like any other (ADR 0020).
+  errors.push(...allowEgressIssues(annotations));
   if (provider === undefined) return { ok: false, errors, warnings: screened.warnings };
   errors.push(...unsupportedKeyErrors(provider, Object.keys(annotations)));
   const gpuCount = resolveGpuCount({

@@ -57,7 +57,7 @@ describe('ReconcilerAgentBackend', () => {
   it("hands the gateway destinations of the pod's anex.sh/allow-egress (ADR 0020)", async () => {
     const h = harness();
     const pod = await startingPod(h, {
-      annotations: { 'anex.sh/gpu-names': 'RTX 4090', 'anex.sh/allow-egress': 'web:80, db.data:5432, bad' },
+      annotations: { 'anex.sh/gpu-names': 'RTX 4090', 'anex.sh/allow-egress': 'web:80, db.data:5432' },
     });
     expect((await backendOf(h).getLaunch(pod.uid))?.allowEgress).toEqual([
       'web.default.svc:80',

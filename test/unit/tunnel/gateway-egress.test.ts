@@ -6,6 +6,7 @@ import {
   parseAllowEgress,
 } from '../../../lib/annotations/allow-egress.ts';
 import { isKnownKey } from '../../../lib/annotations/keys.ts';
+import { parseRequirements } from '../../../lib/annotations/parse.ts';
 import { handleAgentRequest } from '../../../lib/tunnel/endpoint/handler.ts';
 import { isGatewayDestination, peerEgress } from '../../../lib/tunnel/gateway/peers.ts';
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
@@ -63,6 +64,22 @@ describe('parseAllowEgress (anex.sh/allow-egress)', () => {
 
   it('is a known anex annotation', () => {
     expect(isKnownKey('anex.sh/allow-egress')).toBe(true);
+  });
+});
+
+describe('anex.sh/allow-egress among the annotations the reconciler reads', () => {
+  it('holds a pod with a bad entry like any other annotation error, and is no requirement otherwise', () => {
+    const input = (value: string) => ({
+      annotations: { 'anex.sh/gpu-names': 'RTX 4090', 'anex.sh/allow-egress': value },
+      nodeSelector: { 'node-provider': 'vastai' },
+    });
+    const bad = parseRequirements(input('web:80, db'));
+    expect(bad.ok).toBe(false);
+    expect(bad.ok ? [] : bad.errors).toEqual([
+      expect.stringContaining('anex.sh/allow-egress: "db" has no port'),
+    ]);
+    const good = parseRequirements(input('web:80'));
+    expect(good.ok).toBe(true);
   });
 });
 
