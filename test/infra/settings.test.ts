@@ -43,6 +43,8 @@ describe('parseSettings', () => {
     [{ 'anex:tickMemorySize': '64' }, /anex:tickMemorySize: .*128.*; value: "64"/],
     [{ 'anex:logRetentionDays': '10' }, /anex:logRetentionDays: must be one of .*14.*; value: "10"/],
     [{ 'anex:retainTable': 'yes' }, /anex:retainTable: .*; value: "yes"/],
+    [{ 'anex:publicReservedConcurrency': '-1' }, /anex:publicReservedConcurrency: .*0.*; value: "-1"/],
+    [{ 'anex:publicReservedConcurrency': 'ten' }, /anex:publicReservedConcurrency: .*; value: "ten"/],
     [{ 'anex:tickMemorysize': '192' }, /context: .*\(anex:tickMemorysize\)/],
     [
       { 'anex:alarmTopicArn': 'ops-topic' },
