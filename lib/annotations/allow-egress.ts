@@ -95,7 +95,10 @@ export function egressDestination(entry: EgressEntry, podNamespace: string): str
   return `${entry.name}.${entry.namespace ?? podNamespace}.svc:${entry.port}`;
 }
 
-/** The admission webhook's check: the issues of a pod's `anex.sh/allow-egress`, if it has one. */
+/**
+ * The issues of a pod's `anex.sh/allow-egress`, if it has one: parseRequirements reports them
+ * with the other annotation errors (the pod waits, the webhook refuses it).
+ */
 export function allowEgressIssues(
   annotations: Readonly<Record<string, unknown>> | null | undefined,
 ): string[] {
