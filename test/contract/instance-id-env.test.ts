@@ -68,6 +68,9 @@ describe('the instance id in the container (ADR 0021)', () => {
     expect(
       Object.keys(running?.env ?? {}).filter((k) => k === 'CONTAINER_ID' || k === 'RUNPOD_POD_ID'),
     ).toEqual([c.variable]);
+    // What the simulated machine runs (lib/sim/machines takes the start from containerOf).
+    const start = c.sim.containerOf(id);
+    expect(start?.ok === true ? start.launch.env[c.variable] : undefined).toBe(id);
     await provider.destroy(id, {});
   });
 });

@@ -79,3 +79,16 @@ function envObject(entries: readonly string[]): Record<string, string> {
   }
   return env;
 }
+
+/**
+ * The start with variables the platform itself sets in every container (Vast CONTAINER_ID,
+ * RunPod RUNPOD_POD_ID: the instance's own id, ADR 0021), after the request's env as the
+ * platform's own. A failed start stays as it is.
+ */
+export function withPlatformEnv(
+  start: ContainerStart | undefined,
+  env: Readonly<Record<string, string>>,
+): ContainerStart | undefined {
+  if (start?.ok !== true) return start;
+  return { ok: true, launch: { ...start.launch, env: { ...start.launch.env, ...env } } };
+}

@@ -1,6 +1,6 @@
 import { paceScaleFromEnv } from '../../providers/pacing/interval-pacer.ts';
 import { BootPlans } from '../common/boot-plans.ts';
-import type { ContainerStart } from '../common/container.ts';
+import { type ContainerStart, withPlatformEnv } from '../common/container.ts';
 import type { SimResponse } from '../common/http-server.ts';
 import type { RateLimit } from '../common/rate-limit.ts';
 import { Rng } from '../common/rng.ts';
@@ -200,7 +200,8 @@ export class RunPodSim extends SimBase<RunPodState> {
 
   /** How the runtime starts (or fails to start) pod `id`'s container; undefined for an unknown pod or image. */
   containerOf(id: string): ContainerStart | undefined {
-    return this.state.pods.get(id)?.container;
+    // The container runs with the pod id RunPod sets in every pod (RUNPOD_POD_ID).
+    return withPlatformEnv(this.state.pods.get(id)?.container, { [RUNPOD_INSTANCE_ID_ENV]: id });
   }
 
   liveInstances(): SimInstanceSummary[] {

@@ -1,6 +1,6 @@
 import { paceScaleFromEnv } from '../../providers/pacing/interval-pacer.ts';
 import { BootPlans } from '../common/boot-plans.ts';
-import type { ContainerStart } from '../common/container.ts';
+import { type ContainerStart, withPlatformEnv } from '../common/container.ts';
 import { bearerToken, type SimRequest, type SimResponse } from '../common/http-server.ts';
 import type { RateLimit } from '../common/rate-limit.ts';
 import { SimBase } from '../common/sim-base.ts';
@@ -205,7 +205,8 @@ export class VastAiSim extends SimBase<VastState> {
 
   /** How the runtime starts (or fails to start) instance `id`'s container; undefined for an unknown instance or image. */
   containerOf(id: string): ContainerStart | undefined {
-    return this.state.instances.get(Number(id))?.container;
+    // The container runs with the instance id Vast sets in every container (CONTAINER_ID).
+    return withPlatformEnv(this.state.instances.get(Number(id))?.container, { [VAST_INSTANCE_ID_ENV]: id });
   }
 
   liveInstances(): SimInstanceSummary[] {
