@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isAnexError } from '../errors.ts';
 import { select } from '../filter/select.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 import type { Instance, InstanceTag, Provider } from '../providers/provider.ts';
 import { markerLine } from '../tunnel/agent/stub.ts';
 import { planBudget, spendUsd } from './budget.ts';
+import { Cleanup } from './cleanup.ts';
 import type { HttpLog } from './http-log.ts';
 import { newNonce, SELFTEST_IMAGE, selftestLaunch, selftestRequirements } from './launch.ts';
 import {
@@ -12,11 +12,12 @@ import {
   REPORT_SCHEMA,
   type SelftestReport,
   type SelftestResult,
-  STEP_NAMES,
   type StepName,
   type StepResult,
 } from './report.ts';
-import { newSelftestTag, selftestInstances, tagText } from './tag.ts';
+import { StepLog } from './steps.ts';
+import { newSelftestTag, tagText } from './tag.ts';
+import { describeState, pollUntil, StepFailure } from './wait.ts';
 
 export interface SelftestOptions {
   providerName: ProviderName;
@@ -43,9 +44,6 @@ export interface SelftestOptions {
   now?: () => number;
 }
 
-/** A step that did not hold; its message is what the user reads. */
-class StepFailure extends Error {}
-
 /** How much of the longest duration is kept back for the destroy. */
 const DESTROY_RESERVE = 0.2;
 
@@ -65,7 +63,9 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestRep
 class SelftestRun {
   readonly #o: SelftestOptions;
   readonly #now: () => number;
-  readonly #steps = new Map<StepName, StepResult>();
+  readonly #steps: StepLog;
+  readonly #cleanup: Cleanup;
+  readonly #pollMs: number;
   readonly #startedAt: number;
   #result: SelftestResult | undefined;
   #plan: PlannedRental | undefined;
@@ -78,12 +78,20 @@ class SelftestRun {
   #billed: number | undefined;
   #rentalDeadline = 0;
   #cleanedBefore = 0;
-  #remaining = 0;
 
   constructor(options: SelftestOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#startedAt = this.#now();
+    this.#pollMs = options.pollMs ?? 2000;
+    this.#steps = new StepLog(this.#now, options.onStep);
+    this.#cleanup = new Cleanup({
+      provider: options.provider,
+      http: options.http,
+      pollMs: this.#pollMs,
+      now: this.#now,
+      cleanupMs: options.cleanupMs ?? 180_000,
+    });
   }
 
   async execute(): Promise<SelftestReport> {
@@ -124,23 +132,23 @@ class SelftestRun {
 
   async #release(): Promise<void> {
     if (this.#instanceId === undefined) {
-      this.#skip('destroy', 'no instance id: the create was refused or never answered');
-      this.#skip('gone', 'nothing to wait for');
+      this.#steps.skip('destroy', 'no instance id: the create was refused or never answered');
+      this.#steps.skip('gone', 'nothing to wait for');
     } else {
-      await this.#step('destroy', () => this.#destroy(), { cleanup: true });
-      await this.#step('gone', () => this.#gone(), { cleanup: true });
+      const id = this.#instanceId;
+      await this.#steps.run('destroy', () => this.#cleanup.destroy(id));
+      if (await this.#steps.run('gone', () => this.#cleanup.gone(id))) this.#goneAt = this.#now();
     }
-    await this.#step('no-leftovers', () => this.#noLeftovers(), { cleanup: true });
+    await this.#steps.run('no-leftovers', () => this.#cleanup.sweep());
+    this.#goneAt ??= this.#now();
   }
 
   async #cleanLeftovers(): Promise<string> {
-    const deadline = this.#now() + (this.#o.cleanupMs ?? 180_000);
-    const left = selftestInstances(await this.#o.provider.listTagged({ deadline }));
-    for (const instance of left) await this.#o.provider.destroy(instance.id, { deadline });
-    this.#cleanedBefore = left.length;
-    return left.length === 0
+    const ids = await this.#cleanup.leftovers();
+    this.#cleanedBefore = ids.length;
+    return ids.length === 0
       ? 'none'
-      : `destroyed ${left.length} left by an interrupted run: ${left.map((i) => i.id).join(', ')}`;
+      : `destroyed ${ids.length} left by an interrupted run: ${ids.join(', ')}`;
   }
 
   async #makePlan(): Promise<string> {
@@ -310,78 +318,6 @@ class SelftestRun {
     this.#startClock(Math.max(instance.pricePerHour, (this.#plan as PlannedRental).pricePerHour));
   }
 
-  async #destroy(): Promise<string> {
-    const id = this.#instanceId as string;
-    const outcome = await this.#retryCleanup(() => this.#o.provider.destroy(id, this.#cleanupCall()));
-    const failed = this.#o.http.answers('DELETE', `/${id}`).filter((e) => e.status >= 500);
-    if (failed.length > 0) {
-      const said = failed.map((e) => `HTTP ${e.status} "${e.detail}"`).join(', ');
-      throw new StepFailure(
-        `the provider answered ${said} to DELETE before the instance was ${outcome === 'gone' ? 'found gone (404)' : 'destroyed'}`,
-      );
-    }
-    return outcome === 'gone' ? 'already gone' : 'destroyed';
-  }
-
-  async #gone(): Promise<string> {
-    const id = this.#instanceId as string;
-    let last = 'not read yet';
-    await this.#poll(
-      'the instance to be gone',
-      async () => {
-        const seen = await this.#o.provider.get(id, this.#cleanupCall());
-        last = describeState(seen);
-        if (seen.state.phase === 'gone') return true;
-        await this.#o.provider.destroy(id, this.#cleanupCall());
-        return undefined;
-      },
-      () => `last state: ${last}`,
-      { cleanup: true },
-    );
-    this.#goneAt = this.#now();
-    return 'the provider no longer lists it';
-  }
-
-  /** Every selftest instance still listed is destroyed and counted; this run's tag included (an unknown create). */
-  async #noLeftovers(): Promise<string> {
-    const list = async () => selftestInstances(await this.#o.provider.listTagged(this.#cleanupCall()));
-    const left = await this.#retryCleanup(list);
-    if (left.length === 0) {
-      this.#remaining = 0;
-      return 'none';
-    }
-    for (const instance of left)
-      await this.#retryCleanup(() => this.#o.provider.destroy(instance.id, this.#cleanupCall()));
-    this.#goneAt ??= this.#now();
-    this.#remaining = (await this.#retryCleanup(list)).filter((i) => i.state.phase !== 'gone').length;
-    throw new StepFailure(
-      `${left.length} selftest instance(s) were still listed: ${left.map((i) => `${i.id} (${describeState(i)})`).join(', ')}; ` +
-        `destroyed; ${this.#remaining} remain`,
-    );
-  }
-
-  /** A clean-up call that failed is tried again until the clean-up deadline: leaking is worse than waiting. */
-  async #retryCleanup<T>(call: () => Promise<T>): Promise<T> {
-    for (;;) {
-      try {
-        return await call();
-      } catch (error) {
-        if (this.#now() + this.#pollMs() > this.#cleanupDeadline) throw error;
-        await sleep(this.#pollMs());
-      }
-    }
-  }
-
-  #cleanupDeadlineValue: number | undefined;
-  get #cleanupDeadline(): number {
-    this.#cleanupDeadlineValue ??= this.#now() + (this.#o.cleanupMs ?? 180_000);
-    return this.#cleanupDeadlineValue;
-  }
-
-  #cleanupCall() {
-    return { deadline: this.#cleanupDeadline };
-  }
-
   /** The rental's calls: stopped by the user's signal and the wall-clock limit. */
   #call() {
     return { deadline: this.#rentalDeadline, ...this.#signal() };
@@ -391,105 +327,31 @@ class SelftestRun {
     return this.#o.signal === undefined ? {} : { signal: this.#o.signal };
   }
 
-  #pollMs(): number {
-    return this.#o.pollMs ?? 2000;
-  }
-
   #interrupted(): boolean {
     return this.#o.signal?.aborted === true;
   }
 
-  /**
-   * Calls `probe` until it yields a value. Rental waits stop at the wall-clock limit or the
-   * user's stop; clean-up waits only at the clean-up deadline.
-   */
-  async #poll<T>(
-    what: string,
-    probe: () => Promise<T | undefined>,
-    detail: () => string = () => '',
-    mode: { cleanup?: boolean } = {},
-  ): Promise<T> {
-    const started = this.#now();
-    const until = mode.cleanup === true ? this.#cleanupDeadline : this.#rentalDeadline;
-    let readError = '';
-    for (;;) {
-      if (mode.cleanup !== true && this.#interrupted()) throw new StepFailure(this.#stopMessage(what));
-      const value = await this.#probeOnce(probe, (message) => {
-        readError = message;
-      });
-      if (value !== undefined) return value;
-      if (this.#now() + this.#pollMs() > until) {
-        const waited = Math.round((this.#now() - started) / 1000);
-        const why =
-          mode.cleanup === true
-            ? 'the clean-up deadline'
-            : 'the wall-clock limit set by --budget and --max-minutes';
-        const more = [detail(), readError === '' ? '' : `last read failed: ${readError}`].filter(
-          (m) => m !== '',
-        );
-        throw new StepFailure(`waited ${waited} s for ${what} (${why})${more.map((m) => `; ${m}`).join('')}`);
-      }
-      await sleep(this.#pollMs(), undefined, mode.cleanup === true ? {} : this.#signal()).catch(() => {});
-    }
+  /** A rental wait: it ends at the wall-clock limit or the user's stop. */
+  #poll<T>(what: string, probe: () => Promise<T | undefined>, detail?: () => string): Promise<T> {
+    return pollUntil({
+      what,
+      probe,
+      ...(detail === undefined ? {} : { detail }),
+      until: this.#rentalDeadline,
+      why: 'the wall-clock limit set by --budget and --max-minutes',
+      pollMs: this.#pollMs,
+      now: this.#now,
+      signal: this.#o.signal,
+    });
   }
 
-  /**
-   * One probe. A read that failed in a way worth repeating (5xx, 429, a pacing slot past the
-   * deadline) is "not yet": the wait goes on and the failure is quoted if it times out.
-   */
-  async #probeOnce<T>(
-    probe: () => Promise<T | undefined>,
-    failed: (message: string) => void,
-  ): Promise<T | undefined> {
-    try {
-      return await probe();
-    } catch (error) {
-      if (error instanceof StepFailure || !isAnexError(error) || !error.retryable) throw error;
-      failed(error.message);
-      return undefined;
-    }
-  }
-
-  #stopMessage(what: string): string {
-    return `interrupted while waiting for ${what}`;
-  }
-
-  /** Runs one step, times it and records ok or fail with the words of whoever failed. */
-  async #step(
-    name: StepName,
-    body: () => Promise<string>,
-    mode: { cleanup?: boolean } = {},
-  ): Promise<boolean> {
-    const started = this.#now();
-    let status: StepResult['status'] = 'ok';
-    let message: string;
-    try {
-      message = await body();
-    } catch (error) {
-      status = 'fail';
-      message =
-        mode.cleanup !== true && this.#interrupted() && !(error instanceof StepFailure)
-          ? this.#stopMessage(name)
-          : error instanceof Error
-            ? error.message
-            : String(error);
-    }
-    const step: StepResult = { name, status, seconds: round1((this.#now() - started) / 1000), message };
-    this.#steps.set(name, step);
-    this.#o.onStep?.(step);
-    return status === 'ok';
-  }
-
-  #skip(name: StepName, message: string): void {
-    const step: StepResult = { name, status: 'skipped', seconds: null, message };
-    this.#steps.set(name, step);
-    this.#o.onStep?.(step);
+  /** A check step (stopped by the user); clean-up steps use {@link #steps} directly. */
+  #step(name: StepName, body: () => Promise<string>): Promise<boolean> {
+    return this.#steps.run(name, body, () => this.#interrupted());
   }
 
   #report(): SelftestReport {
-    const steps = STEP_NAMES.map(
-      (name) => this.#steps.get(name) ?? { name, status: 'skipped' as const, seconds: null, message: '' },
-    );
+    const steps = this.#steps.all();
     const price = this.#billed ?? this.#plan?.pricePerHour ?? 0;
     const rentedMs = this.#rentedAt === undefined ? 0 : (this.#goneAt ?? this.#now()) - this.#rentedAt;
     return {
@@ -503,7 +365,7 @@ class SelftestRun {
       instanceId: this.#instanceId ?? null,
       tag: this.#tag === undefined ? null : tagText(this.#tag),
       steps,
-      leftovers: { cleanedBefore: this.#cleanedBefore, remaining: this.#remaining },
+      leftovers: { cleanedBefore: this.#cleanedBefore, remaining: this.#cleanup.remaining },
       spentUsd: spendUsd(price, rentedMs),
       logs: this.#o.keepLogs === true ? this.#logLines : null,
     };
@@ -514,16 +376,4 @@ class SelftestRun {
     if (this.#result !== undefined) return this.#result;
     return steps.every((s) => s.status === 'ok') ? 'pass' : 'fail';
   }
-}
-
-function describeState(instance: Instance): string {
-  const s = instance.state;
-  if (s.phase === 'failed') return `failed (${s.fault}): ${s.reason}`;
-  if (s.phase === 'starting' && s.message) return `starting: ${s.message}`;
-  if (s.phase === 'exited') return `exited${s.exitCode === undefined ? '' : ` with code ${s.exitCode}`}`;
-  return s.phase;
-}
-
-function round1(n: number): number {
-  return Math.round(n * 10) / 10;
 }

@@ -33,7 +33,12 @@ export async function readInstanceLogs(
   const polls = fetchOptions.polls ?? 30;
   for (let poll = 0; poll < polls; poll++) {
     await sleep(fetchOptions.pollMs ?? 300, undefined, options.signal ? { signal: options.signal } : {});
-    if (options.deadline !== undefined && Date.now() >= options.deadline) break;
+    if (options.deadline !== undefined && Date.now() >= options.deadline) {
+      throw new AnexError(`vastai log upload ${shown} was not there before the call's deadline`, {
+        kind: 'timeout',
+        retryable: true,
+      });
+    }
     const response = await (fetchOptions.fetch ?? globalThis.fetch)(url, {
       ...(options.signal ? { signal: options.signal } : {}),
     }).catch((error: unknown) => {
