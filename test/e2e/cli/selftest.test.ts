@@ -1,7 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { select } from '../../../lib/filter/select.ts';
 import { type SimulatedMarket, startSimulatedMarket } from '../../../lib/local/simulated-market.ts';
 import type { ProviderName } from '../../../lib/offers/offer.ts';
+import { createProvider } from '../../../lib/providers/index.ts';
+import { HttpLog } from '../../../lib/selftest/http-log.ts';
+import { selftestRequirements } from '../../../lib/selftest/launch.ts';
 import type { SelftestReport, StepName } from '../../../lib/selftest/report.ts';
+import { runSelftest } from '../../../lib/selftest/run.ts';
+import { SELFTEST_CLUSTER_ID } from '../../../lib/selftest/tag.ts';
+import { MachineRunner } from '../../../lib/sim/machines/runner.ts';
+import { VastAiSim } from '../../../lib/sim/vastai/vastai-sim.ts';
 import { runCli, startCli } from './cli-process.ts';
 
 /**
@@ -251,5 +259,47 @@ describe('anex selftest', () => {
     expect(step(run.report, 'leftovers').message).toMatch(/^destroyed 1 left by an interrupted run: \d+$/);
     expect(run.report.leftovers.cleanedBefore).toBe(1);
     expect(await rented(market, 'vastai')).toBe(0);
+  });
+});
+
+describe('runSelftest (in process)', () => {
+  it('a host billing above its offer fails billed-price, quoting both prices', async () => {
+    const sim = new VastAiSim({ seed: 7, timings: { provisionMs: 200, loadingMs: 300 } });
+    await sim.start();
+    const runner = new MachineRunner({ hosts: { vastai: sim }, pollMs: 100 });
+    runner.start();
+    try {
+      const http = new HttpLog(['in-process-key']);
+      const provider = createProvider('vastai', {
+        apiKey: 'in-process-key',
+        baseUrl: sim.url,
+        clusterId: SELFTEST_CLUSTER_ID,
+        fetch: http.fetch,
+      });
+      const requirements = selftestRequirements('vastai');
+      const cheapest = select(requirements, await provider.listOffers(requirements, {}), [], Date.now())[0];
+      if (cheapest?.machineId === undefined) throw new Error('no offer');
+      sim.billAbove(Number(cheapest.machineId), 0.25);
+      const report = await runSelftest({
+        providerName: 'vastai',
+        provider,
+        http,
+        budgetUsd: 0.5,
+        maxDurationMs: 60_000,
+        pollMs: 250,
+        confirm: async () => true,
+      });
+      expect(report.result).toBe('fail');
+      expect(report.steps.filter((s) => s.status === 'fail').map((s) => s.name)).toEqual(['billed-price']);
+      const said = /^billed \$([\d.]+)\/h, the offer said \$([\d.]+)\/h$/.exec(
+        step(report, 'billed-price').message,
+      );
+      expect(Number(said?.[1]) - Number(said?.[2])).toBeCloseTo(0.25, 3);
+      expect(report.spentUsd).toBeLessThanOrEqual(report.budgetUsd);
+      expect(sim.liveInstances()).toEqual([]);
+    } finally {
+      await runner.stop();
+      await sim.stop();
+    }
   });
 });
