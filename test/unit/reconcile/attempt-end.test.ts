@@ -4,6 +4,7 @@ import { handleAgentRequest } from '../../../lib/tunnel/endpoint/handler.ts';
 import { tokenBucketLimiter } from '../../../lib/tunnel/endpoint/rate-limit.ts';
 import type { AgentEndpointDeps, AgentResponse } from '../../../lib/tunnel/endpoint/types.ts';
 import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
+import { newSecret, sha256Hex } from '../../../lib/tunnel/tokens.ts';
 import { capturingLogger, tunnelSettings } from '../../support/tunnel.ts';
 import { agentBackend, agentHarness, anOffer, gpuPod, type Harness, MINUTE } from './harness.ts';
 
@@ -19,11 +20,24 @@ interface Agent {
   publicKey: string;
 }
 
+const GATEWAY_TOKEN = newSecret();
+
+/** The keys the endpoint serves the gateway (GET /v1/peers): its desired peer set. */
+async function served(deps: AgentEndpointDeps): Promise<string[]> {
+  const answer = await call(deps, '/v1/peers', undefined, GATEWAY_TOKEN);
+  expect(answer.status).toBe(200);
+  return (JSON.parse(answer.body) as { peers: { publicKey: string }[] }).peers.map((p) => p.publicKey);
+}
+
 function endpoint(h: Harness): AgentEndpointDeps {
   return {
     store: h.store,
     backend: agentBackend(h),
-    settings: { ...tunnelSettings(), vpnRange: parseVpnRange('10.77.0.0/24') },
+    settings: {
+      ...tunnelSettings(),
+      vpnRange: parseVpnRange('10.77.0.0/24'),
+      gatewayTokenHash: sha256Hex(GATEWAY_TOKEN),
+    },
     logger: capturingLogger(),
     now: () => h.now,
     rateLimiter: tokenBucketLimiter({ capacity: 1000 }),
@@ -89,6 +103,7 @@ async function running(restartPolicy: 'Always' | 'Never') {
   ).toBe(200);
   await h.pass();
   expect((await h.store.listAddresses()).map((a) => a.publicKey)).toEqual([first.publicKey]);
+  expect(await served(deps)).toEqual([first.publicKey]);
   return { h, pod, deps, first };
 }
 
@@ -137,6 +152,7 @@ describe('the end of an attempt ends its access', () => {
     const peers = await c.h.store.listAddresses();
     // The old key is out of the desired peer set; a finished pod holds no address at all.
     expect(peers.map((p) => p.publicKey)).toEqual(replaced ? [undefined] : []);
+    expect(await served(c.deps)).toEqual([]);
     expect(record?.stage).toBe(replaced ? 'starting' : 'finished');
     expect(record?.statusCredentialHash).toBeUndefined();
     // The old status credential: refused on both routes, and nothing recorded.
@@ -163,6 +179,7 @@ describe('the end of an attempt ends its access', () => {
     );
     expect((await bootstrap(c.deps, c.pod.uid, second)).status).toBe(200);
     expect((await c.h.store.listAddresses()).map((p) => p.publicKey)).toEqual([second.publicKey]);
+    expect(await served(c.deps)).toEqual([second.publicKey]);
   });
 
   it('a pod deleted whose destroy fails: the key leaves the peer set at once, the address when it is gone', async () => {
@@ -175,6 +192,7 @@ describe('the end of an attempt ends its access', () => {
     expect((await c.h.store.listAddresses()).map((p) => [p.podUid, p.publicKey])).toEqual([
       [c.pod.uid, undefined],
     ]);
+    expect(await served(c.deps)).toEqual([]);
     const alive = await call(c.deps, `/v1/pod-alive?podUid=${c.pod.uid}`, undefined, c.first.credential);
     expect(alive.status).toBe(401);
     c.h.tick(MINUTE);
