@@ -20,6 +20,11 @@ export interface ManifestOptions {
    */
   envNamespaces?: readonly string[];
   /**
+   * The namespaces that may rent (the reconciler's ANEX_RENT_NAMESPACES, ADR 0019): the
+   * webhooks then look only at those; `'*'` or unset: every namespace but the excluded ones.
+   */
+  rentNamespaces?: readonly string[] | '*';
+  /**
    * The functions authenticate with IAM (EKS access entries, docs/deploy.md): no long-lived
    * ServiceAccount token Secret is printed. @default false
    */

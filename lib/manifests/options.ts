@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import packageJson from '../../package.json' with { type: 'json' };
+import { NAMESPACES_FORM, rentNamespaces } from '../config/spend.ts';
 import { InvalidInputError } from '../errors.ts';
 import { GATEWAY_OPT_INS, type GatewayOptIn } from '../tunnel/gateway/manifests.ts';
 import { MANIFEST_DEFAULTS, type ManifestOptions } from './common.ts';
@@ -24,6 +25,7 @@ export interface ManifestFlags {
   gatewayDns?: string | undefined;
   gatewayAllow?: string | undefined;
   envNamespaces?: string | undefined;
+  rentNamespaces?: string | undefined;
   /** a boolean switch (commander gives `true` when present) */
   iamAuth?: boolean | undefined;
 }
@@ -82,6 +84,16 @@ const flagsSchema = z.object({
     'namespace',
     'is not a valid namespace name (lowercase letters, digits, "-")',
   ),
+  rentNamespaces: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '*') return v;
+      const parsed = rentNamespaces.safeParse(v);
+      if (parsed.success) return parsed.data as readonly string[];
+      ctx.addIssue({ code: 'custom', message: `is not ${NAMESPACES_FORM}` });
+      return z.NEVER;
+    }),
   output: z.enum(['yaml', 'json'], { error: 'must be yaml or json' }).optional(),
   gatewayImage: z
     .string()
@@ -167,6 +179,7 @@ const FLAG_NAMES: Record<string, string> = {
   gatewayDns: '--gateway-dns',
   gatewayAllow: '--gateway-allow',
   envNamespaces: '--env-namespaces',
+  rentNamespaces: '--rent-namespaces',
 };
 
 /** Validates every flag and reports all problems at once (exit code 2). */
@@ -184,7 +197,7 @@ export function parseManifestFlags(flags: ManifestFlags): {
     );
   }
   const { webhookUrl, agentUrl, namespace, nodes, output } = parsed.data;
-  const { envNamespaces } = parsed.data;
+  const { envNamespaces, rentNamespaces } = parsed.data;
   const iamAuth = flags.iamAuth === true;
   const gateway = gatewayOptions(parsed.data, flags);
   return {
@@ -197,6 +210,7 @@ export function parseManifestFlags(flags: ManifestFlags): {
       ...(agentUrl === undefined ? {} : { agentUrl }),
       ...(gateway === undefined ? {} : { gateway }),
       ...(envNamespaces === undefined ? {} : { envNamespaces }),
+      ...(rentNamespaces === undefined ? {} : { rentNamespaces }),
       ...(iamAuth ? { iamAuth } : {}),
     },
   };

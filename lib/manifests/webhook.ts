@@ -68,9 +68,7 @@ export function webhookNamespaceSelector(
   };
 }
 
-export function webhookManifests(
-  options: ManifestOptions & { webhookUrl: string; rentNamespaces?: readonly string[] | '*' },
-): KubeObject[] {
+export function webhookManifests(options: ManifestOptions & { webhookUrl: string }): KubeObject[] {
   const common = {
     admissionReviewVersions: ['v1'],
     clientConfig: { url: options.webhookUrl },

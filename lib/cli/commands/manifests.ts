@@ -50,6 +50,10 @@ export function registerManifests(program: Command): void {
         'elsewhere such a pod is held with the reason',
     )
     .option(
+      '--rent-namespaces <names>',
+      'the namespaces that may rent (the same list as ANEX_RENT_NAMESPACES, or "*"): the webhooks look only at those',
+    )
+    .option(
       '--iam-auth',
       'the functions authenticate with IAM (EKS access entries, docs/deploy.md): print no long-lived ' +
         'ServiceAccount token Secrets',
