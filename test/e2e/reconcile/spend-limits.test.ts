@@ -2,10 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpendLimits } from '../../../lib/reconcile/spend-limits.ts';
 import { createTestNamespace, eventually, type TestNamespace } from '../../support/index.ts';
 import { liveInstances, type ReconcileGround, startGround } from './ground.ts';
-import { aGpuPod, deleteAndDrain, eventLines, passUntilWaiting, rankedOffers } from './pods.ts';
+import {
+  aGpuPod,
+  deleteAndDrain,
+  eventLines,
+  passUntilPhase,
+  passUntilWaiting,
+  rankedOffers,
+} from './pods.ts';
 
-// issue #16 §4 (ADR 0019) on the real control plane: a $/h cap lets one pod rent and holds the
-// next with an event naming the cap and the figures; raising the cap lets it rent. A namespace
+// issue #16 §4 (ADR 0019) on the real control plane: a $/h cap lets one pod run and holds the
+// next with an event naming the cap and the figures; raising the cap lets it run. A namespace
 // the operator did not enable rents nothing. The market's prices are the simulator's, so the
 // cap is set from them: one machine fits, two do not (the unit tests use 1.00 and 0.60 exactly).
 
@@ -22,9 +29,7 @@ describe('spend limits and namespace opt-in (vastai)', () => {
     enabled = await createTestNamespace('e2e-spend');
     other = await createTestNamespace('e2e-spend-off');
     limits.rentNamespaces = [enabled.name];
-    // No agents: a pod given a machine waits in ContainerCreating, which is all a spend limit
-    // decides (whether a machine is rented); the agent's start is other tests' concern.
-    ground = await startGround('vastai', { offers: 200, agent: 'none', config: { spend: limits } });
+    ground = await startGround('vastai', { offers: 200, config: { spend: limits } });
   });
   afterAll(async () => {
     await ground?.stop();
@@ -32,7 +37,7 @@ describe('spend limits and namespace opt-in (vastai)', () => {
     await other?.remove();
   });
 
-  it('cap: the older pod gets a machine, the younger waits with the cap and the figures; a raised cap rents its machine', async () => {
+  it('cap: the older pod runs, the younger waits with the cap and the figures; a raised cap lets it run', async () => {
     const ranked = await rankedOffers(ground, GPU);
     const cheapest = ranked[0]?.pricePerHour;
     if (cheapest === undefined) throw new Error('the market has no RTX 4090');
@@ -55,7 +60,7 @@ describe('spend limits and namespace opt-in (vastai)', () => {
     });
     const uid = second.metadata?.uid as string;
 
-    await passUntilWaiting(ground, enabled, 'first', 'ContainerCreating');
+    await passUntilPhase(ground, enabled, 'first', 'Running');
     const held = await passUntilWaiting(ground, enabled, 'second', 'SpendLimit');
     const waiting = held.status?.containerStatuses?.[0]?.state?.waiting?.message ?? '';
     expect(waiting).toMatch(
@@ -80,7 +85,7 @@ describe('spend limits and namespace opt-in (vastai)', () => {
       expect(line).toContain(`> cap ${priceMax.toFixed(2)} (ANEX_MAX_SPEND_PER_HOUR)`);
 
     limits.maxSpendPerHour = 2 * priceMax;
-    await passUntilWaiting(ground, enabled, 'second', 'ContainerCreating');
+    await passUntilPhase(ground, enabled, 'second', 'Running');
     expect(liveInstances(ground)).toHaveLength(2);
 
     await deleteAndDrain(ground, enabled);
