@@ -140,14 +140,18 @@ export function giveUp(op: ObservedPod, env: PlanEnv, from: PodWrite): PodPlan {
   const message = `Gave up after ${from.attempts} provisioning attempts; last error: ${from.lastError ?? 'unknown'}`;
   const retried = backOffReason(op, 'ProvisioningFailed');
   if (retried !== undefined) return backOffInstead(op, env, change(from, { lastError: message }), retried);
+  // Terminal: the last attempt's credentials, key and address go with it (ADR 0021).
   const after = change(
     from,
     { stage: 'finished', finishedAt: env.now, failureReason: 'ProvisioningFailed', lastError: message },
-    ['intent', 'instance'],
+    ['intent', 'instance', 'agentToken', 'statusCredentialHash'],
   );
   return {
     ...basePlan(op, 'finish'),
     after,
+    ...(from.vpnAddress === undefined
+      ? {}
+      : { revokePeer: from.vpnAddress, releaseAddress: from.vpnAddress }),
     situation: { kind: 'failed', reason: 'ProvisioningFailed', message },
     events: [events.gaveUp(message)],
   };

@@ -199,4 +199,28 @@ describe('the end of an attempt ends its access', () => {
     await c.h.pass();
     expect([await c.h.store.listAddresses(), c.h.vast.live()]).toEqual([[], []]);
   });
+
+  it('a create that got no answer and left no instance, at the last attempt: the pod fails and its address is freed', async () => {
+    const h = agentHarness({ maxAttempts: 1 });
+    h.vast.instanceIdEnv = 'CONTAINER_ID';
+    h.vast.offers = [anOffer()];
+    h.vast.onCreate('lost-request');
+    const pod = h.cluster.addPod(gpuPod(1, { restartPolicy: 'Never' }));
+    await h.pass();
+    const creating = await h.store.getPod(pod.uid);
+    expect([
+      creating?.stage,
+      creating?.agentToken?.instanceBound,
+      (await h.store.listAddresses()).length,
+    ]).toEqual(['creating', true, 1]);
+    h.tick(3 * MINUTE);
+    await h.pass();
+    const record = await h.store.getPod(pod.uid);
+    expect([record?.stage, record?.failureReason, record?.agentToken]).toEqual([
+      'finished',
+      'ProvisioningFailed',
+      undefined,
+    ]);
+    expect(await h.store.listAddresses()).toEqual([]);
+  });
 });
