@@ -1,8 +1,8 @@
+import type { PodView } from '../kube/cluster.ts';
 import { events } from './events.ts';
-import { basePlan } from './plan-env.ts';
-import { admit, byPodAge, currentSpend, type Held, type SpendLimits } from './spend-limits.ts';
+import { admit, byPodAge, currentSpend, type Held, type Spend, type SpendLimits } from './spend-limits.ts';
 import { currentProvisionedMessage, provisionedMessage } from './status.ts';
-import type { Observed, ObservedPod, PodPlan, Situation } from './types.ts';
+import type { Observed, PodPlan, Situation } from './types.ts';
 
 /**
  * The spend limits over a pass's plans (ADR 0019): every plan that would rent is checked,
@@ -20,46 +20,43 @@ export function applySpendLimits(
   const { limits } = options;
   if (limits === undefined) return [...plans];
   const spend = currentSpend({ ...observed, plans, limits });
-  const pods = new Map(observed.pods.map((op) => [op.view.uid, op]));
   const renting = plans
-    .filter((p) => p.provision !== undefined)
-    .sort((a, b) =>
-      byPodAge(
-        (a.provision as NonNullable<PodPlan['provision']>).view,
-        (b.provision as NonNullable<PodPlan['provision']>).view,
-      ),
-    );
+    .flatMap((plan) => (plan.provision === undefined ? [] : [{ plan, provision: plan.provision }]))
+    .sort((a, b) => byPodAge(a.provision.view, b.provision.view));
   const decided = new Map<PodPlan, PodPlan>();
-  for (const p of renting) {
-    const provision = p.provision as NonNullable<PodPlan['provision']>;
+  for (const { plan, provision } of renting) {
+    const namespace = provision.view.namespace;
     const verdict = admit({
-      namespace: provision.view.namespace,
+      namespace,
       candidates: provision.candidates,
       spend,
       limits,
       tries: options.tries,
     });
-    const op = pods.get(p.podUid);
     if ('held' in verdict) {
-      if (op !== undefined) decided.set(p, held(op, p, verdict.held));
+      decided.set(plan, held(plan, provision.view, verdict.held));
       continue;
     }
-    spend.perHour += verdict.reserve;
-    spend.instances += 1;
-    const ns = provision.view.namespace;
-    spend.byNamespace.set(ns, (spend.byNamespace.get(ns) ?? 0) + verdict.reserve);
+    reserve(spend, namespace, verdict.reserve);
     if (verdict.candidates !== provision.candidates)
-      decided.set(p, { ...p, provision: { ...provision, candidates: verdict.candidates } });
+      decided.set(plan, { ...plan, provision: { ...provision, candidates: verdict.candidates } });
   }
   return plans.map((p) => decided.get(p) ?? p);
 }
 
+/** A pod admitted in this pass counts against the limits for the pods after it. */
+function reserve(spend: Spend, namespace: string, price: number): void {
+  spend.perHour += price;
+  spend.instances += 1;
+  spend.byNamespace.set(namespace, (spend.byNamespace.get(namespace) ?? 0) + price);
+}
+
 /** The plan without its rent: Pending with the limit's reason, said once per new message. */
-function held(op: ObservedPod, plan: PodPlan, why: Held): PodPlan {
+function held(plan: PodPlan, view: PodView, why: Held): PodPlan {
   const { provision: _dropped, ...rest } = plan;
   const situation: Situation = { kind: 'held', reason: why.reason, message: why.message };
-  const isNew = currentProvisionedMessage(op.view.status) !== provisionedMessage(situation);
+  const isNew = currentProvisionedMessage(view.status) !== provisionedMessage(situation);
   const said = isNew ? [events.spendHeld(why.reason, why.message)] : [];
-  const label = plan.label === 'provision' ? basePlan(op, 'report').label : plan.label;
+  const label = plan.label === 'provision' ? 'report' : plan.label;
   return { ...rest, label, situation, events: [...plan.events, ...said] };
 }
