@@ -251,7 +251,9 @@ export type EventReason =
   /** an operator's spend limit holds the pod before renting (ADR 0019) */
   | 'SpendLimit'
   /** the pod's namespace is not enabled for renting (ADR 0019) */
-  | 'NamespaceNotEnabled';
+  | 'NamespaceNotEnabled'
+  /** every matching machine has more GPUs than the pod's nvidia.com/gpu limits (ADR 0019) */
+  | 'GpuLimitExceeded';
 
 export interface PodEvent {
   type: 'Normal' | 'Warning';

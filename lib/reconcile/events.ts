@@ -20,7 +20,7 @@ export const events = {
     return warn(reason, `${fix}: ${issues.join('; ')}`);
   },
   /** a spend limit or the namespace opt-in holds the pod before renting (ADR 0019): the message names the limit and the figures */
-  spendHeld(reason: 'SpendLimit' | 'NamespaceNotEnabled', message: string): PodEvent {
+  spendHeld(reason: 'SpendLimit' | 'NamespaceNotEnabled' | 'GpuLimitExceeded', message: string): PodEvent {
     return warn(reason, message);
   },
   noMatchingOffers(summary: string): PodEvent {

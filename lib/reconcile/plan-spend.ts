@@ -32,6 +32,7 @@ export function applySpendLimits(
       spend,
       limits,
       tries: options.tries,
+      ...gpuLimitOf(provision.view),
     });
     if ('held' in verdict) {
       decided.set(plan, held(plan, provision.view, verdict.held));
@@ -42,6 +43,12 @@ export function applySpendLimits(
       decided.set(plan, { ...plan, provision: { ...provision, candidates: verdict.candidates } });
   }
   return plans.map((p) => decided.get(p) ?? p);
+}
+
+/** The sum of the containers' nvidia.com/gpu limits, as the annotations' parser reads them. */
+function gpuLimitOf(view: PodView): { gpuLimit?: number } {
+  const limits = view.containers.flatMap((c) => (c.gpuLimit === undefined ? [] : [c.gpuLimit]));
+  return limits.length === 0 ? {} : { gpuLimit: limits.reduce((a, b) => a + b, 0) };
 }
 
 /** A pod admitted in this pass counts against the limits for the pods after it. */

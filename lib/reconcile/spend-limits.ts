@@ -135,7 +135,7 @@ function priceCeiling(limits: SpendLimits, requirements: ObservedPod['requiremen
 
 /** Why a pod may not rent now: the limit (its setting) and the figures, worded for the user. */
 export interface Held {
-  reason: 'SpendLimit' | 'NamespaceNotEnabled';
+  reason: 'SpendLimit' | 'NamespaceNotEnabled' | 'GpuLimitExceeded';
   message: string;
 }
 
@@ -154,16 +154,20 @@ export function admit(input: {
   spend: Spend;
   limits: SpendLimits;
   tries: number;
+  /** the sum of the pod's containers' nvidia.com/gpu limits, when it sets any */
+  gpuLimit?: number;
 }): Admission {
   const { namespace, spend, limits } = input;
   if (!namespaceEnabled(limits, namespace)) return { held: notEnabled(namespace) };
+  const withinGpus = withinGpuLimit(input.candidates, input.gpuLimit);
+  if ('held' in withinGpus) return withinGpus;
   if (limits.maxInstances !== undefined && spend.instances + 1 > limits.maxInstances)
     return {
       held: spendHeld(
         `instances ${spend.instances} + 1 > cap ${limits.maxInstances} (${LIMIT_SETTINGS.instances})`,
       ),
     };
-  let candidates = input.candidates;
+  let candidates = withinGpus.candidates;
   for (const cap of caps(namespace, spend, limits)) {
     const fitting = candidates.filter((o) => o.pricePerHour <= cap.headroom + EPSILON);
     if (fitting.length === 0 && candidates.length > 0) {
@@ -175,6 +179,27 @@ export function admit(input: {
   const tried = candidates.slice(0, Math.max(1, input.tries));
   const reserve = tried.length === 0 ? 0 : Math.max(...tried.map((o) => o.pricePerHour));
   return { candidates, reserve };
+}
+
+/**
+ * A ResourceQuota counts a pod's nvidia.com/gpu limits: a machine with more GPUs than those
+ * would be GPUs the quota never saw (a `gpu-count-min/max` range around the limits allows
+ * them), so it is not rented. A pod without GPU limits is not bounded here (ADR 0019).
+ */
+function withinGpuLimit(
+  candidates: readonly Offer[],
+  gpuLimit: number | undefined,
+): { held: Held } | { candidates: readonly Offer[] } {
+  if (gpuLimit === undefined || gpuLimit <= 0) return { candidates };
+  const fitting = candidates.filter((o) => o.gpuCount <= gpuLimit);
+  if (fitting.length > 0 || candidates.length === 0) return { candidates: fitting };
+  const fewest = Math.min(...candidates.map((o) => o.gpuCount));
+  return {
+    held: {
+      reason: 'GpuLimitExceeded',
+      message: `GpuLimitExceeded: every matching machine has ${fewest} or more GPUs, above the containers' nvidia.com/gpu limits (${gpuLimit}) that a ResourceQuota counts; nothing was rented. Set anex.sh/gpu-count to the limits or raise them`,
+    },
+  };
 }
 
 interface Cap {

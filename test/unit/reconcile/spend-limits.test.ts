@@ -121,6 +121,37 @@ describe('admit (the limit arithmetic)', () => {
     expect(verdict.reserve).toBeCloseTo(reserve as number, 9);
   });
 
+  it.each([
+    { case: 'no GPU limits: not bounded here', gpuLimit: undefined, counts: [1, 2, 8], kept: [1, 2, 8] },
+    { case: 'limits 2: machines with more GPUs are dropped', gpuLimit: 2, counts: [1, 2, 8], kept: [1, 2] },
+    {
+      case: 'limits 2 and only 8-GPU machines: held, naming both',
+      gpuLimit: 2,
+      counts: [8, 8],
+      kept: undefined,
+    },
+  ])('GPU limits ($case)', ({ gpuLimit, counts, kept }) => {
+    const candidates = counts.map((gpuCount) => anOffer({ gpuCount, pricePerHour: 0.1 * gpuCount }));
+    const verdict = admit({
+      namespace: 'ml',
+      candidates,
+      spend: spent(0, 0),
+      limits: ALL,
+      tries: 10,
+      ...(gpuLimit === undefined ? {} : { gpuLimit }),
+    });
+    if (kept === undefined) {
+      expect('held' in verdict && verdict.held).toEqual({
+        reason: 'GpuLimitExceeded',
+        message: expect.stringContaining(
+          "every matching machine has 8 or more GPUs, above the containers' nvidia.com/gpu limits (2)",
+        ),
+      });
+      return;
+    }
+    expect('candidates' in verdict && verdict.candidates.map((o) => o.gpuCount)).toEqual(kept);
+  });
+
   it('reserves the dearest of the offers the executor may try, not of all', () => {
     const verdict = admit({
       namespace: 'ml',
@@ -361,6 +392,38 @@ describe('plan with spend limits (two pods in one pass)', () => {
     expect(again.find((p) => p.podUid === uid(1))?.destroy).toEqual([]);
     expect(held?.situation).toMatchObject({ kind: 'held', reason: 'SpendLimit' });
     expect(held?.events).toEqual([]);
+  });
+
+  it('a gpu-count range around the GPU limits rents no machine with more GPUs than the limits', () => {
+    const pod = aPod(1);
+    const view: PodView = {
+      ...pod.view,
+      annotations: {
+        'anex.sh/gpu-names': 'RTX 4090',
+        'anex.sh/gpu-count-min': '1',
+        'anex.sh/gpu-count-max': '8',
+      },
+      containers: [{ name: 'main', image: 'img:1', env: {}, gpuLimit: 2 }],
+    };
+    const ranged = { ...pod, view, requirements: defaultRules.requirements(view, 'vastai') };
+    const listed = new Map();
+    const mixed = [8, 2, 1].map((gpuCount) => anOffer({ gpuCount, pricePerHour: 0.1 * gpuCount }));
+    if (!ranged.requirements.ok) throw new Error(ranged.requirements.errors.join('; '));
+    listed.set(requirementsKey(ranged.requirements.requirements), { ok: true, offers: mixed });
+    const observedOne: Observed = {
+      now: T0,
+      pods: [ranged],
+      orphanRecords: [],
+      orphanInstances: [],
+      bans: { vastai: [] },
+      offers: listed,
+      providersDown: [],
+    };
+    const [decided] = plan(observedOne, {
+      config: { ...DEFAULT_RECONCILE_CONFIG, clusterId: 'test', spend: { rentNamespaces: '*' } },
+      rules: defaultRules,
+    });
+    expect(decided?.provision?.candidates.map((o) => o.gpuCount).sort()).toEqual([1, 2]);
   });
 
   it('a namespace not enabled rents nothing', () => {
