@@ -1,6 +1,15 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +18,13 @@ import { AGENT_ENV } from '../../tunnel/agent/env.ts';
 import type { ContainerLaunch } from '../common/container.ts';
 import { resolveProgram } from '../common/container.ts';
 import type { SimImage } from '../common/images.ts';
+import {
+  attachMachine,
+  detachMachine,
+  type MachineLink,
+  type MachineNetwork,
+  machineLink,
+} from './network.ts';
 import { buildRootfs } from './rootfs.ts';
 import { splice } from './splice.ts';
 
@@ -27,6 +43,8 @@ export interface MachineSpec {
   dir: string;
   /** prefix of this machine's marker (the runner's own, so it finds just its machines) */
   markerPrefix?: string;
+  /** a network besides the way to the agent endpoint (namespaces mode only; lib/sim/machines/network.ts) */
+  network?: MachineNetwork;
 }
 
 /**
@@ -37,6 +55,9 @@ export interface MachineSpec {
  * the working directory, HOME and TMPDIR — so the container's writes stay in the machine's
  * directory. Every process of the machine carries {@link MACHINE_MARKER_ENV}, which is how
  * `stop` finds the ones that left the process group (the agent runs the workload in its own).
+ *
+ * Namespaces mode with a {@link MachineSpec.network}: the machine also gets a link on that
+ * network (lib/sim/machines/network.ts), removed when it stops or exits.
  *
  * Contract: `exited` resolves once the container's main process ends (its exit code, or null
  * when a signal ended it); `stop` ends every process of the machine (SIGTERM, then SIGKILL
@@ -53,29 +74,59 @@ export class Machine {
   #bridge: Server | undefined;
   /** how this machine is kept apart from the host ({@link machineIsolation}) */
   readonly isolation: MachineIsolation;
+  /** its link on the machine network, and the attachment under way (resolves, never rejects) */
+  #link: { network: MachineNetwork; link: MachineLink; attached: Promise<void> } | undefined;
 
   constructor(spec: MachineSpec) {
     this.id = spec.id;
     this.dir = spec.dir;
     this.#marker = `${spec.markerPrefix ?? ''}${randomBytes(12).toString('hex')}`;
     this.isolation = machineIsolation();
+    if (spec.network !== undefined && this.isolation !== 'namespaces') {
+      throw new Error(
+        `a machine network needs namespaces mode; machines run plain here (${plainModeReason()})`,
+      );
+    }
     this.logFile = join(spec.dir, 'container.log');
     mkdirSync(spec.dir, { recursive: true });
+    const link = spec.network === undefined ? undefined : machineLink(spec.network, spec.id);
     const log = openSync(this.logFile, 'a');
     try {
       this.#child =
-        this.isolation === 'namespaces' ? this.#spawnIsolated(spec, log) : this.#spawnPlain(spec, log);
+        this.isolation === 'namespaces' ? this.#spawnIsolated(spec, log, link) : this.#spawnPlain(spec, log);
     } finally {
       closeSync(log);
     }
+    if (spec.network !== undefined && link !== undefined) this.#attach(spec.network, link);
     this.exited = new Promise((resolve) => {
       this.#child.once('exit', (code) => {
         this.#bridge?.close();
+        void this.#detach();
         resolve(code);
       });
       // spawn failed (e.g. the program vanished): the container never ran.
       this.#child.once('error', () => resolve(127));
     });
+  }
+
+  /**
+   * Gives the machine its link once its `unshare` has made the network namespace; a failure is
+   * written to the container's log (the setup script, waiting for the link, then ends the machine).
+   */
+  #attach(network: MachineNetwork, link: MachineLink): void {
+    const pid = this.#child.pid;
+    if (pid === undefined) return;
+    const attached = attachMachine(network, link, pid).catch((error: unknown) => {
+      appendFileSync(this.logFile, `anex-machine: ${(error as Error).message}\n`);
+    });
+    this.#link = { network, link, attached };
+  }
+
+  async #detach(): Promise<void> {
+    const link = this.#link;
+    if (link === undefined) return;
+    await link.attached;
+    await detachMachine(link.network, link.link);
   }
 
   /** Plain mode: the image's files in a directory, paths translated into it. */
@@ -115,7 +166,7 @@ export class Machine {
    * chroot — so argv, PATH and workingDir are the image's, untranslated, and the container's
    * first process is PID 1: when it ends, the kernel ends the rest, as in a real container.
    */
-  #spawnIsolated(spec: MachineSpec, log: number): ChildProcess {
+  #spawnIsolated(spec: MachineSpec, log: number, link: MachineLink | undefined): ChildProcess {
     const endpoint = loopbackTarget(spec.launch.env[AGENT_ENV.url]);
     // A restarted container reuses its directory: the last run's socket and ready flag go first.
     for (const stale of ['endpoint.sock', 'forward.ready']) rmSync(join(spec.dir, stale), { force: true });
@@ -140,6 +191,7 @@ export class Machine {
               ANEX_SIM_NODE: process.execPath,
               ANEX_SIM_FORWARDER: FORWARDER,
             }),
+        ...(link === undefined ? {} : { ANEX_SIM_LINK: link.inside, ANEX_SIM_ADDRESS: link.address }),
         [MACHINE_MARKER_ENV]: this.#marker,
       },
       detached: true,
@@ -167,6 +219,7 @@ export class Machine {
     // Whatever is left of the tree (a workload in its own group, a helper) goes too.
     await new Promise((resolve) => setTimeout(resolve, 100));
     this.#signalAll('SIGKILL');
+    await this.#detach();
   }
 
   #signalAll(signal: NodeJS.Signals): void {
@@ -192,11 +245,22 @@ export class Machine {
  * Runs inside the machine's new mount and PID namespaces (host tools), then chroots into the
  * machine: overlay over /, /proc of the new PID namespace, /dev, the image's stand-in programs
  * at their paths, the working directory; the simulator's own variables are removed before the
- * container's argv runs.
+ * container's argv runs. With a machine network (network.ts) it first waits for its link,
+ * which the host moves in once this namespace exists, and makes it `eth0` with its address and
+ * a default route out of it.
  */
 const ISOLATED_SETUP = `set -eu
 d=$ANEX_SIM_DIR; m=$d/merged; wd=$ANEX_SIM_WORKDIR
 ip link set lo up
+if [ -n "\${ANEX_SIM_LINK:-}" ]; then
+  n=0; while ! ip link show "$ANEX_SIM_LINK" >/dev/null 2>&1; do
+    n=$((n+1)); if [ $n -gt 400 ]; then echo "anex-machine: its network link never arrived" >&2; exit 1; fi; sleep 0.025
+  done
+  ip link set "$ANEX_SIM_LINK" name eth0
+  ip addr add "$ANEX_SIM_ADDRESS" dev eth0
+  ip link set eth0 up
+  ip route add default dev eth0
+fi
 if [ -n "\${ANEX_SIM_FORWARD:-}" ]; then
   "$ANEX_SIM_NODE" "$ANEX_SIM_FORWARDER" "$ANEX_SIM_FORWARD" "$d/endpoint.sock" "$d/forward.ready" >>"$d/forward.log" 2>&1 &
   n=0; while [ ! -e "$d/forward.ready" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
@@ -208,7 +272,7 @@ mount --rbind /dev "$m/dev"
 mkdir -p "$m$wd" "$m/tmp"
 c=$(command -v chroot)
 export PATH="$ANEX_SIM_PATH"
-unset ANEX_SIM_DIR ANEX_SIM_WORKDIR ANEX_SIM_FORWARD ANEX_SIM_NODE ANEX_SIM_FORWARDER ANEX_SIM_PATH
+unset ANEX_SIM_DIR ANEX_SIM_WORKDIR ANEX_SIM_FORWARD ANEX_SIM_NODE ANEX_SIM_FORWARDER ANEX_SIM_PATH ANEX_SIM_LINK ANEX_SIM_ADDRESS
 exec "$c" "$m" /bin/sh -c 'cd "$0" && exec "$@"' "$wd" "$@"
 `;
 

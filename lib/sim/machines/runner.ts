@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { ContainerStart } from '../common/container.ts';
 import { findSimImage } from '../common/images.ts';
 import type { RunningInstance } from '../common/sim-core.ts';
-import { liveMachineProcesses, Machine } from './machine.ts';
+import { liveMachineProcesses, Machine, machineIsolation, plainModeReason } from './machine.ts';
+import type { MachineNetwork } from './network.ts';
 
 /** What the runner needs of a marketplace simulator (VastAiSim, RunPodSim). */
 export interface MachineHost {
@@ -31,6 +32,11 @@ export interface MachineRunnerOptions {
   restartDelayMs?: number;
   /** parent of the machines' directories @default a fresh temp dir, removed on stop */
   dir?: string;
+  /**
+   * A network every machine joins besides its way to the agent endpoint (network.ts);
+   * namespaces mode only: the constructor throws in plain mode. @default none (loopback only)
+   */
+  network?: MachineNetwork;
 }
 
 interface Running {
@@ -73,6 +79,11 @@ export class MachineRunner {
   readonly #marker = `${randomBytes(4).toString('hex')}.`;
 
   constructor(options: MachineRunnerOptions) {
+    if (options.network !== undefined && machineIsolation() !== 'namespaces') {
+      throw new Error(
+        `MachineRunner: a machine network needs namespaces mode (root); machines run plain here (${plainModeReason()})`,
+      );
+    }
     this.#options = options;
     this.#ownsDir = options.dir === undefined;
     this.#dir = options.dir ?? mkdtempSync(join(tmpdir(), 'anex-machines-'));
@@ -154,6 +165,7 @@ export class MachineRunner {
         image,
         launch: start.launch,
         markerPrefix: this.#marker,
+        ...(this.#options.network === undefined ? {} : { network: this.#options.network }),
         dir:
           kept ?? join(this.#dir, `${host}-${instance.id}-${this.#serial}`.replace(/[^A-Za-z0-9._-]/g, '_')),
       });
