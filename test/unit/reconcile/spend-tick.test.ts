@@ -17,14 +17,17 @@ import { FakeProvider } from '../../support/fakes/fake-provider.ts';
 function aRoot(env: Record<string, string>): ReconcilerRoot {
   const config = loadConfigFromEnv(env);
   const provider = new FakeProvider('vastai');
-  provider.now = Date.now();
+  // One clock reading for both: the fake lists an instance only once `now - createdAt` ≥ 0,
+  // and two readings a millisecond apart (a loaded machine) hid it from the pass.
+  const now = Date.now();
+  provider.now = now;
   // one instance billing, its pod unknown and within the GC grace: it counts until destroyed
   provider.seed({
     id: 'i-1',
     tag: { clusterId: 'default', podUid: 'u-1' },
     state: { phase: 'running' },
     pricePerHour: 0.5,
-    createdAt: Date.now(),
+    createdAt: now,
   });
   const deps = {
     store: new MemoryStore(),
