@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
+import type { Server } from 'node:https';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allowEgressDestinations } from '../../../lib/annotations/allow-egress.ts';
@@ -23,8 +22,20 @@ import { wgKeyPair } from '../../../lib/tunnel/keys.ts';
 import { issueBootstrapToken, newSecret, sha256Hex } from '../../../lib/tunnel/tokens.ts';
 import { PRIVATE_KEY_PLACEHOLDER } from '../../../lib/tunnel/wireproxy-config.ts';
 import { wireproxyBinary, wstunnelBinary } from '../../support/agent-build.ts';
-import { ensureGatewayTools, NetnsGround, run } from '../../support/netns.ts';
+import { ensureGatewayTools, NetnsGround } from '../../support/netns.ts';
 import { aLaunch, aPin } from '../../support/tunnel.ts';
+import {
+  closeHttps,
+  gatewaySyncs,
+  issueCertificate,
+  GATEWAY_SCRIPT as SCRIPT,
+  serveHttps,
+  startGateway,
+  startGatewayWstunnel,
+  startServices as startServicesIn,
+  WIREGUARD_PORT,
+  WSTUNNEL_PORT,
+} from './gateway-ground.ts';
 
 /**
  * The real cluster gateway (lib/tunnel/gateway/gateway.sh: wireguard-go, wg, iptables) in its
@@ -54,11 +65,7 @@ const NODE_IP = `${CLUSTER}.2`;
 const VPN = '10.250.0.0/24';
 const GW_VPN = '10.250.0.1';
 const SYNC_SECONDS = 2;
-const SCRIPT = fileURLToPath(new URL('../../../lib/tunnel/gateway/gateway.sh', import.meta.url));
-const SERVICES = fileURLToPath(new URL('./netns-services.ts', import.meta.url));
 const TUNNEL_PORT = 15000;
-const WIREGUARD_PORT = 51820;
-const WSTUNNEL_PORT = 8443;
 const IFACE = 'wg-anex';
 
 /** The cluster DNS's names; a test moves one, as recreating a Service does. */
@@ -183,38 +190,21 @@ beforeAll(async () => {
   const gatewayToken = newSecret();
   const prefix = `p${randomBytes(16).toString('hex')}`;
   deps = endpointDeps(gatewayKey.publicKey, gatewayToken, prefix);
-  endpoint = await serveHttps(pki, deps);
+  endpoint = await serveHttps(pki, deps, ENDPOINT_IP);
   const port = (endpoint.address() as { port: number }).port;
-  writeFileSync(join(scope().dir, 'wg-private-key'), `${gatewayKey.privateKey}\n`, { mode: 0o600 });
-  writeFileSync(join(scope().dir, 'peers-token'), gatewayToken, { mode: 0o600 });
-  gateway = startGateway(`https://${ENDPOINT_IP}:${port}`, pki.ca);
-  await waitUntil(async () => syncs() >= 1, {
-    what: 'the gateway’s first sync',
-    timeoutMs: 30_000,
-    process: gateway,
-  });
-  scope().spawn({
-    name: 'gateway-wstunnel',
-    ...netns().argv('gw', [
-      wstunnelBinary(),
-      'server',
-      '--restrict-to',
-      `127.0.0.1:${WIREGUARD_PORT}`,
-      '--tls-certificate',
-      pki.cert,
-      '--tls-private-key',
-      pki.key,
-      `wss://${GW_PUBLIC}:${WSTUNNEL_PORT}`,
-    ]),
-    env: { PATH: process.env.PATH, WSTUNNEL_RESTRICT_HTTP_UPGRADE_PATH_PREFIX: prefix },
-  });
+  gateway = await startGateway(
+    scope(),
+    netns(),
+    { privateKey: gatewayKey.privateKey, token: gatewayToken },
+    gatewayEnvFor(`https://${ENDPOINT_IP}:${port}`, pki.ca),
+  );
+  startGatewayWstunnel(scope(), netns(), pki, GW_PUBLIC, prefix);
   agents.udp = await startAgent('udp', `${DECLARED}`, pki.ca);
   agents.wss = await startAgent('wss', `${DECLARED}, ${ADDRESSES.other}/32:80`, pki.ca);
 }, 300_000);
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => (endpoint ? endpoint.close(() => resolve()) : resolve()));
-  endpoint?.closeAllConnections();
+  await closeHttps(endpoint);
   await ground.scope?.close();
   ground.netns?.close();
 });
@@ -247,64 +237,8 @@ function buildNetwork(n: NetnsGround): void {
     n.exec('cluster', ['ip', 'addr', 'add', `${ip}/32`, 'dev', 'lo']);
 }
 
-/** A CA and one serving certificate for the given IPs (the endpoint's and the wstunnel server's). */
-function issueCertificate(dir: string, ips: string[]): { ca: string; cert: string; key: string } {
-  const ca = join(dir, 'ca.pem');
-  const caKey = join(dir, 'ca.key');
-  const key = join(dir, 'server.key');
-  const csr = join(dir, 'server.csr');
-  const cert = join(dir, 'server.pem');
-  const ext = join(dir, 'server.ext');
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  run('openssl', [
-    'req',
-    '-x509',
-    ...ec,
-    '-days',
-    '2',
-    '-keyout',
-    caKey,
-    '-out',
-    ca,
-    '-subj',
-    '/CN=anex-gateway-test-ca',
-  ]);
-  run('openssl', ['req', ...ec, '-keyout', key, '-out', csr, '-subj', '/CN=anex-gateway-test']);
-  writeFileSync(
-    ext,
-    `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}\nextendedKeyUsage=serverAuth\n`,
-  );
-  run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    ca,
-    '-CAkey',
-    caKey,
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-out',
-    cert,
-    '-extfile',
-    ext,
-  ]);
-  return { ca, cert, key };
-}
-
-async function startServices(role: string, name: string, spec: unknown): Promise<ManagedProcess> {
-  const child = scope().spawn({
-    name,
-    ...netns().argv(role, [process.execPath, SERVICES, JSON.stringify(spec)]),
-  });
-  await waitUntil(async () => readFileSync(child.logPath, 'utf8').includes('ready\n'), {
-    what: name,
-    timeoutMs: 20_000,
-    process: child,
-  });
-  return child;
+function startServices(role: string, name: string, spec: unknown): Promise<ManagedProcess> {
+  return startServicesIn(scope(), netns(), role, name, spec);
 }
 
 function endpointDeps(gatewayPublicKey: string, gatewayToken: string, prefix: string): AgentEndpointDeps {
@@ -328,35 +262,12 @@ function endpointDeps(gatewayPublicKey: string, gatewayToken: string, prefix: st
   };
 }
 
-/** The agent endpoint over https (the gateway syncs over https only), on the internet link. */
-async function serveHttps(
-  pki: { cert: string; key: string },
-  endpointDeps: AgentEndpointDeps,
-): Promise<Server> {
-  const server = createServer({ cert: readFileSync(pki.cert), key: readFileSync(pki.key) }, (req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (c: string) => {
-      body += c;
-    });
-    req.on('end', () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
-      void handleAgentRequest(
-        { method: req.method ?? 'GET', path: req.url ?? '/', headers, body },
-        endpointDeps,
-      ).then((answer) => res.writeHead(answer.status, answer.headers).end(answer.body));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, ENDPOINT_IP, () => resolve()));
-  return server;
-}
-
 /** The gateway's environment, for the running loop and for single syncs. */
 let gatewayEnv: Record<string, string | undefined> = {};
 /** A directory whose `iptables-restore` always fails. */
 let FAILING_BIN = '';
 
-function startGateway(url: string, ca: string): ManagedProcess {
+function gatewayEnvFor(url: string, ca: string): Record<string, string | undefined> {
   FAILING_BIN = join(scope().dir, 'failing-bin');
   mkdirSync(FAILING_BIN);
   writeFileSync(join(FAILING_BIN, 'iptables-restore'), '#!/bin/sh\necho "simulated failure" >&2\nexit 1\n', {
@@ -378,15 +289,11 @@ function startGateway(url: string, ca: string): ManagedProcess {
     CURL_CA_BUNDLE: ca,
   };
   gatewayEnv = env;
-  return scope().spawn({ name: 'gateway', ...netns().argv('gw', ['sh', SCRIPT]), env });
+  return env;
 }
 
 function syncs(): number {
-  try {
-    return Number(readFileSync(join(scope().dir, 'gateway-state', 'syncs'), 'utf8').trim()) || 0;
-  } catch {
-    return 0;
-  }
+  return gatewaySyncs(join(scope().dir, 'gateway-state'));
 }
 
 async function startAgent(role: 'udp' | 'wss', allowEgress: string, ca: string): Promise<Agent> {
