@@ -27,6 +27,11 @@ export interface ExecuteOptions {
   owner: string;
   /** pods worked on at once */
   concurrency?: number;
+  /**
+   * false: another pass holds the spend lease (lib/reconcile/spend-lease.ts), so this pass
+   * rents nothing; a pod's other steps run as usual. Absent: renting is allowed.
+   */
+  mayRent?: boolean;
 }
 
 export type SkipReason = 'deadline' | 'busy' | 'moved' | 'pod-exists' | 'provider-blocked';
@@ -179,8 +184,10 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
   }
   let situation = plan.situation;
   if (plan.provision !== undefined && provider !== undefined) {
-    if (shared.blocked.has(plan.provider)) {
-      shared.result.skipped['provider-blocked'] += 1;
+    const held = rentHeldBy(shared, plan);
+    if (held !== undefined) {
+      // Not this pass: the pod's status stays as it is and the next pass rents it.
+      shared.result.skipped[held] += 1;
       await report(shared, plan, undefined, said, record);
       return;
     }
@@ -197,6 +204,12 @@ async function runSteps(shared: Shared, plan: PodPlan, current: PodRecord | unde
     if (outcome.blockProvider === true) shared.blocked.add(plan.provider);
   }
   await report(shared, plan, situation, said, record);
+}
+
+/** Why this pass may not rent for `plan` (another pass holds the spend lease, the provider refused), if so. */
+function rentHeldBy(shared: Shared, plan: PodPlan): 'busy' | 'provider-blocked' | undefined {
+  if (shared.options.mayRent === false) return 'busy';
+  return shared.blocked.has(plan.provider) ? 'provider-blocked' : undefined;
 }
 
 /**

@@ -6,6 +6,7 @@ import { type ExecuteDeps, execute, type SkipReason } from './execute.ts';
 import { observe, observeOffers } from './observe.ts';
 import { type PassError, passError } from './pass-errors.ts';
 import { offersWanted, plan } from './plan.ts';
+import { needsSpendLease, SPEND_LEASE, takeSpendLease } from './spend-lease.ts';
 import { currentSpend, type LimitUse, limitUses, type SpendLimits } from './spend-limits.ts';
 import type { Observed, PlanLabel, PodPlan } from './types.ts';
 
@@ -63,6 +64,42 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.podUid === undefined ? {} : { podUid: options.podUid }),
   };
+  const owner = options.owner ?? `pass-${randomUUID()}`;
+  // With a cap over several pods, renting is serialised across passes (ADR 0019).
+  const locked = needsSpendLease(deps.config.spend);
+  const mayRent =
+    !locked ||
+    (await takeSpendLease(counted.store, {
+      owner,
+      clock: deps.clock,
+      ttlMs: deps.config.podLeaseMs,
+      waitMs: SPEND_LEASE_WAIT_MS,
+      deadline: options.deadline,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    }));
+  try {
+    return await passWith(deps, counted, calls, { options, observeOptions, owner, mayRent, started });
+  } finally {
+    if (locked && mayRent) await counted.store.releaseLease(SPEND_LEASE, owner);
+  }
+}
+
+/** How long a pass waits for another pass's rents before it rents nothing itself. */
+const SPEND_LEASE_WAIT_MS = 5_000;
+
+async function passWith(
+  deps: PassDeps,
+  counted: PassDeps,
+  calls: CallCounts,
+  run: {
+    options: PassOptions;
+    observeOptions: Parameters<typeof observe>[1];
+    owner: string;
+    mayRent: boolean;
+    started: number;
+  },
+): Promise<PassSummary> {
+  const { options, observeOptions, owner, started } = run;
   const { observed, errors } = await observe(counted, observeOptions);
   const wanted = offersWanted(observed, counted);
   const full = wanted.length > 0 ? await observeOffers(counted, observed, wanted, observeOptions) : observed;
@@ -71,7 +108,8 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
   const result = await execute(counted, plans, pods, {
     now: options.now,
     deadline: options.deadline,
-    owner: options.owner ?? `pass-${randomUUID()}`,
+    owner,
+    ...(run.mayRent ? {} : { mayRent: false }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
   });

@@ -51,4 +51,15 @@ describe('runPass with spend limits', () => {
     expect(h.vast.creates).toHaveLength(2);
     expect(h.vast.creates.map((c) => c.launch.env.ANEX_POD_UID)).toContain(second.uid);
   });
+
+  it('two passes at once (the tick and a pod event) rent one pod of two under the cap, not both: the spend lease orders them', async () => {
+    const { h, first, second } = twoPods();
+    const summaries = await Promise.all([h.pass({ podUid: first.uid }), h.pass({ podUid: second.uid })]);
+    expect(summaries.flatMap((s) => s.errors)).toEqual([]);
+    expect(h.vast.creates).toHaveLength(1);
+    const states = [first, second].map(
+      (p) => h.cluster.pod('default', p.name)?.status?.containerStatuses[0]?.state?.waiting?.reason,
+    );
+    expect(states).toContain('SpendLimit');
+  });
 });
