@@ -111,6 +111,7 @@ probe() {
   printf 'result:%s=%s\\n' "$name" "$(curl -s --max-time 4 -w ' %{http_code}' "$@" 2>/dev/null | tr -d '\\n' | cut -c1-200)"
 }
 probe tunnel "http://127.0.0.1:${TUNNEL_PORT}/probe-$PROBE-tunnel"
+probe proxied -x http://127.0.0.1:3128 "http://${ADDRESSES.web}/probe-$PROBE-proxied"
 probe other -x http://127.0.0.1:3128 "http://${ADDRESSES.other}/probe-$PROBE-other"
 probe imds -x http://127.0.0.1:3128 "http://${IMDS}/probe-$PROBE-imds"
 probe direct --noproxy '*' "http://${ADDRESSES.other}/probe-$PROBE-direct"
@@ -391,6 +392,12 @@ describe('simulated machines run the real stub → Go agent → tunnel helpers, 
       const machine = the(provider);
       expect(probed(machine, 'tunnel')).toBe('web 200');
       expect(seen('web', `/probe-${machine.probe}-tunnel`)).toBe(true);
+    });
+
+    it('reaches that Service by address through its HTTP proxy too (the refusals below are the gateway’s)', () => {
+      const machine = the(provider);
+      expect(probed(machine, 'proxied')).toBe('web 200');
+      expect(seen('web', `/probe-${machine.probe}-proxied`)).toBe(true);
     });
 
     it.each([
