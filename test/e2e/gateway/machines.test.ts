@@ -67,8 +67,9 @@ import {
  * network namespace): it reaches the gateway's public UDP and wss ports as a rented host reaches
  * the internet, and the agent endpoint only by its loopback URL (lib/sim/machines/forward.ts).
  *
- * No reconciler and no control plane: the existing grounds run the agent without a gateway, and
- * a kube-apiserver would add a minute for nothing this test asserts. Instead each machine is
+ * No reconciler: the existing grounds (test/e2e/reconcile/agent-ground.ts) serve the endpoint
+ * with transport `none` and no gateway settings, and nothing asserted here needs a pass or a
+ * Kubernetes pod. Instead each machine is
  * rented by the product's provider adapter (createProvider) from its simulator, the offer chosen
  * by the product's filter (select, the selftest's requirements), with the launch built by the
  * product's agent launch builder (agentLaunch: the stub, the endpoint URL, a bootstrap token
