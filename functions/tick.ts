@@ -55,7 +55,7 @@ export async function runTick(
 }
 
 /**
- * A spend limit at 80% or more: the SpendLimitUse metric (its alarm: infra/constructs/spend-alarm.ts)
+ * A spend limit at 80% or more: the SpendLimitUse metric (its alarm: SpendLimitUse in infra/constructs/anex-alarms.ts)
  * and a warning naming the limits. Below that nothing is written (no data = healthy, and no
  * metric cost). Full passes only see every pod; the tick's pass is one.
  */

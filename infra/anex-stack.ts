@@ -9,13 +9,11 @@ import {
   FUNCTION_ENV,
 } from '../functions/support/env.ts';
 import { SETTINGS } from '../lib/config/settings.ts';
-import { AgentAuthAlarm } from './constructs/agent-auth-alarm.ts';
 import { AgentBinaries } from './constructs/agent-binaries.ts';
 import { AnexAlarms } from './constructs/anex-alarms.ts';
 import { AnexFunction } from './constructs/anex-function.ts';
 import { CredentialsSecret } from './constructs/credentials-secret.ts';
 import { PodEventQueue } from './constructs/pod-event-queue.ts';
-import { SpendAlarm } from './constructs/spend-alarm.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { TickSchedule } from './constructs/tick-schedule.ts';
 import { checkTickTiming } from './tick-timing.ts';
@@ -158,14 +156,6 @@ export class AnexStack extends Stack {
     new AnexAlarms(this, 'Alarms', {
       functions: Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
       deadLetterQueue: this.queue.deadLetterQueue,
-      ...(props.alarmTopicArn === undefined ? {} : { alarmTopicArn: props.alarmTopicArn }),
-    });
-    // Replay or theft of an agent credential (ADR 0021).
-    new AgentAuthAlarm(this, 'AgentAuthAlarm', {
-      ...(props.alarmTopicArn === undefined ? {} : { alarmTopicArn: props.alarmTopicArn }),
-    });
-    // A spend limit nearing its cap (ADR 0019).
-    new SpendAlarm(this, 'SpendAlarm', {
       ...(props.alarmTopicArn === undefined ? {} : { alarmTopicArn: props.alarmTopicArn }),
     });
     this.outputs();

@@ -6,6 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS } from '../../functions/support/metrics.ts';
+import { NEAR_LIMIT } from '../../lib/reconcile/spend-limits.ts';
 
 export interface AnexAlarmsProps {
   /** Functions whose `Errors` metric gets an alarm each, by short name. */
@@ -28,7 +29,8 @@ export interface AnexAlarmsProps {
 
 /**
  * The few alarms worth waking someone for (each costs $0.10/month): a function failing,
- * a pod request dead-lettered, instances leaking, credentials refused. Missing data is "not
+ * a pod request dead-lettered, instances leaking, credentials refused, an agent credential
+ * replayed or stolen, spend near a limit. Missing data is "not
  * breaching": an idle deployment is healthy.
  */
 export class AnexAlarms extends Construct {
@@ -65,6 +67,27 @@ export class AnexAlarms extends Construct {
       evaluationPeriods: 1,
       alarmDescription: 'anex: a provider, the Kubernetes API server or a webhook caller was refused',
     });
+    // Replay or theft of an agent credential (ADR 0021): the agent function counts each refusal
+    // an honest agent never causes — a spent bootstrap token presented again, a token of another
+    // pod, attempt or instance, a second bootstrap of one attempt, a key already the gateway's or
+    // another peer's, a status credential not the current attempt's. Each is a host or a thief
+    // holding a credential it should not, so one alarms.
+    this.add('AgentAuthFailures', {
+      metric: customMetric(METRICS.agentAuthFailures, 'Sum', Duration.minutes(5)),
+      threshold: 1,
+      evaluationPeriods: 1,
+      alarmDescription:
+        'anex: an agent credential was refused in a way an honest agent never causes (replay or theft; see the agent log group: "agent credential refused")',
+    });
+    // A spend limit nearing its cap (ADR 0019): the tick's full pass writes SpendLimitUse (percent
+    // of the most used limit) at 80% or more, nothing below, so the alarm recovers by itself.
+    this.add('SpendLimitUse', {
+      metric: customMetric(METRICS.spendLimitUse, 'Maximum', Duration.minutes(5)),
+      threshold: NEAR_LIMIT * 100,
+      evaluationPeriods: 1,
+      alarmDescription:
+        'anex: spend is at 80% or more of a limit the operator set (see the tick log group: "spend near a limit")',
+    });
     if (props.alarmTopicArn !== undefined) {
       const topic = sns.Topic.fromTopicArn(this, 'Topic', props.alarmTopicArn);
       for (const alarm of this.alarms) {
@@ -88,11 +111,10 @@ export class AnexAlarms extends Construct {
   }
 }
 
-function customMetric(metricName: string, statistic: string): cloudwatch.Metric {
-  return new cloudwatch.Metric({
-    namespace: METRICS.namespace,
-    metricName,
-    statistic,
-    period: Duration.minutes(1),
-  });
+function customMetric(
+  metricName: string,
+  statistic: string,
+  period = Duration.minutes(1),
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: METRICS.namespace, metricName, statistic, period });
 }

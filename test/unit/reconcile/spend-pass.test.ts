@@ -57,9 +57,10 @@ describe('runPass with spend limits', () => {
     const summaries = await Promise.all([h.pass({ podUid: first.uid }), h.pass({ podUid: second.uid })]);
     expect(summaries.flatMap((s) => s.errors)).toEqual([]);
     expect(h.vast.creates).toHaveLength(1);
-    const states = [first, second].map(
-      (p) => h.cluster.pod('default', p.name)?.status?.containerStatuses[0]?.state?.waiting?.reason,
-    );
+    const states = [first, second].map((p) => {
+      const state = h.cluster.pod('default', p.name)?.status?.containerStatuses[0]?.state;
+      return state !== undefined && 'waiting' in state ? state.waiting.reason : 'not waiting';
+    });
     expect(states).toContain('SpendLimit');
   });
 });
