@@ -17,7 +17,8 @@ import { aRequirements, aTag } from '../unit/providers/builders.ts';
  *   vast-cli `vastai/api/instances.py` `logs` + `_poll_result_url` (the URL fetched with a plain
  *   GET until 200); S3's own answers for the upload (NoSuchKey until there, an unknown
  *   `Authorization` refused).
- * - RunPod `GET /v2/pods/{id}/logs` — v2 OpenAPI getPodLogs (SSE, `source`, `tail`).
+ * - RunPod `GET /v2/pods/{id}/logs` — v2 OpenAPI getPodLogs (SSE, `source`, `tail`); the
+ *   stream stays open, so the adapter's read is its window (test/contract/runpod-log-stream.test.ts).
  * In both, the container lines are what the simulated machine's process really printed.
  */
 

@@ -379,7 +379,18 @@ describe('RunPod simulator: registry credentials (runpod-rest-v2.openapi.json /v
       headers: KEY,
     });
     expect(response.headers.get('content-type')).toBe('text/event-stream');
-    const events = (await response.text()).split('\n\n').filter(Boolean);
+    // The stream stays open after the backfill (test/contract/runpod-log-stream.test.ts): read
+    // until the complete events carry the pull error, then leave.
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!/docker login.*\n\n/s.test(text)) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+    await reader.cancel();
+    const events = text.split('\n\n').filter(Boolean);
     const data = events.map(
       (e) => JSON.parse(e.split('\ndata: ')[1] ?? '{}') as { source: string; line: string },
     );

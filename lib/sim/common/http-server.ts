@@ -8,6 +8,21 @@ export interface SimResponse {
   body?: unknown;
   headers?: Record<string, string>;
   contentType?: string;
+  /**
+   * An answer that stays open after `body` (Server-Sent Events): called once the head and the
+   * body are written; it writes more as it likes until it ends the answer or `closed` fires
+   * (the client went away, or the simulator stopped), when it must free what it holds.
+   */
+  stream?: (out: SimStream) => void;
+}
+
+/** The open end of a streamed {@link SimResponse}. */
+export interface SimStream {
+  /** false once the answer ended or the connection closed (nothing more can be sent) */
+  write(text: string): boolean;
+  end(): void;
+  /** aborted when the connection closes, whoever closed it */
+  readonly closed: AbortSignal;
 }
 
 export interface SimRequest {
@@ -32,12 +47,14 @@ export type SimHandler = (request: SimRequest) => Promise<SimResponse | 'hang' |
 export class SimHttpServer {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
+  /** the streamed answers still open ({@link SimResponse.stream}); close() ends them before it returns */
+  readonly #streams = new Set<AbortController>();
   #port = 0;
   #listening = false;
 
   constructor(handler: SimHandler) {
     this.#server = createServer((req, res) => {
-      void serve(handler, req, res);
+      void serve(handler, req, res, this.#streams);
     });
     this.#server.on('connection', (socket) => {
       this.#sockets.add(socket);
@@ -67,6 +84,8 @@ export class SimHttpServer {
     if (!this.#listening) return;
     this.#listening = false;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    // Synchronously, so a stopped simulator holds no stream's timer when close() resolves.
+    for (const stream of this.#streams) stream.abort();
     for (const socket of this.#sockets) socket.destroy();
     await closed;
   }
@@ -78,7 +97,12 @@ export class SimHttpServer {
   }
 }
 
-async function serve(handler: SimHandler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(
+  handler: SimHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  streams: Set<AbortController>,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   const text = await readBody(req);
   const request: SimRequest = {
@@ -103,15 +127,41 @@ async function serve(handler: SimHandler, req: IncomingMessage, res: ServerRespo
     req.socket.destroy();
     return;
   }
-  write(res, result);
+  write(res, result, streams);
 }
 
-function write(res: ServerResponse, result: SimResponse): void {
+function write(res: ServerResponse, result: SimResponse, streams: Set<AbortController>): void {
   const isText = typeof result.body === 'string';
   const payload = result.body === undefined ? '' : isText ? String(result.body) : JSON.stringify(result.body);
   const contentType = result.contentType ?? (isText ? 'text/plain; charset=utf-8' : 'application/json');
-  res.writeHead(result.status, { ...(payload ? { 'content-type': contentType } : {}), ...result.headers });
-  res.end(payload);
+  const stream = result.stream;
+  const typed = payload !== '' || stream !== undefined;
+  res.writeHead(result.status, { ...(typed ? { 'content-type': contentType } : {}), ...result.headers });
+  if (stream === undefined) {
+    res.end(payload);
+    return;
+  }
+  const closed = new AbortController();
+  streams.add(closed);
+  closed.signal.addEventListener('abort', () => streams.delete(closed), { once: true });
+  res.on('close', () => closed.abort());
+  // A client already gone before the answer was ready: its 'close' has been and will not come again.
+  if (res.destroyed) closed.abort();
+  const open = () => !res.writableEnded && !res.destroyed;
+  // The head goes out now even with nothing to say yet: the client's fetch resolves on it.
+  if (payload === '') res.flushHeaders();
+  else res.write(payload);
+  stream({
+    write: (text) => {
+      if (!open()) return false;
+      res.write(text);
+      return true;
+    },
+    end: () => {
+      if (open()) res.end();
+    },
+    closed: closed.signal,
+  });
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

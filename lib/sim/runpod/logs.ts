@@ -1,47 +1,100 @@
-import type { SimRequest, SimResponse } from '../common/http-server.ts';
+import type { SimRequest, SimResponse, SimStream } from '../common/http-server.ts';
 import { findSimImage } from '../common/images.ts';
 import { type PodRecord, phaseAt, type RunPodTimings } from './pods.ts';
 import { problem } from './routes.ts';
 
+/** How often an open stream looks for lines printed since its last look. */
+export const LOG_FOLLOW_MS = 100;
+
+/** What a log stream reads while it stays open. */
+export interface PodLogSource {
+  /** the pod while it lives; undefined once it is gone (deleted, or the simulator reset) */
+  pod: () => PodRecord | undefined;
+  now: () => number;
+  timings: RunPodTimings;
+  containerLog?: ((id: string) => string | undefined) | undefined;
+  /** the streams now open (RunPodSim.openLogStreams reads it: nothing may outlive its client) */
+  open: Set<object>;
+}
+
 /**
- * `GET /v2/pods/{id}/logs` (v2 OpenAPI getPodLogs): Server-Sent Events, each `id: <ts>` and
- * `data: {"ts","source","line"}`; `source` = `container` | `system` (omitted: both), `tail`
- * 0…5000 (default 100). The simulator answers the backfill and ends the stream (the real one
- * stays open). The system source says what the host did with the image — the one place a
- * failed pull shows on RunPod, where the pod itself stays RUNNING with `runtime: null`
- * (runpod audit row 11): docker's words for a repository it may not read, or one that is not
- * there.
+ * `GET /v2/pods/{id}/logs` (v2 OpenAPI getPodLogs): Server-Sent Events, each `id: <ts>/<seq>`
+ * and `data: {"ts","source","line"}` (the spec's example event: `id:
+ * 2026-06-01T12:02:03Z/000000000001`, `ts` in whole seconds); `source` = `container` |
+ * `system` (omitted: both), `tail` 0…5000 (default 100) lines of backfill. The stream then
+ * **stays open** — the 200's `Connection` header is "Always `keep-alive` to hold the SSE stream
+ * open" — and carries each line the pod prints later, until the client goes away or the pod is
+ * gone. The system source says what the host did with the image — the one place a failed pull
+ * shows on RunPod, where the pod itself stays RUNNING with `runtime: null` (runpod audit row
+ * 11): docker's words for a repository it may not read, or one that is not there.
  */
-export function podLogs(
-  pod: PodRecord | undefined,
-  request: SimRequest,
-  at: { now: number; timings: RunPodTimings; containerLog?: (id: string) => string | undefined },
-): SimResponse {
+export function podLogs(request: SimRequest, from: PodLogSource): SimResponse {
+  const pod = from.pod();
   if (pod === undefined) return problem(404, 'pod not found');
-  const source = request.query.get('source');
-  if (source !== null && source !== 'container' && source !== 'system')
+  const raw = request.query.get('source');
+  if (raw !== null && raw !== 'container' && raw !== 'system')
     return problem(422, 'Request validation failed.', [
       '$.source: value must be one of "container", "system"',
     ]);
+  const source = raw ?? undefined;
   const tail = Number(request.query.get('tail') ?? 100);
   if (!Number.isInteger(tail) || tail < 0 || tail > 5000)
     return problem(422, 'Request validation failed.', ['$.tail: must be an integer from 0 to 5000']);
-  const lines = [...systemLines(pod, at), ...containerLines(pod, at)]
-    .filter((l) => source === null || l.source === source)
-    .slice(tail === 0 ? Number.POSITIVE_INFINITY : -tail);
-  const body = lines
-    .map((l, i) => {
-      const ts = new Date(l.at).toISOString();
-      const id = `${ts}/${String(i + 1).padStart(12, '0')}`;
-      return `id: ${id}\ndata: ${JSON.stringify({ ts, source: l.source, line: l.line })}\n\n`;
-    })
-    .join('');
+  const lines = linesOf(pod, from, source);
+  const first = tail === 0 ? lines.length : Math.max(0, lines.length - tail);
   return {
     status: 200,
-    body,
+    body: lines
+      .slice(first)
+      .map((l, i) => event(l, first + i))
+      .join(''),
     contentType: 'text/event-stream',
-    headers: { 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' },
+    headers: { 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' },
+    stream: (out) => follow(out, from, source, lines.length),
   };
+}
+
+/**
+ * Sends the lines that appear after the backfill, every {@link LOG_FOLLOW_MS}. A pod's lines
+ * only grow at the end (system lines before the container starts, its output after), so the
+ * count already sent is the cursor; a capture that shrank (a new machine) starts over from its
+ * new end rather than repeating lines.
+ */
+function follow(out: SimStream, from: PodLogSource, source: Line['source'] | undefined, sent: number): void {
+  if (out.closed.aborted) return;
+  const handle = {};
+  from.open.add(handle);
+  let cursor = sent;
+  const timer = setInterval(() => {
+    const pod = from.pod();
+    if (pod === undefined) {
+      out.end();
+      stop();
+      return;
+    }
+    const lines = linesOf(pod, from, source);
+    for (let i = Math.min(cursor, lines.length); i < lines.length; i++) out.write(event(lines[i] as Line, i));
+    cursor = lines.length;
+  }, LOG_FOLLOW_MS);
+  const stop = () => {
+    clearInterval(timer);
+    from.open.delete(handle);
+  };
+  out.closed.addEventListener('abort', stop, { once: true });
+}
+
+/** One event; `seq` (the line's place in the pod's log) keeps ids apart within one second. */
+function event(l: Line, seq: number): string {
+  const ts = new Date(l.at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const id = `${ts}/${String(seq + 1).padStart(12, '0')}`;
+  return `id: ${id}\ndata: ${JSON.stringify({ ts, source: l.source, line: l.line })}\n\n`;
+}
+
+function linesOf(pod: PodRecord, from: PodLogSource, source: Line['source'] | undefined): Line[] {
+  const at = { now: from.now(), timings: from.timings, containerLog: from.containerLog };
+  return [...systemLines(pod, at), ...containerLines(pod, at)].filter(
+    (l) => source === undefined || l.source === source,
+  );
 }
 
 interface Line {
@@ -76,7 +129,11 @@ function systemLines(pod: PodRecord, at: { now: number; timings: RunPodTimings }
  */
 function containerLines(
   pod: PodRecord,
-  at: { now: number; timings: RunPodTimings; containerLog?: (id: string) => string | undefined },
+  at: {
+    now: number;
+    timings: RunPodTimings;
+    containerLog?: ((id: string) => string | undefined) | undefined;
+  },
 ): Line[] {
   const phase = phaseAt(pod, at.now, at.timings);
   if (phase.startedAt === undefined || at.containerLog === undefined) return [];

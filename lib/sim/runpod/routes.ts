@@ -46,6 +46,8 @@ export interface RunPodState {
    * Set once by the machine runner and absent from the fresh state, so a reset keeps it.
    */
   containerLog?: (id: string) => string | undefined;
+  /** the open `GET /v2/pods/{id}/logs` streams (logs.ts); a reset's new set leaves the old ones to end */
+  logStreams: Set<object>;
 }
 
 export const CAPACITY_DETAIL =
@@ -111,10 +113,12 @@ export function runPodRoutes(state: RunPodState): SimRoute[] {
       pattern: /^\/v2\/pods\/([^/]+)\/logs$/,
       auth: true,
       run: (r, p) =>
-        podLogs(livePod(state, p[0]), r, {
-          now: state.now(),
+        podLogs(r, {
+          pod: () => livePod(state, p[0]),
+          now: state.now,
           timings: state.timings,
-          ...(state.containerLog === undefined ? {} : { containerLog: state.containerLog }),
+          containerLog: state.containerLog,
+          open: state.logStreams,
         }),
     },
     {

@@ -65,9 +65,12 @@ const runPodStyle: VendorStyle = {
  */
 export class RunPodSim extends SimBase<RunPodState> {
   #limiter: RunPodLimiter | undefined;
+  readonly #logStreams: Set<object>;
 
   constructor(options: RunPodSimOptions = {}) {
     let made: RunPodLimiter | undefined;
+    // One set for the simulator's life: a reset must not lose sight of streams still open.
+    const logStreams = new Set<object>();
     // Rate limits count requests on the wire: real time, even when a test drives boots on its own clock.
     const limiter = () => {
       made = new RunPodLimiter({
@@ -86,12 +89,18 @@ export class RunPodSim extends SimBase<RunPodState> {
         ...(options.now ? { now: options.now } : {}),
       },
       port: options.port,
-      fresh: () => freshState(options),
+      fresh: () => freshState(options, logStreams),
       routes: runPodRoutes,
       style: runPodStyle,
       leak: { who: 'runpod simulator', unit: 'pod' },
     });
     this.#limiter = made;
+    this.#logStreams = logStreams;
+  }
+
+  /** `GET /v2/pods/{id}/logs` streams still open: 0 once their clients went away (or at stop). */
+  openLogStreams(): number {
+    return this.#logStreams.size;
   }
 
   /** 429s RunPod's own windows answered. */
@@ -223,9 +232,10 @@ export class RunPodSim extends SimBase<RunPodState> {
   }
 }
 
-function freshState(options: RunPodSimOptions): RunPodState {
+function freshState(options: RunPodSimOptions, logStreams: Set<object>): RunPodState {
   const seed = options.seed ?? 1;
   return {
+    logStreams,
     stock: generateStock(seed),
     pods: new Map(),
     registries: new Map(),

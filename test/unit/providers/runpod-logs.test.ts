@@ -6,8 +6,8 @@ import { parseEvents, readPodLogs } from '../../../lib/providers/runpod/logs.ts'
 
 /**
  * RunPod's pod log stream stays open after the backfill (v2 OpenAPI getPodLogs: "Always
- * `keep-alive` to hold the SSE stream open"); the simulator ends it, so the open stream is
- * served here by a plain server that never ends it.
+ * `keep-alive` to hold the SSE stream open"). The simulator keeps it open too
+ * (test/contract/runpod-log-stream.test.ts); here a plain server shapes each case exactly.
  */
 
 let server: Server | undefined;
