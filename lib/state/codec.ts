@@ -4,7 +4,16 @@ import { z } from 'zod';
 import { AnexError } from '../errors.ts';
 import { PROVIDERS } from '../offers/offer.ts';
 import type { ItemKey } from './keys.ts';
-import type { AddressAllocation, Ban, BootstrapToken, Lease, PodRecord } from './store.ts';
+import type {
+  AddressAllocation,
+  Ban,
+  BootstrapToken,
+  KubeletAddress,
+  Lease,
+  LogRun,
+  LogTail,
+  PodRecord,
+} from './store.ts';
 import { TABLE } from './table.ts';
 
 /**
@@ -141,6 +150,53 @@ const token = z.strictObject({
   usedAt: epochMs.optional(),
 });
 
+const logEntries = z.array(z.strictObject({ t: z.string(), s: z.enum(['stdout', 'stderr']), l: z.string() }));
+
+/**
+ * A run's lines are stored as one string attribute (their JSON), not a list of maps: a map per
+ * line would cost its three attribute names and per-element overhead again for each of up to
+ * 5000 lines, so the item's size is the JSON's size (≤ 80 KiB per run, bounded by the endpoint).
+ */
+const storedRun = z.strictObject({
+  run: z.number().int().nonnegative(),
+  entries: z.string().transform((text, ctx) => {
+    try {
+      const parsed = logEntries.safeParse(JSON.parse(text));
+      if (parsed.success) return parsed.data;
+    } catch {
+      // reported below
+    }
+    ctx.addIssue({ code: 'custom', message: 'entries are not a JSON array of log lines' });
+    return z.NEVER;
+  }),
+  dropped: z.number().int().nonnegative(),
+  savedAt: epochMs,
+});
+
+const logTail = z.strictObject({
+  podUid: z.string(),
+  container: z.string(),
+  current: storedRun,
+  previous: storedRun.optional(),
+});
+
+/** A tail as stored: each run's lines as their JSON text (see `storedRun`). */
+export function encodeLogTail(tail: LogTail): object {
+  const run = (r: LogRun) => ({ ...r, entries: JSON.stringify(r.entries) });
+  return {
+    podUid: tail.podUid,
+    container: tail.container,
+    current: run(tail.current),
+    ...(tail.previous === undefined ? {} : { previous: run(tail.previous) }),
+  };
+}
+
+const kubeletAddress = z.strictObject({
+  ip: z.string(),
+  port: z.number().int(),
+  reportedAt: epochMs,
+});
+
 // The casts only reconcile zod's `T | undefined` optionals with exactOptionalPropertyTypes;
 // the schemas are the same shapes as the interfaces in store.ts.
 export const decode = {
@@ -149,4 +205,6 @@ export const decode = {
   lease: decoder('lease', lease) as (item: Item) => Lease,
   address: decoder('address', address) as (item: Item) => AddressAllocation,
   token: decoder('token', token) as (item: Item) => BootstrapToken,
+  logTail: decoder('log tail', logTail) as (item: Item) => LogTail,
+  kubeletAddress: decoder('kubelet address', kubeletAddress) as (item: Item) => KubeletAddress,
 };

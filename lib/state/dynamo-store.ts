@@ -5,15 +5,18 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { ProviderName } from '../offers/offer.ts';
-import { decode, encode, encodeKey, encodeValues } from './codec.ts';
+import { decode, encode, encodeKey, encodeLogTail, encodeValues } from './codec.ts';
 import { DynamoTable } from './dynamo-table.ts';
 import { isConditionFailed, translateDynamoError } from './errors.ts';
-import { banPartition, keys, PARTITIONS } from './keys.ts';
+import { banPartition, keys, logPartition, PARTITIONS } from './keys.ts';
 import { addressNotHeld, podConflict, refusal } from './outcomes.ts';
 import type {
   AddressAllocation,
   Ban,
   BootstrapToken,
+  KubeletAddress,
+  LogRun,
+  LogTail,
   PodRecord,
   PodWrite,
   RateWindow,
@@ -89,6 +92,20 @@ export class DynamoStore implements Store {
   }
 
   async deletePod(podUid: string): Promise<void> {
+    // The tails first (store.ts): a crash after them leaves the record, which the next pass deletes again.
+    const tails = await this.#table.query(logPartition(podUid), `list the log tails of pod ${podUid}`);
+    for (const item of tails) {
+      await this.#table.call(
+        () =>
+          this.#table.client.send(
+            new DeleteItemCommand({
+              TableName: this.#table.name,
+              Key: encodeKey({ pk: logPartition(podUid), sk: item.sk?.S ?? '' }),
+            }),
+          ),
+        `delete a log tail of pod ${podUid}`,
+      );
+    }
     await this.#table.call(
       () =>
         this.#table.client.send(
@@ -96,6 +113,70 @@ export class DynamoStore implements Store {
         ),
       `delete pod record ${podUid}`,
     );
+  }
+
+  async saveLogTail(
+    podUid: string,
+    container: string,
+    run: Omit<LogRun, 'savedAt'>,
+    options: { now: number },
+  ): Promise<'saved' | 'stale'> {
+    const key = keys.logTail(podUid, container);
+    const action = `save a log tail of pod ${podUid}`;
+    // Read, then write on the condition that the current run is still the one read: two saves
+    // at once cannot both push the same run to previous. A lost condition means another save
+    // landed: read again (it may have made this run stale).
+    for (let tries = 0; tries < 5; tries++) {
+      const item = await this.#table.get(key, action);
+      const stored = item === undefined ? undefined : decode.logTail(item);
+      if (stored !== undefined && stored.current.run >= run.run) return 'stale';
+      const tail: LogTail = {
+        podUid,
+        container,
+        current: { ...run, savedAt: options.now },
+        ...(stored === undefined ? {} : { previous: stored.current }),
+      };
+      // Two runs of at most 80 KiB of JSON each: ≤ ~165 KB, well under the 400 KB item limit.
+      const won = await this.#table.conditional(
+        () =>
+          this.#table.client.send(
+            new PutItemCommand({
+              TableName: this.#table.name,
+              Item: encode(key, encodeLogTail(tail)),
+              ...(stored === undefined
+                ? { ConditionExpression: 'attribute_not_exists(pk)' }
+                : {
+                    ConditionExpression: '#current.#run = :run',
+                    ExpressionAttributeNames: { '#current': 'current', '#run': 'run' },
+                    ExpressionAttributeValues: encodeValues({ ':run': stored.current.run }),
+                  }),
+            }),
+          ),
+        action,
+      );
+      if (won) return 'saved';
+    }
+    throw translateDynamoError(new Error('the tail kept changing under 5 tries'), action, this.#table.name);
+  }
+
+  async getLogTail(podUid: string, container: string): Promise<LogTail | undefined> {
+    const item = await this.#table.get(keys.logTail(podUid, container), `read a log tail of pod ${podUid}`);
+    return item === undefined ? undefined : decode.logTail(item);
+  }
+
+  async putKubeletAddress(address: KubeletAddress): Promise<void> {
+    await this.#table.call(
+      () =>
+        this.#table.client.send(
+          new PutItemCommand({ TableName: this.#table.name, Item: encode(keys.kubelet(), address) }),
+        ),
+      'record the kubelet API address',
+    );
+  }
+
+  async getKubeletAddress(): Promise<KubeletAddress | undefined> {
+    const item = await this.#table.get(keys.kubelet(), 'read the kubelet API address');
+    return item === undefined ? undefined : decode.kubeletAddress(item);
   }
 
   async listBans(provider: ProviderName, now: number): Promise<Ban[]> {

@@ -5,7 +5,10 @@ import type {
   AddressAllocation,
   Ban,
   BootstrapToken,
+  KubeletAddress,
   Lease,
+  LogRun,
+  LogTail,
   PodRecord,
   PodWrite,
   RateWindow,
@@ -29,6 +32,9 @@ export class MemoryStore implements Store {
   readonly #tokens = new Map<string, BootstrapToken>();
   readonly #rates = new Map<string, { start: number; count: number }>();
   readonly #paces = new MemoryPaceLedger();
+  /** by pod uid, then container */
+  readonly #logs = new Map<string, Map<string, LogTail>>();
+  #kubelet: KubeletAddress | undefined;
 
   async getPod(podUid: string): Promise<PodRecord | undefined> {
     return copy(this.#pods.get(podUid));
@@ -67,7 +73,40 @@ export class MemoryStore implements Store {
   }
 
   async deletePod(podUid: string): Promise<void> {
+    this.#logs.delete(podUid);
     this.#pods.delete(podUid);
+  }
+
+  async saveLogTail(
+    podUid: string,
+    container: string,
+    run: Omit<LogRun, 'savedAt'>,
+    options: { now: number },
+  ): Promise<'saved' | 'stale'> {
+    const tails = this.#logs.get(podUid) ?? new Map<string, LogTail>();
+    const stored = tails.get(container);
+    if (stored !== undefined && stored.current.run >= run.run) return 'stale';
+    const current: LogRun = { ...structuredClone(run), savedAt: options.now };
+    tails.set(container, {
+      podUid,
+      container,
+      current,
+      ...(stored === undefined ? {} : { previous: stored.current }),
+    });
+    this.#logs.set(podUid, tails);
+    return 'saved';
+  }
+
+  async getLogTail(podUid: string, container: string): Promise<LogTail | undefined> {
+    return copy(this.#logs.get(podUid)?.get(container));
+  }
+
+  async putKubeletAddress(address: KubeletAddress): Promise<void> {
+    this.#kubelet = { ...address };
+  }
+
+  async getKubeletAddress(): Promise<KubeletAddress | undefined> {
+    return copy(this.#kubelet);
   }
 
   async listBans(provider: ProviderName, now: number): Promise<Ban[]> {

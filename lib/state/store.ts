@@ -15,7 +15,15 @@ import type { ProviderName } from '../offers/offer.ts';
  * - Secrets are never stored in clear: bootstrap tokens are kept as hashes; WireGuard
  *   private keys are never stored at all.
  */
-export interface Store extends PodStore, BanStore, LeaseStore, TunnelStore, RateStore, PaceStore {}
+export interface Store
+  extends PodStore,
+    BanStore,
+    LeaseStore,
+    TunnelStore,
+    LogStore,
+    KubeletStore,
+    RateStore,
+    PaceStore {}
 
 /** Where a pod is in anex's hands. Kubernetes status is derived from this plus the provider. */
 export type PodStage =
@@ -167,7 +175,11 @@ export interface PodStore {
    * @returns the record as stored, with its new version.
    */
   putPod(record: PodWrite, options: { expectedVersion: number | undefined; now: number }): Promise<PodRecord>;
-  /** Idempotent. */
+  /**
+   * Idempotent. Removes the pod's log tails ({@link LogStore}) first, then the record: the
+   * tails live exactly as long as the record (which goes when the pod object does), and a crash
+   * between the two leaves the record for the next pass to delete again, never orphaned tails.
+   */
   deletePod(podUid: string): Promise<void>;
 }
 
@@ -303,4 +315,77 @@ export interface PaceStore {
   ): Promise<SlotReservation>;
   /** Makes `key`'s next free time at least `notBefore` (a vendor's penalty after a 429). */
   deferSlot(key: string, notBefore: number): Promise<void>;
+}
+
+/** One line of a container's output, as the agent's log buffer keeps it (CRI log format). */
+export interface LogEntry {
+  /** RFC 3339 time with nanoseconds, as the agent stamped it */
+  t: string;
+  s: 'stdout' | 'stderr';
+  /** the line's text without its newline: the user's output, never logged */
+  l: string;
+}
+
+/** The tail of one run of a container, as its agent saved it at the run's end (ADR 0023 §5). */
+export interface LogRun {
+  /** the run on its machine: 0 for the first start, +1 per restart in place */
+  run: number;
+  entries: LogEntry[];
+  /** lines the agent's buffer let go before this tail (older than what is kept) */
+  dropped: number;
+  /** epoch ms the endpoint stored it */
+  savedAt: number;
+}
+
+/** The last two runs of one container of a pod. */
+export interface LogTail {
+  podUid: string;
+  /** the init container's or sidecar's name; {@link APP_CONTAINER} for the app container */
+  container: string;
+  current: LogRun;
+  previous?: LogRun;
+}
+
+/** The key the app container's tail is kept under (the agent names only init containers and sidecars). */
+export const APP_CONTAINER = '';
+
+/**
+ * Log tails outlive the machine (ADR 0023 §5): `kubectl logs` (and `--previous`) answer from
+ * them once the machine is gone, for as long as the pod exists. Contract:
+ * - One tail per pod and container, holding the newest two runs. Saving run N when the current
+ *   run is older makes the current one the previous; saving a run that is not newer than the
+ *   current one (a replay, or a late report of an older run) changes nothing and answers
+ *   `stale`. Of two concurrent saves the newer run wins, whichever lands first.
+ * - The text is the user's: stores never log or echo it.
+ * - Size: callers bound a run (the endpoint: ≤ 80 KiB of JSON per run), so a tail of two runs
+ *   stays far below DynamoDB's 400 KB item limit.
+ * - Tails go with the pod's record ({@link PodStore.deletePod}).
+ */
+export interface LogStore {
+  /** @returns `saved`, or `stale` when the run is not newer than the stored current one. */
+  saveLogTail(
+    podUid: string,
+    container: string,
+    run: Omit<LogRun, 'savedAt'>,
+    options: { now: number },
+  ): Promise<'saved' | 'stale'>;
+  getLogTail(podUid: string, container: string): Promise<LogTail | undefined>;
+}
+
+/** Where the kubelet API for the virtual nodes listens, as the gateway last reported it (ADR 0023 §3). */
+export interface KubeletAddress {
+  /** IPv4 address */
+  ip: string;
+  port: number;
+  /** epoch ms of the report: a stale one is no longer advertised */
+  reportedAt: number;
+}
+
+/**
+ * The kubelet API's address (one record: one gateway serves every virtual node). Contract: a
+ * put replaces the record; a get answers the last one put, however old (readers judge its age).
+ */
+export interface KubeletStore {
+  putKubeletAddress(address: KubeletAddress): Promise<void>;
+  getKubeletAddress(): Promise<KubeletAddress | undefined>;
 }

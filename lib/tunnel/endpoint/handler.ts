@@ -1,6 +1,7 @@
 import { serveAgent } from './agent-download.ts';
 import { handleBootstrap } from './bootstrap.ts';
 import { fail, splitPath } from './http.ts';
+import { handleGetLogs, handleSaveLogs } from './logs.ts';
 import { handlePeers } from './peers.ts';
 import { handlePodAlive, handleStatus } from './status.ts';
 import type { AgentEndpointDeps, AgentRequest, AgentResponse } from './types.ts';
@@ -16,6 +17,7 @@ const ROUTES: Readonly<Record<string, Readonly<Record<string, Route>>>> = {
   '/v1/status': { POST: (request, _query, deps) => handleStatus(request, deps) },
   '/v1/pod-alive': { GET: handlePodAlive },
   '/v1/peers': { GET: handlePeers },
+  '/v1/logs': { POST: (request, _query, deps) => handleSaveLogs(request, deps), GET: handleGetLogs },
 };
 
 /**

@@ -4,6 +4,12 @@ import type { AgentRequest, AgentResponse } from './types.ts';
 /** Requests larger than this are refused before parsing (agents send a few hundred bytes). */
 export const MAX_BODY_BYTES = 16 * 1024;
 
+/** A log tail's body (POST /v1/logs): the one route that takes more (logs.ts). */
+export const MAX_LOG_BODY_BYTES = 80 * 1024;
+
+/** What a front end reads of any request before the route's own limit applies: the largest route limit. */
+export const MAX_REQUEST_BYTES = MAX_LOG_BODY_BYTES;
+
 const NO_STORE = { 'cache-control': 'no-store' };
 
 export function json(status: number, body: unknown): AgentResponse {
@@ -39,10 +45,14 @@ export function bearer(request: AgentRequest): string | undefined {
 export type BodyResult<T> = { ok: true; value: T } | { ok: false; response: AgentResponse };
 
 /** Size check, JSON parse and zod validation; every failure is a 4xx naming the problem. */
-export function parseBody<T>(request: AgentRequest, schema: z.ZodType<T>): BodyResult<T> {
+export function parseBody<T>(
+  request: AgentRequest,
+  schema: z.ZodType<T>,
+  maxBytes: number = MAX_BODY_BYTES,
+): BodyResult<T> {
   const raw = request.body ?? '';
-  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) {
-    return { ok: false, response: fail(413, `request body exceeds ${MAX_BODY_BYTES} bytes`) };
+  if (Buffer.byteLength(raw, 'utf8') > maxBytes) {
+    return { ok: false, response: fail(413, `request body exceeds ${maxBytes} bytes`) };
   }
   let data: unknown;
   try {

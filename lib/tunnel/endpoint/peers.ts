@@ -5,6 +5,30 @@ import { preAuthKey, withinLimit } from './rate-limit.ts';
 import type { AgentEndpointDeps, AgentRequest, AgentResponse } from './types.ts';
 
 /**
+ * The gateway's credential check, shared by its routes (GET /v1/peers, GET /v1/logs): 404 when
+ * no gateway credential is configured, the limit before authentication, then the credential
+ * (constant time). @returns the refusal, or undefined when the caller is the gateway
+ */
+export async function gatewayRefusal(
+  request: AgentRequest,
+  deps: AgentEndpointDeps,
+  route: { route: string; what: string },
+): Promise<AgentResponse | undefined> {
+  const expected = deps.settings.gatewayTokenHash;
+  const credential = bearer(request);
+  if (expected === undefined) return fail(404, `${route.what} is not enabled on this endpoint`);
+  // Credential guesses are limited per caller address before the check (audit L4); the
+  // gateway's own address keeps its bucket whatever others send.
+  if (!(await withinLimit(deps, preAuthKey(request, route.route, 'gateway'), 'before-auth')))
+    return fail(429, `too many requests for ${route.what}`);
+  if (credential === undefined || !secretMatchesHash(credential, expected)) {
+    deps.logger.warn('gateway request with a wrong or missing gateway credential', { route: route.route });
+    return fail(401, 'missing or wrong gateway credential');
+  }
+  return undefined;
+}
+
+/**
  * GET /v1/peers[?format=wg]: the gateway's desired peer set (docs/adr/0001-gateway-peer-sync.md).
  * Authenticated by the gateway's own bearer credential; only public keys, addresses and each
  * peer's allowed destinations leave (the gateway's per-peer rules, ADR 0020).
@@ -14,17 +38,8 @@ export async function handlePeers(
   query: URLSearchParams,
   deps: AgentEndpointDeps,
 ): Promise<AgentResponse> {
-  const expected = deps.settings.gatewayTokenHash;
-  const credential = bearer(request);
-  if (expected === undefined) return fail(404, 'the peer list is not enabled on this endpoint');
-  // Credential guesses are limited per caller address before the check (audit L4); the
-  // gateway's own address keeps its bucket whatever others send.
-  if (!(await withinLimit(deps, preAuthKey(request, 'peers', 'gateway'), 'before-auth')))
-    return fail(429, 'too many requests for the peer list');
-  if (credential === undefined || !secretMatchesHash(credential, expected)) {
-    deps.logger.warn('peer list request with a wrong or missing gateway credential');
-    return fail(401, 'missing or wrong gateway credential');
-  }
+  const refused = await gatewayRefusal(request, deps, { route: 'peers', what: 'the peer list' });
+  if (refused !== undefined) return refused;
   if (!(await withinLimit(deps, 'peers:gateway', 'after-auth')))
     return fail(429, 'too many requests from the gateway');
   const peers = desiredPeers(

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type BinaryFiles, serveBinary } from './binaries.ts';
 import { handleAgentRequest } from './handler.ts';
-import { fail, MAX_BODY_BYTES } from './http.ts';
+import { fail, MAX_REQUEST_BYTES } from './http.ts';
 import type { AgentEndpointDeps, AgentResponse } from './types.ts';
 
 export interface AgentEndpointServer {
@@ -47,7 +47,7 @@ export async function serveAgentEndpoint(options: {
 
 async function respond(req: IncomingMessage, deps: AgentEndpointDeps): Promise<AgentResponse> {
   const body = await readBody(req);
-  if (body === undefined) return fail(413, `request body exceeds ${MAX_BODY_BYTES} bytes`);
+  if (body === undefined) return fail(413, `request body exceeds ${MAX_REQUEST_BYTES} bytes`);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (typeof value === 'string') headers[name] = value;
@@ -65,14 +65,14 @@ async function respond(req: IncomingMessage, deps: AgentEndpointDeps): Promise<A
   );
 }
 
-/** The body as text, or undefined once it passes the limit (reading stops there). */
+/** The body as text, or undefined once it passes the largest route's limit (reading stops there; each route checks its own). */
 function readBody(req: IncomingMessage): Promise<string | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
+      if (size > MAX_REQUEST_BYTES) {
         resolve(undefined);
         req.pause();
         return;

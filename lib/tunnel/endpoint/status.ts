@@ -58,7 +58,7 @@ const StatusBody = z
  * record keeps only that one and drops it in the write that ends the attempt (ADR 0021), so a
  * credential of an ended or replaced attempt is refused. @returns why it is refused, if it is.
  */
-async function refusal(
+export async function agentRefusal(
   request: AgentRequest,
   podUid: string,
   deps: AgentEndpointDeps,
@@ -95,7 +95,7 @@ export async function handleStatus(request: AgentRequest, deps: AgentEndpointDep
   const key = `status:${podUid}`;
   if (!(await withinLimit(deps, preAuthKey(request, 'status', podUid), 'before-auth')))
     return fail(429, 'too many requests for this pod');
-  const refused = await refusal(request, podUid, deps);
+  const refused = await agentRefusal(request, podUid, deps);
   if (refused !== undefined) {
     authFailed(deps, { reason: refused, route: '/v1/status', podUid });
     return fail(401, "missing or wrong status credential for this pod's current attempt");
@@ -134,7 +134,7 @@ export async function handlePodAlive(
   const key = `alive:${podUid.data}`;
   if (!(await withinLimit(deps, preAuthKey(request, 'alive', podUid.data), 'before-auth')))
     return fail(429, 'too many requests for this pod');
-  const refused = await refusal(request, podUid.data, deps);
+  const refused = await agentRefusal(request, podUid.data, deps);
   if (refused !== undefined) {
     authFailed(deps, { reason: refused, route: '/v1/pod-alive', podUid: podUid.data });
     return fail(401, "missing or wrong status credential for this pod's current attempt");

@@ -1,6 +1,6 @@
 import type { ContainerProbes, HandlerSpec } from '../../kube/probes.ts';
 import type { AgentVolume } from '../../kube/volumes.ts';
-import type { TunnelStore } from '../../state/store.ts';
+import type { KubeletStore, LogStore, TunnelStore } from '../../state/store.ts';
 import type { VpnRange } from '../addresses.ts';
 import type { Arch, BinaryPin } from '../pins.ts';
 import type { AgentDownload } from './agent-download.ts';
@@ -199,7 +199,8 @@ export interface TunnelSettings {
 }
 
 export interface AgentEndpointDeps {
-  store: TunnelStore;
+  /** addresses and tokens; log tails (POST/GET /v1/logs); the kubelet API's address (GET /v1/peers) */
+  store: TunnelStore & LogStore & KubeletStore;
   backend: AgentBackend;
   settings: TunnelSettings;
   logger: AgentLogger;
@@ -252,7 +253,7 @@ export type AuthFailureReason =
 
 export interface AuthFailure {
   reason: AuthFailureReason;
-  /** /v1/bootstrap, /v1/status, /v1/pod-alive */
+  /** /v1/bootstrap, /v1/status, /v1/pod-alive, /v1/logs */
   route: string;
   podUid: string;
 }

@@ -1,6 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AnexError } from '../../../lib/errors.ts';
-import type { Ban, BootstrapToken, PodWrite, Store } from '../../../lib/state/store.ts';
+import {
+  APP_CONTAINER,
+  type Ban,
+  type BootstrapToken,
+  type LogRun,
+  type PodWrite,
+  type Store,
+} from '../../../lib/state/store.ts';
 
 /**
  * The Store contract (lib/state/store.ts) as tests, run against every implementation:
@@ -20,6 +27,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     describeAddresses(() => store);
     describeTokens(() => store);
     describeRates(() => store);
+    describeLogTails(() => store);
+    describeKubeletAddress(() => store);
   });
 }
 
@@ -464,6 +473,123 @@ function describeRates(store: () => Store): void {
       );
       const at = answers.map((a) => (a.kind === 'reserved' ? a.at : Number.NaN)).sort((a, b) => a - b);
       expect(at).toEqual(Array.from({ length: 8 }, (_, i) => t0 + i * 1_000));
+    });
+  });
+}
+
+function aRun(run: number, line = `line of run ${run}`): Omit<LogRun, 'savedAt'> {
+  return {
+    run,
+    entries: [
+      { t: '2026-12-01T10:00:00.123456789Z', s: 'stdout', l: line },
+      { t: '2026-12-01T10:00:01.000000001Z', s: 'stderr', l: 'a "quoted" \\ line\twith\u0000 controls' },
+    ],
+    dropped: run,
+  };
+}
+
+function describeLogTails(store: () => Store): void {
+  describe('log tails (ADR 0023)', () => {
+    const uid = 'uid-logs';
+
+    it('keeps the newest two runs per container: a newer run pushes the current one to previous', async () => {
+      const cases: { saves: number[]; outcomes: string[]; current: number; previous?: number }[] = [
+        { saves: [0], outcomes: ['saved'], current: 0 },
+        { saves: [0, 1], outcomes: ['saved', 'saved'], current: 1, previous: 0 },
+        { saves: [0, 1, 2], outcomes: ['saved', 'saved', 'saved'], current: 2, previous: 1 },
+        { saves: [0, 3], outcomes: ['saved', 'saved'], current: 3, previous: 0 },
+        { saves: [1, 1], outcomes: ['saved', 'stale'], current: 1 },
+        { saves: [2, 1], outcomes: ['saved', 'stale'], current: 2 },
+        { saves: [0, 2, 1], outcomes: ['saved', 'saved', 'stale'], current: 2, previous: 0 },
+      ];
+      for (const [i, c] of cases.entries()) {
+        const container = `c${i}`;
+        const outcomes: string[] = [];
+        for (const run of c.saves) {
+          outcomes.push(await store().saveLogTail(uid, container, aRun(run), { now: T0 + run }));
+        }
+        const tail = await store().getLogTail(uid, container);
+        expect({
+          case: c.saves,
+          outcomes,
+          current: tail?.current.run,
+          previous: tail?.previous?.run,
+        }).toEqual({
+          case: c.saves,
+          outcomes: c.outcomes,
+          current: c.current,
+          previous: c.previous,
+        });
+      }
+    });
+
+    it('reads back every field of both runs, the text unchanged', async () => {
+      await store().saveLogTail(uid, APP_CONTAINER, aRun(0, 'first ünïcödé ✓'), { now: T0 });
+      await store().saveLogTail(uid, APP_CONTAINER, aRun(1), { now: T0 + 5 });
+      expect(await store().getLogTail(uid, APP_CONTAINER)).toEqual({
+        podUid: uid,
+        container: APP_CONTAINER,
+        current: { ...aRun(1), savedAt: T0 + 5 },
+        previous: { ...aRun(0, 'first ünïcödé ✓'), savedAt: T0 },
+      });
+    });
+
+    it('keeps containers and pods apart, and answers undefined for a tail never saved', async () => {
+      await store().saveLogTail(uid, APP_CONTAINER, aRun(4), { now: T0 });
+      await store().saveLogTail(uid, 'init', aRun(0), { now: T0 });
+      expect((await store().getLogTail(uid, APP_CONTAINER))?.current.run).toBe(4);
+      expect((await store().getLogTail(uid, 'init'))?.current.run).toBe(0);
+      expect(await store().getLogTail(uid, 'other')).toBeUndefined();
+      expect(await store().getLogTail('uid-else', APP_CONTAINER)).toBeUndefined();
+    });
+
+    it("deletes a pod's tails with its record, and only that pod's", async () => {
+      await store().putPod(aPodWrite({ podUid: uid }), { expectedVersion: undefined, now: T0 });
+      await store().saveLogTail(uid, APP_CONTAINER, aRun(0), { now: T0 });
+      await store().saveLogTail(uid, 'sidecar', aRun(0), { now: T0 });
+      await store().saveLogTail('uid-kept', APP_CONTAINER, aRun(0), { now: T0 });
+      await store().deletePod(uid);
+      expect(await store().getLogTail(uid, APP_CONTAINER)).toBeUndefined();
+      expect(await store().getLogTail(uid, 'sidecar')).toBeUndefined();
+      expect(await store().getPod(uid)).toBeUndefined();
+      expect((await store().getLogTail('uid-kept', APP_CONTAINER))?.current.run).toBe(0);
+    });
+
+    it('lets the newest of concurrent saves end as the current run', async () => {
+      const outcomes = await Promise.all(
+        [1, 2, 3].map((run) => store().saveLogTail(uid, 'race', aRun(run), { now: T0 })),
+      );
+      expect(outcomes).toContain('saved');
+      expect((await store().getLogTail(uid, 'race'))?.current.run).toBe(3);
+    });
+
+    it('holds a tail at the endpoint bounds (two runs of 80 KiB)', async () => {
+      const line = 'x'.repeat(16 * 1024 - 1);
+      const big: Omit<LogRun, 'savedAt'> = {
+        run: 0,
+        entries: Array.from({ length: 4 }, (_, i) => ({
+          t: '2026-12-01T10:00:00Z',
+          s: 'stdout',
+          l: `${i}${line}`,
+        })),
+        dropped: 0,
+      };
+      await store().saveLogTail(uid, 'big', big, { now: T0 });
+      await store().saveLogTail(uid, 'big', { ...big, run: 1 }, { now: T0 });
+      const tail = await store().getLogTail(uid, 'big');
+      expect(tail?.previous?.entries).toEqual(big.entries);
+      expect(tail?.current.entries).toEqual(big.entries);
+    });
+  });
+}
+
+function describeKubeletAddress(store: () => Store): void {
+  describe('kubelet API address (ADR 0023)', () => {
+    it('answers undefined before any report, then the last one put', async () => {
+      expect(await store().getKubeletAddress()).toBeUndefined();
+      await store().putKubeletAddress({ ip: '10.0.0.7', port: 10250, reportedAt: T0 });
+      await store().putKubeletAddress({ ip: '10.0.0.8', port: 10251, reportedAt: T0 + 1 });
+      expect(await store().getKubeletAddress()).toEqual({ ip: '10.0.0.8', port: 10251, reportedAt: T0 + 1 });
     });
   });
 }
