@@ -14,7 +14,7 @@ export interface BudgetInput {
 export interface BudgetPlan {
   /** the most the instance may cost if every wait runs to its end */
   worstCaseUsd: number;
-  /** the highest USD/h an offer may have for this budget and duration */
+  /** the highest USD/h an offer may have for this budget and duration (four decimals, rounded down) */
   ceilingPerHour: number;
   /** how long the instance may be kept at this price: the duration, shortened if the budget says so */
   timeLimitMs: number;
@@ -27,7 +27,9 @@ const HOUR_MS = 3_600_000;
 export function planBudget(input: BudgetInput): BudgetPlan {
   const { pricePerHour, budgetUsd, maxDurationMs } = input;
   const worstCaseUsd = roundUsd(pricePerHour * (maxDurationMs / HOUR_MS));
-  const ceilingPerHour = roundUsd(budgetUsd / (maxDurationMs / HOUR_MS));
+  // Rounded down: the agent mode puts it on its pod as anex.sh/price-max, and the ceiling ×
+  // the duration must never exceed the budget.
+  const ceilingPerHour = Math.floor((budgetUsd / (maxDurationMs / HOUR_MS)) * 10_000 + 1e-9) / 10_000;
   const affordableMs = pricePerHour > 0 ? Math.floor((budgetUsd / pricePerHour) * HOUR_MS) : maxDurationMs;
   return {
     worstCaseUsd,

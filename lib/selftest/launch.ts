@@ -15,17 +15,27 @@ export const SELFTEST_IMAGE = 'busybox:1.36';
 export const SELFTEST_DISK_GB = 10;
 
 /**
+ * The selftest's annotations, as a pod would carry them: one GPU of any name, a little disk,
+ * RunPod's Secure Cloud. The agent mode puts them on its pod (plus the price ceiling).
+ */
+export function selftestAnnotations(provider: ProviderName): Record<string, string> {
+  return {
+    'anex.sh/gpu-count': '1',
+    'anex.sh/disk-space-gb': String(SELFTEST_DISK_GB),
+    ...(provider === 'runpod' ? { 'runpod.anex.sh/cloud-type': 'SECURE' } : {}),
+  };
+}
+
+/**
  * The small requirement set (issue #17): one GPU of any name, a little disk; Vast's verified
  * hosts only (the parser's default), RunPod's Secure Cloud — its nearest to "verified".
  * Parsed by the product's own annotation parser, so the search is the reconciler's.
  */
 export function selftestRequirements(provider: ProviderName): Requirements {
-  const annotations: Record<string, string> = {
-    'anex.sh/gpu-count': '1',
-    'anex.sh/disk-space-gb': String(SELFTEST_DISK_GB),
-    ...(provider === 'runpod' ? { 'runpod.anex.sh/cloud-type': 'SECURE' } : {}),
-  };
-  const parsed = parseRequirements({ annotations, providerOverride: provider });
+  const parsed = parseRequirements({
+    annotations: selftestAnnotations(provider),
+    providerOverride: provider,
+  });
   if (!parsed.ok)
     throw new AnexError(`selftest requirements: ${parsed.errors.join('; ')}`, { kind: 'internal' });
   return parsed.requirements;

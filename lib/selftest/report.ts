@@ -7,7 +7,13 @@ import type { ProviderName } from '../offers/offer.ts';
  */
 export const REPORT_SCHEMA = 'anex.selftest/v1';
 
-/** Every step, in the order it runs. */
+/**
+ * How the run rents (ADR 0018): `marker` rents itself with the marker stub; `agent` has a
+ * deployed stack's reconciler rent a throw-away pod through the full agent path.
+ */
+export type SelftestMode = 'marker' | 'agent';
+
+/** Every step of the marker mode, in the order it runs. */
 export const STEP_NAMES = [
   'leftovers',
   'plan',
@@ -20,10 +26,34 @@ export const STEP_NAMES = [
   'gone',
   'no-leftovers',
 ] as const;
-export type StepName = (typeof STEP_NAMES)[number];
+
+/**
+ * Every step of the agent mode (`--agent-url`), in the order it runs: the endpoint is
+ * checked before anything is created, and no offer is planned (the stack picks it).
+ */
+export const AGENT_STEP_NAMES = [
+  'endpoint',
+  'leftovers',
+  'plan',
+  'create',
+  'visible-by-tag',
+  'running',
+  'marker',
+  'billed-price',
+  'destroy',
+  'gone',
+  'no-leftovers',
+] as const;
+export type StepName = (typeof STEP_NAMES)[number] | (typeof AGENT_STEP_NAMES)[number];
+
+/** The step names of `mode`, in order. */
+export function stepNames(mode: SelftestMode): readonly StepName[] {
+  return mode === 'agent' ? AGENT_STEP_NAMES : STEP_NAMES;
+}
 
 /** What each step proves, as the table prints it. */
 export const STEP_TITLES: Readonly<Record<StepName, string>> = {
+  endpoint: 'agent endpoint reachable',
   leftovers: 'leftovers of earlier runs cleaned',
   plan: 'offer within budget',
   create: 'create accepted',
@@ -35,6 +65,23 @@ export const STEP_TITLES: Readonly<Record<StepName, string>> = {
   gone: 'instance gone',
   'no-leftovers': 'no selftest instance left (GC path)',
 };
+
+/** The agent mode's titles where its step proves something else than the marker mode's. */
+export const AGENT_STEP_TITLES: Readonly<Partial<Record<StepName, string>>> = {
+  leftovers: 'leftovers of earlier runs cleaned (selftest pods and instances)',
+  plan: 'price ceiling from the budget',
+  create: 'pod accepted by the API server',
+  'visible-by-tag': "rented by the stack: the pod's instance visible by tag",
+  running: 'agent bootstrapped and reported started',
+  'billed-price': 'billed price within the ceiling',
+  destroy: 'pod deleted',
+  gone: 'instance gone (destroyed by the stack)',
+  'no-leftovers': 'no instance for the pod and no selftest pod left (GC path)',
+};
+
+function titleOf(name: StepName, mode: SelftestMode): string {
+  return (mode === 'agent' ? AGENT_STEP_TITLES[name] : undefined) ?? STEP_TITLES[name];
+}
 
 export type StepStatus = 'ok' | 'fail' | 'skipped';
 
@@ -65,14 +112,41 @@ export interface PlannedRental {
   location: string | null;
 }
 
+/** What the agent mode rented through: the deployed stack and the throw-away pod. */
+export interface StackRental {
+  /** the agent endpoint the stack's machines bootstrap from */
+  agentUrl: string;
+  namespace: string;
+  /** the pod's name, `anex-selftest-<8 hex>` */
+  pod: string;
+  /** the pod's UID (null until the API server accepted it): the instance's tag ends with it */
+  podUid: string | null;
+  /** the stack's cluster id, read from the instance's tag (null until it is seen) */
+  clusterId: string | null;
+  /** the pod's `anex.sh/price-max`: the budget over the longest duration */
+  ceilingPerHour: number;
+  /** ceiling × the longest duration: never above the budget */
+  worstCaseUsd: number;
+  /** the longest the run keeps the pod, seconds */
+  maxSeconds: number;
+  /** the pod's activeDeadlineSeconds: the stack ends the machine even if the selftest was killed */
+  activeDeadlineSeconds: number;
+  image: string;
+}
+
 export interface SelftestReport {
   schema: typeof REPORT_SCHEMA;
   provider: ProviderName;
+  /** added in v1 with the agent mode; a report without it is `marker` */
+  mode: SelftestMode;
   result: SelftestResult;
   startedAt: string;
   finishedAt: string;
   budgetUsd: number;
+  /** the marker mode's offer; null in the agent mode (the stack picks the offer) */
   plan: PlannedRental | null;
+  /** the agent mode's stack and pod; null in the marker mode */
+  stack: StackRental | null;
   instanceId: string | null;
   tag: string | null;
   steps: StepResult[];
@@ -89,10 +163,10 @@ export function renderJson(report: SelftestReport): string {
 }
 
 /** One step as a line: `✔ create accepted (1.2 s): instance 42`. */
-export function renderStep(step: StepResult): string {
+export function renderStep(step: StepResult, mode: SelftestMode = 'marker'): string {
   const mark = step.status === 'ok' ? '✔' : step.status === 'fail' ? '✘' : '-';
   const time = step.seconds === null ? '' : ` (${step.seconds.toFixed(1)} s)`;
-  return `${mark} ${STEP_TITLES[step.name]}${time}${step.message === '' ? '' : `: ${step.message}`}\n`;
+  return `${mark} ${titleOf(step.name, mode)}${time}${step.message === '' ? '' : `: ${step.message}`}\n`;
 }
 
 export function renderPlan(plan: PlannedRental, provider: ProviderName, budgetUsd: number): string {
@@ -101,6 +175,15 @@ export function renderPlan(plan: PlannedRental, provider: ProviderName, budgetUs
     `offer ${plan.offerId}, $${plan.pricePerHour.toFixed(4)}/h, image ${plan.image}\n` +
     `worst case $${plan.worstCaseUsd.toFixed(4)} (kept at most ${Math.round(plan.maxSeconds / 60)} min); ` +
     `budget $${budgetUsd.toFixed(2)} allows up to $${plan.ceilingPerHour.toFixed(4)}/h\n`
+  );
+}
+
+export function renderStackPlan(stack: StackRental, provider: ProviderName, budgetUsd: number): string {
+  return (
+    `anex selftest will create pod ${stack.namespace}/${stack.pod} (image ${stack.image}) for the stack at ` +
+    `${stack.agentUrl} to rent on ${provider}, anex.sh/price-max $${stack.ceilingPerHour.toFixed(4)}/h\n` +
+    `worst case $${stack.worstCaseUsd.toFixed(4)} (kept at most ${Math.round(stack.maxSeconds / 60)} min, ` +
+    `activeDeadlineSeconds ${stack.activeDeadlineSeconds}); budget $${budgetUsd.toFixed(2)}\n`
   );
 }
 

@@ -357,11 +357,13 @@ class SelftestRun {
     return {
       schema: REPORT_SCHEMA,
       provider: this.#o.providerName,
+      mode: 'marker',
       result: this.#verdict(steps),
       startedAt: new Date(this.#startedAt).toISOString(),
       finishedAt: new Date(this.#now()).toISOString(),
       budgetUsd: this.#o.budgetUsd,
       plan: this.#plan ?? null,
+      stack: null,
       instanceId: this.#instanceId ?? null,
       tag: this.#tag === undefined ? null : tagText(this.#tag),
       steps,

@@ -10,10 +10,16 @@ export class StepLog {
   readonly #steps = new Map<StepName, StepResult>();
   readonly #now: () => number;
   readonly #onStep: ((step: StepResult) => void) | undefined;
+  readonly #names: readonly StepName[];
 
-  constructor(now: () => number, onStep?: (step: StepResult) => void) {
+  constructor(
+    now: () => number,
+    onStep?: (step: StepResult) => void,
+    names: readonly StepName[] = STEP_NAMES,
+  ) {
     this.#now = now;
     this.#onStep = onStep;
+    this.#names = names;
   }
 
   /** @returns true when the step held */
@@ -46,7 +52,7 @@ export class StepLog {
 
   /** Every step in order; one that never ran is skipped. */
   all(): StepResult[] {
-    return STEP_NAMES.map(
+    return this.#names.map(
       (name) => this.#steps.get(name) ?? { name, status: 'skipped', seconds: null, message: '' },
     );
   }

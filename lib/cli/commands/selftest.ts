@@ -3,13 +3,17 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { requireProviderAccess } from '../../config/providers.ts';
 import { PROVIDER_ENV } from '../../config/secrets.ts';
 import { InvalidInputError } from '../../errors.ts';
+import { loadKubeConfig } from '../../local/local-mode.ts';
 import { PROVIDERS, type ProviderName } from '../../offers/offer.ts';
 import { createProvider } from '../../providers/index.ts';
+import { agentModeProblems, checkAgentUrl, checkNamespace } from '../../selftest/agent-input.ts';
+import { kubePods } from '../../selftest/agent-kube.ts';
+import { runAgentSelftest } from '../../selftest/agent-run.ts';
 import { HttpLog } from '../../selftest/http-log.ts';
 import {
-  type PlannedRental,
   renderJson,
   renderPlan,
+  renderStackPlan,
   renderStep,
   renderSummary,
   type SelftestReport,
@@ -28,6 +32,10 @@ interface SelftestCliOptions {
   keepLogs?: boolean;
   output: 'table' | 'json';
   fromStack?: string;
+  /** the agent mode (ADR 0018): a deployed stack rents a pod through its agent endpoint */
+  agentUrl?: string;
+  namespace?: string;
+  kubeconfig?: string;
   /** seconds between polls; hidden (tests against the simulators) */
   pollSeconds: number;
 }
@@ -48,6 +56,17 @@ function minutes(value: string): number {
     );
   }
   return Number(value);
+}
+
+/** commander's form of a flag check: its message, as commander prints invalid arguments. */
+function flag<T>(check: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return check(value);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
 }
 
 function pollSeconds(value: string): number {
@@ -76,11 +95,11 @@ async function apiAccess(options: SelftestCliOptions): Promise<{ apiKey: string;
 }
 
 /** Asks on the terminal; Ctrl-C at the prompt (which readline takes as a key) is a stop, not a yes. */
-async function askToConfirm(plan: PlannedRental, stop: AbortController): Promise<boolean> {
+async function askToConfirm(worstCaseUsd: number, stop: AbortController): Promise<boolean> {
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
   prompt.on('SIGINT', () => stop.abort());
   try {
-    const answer = await prompt.question(`Rent it for at most $${plan.worstCaseUsd.toFixed(4)}? [y/N] `, {
+    const answer = await prompt.question(`Rent it for at most $${worstCaseUsd.toFixed(4)}? [y/N] `, {
       signal: stop.signal,
     });
     return /^y(es)?$/i.test(answer.trim());
@@ -93,16 +112,22 @@ async function askToConfirm(plan: PlannedRental, stop: AbortController): Promise
 }
 
 async function runCommand(options: SelftestCliOptions): Promise<number> {
+  const problems = agentModeProblems(options);
+  if (problems.length > 0) throw new InvalidInputError(problems);
   if (options.yes !== true && !process.stdin.isTTY) {
     throw new InvalidInputError([
       'anex selftest rents a machine: confirm with --yes when stdin is not a terminal (scripts, schedules)',
     ]);
   }
+  // Read before the key: a wrong kubeconfig is invalid input, found before anything else.
+  const kubeConfig = options.agentUrl === undefined ? undefined : loadKubeConfig(options.kubeconfig);
   const access = await apiAccess(options);
   const http = new HttpLog([access.apiKey]);
   const provider = createProvider(options.provider, {
     ...access,
-    clusterId: SELFTEST_CLUSTER_ID,
+    // The agent mode finds the stack's instance by the pod's UID under the stack's cluster id,
+    // which it learns from the tag: its adapter lists every anex tag (the marker mode's only its own).
+    ...(kubeConfig === undefined ? { clusterId: SELFTEST_CLUSTER_ID } : {}),
     fetch: http.fetch,
   });
   const json = options.output === 'json';
@@ -116,21 +141,37 @@ async function runCommand(options: SelftestCliOptions): Promise<number> {
     hurry: () =>
       process.stderr.write('anex: still destroying the selftest instance; anex exits once it is gone\n'),
   });
+  const common = {
+    providerName: options.provider,
+    provider,
+    http,
+    budgetUsd: options.budget,
+    maxDurationMs: Math.round(options.maxMinutes * 60_000),
+    pollMs: Math.round(options.pollSeconds * 1000),
+    keepLogs: options.keepLogs === true,
+    signal: stop.signal,
+  };
+  const confirm = (worstCaseUsd: number) =>
+    options.yes === true ? Promise.resolve(true) : askToConfirm(worstCaseUsd, stop);
   let report: SelftestReport;
   try {
-    report = await runSelftest({
-      providerName: options.provider,
-      provider,
-      http,
-      budgetUsd: options.budget,
-      maxDurationMs: Math.round(options.maxMinutes * 60_000),
-      pollMs: Math.round(options.pollSeconds * 1000),
-      keepLogs: options.keepLogs === true,
-      signal: stop.signal,
-      onPlan: (plan) => progress(renderPlan(plan, options.provider, options.budget)),
-      onStep: (step) => progress(renderStep(step)),
-      confirm: (plan) => (options.yes === true ? Promise.resolve(true) : askToConfirm(plan, stop)),
-    });
+    report =
+      kubeConfig === undefined
+        ? await runSelftest({
+            ...common,
+            onPlan: (plan) => progress(renderPlan(plan, options.provider, options.budget)),
+            onStep: (step) => progress(renderStep(step)),
+            confirm: (plan) => confirm(plan.worstCaseUsd),
+          })
+        : await runAgentSelftest({
+            ...common,
+            pods: kubePods(kubeConfig),
+            namespace: options.namespace as string,
+            agentUrl: options.agentUrl as string,
+            onPlan: (stack) => progress(renderStackPlan(stack, options.provider, options.budget)),
+            onStep: (step) => progress(renderStep(step, 'agent')),
+            confirm: (stack) => confirm(stack.worstCaseUsd),
+          });
   } finally {
     dispose();
   }
@@ -168,6 +209,20 @@ export function registerSelftest(program: Command): void {
       '--from-stack <secret>',
       "read the API key from the stack's reconciler secret (ARN or name; AWS credentials from the environment)",
     )
+    .option(
+      '--agent-url <url>',
+      "a deployed stack's agent endpoint (stack output AgentUrl): the stack rents a selftest pod through the agent and tunnel path; https, or http on loopback",
+      flag(checkAgentUrl),
+    )
+    .option(
+      '--namespace <ns>',
+      'with --agent-url: the namespace of the selftest pod (one the stack may rent in: ANEX_RENT_NAMESPACES)',
+      flag(checkNamespace),
+    )
+    .option(
+      '--kubeconfig <file>',
+      "with --agent-url: the stack's cluster (default: $KUBECONFIG or ~/.kube/config)",
+    )
     .addOption(
       new Option('--poll-seconds <s>', 'seconds between status reads')
         .argParser(pollSeconds)
@@ -182,11 +237,18 @@ export function registerSelftest(program: Command): void {
         '  marker; checks: create accepted, listed by its tag, running, marker in the provider’s log,\n' +
         '  billed price = offer; then destroy, gone, and no selftest instance left. Ctrl-C, a failure\n' +
         '  or the time limit still destroys what was rented. The report ends with what was spent.\n' +
+        '\nWith --agent-url <AgentUrl> --namespace <ns> it tests a deployed stack instead: after checking\n' +
+        '  the endpoint answers, it creates one pod (busybox, the marker stub, anex.sh/price-max = budget ÷\n' +
+        '  duration, activeDeadlineSeconds) that the stack rents through its webhook, reconciler, launch\n' +
+        '  stub and Go agent; checks: rented (visible by tag), the agent reported started, the marker in\n' +
+        '  the provider’s log, the billed price; then deletes the pod and checks the stack destroyed the\n' +
+        '  machine (destroying it itself as the last resort, and failing). Needs the provider key too.\n' +
         `\nKeys: ${PROVIDER_ENV.vastai.apiKey} / ${PROVIDER_ENV.runpod.apiKey} (or --from-stack); ` +
         `${PROVIDER_ENV.vastai.url} / ${PROVIDER_ENV.runpod.url} point it at \`anex sim\`.\n` +
         '\nExamples:\n' +
         '  anex selftest --provider vastai\n' +
         '  anex selftest --provider runpod --budget 0.25 --yes --output json > selftest.json\n' +
+        '  anex selftest --provider vastai --agent-url "$AGENT_URL" --namespace ml --from-stack "$SECRET_ARN"\n' +
         '\nExit codes: 0 every step passed, 1 a step failed or the budget refused the run, 2 invalid\n' +
         'input, 130 interrupted (what was rented is destroyed first).',
     )

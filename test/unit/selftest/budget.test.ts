@@ -11,6 +11,8 @@ describe('planBudget', () => {
     [1.6, 0.5, 20, 0.5333, 1.5, false, 18.75],
     [3.0, 0.5, 20, 1.0, 1.5, false, 10],
     [0.01, 0.5, 240, 0.04, 0.125, true, 240],
+    // $0.50 over 7 min is $4.285714…/h: the ceiling is rounded down, never above the budget
+    [0.01, 0.5, 7, 0.0012, 4.2857, true, 7],
   ])(
     'price %s $/h, budget $%s, %s min: worst case %s, ceiling %s, within budget %s',
     (price, budget, minutes, worst, ceiling, ok, limitMin) => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatTag, parseTag } from '../../../lib/providers/provider.ts';
 import {
+  AGENT_STEP_NAMES,
   REPORT_SCHEMA,
   renderJson,
   renderStep,
@@ -57,6 +58,7 @@ describe('marker stub', () => {
 const report: SelftestReport = {
   schema: REPORT_SCHEMA,
   provider: 'vastai',
+  mode: 'marker',
   result: 'pass',
   startedAt: '2026-12-04T07:00:00.000Z',
   finishedAt: '2026-12-04T07:03:00.000Z',
@@ -72,6 +74,7 @@ const report: SelftestReport = {
     image: 'busybox:1.36',
     location: null,
   },
+  stack: null,
   instanceId: '42',
   tag: 'anex.anex-selftest.5e1f7e57-0000-4000-8abc-0123456789ab',
   steps: STEP_NAMES.map((name) => ({ name, status: 'ok', seconds: 1, message: '' })),
@@ -86,11 +89,13 @@ describe('selftest report (schema anex.selftest/v1)', () => {
     expect(Object.keys(json)).toEqual([
       'schema',
       'provider',
+      'mode',
       'result',
       'startedAt',
       'finishedAt',
       'budgetUsd',
       'plan',
+      'stack',
       'instanceId',
       'tag',
       'steps',
@@ -142,5 +147,78 @@ describe('selftest report (schema anex.selftest/v1)', () => {
     [{ name: 'gone', status: 'skipped', seconds: null, message: '' }, '- instance gone\n'],
   ] as const)('prints a step as %j', (step, line) => {
     expect(renderStep(step)).toBe(line);
+  });
+});
+
+describe('selftest report, agent mode (--agent-url)', () => {
+  const agent: SelftestReport = {
+    ...report,
+    mode: 'agent',
+    plan: null,
+    stack: {
+      agentUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com',
+      namespace: 'ml',
+      pod: 'anex-selftest-0a1b2c3d',
+      podUid: '0f9c1e4a-2b7d-4c1e-9a8b-1234567890ab',
+      clusterId: 'prod',
+      ceilingPerHour: 1.5,
+      worstCaseUsd: 0.5,
+      maxSeconds: 1200,
+      activeDeadlineSeconds: 960,
+      image: 'busybox:1.36',
+    },
+    steps: AGENT_STEP_NAMES.map((name) => ({ name, status: 'ok', seconds: 1, message: '' })),
+  };
+
+  it('adds the stack and the endpoint step; the marker mode keys stay', () => {
+    const json = JSON.parse(renderJson(agent)) as Record<string, unknown>;
+    expect(json.mode).toBe('agent');
+    expect(json.plan).toBeNull();
+    expect(Object.keys(json.stack as object)).toEqual([
+      'agentUrl',
+      'namespace',
+      'pod',
+      'podUid',
+      'clusterId',
+      'ceilingPerHour',
+      'worstCaseUsd',
+      'maxSeconds',
+      'activeDeadlineSeconds',
+      'image',
+    ]);
+    expect((json.steps as { name: string }[]).map((s) => s.name)).toEqual([
+      'endpoint',
+      'leftovers',
+      'plan',
+      'create',
+      'visible-by-tag',
+      'running',
+      'marker',
+      'billed-price',
+      'destroy',
+      'gone',
+      'no-leftovers',
+    ]);
+  });
+
+  it.each([
+    [
+      { name: 'endpoint', status: 'ok', seconds: 0.2, message: 'HTTP 400' },
+      '✔ agent endpoint reachable (0.2 s): HTTP 400\n',
+    ],
+    [
+      { name: 'create', status: 'ok', seconds: 0.1, message: '' },
+      '✔ pod accepted by the API server (0.1 s)\n',
+    ],
+    [
+      { name: 'running', status: 'fail', seconds: 5, message: 'x' },
+      '✘ agent bootstrapped and reported started (5.0 s): x\n',
+    ],
+    [
+      { name: 'marker', status: 'skipped', seconds: null, message: '' },
+      '- marker seen in the provider log\n',
+    ],
+  ] as const)('prints a step as %j', (step, line) => {
+    expect(renderStep(step, 'agent')).toBe(line);
   });
 });
