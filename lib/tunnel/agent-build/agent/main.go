@@ -61,6 +61,7 @@ import (
 	"anex.local/agent-build/agent/internal/deadman"
 	"anex.local/agent-build/agent/internal/endpoint"
 	"anex.local/agent-build/agent/internal/inits"
+	"anex.local/agent-build/agent/internal/logbuf"
 	"anex.local/agent-build/agent/internal/marker"
 	"anex.local/agent-build/agent/internal/supervise"
 	"anex.local/agent-build/agent/internal/tunnel"
@@ -168,6 +169,7 @@ func run() int {
 		return 1
 	}
 	a := &agent{in: in, client: client, config: config, dir: dir, keys: keys, mark: mark}
+	a.makeLogs()
 	a.remember(func(s *marker.State) { s.Credential = config.StatusCredential })
 	return a.serve(ctx)
 }
@@ -250,6 +252,16 @@ type agent struct {
 	helpers tunnel.Helpers
 	// mark is this start's restart marker; nil when none could be written
 	mark *marker.Marker
+	// logs is each container's output by name ("": the app container), made by serve.
+	logs map[string]*logbuf.Buffer
+}
+
+// makeLogs makes a log buffer for the app container and each init container and sidecar.
+func (a *agent) makeLogs() {
+	a.logs = map[string]*logbuf.Buffer{"": logbuf.New(0)}
+	for _, c := range a.config.InitContainers {
+		a.logs[c.Name] = logbuf.New(0)
+	}
 }
 
 // remember records in the restart marker what a restarted agent must know.
@@ -298,7 +310,12 @@ func (a *agent) serve(ctx context.Context) int {
 	defer made.Release()
 	queue := endpoint.NewQueue(func(ctx context.Context, r endpoint.Report) error {
 		return a.client.Report(ctx, a.in.podUID, r, 5)
-	}, 256, logf)
+	}, 256, logf).WithLogs(func(ctx context.Context, t endpoint.LogTail) error {
+		return a.client.SendLogs(ctx, t, 5)
+	})
+	// A run's tail goes into the queue before the run's exited report (ADR 0023 §5); the last
+	// run's before the final report too, which is sent after the queue is drained.
+	ended := func(name string, run *logbuf.Run) { queue.SendLogs(endpoint.TailOf(a.in.podUID, name, run)) }
 	orders := newOrders()
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
@@ -336,6 +353,7 @@ func (a *agent) serve(ctx context.Context) int {
 	initialized := inits.Run(ctx, inits.Spec{
 		Containers: a.config.InitContainers, PodPolicy: a.config.RestartPolicy, Backoff: a.backoff(),
 		Grace: a.grace(), Env: a.envOf, Report: queue.Send, Logf: logf,
+		Logs: func(name string) *logbuf.Buffer { return a.logs[name] }, Ended: ended,
 	}, orders.c)
 	var outcome supervise.Outcome
 	switch {
@@ -356,6 +374,8 @@ func (a *agent) serve(ctx context.Context) int {
 			Grace:         a.grace(),
 			Report:        queue.Send,
 			Logf:          logf,
+			Logs:          a.logs[""],
+			Ended:         func(run *logbuf.Run) { ended("", run) },
 		}, orders.c)
 	}
 	// Sidecars go after the app container (kubelet), in reverse order, within what is left of

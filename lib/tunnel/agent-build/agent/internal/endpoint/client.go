@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,8 @@ type Client struct {
 	base       string
 	http       *http.Client
 	credential string
+	// logsOff: the endpoint answered 404 or 501 to a log tail; no more are sent.
+	logsOff atomic.Bool
 	// Sleep is replaced in tests; it returns early when ctx ends.
 	Sleep func(ctx context.Context, d time.Duration)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"anex.local/agent-build/agent/internal/endpoint"
+	"anex.local/agent-build/agent/internal/logbuf"
 	"anex.local/agent-build/agent/internal/supervise"
 	"anex.local/agent-build/agent/internal/workload"
 )
@@ -30,6 +31,10 @@ type Spec struct {
 	Env    func(map[string]string) []string
 	Report func(endpoint.Report)
 	Logf   func(format string, args ...any)
+	// Logs, when set, is a container's log buffer (by name); Ended is told each run's end
+	// (supervise.Spec.Logs and Ended).
+	Logs  func(name string) *logbuf.Buffer
+	Ended func(name string, run *logbuf.Run)
 }
 
 // Result is how initialization ended. With none of Failed, Stopped or StartErr set, the app
@@ -96,6 +101,14 @@ func Run(ctx context.Context, spec Spec, stops <-chan supervise.Order) Result {
 
 // containerSpec is one init container's supervision; its reports carry its name.
 func containerSpec(spec Spec, c endpoint.InitContainer, policy string, report func(endpoint.Report), started func(int)) supervise.Spec {
+	var logs *logbuf.Buffer
+	if spec.Logs != nil {
+		logs = spec.Logs(c.Name)
+	}
+	var ended func(*logbuf.Run)
+	if spec.Ended != nil {
+		ended = func(run *logbuf.Run) { spec.Ended(c.Name, run) }
+	}
 	return supervise.Spec{
 		Workload:      workload.Spec{Argv: c.Argv, Env: spec.Env(c.Env), WorkingDir: c.WorkingDir},
 		RestartPolicy: policy,
@@ -109,6 +122,8 @@ func containerSpec(spec Spec, c endpoint.InitContainer, policy string, report fu
 		},
 		Logf:    func(format string, args ...any) { spec.Logf(c.Name+": "+format, args...) },
 		Started: started,
+		Logs:    logs,
+		Ended:   ended,
 	}
 }
 

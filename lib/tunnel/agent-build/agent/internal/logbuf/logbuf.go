@@ -261,6 +261,30 @@ func (r *Run) Read(ctx context.Context, w io.Writer, o Options) error {
 	}
 	r.mu.Unlock()
 	out := &limited{w: w, left: o.LimitBytes}
+	err := r.each(ctx, next, o.Follow, func(e Entry) error {
+		if !o.Since.IsZero() && e.Time.Before(o.Since) {
+			return nil
+		}
+		return out.entry(e, o.Timestamps)
+	}, o.Flush)
+	if err == errLimit {
+		return nil
+	}
+	return err
+}
+
+// Watch calls fn with each entry added from now on, until the run ends (nil), ctx ends or fn
+// fails (their error): what an attach streams.
+func (r *Run) Watch(ctx context.Context, fn func(Entry) error) error {
+	r.mu.Lock()
+	next := r.seq + len(r.entries) - r.head
+	r.mu.Unlock()
+	return r.each(ctx, next, true, fn, nil)
+}
+
+// each calls fn with the entries from sequence number next on; with follow, also with those
+// added later until the run ends. flush, when set, follows each batch.
+func (r *Run) each(ctx context.Context, next int, follow bool, fn func(Entry) error, flush func()) error {
 	for {
 		r.mu.Lock()
 		if next < r.seq {
@@ -272,20 +296,14 @@ func (r *Run) Read(ctx context.Context, w io.Writer, o Options) error {
 		done, changed := r.ended, r.changed
 		r.mu.Unlock()
 		for _, e := range batch {
-			if !o.Since.IsZero() && e.Time.Before(o.Since) {
-				continue
-			}
-			if err := out.entry(e, o.Timestamps); err != nil {
-				if err == errLimit {
-					return nil
-				}
+			if err := fn(e); err != nil {
 				return err
 			}
 		}
-		if len(batch) > 0 && o.Flush != nil {
-			o.Flush()
+		if len(batch) > 0 && flush != nil {
+			flush()
 		}
-		if !o.Follow || done {
+		if !follow || done {
 			return nil
 		}
 		select {

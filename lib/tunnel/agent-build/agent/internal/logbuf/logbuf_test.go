@@ -221,3 +221,38 @@ func waitFor(t *testing.T, ok func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestWatchSeesOnlyNewEntries(t *testing.T) {
+	run := New(0).Begin(0)
+	_, _ = run.Writer(Stdout).Write([]byte("old\n"))
+	got := make(chan string, 8)
+	done := make(chan error, 1)
+	go func() {
+		done <- run.Watch(context.Background(), func(e Entry) error {
+			got <- e.Stream + ":" + e.Text
+			return nil
+		})
+	}()
+	// Watch starts at some point after "old": write until it has seen a line.
+	deadline := time.Now().Add(5 * time.Second)
+	first := ""
+	for first == "" && time.Now().Before(deadline) {
+		_, _ = run.Writer(Stderr).Write([]byte("new\n"))
+		select {
+		case first = <-got:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if first != "stderr:new" {
+		t.Fatalf("first entry watched %q", first)
+	}
+	run.End()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not end with the run")
+	}
+}

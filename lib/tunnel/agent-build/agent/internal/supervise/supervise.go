@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"anex.local/agent-build/agent/internal/endpoint"
+	"anex.local/agent-build/agent/internal/logbuf"
 	"anex.local/agent-build/agent/internal/probe"
 	"anex.local/agent-build/agent/internal/workload"
 )
@@ -47,6 +48,12 @@ type Spec struct {
 	// sidecar gates the next init container on it (KEP-753); "ready" cannot serve, as with a
 	// readiness probe it comes later or never.
 	Started func(run int)
+	// Logs, when set, keeps each run's output (ADR 0023 §5): a run begins a new buffer run,
+	// the one before becomes the previous.
+	Logs *logbuf.Buffer
+	// Ended, when set, is told that a run's process has ended and its output is complete,
+	// before the run's exited report is sent (the log tail goes first).
+	Ended func(*logbuf.Run)
 }
 
 // Order tells the supervisor to stop the workload within Grace (0: SIGTERM, then SIGKILL after 2 s).
@@ -108,8 +115,17 @@ func Run(ctx context.Context, spec Spec, stops <-chan Order) Outcome {
 	schedule := NewSchedule(spec.Backoff)
 	last := Outcome{}
 	for run := 0; ; run++ {
-		proc, err := workload.Start(spec.Workload)
+		w := spec.Workload
+		var output *logbuf.Run
+		if spec.Logs != nil {
+			output = spec.Logs.Begin(run)
+			w.Stdout, w.Stderr = output.Writer(logbuf.Stdout), output.Writer(logbuf.Stderr)
+		}
+		proc, err := workload.Start(w)
 		if err != nil {
+			if output != nil {
+				output.End()
+			}
 			if run == 0 {
 				return Outcome{StartErr: err}
 			}
@@ -122,6 +138,12 @@ func Run(ctx context.Context, spec Spec, stops <-chan Order) Outcome {
 				spec.started(run)
 			}
 			last = supervise(ctx, spec, proc, run, stops)
+			if output != nil {
+				output.End()
+				if spec.Ended != nil {
+					spec.Ended(output)
+				}
+			}
 			if last.Stopped {
 				return last
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"anex.local/agent-build/agent/internal/endpoint"
+	"anex.local/agent-build/agent/internal/logbuf"
 	"anex.local/agent-build/agent/internal/workload"
 )
 
@@ -702,4 +704,54 @@ func TestStartedFollowsTheStartupProbeNotReadiness(t *testing.T) {
 			h.wait(5 * time.Second)
 		})
 	}
+}
+
+// Each run's output goes to its own log buffer run, complete when Ended is told, and Ended
+// comes before the run's exited report (the log tail is sent first).
+func TestRunsOutputGoesToTheLogBuffer(t *testing.T) {
+	count := filepath.Join(t.TempDir(), "count")
+	logs := logbuf.New(0)
+	// the harness, once start has returned it (the supervisor starts inside start)
+	var hp atomic.Pointer[harness]
+	ended := []string{}
+	spec := Spec{
+		Workload:      shSpec(`echo "run $(cat "$COUNT" 2>/dev/null | wc -l)"; echo oops >&2; `+untilThird, "COUNT="+count),
+		RestartPolicy: "OnFailure",
+		Backoff:       fast,
+		Logs:          logs,
+		Ended: func(r *logbuf.Run) {
+			entries, _ := r.Snapshot()
+			texts := []string{}
+			for _, e := range entries {
+				texts = append(texts, e.Stream+":"+strings.TrimSpace(e.Text))
+			}
+			// two pipes: the order between the streams is the scheduler's
+			sort.Strings(texts)
+			ended = append(ended, fmt.Sprintf("run=%d ended=%t %s reports=%d", r.Number, r.Ended(), strings.Join(texts, ","), len(harnessOf(&hp).seen())))
+		},
+	}
+	h := start(t, spec)
+	hp.Store(h)
+	out := h.wait(9 * time.Second)
+	expectOutcome(t, out, Outcome{Code: 0, Run: 3, Reason: "Completed"})
+	// reports before each Ended: started run=0 (1); started, exited run=0, started run=1 (3); …
+	want := []string{
+		"run=0 ended=true stderr:oops,stdout:run 0 reports=1",
+		"run=1 ended=true stderr:oops,stdout:run 1 reports=3",
+		"run=2 ended=true stderr:oops,stdout:run 2 reports=5",
+		"run=3 ended=true stderr:oops,stdout:run 3 reports=7",
+	}
+	if strings.Join(ended, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("ended:\n  %s\nwant:\n  %s", strings.Join(ended, "\n  "), strings.Join(want, "\n  "))
+	}
+	if logs.Current().Number != 3 || logs.Previous().Number != 2 {
+		t.Fatalf("current %d previous %d, want 3 and 2", logs.Current().Number, logs.Previous().Number)
+	}
+}
+
+func harnessOf(p *atomic.Pointer[harness]) *harness {
+	for p.Load() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	return p.Load()
 }

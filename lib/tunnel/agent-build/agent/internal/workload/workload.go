@@ -6,11 +6,14 @@ package workload
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // Spec is what to run.
@@ -19,13 +22,22 @@ type Spec struct {
 	// Env is the complete environment, "K=V".
 	Env        []string
 	WorkingDir string
+	// Stdout and Stderr, when set, also receive the workload's output (the log buffer); the
+	// agent's own stdout and stderr always do (the provider's log).
+	Stdout, Stderr io.Writer
 }
 
 // Process is a started workload.
 type Process struct {
 	cmd  *exec.Cmd
 	done chan int
+	// copied closes when every output pipe reached its end
+	copied chan struct{}
 }
+
+// drain is how long the end of a run waits for its output still in the pipes: a child that
+// outlives the workload and keeps them open must not hold the run's end.
+const drain = time.Second
 
 // Start runs the workload in its own process group (so a stop reaches its children too).
 // A program that cannot be found or started is an error, with the runtime's words.
@@ -50,15 +62,84 @@ func Start(spec Spec) (*Process, error) {
 		}
 		cmd.Dir = spec.WorkingDir
 	}
-	if err := cmd.Start(); err != nil {
+	var copies []func()
+	if spec.Stdout != nil || spec.Stderr != nil {
+		// Our own pipes, not exec's: exec's copying would make Wait wait for every process
+		// holding them, and a backgrounded child would hold the run's end.
+		if cmd.Stdout, copies, err = tee(os.Stdout, spec.Stdout, copies); err != nil {
+			return nil, err
+		}
+		if cmd.Stderr, copies, err = tee(os.Stderr, spec.Stderr, copies); err != nil {
+			closeFiles(cmd.Stdout)
+			return nil, err
+		}
+	}
+	err = cmd.Start()
+	// The child has its copies of the write ends; ours would keep the pipes open for ever.
+	closeFiles(cmd.Stdout, cmd.Stderr)
+	if err != nil {
+		for _, copy := range copies {
+			go copy()
+		}
 		return nil, fmt.Errorf("exec %q: %w", spec.Argv[0], err)
 	}
-	p := &Process{cmd: cmd, done: make(chan int, 1)}
+	p := &Process{cmd: cmd, done: make(chan int, 1), copied: make(chan struct{})}
+	var copying sync.WaitGroup
+	for _, copy := range copies {
+		copying.Go(copy)
+	}
+	go func() {
+		copying.Wait()
+		close(p.copied)
+	}()
 	go func() {
 		_ = cmd.Wait()
+		timer := time.NewTimer(drain)
+		select {
+		case <-p.copied:
+		case <-timer.C:
+		}
+		timer.Stop()
 		p.done <- exitCode(cmd.ProcessState)
 	}()
 	return p, nil
+}
+
+// tee makes a pipe whose reader copies to primary and to extra (when set); it returns the
+// write end for the child and adds the copy to copies.
+func tee(primary *os.File, extra io.Writer, copies []func()) (*os.File, []func(), error) {
+	if extra == nil {
+		// Not ours: closeFiles leaves the agent's own stdout and stderr alone.
+		return primary, copies, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, copies, fmt.Errorf("cannot make an output pipe: %w", err)
+	}
+	return w, append(copies, func() {
+		defer r.Close()
+		buf := make([]byte, 32*1024)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				// The provider's log first; a failing write there does not stop the buffer.
+				_, _ = primary.Write(buf[:n])
+				_, _ = extra.Write(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}), nil
+}
+
+// closeFiles closes the pipe write ends among files (never the agent's stdout or stderr).
+func closeFiles(files ...io.Writer) {
+	for _, f := range files {
+		if file, ok := f.(*os.File); ok && file != os.Stdout && file != os.Stderr {
+			_ = file.Close()
+		}
+	}
 }
 
 // Done yields the exit code once.

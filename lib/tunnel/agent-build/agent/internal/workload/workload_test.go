@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -87,5 +88,66 @@ func TestRefusesWhatARuntimeCannotStart(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("%v: error %v, want %q", c.argv, err, c.want)
 		}
+	}
+}
+
+// lockedBuffer collects output written by the copying goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestOutputIsTeedToTheLogBuffer(t *testing.T) {
+	cases := []struct {
+		name             string
+		script           string
+		wantOut, wantErr string
+	}{
+		{"both streams", "echo out; echo err >&2", "out\n", "err\n"},
+		{"the last output before the exit", "printf 'a\\nb'; exit 3", "a\nb", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errs lockedBuffer
+			p, err := Start(Spec{Argv: []string{"sh", "-c", c.script}, Env: []string{"PATH=/usr/bin:/bin"}, Stdout: &out, Stderr: &errs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wait(t, p)
+			if out.String() != c.wantOut || errs.String() != c.wantErr {
+				t.Fatalf("stdout %q stderr %q", out.String(), errs.String())
+			}
+		})
+	}
+}
+
+func TestABackgroundedChildDoesNotHoldTheEnd(t *testing.T) {
+	var out lockedBuffer
+	started := time.Now()
+	p, err := Start(Spec{Argv: []string{"sh", "-c", "sleep 30 & echo parent done"}, Env: []string{"PATH=/usr/bin:/bin"}, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Signal(syscall.SIGKILL)
+	if code := wait(t, p); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if took := time.Since(started); took > 10*time.Second {
+		t.Fatalf("the run's end waited %s for the child", took)
+	}
+	if out.String() != "parent done\n" {
+		t.Fatalf("stdout %q", out.String())
 	}
 }
