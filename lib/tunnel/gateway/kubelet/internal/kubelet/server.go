@@ -441,4 +441,3 @@ func (s *Server) forEachPeer(ctx context.Context, pods []corev1.Pod, fn func(i i
 	}
 	wg.Wait()
 }
-
