@@ -121,6 +121,8 @@ export interface ContainerView {
   lifecycleIssues?: readonly string[];
   /** volumeMounts the agent makes (the service-account token's left out) */
   mounts?: readonly MountView[];
+  /** the declared TCP containerPorts, in order, each once (port-forward may reach only these; ADR 0023) */
+  ports?: readonly number[];
 }
 
 /** An init container; `sidecar`: restartPolicy Always (runs alongside the app container). */

@@ -335,6 +335,7 @@ function aContainer(input: Partial<ContainerView>, index: number): ContainerView
     ...(input.preStop === undefined ? {} : { preStop: input.preStop }),
     ...(input.lifecycleIssues === undefined ? {} : { lifecycleIssues: input.lifecycleIssues }),
     ...(input.mounts === undefined ? {} : { mounts: input.mounts }),
+    ...(input.ports === undefined ? {} : { ports: input.ports }),
   };
 }
 

@@ -91,7 +91,18 @@ function toContainerView(container: V1Container, skipped: readonly string[]): Co
   if (lifecycle.issues.length > 0) view.lifecycleIssues = lifecycle.issues;
   const mounts = mountsOf(container, skipped);
   if (mounts.length > 0) view.mounts = mounts;
+  const ports = tcpPorts(container);
+  if (ports.length > 0) view.ports = ports;
   return view;
+}
+
+/** The declared TCP containerPorts (protocol absent means TCP), each once, in order. */
+function tcpPorts(container: V1Container): number[] {
+  const ports = (container.ports ?? [])
+    .filter((p) => (p.protocol ?? 'TCP') === 'TCP' && Number.isInteger(p.containerPort))
+    .map((p) => p.containerPort)
+    .filter((port) => port >= 1 && port <= 65_535);
+  return [...new Set(ports)];
 }
 
 function resourcesOf(container: V1Container): ContainerResources | undefined {

@@ -81,6 +81,7 @@ export class ReconcilerAgentBackend implements AgentBackend {
       restartPolicy: live.pod.restartPolicy,
       ...(container.probes === undefined ? {} : { probes: container.probes }),
       ...(container.preStop === undefined ? {} : { preStop: container.preStop }),
+      ...(container.ports === undefined ? {} : { ports: container.ports }),
       ...(grace === undefined ? {} : { terminationGracePeriodSeconds: grace }),
       ...this.#egress(live.pod),
     };
@@ -132,6 +133,7 @@ export class ReconcilerAgentBackend implements AgentBackend {
         ...(init.sidecar === true ? { sidecar: true } : {}),
         ...(init.probes === undefined ? {} : { probes: init.probes }),
         ...(init.preStop === undefined ? {} : { preStop: init.preStop }),
+        ...(init.ports === undefined ? {} : { ports: init.ports }),
       });
     }
     return { initContainers: out };

@@ -41,6 +41,8 @@ export interface AgentConfig {
   terminationGracePeriodSeconds: number;
   /** mounts the agent makes before anything runs (protocol 4; files hold secret values) */
   volumes?: AgentVolume[];
+  /** the app container's declared TCP containerPorts: all the agent's port-forward may reach (ADR 0023) */
+  ports: number[];
   /** init containers and sidecars, run in order before the app container (protocol 4) */
   initContainers?: AgentInitConfig[];
   /** bearer credential for /v1/status and /v1/pod-alive; only its hash is stored */
@@ -56,6 +58,8 @@ export interface AgentInitConfig {
   restartPolicy?: 'Always';
   probes?: ContainerProbes;
   preStop?: HandlerSpec;
+  /** its declared TCP containerPorts */
+  ports: number[];
 }
 
 export interface AgentConfigInput {
@@ -71,6 +75,11 @@ export interface AgentConfigInput {
 /** kubelet's container restart back-off: 10 s doubling to 5 min, forgotten after 10 min (pkg/kubelet/kubelet.go). */
 export const KUBELET_BACKOFF = { initialSeconds: 10, maxSeconds: 300, resetSeconds: 600 } as const;
 
+/** Declared ports as the answer carries them: always a list, empty when none. */
+function portList(ports: readonly number[] | undefined): number[] {
+  return [...(ports ?? [])];
+}
+
 function binaryFor(pin: BinaryPin, arch: Arch): AgentBinary {
   return { name: pin.name, version: pin.version, ...pin.assets[arch] };
 }
@@ -84,6 +93,7 @@ function initConfig(init: AgentInitContainer): AgentInitConfig {
     ...(init.sidecar === true ? { restartPolicy: 'Always' as const } : {}),
     ...(init.probes === undefined ? {} : { probes: init.probes }),
     ...(init.preStop === undefined ? {} : { preStop: init.preStop }),
+    ports: portList(init.ports),
   };
 }
 
@@ -115,6 +125,7 @@ export function buildAgentConfig(input: AgentConfigInput): AgentConfig {
     ...(launch.probes === undefined ? {} : { probes: launch.probes }),
     ...(launch.preStop === undefined ? {} : { preStop: launch.preStop }),
     terminationGracePeriodSeconds: launch.terminationGracePeriodSeconds ?? 30,
+    ports: portList(launch.ports),
     ...(launch.volumes === undefined || launch.volumes.length === 0 ? {} : { volumes: [...launch.volumes] }),
     ...(launch.initContainers === undefined || launch.initContainers.length === 0
       ? {}

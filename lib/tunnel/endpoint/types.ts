@@ -56,6 +56,8 @@ export interface AgentLaunch {
   terminationGracePeriodSeconds?: number;
   /** the container's mounts, files included (secret values: the TLS answer only; protocol 4) */
   volumes?: readonly AgentVolume[];
+  /** the container's declared TCP containerPorts: all port-forward may reach (ADR 0023) */
+  ports?: readonly number[];
   /** init containers and sidecars, in the pod's order, run by the agent (protocol 4) */
   initContainers?: readonly AgentInitContainer[];
   /**
@@ -74,6 +76,8 @@ export interface AgentInitContainer {
   env: Readonly<Record<string, string>>;
   /** restartPolicy Always: runs alongside the app container (KEP-753) */
   sidecar?: boolean;
+  /** its declared TCP containerPorts */
+  ports?: readonly number[];
   probes?: ContainerProbes;
   preStop?: HandlerSpec;
 }

@@ -136,6 +136,35 @@ describe('toPodView', () => {
     });
   });
 
+  it.each([
+    ['none declared', undefined, undefined],
+    [
+      'TCP ones, protocol absent meaning TCP',
+      [{ containerPort: 80 }, { containerPort: 8443, protocol: 'TCP' }],
+      [80, 8443],
+    ],
+    [
+      'not UDP or SCTP',
+      [
+        { containerPort: 53, protocol: 'UDP' },
+        { containerPort: 9, protocol: 'SCTP' },
+      ],
+      undefined,
+    ],
+    [
+      'each once, in order',
+      [{ containerPort: 90 }, { containerPort: 80, name: 'http' }, { containerPort: 90 }],
+      [90, 80],
+    ],
+  ])('reads the declared containerPorts: %s', (_what, ports, expected) => {
+    const view = toPodView(
+      aV1Pod({
+        spec: { containers: [{ name: 'main', image: 'img:1', ...(ports === undefined ? {} : { ports }) }] },
+      }),
+    );
+    expect(view?.containers[0]?.ports).toEqual(expected);
+  });
+
   it('ignores an object without name or uid', () => {
     expect(toPodView({ metadata: { name: 'x', namespace: 'y' } })).toBeUndefined();
   });

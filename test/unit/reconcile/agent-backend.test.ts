@@ -54,6 +54,14 @@ describe('ReconcilerAgentBackend', () => {
     });
   });
 
+  it("hands the app container's declared TCP ports (ADR 0023: all port-forward may reach)", async () => {
+    const h = harness();
+    const pod = await startingPod(h, {
+      containers: [{ name: 'main', image: 'img:1', command: ['serve'], env: {}, ports: [8080, 9090] }],
+    });
+    expect((await backendOf(h).getLaunch(pod.uid))?.ports).toEqual([8080, 9090]);
+  });
+
   it("hands the gateway destinations of the pod's anex.sh/allow-egress (ADR 0020)", async () => {
     const h = harness();
     const pod = await startingPod(h, {

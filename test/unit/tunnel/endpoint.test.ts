@@ -74,6 +74,29 @@ describe('POST /v1/bootstrap', () => {
     expect(h.backend.storedCredentialHashes()).toEqual([sha256Hex(config.statusCredential as string)]);
   });
 
+  it.each([
+    ['no declared ports: an empty list', {}, [], undefined],
+    [
+      "the app container's and each init container's declared TCP ports",
+      {
+        ports: [8080, 9090],
+        initContainers: [
+          { name: 'proxy', command: ['proxy'], args: [], env: {}, sidecar: true, ports: [3000] },
+        ],
+      },
+      [8080, 9090],
+      [[3000]],
+    ],
+  ])('answers %s (ports, ADR 0023)', async (_what, launch, ports, initPorts) => {
+    const h = endpointHarness();
+    const { pod, token } = await podWithToken(h, launch);
+    const config = parsed(await bootstrap(h, { token, podUid: pod.podUid }));
+    expect(config.ports).toEqual(ports);
+    expect((config.initContainers as { ports: number[] }[] | undefined)?.map((i) => i.ports)).toEqual(
+      initPorts,
+    );
+  });
+
   it('makes the key pair itself when the agent cannot, returning the private key once', async () => {
     const h = endpointHarness();
     const { pod, token } = await podWithToken(h);
