@@ -15,6 +15,8 @@ replace suah.dev/protect => ./stubs/protect
 // sandbox either; see docs/adr/0008-self-built-agent-binaries.md.
 replace github.com/landlock-lsm/go-landlock => ./stubs/landlock
 
+require github.com/creack/pty v1.1.24
+
 require (
 	github.com/MakeNowJust/heredoc/v2 v2.0.1 // indirect
 	github.com/akamensky/argparse v1.4.0 // indirect

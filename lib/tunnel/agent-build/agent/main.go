@@ -63,6 +63,7 @@ import (
 	"anex.local/agent-build/agent/internal/inits"
 	"anex.local/agent-build/agent/internal/logbuf"
 	"anex.local/agent-build/agent/internal/marker"
+	"anex.local/agent-build/agent/internal/nodeapi"
 	"anex.local/agent-build/agent/internal/supervise"
 	"anex.local/agent-build/agent/internal/tunnel"
 	"anex.local/agent-build/agent/internal/volumes"
@@ -293,6 +294,8 @@ func (a *agent) serve(ctx context.Context) int {
 	}
 	// argv[0] only: arguments may carry what the pod's owner considers secret.
 	logf("agent %s bootstrapped pod %s; running %q %s", version, a.in.podUID, first(a.config.Argv), tunnelled)
+	// Before the tunnel: wireproxy forwards <VPN address>:10250 here (ADR 0023 §4).
+	a.serveAPI(ctx)
 	if a.config.Wireproxy != nil {
 		if err := a.startTunnel(ctx); err != nil {
 			return a.fail(ctx, err.Error())
@@ -519,6 +522,27 @@ func (a *agent) finish(ctx context.Context, outcome supervise.Outcome, why cause
 	a.remember(func(s *marker.State) { s.ExitCode = &code })
 	a.report(ctx, endpoint.Report{State: "exited", ExitCode: &code, RestartCount: &outcome.Run, Reason: outcome.Reason}, 5)
 	return code
+}
+
+// serveAPI starts the agent API on 127.0.0.1:10250 until ctx ends. A port already taken is
+// said, not fatal: the pod runs on without kubectl logs/exec (its log tails still go out).
+func (a *agent) serveAPI(ctx context.Context) {
+	server := &nodeapi.Server{
+		Containers: []nodeapi.Container{{Env: a.envOf(a.config.Env), WorkingDir: a.config.WorkingDir, Logs: a.logs[""]}},
+		Ports:      a.config.Ports,
+		Logf:       logf,
+	}
+	for _, c := range a.config.InitContainers {
+		server.Containers = append(server.Containers, nodeapi.Container{
+			Name: c.Name, Env: a.envOf(c.Env), WorkingDir: c.WorkingDir, Logs: a.logs[c.Name],
+		})
+		server.Ports = append(server.Ports, c.Ports...)
+	}
+	if err := server.Serve(ctx, nodeapi.Addr); err != nil {
+		logf("warning: the agent API cannot listen on %s (%v): kubectl logs, exec and port-forward will not reach this pod", nodeapi.Addr, err)
+		return
+	}
+	logf("agent API on %s (reachable through the tunnel only)", nodeapi.Addr)
 }
 
 func (a *agent) startTunnel(ctx context.Context) error {

@@ -41,6 +41,9 @@ type Config struct {
 	// containers and sidecars, run in order before the app container.
 	Volumes        []Volume        `json:"volumes,omitempty"`
 	InitContainers []InitContainer `json:"initContainers,omitempty"`
+	// Ports are the app container's declared containerPorts (ADR 0023): the only ports the
+	// agent API forwards to. Absent from older endpoints: none declared.
+	Ports []int `json:"ports,omitempty"`
 }
 
 // Volume is one mount: exactly one of Files, File, EmptyDir is set.
@@ -82,6 +85,8 @@ type InitContainer struct {
 	RestartPolicy string            `json:"restartPolicy,omitempty"`
 	Probes        *Probes           `json:"probes,omitempty"`
 	PreStop       *Handler          `json:"preStop,omitempty"`
+	// Ports are its declared containerPorts (a sidecar's server), when the endpoint sends them.
+	Ports []int `json:"ports,omitempty"`
 }
 
 // Backoff is the restart back-off in place, in seconds (kubelet's: 10, 300, 600).
