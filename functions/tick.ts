@@ -31,6 +31,8 @@ export async function runTick(
     signal,
     now: Date.now,
     intervalMs: root.config.heartbeatIntervalMs,
+    // The gateway's kubelet API (ADR 0023): the nodes advertise it while it reports in.
+    kubeletAddress: () => deps.store.getKubeletAddress(),
     leaseDurationSeconds: root.config.leaseDurationSeconds,
   });
   const pass = runPass(deps, { now: started, deadline, signal }).then(

@@ -81,9 +81,12 @@ export interface VirtualNodeSpec {
   taints: readonly { key: string; value: string; effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule' }[];
   /** also used as allocatable, e.g. { pods: '1000', cpu: '10000', memory: '100Ti', 'nvidia.com/gpu': '1000' } */
   capacity: Readonly<Record<string, string>>;
-  /** kubelet endpoint advertised in node status (nothing listens; logs are not served in v1) */
+  /** the kubelet API's port in node status (daemonEndpoints.kubeletEndpoint.Port) @default 10250 */
   daemonPort?: number;
-  /** node address shown by `kubectl get nodes -o wide` */
+  /**
+   * InternalIP in node status: where the API server dials the kubelet API (ADR 0023), and the
+   * address `kubectl get nodes -o wide` shows; absent: Hostname only (nothing answers there)
+   */
   internalIp?: string;
 }
 

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Cluster, VirtualNodeSpec } from './cluster.ts';
+import { advertisedNode, type ReportedKubeletAddress } from './virtual-node.ts';
 
 /**
  * Keeps the virtual nodes Ready (docs/adr/0002-heartbeat.md). Kubernetes' node lifecycle
@@ -11,9 +12,11 @@ import type { Cluster, VirtualNodeSpec } from './cluster.ts';
  * consecutive invocations overlap: renewals are idempotent, and a late or missed schedule
  * costs one interval, far inside the lease duration.
  *
- * It touches only the Kubernetes API — never a provider or the store — so a marketplace
- * outage cannot make the nodes NotReady. It never throws for a failed call: failures are
- * reported and the next beat tries again (an apiserver blip must not end the loop).
+ * It touches only the Kubernetes API — never a provider — so a marketplace outage cannot make
+ * the nodes NotReady; of the store it reads one record per status refresh when given
+ * `kubeletAddress` (ADR 0023 §3), and a failed read only leaves the address out of that
+ * refresh. It never throws for a failed call: failures are reported and the next beat tries
+ * again (an apiserver blip must not end the loop).
  */
 export interface HeartbeatOptions {
   cluster: Cluster;
@@ -27,13 +30,19 @@ export interface HeartbeatOptions {
   /** stops the loop early (the function's deadline signal) */
   signal?: AbortSignal;
   now: () => number;
+  /**
+   * The kubelet API address the gateway last reported (the store's record): published on each
+   * status refresh while fresh (advertisedNode). Unset: the nodes as given.
+   */
+  kubeletAddress?: () => Promise<ReportedKubeletAddress | undefined>;
   /** for tests; resolves early (without throwing) when `signal` aborts @default timers/promises setTimeout */
   sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
 }
 
 export interface HeartbeatFailure {
+  /** the node's name; `*` for a step of every node (reading the kubelet address) */
   node: string;
-  step: 'ensure-node' | 'renew-lease';
+  step: 'ensure-node' | 'renew-lease' | 'kubelet-address';
   error: unknown;
 }
 
@@ -52,15 +61,21 @@ export async function runHeartbeat(options: HeartbeatOptions): Promise<Heartbeat
   const sleep = options.sleep ?? abortableDelay;
   const report: HeartbeatReport = { beats: 0, renewed: 0, failures: [] };
 
-  const ensure = (node: VirtualNodeSpec) => cluster.ensureNode(node, { now: now() });
+  // One read of the kubelet address per round of status refreshes, shared by its nodes.
+  const ensureAll = async (list: readonly VirtualNodeSpec[]) => {
+    const address = await readAddress(options, report);
+    return forEachNode(list, 'ensure-node', report, (node) =>
+      cluster.ensureNode(advertisedNode(node, address, now()), { now: now() }),
+    );
+  };
   // A node whose status refresh failed (API down at the start) is tried again each beat,
   // so it gets Ready back within one interval of the API returning, not at the next run.
-  let unrefreshed = await forEachNode(nodes, 'ensure-node', report, ensure);
+  let unrefreshed = await ensureAll(nodes);
   let next = now();
   while (!signal?.aborted && next < until) {
     report.beats += 1;
     if (unrefreshed.length > 0 && report.beats > 1) {
-      unrefreshed = await forEachNode(unrefreshed, 'ensure-node', report, ensure);
+      unrefreshed = await ensureAll(unrefreshed);
     }
     const renewed = await forEachNode(nodes, 'renew-lease', report, (node) =>
       cluster.renewNodeLease(node.name, { now: now(), durationSeconds }),
@@ -73,6 +88,20 @@ export async function runHeartbeat(options: HeartbeatOptions): Promise<Heartbeat
     if (wait > 0) await sleep(wait, signal);
   }
   return report;
+}
+
+/** The reported kubelet address; a failed read is reported and publishes none this time. */
+async function readAddress(
+  options: HeartbeatOptions,
+  report: HeartbeatReport,
+): Promise<ReportedKubeletAddress | undefined> {
+  if (options.kubeletAddress === undefined) return undefined;
+  try {
+    return await options.kubeletAddress();
+  } catch (error) {
+    report.failures.push({ node: '*', step: 'kubelet-address', error });
+    return undefined;
+  }
 }
 
 /** Runs `step` for every node concurrently; a failing node never holds up the others. @returns the nodes that failed. */

@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import type { V1Node, V1NodeCondition, V1Taint } from '@kubernetes/client-node';
 import type { ProviderName } from '../offers/offer.ts';
 import type { VirtualNodeSpec } from './cluster.ts';
@@ -142,8 +143,13 @@ export function nodeStatusPatch(
       lastTransitionTime: readTime(old?.lastTransitionTime) ?? now,
     };
   };
-  const addresses = [{ type: 'Hostname', address: spec.name }];
-  if (spec.internalIp !== undefined) addresses.unshift({ type: 'InternalIP', address: spec.internalIp });
+  // The whole list is ours: `$patch: replace` drops an InternalIP no longer advertised (a
+  // strategic merge would otherwise keep it, merging addresses by type).
+  const addresses: { type?: string; address?: string; $patch?: 'replace' }[] = [
+    { $patch: 'replace' },
+    ...(spec.internalIp === undefined ? [] : [{ type: 'InternalIP', address: spec.internalIp }]),
+    { type: 'Hostname', address: spec.name },
+  ];
   return {
     status: {
       capacity: { ...spec.capacity },
@@ -185,6 +191,45 @@ function nodeInfo(spec: VirtualNodeSpec, kubeletVersion: string) {
     operatingSystem: 'linux',
     architecture: 'amd64',
   };
+}
+
+/** A kubelet API address is advertised this long after the gateway last reported it (ADR 0023 §3). */
+export const KUBELET_ADDRESS_FRESH_MS = 10 * 60_000;
+
+/** Where the kubelet API for the virtual nodes listens, as last reported (lib/state KubeletAddress). */
+export interface ReportedKubeletAddress {
+  ip: string;
+  port: number;
+  /** epoch ms */
+  reportedAt: number;
+}
+
+/**
+ * `<ipv4>:<port>` (port 1–65535) as the gateway reports it (X-Anex-Kubelet-Address) and
+ * `anex run --kubelet-address` takes it; undefined for anything else.
+ */
+export function parseKubeletAddress(text: string): { ip: string; port: number } | undefined {
+  const match = /^([0-9.]{7,15}):([0-9]{1,5})$/.exec(text.trim());
+  if (match === null) return undefined;
+  const [, ip = '', digits = ''] = match;
+  const port = Number(digits);
+  if (!isIPv4(ip) || port < 1 || port > 65_535) return undefined;
+  return { ip, port };
+}
+
+/**
+ * The node as the heartbeat publishes it (ADR 0023 §3, kube audit N9): with a kubelet API
+ * address reported less than {@link KUBELET_ADDRESS_FRESH_MS} ago, InternalIP = its IP and the
+ * kubelet endpoint port = its port, so the API server dials it for logs and exec; otherwise the
+ * spec as configured (Hostname only, unless `anex run --kubelet-address` set one).
+ */
+export function advertisedNode(
+  spec: VirtualNodeSpec,
+  address: ReportedKubeletAddress | undefined,
+  now: number,
+): VirtualNodeSpec {
+  if (address === undefined || now - address.reportedAt >= KUBELET_ADDRESS_FRESH_MS) return spec;
+  return { ...spec, internalIp: address.ip, daemonPort: address.port };
 }
 
 /** Whether the node lacks or differs on any label anex requires. */

@@ -39,6 +39,12 @@ export interface LocalModeOptions {
    * (the simulated marketplace's registry), or undefined for each image's own registry.
    */
   registryMirror?: string;
+  /**
+   * Where a kubelet API for the nodes listens (`anex run --kubelet-address`, ADR 0023): the
+   * nodes advertise it as InternalIP and kubelet port. Unset: the address a gateway reports
+   * through the agent endpoint, while fresh; else Hostname only.
+   */
+  kubeletAddress?: { ip: string; port: number };
   log: (line: string) => void;
 }
 
@@ -92,7 +98,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   const kubeConfig = loadKubeConfig(options.kubeconfig);
   const nodes = names.flatMap((p) => {
     const name = config.nodes[p];
-    return name === undefined ? [] : [virtualNodeSpec(p, name)];
+    const kubelet = options.kubeletAddress;
+    const advertised = kubelet === undefined ? {} : { internalIp: kubelet.ip, daemonPort: kubelet.port };
+    return name === undefined ? [] : [virtualNodeSpec(p, name, advertised)];
   });
   const store: LocalStore = await openLocalStore(options.store);
   let endpoint: LocalAgentEndpoint | undefined;
@@ -138,6 +146,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       deps,
       kubeConfig,
       nodes,
+      ...(options.kubeletAddress === undefined
+        ? { kubeletAddress: () => store.store.getKubeletAddress() }
+        : {}),
       passIntervalMs: options.passIntervalMs,
       log: options.log,
       // No mutating webhook here (the API server may not reach this host): ADR 0012.

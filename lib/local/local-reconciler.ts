@@ -1,6 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { VirtualNodeSpec } from '../kube/cluster.ts';
-import { runHeartbeat } from '../kube/heartbeat.ts';
+import { type HeartbeatOptions, runHeartbeat } from '../kube/heartbeat.ts';
 import { type PassDeps, type PassSummary, runPass } from '../reconcile/pass.ts';
 import { money, NEAR_LIMIT } from '../reconcile/spend-limits.ts';
 import type { OutageRepair } from './outage-repair.ts';
@@ -15,6 +15,8 @@ export interface LocalReconcilerOptions {
   passIntervalMs: number;
   /** lease renewals @default 10_000 */
   heartbeatIntervalMs?: number;
+  /** the kubelet API address a gateway reported (ADR 0023), published while fresh; unset: the nodes as given */
+  kubeletAddress?: HeartbeatOptions['kubeletAddress'];
   /** no new pod work is started this long after a pass began @default 30_000 */
   passBudgetMs?: number;
   /** one line per pass that did something, and every failure */
@@ -61,6 +63,7 @@ export async function startLocalReconciler(options: LocalReconcilerOptions): Pro
     signal: heartbeatStop.signal,
     now: deps.clock,
     ...(options.heartbeatIntervalMs === undefined ? {} : { intervalMs: options.heartbeatIntervalMs }),
+    ...(options.kubeletAddress === undefined ? {} : { kubeletAddress: options.kubeletAddress }),
   });
   const queue = new WorkQueue();
   let stopping = false;

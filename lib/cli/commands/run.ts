@@ -1,6 +1,7 @@
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { configFromFlags, reconcileConfig } from '../../config/config.ts';
 import { addConfigOptions } from '../../config/options.ts';
+import { parseKubeletAddress } from '../../kube/virtual-node.ts';
 import { loopbackAgentOptions } from '../../local/agent-endpoint.ts';
 import { type LocalMode, startLocalMode } from '../../local/local-mode.ts';
 import { defaultDataDir } from '../../local/paths.ts';
@@ -20,6 +21,7 @@ interface RunOptions extends TunnelCliOptions {
   endpoint?: string;
   simulate: boolean;
   interval: number;
+  kubeletAddress?: { ip: string; port: number };
 }
 
 async function runLocal(options: RunOptions, flags: Record<string, unknown>): Promise<number> {
@@ -47,6 +49,7 @@ async function runLocal(options: RunOptions, flags: Record<string, unknown>): Pr
       passIntervalMs: options.interval,
       reconcile: reconcileConfig(config),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      ...(options.kubeletAddress === undefined ? {} : { kubeletAddress: options.kubeletAddress }),
       ...(registryMirror === undefined ? {} : { registryMirror }),
       ...(tunnel === undefined ? {} : { tunnel }),
       log: logLine,
@@ -99,6 +102,14 @@ function rentingLine(namespaces: readonly string[] | '*', simulatedDefault: bool
   return `namespaces that may rent machines: ${namespaces.join(', ')}${why}`;
 }
 
+/** `--kubelet-address`: `<ipv4>:<port>`, else a usage error naming the flag. */
+export function kubeletAddressFlag(value: string): { ip: string; port: number } {
+  const address = parseKubeletAddress(value);
+  if (address === undefined)
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not <ipv4>:<port> (port 1-65535)`);
+  return address;
+}
+
 function storeOptions(options: RunOptions) {
   if (options.endpoint !== undefined || options.tableGiven) {
     return {
@@ -125,6 +136,12 @@ export function registerRun(program: Command): void {
       new Option('--interval <seconds>', 'seconds between full reconcile passes')
         .argParser(seconds)
         .default(15_000, '15'),
+    )
+    .addOption(
+      new Option(
+        '--kubelet-address <ip:port>',
+        'where a kubelet API for the nodes listens (anex-kubelet on this host): the nodes advertise it so kubectl logs/exec reach it',
+      ).argParser(kubeletAddressFlag),
     )
     .addHelpText(
       'after',

@@ -1,6 +1,7 @@
+import { parseKubeletAddress } from '../../kube/virtual-node.ts';
 import { desiredPeers, renderPeerSections } from '../gateway/peers.ts';
 import { secretMatchesHash } from '../tokens.ts';
-import { bearer, fail, json, text } from './http.ts';
+import { bearer, fail, header, json, text } from './http.ts';
 import { preAuthKey, withinLimit } from './rate-limit.ts';
 import type { AgentEndpointDeps, AgentRequest, AgentResponse } from './types.ts';
 
@@ -42,6 +43,7 @@ export async function handlePeers(
   if (refused !== undefined) return refused;
   if (!(await withinLimit(deps, 'peers:gateway', 'after-auth')))
     return fail(429, 'too many requests from the gateway');
+  await recordKubeletAddress(request, deps);
   const peers = desiredPeers(
     await deps.store.listAddresses(),
     deps.settings.vpnRange,
@@ -49,4 +51,37 @@ export async function handlePeers(
   );
   if (query.get('format') === 'wg') return text(200, renderPeerSections(peers));
   return json(200, { peers });
+}
+
+/** The gateway's kubelet API address is written again at least this often, or when it changes. */
+export const KUBELET_ADDRESS_REFRESH_MS = 60_000;
+
+/**
+ * The gateway's sync may carry `X-Anex-Kubelet-Address: <ipv4>:<port>`, where its kubelet API
+ * listens (ADR 0023 §3); recorded for the node heartbeat, which publishes it while fresh. A
+ * malformed value is ignored with a warning, and a store failure too: the peer list must not
+ * fail over it. Written when it changed or once a minute, not on every 10 s sync.
+ */
+async function recordKubeletAddress(request: AgentRequest, deps: AgentEndpointDeps): Promise<void> {
+  const raw = header(request, 'x-anex-kubelet-address');
+  if (raw === undefined) return;
+  const address = parseKubeletAddress(raw);
+  if (address === undefined) {
+    deps.logger.warn('ignored a malformed X-Anex-Kubelet-Address (want <ipv4>:<port>)', {
+      value: raw.slice(0, 64),
+    });
+    return;
+  }
+  const now = deps.now();
+  try {
+    const stored = await deps.store.getKubeletAddress();
+    const same = stored?.ip === address.ip && stored.port === address.port;
+    if (same && now - stored.reportedAt < KUBELET_ADDRESS_REFRESH_MS) return;
+    await deps.store.putKubeletAddress({ ...address, reportedAt: now });
+    if (!same) deps.logger.info('kubelet API address reported', { ip: address.ip, port: address.port });
+  } catch (error) {
+    deps.logger.warn('could not record the kubelet API address; the peer list is served anyway', {
+      name: error instanceof Error ? error.name : typeof error,
+    });
+  }
 }

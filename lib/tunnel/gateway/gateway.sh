@@ -37,6 +37,8 @@
 #                          when a peer's rules would allow them)
 #   ANEX_SECRETS_DIR       holds wg-private-key and peers-token (default /secrets)
 #   ANEX_GATEWAY_STEP      setup | sync-once | loop | all (default all)
+#   ANEX_KUBELET_ADDRESS   optional <ipv4>:<port> of the kubelet API beside the gateway, sent
+#                          with each sync (X-Anex-Kubelet-Address) so the nodes advertise it
 #   ANEX_WG                the wg binary (default wg)
 set -eu
 
@@ -201,6 +203,11 @@ render_rules() {
 sync_once() {
   cfg="$state/curl.cfg"
   printf 'header = "Authorization: Bearer %s"\n' "$(cat "$secrets/peers-token")" >"$cfg"
+  case ${ANEX_KUBELET_ADDRESS:-} in
+    '') ;;
+    *[!0-9.:]*) log "ANEX_KUBELET_ADDRESS is not <ipv4>:<port>; not sent" ;;
+    *) printf 'header = "X-Anex-Kubelet-Address: %s"\n' "$ANEX_KUBELET_ADDRESS" >>"$cfg" ;;
+  esac
   code=$(curl -sS --proto =https --tlsv1.2 -K "$cfg" --max-time 15 -o "$state/peers.new" -w '%{http_code}' \
     "$url/v1/peers?format=wg" 2>"$state/curl.err" || true)
   rm -f "$cfg"

@@ -205,6 +205,22 @@ describe('KubeCluster on the real control plane', () => {
     expect(ready(after)?.lastTransitionTime).toEqual(ready(before)?.lastTransitionTime);
   });
 
+  it('advertises the kubelet API address, and drops it once no longer given (ADR 0023 §3)', async () => {
+    const other = virtualNodeSpec('vastai', `${nodeName}-k`);
+    const addresses = async () => (await core.readNode({ name: other.name })).status;
+    await cluster.ensureNode({ ...other, internalIp: '10.99.3.7', daemonPort: 10443 }, { now: Date.now() });
+    expect((await addresses())?.addresses).toEqual([
+      { type: 'InternalIP', address: '10.99.3.7' },
+      { type: 'Hostname', address: other.name },
+    ]);
+    expect((await addresses())?.daemonEndpoints?.kubeletEndpoint?.Port).toBe(10443);
+    // A stale report: the list is replaced, so the old InternalIP goes (a merge would keep it).
+    await cluster.ensureNode(other, { now: Date.now() });
+    expect((await addresses())?.addresses).toEqual([{ type: 'Hostname', address: other.name }]);
+    expect((await addresses())?.daemonEndpoints?.kubeletEndpoint?.Port).toBe(10250);
+    await core.deleteNode({ name: other.name });
+  });
+
   it('restores a taint someone removed, keeping taints it does not own', async () => {
     const foreign = { key: 'example.com/maintenance', value: 'soon', effect: 'PreferNoSchedule' };
     const other = { ...spec, name: `${nodeName}-t` };

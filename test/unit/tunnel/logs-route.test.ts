@@ -351,3 +351,81 @@ describe('GET /v1/logs', () => {
     expect([response.status, response.headers.allow]).toEqual([405, 'POST, GET']);
   });
 });
+
+describe('GET /v1/peers with X-Anex-Kubelet-Address (ADR 0023 §3)', () => {
+  function sync(h: EndpointHarness, headers: Record<string, string> = {}) {
+    return handleAgentRequest(
+      {
+        method: 'GET',
+        path: '/v1/peers?format=wg',
+        headers: { authorization: `Bearer ${GATEWAY_TOKEN}`, ...headers },
+        body: undefined,
+      },
+      h.deps,
+    );
+  }
+
+  it('records the address with the time, rewriting it when it changes or once a minute', async () => {
+    const h = harness();
+    expect((await sync(h, { 'X-Anex-Kubelet-Address': '10.0.3.7:10250' })).status).toBe(200);
+    expect(await h.store.getKubeletAddress()).toEqual({
+      ip: '10.0.3.7',
+      port: 10250,
+      reportedAt: h.clock.now,
+    });
+    const first = h.clock.now;
+    h.clock.now += 10_000;
+    await sync(h, { 'x-anex-kubelet-address': '10.0.3.7:10250' });
+    expect((await h.store.getKubeletAddress())?.reportedAt).toBe(first);
+    h.clock.now += 50_000;
+    await sync(h, { 'x-anex-kubelet-address': '10.0.3.7:10250' });
+    expect((await h.store.getKubeletAddress())?.reportedAt).toBe(h.clock.now);
+    h.clock.now += 1_000;
+    await sync(h, { 'x-anex-kubelet-address': '10.0.9.9:10250' });
+    expect(await h.store.getKubeletAddress()).toEqual({
+      ip: '10.0.9.9',
+      port: 10250,
+      reportedAt: h.clock.now,
+    });
+  });
+
+  it.each(['gateway:10250', '10.0.3.7:0', '10.0.3.7:70000', '::1:10250', ''])(
+    'ignores %j with a warning, serving the peer list',
+    async (value) => {
+      const h = harness();
+      const response = await sync(h, { 'x-anex-kubelet-address': value });
+      expect(response.status).toBe(200);
+      expect(await h.store.getKubeletAddress()).toBeUndefined();
+      expect(h.logger.lines.map((l) => l.message)).toContain(
+        'ignored a malformed X-Anex-Kubelet-Address (want <ipv4>:<port>)',
+      );
+    },
+  );
+
+  it('serves the peer list when the address cannot be recorded', async () => {
+    const h = harness();
+    h.store.putKubeletAddress = async () => {
+      throw new Error('table unavailable');
+    };
+    expect((await sync(h, { 'x-anex-kubelet-address': '10.0.3.7:10250' })).status).toBe(200);
+    expect(h.logger.lines.map((l) => l.message)).toContain(
+      'could not record the kubelet API address; the peer list is served anyway',
+    );
+  });
+
+  it('records nothing without the header, or from a caller without the gateway credential', async () => {
+    const h = harness();
+    await sync(h);
+    const refused = await handleAgentRequest(
+      {
+        method: 'GET',
+        path: '/v1/peers',
+        headers: { authorization: `Bearer ${newSecret()}`, 'x-anex-kubelet-address': '10.6.6.6:10250' },
+        body: undefined,
+      },
+      h.deps,
+    );
+    expect(refused.status).toBe(401);
+    expect(await h.store.getKubeletAddress()).toBeUndefined();
+  });
+});
