@@ -15,6 +15,12 @@ export const DEFAULT_MTU = 1380;
  * the real key in place before writing the file (mode 0600), so the key never leaves it.
  */
 export const PRIVATE_KEY_PLACEHOLDER = '@ANEX_WG_PRIVATE_KEY@';
+/**
+ * The agent API (ADR 0023 §4): the agent serves it on 127.0.0.1:10250 and wireproxy exposes it
+ * on the pod's VPN address only, where only the gateway can reach it (ADR 0020). Must equal
+ * lib/tunnel/agent-build/agent/pkg/agentapi Port.
+ */
+export const AGENT_API_PORT = 10250;
 
 export interface AgentWireproxyOptions {
   /** the pod's VPN address (rendered as /32) */
@@ -44,6 +50,7 @@ export function reservedPorts(healthPort: number = DEFAULT_HEALTH_PORT): Reserve
   return [
     { port: PROXY_PORT, what: "the agent's HTTP proxy (127.0.0.1:3128)" },
     { port: healthPort, what: `wireproxy's health endpoint (127.0.0.1:${healthPort})` },
+    { port: AGENT_API_PORT, what: `the agent API (VPN address:${AGENT_API_PORT}, ADR 0023)` },
   ];
 }
 
@@ -51,8 +58,9 @@ const IP_OR_CIDR = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
 
 /**
  * Renders the agent's wireproxy config: `[Interface]`, one `[Peer]` (the gateway), `[http]`
- * on 127.0.0.1:3128 and one `[TCPClientTunnel]` per GW_TUNNEL_* entry. Uses only keys every
- * wireproxy ≥ v1.0.8 understands and no `$ENV` substitution (added in v1.0.10).
+ * on 127.0.0.1:3128, the `[TCPServerTunnel]` of the agent API and one `[TCPClientTunnel]` per
+ * GW_TUNNEL_* entry. Uses only keys every wireproxy ≥ v1.0.8 understands and no `$ENV`
+ * substitution (added in v1.0.10).
  * @throws InvalidInputError listing every problem found.
  */
 export function renderAgentWireproxyConfig(options: AgentWireproxyOptions): string {
@@ -82,6 +90,17 @@ export function renderAgentWireproxyConfig(options: AgentWireproxyOptions): stri
       ],
     },
     { name: 'http', entries: [['BindAddress', `127.0.0.1:${PROXY_PORT}`]] },
+    // The agent API on the VPN address only (ADR 0023 §4). wireproxy v1.0.9 reads the section
+    // and both keys in config.go:346-362 (parseTCPServerTunnelConfig, registered at
+    // config.go:469) and listens on every address of its netstack, i.e. the VPN address
+    // alone, in routine.go:329-336 (SpawnRoutine: ListenTCP(&net.TCPAddr{Port: ListenPort})).
+    {
+      name: 'TCPServerTunnel',
+      entries: [
+        ['ListenPort', AGENT_API_PORT],
+        ['Target', `127.0.0.1:${AGENT_API_PORT}`],
+      ],
+    },
     ...tunnels.map((t) => ({
       name: 'TCPClientTunnel',
       entries: [

@@ -28,10 +28,10 @@ function sections(config: string): string[] {
 }
 
 describe('renderAgentWireproxyConfig', () => {
-  it('renders interface, gateway peer and the loopback-only HTTP proxy', () => {
+  it('renders interface, gateway peer, the loopback-only HTTP proxy and the agent API on the VPN address', () => {
     const o = options();
     const config = renderAgentWireproxyConfig(o);
-    expect(sections(config)).toEqual(['[Interface]', '[Peer]', '[http]']);
+    expect(sections(config)).toEqual(['[Interface]', '[Peer]', '[http]', '[TCPServerTunnel]']);
     expect(config).toContain('Address = 10.250.0.7/32\n');
     expect(config).toContain(`PrivateKey = ${o.privateKey}\n`);
     expect(config).toContain('DNS = 10.96.0.10\n');
@@ -41,6 +41,7 @@ describe('renderAgentWireproxyConfig', () => {
     expect(config).toContain('AllowedIPs = 10.250.0.0/16, 10.96.0.0/12\n');
     expect(config).toContain('PersistentKeepalive = 25\n');
     expect(config).toContain('[http]\nBindAddress = 127.0.0.1:3128\n');
+    expect(config).toContain('[TCPServerTunnel]\nListenPort = 10250\nTarget = 127.0.0.1:10250\n');
     expect(config).not.toContain('0.0.0.0');
   });
 
@@ -130,6 +131,11 @@ describe('parseGwTunnels', () => {
     ['GW_TUNNEL_http', 'a.b:1', 'GW_TUNNEL_http: the part after'],
     ['GW_TUNNEL_3128', 'a.b:1', "GW_TUNNEL_3128: port 3128 is taken by the agent's HTTP proxy"],
     ['GW_TUNNEL_9080', 'a.b:1', "GW_TUNNEL_9080: port 9080 is taken by wireproxy's health endpoint"],
+    [
+      'GW_TUNNEL_10250',
+      'a.b:1',
+      'GW_TUNNEL_10250: port 10250 is taken by the agent API (VPN address:10250, ADR 0023)',
+    ],
     ['GW_TUNNEL_5432', 'db.default.svc', 'GW_TUNNEL_5432="db.default.svc": the destination is not host:port'],
     ['GW_TUNNEL_5432', 'db:5432', 'short host name'],
     ['GW_TUNNEL_5432', 'db.x:0', 'is not host:port'],
