@@ -53,6 +53,7 @@ export function gatewayManifests(options: ManifestOptions & { gateway?: GatewayO
     image: gateway.image,
     agentEndpointUrl: options.agentUrl,
     vpnCidr: gateway.vpnRange,
+    nodeNames: options.nodeNames,
     ...(gateway.udpServiceType === undefined ? {} : { udpServiceType: gateway.udpServiceType }),
     ...(gateway.wstunnelTlsSecretName === undefined
       ? {}

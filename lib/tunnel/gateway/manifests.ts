@@ -5,7 +5,7 @@ import { DEFAULT_WG_PORT } from './render.ts';
 
 /**
  * The cluster gateway as Kubernetes objects (Deployment + Services + ConfigMap +
- * NetworkPolicy), for
+ * NetworkPolicy, and the ServiceAccount and RBAC of its kubelet API, ADR 0023), for
  * `anex manifests`. Secrets are referenced, never rendered: create them with
  *   kubectl -n <ns> create secret generic <secretName> \
  *     --from-file=wg-private-key=<file> --from-literal=peers-token=<token> \
@@ -60,6 +60,8 @@ export interface GatewayManifestOptions {
    * 8443); without it wstunnel serves ws on 8080 for an Ingress that terminates TLS.
    */
   wstunnelTlsSecretName?: string;
+  /** the anex virtual nodes the kubelet API serves @default ['anex-vastai', 'anex-runpod'] */
+  nodeNames?: readonly string[];
 }
 
 export type KubeObject = Record<string, unknown> & { apiVersion: string; kind: string };
@@ -71,6 +73,26 @@ export type GatewayOptIn = (typeof GATEWAY_OPT_INS)[number];
 export const METADATA_CIDRS = ['169.254.0.0/16', '100.100.100.200/32', '168.63.129.16/32'] as const;
 
 const SCRIPT_URL = new URL('./gateway.sh', import.meta.url);
+
+/** Where lib/tunnel/gateway/image/Dockerfile installs anex-kubelet (ADR 0023). */
+export const GATEWAY_KUBELET_BINARY = '/usr/local/bin/anex-kubelet';
+
+/** The kubelet API's port, as every kubelet's (the nodes advertise it). */
+export const KUBELET_PORT = 10250;
+
+/**
+ * What anex-kubelet reads itself (lib/tunnel/gateway/kubelet): the pod a request names (its
+ * node and UID) and the pods of the anex nodes (/runningpods, /stats). Pods of anex nodes live
+ * in any namespace, so cluster-wide; nothing is written. Authentication and authorisation of
+ * its callers go through the built-in `system:auth-delegator` (TokenReview,
+ * SubjectAccessReview) and `extension-apiserver-authentication-reader` (the client CA).
+ */
+export const KUBELET_RULES: readonly { apiGroups: string[]; resources: string[]; verbs: string[] }[] = [
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+];
+
+/** Where the kubelet container finds its ServiceAccount token (client-go's in-cluster path). */
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export function gatewayScript(): string {
   return readFileSync(SCRIPT_URL, 'utf8');
@@ -113,6 +135,53 @@ export function gatewayManifests(options: GatewayManifestOptions): KubeObject[] 
       },
     },
     networkPolicy(o, labels, meta(o.name)),
+    ...kubeletRbac(o, labels),
+  ];
+}
+
+/**
+ * The gateway's ServiceAccount and what its kubelet API may do (ADR 0023 §2): delegate
+ * authentication and authorisation (TokenReview, SubjectAccessReview), read the client CA in
+ * kube-system, read pods. Only the `kubelet` container gets the token (a projected volume);
+ * the WireGuard and wstunnel containers, which face the tunnel and the internet, get none.
+ */
+function kubeletRbac(o: Resolved, labels: Record<string, string>): KubeObject[] {
+  const subjects = [{ kind: 'ServiceAccount', name: o.name, namespace: o.namespace }];
+  const rbac = 'rbac.authorization.k8s.io';
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: o.name, namespace: o.namespace, labels },
+      automountServiceAccountToken: false,
+    },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'ClusterRole',
+      metadata: { name: `${o.name}-kubelet`, labels },
+      rules: KUBELET_RULES.map((r) => ({ ...r })),
+    },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: `${o.name}-kubelet`, labels },
+      roleRef: { apiGroup: rbac, kind: 'ClusterRole', name: `${o.name}-kubelet` },
+      subjects,
+    },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: `${o.name}-auth-delegator`, labels },
+      roleRef: { apiGroup: rbac, kind: 'ClusterRole', name: 'system:auth-delegator' },
+      subjects,
+    },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'RoleBinding',
+      metadata: { name: `${o.name}-authentication-reader`, namespace: 'kube-system', labels },
+      roleRef: { apiGroup: rbac, kind: 'Role', name: 'extension-apiserver-authentication-reader' },
+      subjects,
+    },
   ];
 }
 
@@ -140,6 +209,8 @@ function networkPolicy(
           ports: [
             { protocol: 'UDP', port: o.listenPort },
             { protocol: 'TCP', port: o.wstunnelTlsSecretName ? 8443 : 8080 },
+            // the kubelet API: the API server dials it for logs, exec and port-forward (ADR 0023)
+            { protocol: 'TCP', port: KUBELET_PORT },
           ],
         },
       ],
@@ -150,6 +221,7 @@ function networkPolicy(
             { protocol: 'TCP', port: 53 },
           ],
         },
+        ...apiServerEgress(o),
         // Pods by selector (some network plugins match in-cluster endpoints only that way),
         // everything else by address but the protected ranges.
         { to: [{ namespaceSelector: {} }] },
@@ -157,6 +229,26 @@ function networkPolicy(
       ],
     },
   };
+}
+
+/**
+ * The kubelet container calls the API server (TokenReview, SubjectAccessReview, pods): its
+ * HTTPS ports on the API server's addresses, which the rule below otherwise excepts. The
+ * NetworkPolicy is per pod, so this also lets SNATed peer traffic through this fence; the
+ * first fence, gateway.sh's FORWARD rules, still refuses the API server to every peer unless
+ * `api-server` is opted in (ADR 0020).
+ */
+function apiServerEgress(o: Resolved): Record<string, unknown>[] {
+  if (o.apiServerCidrs.length === 0 || o.allow.includes('api-server')) return [];
+  return [
+    {
+      to: o.apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+      ports: [
+        { protocol: 'TCP', port: 443 },
+        { protocol: 'TCP', port: 6443 },
+      ],
+    },
+  ];
 }
 
 function protectedCidrs(o: Resolved): string[] {
@@ -167,10 +259,13 @@ function protectedCidrs(o: Resolved): string[] {
   ];
 }
 
-type Resolved = Required<Omit<GatewayManifestOptions, 'wstunnelTlsSecretName' | 'allowedCidrs'>> &
+type Resolved = Required<
+  Omit<GatewayManifestOptions, 'wstunnelTlsSecretName' | 'allowedCidrs' | 'nodeNames'>
+> &
   Pick<GatewayManifestOptions, 'wstunnelTlsSecretName'> & {
     gatewayAddress: string;
     allowedCidrs: readonly string[];
+    nodeNames: readonly string[];
   };
 
 const CIDR_TEXT = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
@@ -219,6 +314,7 @@ function withDefaults(options: GatewayManifestOptions): Resolved {
     apiServerCidrs: [],
     nodeCidrs: [],
     allow: [],
+    nodeNames: ['anex-vastai', 'anex-runpod'],
     ...options,
     vpnCidr: range.cidr,
     gatewayAddress: gatewayAddress(range),
@@ -242,7 +338,12 @@ function deployment(
       template: {
         metadata: { labels },
         spec: {
+          // The ServiceAccount's token reaches the kubelet container only (kubeletRbac).
+          serviceAccountName: o.name,
           automountServiceAccountToken: false,
+          // The kubelet container runs as nobody: its volumes are group-readable by this group
+          // (0440); the WireGuard key's volume stays 0400, unreadable to it.
+          securityContext: { fsGroup: 65534 },
           initContainers: [
             {
               // Forwarding is an unsafe sysctl for the kubelet; setting it in the pod's own
@@ -253,7 +354,7 @@ function deployment(
               securityContext: { privileged: true },
             },
           ],
-          containers: [wireguardContainer(o), wstunnelContainer(o)],
+          containers: [wireguardContainer(o), wstunnelContainer(o), kubeletContainer(o)],
           volumes: [
             { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
             { name: 'script', configMap: { name: o.name, defaultMode: 0o555 } },
@@ -271,6 +372,30 @@ function deployment(
             ...(o.wstunnelTlsSecretName
               ? [{ name: 'wstunnel-tls', secret: { secretName: o.wstunnelTlsSecretName } }]
               : []),
+            // The kubelet container's: the peers token only (never the WireGuard key) and the token.
+            {
+              name: 'kubelet-secrets',
+              secret: {
+                secretName: o.secretName,
+                defaultMode: 0o440,
+                items: [{ key: 'peers-token', path: 'peers-token' }],
+              },
+            },
+            {
+              name: 'kubelet-token',
+              projected: {
+                defaultMode: 0o440,
+                sources: [
+                  { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
+                  { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+                  {
+                    downwardAPI: {
+                      items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }],
+                    },
+                  },
+                ],
+              },
+            },
           ],
         },
       },
@@ -299,7 +424,13 @@ function wireguardContainer(o: Resolved): Record<string, unknown> {
     name: 'wireguard',
     image: o.image,
     command: ['/bin/sh', '/etc/anex/gateway.sh'],
-    env: Object.entries(env).map(([name, value]) => ({ name, value })),
+    env: [
+      // POD_IP first: $(POD_IP) expands only variables defined before it.
+      { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      ...Object.entries(env).map(([name, value]) => ({ name, value })),
+      // Sent with each peer sync so the nodes advertise the kubelet API (ADR 0023 §3).
+      { name: 'ANEX_KUBELET_ADDRESS', value: `$(POD_IP):${KUBELET_PORT}` },
+    ],
     ports: [{ name: 'wireguard', containerPort: o.listenPort, protocol: 'UDP' }],
     securityContext: {
       allowPrivilegeEscalation: false,
@@ -314,6 +445,41 @@ function wireguardContainer(o: Resolved): Record<string, unknown> {
       { name: 'secrets', mountPath: '/secrets', readOnly: true },
     ],
     resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '256Mi' } },
+  };
+}
+
+/**
+ * anex-kubelet (ADR 0023): the kubelet API of the virtual nodes on :10250 in the gateway's
+ * network namespace (where the agents' VPN addresses are reachable), over TLS with a
+ * self-signed certificate for the pod IP. It reads the peer list and saved log tails with the
+ * gateway's peers token, and the API server with its ServiceAccount token.
+ */
+function kubeletContainer(o: Resolved): Record<string, unknown> {
+  return {
+    name: 'kubelet',
+    image: o.image,
+    command: [GATEWAY_KUBELET_BINARY],
+    args: [
+      `--agent-url=${o.agentEndpointUrl}`,
+      '--peers-token-file=/secrets/peers-token',
+      `--node-names=${o.nodeNames.join(',')}`,
+      `--listen=:${KUBELET_PORT}`,
+    ],
+    env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+    ports: [{ name: 'kubelet', containerPort: KUBELET_PORT, protocol: 'TCP' }],
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      runAsNonRoot: true,
+      runAsUser: 65534,
+      runAsGroup: 65534,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: [
+      { name: 'kubelet-secrets', mountPath: '/secrets', readOnly: true },
+      { name: 'kubelet-token', mountPath: SERVICE_ACCOUNT_DIR, readOnly: true },
+    ],
+    resources: { requests: { cpu: '20m', memory: '32Mi' }, limits: { memory: '128Mi' } },
   };
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import {
   AdmissionregistrationV1Api,
+  AuthenticationV1Api,
   AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -23,6 +24,7 @@ import {
   NODE_LEASE_NAMESPACE,
 } from '../../../lib/manifests/rbac.ts';
 import { buildManifests } from '../../../lib/manifests/render.ts';
+import { gatewayManifests } from '../../../lib/tunnel/gateway/manifests.ts';
 import { adminKubeConfig, createTestNamespace, type TestNamespace } from '../../support/index.ts';
 
 // `anex manifests` RBAC against the real kube-apiserver: the ServiceAccount's token (from the
@@ -471,5 +473,75 @@ describe('anex manifests webhook on a real API server', () => {
     } finally {
       await ignoreNotFound(api.deleteMutatingWebhookConfiguration({ name: webhook.metadata.name }));
     }
+  });
+});
+
+describe('the gateway ServiceAccount of the kubelet API (ADR 0023) on a real API server', () => {
+  // Only the gateway's ServiceAccount and RBAC, under a name of this run (cluster-scoped names).
+  const gatewayName = `anex-gw-${suffix}`;
+  const gatewayRbac = gatewayManifests({
+    name: gatewayName,
+    namespace: anexNamespace,
+    image: 'registry.example/anex-gateway:test',
+    agentEndpointUrl: 'https://agent.example.com',
+    vpnCidr: '10.250.0.0/16',
+    nodeNames: [nodeName],
+  }).filter((o) => o.kind === 'ServiceAccount' || o.kind.endsWith('Role') || o.kind.endsWith('Binding'));
+  let gateway: KubeConfig;
+
+  beforeAll(async () => {
+    const objectsApi = KubernetesObjectApi.makeApiClient(admin);
+    for (const object of gatewayRbac) await objectsApi.create(object as KubernetesObject);
+    const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+      name: gatewayName,
+      namespace: anexNamespace,
+      body: { spec: { audiences: [], expirationSeconds: 600 } },
+    });
+    gateway = tokenKubeConfig(token.status?.token ?? '');
+  });
+
+  afterAll(async () => {
+    const objectsApi = KubernetesObjectApi.makeApiClient(admin);
+    for (const object of [...gatewayRbac].reverse())
+      await ignoreNotFound(objectsApi.delete(object as KubernetesObject));
+  });
+
+  it('may review tokens and access, read the client CA and read pods, and nothing else', async () => {
+    const allowed = [
+      { verb: 'create', resource: 'tokenreviews', group: 'authentication.k8s.io' },
+      { verb: 'create', resource: 'subjectaccessreviews', group: 'authorization.k8s.io' },
+      {
+        verb: 'get',
+        resource: 'configmaps',
+        namespace: 'kube-system',
+        name: 'extension-apiserver-authentication',
+      },
+      { verb: 'get', resource: 'pods', namespace: workload.name },
+      { verb: 'list', resource: 'pods' },
+    ];
+    const refused = [
+      { verb: 'get', resource: 'configmaps', namespace: 'kube-system', name: 'coredns' },
+      { verb: 'get', resource: 'secrets', namespace: workload.name },
+      { verb: 'patch', resource: 'pods', namespace: workload.name },
+      { verb: 'create', resource: 'pods', subresource: 'exec', namespace: workload.name },
+      { verb: 'delete', resource: 'pods', namespace: workload.name },
+      { verb: 'get', resource: 'nodes', subresource: 'proxy', name: nodeName },
+      { verb: 'patch', resource: 'nodes', subresource: 'status', name: nodeName },
+    ];
+    // RBAC bindings reach the authorizer's cache asynchronously: wait for the first grant.
+    const first = { verb: 'create', resource: 'tokenreviews', group: 'authentication.k8s.io' };
+    for (let attempt = 0; attempt < 120 && !(await canI(first, gateway)); attempt++)
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    for (const attributes of allowed)
+      expect([attributes, await canI(attributes, gateway)]).toEqual([attributes, true]);
+    for (const attributes of refused)
+      expect([attributes, await canI(attributes, gateway)]).toEqual([attributes, false]);
+  });
+
+  it('reviews a token as the kubelet API does (system:auth-delegator)', async () => {
+    const review = await gateway.makeApiClient(AuthenticationV1Api).createTokenReview({
+      body: { spec: { token: 'not-a-real-token' } },
+    });
+    expect(review.status?.authenticated).not.toBe(true);
   });
 });

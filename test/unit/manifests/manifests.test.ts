@@ -321,8 +321,30 @@ describe('buildManifests: gateway', () => {
     const before = buildManifests(someOptions()).objects.length;
     expect(kinds.slice(0, before)).toEqual(buildManifests(someOptions()).objects.map((o) => o.kind));
     expect(kinds.slice(before)).toEqual(expect.arrayContaining(['ConfigMap', 'Deployment', 'Service']));
-    for (const object of withGateway.objects.slice(before))
-      expect(object.metadata.namespace).toBe('anex-system');
+    // Cluster-scoped RBAC has no namespace; the client-CA reader binding lives in kube-system.
+    for (const object of withGateway.objects.slice(before)) {
+      const where = object.kind.startsWith('Cluster')
+        ? undefined
+        : object.kind === 'RoleBinding'
+          ? 'kube-system'
+          : 'anex-system';
+      expect([object.kind, object.metadata.namespace]).toEqual([object.kind, where]);
+    }
+  });
+
+  it("serves the kubelet API for --node-names' nodes from the gateway pod (ADR 0023)", () => {
+    const objects = buildManifests({
+      ...someOptions({
+        agentUrl: 'https://agent.lambda-url.eu-west-1.on.aws/',
+        nodeNames: ['gpu-a', 'gpu-b'],
+      }),
+      gateway: { image: 'ghcr.io/example/anex-gateway:1.2.3', vpnRange: '10.99.0.0/16' },
+    }).objects;
+    const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: { name: string; args?: string[] }[] } } };
+    };
+    const kubelet = deployment.spec.template.spec.containers.find((c) => c.name === 'kubelet');
+    expect(kubelet?.args).toContain('--node-names=gpu-a,gpu-b');
   });
 
   it('versions the gateway objects but never their selectors (immutable on upgrade)', () => {

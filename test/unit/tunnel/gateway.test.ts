@@ -91,8 +91,14 @@ describe('gatewayManifests', () => {
       'Service/anex-gateway-udp',
       'Service/anex-gateway-wss',
       'NetworkPolicy/anex-gateway',
+      'ServiceAccount/anex-gateway',
+      'ClusterRole/anex-gateway-kubelet',
+      'ClusterRoleBinding/anex-gateway-kubelet',
+      'ClusterRoleBinding/anex-gateway-auth-delegator',
+      'RoleBinding/anex-gateway-authentication-reader',
     ]);
-    expect(objects.every((o) => (o.metadata as { namespace: string }).namespace === 'anex-system')).toBe(
+    const namespaced = objects.filter((o) => !o.kind.startsWith('Cluster') && o.kind !== 'RoleBinding');
+    expect(namespaced.every((o) => (o.metadata as { namespace: string }).namespace === 'anex-system')).toBe(
       true,
     );
     expect(byKind(objects, 'ConfigMap').data['gateway.sh']).toBe(gatewayScript());
@@ -125,6 +131,77 @@ describe('gatewayManifests', () => {
       externalTrafficPolicy: 'Local',
       ports: [{ protocol: 'UDP', port: 51820 }],
     });
+  });
+
+  it('runs the kubelet API beside WireGuard: nobody, read-only, the peers token and its own ServiceAccount token only (ADR 0023)', () => {
+    const objects = gatewayManifests(options({ nodeNames: ['anex-vastai'] }));
+    const pod = byKind(objects, 'Deployment').spec.template.spec;
+    expect(pod.containers.map((c: { name: string }) => c.name)).toEqual(['wireguard', 'wstunnel', 'kubelet']);
+    expect(pod).toMatchObject({
+      serviceAccountName: 'anex-gateway',
+      automountServiceAccountToken: false,
+      securityContext: { fsGroup: 65534 },
+    });
+    const [wg, ws, kubelet] = pod.containers;
+    expect(kubelet).toMatchObject({
+      image: wg.image,
+      command: ['/usr/local/bin/anex-kubelet'],
+      args: [
+        '--agent-url=https://agent.example.com',
+        '--peers-token-file=/secrets/peers-token',
+        '--node-names=anex-vastai',
+        '--listen=:10250',
+      ],
+      env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+      ports: [{ name: 'kubelet', containerPort: 10250, protocol: 'TCP' }],
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      },
+      resources: { requests: { cpu: '20m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+    });
+    // Only the kubelet container gets the ServiceAccount token, and never the WireGuard key.
+    const mounts = (c: { volumeMounts: { name: string }[] }) => c.volumeMounts.map((m) => m.name);
+    expect(mounts(kubelet)).toEqual(['kubelet-secrets', 'kubelet-token']);
+    expect([...mounts(wg), ...mounts(ws)]).not.toContain('kubelet-token');
+    const volume = (name: string) => pod.volumes.find((v: { name: string }) => v.name === name);
+    expect(volume('kubelet-secrets').secret.items).toEqual([{ key: 'peers-token', path: 'peers-token' }]);
+    expect(volume('secrets').secret.defaultMode).toBe(0o400);
+    expect(volume('kubelet-token').projected.sources[0]).toEqual({
+      serviceAccountToken: { path: 'token', expirationSeconds: 3600 },
+    });
+    // WireGuard's peer sync tells the endpoint where the kubelet API listens (POD_IP defined first).
+    const names = wg.env.map((e: { name: string }) => e.name);
+    expect(names.indexOf('POD_IP')).toBeLessThan(names.indexOf('ANEX_KUBELET_ADDRESS'));
+    expect(wg.env).toContainEqual({ name: 'ANEX_KUBELET_ADDRESS', value: '$(POD_IP):10250' });
+  });
+
+  it('gives the gateway ServiceAccount delegated auth, the client-CA reader and pod reads, nothing else', () => {
+    const objects = gatewayManifests(options());
+    const subjects = [{ kind: 'ServiceAccount', name: 'anex-gateway', namespace: 'anex-system' }];
+    const bindings = objects
+      .filter((o) => o.kind.endsWith('Binding'))
+      .map((o) => ({
+        kind: o.kind,
+        namespace: (o.metadata as { namespace?: string }).namespace,
+        role: (o.roleRef as { kind: string; name: string }).name,
+        subjects: o.subjects,
+      }));
+    expect(bindings).toEqual([
+      { kind: 'ClusterRoleBinding', namespace: undefined, role: 'anex-gateway-kubelet', subjects },
+      { kind: 'ClusterRoleBinding', namespace: undefined, role: 'system:auth-delegator', subjects },
+      {
+        kind: 'RoleBinding',
+        namespace: 'kube-system',
+        role: 'extension-apiserver-authentication-reader',
+        subjects,
+      },
+    ]);
+    expect(byKind(objects, 'ClusterRole').rules).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+    ]);
   });
 
   it('runs wstunnel where the gateway Dockerfile installs it, built from the agents’ source', () => {
@@ -183,9 +260,18 @@ describe('gatewayManifests', () => {
         ports: [
           { protocol: 'UDP', port: 51820 },
           { protocol: 'TCP', port: 8080 },
+          { protocol: 'TCP', port: 10250 },
         ],
       },
     ]);
+    // the kubelet container's calls to the API server (its HTTPS ports only)
+    expect(policy.spec.egress[1]).toEqual({
+      to: [{ ipBlock: { cidr: '172.20.0.10/32' } }],
+      ports: [
+        { protocol: 'TCP', port: 443 },
+        { protocol: 'TCP', port: 6443 },
+      ],
+    });
     expect(policy.spec.egress.at(-1).to[0].ipBlock).toEqual({
       cidr: '0.0.0.0/0',
       except: [
