@@ -142,16 +142,33 @@ function refuse(what: string, issues: readonly string[]): AdmissionDecision {
   };
 }
 
-/** `kubectl debug` adds an ephemeral container: an anex pod's machine cannot run one. */
+/** The start of the refusal of `kubectl debug` on an anex pod (ADR 0023 §6, kube audit K5). */
+export const EPHEMERAL_REFUSAL = 'ephemeral containers (kubectl debug) cannot run on anex nodes';
+
+/**
+ * `kubectl debug` adds an ephemeral container: an anex pod's machine runs only the pod's own
+ * containers, under the agent, with no container runtime to start another in. Refused for a
+ * pod on an anex node (spec.nodeName) or for one (the node selector), before the API server
+ * stores a container nothing would ever run.
+ */
 function onEphemeral(request: AdmissionRequest, settings: AdmissionSettings): AdmissionDecision {
   const pod = podShape.safeParse(request.object);
   if (!pod.success) return ALLOW;
   const selector = pod.data.spec?.nodeSelector?.[settings.nodeSelectorKey];
-  if (selector === undefined || !settings.nodeSelectorValues.includes(selector)) return ALLOW;
+  const nodeName = pod.data.spec?.nodeName;
+  const onNode = nodeName !== undefined && settings.nodeNames.includes(nodeName);
+  const forNode = selector !== undefined && settings.nodeSelectorValues.includes(selector);
+  if (!onNode && !forNode) return ALLOW;
   const ref = `${request.namespace ?? pod.data.metadata?.namespace ?? 'default'}/${podName(request, pod.data)}`;
-  return refuse(`pod ${ref}: ephemeral containers cannot be added`, [
-    'spec.ephemeralContainers: kubectl debug cannot add a container to a rented machine; use kubectl exec',
-  ]);
+  const where = onNode ? `is on ${nodeName}` : `is for the anex ${selector} node`;
+  return {
+    verdict: {
+      allowed: false,
+      message:
+        `${EPHEMERAL_REFUSAL}: pod ${ref} ${where}, a rented machine that runs only the pod's own ` +
+        'containers (no container runtime to add one to); use kubectl exec, kubectl logs or kubectl port-forward instead',
+    },
+  };
 }
 
 function podName(request: AdmissionRequest, pod: z.infer<typeof podShape>): string {

@@ -92,6 +92,11 @@ export function webhookManifests(options: ManifestOptions & { webhookUrl: string
       `has(object.spec.nodeSelector) && '${key}' in object.spec.nodeSelector && ` +
       `object.spec.nodeSelector['${key}'] in ${celList(MANIFEST_DEFAULTS.nodeSelectorValues)}`,
   };
+  // `kubectl debug` is refused on a pod already on an anex node too, whatever its selector (K5).
+  const selectsOrRunsOnAnAnexNode = {
+    name: 'selects-or-runs-on-an-anex-node',
+    expression: `(${selectsAnAnexNode.expression}) || (has(object.spec.nodeName) && object.spec.nodeName in ${nodes})`,
+  };
   return [
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
@@ -104,7 +109,7 @@ export function webhookManifests(options: ManifestOptions & { webhookUrl: string
           sideEffects: 'None',
           // pods/ephemeralcontainers: `kubectl debug` on an anex pod is refused with a reason.
           rules: [podRule(['CREATE', 'UPDATE'], 'pods'), podRule(['UPDATE'], 'pods/ephemeralcontainers')],
-          matchConditions: [selectsAnAnexNode],
+          matchConditions: [selectsOrRunsOnAnAnexNode],
         },
         {
           name: WEBHOOK_NAMES.bindings,

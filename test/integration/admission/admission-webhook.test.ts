@@ -238,7 +238,43 @@ describe('admission webhook on a real API server', () => {
     };
     let refused = await debug();
     for (let tries = 1; tries < 5 && refused.includes('"code":409'); tries++) refused = await debug();
-    expect(refused).toContain('kubectl debug cannot add a container to a rented machine; use kubectl exec');
+    expect(refused).toContain(
+      `ephemeral containers (kubectl debug) cannot run on anex nodes: pod ${ns.name}/${name} is for the anex`,
+    );
+    await ns.core.deleteNamespacedPod({ name, namespace: ns.name, gracePeriodSeconds: 0 });
+  });
+
+  it('refuses kubectl debug on a pod already on an anex node that selects none (K5)', async () => {
+    const name = `bound-${randomBytes(2).toString('hex')}`;
+    // Bound by name to the anex node (no selector): the webhook's condition sees nodeName too.
+    await ns.core.createNamespacedPod({
+      namespace: ns.name,
+      body: {
+        metadata: { name },
+        spec: { nodeName, containers: [{ name: 'main', image: 'example/app:1' }] },
+      },
+    });
+    const pod = await ns.core.readNamespacedPod({ name, namespace: ns.name });
+    const refused = await ns.core
+      .replaceNamespacedPodEphemeralcontainers({
+        name,
+        namespace: ns.name,
+        body: {
+          ...pod,
+          spec: {
+            ...(pod.spec as NonNullable<V1Pod['spec']>),
+            ephemeralContainers: [{ name: 'debugger', image: 'busybox:1' }],
+          },
+        },
+      })
+      .then(
+        () => 'accepted',
+        (error: { body?: unknown }) =>
+          typeof error.body === 'string' ? error.body : JSON.stringify(error.body),
+      );
+    expect(refused).toContain(
+      `ephemeral containers (kubectl debug) cannot run on anex nodes: pod ${ns.name}/${name} is on ${nodeName}`,
+    );
     await ns.core.deleteNamespacedPod({ name, namespace: ns.name, gracePeriodSeconds: 0 });
   });
 

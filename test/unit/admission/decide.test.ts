@@ -192,21 +192,46 @@ describe('decideAdmission: what a rented machine cannot honour (issue #14 §6)',
     expect(decideAdmission(aRequest({ object }), SETTINGS)).toEqual({ verdict: { allowed: true } });
   });
 
-  it('refuses kubectl debug (an ephemeral container) on an anex pod, and only there', () => {
-    const debug = (provider?: string) =>
-      aRequest({
-        operation: 'UPDATE',
-        subResource: 'ephemeralcontainers',
-        object: withSpec({ ephemeralContainers: [{ name: 'debugger', image: 'busybox' }] }, provider),
-      });
-    const refused = decideAdmission(debug('runpod'), SETTINGS).verdict;
-    expect(refused.allowed).toBe(false);
-    expect(refused.message).toContain(
-      'kubectl debug cannot add a container to a rented machine; use kubectl exec',
-    );
-    const other = aPod({});
-    const elsewhere = aRequest({ operation: 'UPDATE', subResource: 'ephemeralcontainers', object: other });
-    expect(decideAdmission(elsewhere, SETTINGS)).toEqual({ verdict: { allowed: true } });
+  it.each([
+    [
+      'for an anex node (node selector)',
+      { nodeSelector: { 'node-provider': 'runpod' } },
+      'is for the anex runpod node',
+    ],
+    ['on an anex node (nodeName, no selector)', { nodeName: 'anex-vastai' }, 'is on anex-vastai'],
+    [
+      'on an anex node and selecting it',
+      { nodeName: 'anex-runpod', nodeSelector: { 'node-provider': 'runpod' } },
+      'is on anex-runpod',
+    ],
+  ])('refuses kubectl debug (an ephemeral container) on a pod %s, saying why (K5)', (_what, spec, where) => {
+    const object = {
+      metadata: { name: 'train', namespace: 'ml' },
+      spec: { ...spec, ephemeralContainers: [{ name: 'd' }] },
+    };
+    const request = aRequest({
+      operation: 'UPDATE',
+      subResource: 'ephemeralcontainers',
+      name: 'train',
+      namespace: 'ml',
+      object,
+    });
+    expect(decideAdmission(request, SETTINGS).verdict).toEqual({
+      allowed: false,
+      message:
+        `ephemeral containers (kubectl debug) cannot run on anex nodes: pod ml/train ${where}, a rented machine that runs only ` +
+        "the pod's own containers (no container runtime to add one to); use kubectl exec, kubectl logs or kubectl port-forward instead",
+    });
+  });
+
+  it.each([
+    ['on another node', { nodeName: 'worker-1' }],
+    ['selecting another node', { nodeSelector: { 'node-provider': 'aws' } }],
+    ['not scheduled and selecting nothing', {}],
+  ])('lets kubectl debug add an ephemeral container to a pod %s', (_what, spec) => {
+    const object = { metadata: { name: 'web' }, spec };
+    const request = aRequest({ operation: 'UPDATE', subResource: 'ephemeralcontainers', object });
+    expect(decideAdmission(request, SETTINGS)).toEqual({ verdict: { allowed: true } });
   });
 });
 
