@@ -252,7 +252,7 @@ func (a *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "live line 2\n")
 		}
 	case agentapi.PathStats:
-		_, _ = io.WriteString(w, `{"cpu":{"usageNanoCores":250000000,"usageCoreNanoSeconds":9000000000},"memory":{"workingSetBytes":1048576}}`)
+		_, _ = io.WriteString(w, `{"time":"2026-12-04T10:00:00Z","cpu":{"usageCoreSeconds":9.5},"memory":{"workingSetBytes":1048576,"machineTotalBytes":8589934592,"machineAvailableBytes":4294967296}}`)
 	case agentapi.PathExec:
 		a.exec(w, r)
 	case agentapi.PathPortForward:
@@ -295,6 +295,11 @@ func (f frameWriter) Write(p []byte) (int, error) {
 func (a *fakeAgent) exec(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Upgrade") != agentapi.UpgradeStream {
 		http.Error(w, "upgrade to "+agentapi.UpgradeStream+" needed", http.StatusBadRequest)
+		return
+	}
+	// As the agent: the app container is the unnamed one; the machine runs no other here.
+	if c := r.URL.Query().Get(agentapi.QueryContainer); c != "" {
+		http.Error(w, "container "+c+" not found (containers: the app container)", http.StatusNotFound)
 		return
 	}
 	argv := r.URL.Query()[agentapi.QueryCommand]

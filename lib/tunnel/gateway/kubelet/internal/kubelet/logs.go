@@ -101,6 +101,10 @@ func (o LogOptions) agentQuery(container string) url.Values {
 	return q
 }
 
+// timeFormatOut is the kubelet's fixed-width RFC3339Nano for `timestamps=true` (CRI logs'
+// RFC3339NanoFixed), as the agent writes it too.
+const timeFormatOut = "2006-01-02T15:04:05.000000000Z07:00"
+
 // renderTail applies the options to a saved tail as the kubelet applies them to a CRI log
 // file: lines before sinceTime dropped, then the last tailLines kept, each with its time
 // first when timestamps is set, the whole cut at limitBytes. An entry whose time cannot be
@@ -123,7 +127,7 @@ func renderTail(entries []TailEntry, o LogOptions) []byte {
 		if o.Timestamps {
 			stamp := e.Time
 			if t, err := time.Parse(time.RFC3339Nano, e.Time); err == nil {
-				stamp = t.UTC().Format(time.RFC3339Nano)
+				stamp = t.UTC().Format(timeFormatOut)
 			}
 			out.WriteString(stamp)
 			out.WriteByte(' ')

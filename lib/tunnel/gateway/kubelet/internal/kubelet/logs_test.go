@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
@@ -36,9 +37,10 @@ func TestRenderTail(t *testing.T) {
 		{"tailLines 0", LogOptions{TailLines: ptr[int64](0)}, ""},
 		{"sinceTime keeps the line at that instant", LogOptions{SinceTime: &since}, "warning: fp16\nserving on :8080\nshutting down\n"},
 		{"sinceTime then tailLines", LogOptions{SinceTime: &since, TailLines: ptr[int64](1)}, "shutting down\n"},
-		{"timestamps", LogOptions{TailLines: ptr[int64](2), Timestamps: true}, "2026-12-04T10:00:10.5Z serving on :8080\n2026-12-04T10:00:20Z shutting down\n"},
+		{"timestamps", LogOptions{TailLines: ptr[int64](2), Timestamps: true}, "2026-12-04T10:00:10.500000000Z serving on :8080\n2026-12-04T10:00:20.000000000Z shutting down\n"},
 		{"limitBytes cuts mid-line", LogOptions{LimitBytes: ptr[int64](20)}, "loading model\nwarnin"},
 		{"limitBytes counts the timestamps", LogOptions{Timestamps: true, LimitBytes: ptr[int64](31)}, "2026-12-04T10:00:00.000000001Z "},
+		{"timestamps are fixed-width as the kubelet's", LogOptions{Timestamps: true, TailLines: ptr[int64](1)}, "2026-12-04T10:00:20.000000000Z shutting down\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,7 +100,7 @@ func TestContainerLogs(t *testing.T) {
 		wantBody   string
 	}{
 		{"live", "/containerLogs/default/gpu/app", 200, "live line 1\n"},
-		{"saved tail of a gone machine", "/containerLogs/default/gone/app?tailLines=2&timestamps=true", 200, "2026-12-04T10:00:10.5Z serving on :8080\n2026-12-04T10:00:20Z shutting down\n"},
+		{"saved tail of a gone machine", "/containerLogs/default/gone/app?tailLines=2&timestamps=true", 200, "2026-12-04T10:00:10.500000000Z serving on :8080\n2026-12-04T10:00:20.000000000Z shutting down\n"},
 		{"saved tail since a time, limited", "/containerLogs/default/gone/app?sinceTime=2026-12-04T10:00:10Z&limitBytes=7", 200, "serving"},
 		{"saved tail of the previous run", "/containerLogs/default/gone/app?previous=true", 200, "first run\n"},
 		{"saved tail of an init container", "/containerLogs/default/gone/setup", 200, "setup done\n"},
@@ -160,7 +162,8 @@ func TestContainerLogsLive(t *testing.T) {
 	if err != nil || since.Before(before.Add(-61*time.Second)) || since.After(time.Now().Add(-59*time.Second)) {
 		t.Fatalf("sinceTime %q from sinceSeconds=60 (err %v)", query.Get("sinceTime"), err)
 	}
-	for name, want := range map[string]string{"container": "app", "follow": "true", "tailLines": "5", "timestamps": "true", "limitBytes": "100", "previous": "false"} {
+	// The app container is the agent's unnamed one.
+	for name, want := range map[string]string{"container": "", "follow": "true", "tailLines": "5", "timestamps": "true", "limitBytes": "100", "previous": "false"} {
 		if query.Get(name) != want {
 			t.Errorf("agent query %s=%q, want %q", name, query.Get(name), want)
 		}
@@ -199,7 +202,7 @@ func TestNodeLevelRoutes(t *testing.T) {
 		byName[p.PodRef.Name] = p
 	}
 	gpu := byName["gpu"]
-	if gpu.CPU == nil || *gpu.CPU.UsageNanoCores != 250000000 || gpu.Memory == nil || *gpu.Memory.WorkingSetBytes != 1048576 || gpu.CPU.Time.IsZero() {
+	if gpu.CPU == nil || *gpu.CPU.UsageCoreNanoSeconds != 9500000000 || gpu.Memory == nil || *gpu.Memory.WorkingSetBytes != 1048576 || *gpu.Memory.AvailableBytes != 4294967296 || !gpu.CPU.Time.Equal(&metav1.Time{Time: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)}) {
 		t.Fatalf("gpu pod figures %+v", gpu)
 	}
 	if len(gpu.Containers) != 1 || gpu.Containers[0].Name != "app" {

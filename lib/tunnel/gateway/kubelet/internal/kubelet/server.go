@@ -258,10 +258,10 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, attach bool
 	session := &podSession{agents: s.Agents, vpn: vpn}
 	s.log().Info(what, "pod", pod.Namespace+"/"+pod.Name, "container", container, "tty", opts.TTY)
 	if attach {
-		remotecommand.ServeAttach(w, r, session, podFullName(pod), string(pod.UID), container, opts, s.StreamIdleTimeout, s.StreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
+		remotecommand.ServeAttach(w, r, session, podFullName(pod), string(pod.UID), appContainerKey(pod, container), opts, s.StreamIdleTimeout, s.StreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
 		return
 	}
-	remotecommand.ServeExec(w, r, session, podFullName(pod), string(pod.UID), container, cmd, opts, s.StreamIdleTimeout, s.StreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
+	remotecommand.ServeExec(w, r, session, podFullName(pod), string(pod.UID), appContainerKey(pod, container), cmd, opts, s.StreamIdleTimeout, s.StreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
 }
 
 func (s *Server) servePortForward(w http.ResponseWriter, r *http.Request) {
@@ -282,8 +282,9 @@ func (s *Server) servePortForward(w http.ResponseWriter, r *http.Request) {
 	portforward.ServePortForward(w, r, session, podFullName(pod), string(pod.UID), opts, s.StreamIdleTimeout, s.StreamCreationTimeout, portforward.SupportedProtocols)
 }
 
-// appContainerKey: the endpoint keeps the app container's tail (spec.containers[0]) under
-// the empty name; init containers and sidecars under theirs.
+// appContainerKey is how the agent and the endpoint name a container: the app container
+// (spec.containers[0]) is the empty name (the agent is never told it), init containers and
+// sidecars go by theirs (docs/agent-protocol.md).
 func appContainerKey(pod *corev1.Pod, container string) string {
 	if len(pod.Spec.Containers) > 0 && pod.Spec.Containers[0].Name == container {
 		return ""
@@ -312,7 +313,7 @@ func (s *Server) serveLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if hasPeer {
-		resp, err := s.Agents.Get(r.Context(), vpn, agentapi.PathLogs, opts.agentQuery(container))
+		resp, err := s.Agents.Get(r.Context(), vpn, agentapi.PathLogs, opts.agentQuery(appContainerKey(pod, container)))
 		if err == nil {
 			defer resp.Body.Close()
 			copyFlushing(w, resp)

@@ -14,12 +14,12 @@ import (
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
-// agentStats is what anex-kubelet reads from the agent's GET /v1/stats: the kubelet's own
-// CPU and memory figure names (stats/v1alpha1), for the machine the pod has to itself.
-// Absent or unreadable figures leave the pod listed without them.
+// agentStats are the kubelet's figures from the agent's GET /v1/stats (agentapi.Stats: the
+// process tree's cumulative CPU and resident memory, for the machine the pod has to itself).
+// An unreachable agent or an unreadable answer leaves the pod listed without them.
 type agentStats struct {
-	CPU    *statsv1alpha1.CPUStats    `json:"cpu,omitempty"`
-	Memory *statsv1alpha1.MemoryStats `json:"memory,omitempty"`
+	CPU    *statsv1alpha1.CPUStats
+	Memory *statsv1alpha1.MemoryStats
 }
 
 const statsTimeout = 3 * time.Second
@@ -52,7 +52,6 @@ func (s *Server) serveSummary(w http.ResponseWriter, r *http.Request) {
 		figures[i] = st
 		mu.Unlock()
 	})
-	now := metav1.NewTime(s.now())
 	for i, pod := range pods {
 		start := pod.CreationTimestamp
 		if pod.Status.StartTime != nil {
@@ -64,12 +63,6 @@ func (s *Server) serveSummary(w http.ResponseWriter, r *http.Request) {
 			Containers: []statsv1alpha1.ContainerStats{},
 		}
 		if st := figures[i]; st != nil {
-			if st.CPU != nil && st.CPU.Time.IsZero() {
-				st.CPU.Time = now
-			}
-			if st.Memory != nil && st.Memory.Time.IsZero() {
-				st.Memory.Time = now
-			}
 			ps.CPU, ps.Memory = st.CPU, st.Memory
 			// The machine runs the app container alone: its figures are the container's.
 			if len(pod.Spec.Containers) > 0 {
@@ -91,11 +84,25 @@ func (s *Server) agentStats(ctx context.Context, vpn string) *agentStats {
 		return nil
 	}
 	defer resp.Body.Close()
-	var st agentStats
-	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st) != nil {
+	var raw agentapi.Stats
+	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&raw) != nil {
 		return nil
 	}
-	return &st
+	at := metav1.NewTime(s.now())
+	if t, err := time.Parse(time.RFC3339Nano, raw.Time); err == nil {
+		at = metav1.NewTime(t)
+	}
+	coreNanoSeconds := uint64(raw.CPU.UsageCoreSeconds * 1e9)
+	workingSet := raw.Memory.WorkingSetBytes
+	st := &agentStats{
+		CPU:    &statsv1alpha1.CPUStats{Time: at, UsageCoreNanoSeconds: &coreNanoSeconds},
+		Memory: &statsv1alpha1.MemoryStats{Time: at, WorkingSetBytes: &workingSet, UsageBytes: &workingSet},
+	}
+	if raw.Memory.MachineAvailableBytes > 0 {
+		available := raw.Memory.MachineAvailableBytes
+		st.Memory.AvailableBytes = &available
+	}
+	return st
 }
 
 // resourceMetricsHeader is /metrics/resource without samples: the families metrics-server
