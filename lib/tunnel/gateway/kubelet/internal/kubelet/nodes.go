@@ -23,7 +23,7 @@ func (n StaticNodes) Names(context.Context) ([]string, error) { return n, nil }
 
 // DefaultNodeSelector selects the nodes anex registers (lib/kube/virtual-node.ts
 // requiredLabels: type=virtual-kubelet and a node-provider naming the marketplace).
-const DefaultNodeSelector = "type=virtual-kubelet,node-provider in (vast,runpod)"
+const DefaultNodeSelector = "type=virtual-kubelet,node-provider in (vastai,runpod)"
 
 // LabelledNodes are the nodes matching a label selector, listed again after TTL.
 type LabelledNodes struct {
