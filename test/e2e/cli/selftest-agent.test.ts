@@ -220,4 +220,25 @@ describe('anex selftest --agent-url against a local stack (anex run --simulate)'
     expect(await rented('vastai')).toBe(0);
     expect(await selftestPods(enabled)).toEqual([]);
   });
+
+  it("a SIGKILLed run's pod and machine are cleaned by the next run's leftovers step, which then passes", async () => {
+    const killed = cli(args('vastai', enabled), env('vastai'));
+    await killed.waitFor(/✔ rented by the stack/, 'the stack to rent the pod', 90_000);
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    const [left] = await selftestPods(enabled);
+    expect(left).toMatch(/^anex-selftest-[0-9a-f]{8}$/);
+    expect(await rented('vastai')).toBe(1);
+
+    const { code, report, stderr } = await selftest('vastai', enabled);
+    expect(
+      report.steps.filter((s) => s.status !== 'ok'),
+      stderr,
+    ).toEqual([]);
+    expect(code).toBe(0);
+    expect(step(report, 'leftovers').message).toBe(`deleted 1 selftest pod(s) a killed run left: ${left}`);
+    expect(report.leftovers.cleanedBefore).toBe(1);
+    expect(await rented('vastai')).toBe(0);
+    expect(await selftestPods(enabled)).toEqual([]);
+  });
 });

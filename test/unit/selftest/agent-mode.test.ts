@@ -1,6 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../lib/cli/main.ts';
 import { requiredTaints } from '../../../lib/kube/virtual-node.ts';
+import { probeAgentEndpoint } from '../../../lib/selftest/agent-endpoint.ts';
 import { agentModeProblems, checkAgentUrl, checkNamespace } from '../../../lib/selftest/agent-input.ts';
 import {
   newSelftestPodName,
@@ -187,5 +190,66 @@ describe('a pod the stack holds', () => {
     ['InstanceRunning', 'True', undefined],
   ])('%s (%s) → %s', (reason, status, held) => {
     expect(heldCondition(condition(reason, status))).toBe(held);
+  });
+});
+
+describe('the endpoint probe', () => {
+  /** A real HTTP server on loopback answering every request with `status`, `type` and `body`. */
+  async function serve(status: number, type: string, body: string): Promise<{ url: string; close(): void }> {
+    const server = createServer((_request, response) => {
+      response.writeHead(status, { 'content-type': type }).end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, close: () => server.close() };
+  }
+
+  it.each([
+    [
+      400,
+      '{"error":"query parameter podUid must be a pod UID"}',
+      /^GET \/v1\/pod-alive answered HTTP 400 "query parameter podUid must be a pod UID"/,
+    ],
+    [
+      401,
+      '{"error":"missing or wrong status credential"}',
+      /answered HTTP 401 "missing or wrong status credential"/,
+    ],
+    [503, '{"error":"temporarily unavailable; retry later"}', /answered HTTP 503/],
+  ])('any answer of the handler passes: HTTP %s', async (status, body, message) => {
+    const server = await serve(status, 'application/json', body);
+    try {
+      await expect(probeAgentEndpoint(server.url)).resolves.toMatch(message);
+    } finally {
+      server.close();
+    }
+  });
+
+  it.each([
+    [404, 'text/html', '<html>Not Found</html>'],
+    [200, 'application/json', '{"ok":true}'],
+  ])(
+    'an answer of something else (HTTP %s %s) fails, naming the stack output',
+    async (status, type, body) => {
+      const server = await serve(status, type, body);
+      try {
+        await expect(probeAgentEndpoint(server.url)).rejects.toThrow(
+          new RegExp(
+            `answered HTTP ${status} \\(${type}\\) that is not the anex agent endpoint's: pass the stack output AgentUrl`,
+          ),
+        );
+      } finally {
+        server.close();
+      }
+    },
+  );
+
+  it('a refused connection fails with the cause, nothing created', async () => {
+    const server = await serve(400, 'application/json', '{}');
+    server.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect(probeAgentEndpoint(server.url)).rejects.toThrow(
+      /GET http:\/\/127\.0\.0\.1:\d+\/v1\/pod-alive failed: ECONNREFUSED .*; nothing was created/,
+    );
   });
 });
