@@ -380,6 +380,7 @@ class AgentSelftestRun {
         what: 'the stack to destroy the instance and finalize the pod',
         probe: async () => {
           instances = await this.#listMine({ deadline: until });
+          this.#seenLate(instances);
           podLeft = (await this.#o.pods.get(this.#o.namespace, this.#podName)) !== undefined;
           return instances.length === 0 && !podLeft ? true : undefined;
         },
@@ -423,6 +424,7 @@ class AgentSelftestRun {
     const retry = <T>(call: () => Promise<T>) =>
       retryUntil(call, { until, pollMs: this.#pollMs, now: this.#now });
     const mine = this.#podUid === undefined ? [] : await retry(() => this.#listMine({ deadline: until }));
+    this.#seenLate(mine);
     for (const instance of mine)
       await retry(() => this.#o.provider.destroy(instance.id, { deadline: until }));
     if (mine.length > 0)
@@ -480,6 +482,18 @@ class AgentSelftestRun {
       this.#rentalDeadline,
       (this.#createdAt as number) + limit * (1 - DESTROY_RESERVE),
     );
+  }
+
+  /**
+   * An instance first seen while cleaning up (the stop came before the rented step saw it):
+   * the report names it and counts what it cost.
+   */
+  #seenLate(instances: readonly Instance[]): void {
+    const first = instances[0];
+    if (this.#instance !== undefined || first === undefined) return;
+    this.#instance = first;
+    if (first.pricePerHour !== undefined) this.#billed = first.pricePerHour;
+    if (first.tag !== undefined && this.#stack !== undefined) this.#stack.clusterId = first.tag.clusterId;
   }
 
   #call() {
