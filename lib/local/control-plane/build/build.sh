@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the test control plane (kube-apiserver, kube-scheduler, kube-controller-manager,
-# etcd) from the Go module proxy, using the wrapper modules next to this script, into
+# etcd) and kubectl (for the tests that drive it as a user does) from the Go module proxy,
+# using the wrapper modules next to this script, into
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/anex/control-plane/k8s-<v>-etcd-<v>-<go version>/
 # Binaries already there are reused; a build writes a temporary file and renames it, so an
 # interrupted build never leaves a half-written binary behind.
 #
 # envtest conventions are honoured so users who already have binaries need no Go:
 #   TEST_ASSET_KUBE_APISERVER, TEST_ASSET_KUBE_SCHEDULER, TEST_ASSET_KUBE_CONTROLLER_MANAGER,
-#   TEST_ASSET_ETCD   path of one binary (must exist and be executable)
+#   TEST_ASSET_KUBECTL, TEST_ASSET_ETCD   path of one binary (must exist and be executable)
 #   KUBEBUILDER_ASSETS directory searched for any binary not given by TEST_ASSET_*
 # Anything not found that way is built (needs Go >= 1.24).
 #
@@ -17,7 +18,7 @@ set -euo pipefail
 readonly K8S_VERSION=v1.33.13
 readonly ETCD_VERSION=v3.5.21
 readonly GO_MIN_MAJOR=1 GO_MIN_MINOR=24
-readonly COMPONENTS=(kube-apiserver kube-scheduler kube-controller-manager etcd)
+readonly COMPONENTS=(kube-apiserver kube-scheduler kube-controller-manager kubectl etcd)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 readonly CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/anex/control-plane"
@@ -26,7 +27,7 @@ log() { printf '[control-plane] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 usage() {
-  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   echo
   echo "usage: $0 [--help]"
 }
