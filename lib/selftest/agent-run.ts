@@ -11,6 +11,7 @@ import { planBudget, roundUsd, spendUsd } from './budget.ts';
 import { Cleanup } from './cleanup.ts';
 import type { HttpLog } from './http-log.ts';
 import { newNonce, SELFTEST_IMAGE } from './launch.ts';
+import { RentalWindow } from './rental.ts';
 import {
   AGENT_STEP_NAMES,
   REPORT_SCHEMA,
@@ -92,6 +93,7 @@ class AgentSelftestRun {
   readonly #o: AgentSelftestOptions;
   readonly #now: () => number;
   readonly #steps: StepLog;
+  readonly #window: RentalWindow;
   readonly #cleanup: Cleanup;
   readonly #pollMs: number;
   readonly #cleanupMs: number;
@@ -106,7 +108,6 @@ class AgentSelftestRun {
   #createdAt: number | undefined;
   #goneAt: number | undefined;
   #billed: number | undefined;
-  #rentalDeadline = 0;
   #cleanedBefore = 0;
   #remaining = 0;
   #logLines: string[] = [];
@@ -118,6 +119,12 @@ class AgentSelftestRun {
     this.#pollMs = options.pollMs ?? 2000;
     this.#cleanupMs = options.cleanupMs ?? 180_000;
     this.#steps = new StepLog(this.#now, options.onStep, AGENT_STEP_NAMES);
+    this.#window = new RentalWindow({
+      now: this.#now,
+      pollMs: this.#pollMs,
+      steps: this.#steps,
+      signal: options.signal,
+    });
     this.#cleanup = new Cleanup({
       provider: options.provider,
       http: options.http,
@@ -135,17 +142,17 @@ class AgentSelftestRun {
 
   /** endpoint, leftovers, plan, confirm, create: false when no pod was (or may have been) created. */
   async #acquire(): Promise<boolean> {
-    if (!(await this.#step('endpoint', () => this.#endpoint()))) return false;
-    if (!(await this.#step('leftovers', () => this.#leftovers()))) return false;
-    if (!(await this.#step('plan', async () => this.#plan()))) return false;
+    if (!(await this.#window.step('endpoint', () => this.#endpoint()))) return false;
+    if (!(await this.#window.step('leftovers', () => this.#leftovers()))) return false;
+    if (!(await this.#window.step('plan', async () => this.#plan()))) return false;
     const stack = this.#stack as StackRental;
     this.#o.onPlan?.(stack);
     if (!(await this.#o.confirm(stack))) {
       this.#result = 'declined';
       return false;
     }
-    if (this.#interrupted()) return false;
-    return this.#step('create', () => this.#create());
+    if (this.#window.interrupted()) return false;
+    return this.#window.step('create', () => this.#create());
   }
 
   async #check(): Promise<void> {
@@ -156,7 +163,7 @@ class AgentSelftestRun {
       ['billed-price', () => this.#billedPrice()],
     ];
     for (const [name, body] of steps) {
-      if (!(await this.#step(name, body))) return;
+      if (!(await this.#window.step(name, body))) return;
     }
   }
 
@@ -252,7 +259,7 @@ class AgentSelftestRun {
     });
     this.#podSent = true;
     this.#createdAt = this.#now();
-    this.#rentalDeadline = this.#createdAt + this.#o.maxDurationMs * (1 - DESTROY_RESERVE);
+    this.#window.deadline = this.#createdAt + this.#o.maxDurationMs * (1 - DESTROY_RESERVE);
     let created: V1Pod;
     try {
       created = await this.#o.pods.create(this.#o.namespace, manifest);
@@ -269,7 +276,7 @@ class AgentSelftestRun {
   /** The stack rented: an instance tagged with the pod's UID is listed (the adoption path's lookup). */
   async #visible(): Promise<string> {
     let last = 'not read yet';
-    const found = await this.#poll(
+    const found = await this.#window.poll(
       'the stack to rent an instance for the pod',
       async () => {
         const pod = await this.#readPod();
@@ -286,7 +293,7 @@ class AgentSelftestRun {
   /** The agent bootstrapped and reported the start: the stack wrote the container running with its startedAt. */
   async #running(): Promise<string> {
     let last = 'not read yet';
-    const startedAt = await this.#poll(
+    const startedAt = await this.#window.poll(
       'the agent to report the container started',
       async () => {
         const pod = await this.#readPod();
@@ -309,11 +316,11 @@ class AgentSelftestRun {
     const wanted = markerLine(this.#nonce);
     let last: string[] = [];
     let lastError = '';
-    await this.#poll(
+    await this.#window.poll(
       'the marker',
       async () => {
         try {
-          last = await read(id, { tail: 200, ...this.#call() });
+          last = await read(id, { tail: 200, ...this.#window.call() });
           this.#logLines = last.slice(-50);
           lastError = '';
         } catch (error) {
@@ -333,7 +340,7 @@ class AgentSelftestRun {
 
   /** What the provider bills, against the pod's price-max (no offer in this mode: the stack chose). */
   async #billedPrice(): Promise<string> {
-    const instance = await this.#o.provider.get((this.#instance as Instance).id, this.#call());
+    const instance = await this.#o.provider.get((this.#instance as Instance).id, this.#window.call());
     this.#noteInstance(instance);
     const billed = instance.pricePerHour;
     if (billed === undefined) throw new StepFailure('the provider reports no price for the instance');
@@ -449,7 +456,7 @@ class AgentSelftestRun {
   }
 
   /** Instances tagged for this run's pod (any cluster id: the stack's is read from the tag), not gone. */
-  async #listMine(call: { deadline: number } = this.#call()): Promise<Instance[]> {
+  async #listMine(call: { deadline: number } = this.#window.call()): Promise<Instance[]> {
     const uid = this.#podUid;
     const all = await this.#o.provider.listTagged(call);
     return all.filter((i) => i.tag?.podUid === uid && i.state.phase !== 'gone');
@@ -478,8 +485,8 @@ class AgentSelftestRun {
       budgetUsd: this.#o.budgetUsd,
       maxDurationMs: this.#o.maxDurationMs,
     }).timeLimitMs;
-    this.#rentalDeadline = Math.min(
-      this.#rentalDeadline,
+    this.#window.deadline = Math.min(
+      this.#window.deadline,
       (this.#createdAt as number) + limit * (1 - DESTROY_RESERVE),
     );
   }
@@ -494,34 +501,6 @@ class AgentSelftestRun {
     this.#instance = first;
     if (first.pricePerHour !== undefined) this.#billed = first.pricePerHour;
     if (first.tag !== undefined && this.#stack !== undefined) this.#stack.clusterId = first.tag.clusterId;
-  }
-
-  #call() {
-    return {
-      deadline: this.#rentalDeadline,
-      ...(this.#o.signal === undefined ? {} : { signal: this.#o.signal }),
-    };
-  }
-
-  #interrupted(): boolean {
-    return this.#o.signal?.aborted === true;
-  }
-
-  #poll<T>(what: string, probe: () => Promise<T | undefined>, detail?: () => string): Promise<T> {
-    return pollUntil({
-      what,
-      probe,
-      ...(detail === undefined ? {} : { detail }),
-      until: this.#rentalDeadline,
-      why: 'the wall-clock limit set by --budget and --max-minutes',
-      pollMs: this.#pollMs,
-      now: this.#now,
-      signal: this.#o.signal,
-    });
-  }
-
-  #step(name: StepName, body: () => Promise<string>): Promise<boolean> {
-    return this.#steps.run(name, body, () => this.#interrupted());
   }
 
   #report(): SelftestReport {
@@ -550,7 +529,7 @@ class AgentSelftestRun {
   }
 
   #verdict(steps: readonly StepResult[]): SelftestResult {
-    if (this.#interrupted()) return 'interrupted';
+    if (this.#window.interrupted()) return 'interrupted';
     if (this.#result !== undefined) return this.#result;
     return steps.every((s) => s.status === 'ok') ? 'pass' : 'fail';
   }

@@ -7,6 +7,7 @@ import { planBudget, spendUsd } from './budget.ts';
 import { Cleanup } from './cleanup.ts';
 import type { HttpLog } from './http-log.ts';
 import { newNonce, SELFTEST_IMAGE, selftestLaunch, selftestRequirements } from './launch.ts';
+import { RentalWindow } from './rental.ts';
 import {
   type PlannedRental,
   REPORT_SCHEMA,
@@ -17,7 +18,7 @@ import {
 } from './report.ts';
 import { StepLog } from './steps.ts';
 import { newSelftestTag, tagText } from './tag.ts';
-import { describeState, pollUntil, StepFailure } from './wait.ts';
+import { describeState, StepFailure } from './wait.ts';
 
 export interface SelftestOptions {
   providerName: ProviderName;
@@ -64,6 +65,7 @@ class SelftestRun {
   readonly #o: SelftestOptions;
   readonly #now: () => number;
   readonly #steps: StepLog;
+  readonly #window: RentalWindow;
   readonly #cleanup: Cleanup;
   readonly #pollMs: number;
   readonly #startedAt: number;
@@ -76,7 +78,6 @@ class SelftestRun {
   #rentedAt: number | undefined;
   #goneAt: number | undefined;
   #billed: number | undefined;
-  #rentalDeadline = 0;
   #cleanedBefore = 0;
 
   constructor(options: SelftestOptions) {
@@ -85,6 +86,12 @@ class SelftestRun {
     this.#startedAt = this.#now();
     this.#pollMs = options.pollMs ?? 2000;
     this.#steps = new StepLog(this.#now, options.onStep);
+    this.#window = new RentalWindow({
+      now: this.#now,
+      pollMs: this.#pollMs,
+      steps: this.#steps,
+      signal: options.signal,
+    });
     this.#cleanup = new Cleanup({
       provider: options.provider,
       http: options.http,
@@ -102,19 +109,19 @@ class SelftestRun {
 
   /** leftovers, plan, confirm, create: false when nothing was (or may have been) rented. */
   async #acquire(): Promise<boolean> {
-    if (!(await this.#step('leftovers', () => this.#cleanLeftovers()))) return false;
-    if (!(await this.#step('plan', () => this.#makePlan()))) return false;
+    if (!(await this.#window.step('leftovers', () => this.#cleanLeftovers()))) return false;
+    if (!(await this.#window.step('plan', () => this.#makePlan()))) return false;
     const plan = this.#plan as PlannedRental;
     this.#o.onPlan?.(plan);
     if (!(await this.#o.confirm(plan))) {
       this.#result = 'declined';
       return false;
     }
-    if (this.#interrupted()) return false;
-    if (await this.#step('create', () => this.#create())) return true;
+    if (this.#window.interrupted()) return false;
+    if (await this.#window.step('create', () => this.#create())) return true;
     // The answer was lost, not the create (unknown outcome): the tag finds it — the adoption
     // path the reconciler takes — and the clean-up destroys it by id.
-    if (this.#unknownOutcome) await this.#step('visible-by-tag', () => this.#visible());
+    if (this.#unknownOutcome) await this.#window.step('visible-by-tag', () => this.#visible());
     return false;
   }
 
@@ -126,7 +133,7 @@ class SelftestRun {
       ['billed-price', () => this.#billedPrice()],
     ];
     for (const [name, body] of steps) {
-      if (!(await this.#step(name, body))) return;
+      if (!(await this.#window.step(name, body))) return;
     }
   }
 
@@ -155,7 +162,7 @@ class SelftestRun {
     const requirements = selftestRequirements(this.#o.providerName);
     const offers = await this.#o.provider.listOffers(requirements, {
       deadline: this.#now() + 120_000,
-      ...this.#signal(),
+      ...this.#window.signal(),
     });
     const candidates = select(requirements, offers, [], this.#now());
     const cheapest = candidates[0];
@@ -233,13 +240,13 @@ class SelftestRun {
       budgetUsd: this.#o.budgetUsd,
       maxDurationMs: this.#o.maxDurationMs,
     }).timeLimitMs;
-    this.#rentalDeadline = this.#rentedAt + limit * (1 - DESTROY_RESERVE);
+    this.#window.deadline = this.#rentedAt + limit * (1 - DESTROY_RESERVE);
   }
 
   async #visible(): Promise<string> {
     const tag = tagText(this.#tag as InstanceTag);
-    const found = await this.#poll('the instance in the tagged list', async () => {
-      const mine = (await this.#o.provider.listTagged(this.#call())).filter(
+    const found = await this.#window.poll('the instance in the tagged list', async () => {
+      const mine = (await this.#o.provider.listTagged(this.#window.call())).filter(
         (i) => i.tag !== undefined && tagText(i.tag) === tag,
       );
       return mine.find((i) => this.#instanceId === undefined || i.id === this.#instanceId);
@@ -253,10 +260,10 @@ class SelftestRun {
 
   async #running(): Promise<string> {
     let last = 'not read yet';
-    const instance = await this.#poll(
+    const instance = await this.#window.poll(
       'the instance to run',
       async () => {
-        const seen = await this.#o.provider.get(this.#instanceId as string, this.#call());
+        const seen = await this.#o.provider.get(this.#instanceId as string, this.#window.call());
         last = describeState(seen);
         const phase = seen.state.phase;
         if (phase === 'failed' || phase === 'exited' || phase === 'gone')
@@ -275,11 +282,11 @@ class SelftestRun {
     const wanted = markerLine(this.#nonce);
     let last: string[] = [];
     let lastError = '';
-    await this.#poll(
+    await this.#window.poll(
       'the marker',
       async () => {
         try {
-          last = await read(this.#instanceId as string, { tail: 200, ...this.#call() });
+          last = await read(this.#instanceId as string, { tail: 200, ...this.#window.call() });
           this.#logLines = last.slice(-50);
           lastError = '';
         } catch (error) {
@@ -298,7 +305,7 @@ class SelftestRun {
   }
 
   async #billedPrice(): Promise<string> {
-    const instance = await this.#o.provider.get(this.#instanceId as string, this.#call());
+    const instance = await this.#o.provider.get(this.#instanceId as string, this.#window.call());
     this.#noteBilled(instance);
     const offered = (this.#plan as PlannedRental).pricePerHour;
     const rented = this.#candidates.find((o) => o.offerId === (this.#plan as PlannedRental).offerId);
@@ -316,38 +323,6 @@ class SelftestRun {
     if (instance.pricePerHour === undefined) return;
     this.#billed = instance.pricePerHour;
     this.#startClock(Math.max(instance.pricePerHour, (this.#plan as PlannedRental).pricePerHour));
-  }
-
-  /** The rental's calls: stopped by the user's signal and the wall-clock limit. */
-  #call() {
-    return { deadline: this.#rentalDeadline, ...this.#signal() };
-  }
-
-  #signal(): { signal?: AbortSignal } {
-    return this.#o.signal === undefined ? {} : { signal: this.#o.signal };
-  }
-
-  #interrupted(): boolean {
-    return this.#o.signal?.aborted === true;
-  }
-
-  /** A rental wait: it ends at the wall-clock limit or the user's stop. */
-  #poll<T>(what: string, probe: () => Promise<T | undefined>, detail?: () => string): Promise<T> {
-    return pollUntil({
-      what,
-      probe,
-      ...(detail === undefined ? {} : { detail }),
-      until: this.#rentalDeadline,
-      why: 'the wall-clock limit set by --budget and --max-minutes',
-      pollMs: this.#pollMs,
-      now: this.#now,
-      signal: this.#o.signal,
-    });
-  }
-
-  /** A check step (stopped by the user); clean-up steps use {@link #steps} directly. */
-  #step(name: StepName, body: () => Promise<string>): Promise<boolean> {
-    return this.#steps.run(name, body, () => this.#interrupted());
   }
 
   #report(): SelftestReport {
@@ -374,7 +349,7 @@ class SelftestRun {
   }
 
   #verdict(steps: readonly StepResult[]): SelftestResult {
-    if (this.#interrupted()) return 'interrupted';
+    if (this.#window.interrupted()) return 'interrupted';
     if (this.#result !== undefined) return this.#result;
     return steps.every((s) => s.status === 'ok') ? 'pass' : 'fail';
   }

@@ -1,0 +1,63 @@
+import type { StepName } from './report.ts';
+import type { StepLog } from './steps.ts';
+import { pollUntil } from './wait.ts';
+
+export interface RentalWindowOptions {
+  now: () => number;
+  pollMs: number;
+  /** the run's step log: check steps are recorded there */
+  steps: StepLog;
+  /** the user's stop (Ctrl-C) */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * The rented machine's time window, shared by both selftest modes (ADR 0018 §5): the calls
+ * and waits made while it is rented stop at {@link deadline} (the wall-clock limit the budget
+ * allows) or at the user's stop; check steps stop at the user's stop too. Clean-up calls do
+ * not go through here: nothing may stop them.
+ */
+export class RentalWindow {
+  /** epoch ms past which no rental call or wait starts; 0 until a machine is rented */
+  deadline = 0;
+
+  readonly #o: RentalWindowOptions;
+
+  constructor(options: RentalWindowOptions) {
+    this.#o = options;
+  }
+
+  /** Options for a provider call made while rented: the deadline and the user's stop. */
+  call(): { deadline: number; signal?: AbortSignal } {
+    return { deadline: this.deadline, ...this.signal() };
+  }
+
+  /** The user's stop, when there is one, as a call option. */
+  signal(): { signal?: AbortSignal } {
+    return this.#o.signal === undefined ? {} : { signal: this.#o.signal };
+  }
+
+  /** Whether the user stopped the run (Ctrl-C). */
+  interrupted(): boolean {
+    return this.#o.signal?.aborted === true;
+  }
+
+  /** A rental wait: it ends at the deadline or the user's stop. */
+  poll<T>(what: string, probe: () => Promise<T | undefined>, detail?: () => string): Promise<T> {
+    return pollUntil({
+      what,
+      probe,
+      ...(detail === undefined ? {} : { detail }),
+      until: this.deadline,
+      why: 'the wall-clock limit set by --budget and --max-minutes',
+      pollMs: this.#o.pollMs,
+      now: this.#o.now,
+      signal: this.#o.signal,
+    });
+  }
+
+  /** A check step (stopped by the user); clean-up steps use the StepLog directly. */
+  step(name: StepName, body: () => Promise<string>): Promise<boolean> {
+    return this.#o.steps.run(name, body, () => this.interrupted());
+  }
+}
