@@ -56,6 +56,14 @@ export function apiserverArgs(dir: string, pki: ControlPlanePki, ports: ControlP
     // after its namespace without racing the serviceaccount controller.
     '--disable-admission-plugins=ServiceAccount',
     `--client-ca-file=${pki.caCert}`,
+    // How the API server authenticates to a node's kubelet API for logs, exec and port-forward
+    // (anex-kubelet, ADR 0023): the admin client certificate (system:masters), as kubeadm gives
+    // the API server its apiserver-kubelet-client certificate in a group allowed nodes/proxy.
+    `--kubelet-client-certificate=${pki.adminCert}`,
+    `--kubelet-client-key=${pki.adminKey}`,
+    // kubeadm's order. The binary's default puts Hostname first, and the virtual nodes list a
+    // Hostname no DNS resolves beside their InternalIP.
+    '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
     `--service-account-issuer=https://127.0.0.1:${ports.apiserver}/`,
     `--service-account-key-file=${pki.serviceAccountPub}`,
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
