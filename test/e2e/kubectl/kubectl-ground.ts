@@ -102,8 +102,9 @@ while (my $c = $s->accept) {
 
 /**
  * The container: HTTP servers on HTTP_PORT and on UNDECLARED_PORT (so a refusal there is
- * the agent's, not an empty port), then a known line, then a line a second until
- * /tmp/stop-<mark> appears; then a last line and exit 0.
+ * the agent's, not an empty port), then a known line and its run's number (the machine's
+ * /tmp outlives a restart in place), then a line a second until /tmp/fail-<mark> (exit 1:
+ * restartPolicy OnFailure restarts it in place) or /tmp/stop-<mark> (a last line, exit 0).
  */
 export function workload(mark: string): string {
   return `
@@ -120,8 +121,16 @@ until curl -s -o /dev/null http://127.0.0.1:${HTTP_PORT}/ && curl -s -o /dev/nul
   sleep 0.2
 done
 echo "known-line-${mark}"
+run=$(cat /tmp/runs-${mark} 2>/dev/null || echo 0)
+echo $((run+1)) > /tmp/runs-${mark}
+echo "run-$run-${mark}"
 i=0
-while [ ! -e /tmp/stop-${mark} ]; do i=$((i+1)); echo "tick $i"; sleep 1; done
+while [ ! -e /tmp/stop-${mark} ]; do
+  if [ -e /tmp/fail-${mark} ]; then
+    rm -f /tmp/fail-${mark}; echo "failing-${mark}"; kill $declared $undeclared 2>/dev/null; exit 1
+  fi
+  i=$((i+1)); echo "tick $i"; sleep 1
+done
 echo "last-line-${mark}"
 kill $declared $undeclared 2>/dev/null
 exit 0
@@ -356,7 +365,7 @@ async function start(): Promise<KubectlGround> {
       metadata: { name: pod },
       spec: {
         nodeName,
-        restartPolicy: 'Never',
+        restartPolicy: 'OnFailure',
         containers: [
           {
             name: 'main',
@@ -375,7 +384,7 @@ async function start(): Promise<KubectlGround> {
     command: ['/bin/sh', '-c', workload(mark)],
     args: [],
     env: {},
-    restartPolicy: 'Never',
+    restartPolicy: 'OnFailure',
     ports: [HTTP_PORT],
   });
   const sim = new VastAiSim({ seed: 7, offers: 100 });
@@ -595,7 +604,7 @@ async function rent(
     labels: {},
     nodeSelector: {},
     containers: [{ name: 'main', image: IMAGE, command: container?.command ?? [], env: {} }],
-    restartPolicy: 'Never',
+    restartPolicy: 'OnFailure',
     status: undefined,
   };
   const built = await launch({ pod, requirements, tag });

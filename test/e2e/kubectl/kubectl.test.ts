@@ -336,6 +336,21 @@ describe('kubectl on an anex pod, through the API server, anex-kubelet and the t
     });
   });
 
+  it('logs --previous returns the run before a restart in place (restartPolicy OnFailure)', async () => {
+    const g = the();
+    await ok(['exec', g.pod, '--', 'touch', `/tmp/fail-${g.mark}`]);
+    await waitFor(() => g.containerLog().includes(`run-1-${g.mark}\n`), 'the restarted run', 90_000);
+    const previous = await ok(['logs', g.pod, '--previous']);
+    expect(previous).toContain(`run-0-${g.mark}\n`);
+    expect(previous).toContain(`failing-${g.mark}\n`);
+    expect(previous).not.toContain(`run-1-${g.mark}`);
+    const current = await ok(['logs', g.pod]);
+    expect(current).toContain(`run-1-${g.mark}\n`);
+    expect(current).not.toContain(`run-0-${g.mark}`);
+    // The restarted run answers exec too.
+    expect(await ok(['exec', g.pod, '--', 'cat', `/tmp/runs-${g.mark}`])).toBe('2\n');
+  });
+
   describe('after the container exited and its machine was destroyed', () => {
     it('logs answer from the tail the agent saved at exit', async () => {
       const g = the();
@@ -355,6 +370,10 @@ describe('kubectl on an anex pod, through the API server, anex-kubelet and the t
       expect(out).toContain(`known-line-${g.mark}\n`);
       expect(out).toContain(`last-line-${g.mark}\n`);
       expect(await ok(['logs', g.pod, '--tail=1'])).toBe(`last-line-${g.mark}\n`);
+      // Both runs' tails were saved: --previous answers the failed one.
+      const previous = await ok(['logs', g.pod, '--previous']);
+      expect(previous).toContain(`failing-${g.mark}\n`);
+      expect(previous).not.toContain(`last-line-${g.mark}`);
     });
 
     it('leaves nothing behind: no instance, machine, machine process or machine link', async () => {
