@@ -144,11 +144,15 @@ export function nodeStatusPatch(
     };
   };
   // The whole list is ours: `$patch: replace` drops an InternalIP no longer advertised (a
-  // strategic merge would otherwise keep it, merging addresses by type).
+  // strategic merge would otherwise keep it, merging addresses by type). With a kubelet API
+  // address the InternalIP is the only one, as virtual-kubelet publishes it: the API server's
+  // default --kubelet-preferred-address-types puts Hostname first, and no DNS resolves the
+  // node's name, so a Hostname beside it would send `kubectl logs` to a DNS error (audit N9).
   const addresses: { type?: string; address?: string; $patch?: 'replace' }[] = [
     { $patch: 'replace' },
-    ...(spec.internalIp === undefined ? [] : [{ type: 'InternalIP', address: spec.internalIp }]),
-    { type: 'Hostname', address: spec.name },
+    spec.internalIp === undefined
+      ? { type: 'Hostname', address: spec.name }
+      : { type: 'InternalIP', address: spec.internalIp },
   ];
   return {
     status: {

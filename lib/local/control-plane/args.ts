@@ -61,9 +61,6 @@ export function apiserverArgs(dir: string, pki: ControlPlanePki, ports: ControlP
     // the API server its apiserver-kubelet-client certificate in a group allowed nodes/proxy.
     `--kubelet-client-certificate=${pki.adminCert}`,
     `--kubelet-client-key=${pki.adminKey}`,
-    // kubeadm's order. The binary's default puts Hostname first, and the virtual nodes list a
-    // Hostname no DNS resolves beside their InternalIP.
-    '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
     `--service-account-issuer=https://127.0.0.1:${ports.apiserver}/`,
     `--service-account-key-file=${pki.serviceAccountPub}`,
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
