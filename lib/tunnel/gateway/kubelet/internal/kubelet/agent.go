@@ -74,7 +74,12 @@ func (a *Agents) httpClient() *http.Client {
 				}
 				return a.dial(ctx, host)
 			},
-			ResponseHeaderTimeout: 30 * time.Second,
+			// A machine that went away answers nothing through the tunnel: a pooled
+			// connection to it would hold a request until the header timeout before the
+			// saved tail is served, so every request dials afresh (the connect timeout
+			// decides) and a live agent that says nothing is given up on after 10 s.
+			DisableKeepAlives:     true,
+			ResponseHeaderTimeout: 10 * time.Second,
 			DisableCompression:    true,
 		}}
 	})
