@@ -147,6 +147,14 @@ function step(report: SelftestReport, name: StepName) {
   return found;
 }
 
+/**
+ * Longer than the CLI may take (--max-minutes 5, plus up to 3 minutes of clean-up retries, ADR
+ * 0018 Consequences): a slow run ends with the selftest's own report of the step that was
+ * slow, never with vitest killing it mid-run (which would also leave its machine to the next
+ * test's count).
+ */
+const RUN_TIMEOUT_MS = 540_000;
+
 describe('anex selftest --agent-url against a local stack (anex run --simulate)', () => {
   it.each(['vastai', 'runpod'] as const)(
     '%s: the stack rents the pod, the agent reports started, the marker reaches the provider log, the stack destroys it',
@@ -182,63 +190,76 @@ describe('anex selftest --agent-url against a local stack (anex run --simulate)'
       );
       expect(await selftestPods(enabled)).toEqual([]);
     },
+    RUN_TIMEOUT_MS,
   );
 
-  it('a namespace the stack may not rent in fails "rented" with the pod\'s condition, and rents nothing', async () => {
-    const { code, report } = await selftest('vastai', notEnabled);
-    expect(code).toBe(1);
-    expect(report.result).toBe('fail');
-    expect(step(report, 'create').status).toBe('ok');
-    const rentedStep = step(report, 'visible-by-tag');
-    expect(rentedStep.status).toBe('fail');
-    expect(rentedStep.message).toMatch(
-      new RegExp(
-        `the stack holds the pod: NamespaceNotEnabled: Namespace ${notEnabled.name} may not rent machines: the operator has not enabled it`,
-      ),
-    );
-    expect(step(report, 'running').status).toBe('skipped');
-    expect(step(report, 'destroy').status).toBe('ok');
-    expect(step(report, 'gone').message).toBe('no instance was listed for the pod; the pod is gone');
-    expect(step(report, 'no-leftovers').status).toBe('ok');
-    expect(report.instanceId).toBeNull();
-    expect(report.spentUsd).toBe(0);
-    expect(await selftestPods(notEnabled)).toEqual([]);
-  });
+  it(
+    'a namespace the stack may not rent in fails "rented" with the pod\'s condition, and rents nothing',
+    async () => {
+      const { code, report } = await selftest('vastai', notEnabled);
+      expect(code).toBe(1);
+      expect(report.result).toBe('fail');
+      expect(step(report, 'create').status).toBe('ok');
+      const rentedStep = step(report, 'visible-by-tag');
+      expect(rentedStep.status).toBe('fail');
+      expect(rentedStep.message).toMatch(
+        new RegExp(
+          `the stack holds the pod: NamespaceNotEnabled: Namespace ${notEnabled.name} may not rent machines: the operator has not enabled it`,
+        ),
+      );
+      expect(step(report, 'running').status).toBe('skipped');
+      expect(step(report, 'destroy').status).toBe('ok');
+      expect(step(report, 'gone').message).toBe('no instance was listed for the pod; the pod is gone');
+      expect(step(report, 'no-leftovers').status).toBe('ok');
+      expect(report.instanceId).toBeNull();
+      expect(report.spentUsd).toBe(0);
+      expect(await selftestPods(notEnabled)).toEqual([]);
+    },
+    RUN_TIMEOUT_MS,
+  );
 
-  it('Ctrl-C once the machine is rented: exit 130, the pod deleted, the instance gone', async () => {
-    const run = cli(args('vastai', enabled), env('vastai'));
-    await run.waitFor(/✔ rented by the stack/, 'the stack to rent the pod', 90_000);
-    expect(await rented('vastai')).toBe(1);
-    run.child.kill('SIGINT');
-    expect(await run.exited).toBe(130);
-    const report = JSON.parse(run.stdout()) as SelftestReport;
-    expect(report.result).toBe('interrupted');
-    expect(step(report, 'destroy').status).toBe('ok');
-    expect(step(report, 'gone').status).toBe('ok');
-    expect(report.leftovers.remaining).toBe(0);
-    // Counted from the simulator and the API server, not from the report.
-    expect(await rented('vastai')).toBe(0);
-    expect(await selftestPods(enabled)).toEqual([]);
-  });
+  it(
+    'Ctrl-C once the machine is rented: exit 130, the pod deleted, the instance gone',
+    async () => {
+      const run = cli(args('vastai', enabled), env('vastai'));
+      await run.waitFor(/✔ rented by the stack/, 'the stack to rent the pod', 90_000);
+      expect(await rented('vastai')).toBe(1);
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(130);
+      const report = JSON.parse(run.stdout()) as SelftestReport;
+      expect(report.result).toBe('interrupted');
+      expect(step(report, 'destroy').status).toBe('ok');
+      expect(step(report, 'gone').status).toBe('ok');
+      expect(report.leftovers.remaining).toBe(0);
+      // Counted from the simulator and the API server, not from the report.
+      expect(await rented('vastai')).toBe(0);
+      expect(await selftestPods(enabled)).toEqual([]);
+    },
+    RUN_TIMEOUT_MS,
+  );
 
-  it("a SIGKILLed run's pod and machine are cleaned by the next run's leftovers step, which then passes", async () => {
-    const killed = cli(args('vastai', enabled), env('vastai'));
-    await killed.waitFor(/✔ rented by the stack/, 'the stack to rent the pod', 90_000);
-    killed.child.kill('SIGKILL');
-    await killed.exited;
-    const [left] = await selftestPods(enabled);
-    expect(left).toMatch(/^anex-selftest-[0-9a-f]{8}$/);
-    expect(await rented('vastai')).toBe(1);
+  it(
+    "a SIGKILLed run's pod and machine are cleaned by the next run's leftovers step, which then passes",
+    async () => {
+      const killed = cli(args('vastai', enabled), env('vastai'));
+      await killed.waitFor(/✔ rented by the stack/, 'the stack to rent the pod', 90_000);
+      killed.child.kill('SIGKILL');
+      await killed.exited;
+      const [left] = await selftestPods(enabled);
+      expect(left).toMatch(/^anex-selftest-[0-9a-f]{8}$/);
+      expect(await rented('vastai')).toBe(1);
 
-    const { code, report, stderr } = await selftest('vastai', enabled);
-    expect(
-      report.steps.filter((s) => s.status !== 'ok'),
-      stderr,
-    ).toEqual([]);
-    expect(code).toBe(0);
-    expect(step(report, 'leftovers').message).toBe(`deleted 1 selftest pod(s) a killed run left: ${left}`);
-    expect(report.leftovers.cleanedBefore).toBe(1);
-    expect(await rented('vastai')).toBe(0);
-    expect(await selftestPods(enabled)).toEqual([]);
-  });
+      const { code, report, stderr } = await selftest('vastai', enabled);
+      expect(
+        report.steps.filter((s) => s.status !== 'ok'),
+        stderr,
+      ).toEqual([]);
+      expect(code).toBe(0);
+      expect(step(report, 'leftovers').message).toBe(`deleted 1 selftest pod(s) a killed run left: ${left}`);
+      expect(report.leftovers.cleanedBefore).toBe(1);
+      expect(await rented('vastai')).toBe(0);
+      expect(await selftestPods(enabled)).toEqual([]);
+    },
+    RUN_TIMEOUT_MS,
+  );
 });

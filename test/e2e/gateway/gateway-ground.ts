@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
@@ -23,6 +24,16 @@ export const GATEWAY_SCRIPT = fileURLToPath(
 );
 const SERVICES = fileURLToPath(new URL('./netns-services.ts', import.meta.url));
 export const WIREGUARD_PORT = 51820;
+
+/**
+ * A WireGuard interface name of its own for one ground (≤ 15 characters, IFNAMSIZ). The
+ * interface lives in the ground's network namespace, but wireguard-go's control socket
+ * (/var/run/wireguard/<name>.sock) is in the shared file system: two grounds on one machine
+ * with the same name refuse each other ("UAPI listen error: unix socket in use").
+ */
+export function wireguardInterfaceName(): string {
+  return `wg-${randomBytes(4).toString('hex')}`;
+}
 export const WSTUNNEL_PORT = 8443;
 
 export interface TestPki {

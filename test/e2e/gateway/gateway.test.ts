@@ -35,6 +35,7 @@ import {
   startServices as startServicesIn,
   WIREGUARD_PORT,
   WSTUNNEL_PORT,
+  wireguardInterfaceName,
 } from './gateway-ground.ts';
 
 /**
@@ -66,7 +67,7 @@ const VPN = '10.250.0.0/24';
 const GW_VPN = '10.250.0.1';
 const SYNC_SECONDS = 2;
 const TUNNEL_PORT = 15000;
-const IFACE = 'wg-anex';
+const IFACE = wireguardInterfaceName();
 
 /** The cluster DNS's names; a test moves one, as recreating a Service does. */
 const RECORDS: Record<string, string> = {

@@ -50,6 +50,7 @@ import {
   startServices,
   WIREGUARD_PORT,
   WSTUNNEL_PORT,
+  wireguardInterfaceName,
 } from './gateway-ground.ts';
 
 /**
@@ -90,7 +91,7 @@ const ENDPOINT_IP = `${NET}.1`;
 const GW_PUBLIC = `${NET}.2`;
 const NODE_IP = `${CLUSTER}.2`;
 const VPN = '10.251.0.0/24';
-const IFACE = 'wg-anex';
+const IFACE = wireguardInterfaceName();
 const TUNNEL_PORT = 15000;
 const ADDRESSES = { web: '10.96.0.20', other: '10.96.0.30', dns: '10.96.0.10' } as const;
 const IMDS = '169.254.169.254';

@@ -50,6 +50,7 @@ import {
   serveHttps,
   startGateway,
   WIREGUARD_PORT,
+  wireguardInterfaceName,
 } from '../gateway/gateway-ground.ts';
 
 /**
@@ -78,7 +79,7 @@ const CLUSTER = `192.168.${ID + 60}`;
 const ENDPOINT_IP = `${NET}.1`;
 export const GW_PUBLIC = `${NET}.2`;
 const VPN = '10.252.0.0/24';
-const IFACE = 'wg-anex';
+const IFACE = wireguardInterfaceName();
 export const KUBELET_PORT = 10250;
 /** The port the workload serves HTTP on, declared as its containerPort. */
 export const HTTP_PORT = 8080;
