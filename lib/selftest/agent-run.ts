@@ -1,9 +1,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import { isAnexError } from '../errors.ts';
 import type { ProviderName } from '../offers/offer.ts';
 import { formatTag, type Instance, type Provider } from '../providers/provider.ts';
 import { PROVISIONED } from '../reconcile/status.ts';
-import { markerLine } from '../tunnel/agent/stub.ts';
 import { probeAgentEndpoint } from './agent-endpoint.ts';
 import { PodRefused, type SelftestPods, uidOf } from './agent-kube.ts';
 import { newSelftestPodName, SELFTEST_POD_SELECTOR, selftestPodManifest } from './agent-pod.ts';
@@ -310,32 +308,15 @@ class AgentSelftestRun {
 
   /** The Go agent hands the container's stdout to its own, which the provider's log API serves. */
   async #marker(): Promise<string> {
-    const read = this.#o.provider.logs?.bind(this.#o.provider);
-    if (read === undefined) throw new StepFailure(`the ${this.#o.providerName} adapter cannot read logs`);
-    const id = (this.#instance as Instance).id;
-    const wanted = markerLine(this.#nonce);
-    let last: string[] = [];
-    let lastError = '';
-    await this.#window.poll(
-      'the marker',
-      async () => {
-        try {
-          last = await read(id, { tail: 200, ...this.#window.call() });
-          this.#logLines = last.slice(-50);
-          lastError = '';
-        } catch (error) {
-          if (!isAnexError(error) || error.kind === 'auth') throw error;
-          lastError = error.message;
-          return undefined;
-        }
-        return last.some((line) => line.includes(wanted)) ? true : undefined;
+    return this.#window.marker(
+      this.#o.provider,
+      this.#o.providerName,
+      (this.#instance as Instance).id,
+      this.#nonce,
+      (lines) => {
+        this.#logLines = lines;
       },
-      () =>
-        `"${wanted}" is not in the provider's log; ${
-          lastError === '' ? `its last lines: ${JSON.stringify(last.slice(-5))}` : `last read: ${lastError}`
-        }`,
     );
-    return `"${wanted}"`;
   }
 
   /** What the provider bills, against the pod's price-max (no offer in this mode: the stack chose). */

@@ -1,6 +1,10 @@
+import { isAnexError } from '../errors.ts';
+import type { ProviderName } from '../offers/offer.ts';
+import type { Provider } from '../providers/provider.ts';
+import { markerLine } from '../tunnel/agent/stub.ts';
 import type { StepName } from './report.ts';
 import type { StepLog } from './steps.ts';
-import { pollUntil } from './wait.ts';
+import { pollUntil, StepFailure } from './wait.ts';
 
 export interface RentalWindowOptions {
   now: () => number;
@@ -59,5 +63,45 @@ export class RentalWindow {
   /** A check step (stopped by the user); clean-up steps use the StepLog directly. */
   step(name: StepName, body: () => Promise<string>): Promise<boolean> {
     return this.#o.steps.run(name, body, () => this.interrupted());
+  }
+
+  /**
+   * The marker step of both modes: waits until the provider's log API shows the marker line of
+   * `nonce` for instance `id` (read errors worth repeating are "not yet" and quoted on timeout;
+   * a refused key ends it). `keep` gets the last lines read each time (for --keep-logs).
+   * @returns the step's message
+   */
+  async marker(
+    provider: Provider,
+    providerName: ProviderName,
+    id: string,
+    nonce: string,
+    keep: (lines: string[]) => void,
+  ): Promise<string> {
+    const read = provider.logs?.bind(provider);
+    if (read === undefined) throw new StepFailure(`the ${providerName} adapter cannot read logs`);
+    const wanted = markerLine(nonce);
+    let last: string[] = [];
+    let lastError = '';
+    await this.poll(
+      'the marker',
+      async () => {
+        try {
+          last = await read(id, { tail: 200, ...this.call() });
+          keep(last.slice(-50));
+          lastError = '';
+        } catch (error) {
+          if (!isAnexError(error) || error.kind === 'auth') throw error;
+          lastError = error.message;
+          return undefined;
+        }
+        return last.some((line) => line.includes(wanted)) ? true : undefined;
+      },
+      () =>
+        `"${wanted}" is not in the provider's log; ${
+          lastError === '' ? `its last lines: ${JSON.stringify(last.slice(-5))}` : `last read: ${lastError}`
+        }`,
+    );
+    return `"${wanted}"`;
   }
 }

@@ -2,7 +2,6 @@ import { isAnexError } from '../errors.ts';
 import { select } from '../filter/select.ts';
 import type { Offer, ProviderName } from '../offers/offer.ts';
 import type { Instance, InstanceTag, Provider } from '../providers/provider.ts';
-import { markerLine } from '../tunnel/agent/stub.ts';
 import { planBudget, spendUsd } from './budget.ts';
 import { Cleanup } from './cleanup.ts';
 import type { HttpLog } from './http-log.ts';
@@ -277,31 +276,15 @@ class SelftestRun {
   }
 
   async #marker(): Promise<string> {
-    const read = this.#o.provider.logs?.bind(this.#o.provider);
-    if (read === undefined) throw new StepFailure(`the ${this.#o.providerName} adapter cannot read logs`);
-    const wanted = markerLine(this.#nonce);
-    let last: string[] = [];
-    let lastError = '';
-    await this.#window.poll(
-      'the marker',
-      async () => {
-        try {
-          last = await read(this.#instanceId as string, { tail: 200, ...this.#window.call() });
-          this.#logLines = last.slice(-50);
-          lastError = '';
-        } catch (error) {
-          if (!isAnexError(error) || error.kind === 'auth') throw error;
-          lastError = error.message;
-          return undefined;
-        }
-        return last.some((line) => line.includes(wanted)) ? true : undefined;
+    return this.#window.marker(
+      this.#o.provider,
+      this.#o.providerName,
+      this.#instanceId as string,
+      this.#nonce,
+      (lines) => {
+        this.#logLines = lines;
       },
-      () =>
-        `"${wanted}" is not in the provider's log; ${
-          lastError === '' ? `its last lines: ${JSON.stringify(last.slice(-5))}` : `last read: ${lastError}`
-        }`,
     );
-    return `"${wanted}"`;
   }
 
   async #billedPrice(): Promise<string> {
