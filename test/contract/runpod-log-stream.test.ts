@@ -248,4 +248,28 @@ describe('RunPod log streams at simulator stop', () => {
     });
     await stream.close();
   });
+
+  // OpenAPI components.parameters: LogTail `{"type":"integer","minimum":0,"maximum":5000}`,
+  // LogSourceParam → schemas.LogSource (container | system). Out-of-schema values are refused
+  // with the API's 422 validation problem, never streamed.
+  it.each([
+    ['tail above the maximum', 'tail=5001', '$.tail: must be an integer from 0 to 5000'],
+    ['a negative tail', 'tail=-1', '$.tail: must be an integer from 0 to 5000'],
+    ['a tail that is not an integer', 'tail=2.5', '$.tail: must be an integer from 0 to 5000'],
+    ['an unknown source', 'source=kernel', '$.source: value must be one of "container", "system"'],
+  ])('refuses %s with 422 and says which parameter', async (_what, query, detail) => {
+    const rp = new RunPodProvider({ apiKey: KEY, baseUrl: runpod.url });
+    const id = await rentPrinting(rp, `refuse-${query.length}`, 1);
+    try {
+      const answer = await fetch(`${runpod.url}/v2/pods/${id}/logs?${query}`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+      expect(answer.status).toBe(422);
+      // the problem body is JSON: the detail appears JSON-escaped
+      expect(await answer.text()).toContain(JSON.stringify(detail).slice(1, -1));
+      expect(runpod.openLogStreams()).toBe(0);
+    } finally {
+      await rp.destroy(id, {});
+    }
+  });
 });
