@@ -1,5 +1,4 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import type { ProviderName } from '../offers/offer.ts';
 import { formatTag, type Instance, type Provider } from '../providers/provider.ts';
 import { PROVISIONED } from '../reconcile/status.ts';
 import { probeAgentEndpoint } from './agent-endpoint.ts';
@@ -7,9 +6,8 @@ import { PodRefused, type SelftestPods, uidOf } from './agent-kube.ts';
 import { newSelftestPodName, SELFTEST_POD_SELECTOR, selftestPodManifest } from './agent-pod.ts';
 import { planBudget, roundUsd, spendUsd } from './budget.ts';
 import { Cleanup } from './cleanup.ts';
-import type { HttpLog } from './http-log.ts';
 import { newNonce, SELFTEST_IMAGE } from './launch.ts';
-import { RentalWindow } from './rental.ts';
+import { DESTROY_RESERVE, RentalWindow, type SelftestRunOptions } from './rental.ts';
 import {
   AGENT_STEP_NAMES,
   REPORT_SCHEMA,
@@ -22,40 +20,20 @@ import {
 import { StepLog } from './steps.ts';
 import { describeState, pollUntil, retryUntil, StepFailure } from './wait.ts';
 
-export interface AgentSelftestOptions {
-  providerName: ProviderName;
+export interface AgentSelftestOptions extends SelftestRunOptions<StackRental> {
   /**
    * The adapter built without a cluster id (its `listTagged` returns every anex-tagged
    * instance: the stack's, found by the pod's UID, and the selftest's) and with `http.fetch`.
    */
   provider: Provider;
-  http: HttpLog;
   /** the stack's cluster, where the pod is created */
   pods: SelftestPods;
   namespace: string;
   /** the stack's agent endpoint (checked by agent-input.ts) */
   agentUrl: string;
-  budgetUsd: number;
-  /** the longest the run keeps the pod and its machine, every wait and the destroy included, ms */
-  maxDurationMs: number;
-  confirm: (stack: StackRental) => Promise<boolean>;
-  onStep?: (step: StepResult) => void;
-  onPlan?: (stack: StackRental) => void;
-  /** the user's stop (Ctrl-C): waits end, the clean-up still runs */
-  signal?: AbortSignal;
-  /** @default 2000 */
-  pollMs?: number;
-  /** how long each clean-up (leftovers, the end) may take, ms @default 180000 */
-  cleanupMs?: number;
-  image?: string;
-  keepLogs?: boolean;
   /** for the endpoint probe (tests) @default globalThis.fetch */
   fetch?: typeof globalThis.fetch;
-  now?: () => number;
 }
-
-/** How much of the longest duration is kept back for the destroy (as in the marker mode). */
-const DESTROY_RESERVE = 0.2;
 
 /**
  * The reasons a stack holds a pod without renting, for good: the selftest fails at once,

@@ -2,9 +2,40 @@ import { isAnexError } from '../errors.ts';
 import type { ProviderName } from '../offers/offer.ts';
 import type { Provider } from '../providers/provider.ts';
 import { markerLine } from '../tunnel/agent/stub.ts';
-import type { StepName } from './report.ts';
+import type { HttpLog } from './http-log.ts';
+import type { StepName, StepResult } from './report.ts';
 import type { StepLog } from './steps.ts';
 import { pollUntil, StepFailure } from './wait.ts';
+
+/** How much of the longest duration is kept back for the destroy, in both modes (ADR 0018 §5). */
+export const DESTROY_RESERVE = 0.2;
+
+/**
+ * What both selftest modes take; `P` is what the user confirms (the marker mode's offer, the
+ * agent mode's pod on the stack).
+ */
+export interface SelftestRunOptions<P> {
+  providerName: ProviderName;
+  http: HttpLog;
+  budgetUsd: number;
+  /** the longest the run keeps the machine, every wait and the destroy included, ms */
+  maxDurationMs: number;
+  /** asked once the plan is known (the CLI: a prompt, or `--yes`) */
+  confirm: (plan: P) => Promise<boolean>;
+  /** each step as it ends, for live output */
+  onStep?: (step: StepResult) => void;
+  onPlan?: (plan: P) => void;
+  /** the user's stop (Ctrl-C): waits end, the clean-up still runs */
+  signal?: AbortSignal;
+  /** @default 2000 */
+  pollMs?: number;
+  /** how long the clean-up may take, ms @default 180000 */
+  cleanupMs?: number;
+  image?: string;
+  /** keep the log lines the marker step read in the report @default false */
+  keepLogs?: boolean;
+  now?: () => number;
+}
 
 export interface RentalWindowOptions {
   now: () => number;

@@ -1,12 +1,11 @@
 import { isAnexError } from '../errors.ts';
 import { select } from '../filter/select.ts';
-import type { Offer, ProviderName } from '../offers/offer.ts';
+import type { Offer } from '../offers/offer.ts';
 import type { Instance, InstanceTag, Provider } from '../providers/provider.ts';
 import { planBudget, spendUsd } from './budget.ts';
 import { Cleanup } from './cleanup.ts';
-import type { HttpLog } from './http-log.ts';
 import { newNonce, SELFTEST_IMAGE, selftestLaunch, selftestRequirements } from './launch.ts';
-import { RentalWindow } from './rental.ts';
+import { DESTROY_RESERVE, RentalWindow, type SelftestRunOptions } from './rental.ts';
 import {
   type PlannedRental,
   REPORT_SCHEMA,
@@ -19,33 +18,10 @@ import { StepLog } from './steps.ts';
 import { newSelftestTag, tagText } from './tag.ts';
 import { describeState, StepFailure } from './wait.ts';
 
-export interface SelftestOptions {
-  providerName: ProviderName;
+export interface SelftestOptions extends SelftestRunOptions<PlannedRental> {
   /** the adapter, built with the selftest's cluster id (tag.ts) and `http.fetch` */
   provider: Provider;
-  http: HttpLog;
-  budgetUsd: number;
-  /** the longest the run keeps an instance, every wait and the destroy included, ms */
-  maxDurationMs: number;
-  /** asked once the plan is known (the CLI: a prompt, or `--yes`) */
-  confirm: (plan: PlannedRental) => Promise<boolean>;
-  /** each step as it ends, for live output */
-  onStep?: (step: StepResult) => void;
-  onPlan?: (plan: PlannedRental) => void;
-  /** the user's stop (Ctrl-C): waits end, the clean-up still runs */
-  signal?: AbortSignal;
-  /** @default 2000 */
-  pollMs?: number;
-  /** how long the clean-up (destroy, gone, leftovers) may take, ms @default 180000 */
-  cleanupMs?: number;
-  image?: string;
-  /** keep the log lines the marker step read in the report @default false */
-  keepLogs?: boolean;
-  now?: () => number;
 }
-
-/** How much of the longest duration is kept back for the destroy. */
-const DESTROY_RESERVE = 0.2;
 
 /**
  * `anex selftest` (ADR 0018): rents one cheap machine with the product's adapter, launch
