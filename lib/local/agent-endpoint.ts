@@ -41,6 +41,11 @@ export interface LocalTunnelOptions {
    * pin is anex's own build, served by this endpoint (lib/local/agent-binaries.ts).
    */
   binaries?: Partial<TunnelSettings['binaries']>;
+  /**
+   * hex SHA-256 of the credential GET /v1/peers and /v1/logs take: the anex-kubelet local
+   * mode serves (lib/local/kubelet-process.ts) holds the secret. Unset: those routes are off.
+   */
+  gatewayTokenHash?: string;
 }
 
 export interface LocalAgentEndpoint {
@@ -74,7 +79,7 @@ export async function startLocalAgentEndpoint(options: {
     port,
     binaries: files,
     deps: {
-      store,
+      store: tunnel.gateway === undefined ? untunnelledPeers(store) : store,
       backend: new ReconcilerAgentBackend({
         store,
         cluster,
@@ -128,6 +133,27 @@ function agentBinaries(
   };
 }
 
+/**
+ * Without a gateway every pod runs untunnelled (transport `none`), yet bootstrap still records
+ * a WireGuard key on each pod's address, so GET /v1/peers would list pods no tunnel reaches
+ * and anex-kubelet would dial their VPN addresses (a connect timeout, or whatever answers that
+ * address on this host's network) instead of answering "runs without a tunnel" (ADR 0023 §6).
+ * The endpoint sees the allocations without keys here: no peers, and no key conflicts to
+ * check (nothing uses the keys). Only the endpoint's view: the store keeps them.
+ */
+function untunnelledPeers(store: Store): Store {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'listAddresses') {
+        return async () =>
+          (await target.listAddresses()).map(({ publicKey: _key, ...allocation }) => allocation);
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 /** Bad gateway flags fail before any build starts. */
 function checkGateway(gateway: LocalGatewayOptions): void {
   const issues: string[] = [];
@@ -154,6 +180,7 @@ function tunnelSettings(tunnel: LocalTunnelOptions, binaries: TunnelSettings['bi
     ...(gateway?.wstunnel === undefined ? {} : { wstunnel: gateway.wstunnel }),
     clusterCidrs: gateway?.clusterCidrs ?? [],
     binaries,
+    ...(tunnel.gatewayTokenHash === undefined ? {} : { gatewayTokenHash: tunnel.gatewayTokenHash }),
     // Agents already fetch over http:// when the endpoint itself is http:// (their insecure
     // flag); the served binaries share its URL, and the checksum still guards the bytes.
     ...(tunnel.agentUrl.startsWith('http://') ? { allowInsecureBinaryUrls: true } : {}),

@@ -13,11 +13,21 @@ import { explainSearchCache } from '../reconcile/explain-cache.ts';
 import { plainLaunch } from '../reconcile/launch.ts';
 import type { PassDeps } from '../reconcile/pass.ts';
 import { defaultRules } from '../reconcile/rules-default.ts';
+import { newSecret, sha256Hex } from '../tunnel/tokens.ts';
 import {
   type LocalAgentEndpoint,
   type LocalTunnelOptions,
   startLocalAgentEndpoint,
 } from './agent-endpoint.ts';
+import { anexKubeletBinary } from './kubelet-binary.ts';
+import {
+  freePortOn,
+  type KubeletAddress,
+  loopbackUrl,
+  processLauncher,
+  type ServedKubelet,
+  startKubeletProcess,
+} from './kubelet-process.ts';
 import { type LocalReconciler, startLocalReconciler } from './local-reconciler.ts';
 import { type LocalStore, type LocalStoreOptions, openLocalStore } from './local-store.ts';
 import { outageRepair } from './outage-repair.ts';
@@ -45,6 +55,14 @@ export interface LocalModeOptions {
    * through the agent endpoint, while fresh; else Hostname only.
    */
   kubeletAddress?: { ip: string; port: number };
+  /**
+   * Serve the kubelet API for the nodes as a child process (anex-kubelet, ADR 0023 "Local
+   * mode") on `listen` (port 0: a free one); the nodes advertise that address. Needs `tunnel`:
+   * anex-kubelet reads pod addresses and saved log tails from the agent endpoint. `kubeconfig`
+   * is the one file it reads (kubeconfigFile). `optional`: a failed start is a warning, not
+   * a failure (the demo).
+   */
+  kubelet?: { listen: KubeletAddress; kubeconfig: string; optional?: boolean };
   log: (line: string) => void;
 }
 
@@ -53,6 +71,8 @@ export interface LocalMode {
   storeWhere: string;
   /** the agent endpoint's local URL, when served */
   agentEndpoint?: string;
+  /** the kubelet API this process serves (LocalModeOptions `kubelet`), when it started */
+  kubelet?: ServedKubelet;
   reconciler: LocalReconciler;
   /** graceful: the in-flight pass finishes, then the store is closed */
   stop(options?: { abort?: boolean }): Promise<void>;
@@ -96,12 +116,18 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     });
   }
   const kubeConfig = loadKubeConfig(options.kubeconfig);
-  const nodes = names.flatMap((p) => {
-    const name = config.nodes[p];
-    const kubelet = options.kubeletAddress;
-    const advertised = kubelet === undefined ? {} : { internalIp: kubelet.ip, daemonPort: kubelet.port };
-    return name === undefined ? [] : [virtualNodeSpec(p, name, advertised)];
-  });
+  if (options.kubelet !== undefined && options.tunnel === undefined) {
+    throw new AnexError(
+      'serving the kubelet API needs the agent endpoint (--simulate or --agent-endpoint-url): anex-kubelet reads pod addresses and saved log tails from it',
+      { kind: 'invalid-input' },
+    );
+  }
+  // The credential anex-kubelet presents to the endpoint: made here, never logged, gone at exit.
+  const kubeletToken = options.kubelet === undefined ? undefined : newSecret();
+  const tunnel =
+    options.tunnel === undefined || kubeletToken === undefined
+      ? options.tunnel
+      : { ...options.tunnel, gatewayTokenHash: sha256Hex(kubeletToken) };
   const store: LocalStore = await openLocalStore(options.store);
   let endpoint: LocalAgentEndpoint | undefined;
   const registry = new RegistryClient(
@@ -109,13 +135,14 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   );
   // The reconciler starts after the endpoint: an exit report asks it for the pod's pass once it runs.
   let reconciler: LocalReconciler | undefined;
+  let kubelet: ServedKubelet | undefined;
   try {
     const cluster = new KubeCluster({ kubeConfig });
     endpoint =
-      options.tunnel === undefined
+      tunnel === undefined
         ? undefined
         : await startLocalAgentEndpoint({
-            tunnel: options.tunnel,
+            tunnel,
             store: store.store,
             cluster,
             log: options.log,
@@ -142,13 +169,21 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       images: registryImageGate(registry),
       clock: Date.now,
     };
+    if (options.kubelet !== undefined && endpoint !== undefined && kubeletToken !== undefined) {
+      kubelet = await serveKubelet(
+        options.kubelet,
+        loopbackUrl(endpoint.server.url),
+        kubeletToken,
+        options.log,
+      );
+    }
+    const advertised = options.kubeletAddress ?? kubelet?.address;
+    const nodes = nodeSpecs(names, config, advertised);
     const started = await startLocalReconciler({
       deps,
       kubeConfig,
       nodes,
-      ...(options.kubeletAddress === undefined
-        ? { kubeletAddress: () => store.store.getKubeletAddress() }
-        : {}),
+      ...(advertised === undefined ? { kubeletAddress: () => store.store.getKubeletAddress() } : {}),
       passIntervalMs: options.passIntervalMs,
       log: options.log,
       // No mutating webhook here (the API server may not reach this host): ADR 0012.
@@ -167,16 +202,65 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       nodes,
       storeWhere: store.where,
       ...(server === undefined ? {} : { agentEndpoint: server.url }),
+      ...(kubelet === undefined ? {} : { kubelet }),
       reconciler: started,
       async stop(stopOptions) {
+        await kubelet?.stop();
         await started.stop(stopOptions);
         await server?.close();
         await store.close();
       },
     };
   } catch (error) {
+    await kubelet?.stop();
     await endpoint?.server.close();
     await store.close();
     throw error;
+  }
+}
+
+function nodeSpecs(
+  names: readonly ProviderName[],
+  config: ReconcileConfig,
+  kubelet: { ip: string; port: number } | undefined,
+): VirtualNodeSpec[] {
+  const advertised = kubelet === undefined ? {} : { internalIp: kubelet.ip, daemonPort: kubelet.port };
+  return names.flatMap((p) => {
+    const name = config.nodes[p];
+    return name === undefined ? [] : [virtualNodeSpec(p, name, advertised)];
+  });
+}
+
+/**
+ * Builds (or finds cached) and starts anex-kubelet against the endpoint at `agentUrl`.
+ * @returns undefined when an `optional` kubelet failed to start (said in the log)
+ */
+async function serveKubelet(
+  kubelet: NonNullable<LocalModeOptions['kubelet']>,
+  agentUrl: string,
+  token: string,
+  log: (line: string) => void,
+): Promise<ServedKubelet | undefined> {
+  try {
+    const binary = anexKubeletBinary();
+    const port = kubelet.listen.port === 0 ? await freePortOn(kubelet.listen.ip) : kubelet.listen.port;
+    const served = await startKubeletProcess({
+      launcher: processLauncher(binary),
+      kubeconfig: kubelet.kubeconfig,
+      agentUrl,
+      token,
+      address: { ip: kubelet.listen.ip, port },
+      log,
+    });
+    log(
+      `kubelet API (anex-kubelet) on https://${served.address.ip}:${served.address.port}, advertised by the nodes for kubectl logs/exec; its log: ${served.logPath}`,
+    );
+    return served;
+  } catch (error) {
+    if (kubelet.optional !== true) throw error;
+    log(
+      `warning: the kubelet API did not start, so kubectl logs/exec on anex pods fail: ${(error as Error).message}`,
+    );
+    return undefined;
   }
 }

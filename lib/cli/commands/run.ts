@@ -1,9 +1,12 @@
+import { isIPv4 } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { configFromFlags, reconcileConfig } from '../../config/config.ts';
 import { addConfigOptions } from '../../config/options.ts';
+import { InvalidInputError } from '../../errors.ts';
 import { parseKubeletAddress } from '../../kube/virtual-node.ts';
 import { loopbackAgentOptions } from '../../local/agent-endpoint.ts';
-import { type LocalMode, startLocalMode } from '../../local/local-mode.ts';
+import { type KubeletAddress, kubeconfigFile } from '../../local/kubelet-process.ts';
+import { type LocalMode, loadKubeConfig, startLocalMode } from '../../local/local-mode.ts';
 import { defaultDataDir } from '../../local/paths.ts';
 import { providerEndpointsFromEnv, registryMirrorFromEnv } from '../../local/provider-env.ts';
 import { type SimulatedMarket, startSimulatedMarket } from '../../local/simulated-market.ts';
@@ -22,6 +25,9 @@ interface RunOptions extends TunnelCliOptions {
   simulate: boolean;
   interval: number;
   kubeletAddress?: { ip: string; port: number };
+  /** false with --no-kubelet */
+  kubelet: boolean;
+  kubeletListen?: KubeletAddress;
 }
 
 async function runLocal(options: RunOptions, flags: Record<string, unknown>): Promise<number> {
@@ -42,6 +48,12 @@ async function runLocal(options: RunOptions, flags: Record<string, unknown>): Pr
   const registryMirror = market?.registryUrl ?? registryMirrorFromEnv(process.env);
   let mode: LocalMode;
   try {
+    const kubelet = kubeletPlan(options, {
+      agentEndpoint: tunnel !== undefined,
+      env: process.env,
+      apiServer: () => loadKubeConfig(options.kubeconfig).getCurrentCluster()?.server,
+    });
+    logLine(kubeletLine(kubelet));
     mode = await startLocalMode({
       ...(options.kubeconfig === undefined ? {} : { kubeconfig: options.kubeconfig }),
       store: storeOptions(options),
@@ -49,7 +61,10 @@ async function runLocal(options: RunOptions, flags: Record<string, unknown>): Pr
       passIntervalMs: options.interval,
       reconcile: reconcileConfig(config),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
-      ...(options.kubeletAddress === undefined ? {} : { kubeletAddress: options.kubeletAddress }),
+      ...(kubelet.kind === 'advertise' ? { kubeletAddress: kubelet.address } : {}),
+      ...(kubelet.kind === 'serve'
+        ? { kubelet: { listen: kubelet.listen, kubeconfig: kubelet.kubeconfig } }
+        : {}),
       ...(registryMirror === undefined ? {} : { registryMirror }),
       ...(tunnel === undefined ? {} : { tunnel }),
       log: logLine,
@@ -102,6 +117,98 @@ function rentingLine(namespaces: readonly string[] | '*', simulatedDefault: bool
   return `namespaces that may rent machines: ${namespaces.join(', ')}${why}`;
 }
 
+/** What `anex run` does about the nodes' kubelet API (ADR 0023). */
+export type KubeletPlan =
+  /** start anex-kubelet on `listen` (port 0: a free one); the nodes advertise it */
+  | { kind: 'serve'; listen: KubeletAddress; kubeconfig: string }
+  /** `--kubelet-address`: one started by hand; the nodes advertise it */
+  | { kind: 'advertise'; address: KubeletAddress }
+  /** none: `why` says so, and what would enable it */
+  | { kind: 'off'; why: string };
+
+/**
+ * Serve by default when this process serves the agent endpoint (anex-kubelet reads pod
+ * addresses and saved log tails from it) and the API server can reach the address: loopback
+ * when the API server is on this host, else the address `--kubelet-listen` gives.
+ * @throws InvalidInputError when `--kubelet-listen` asks for what cannot be served
+ */
+export function kubeletPlan(
+  flags: Pick<RunOptions, 'kubelet' | 'kubeletListen' | 'kubeletAddress' | 'kubeconfig'>,
+  context: {
+    agentEndpoint: boolean;
+    env: Readonly<Record<string, string | undefined>>;
+    /** the kubeconfig's API server URL (read only when needed) */
+    apiServer: () => string | undefined;
+  },
+): KubeletPlan {
+  if (flags.kubeletAddress !== undefined) return { kind: 'advertise', address: flags.kubeletAddress };
+  if (!flags.kubelet) {
+    return { kind: 'off', why: 'not served (--no-kubelet): kubectl logs and exec on anex pods fail' };
+  }
+  const listen = flags.kubeletListen;
+  if (!context.agentEndpoint) {
+    const why =
+      'there is no agent endpoint (--simulate or --agent-endpoint-url serve one), and anex-kubelet reads pod addresses and saved log tails from it';
+    if (listen !== undefined) throw new InvalidInputError([`--kubelet-listen: ${why}`]);
+    return { kind: 'off', why: `not served: ${why}; kubectl logs and exec on anex pods fail` };
+  }
+  const kubeconfig = kubeconfigFile(flags.kubeconfig, context.env);
+  if (kubeconfig === undefined) {
+    const why = '$KUBECONFIG lists several files and anex-kubelet reads one: pass --kubeconfig <file>';
+    if (listen !== undefined) throw new InvalidInputError([`--kubelet-listen: ${why}`]);
+    return { kind: 'off', why: `not served: ${why}` };
+  }
+  if (listen !== undefined) return { kind: 'serve', listen, kubeconfig };
+  const server = context.apiServer();
+  if (server !== undefined && isLoopbackUrl(server)) {
+    return { kind: 'serve', listen: { ip: '127.0.0.1', port: 0 }, kubeconfig };
+  }
+  return {
+    kind: 'off',
+    why: `not served: the API server (${server ?? 'unknown'}) is not on this host, so it cannot reach 127.0.0.1; pass --kubelet-listen <ip:port> with an address of this host it reaches (or --no-kubelet)`,
+  };
+}
+
+function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '[::1]' || (isIPv4(host) && host.startsWith('127.'));
+}
+
+function kubeletLine(plan: KubeletPlan): string {
+  switch (plan.kind) {
+    case 'serve':
+      return `kubelet API: serving anex-kubelet on ${plan.listen.ip}${plan.listen.port === 0 ? ' (a free port)' : `:${plan.listen.port}`} for kubectl logs/exec (--no-kubelet: none)`;
+    case 'advertise':
+      return `kubelet API: the nodes advertise ${plan.address.ip}:${plan.address.port} (--kubelet-address: an anex-kubelet you started)`;
+    default:
+      return `kubelet API: ${plan.why}`;
+  }
+}
+
+/**
+ * `--kubelet-listen`: `<ipv4>:<port>` of this host (port 0: a free one). The nodes advertise
+ * the same address, so it must be one the API server reaches, never 0.0.0.0.
+ */
+export function kubeletListenFlag(value: string): KubeletAddress {
+  const match = /^([0-9.]{7,15}):([0-9]{1,5})$/.exec(value.trim());
+  const ip = match?.[1] ?? '';
+  const port = Number(match?.[2] ?? Number.NaN);
+  if (match === null || !isIPv4(ip) || port > 65_535)
+    throw new InvalidArgumentError(
+      `${JSON.stringify(value)} is not <ipv4>:<port> (port 0-65535, 0 = a free one)`,
+    );
+  if (ip === '0.0.0.0')
+    throw new InvalidArgumentError(
+      `${JSON.stringify(value)}: the nodes advertise this address, so it must be one the API server reaches, not 0.0.0.0`,
+    );
+  return { ip, port };
+}
+
 /** `--kubelet-address`: `<ipv4>:<port>`, else a usage error naming the flag. */
 export function kubeletAddressFlag(value: string): { ip: string; port: number } {
   const address = parseKubeletAddress(value);
@@ -139,9 +246,23 @@ export function registerRun(program: Command): void {
     )
     .addOption(
       new Option(
+        '--kubelet-listen <ip:port>',
+        'where the served kubelet API (anex-kubelet) listens; the nodes advertise it, so the API server must reach it (port 0: a free one) (default: 127.0.0.1 and a free port when the API server is on this host)',
+      ).argParser(kubeletListenFlag),
+    )
+    .addOption(
+      new Option(
+        '--no-kubelet',
+        'do not serve the kubelet API (kubectl logs/exec on anex pods then fail)',
+      ).conflicts('kubeletListen'),
+    )
+    .addOption(
+      new Option(
         '--kubelet-address <ip:port>',
-        'where a kubelet API for the nodes listens (anex-kubelet on this host): the nodes advertise it so kubectl logs/exec reach it',
-      ).argParser(kubeletAddressFlag),
+        'an anex-kubelet you started yourself: the nodes advertise this address and none is served',
+      )
+        .argParser(kubeletAddressFlag)
+        .conflicts('kubeletListen'),
     )
     .addHelpText(
       'after',
@@ -150,9 +271,17 @@ export function registerRun(program: Command): void {
         'them at another endpoint, e.g. `anex sim`). The virtual nodes anex-vastai / anex-runpod are\n' +
         'registered and kept Ready; pods bound to them are reconciled on binding, on deletion and on\n' +
         'every full pass.\n' +
+        '\nkubectl logs, exec, attach, cp and port-forward on anex pods go through a kubelet API\n' +
+        '(anex-kubelet, docs/tunnel.md). With an agent endpoint (--simulate or --agent-endpoint-url)\n' +
+        'anex run builds and serves it (Go; built once into ~/.cache/anex/kubelet) and the nodes\n' +
+        'advertise its address: 127.0.0.1 when the API server is on this host, else give an address\n' +
+        'of this host the API server reaches with --kubelet-listen. It authenticates the API server\n' +
+        "with the kubeconfig's credentials (TokenReview, SubjectAccessReview). Live logs and exec need\n" +
+        'the tunnel; a pod that runs without one answers with the log tail saved when its run ended.\n' +
         '\nExamples:\n' +
         '  VAST_API_KEY=... anex run\n' +
         '  anex run --simulate --kubeconfig ./kubeconfig --data-dir /tmp/anex\n' +
+        '  anex run --agent-endpoint-url https://... --kubelet-listen 10.0.0.5:10250 ...\n' +
         '\nCtrl-C (SIGINT) or SIGTERM: the pass in flight finishes, leases are released, the store is\n' +
         'closed; a second Ctrl-C aborts the pass in flight.\n' +
         'Exit codes: 0 stopped by SIGTERM, 1 failure, 2 invalid input, 130 stopped by Ctrl-C.',
