@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
@@ -87,10 +88,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     if (options.stop.aborted) return await cleanUp(parts, options, outcome);
     const providers = await marketplaceFor(options, parts);
     const registryMirror = parts.market?.registryUrl ?? parts.mirror;
+    const kubeconfig = options.kubeconfig ?? kubeconfigPath(parts);
     parts.mode = await startLocalMode({
-      ...(options.kubeconfig === undefined
-        ? { kubeconfig: kubeconfigPath(parts) }
-        : { kubeconfig: options.kubeconfig }),
+      kubeconfig,
       store: { inMemory: true },
       providers,
       passIntervalMs: 2_000,
@@ -99,10 +99,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       ...(registryMirror === undefined ? {} : { registryMirror }),
       // The machines run on this host: the stub fetches the agent from loopback; no gateway.
       tunnel: await loopbackAgentOptions(DEMO_VPN_RANGE),
+      // The kubelet API for `kubectl logs`: the control plane is on this host, so loopback
+      // reaches it (no root: a free port). Without it the demo still runs; the log says why.
+      kubelet: { listen: { ip: '127.0.0.1', port: 0 }, kubeconfig: resolve(kubeconfig), optional: true },
       log: options.log ?? options.say,
     });
     options.say(
       `[3/4] reconciler running: embedded store (dynalite, in memory), virtual nodes ${parts.mode.nodes.map((n) => n.name).join(', ')}; namespace ${manifest.namespace} enabled for renting`,
+    );
+    const kubelet = parts.mode.kubelet?.address;
+    options.say(
+      kubelet === undefined
+        ? '      no kubelet API: kubectl logs and exec on the pod fail (--verbose says why)'
+        : `      kubelet API (anex-kubelet) on ${kubelet.ip}:${kubelet.port}: kubectl logs reaches the pod's saved log tail`,
     );
     parts.core = kubeConfig.makeApiClient(CoreV1Api);
     const created = await parts.core.createNamespacedPod({
@@ -280,7 +289,17 @@ async function keepUp(options: DemoOptions, parts: Parts): Promise<void> {
   const path = parts.controlPlane?.info.kubeconfigPath ?? options.kubeconfig;
   options.say('\nEverything stays up until Ctrl-C. Try:');
   options.say(`  export KUBECONFIG=${path}`);
-  options.say(`  kubectl get nodes; kubectl describe pod ${parts.pod?.name ?? ''}`);
+  const pod = parts.pod?.name ?? '';
+  options.say(`  kubectl get nodes; kubectl describe pod ${pod}`);
+  if (parts.mode?.kubelet !== undefined) {
+    // The demo has no gateway, so its pod runs without the tunnel (ADR 0023 §6).
+    options.say(
+      `  kubectl logs ${pod}      # the log tail saved when a run ends; while it runs: "runs without a tunnel"`,
+    );
+    options.say(
+      `  kubectl exec ${pod} -- ls   # answers that the pod runs without a tunnel (the demo has no gateway)`,
+    );
+  }
   await new Promise<void>((resolve) => {
     if (options.stop.aborted) resolve();
     options.stop.addEventListener('abort', () => resolve(), { once: true });

@@ -1,9 +1,11 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { kubectlBinary } from '../../support/kubectl.ts';
 import { type CliProcess, runCli, startCli } from './cli-process.ts';
 
 // `anex demo` starts its own control plane (the cached binaries the test ground built), its
@@ -28,6 +30,21 @@ async function processesMentioning(text: string): Promise<string[]> {
     execFile('ps', ['-eo', 'args'], (_error, stdout) => resolve(stdout)),
   );
   return out.split('\n').filter((line) => line.includes(text));
+}
+
+function kubectl(
+  kubeconfig: string,
+  args: readonly string[],
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(
+      kubectlBinary(),
+      ['--kubeconfig', kubeconfig, ...args],
+      { timeout: 60_000 },
+      (error, _out, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stderr }),
+    ),
+  );
 }
 
 describe('anex demo', () => {
@@ -56,6 +73,19 @@ describe('anex demo', () => {
     expect(pod.status?.phase).toBe('Running');
     const controlPlaneDir = dirname(kubeconfigPath);
     expect(await processesMentioning(controlPlaneDir)).not.toEqual([]);
+
+    // The demo serves the kubelet API (anex-kubelet on loopback) and says how to use it; its
+    // pod runs without a tunnel (no gateway), which kubectl exec is told, through the API server.
+    expect(run.stdout()).toMatch(/kubelet API \(anex-kubelet\) on 127\.0\.0\.1:\d+: kubectl logs reaches/);
+    expect(run.stdout()).toContain('kubectl logs my-gpu-workload');
+    expect(run.stdout()).toContain('kubectl exec my-gpu-workload -- ls');
+    const exec = await kubectl(kubeconfigPath, ['exec', 'my-gpu-workload', '--', 'ls']);
+    expect(exec.code).not.toBe(0);
+    expect(exec.stderr).toContain(
+      'pod default/my-gpu-workload runs without a tunnel, so exec is not available; only the log tail saved at exit is served',
+    );
+    const kubelet = await processesMentioning('anex-kubelet --kubeconfig=');
+    expect(kubelet.filter((line) => line.includes(controlPlaneDir))).toHaveLength(1);
 
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(130);
