@@ -71,6 +71,20 @@ async function phaseOf(core: CoreV1Api, namespace: string, name: string, phases:
   );
 }
 
+/** The anex-kubelet processes whose token file is in `dir` (one served by one anex run). */
+function kubeletPids(dir: string): Promise<number[]> {
+  return new Promise((resolve) =>
+    execFile('ps', ['-eo', 'pid=,args='], (_error, stdout) =>
+      resolve(
+        stdout
+          .split('\n')
+          .filter((line) => line.includes(`--peers-token-file=${dir}/peers-token`))
+          .map((line) => Number.parseInt(line.trim(), 10)),
+      ),
+    ),
+  );
+}
+
 describe('anex run serves the kubelet API (anex-kubelet as its child)', () => {
   it('the nodes advertise it and kubectl logs / exec reach it through the API server', async () => {
     const ns = await createTestNamespace('run-kubelet');
@@ -122,6 +136,20 @@ describe('anex run serves the kubelet API (anex-kubelet as its child)', () => {
     const tail = await kubectl(['logs', '-n', ns.name, 'ended', '--tail', '1']);
     expect(tail.stdout).toBe('second-line-e2e\n');
 
+    // anex-kubelet killed: anex run says so, starts it again on the same address, and the
+    // API server reaches the new one.
+    const dir = dirname(logPath);
+    const pids = await kubeletPids(dir);
+    expect(pids).toHaveLength(1);
+    process.kill(pids[0] as number, 'SIGKILL');
+    await run.waitFor(
+      /anex-kubelet exited \(signal SIGKILL\) after \d+\.\d s; restarting it in 1 s \(restart 1 of 5\)/,
+      'the restart line',
+    );
+    await run.waitFor(new RegExp(`anex-kubelet is serving again on 127\\.0\\.0\\.1:${port}`), 'the restart');
+    expect(await kubeletPids(dir)).not.toEqual(pids);
+    expect((await kubectl(['logs', '-n', ns.name, 'ended'])).stdout).toBe(logs.stdout);
+
     // A running pod without the tunnel (no gateway): exec and live logs are refused, saying why.
     await ns.core.createNamespacedPod({
       namespace: ns.name,
@@ -140,7 +168,6 @@ describe('anex run serves the kubelet API (anex-kubelet as its child)', () => {
     expect(live.stderr).toContain('Error from server (ServiceUnavailable)');
 
     // The credential is a file only anex-kubelet reads; it is never in anex run's output.
-    const dir = dirname(logPath);
     const tokenFile = join(dir, 'peers-token');
     expect(existsSync(tokenFile)).toBe(true);
     const token = readFileSync(tokenFile, 'utf8');
@@ -158,6 +185,7 @@ describe('anex run serves the kubelet API (anex-kubelet as its child)', () => {
     expect(await run.exited).toBe(0);
     // Stopped with anex run: its directory (token file included) is gone, its port closed.
     expect(existsSync(dir)).toBe(false);
+    expect(await kubeletPids(dir)).toEqual([]);
     await expect(fetch(`https://127.0.0.1:${port}/healthz`)).rejects.toThrow();
   });
 
