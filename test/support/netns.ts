@@ -223,6 +223,21 @@ export class NetnsGround {
     return names;
   }
 
+  /** Removes one namespace of this ground (killing what still runs in it); never throws. */
+  remove(role: string): void {
+    const ns = this.name(role);
+    const at = this.#namespaces.indexOf(ns);
+    if (at >= 0) this.#namespaces.splice(at, 1);
+    removeNamespace(ns);
+  }
+
+  /** Whether `role`'s namespace exists (e.g. to check a ground removed it). */
+  has(role: string): boolean {
+    return run('ip', ['netns', 'list'])
+      .split('\n')
+      .some((line) => line.split(' ')[0] === this.name(role));
+  }
+
   /** Removes every namespace (killing what still runs in it) and root-side link; never throws. */
   close(): void {
     for (const ns of [...this.#namespaces].reverse()) removeNamespace(ns);

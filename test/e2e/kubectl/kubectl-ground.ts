@@ -75,7 +75,8 @@ import {
 
 const ID = Number(process.pid % 100) + 100;
 const NET = `172.31.${ID}`;
-const CLUSTER = `192.168.${ID + 60}`;
+/** The cluster network's /24 prefix (gw ns .1, cluster ns .2). */
+export const CLUSTER = `192.168.${ID + 60}`;
 const ENDPOINT_IP = `${NET}.1`;
 export const GW_PUBLIC = `${NET}.2`;
 const VPN = '10.252.0.0/24';
@@ -86,7 +87,7 @@ export const HTTP_PORT = 8080;
 /** A port the workload does not declare (nothing may be forwarded to it). */
 export const UNDECLARED_PORT = 8081;
 /** The Debian stand-in image (sh, curl; the machine sees this host's tar and python3.11). */
-const IMAGE = 'ghcr.io/example/trainer:1';
+export const IMAGE = 'ghcr.io/example/trainer:1';
 
 /**
  * A minimal HTTP server (the image's python is a simulated stand-in; the machine sees this
@@ -193,9 +194,118 @@ export async function startKubectlGround(): Promise<KubectlGround> {
   }
 }
 
+/**
+ * Everything but the pod: the networks, the agent endpoint, the gateway, anex-kubelet in the
+ * gateway namespace, the virtual node kept by the product's heartbeat, the Vast simulator and
+ * the machine runner. `namespace` is the gateway's (anex-kubelet's ServiceAccount lives there).
+ */
+export interface AnexGround {
+  namespace: string;
+  nodeName: string;
+  suffix: string;
+  core: CoreV1Api;
+  kubeConfig: KubeConfig;
+  netns: NetnsGround;
+  scope: ProcessScope;
+  runner: MachineRunner;
+  sim: VastAiSim;
+  adapter: Provider;
+  launch: ReturnType<typeof agentLaunch>;
+  store: MemoryStore;
+  backend: MemoryAgentBackend;
+  clientCa: string;
+  kubelet: ManagedProcess;
+  /** registers a cleanup run by stopAnexGround (`first`: before the others, e.g. destroying machines) */
+  onStop(cleanup: () => Promise<void>, options?: { first?: boolean }): void;
+}
+
+/** Starts the ground without a pod; stop it with {@link stopAnexGround}. */
+export async function startAnexGround(): Promise<AnexGround> {
+  try {
+    return await startBase();
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+export const stopAnexGround = (): Promise<void> => stopAll();
+
 async function start(): Promise<KubectlGround> {
-  ensureGatewayTools();
+  const ground = await startBase();
+  const { namespace, nodeName, core, kubeConfig, netns, runner, sim, adapter, store, backend } = ground;
+  const { clientCa, kubelet } = ground;
   const kubectl = kubectlBinary();
+  // The pod, on that node, and its machine.
+  const mark = randomBytes(6).toString('hex');
+  const pod = 'web';
+  const created = await core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name: pod },
+      spec: {
+        nodeName,
+        restartPolicy: 'OnFailure',
+        containers: [
+          {
+            name: 'main',
+            image: IMAGE,
+            command: ['/bin/sh', '-c', workload(mark)],
+            ports: [{ containerPort: HTTP_PORT, protocol: 'TCP' }],
+          },
+        ],
+      },
+    },
+  });
+  const podUid = created.metadata?.uid ?? '';
+  const { instanceId, key, vpnAddress } = await runWorkload(ground, created, mark, [HTTP_PORT]);
+  // Started, as the agent reported it: the status the reconciler writes (phase Running, the
+  // pod IP its VPN address: no forwarding configured here).
+  await writeRunning(core, namespace, pod, vpnAddress);
+
+  const env = { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath };
+  const base = ['--namespace', namespace];
+  return {
+    namespace,
+    pod,
+    podUid,
+    nodeName,
+    mark,
+    core,
+    kubeConfig,
+    netns,
+    runner,
+    sim,
+    adapter,
+    instanceId,
+    store,
+    backend,
+    clientCa,
+    kubelet,
+    kubectl(args, options = {}) {
+      return new Promise((resolve) => {
+        const child = execFile(
+          kubectl,
+          [...base, ...args],
+          { env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 << 20, encoding: 'utf8' },
+          (error, stdout, stderr) => {
+            const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+            resolve({ code, stdout, stderr });
+          },
+        );
+        child.stdin?.end(options.input ?? '');
+      });
+    },
+    spawnKubectl(args) {
+      return spawn(kubectl, [...base, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    },
+    containerLog: () => runner.logOf(key) ?? '',
+    stop: stopAll,
+  };
+}
+
+async function startBase(): Promise<AnexGround> {
+  ensureGatewayTools();
   const kubeletBinary = anexKubeletBinary();
   const netns = new NetnsGround();
   parts.netns = netns;
@@ -340,8 +450,9 @@ async function start(): Promise<KubectlGround> {
       `--client-ca=${clientCa}`,
       `--kubeconfig=${kubeletKubeconfig}`,
     ]),
-    // The endpoint's test CA (a real one has a public certificate).
-    env: { PATH: process.env.PATH, SSL_CERT_FILE: pki.ca },
+    // The endpoint's test CA (a real one has a public certificate). POD_NAMESPACE as the
+    // manifests' downward API gives it: the forwarders' ServiceAccount is `<it>/anex-forwarder`.
+    env: { PATH: process.env.PATH, SSL_CERT_FILE: pki.ca, POD_NAMESPACE: namespace },
   });
   await waitUntil(async () => readFileSync(kubelet.logPath, 'utf8').includes('serving the kubelet API'), {
     what: 'anex-kubelet serving',
@@ -357,37 +468,6 @@ async function start(): Promise<KubectlGround> {
     { what: `node ${nodeName} advertising InternalIP ${GW_PUBLIC}`, timeoutMs: 30_000 },
   );
 
-  // The pod, on that node, and its machine.
-  const mark = randomBytes(6).toString('hex');
-  const pod = 'web';
-  const created = await core.createNamespacedPod({
-    namespace,
-    body: {
-      metadata: { name: pod },
-      spec: {
-        nodeName,
-        restartPolicy: 'OnFailure',
-        containers: [
-          {
-            name: 'main',
-            image: IMAGE,
-            command: ['/bin/sh', '-c', workload(mark)],
-            ports: [{ containerPort: HTTP_PORT, protocol: 'TCP' }],
-          },
-        ],
-      },
-    },
-  });
-  const podUid = created.metadata?.uid ?? '';
-  backend.addPod({
-    podUid,
-    transport: GATEWAY_TRANSPORT.vastai,
-    command: ['/bin/sh', '-c', workload(mark)],
-    args: [],
-    env: {},
-    restartPolicy: 'OnFailure',
-    ports: [HTTP_PORT],
-  });
   const sim = new VastAiSim({ seed: 7, offers: 100 });
   parts.sim = sim;
   const simUrl = await sim.start();
@@ -406,10 +486,69 @@ async function start(): Promise<KubectlGround> {
     now: Date.now,
     agent: builtAgentArtifact(manifest),
   });
-  const instanceId = await rent(adapter, launch, created, podUid);
-  parts.cleanups.unshift(async () => {
-    await adapter.destroy(instanceId, {}).catch(() => 'gone');
+  return {
+    namespace,
+    nodeName,
+    suffix,
+    core,
+    kubeConfig,
+    netns,
+    scope,
+    runner,
+    sim,
+    adapter,
+    launch,
+    store,
+    backend,
+    clientCa,
+    kubelet,
+    onStop(cleanup, options = {}) {
+      if (options.first === true) parts.cleanups.unshift(cleanup);
+      else parts.cleanups.push(cleanup);
+    },
+  };
+}
+
+/** A running workload's machine, as {@link runWorkload} rented it. */
+export interface RunningWorkload {
+  instanceId: string;
+  /** the runner's key of the machine (`vastai/<id>`) */
+  key: string;
+  /** the pod's VPN address */
+  vpnAddress: string;
+}
+
+/**
+ * Rents the pod's machine with the product's adapter and agent launch, registers the pod in
+ * the endpoint's backend under its UID with `ports` declared, and waits until the workload
+ * printed its known line (its HTTP servers answer) and the gateway has the peer. The machine
+ * is destroyed when the ground stops (first, so nothing leaks).
+ */
+export async function runWorkload(
+  base: AnexGround,
+  created: V1Pod,
+  mark: string,
+  ports: readonly number[],
+): Promise<RunningWorkload> {
+  const { backend, adapter, launch, runner, store, netns } = base;
+  const podUid = created.metadata?.uid ?? '';
+  const command = created.spec?.containers[0]?.command ?? [];
+  backend.addPod({
+    podUid,
+    transport: GATEWAY_TRANSPORT.vastai,
+    command: [...command],
+    args: [],
+    env: {},
+    restartPolicy: created.spec?.restartPolicy === 'Always' ? 'Always' : 'OnFailure',
+    ports: [...ports],
   });
+  const instanceId = await rent(adapter, launch, created, podUid);
+  base.onStop(
+    async () => {
+      await adapter.destroy(instanceId, {}).catch(() => 'gone');
+    },
+    { first: true },
+  );
   const key = `vastai/${instanceId}`;
   await waitUntil(
     async () => {
@@ -422,54 +561,12 @@ async function start(): Promise<KubectlGround> {
   });
   if ((runner.logOf(key) ?? '').includes(`http-servers-down-${mark}`))
     throw new Error(`the workload's HTTP servers did not start:\n${(runner.logOf(key) ?? '').slice(-4000)}`);
-  // Started, as the agent reported it: the status the reconciler writes (phase Running, the
-  // pod IP its VPN address).
   const allocation = await eventually(
     async () => (await store.listAddresses()).find((a) => a.podUid === podUid),
     { what: 'the pod’s VPN address', timeoutMs: 30_000 },
   );
-  await writeRunning(core, namespace, pod, allocation.address);
   await waitForPeer(netns, allocation.address);
-
-  const env = { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath };
-  const base = ['--namespace', namespace];
-  return {
-    namespace,
-    pod,
-    podUid,
-    nodeName,
-    mark,
-    core,
-    kubeConfig,
-    netns,
-    runner,
-    sim,
-    adapter,
-    instanceId,
-    store,
-    backend,
-    clientCa,
-    kubelet,
-    kubectl(args, options = {}) {
-      return new Promise((resolve) => {
-        const child = execFile(
-          kubectl,
-          [...base, ...args],
-          { env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 << 20, encoding: 'utf8' },
-          (error, stdout, stderr) => {
-            const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-            resolve({ code, stdout, stderr });
-          },
-        );
-        child.stdin?.end(options.input ?? '');
-      });
-    },
-    spawnKubectl(args) {
-      return spawn(kubectl, [...base, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    },
-    containerLog: () => runner.logOf(key) ?? '',
-    stop: stopAll,
-  };
+  return { instanceId, key, vpnAddress: allocation.address };
 }
 
 async function stopAll(): Promise<void> {
@@ -614,14 +711,23 @@ async function rent(
   return created2.instance.id;
 }
 
-/** The status the reconciler writes when the agent reports `started` (phase Running, pod IP). */
-async function writeRunning(core: CoreV1Api, namespace: string, name: string, podIp: string): Promise<void> {
+/**
+ * The status the reconciler writes when the agent reports `started` (phase Running, Ready).
+ * `podIp` undefined: forwarding is configured, so the product sets podIP to its forwarder's
+ * (ADR 0024) and no other write may (the API server refuses to change a podIP once set).
+ */
+export async function writeRunning(
+  core: CoreV1Api,
+  namespace: string,
+  name: string,
+  podIp: string | undefined,
+): Promise<void> {
   const pod = await core.readNamespacedPod({ namespace, name });
   const now = new Date();
   pod.status = {
+    ...pod.status,
     phase: 'Running',
-    podIP: podIp,
-    podIPs: [{ ip: podIp }],
+    ...(podIp === undefined ? {} : { podIP: podIp, podIPs: [{ ip: podIp }] }),
     startTime: now,
     conditions: [
       { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
