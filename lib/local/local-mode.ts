@@ -257,7 +257,13 @@ async function serveKubelet(
     );
     return served;
   } catch (error) {
-    if (kubelet.optional !== true) throw error;
+    if (kubelet.optional !== true) {
+      if (!(error instanceof AnexError)) throw error;
+      throw new AnexError(`${error.message}\n(--no-kubelet runs without the kubelet API)`, {
+        kind: error.kind,
+        cause: error,
+      });
+    }
     log(
       `warning: the kubelet API did not start, so kubectl logs/exec on anex pods fail: ${(error as Error).message}`,
     );

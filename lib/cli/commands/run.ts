@@ -182,7 +182,7 @@ function isLoopbackUrl(url: string): boolean {
 function kubeletLine(plan: KubeletPlan): string {
   switch (plan.kind) {
     case 'serve':
-      return `kubelet API: serving anex-kubelet on ${plan.listen.ip}${plan.listen.port === 0 ? ' (a free port)' : `:${plan.listen.port}`} for kubectl logs/exec (--no-kubelet: none)`;
+      return `kubelet API: serving anex-kubelet on ${plan.listen.ip}${plan.listen.port === 0 ? ' (a free port)' : `:${plan.listen.port}`} for kubectl logs/exec (--no-kubelet turns it off)`;
     case 'advertise':
       return `kubelet API: the nodes advertise ${plan.address.ip}:${plan.address.port} (--kubelet-address: an anex-kubelet you started)`;
     default:
