@@ -64,6 +64,50 @@ export interface Cluster {
    * use them, nothing keeps them), and 403 names the namespace.
    */
   readPullSecret(namespace: string, name: string): Promise<SecretRead | undefined>;
+  /**
+   * Pods in `namespace` that carry the label `labelKey` (any value): the reconciler's own
+   * pods off the virtual nodes (ADR 0024's forwarders), one list call. Needs `list pods` in
+   * that namespace only.
+   */
+  listLabelledPods(namespace: string, labelKey: string): Promise<LabelledPod[]>;
+  /** Creates a pod from a whole manifest; `'exists'` when its name is taken (an overlapping pass made it). */
+  createPod(manifest: PodManifest): Promise<'created' | 'exists'>;
+  /**
+   * Deletes a pod (default grace) with a uid precondition; `'gone'` when it no longer exists
+   * or the name is now another pod's.
+   */
+  deletePod(pod: PodRef): Promise<'deleted' | 'gone'>;
+  /**
+   * Sets only `status.podIP` and `status.podIPs` (`[{ip}]`), through the status subresource;
+   * `'gone'` if the pod (with this uid) no longer exists. The API server accepts a changed
+   * address (ADR 0024: validatePodIPs checks format and families only).
+   */
+  setPodIP(pod: PodRef, ip: string): Promise<'updated' | 'gone'>;
+}
+
+/** A pod as {@link Cluster.listLabelledPods} sees it: what deciding about it needs. */
+export interface LabelledPod extends PodRef {
+  labels: Readonly<Record<string, string>>;
+  annotations: Readonly<Record<string, string>>;
+  phase?: PodPhase;
+  podIP?: string;
+  /** RFC 3339, set once deletion was requested */
+  deletionTimestamp?: string;
+  /** RFC 3339 */
+  creationTimestamp?: string;
+}
+
+/** A whole pod to create (core/v1 Pod as JSON); the spec is the caller's, passed through as is. */
+export interface PodManifest {
+  apiVersion: 'v1';
+  kind: 'Pod';
+  metadata: {
+    name: string;
+    namespace: string;
+    labels: Readonly<Record<string, string>>;
+    annotations?: Readonly<Record<string, string>>;
+  };
+  spec: Readonly<Record<string, unknown>>;
 }
 
 /** A Secret as {@link Cluster.readPullSecret} reads it. */
@@ -126,6 +170,8 @@ export interface ContainerView {
   mounts?: readonly MountView[];
   /** the declared TCP containerPorts, in order, each once (port-forward may reach only these; ADR 0023) */
   ports?: readonly number[];
+  /** the names of those ports that have one, by number */
+  portNames?: Readonly<Record<number, string>>;
 }
 
 /** An init container; `sidecar`: restartPolicy Always (runs alongside the app container). */

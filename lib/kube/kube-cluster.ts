@@ -7,12 +7,15 @@ import {
   PatchStrategy,
   type V1Lease,
   type V1Node,
+  type V1Pod,
   VersionApi,
 } from '@kubernetes/client-node';
 import { AnexError } from '../errors.ts';
 import type {
   Cluster,
+  LabelledPod,
   PodEvent,
+  PodManifest,
   PodRef,
   PodStatusUpdate,
   PodView,
@@ -21,8 +24,8 @@ import type {
 } from './cluster.ts';
 import { statusCode, translateKubeError } from './errors.ts';
 import { kubeTime, microTime } from './kube-time.ts';
-import { eventMessage, eventName, podStatusPatch } from './pod-status-patch.ts';
-import { toPodView } from './pod-view.ts';
+import { eventMessage, eventName, podIPPatch, podStatusPatch } from './pod-status-patch.ts';
+import { toLabelledPod, toPodView } from './pod-view.ts';
 import { requestOptions } from './request-options.ts';
 import {
   kubeletVersionFor,
@@ -273,6 +276,63 @@ export class KubeCluster implements Cluster {
       // 409: the uid precondition failed, so the pod we meant is gone and the name is another's.
       if (statusCode(error) === 404 || statusCode(error) === 409) return 'gone';
       throw translateKubeError(error, `delete pod ${pod.namespace}/${pod.name}`);
+    }
+  }
+
+  async listLabelledPods(namespace: string, labelKey: string): Promise<LabelledPod[]> {
+    const list = await this.#call(
+      () => this.#core.listNamespacedPod({ namespace, labelSelector: labelKey }, this.#plain),
+      `list pods labelled ${labelKey} in namespace ${namespace}`,
+    );
+    return list.items.map(toLabelledPod).filter((pod) => pod !== undefined);
+  }
+
+  async createPod(manifest: PodManifest): Promise<'created' | 'exists'> {
+    const { namespace, name } = manifest.metadata;
+    try {
+      await this.#core.createNamespacedPod(
+        { namespace, body: manifest as unknown as V1Pod, fieldManager: this.#component },
+        this.#plain,
+      );
+      return 'created';
+    } catch (error) {
+      if (statusCode(error) === 409) return 'exists';
+      throw translateKubeError(error, `create pod ${namespace}/${name}`);
+    }
+  }
+
+  async deletePod(pod: PodRef): Promise<'deleted' | 'gone'> {
+    try {
+      await this.#core.deleteNamespacedPod(
+        { namespace: pod.namespace, name: pod.name, body: { preconditions: { uid: pod.uid } } },
+        this.#plain,
+      );
+      return 'deleted';
+    } catch (error) {
+      // 409: the uid precondition failed, so the pod we meant is gone and the name is another's.
+      if (statusCode(error) === 404 || statusCode(error) === 409) return 'gone';
+      throw translateKubeError(error, `delete pod ${pod.namespace}/${pod.name}`);
+    }
+  }
+
+  async setPodIP(pod: PodRef, ip: string): Promise<'updated' | 'gone'> {
+    const action = `set the address of pod ${pod.namespace}/${pod.name}`;
+    try {
+      await this.#core.patchNamespacedPodStatus(
+        {
+          namespace: pod.namespace,
+          name: pod.name,
+          body: podIPPatch(pod, ip),
+          fieldManager: this.#component,
+        },
+        this.#merge,
+      );
+      return 'updated';
+    } catch (error) {
+      const code = statusCode(error);
+      if (code === 404) return 'gone';
+      if (code === 409 && (await this.getPod(pod.namespace, pod.name))?.uid !== pod.uid) return 'gone';
+      throw translateKubeError(error, action);
     }
   }
 

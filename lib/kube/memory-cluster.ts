@@ -2,7 +2,10 @@ import { AnexError } from '../errors.ts';
 import type {
   Cluster,
   ContainerView,
+  LabelledPod,
   PodEvent,
+  PodManifest,
+  PodPhase,
   PodRef,
   PodStatusUpdate,
   PodView,
@@ -34,6 +37,8 @@ export class MemoryCluster implements Cluster {
   readonly #leases = new Map<string, StoredLease>();
   readonly #events: RecordedEvent[] = [];
   readonly #failures = new Map<keyof Cluster, unknown>();
+  /** pods made with createPod (off the virtual nodes: the reconciler's forwarders), by `<namespace>/<name>` */
+  readonly #created = new Map<string, CreatedPod>();
   #nextUid = 1;
 
   async ensureNode(node: VirtualNodeSpec, options: { now: number }): Promise<void> {
@@ -153,6 +158,54 @@ export class MemoryCluster implements Cluster {
     return 'deleted';
   }
 
+  async listLabelledPods(namespace: string, labelKey: string): Promise<LabelledPod[]> {
+    this.#enter('listLabelledPods');
+    return [...this.#created.values()]
+      .filter((p) => p.namespace === namespace && labelKey in p.labels)
+      .map((p) => structuredClone(labelledView(p)));
+  }
+
+  async createPod(manifest: PodManifest): Promise<'created' | 'exists'> {
+    this.#enter('createPod');
+    const { namespace, name } = manifest.metadata;
+    if (this.#created.has(key(namespace, name)) || this.#pods.has(key(namespace, name))) return 'exists';
+    this.#created.set(key(namespace, name), {
+      namespace,
+      name,
+      uid: `uid-${this.#nextUid++}`,
+      labels: { ...manifest.metadata.labels },
+      annotations: { ...(manifest.metadata.annotations ?? {}) },
+      phase: 'Pending',
+      manifest: structuredClone(manifest),
+    });
+    return 'created';
+  }
+
+  async deletePod(pod: PodRef): Promise<'deleted' | 'gone'> {
+    this.#enter('deletePod');
+    const id = key(pod.namespace, pod.name);
+    if (this.#created.get(id)?.uid === pod.uid) {
+      this.#created.delete(id);
+      return 'deleted';
+    }
+    if (this.#find(pod) === undefined) return 'gone';
+    this.#pods.delete(id);
+    return 'deleted';
+  }
+
+  async setPodIP(pod: PodRef, ip: string): Promise<'updated' | 'gone'> {
+    this.#enter('setPodIP');
+    const stored = this.#find(pod);
+    if (stored === undefined) return 'gone';
+    const status = stored.status ?? {
+      phase: stored.phase ?? 'Pending',
+      conditions: [],
+      containerStatuses: [],
+    };
+    stored.status = { ...status, podIP: ip };
+    return 'updated';
+  }
+
   // ---- test knobs ----
 
   /** Adds a pod bound to `nodeName` (default `anex-vastai`); unset fields get plain defaults. */
@@ -209,9 +262,28 @@ export class MemoryCluster implements Cluster {
     });
   }
 
+  /**
+   * What the scheduler and a node's kubelet do to a pod made with createPod: its phase and
+   * address (`podIP` undefined clears it).
+   */
+  setCreatedPodStatus(namespace: string, name: string, status: { phase: PodPhase; podIP?: string }): void {
+    const stored = this.#created.get(key(namespace, name));
+    if (stored === undefined) throw new Error(`no created pod ${namespace}/${name}`);
+    stored.phase = status.phase;
+    if (status.podIP === undefined) delete stored.podIP;
+    else stored.podIP = status.podIP;
+  }
+
+  /** A pod made with createPod: its manifest as given, uid, phase and address; undefined once deleted. */
+  createdPod(namespace: string, name: string): CreatedPod | undefined {
+    const stored = this.#created.get(key(namespace, name));
+    return stored === undefined ? undefined : structuredClone(stored);
+  }
+
   /** Forgets everything (pods, nodes, leases, events, counters, injected failures). */
   reset(): void {
     this.#pods.clear();
+    this.#created.clear();
     this.#nodes.clear();
     this.#leases.clear();
     this.#events.length = 0;
@@ -300,6 +372,27 @@ export interface PodInput {
   imagePullSecrets?: PodView['imagePullSecrets'];
 }
 
+/** A pod made with {@link MemoryCluster.createPod}. */
+export interface CreatedPod extends PodRef {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  phase: PodPhase;
+  podIP?: string;
+  manifest: PodManifest;
+}
+
+function labelledView(pod: CreatedPod): LabelledPod {
+  return {
+    namespace: pod.namespace,
+    name: pod.name,
+    uid: pod.uid,
+    labels: pod.labels,
+    annotations: pod.annotations,
+    phase: pod.phase,
+    ...(pod.podIP === undefined ? {} : { podIP: pod.podIP }),
+  };
+}
+
 export interface StoredNode {
   spec: VirtualNodeSpec;
   /** epoch ms of the last ensureNode (the Ready condition's heartbeat) */
@@ -336,6 +429,7 @@ function aContainer(input: Partial<ContainerView>, index: number): ContainerView
     ...(input.lifecycleIssues === undefined ? {} : { lifecycleIssues: input.lifecycleIssues }),
     ...(input.mounts === undefined ? {} : { mounts: input.mounts }),
     ...(input.ports === undefined ? {} : { ports: input.ports }),
+    ...(input.portNames === undefined ? {} : { portNames: input.portNames }),
   };
 }
 
@@ -356,5 +450,9 @@ function emptyCounts(): Record<keyof Cluster, number> {
     readEnvSource: 0,
     readSourceFiles: 0,
     readPullSecret: 0,
+    listLabelledPods: 0,
+    createPod: 0,
+    deletePod: 0,
+    setPodIP: 0,
   };
 }

@@ -69,6 +69,15 @@ function statePatch(state: ContainerState): object {
   };
 }
 
+/**
+ * A JSON merge patch of the address alone (ADR 0024: the forwarder's IP). A merge patch
+ * replaces lists whole, so `podIPs` is exactly this one address; the uid makes the API server
+ * refuse it (409) when the name now belongs to another pod.
+ */
+export function podIPPatch(pod: PodRef, ip: string): object {
+  return { metadata: { uid: pod.uid }, status: { podIP: ip, podIPs: [{ ip }] } };
+}
+
 /** `podIPs[0]` must equal `podIP`; `$patch: replace` keeps a changed address from being appended. */
 function ipPatch(single: string, plural: string, ip: string | undefined): object {
   if (ip === undefined) return {};

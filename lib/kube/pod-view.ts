@@ -10,6 +10,7 @@ import type {
   ContainerStatusView,
   ContainerView,
   InitContainerView,
+  LabelledPod,
   PodCondition,
   PodPhase,
   PodStatusUpdate,
@@ -93,7 +94,24 @@ function toContainerView(container: V1Container, skipped: readonly string[]): Co
   if (mounts.length > 0) view.mounts = mounts;
   const ports = tcpPorts(container);
   if (ports.length > 0) view.ports = ports;
+  const names = portNames(container, ports);
+  if (names !== undefined) view.portNames = names;
   return view;
+}
+
+/** The names of the declared TCP ports that have one, by number (a forwarder declares the same). */
+function portNames(container: V1Container, ports: readonly number[]): Record<number, string> | undefined {
+  const named = (container.ports ?? []).filter(
+    (p) =>
+      (p.protocol ?? 'TCP') === 'TCP' &&
+      p.name !== undefined &&
+      p.name !== '' &&
+      ports.includes(p.containerPort),
+  );
+  if (named.length === 0) return undefined;
+  const names: Record<number, string> = {};
+  for (const p of named) names[p.containerPort] ??= p.name as string;
+  return names;
 }
 
 /** The declared TCP containerPorts (protocol absent means TCP), each once, in order. */
@@ -122,6 +140,24 @@ function gpuCount(quantity: string | undefined): number | undefined {
   if (quantity === undefined) return undefined;
   const count = Number(quantity);
   return Number.isInteger(count) && count >= 0 ? count : undefined;
+}
+
+/** V1Pod → LabelledPod (the reconciler's own pods: name, labels, phase, address). */
+export function toLabelledPod(pod: V1Pod): LabelledPod | undefined {
+  const { name, namespace, uid } = pod.metadata ?? {};
+  if (name === undefined || namespace === undefined || uid === undefined) return undefined;
+  const view: LabelledPod = {
+    namespace,
+    name,
+    uid,
+    labels: pod.metadata?.labels ?? {},
+    annotations: pod.metadata?.annotations ?? {},
+  };
+  assign(view, 'phase', phase(pod.status?.phase));
+  assign(view, 'podIP', pod.status?.podIP === '' ? undefined : pod.status?.podIP);
+  assign(view, 'deletionTimestamp', readTime(pod.metadata?.deletionTimestamp));
+  assign(view, 'creationTimestamp', readTime(pod.metadata?.creationTimestamp));
+  return view;
 }
 
 function toStatus(pod: V1Pod): PodStatusUpdate | undefined {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Cluster, PodRef, PodStatusUpdate } from '../../../lib/kube/cluster.ts';
+import type { Cluster, PodManifest, PodRef, PodStatusUpdate } from '../../../lib/kube/cluster.ts';
 
 /**
  * The Cluster contract (lib/kube/cluster.ts) as tests, run against MemoryCluster (unit)
@@ -151,7 +151,65 @@ export function describeClusterContract(name: string, makeHarness: () => Promise
       expect(await h.cluster.finalizePod(ref)).toBe('gone');
       expect(await h.cluster.updatePodStatus(ref, aWaitingStatus())).toBe('gone');
     });
+
+    it('creates a pod from a manifest, lists it by label key, and deletes it once', async () => {
+      await h.addPod({ name: 'unlabelled' });
+      const manifest = aLabelledManifest(h.namespace, 'helper');
+      expect(await h.cluster.createPod(manifest)).toBe('created');
+      expect(await h.cluster.createPod(manifest)).toBe('exists');
+      const listed = await h.cluster.listLabelledPods(h.namespace, TEST_LABEL);
+      expect(listed).toEqual([
+        expect.objectContaining({
+          namespace: h.namespace,
+          name: 'helper',
+          uid: expect.any(String),
+          labels: expect.objectContaining({ [TEST_LABEL]: 'owner-1' }),
+          annotations: expect.objectContaining({ 'anex.test/note': 'made by the contract' }),
+          phase: 'Pending',
+        }),
+      ]);
+      expect(await h.cluster.listLabelledPods(h.namespace, 'anex.test/absent')).toEqual([]);
+      const ref = { namespace: h.namespace, name: 'helper', uid: listed[0]?.uid ?? '' };
+      expect(await h.cluster.deletePod({ ...ref, uid: 'another-uid' })).toBe('gone');
+      expect(await h.cluster.deletePod(ref)).toBe('deleted');
+      expect(await h.cluster.deletePod(ref)).toBe('gone');
+      expect(await h.cluster.listLabelledPods(h.namespace, TEST_LABEL)).toEqual([]);
+    });
+
+    it('sets only the address of a pod, changes it again, and answers gone for another uid', async () => {
+      const ref = await h.addPod({ name: 'addressed' });
+      await h.cluster.updatePodStatus(ref, aRunningStatus());
+      expect(await h.cluster.setPodIP(ref, '10.244.1.7')).toBe('updated');
+      const first = (await h.cluster.getPod(h.namespace, 'addressed'))?.status;
+      expect(first).toMatchObject({ phase: 'Running', podIP: '10.244.1.7', hostIP: '10.99.0.7' });
+      expect(first?.containerStatuses).toEqual(aRunningStatus().containerStatuses);
+      // A recreated forwarder's new IP: the API server takes a changed podIP (ADR 0024).
+      expect(await h.cluster.setPodIP(ref, '10.244.2.8')).toBe('updated');
+      expect((await h.cluster.getPod(h.namespace, 'addressed'))?.status?.podIP).toBe('10.244.2.8');
+      expect(await h.cluster.setPodIP({ ...ref, uid: 'another-uid' }, '10.244.3.9')).toBe('gone');
+      expect(await h.cluster.setPodIP({ ...ref, name: 'missing' }, '10.244.3.9')).toBe('gone');
+    });
   });
+}
+
+const TEST_LABEL = 'anex.test/owner';
+
+/** A plain pod off the virtual node (nothing schedules it in the test grounds: it stays Pending). */
+export function aLabelledManifest(namespace: string, name: string): PodManifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace,
+      labels: { [TEST_LABEL]: 'owner-1' },
+      annotations: { 'anex.test/note': 'made by the contract' },
+    },
+    spec: {
+      automountServiceAccountToken: false,
+      containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.10', ports: [{ containerPort: 8000 }] }],
+    },
+  };
 }
 
 export function aWaitingStatus(): PodStatusUpdate {

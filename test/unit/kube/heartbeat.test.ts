@@ -50,6 +50,10 @@ function delegate(target: Cluster): Cluster {
     readEnvSource: (...args) => target.readEnvSource(...args),
     readSourceFiles: (...args) => target.readSourceFiles(...args),
     readPullSecret: (...args) => target.readPullSecret(...args),
+    listLabelledPods: (...args) => target.listLabelledPods(...args),
+    createPod: (...args) => target.createPod(...args),
+    deletePod: (...args) => target.deletePod(...args),
+    setPodIP: (...args) => target.setPodIP(...args),
   };
 }
 
