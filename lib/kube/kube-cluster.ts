@@ -331,7 +331,9 @@ export class KubeCluster implements Cluster {
     } catch (error) {
       const code = statusCode(error);
       if (code === 404) return 'gone';
-      if (code === 409 && (await this.getPod(pod.namespace, pod.name))?.uid !== pod.uid) return 'gone';
+      // A merge patch naming another uid is refused as 409 or 422 ("metadata.uid: field is immutable").
+      const taken = code === 409 || code === 422;
+      if (taken && (await this.getPod(pod.namespace, pod.name))?.uid !== pod.uid) return 'gone';
       throw translateKubeError(error, action);
     }
   }

@@ -313,6 +313,21 @@ describe('KubeCluster on the real control plane', () => {
     );
   });
 
+  it('sets podIP and podIPs together, replacing the list on a change (ADR 0024)', async () => {
+    const ns = await createTestNamespace('address');
+    const ref = await createPod(ns, { name: 'addressed' });
+    await cluster.updatePodStatus(ref, aRunningStatus());
+    await cluster.setPodIP(ref, '10.244.1.7');
+    await cluster.setPodIP(ref, '10.244.2.8');
+    const pod = await ns.core.readNamespacedPod({ namespace: ns.name, name: 'addressed' });
+    expect(pod.status?.podIP).toBe('10.244.2.8');
+    expect(pod.status?.podIPs).toEqual([{ ip: '10.244.2.8' }]);
+    expect(pod.status?.phase).toBe('Running');
+    expect(pod.status?.conditions?.map((c) => `${c.type}=${c.status}`)).toEqual(
+      expect.arrayContaining(['anex.sh/Provisioned=True', 'Ready=True']),
+    );
+  });
+
   it('ends a container as terminated with its exit code, clearing the running state', async () => {
     const ns = await createTestNamespace('ended');
     const ref = await createPod(ns, { name: 'ended' });
