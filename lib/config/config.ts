@@ -3,6 +3,7 @@ import type { VirtualNodeSpec } from '../kube/cluster.ts';
 import { virtualNodeSpec } from '../kube/virtual-node.ts';
 import type { ProviderName } from '../offers/offer.ts';
 import { DEFAULT_RECONCILE_CONFIG, type ReconcileConfig } from '../reconcile/config.ts';
+import type { ForwardingConfig } from '../reconcile/forwarders.ts';
 import type { NamespaceBudget, SpendLimits } from '../reconcile/spend-limits.ts';
 import { type ConfigKey, SETTINGS, type Setting } from './settings.ts';
 
@@ -36,6 +37,8 @@ export interface AnexConfig {
   providerBaseUrls: Readonly<Partial<Record<ProviderName, string>>>;
   /** spend limits and the namespaces that may rent (none unless set: ADR 0019) */
   spend: SpendLimits;
+  /** forwarder pods give anex pods cluster addresses (ADR 0024); unset: podIP is the VPN address */
+  forwarding?: ForwardingConfig;
 }
 
 type Values = Partial<Record<ConfigKey, unknown>>;
@@ -80,7 +83,7 @@ function build(read: (s: Setting) => string | undefined, name: (s: Setting) => s
     else issues.push(`${name(s)}: ${JSON.stringify(text)} is not ${s.form}${detail(parsed.error)}`);
   }
   const config = issues.length === 0 ? assemble(values) : undefined;
-  if (config !== undefined) issues.push(...crossChecks(config, name));
+  if (config !== undefined) issues.push(...crossChecks(config, name, values));
   if (config === undefined || issues.length > 0) throw new InvalidInputError(issues);
   return config;
 }
@@ -125,17 +128,44 @@ function assemble(v: Values): AnexConfig {
     tableName: get('tableName'),
     providerBaseUrls: baseUrls,
     spend: spendLimits(v),
+    ...forwarding(v),
+  };
+}
+
+/** On with a namespace and an image (crossChecks says when only one is given). */
+function forwarding(v: Values): Pick<AnexConfig, 'forwarding'> {
+  const namespace = v.forwarderNamespace as string | undefined;
+  const image = v.forwarderImage as string | undefined;
+  if (namespace === undefined || image === undefined) return {};
+  return {
+    forwarding: {
+      namespace,
+      image,
+      kubeletUrl:
+        (v.forwarderKubeletUrl as string | undefined) ?? `https://anex-kubelet.${namespace}.svc:10250`,
+      serviceAccount: v.forwarderServiceAccount as string,
+      audience: v.forwarderAudience as string,
+    },
   };
 }
 
 /** Rules between settings, named by both sources so the user knows what to change. */
-function crossChecks(config: AnexConfig, name: (s: Setting) => string): string[] {
+function crossChecks(config: AnexConfig, name: (s: Setting) => string, values: Values): string[] {
   const of = (key: ConfigKey) => name(SETTINGS.find((s) => s.key === key) as Setting);
   const issues: string[] = [];
   if (config.heartbeatIntervalMs * 2 > config.leaseDurationSeconds * 1000) {
     issues.push(
       `${of('heartbeatInterval')} must be at most half of ${of('leaseDuration')} so one missed renewal never expires the lease`,
     );
+  }
+  const namespace = values.forwarderNamespace !== undefined;
+  if (namespace !== (values.forwarderImage !== undefined)) {
+    issues.push(
+      `${of(namespace ? 'forwarderImage' : 'forwarderNamespace')} is missing: ${of('forwarderNamespace')} and ${of('forwarderImage')} go together (both give anex pods cluster addresses through forwarder pods, ADR 0024; neither: none)`,
+    );
+  }
+  if (values.forwarderKubeletUrl !== undefined && !namespace) {
+    issues.push(`${of('forwarderKubeletUrl')} needs ${of('forwarderNamespace')} and ${of('forwarderImage')}`);
   }
   const enabled = config.providers.map((p) => config.nodeNames[p]);
   if (new Set(enabled).size !== enabled.length) {
@@ -162,6 +192,7 @@ export function reconcileConfig(config: AnexConfig): ReconcileConfig {
     podLeaseMs: config.podLeaseMs,
     stopMarginMs: DEFAULT_RECONCILE_CONFIG.stopMarginMs,
     spend: config.spend,
+    ...(config.forwarding === undefined ? {} : { forwarding: { ...config.forwarding } }),
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PROVIDERS } from '../offers/offer.ts';
+import { DEFAULT_FORWARDER_AUDIENCE, DEFAULT_FORWARDER_SERVICE_ACCOUNT } from '../reconcile/forwarders.ts';
 import { TABLE } from '../state/table.ts';
 import { parseVpnRange } from '../tunnel/addresses.ts';
 import { DURATION_FORM, formatDuration, parseDuration } from './duration.ts';
@@ -312,6 +313,58 @@ export const SETTINGS = [
     description: "per-namespace budgets ($/day: the namespace's $/h × 24)",
     schema: namespaceBudgets,
   }),
+  // Services reach anex pods through forwarder pods (ADR 0024); on when the namespace and the
+  // image are set. Environment only: `anex run` has no in-cluster gateway to forward to.
+  setting({
+    key: 'forwarderNamespace',
+    env: 'ANEX_FORWARDER_NAMESPACE',
+    form: "a Kubernetes namespace name (the gateway's, e.g. anex-system)",
+    default: undefined,
+    description:
+      'where forwarder pods run: the anex namespace, whose anex-kubelet they reach (unset: no forwarders)',
+    schema: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+      .max(63),
+  }),
+  setting({
+    key: 'forwarderImage',
+    env: 'ANEX_FORWARDER_IMAGE',
+    form: 'an image reference without spaces (the gateway image, which has anex-kubelet)',
+    default: undefined,
+    description: "forwarder pods' image",
+    schema: z
+      .string()
+      .regex(/^[^\s]+$/)
+      .max(512),
+  }),
+  setting({
+    key: 'forwarderKubeletUrl',
+    env: 'ANEX_FORWARDER_KUBELET_URL',
+    form: 'an https URL',
+    default: undefined,
+    description: 'where forwarders reach anex-kubelet (unset: https://anex-kubelet.<namespace>.svc:10250)',
+    schema: url.refine((text) => text.startsWith('https://'), 'https only'),
+  }),
+  setting({
+    key: 'forwarderServiceAccount',
+    env: 'ANEX_FORWARDER_SERVICE_ACCOUNT',
+    form: 'a ServiceAccount name',
+    default: DEFAULT_FORWARDER_SERVICE_ACCOUNT,
+    description: "forwarder pods' ServiceAccount (the one anex-kubelet accepts)",
+    schema: nodeName,
+  }),
+  setting({
+    key: 'forwarderAudience',
+    env: 'ANEX_FORWARDER_AUDIENCE',
+    form: '1-253 characters without spaces',
+    default: DEFAULT_FORWARDER_AUDIENCE,
+    description: "the audience of forwarders' tokens (anex-kubelet's --forwarder-audience)",
+    schema: z
+      .string()
+      .regex(/^[^\s]+$/)
+      .max(253),
+  }),
   setting({
     key: 'baseUrlVastai',
     env: PROVIDER_ENV.vastai.url,
@@ -355,4 +408,9 @@ export type ConfigKey =
   | 'maxPricePerHour'
   | 'maxInstances'
   | 'maxSpendPerHour'
-  | 'namespaceBudgets';
+  | 'namespaceBudgets'
+  | 'forwarderNamespace'
+  | 'forwarderImage'
+  | 'forwarderKubeletUrl'
+  | 'forwarderServiceAccount'
+  | 'forwarderAudience';

@@ -1,4 +1,5 @@
 import type { ProviderName } from '../offers/offer.ts';
+import type { ForwardingConfig } from './forwarders.ts';
 import type { SpendLimits } from './spend-limits.ts';
 
 /**
@@ -43,6 +44,12 @@ export interface ReconcileConfig {
    * here means a reconciler built without a spend policy (tests of other concerns).
    */
   spend?: SpendLimits;
+  /**
+   * Forwarder pods that give anex pods with declared ports a cluster address (ADR 0024):
+   * then the forwarder's IP is the pod's podIP and no other status write sets one. Unset (local
+   * mode, tests of other concerns): podIP is the pod's VPN address.
+   */
+  forwarding?: ForwardingConfig;
 }
 
 /** Defaults from the providers' observed boot times (Vast 1-5 min usually; dstack allows 10/20 min). */

@@ -104,6 +104,58 @@ describe('loadConfigFromEnv', () => {
     expect(issuesOf(() => loadConfigFromEnv(env))[0]).toContain(message);
   });
 
+  it('turns forwarders on with a namespace and an image, the kubelet URL following the namespace (ADR 0024)', () => {
+    const env = { ANEX_FORWARDER_NAMESPACE: 'anex-system', ANEX_FORWARDER_IMAGE: 'ghcr.io/anex/gateway:1.2' };
+    const forwarding = {
+      namespace: 'anex-system',
+      image: 'ghcr.io/anex/gateway:1.2',
+      kubeletUrl: 'https://anex-kubelet.anex-system.svc:10250',
+      serviceAccount: 'anex-forwarder',
+      audience: 'anex-kubelet',
+    };
+    expect(loadConfigFromEnv(env).forwarding).toEqual(forwarding);
+    expect(reconcileConfig(loadConfigFromEnv(env)).forwarding).toEqual(forwarding);
+    expect(
+      loadConfigFromEnv({
+        ...env,
+        ANEX_FORWARDER_KUBELET_URL: 'https://kubelet.example:8443',
+        ANEX_FORWARDER_SERVICE_ACCOUNT: 'fwd',
+        ANEX_FORWARDER_AUDIENCE: 'anex-kubelet.prod',
+      }).forwarding,
+    ).toEqual({
+      ...forwarding,
+      kubeletUrl: 'https://kubelet.example:8443',
+      serviceAccount: 'fwd',
+      audience: 'anex-kubelet.prod',
+    });
+    expect(loadConfigFromEnv({}).forwarding).toBeUndefined();
+    expect(reconcileConfig(loadConfigFromEnv({}))).not.toHaveProperty('forwarding');
+  });
+
+  it.each([
+    [{ ANEX_FORWARDER_NAMESPACE: 'anex-system' }, 'ANEX_FORWARDER_IMAGE is missing'],
+    [{ ANEX_FORWARDER_IMAGE: 'gw:1' }, 'ANEX_FORWARDER_NAMESPACE is missing'],
+    [
+      { ANEX_FORWARDER_KUBELET_URL: 'https://k:10250' },
+      'ANEX_FORWARDER_KUBELET_URL needs ANEX_FORWARDER_NAMESPACE',
+    ],
+  ])('refuses half a forwarding setup (%j)', (env, message) => {
+    expect(issuesOf(() => loadConfigFromEnv(env))).toEqual([expect.stringContaining(message)]);
+  });
+
+  it.each([
+    ['ANEX_FORWARDER_NAMESPACE', 'Anex System', 'a Kubernetes namespace name'],
+    ['ANEX_FORWARDER_IMAGE', 'gw 1', 'an image reference without spaces'],
+    ['ANEX_FORWARDER_KUBELET_URL', 'http://localhost:10250', 'an https URL'],
+    ['ANEX_FORWARDER_SERVICE_ACCOUNT', 'Fwd_SA', 'a ServiceAccount name'],
+  ])('refuses %s=%j naming the forwarding field', (variable, value, form) => {
+    const env = { ANEX_FORWARDER_NAMESPACE: 'anex-system', ANEX_FORWARDER_IMAGE: 'gw:1', [variable]: value };
+    const [issue, ...more] = issuesOf(() => loadConfigFromEnv(env));
+    expect(more).toEqual([]);
+    expect(issue).toContain(variable);
+    expect(issue).toContain(form);
+  });
+
   it('allows equal node names when only one provider is enabled', () => {
     expect(
       loadConfigFromEnv({ ANEX_PROVIDERS: 'runpod', ANEX_NODE_NAME_RUNPOD: 'anex-vastai' }).providers,
