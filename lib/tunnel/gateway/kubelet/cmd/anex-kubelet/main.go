@@ -1,5 +1,7 @@
 // anex-kubelet serves the kubelet API (:10250) for anex's virtual nodes from the gateway pod,
 // reaching each pod's agent through the WireGuard tunnel (docs/adr/0023-kubelet-api.md).
+// `anex-kubelet forward ...` is the forwarder pod of one anex pod instead
+// (docs/adr/0024-services-reach-anex-pods.md, internal/forward).
 package main
 
 import (
@@ -13,10 +15,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"anex.local/kubelet/internal/forward"
 	"anex.local/kubelet/internal/kubelet"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -26,7 +30,12 @@ import (
 const version = "1"
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	args := os.Args[1:]
+	serve := run
+	if len(args) > 0 && args[0] == "forward" {
+		args, serve = args[1:], runForward
+	}
+	if err := serve(args); err != nil {
 		fmt.Fprintln(os.Stderr, "anex-kubelet:", err)
 		os.Exit(1)
 	}
@@ -59,6 +68,8 @@ func run(args []string) error {
 	agentPort := fs.Int("agent-port", 10250, "the agents' API port on their VPN addresses")
 	tokenTTL := fs.Duration("authentication-token-ttl", 2*time.Minute, "cache of successful TokenReviews (0: none)")
 	allowTTL := fs.Duration("authorization-allowed-ttl", 5*time.Minute, "cache of allowed SubjectAccessReviews (0: none)")
+	forwarderSA := fs.String("forwarder-service-account", defaultForwarderSA(), "<namespace>/<name> of the ServiceAccount whose tokens may open POST /forward/{uid}/{port} (default $POD_NAMESPACE/anex-forwarder; unset: the route refuses everything)")
+	forwarderAudience := fs.String("forwarder-audience", "anex-kubelet", "the audience forwarder tokens must be bound to")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,6 +77,17 @@ func run(args []string) error {
 	if *showVersion {
 		fmt.Println("anex-kubelet", version)
 		return nil
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (the only subcommand is forward)", fs.Arg(0))
+	}
+	if *forwarderSA != "" {
+		if _, _, err := kubelet.ParseServiceAccount(*forwarderSA); err != nil {
+			return fmt.Errorf("--forwarder-service-account: %w", err)
+		}
+	}
+	if *forwarderAudience == "" {
+		return errors.New("--forwarder-audience must not be empty: an unbound token would do")
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -142,7 +164,10 @@ func run(args []string) error {
 		Agents:   &kubelet.Agents{Dialer: &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}, Port: *agentPort},
 		Authn:    &kubelet.Authenticator{CA: ca, Kube: kube, TokenTTL: *tokenTTL},
 		Authz:    &kubelet.Authorizer{Kube: kube, AllowTTL: *allowTTL},
-		Log:      log,
+		Forwarders: &kubelet.ForwarderAuth{
+			Kube: kube, ServiceAccount: *forwarderSA, Audience: *forwarderAudience, TokenTTL: *tokenTTL,
+		},
+		Log: log,
 	}
 	httpServer := &http.Server{
 		Addr:              *listen,
@@ -167,4 +192,54 @@ func run(args []string) error {
 		return err
 	}
 	return nil
+}
+
+// defaultForwarderSA is $POD_NAMESPACE/anex-forwarder: the forwarders run in the gateway's
+// namespace (ADR 0024). Unknown namespace: empty, and the forward route refuses everything.
+func defaultForwarderSA() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns + "/anex-forwarder"
+	}
+	return ""
+}
+
+// runForward is `anex-kubelet forward`: see internal/forward for the contract.
+func runForward(args []string) error {
+	fs := flag.NewFlagSet("anex-kubelet forward", flag.ContinueOnError)
+	podUID := fs.String("pod-uid", "", "UID of the anex pod forwarded to")
+	ports := fs.String("ports", "", "comma-separated TCP ports to listen on (the pod's declared containerPorts)")
+	listenAddress := fs.String("listen-address", "0.0.0.0", "address the ports are bound on")
+	kubeletURL := fs.String("kubelet-url", "", "anex-kubelet's URL, https://<host>:<port>")
+	tokenFile := fs.String("token-file", "", "the projected ServiceAccount token (audience anex-kubelet), read on every connection")
+	caFile := fs.String("ca-file", "", "CA bundle anex-kubelet's certificate is verified against; unset: not verified (the token is audience- and pod-bound)")
+	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long open connections may finish after SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("forward: unexpected argument %q", fs.Arg(0))
+	}
+	var portList []int
+	for _, p := range splitList(*ports) {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return fmt.Errorf("--ports: %q is not a port number", p)
+		}
+		portList = append(portList, n)
+	}
+	tlsConfig, err := forward.ClientTLS(*caFile, *kubeletURL)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	f, err := forward.Listen(forward.Config{
+		PodUID: *podUID, Ports: portList, ListenAddress: *listenAddress, KubeletURL: *kubeletURL,
+		TokenFile: *tokenFile, TLS: tlsConfig, Grace: *grace, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return f.Serve(ctx)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"anex.local/agent-build/agent/pkg/agentapi"
+	"anex.local/kubelet/internal/forward"
 )
 
 // AgentDialer opens TCP connections to agents' VPN addresses. In the gateway pod a plain
@@ -121,6 +122,10 @@ type Upgraded struct {
 }
 
 func (u *Upgraded) Read(p []byte) (int, error) { return u.reader.Read(p) }
+
+// CloseWrite half-closes the connection to the agent: the pod's server sees EOF and may
+// still answer.
+func (u *Upgraded) CloseWrite() error { return forward.CloseWrite(u.Conn) }
 
 // Upgrade sends POST path?query with `Upgrade: protocol` and returns the switched connection.
 func (a *Agents) Upgrade(ctx context.Context, vpn, path string, query url.Values, protocol string) (*Upgraded, error) {

@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -21,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -103,10 +105,16 @@ type fakeAPI struct {
 	nodes  []corev1.Node
 	tokens map[string]authenticationv1.UserInfo
 	// allow decides a SubjectAccessReview
-	allow  func(c sarCall) bool
-	sars   []sarCall
-	caPEM  []byte
-	server *httptest.Server
+	allow func(c sarCall) bool
+	sars  []sarCall
+	// audiences a token is bound to (default: the API server's, apiAudience); a lax token's
+	// authenticator ignores the audiences asked for, as one that does not know them may.
+	audiences map[string][]string
+	lax       map[string]bool
+	// reviews holds each TokenReview's spec.audiences
+	reviews [][]string
+	caPEM   []byte
+	server  *httptest.Server
 }
 
 func (f *fakeAPI) calls() []sarCall {
@@ -161,11 +169,8 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && r.URL.Path == "/apis/authentication.k8s.io/v1/tokenreviews":
 		var review authenticationv1.TokenReview
 		_ = json.NewDecoder(r.Body).Decode(&review)
-		if u, ok := f.tokens[review.Spec.Token]; ok {
-			review.Status = authenticationv1.TokenReviewStatus{Authenticated: true, User: u}
-		} else {
-			review.Status = authenticationv1.TokenReviewStatus{Error: "invalid bearer token"}
-		}
+		f.reviews = append(f.reviews, review.Spec.Audiences)
+		review.Status = f.review(review.Spec)
 		write(review)
 	case r.Method == http.MethodPost && r.URL.Path == "/apis/authorization.k8s.io/v1/subjectaccessreviews":
 		var sar authorizationv1.SubjectAccessReview
@@ -185,6 +190,37 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, "fake API server: no route "+r.Method+" "+r.URL.String(), http.StatusNotFound)
 	}
+}
+
+// apiAudience is the API server's own audience (--api-audiences), which a token without
+// another binding has.
+const apiAudience = "https://kubernetes.default.svc"
+
+// review answers a TokenReview as the API server does: an audience-bound token is
+// authenticated only for a requested audience it is bound to, and status.audiences is the
+// intersection (the token's audiences when none is requested).
+func (f *fakeAPI) review(spec authenticationv1.TokenReviewSpec) authenticationv1.TokenReviewStatus {
+	u, ok := f.tokens[spec.Token]
+	if !ok {
+		return authenticationv1.TokenReviewStatus{Error: "invalid bearer token"}
+	}
+	bound := f.audiences[spec.Token]
+	if bound == nil {
+		bound = []string{apiAudience}
+	}
+	granted := bound
+	if len(spec.Audiences) > 0 && !f.lax[spec.Token] {
+		granted = nil
+		for _, a := range spec.Audiences {
+			if slices.Contains(bound, a) {
+				granted = append(granted, a)
+			}
+		}
+	}
+	if len(granted) == 0 {
+		return authenticationv1.TokenReviewStatus{Error: fmt.Sprintf("invalid bearer token, token audiences %q is invalid for the target audiences %q", bound, spec.Audiences)}
+	}
+	return authenticationv1.TokenReviewStatus{Authenticated: true, User: u, Audiences: granted}
 }
 
 // fakeEndpoint is the agent endpoint: the peer list and saved log tails, behind the token.
@@ -256,14 +292,20 @@ func (a *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case agentapi.PathExec:
 		a.exec(w, r)
 	case agentapi.PathPortForward:
-		if r.URL.Query().Get(agentapi.QueryPort) != "8080" {
-			http.Error(w, "port "+r.URL.Query().Get(agentapi.QueryPort)+" is not a containerPort of the pod", http.StatusForbidden)
-			return
+		switch port := r.URL.Query().Get(agentapi.QueryPort); port {
+		case "8080": // answers a line
+			conn, buf := switchProtocols(w, agentapi.UpgradeTCP)
+			defer conn.Close()
+			line, _ := buf.ReadString('\n')
+			_, _ = io.WriteString(conn, "pong "+line)
+		case "9000": // answers after the client's EOF: everything it sent, upper-cased
+			conn, buf := switchProtocols(w, agentapi.UpgradeTCP)
+			defer conn.Close()
+			all, _ := io.ReadAll(buf)
+			_, _ = conn.Write(bytes.ToUpper(all))
+		default:
+			http.Error(w, "port "+port+" is not a containerPort of the pod", http.StatusForbidden)
 		}
-		conn, buf := switchProtocols(w, agentapi.UpgradeTCP)
-		defer conn.Close()
-		line, _ := buf.ReadString('\n')
-		_, _ = io.WriteString(conn, "pong "+line)
 	default:
 		http.NotFound(w, r)
 	}
@@ -405,6 +447,21 @@ func testPod(name, uid, node string, phase corev1.PodPhase) corev1.Pod {
 	}
 }
 
+// forwarderSAUser is the forwarder ServiceAccount the ground's anex-kubelet accepts.
+const forwarderSAUser = "system:serviceaccount:anex:anex-forwarder"
+
+// forwarderUser is what TokenReview says of the projected token of uid's forwarder pod.
+func forwarderUser(uid string) authenticationv1.UserInfo {
+	return authenticationv1.UserInfo{
+		Username: forwarderSAUser,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:anex"},
+		Extra: map[string]authenticationv1.ExtraValue{
+			PodNameExtra:                           {ForwarderPodPrefix + uid},
+			"authentication.kubernetes.io/pod-uid": {"f0f0f0f0-" + uid[9:]},
+		},
+	}
+}
+
 func newGround(t *testing.T) *ground {
 	t.Helper()
 	g := &ground{ca: newTestCA(t, "cluster-client-ca")}
@@ -420,7 +477,21 @@ func newGround(t *testing.T) *ground {
 			"admin-token":    {Username: "admin", Groups: []string{"system:masters"}},
 			"reader-token":   {Username: "system:serviceaccount:default:reader", Groups: []string{"system:serviceaccounts"}},
 			"stats-sa-token": {Username: "system:serviceaccount:kube-system:metrics-server"},
+			// forwarders' projected tokens (audience anex-kubelet, bound to their pod)
+			"fwd-gpu":         forwarderUser(gpuUID),
+			"fwd-gpu-rotated": forwarderUser(gpuUID),
+			"fwd-gone":        forwarderUser(goneUID),
+			"fwd-none":        forwarderUser(noneUID),
+			"fwd-no-pod":      {Username: forwarderSAUser},
+			"fwd-api-aud":     forwarderUser(gpuUID),
+			"fwd-lax":         forwarderUser(gpuUID),
+			"reader-fwd-aud":  {Username: "system:serviceaccount:default:reader"},
 		},
+		audiences: map[string][]string{
+			"fwd-gpu": {"anex-kubelet"}, "fwd-gpu-rotated": {"anex-kubelet"}, "fwd-gone": {"anex-kubelet"},
+			"fwd-none": {"anex-kubelet"}, "fwd-no-pod": {"anex-kubelet"}, "reader-fwd-aud": {"anex-kubelet"},
+		},
+		lax: map[string]bool{"fwd-lax": true},
 		allow: func(c sarCall) bool {
 			switch c.User {
 			case "admin", "system:kube-apiserver":
@@ -461,6 +532,9 @@ func newGround(t *testing.T) *ground {
 		Agents:   &Agents{Dialer: g.dialer},
 		Authn:    &Authenticator{CA: ca, Kube: kube},
 		Authz:    &Authorizer{Kube: kube},
+		Forwarders: &ForwarderAuth{
+			Kube: kube, ServiceAccount: "anex/anex-forwarder", Audience: "anex-kubelet",
+		},
 	}
 	cert, err := SelfSignedCert([]string{"127.0.0.1"}, time.Now())
 	if err != nil {

@@ -30,8 +30,10 @@ type Server struct {
 	Agents   *Agents
 	Authn    *Authenticator
 	Authz    *Authorizer
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Forwarders authenticates the forward route (forward.go); nil refuses it.
+	Forwarders *ForwarderAuth
+	Log        *slog.Logger
+	Now        func() time.Time
 	// The kubelet's defaults: 4 h idle (--streaming-connection-idle-timeout), 30 s to open
 	// the streams.
 	StreamIdleTimeout     time.Duration
@@ -53,8 +55,9 @@ func (s *Server) log() *slog.Logger {
 	return slog.Default()
 }
 
-// Handler serves /healthz unauthenticated and everything else after authentication, each
-// route authorising as the kubelet does.
+// Handler serves /healthz unauthenticated, the forward route with its own check (forwarder
+// tokens only, forward.go), and everything else after authentication, each route
+// authorising as the kubelet does.
 func (s *Server) Handler() http.Handler {
 	s.started = s.now()
 	if s.StreamIdleTimeout == 0 {
@@ -86,6 +89,7 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
 	})
+	root.HandleFunc("POST /forward/{uid}/{port}", s.serveForward)
 	root.Handle("/", s.authenticated(api))
 	return root
 }
