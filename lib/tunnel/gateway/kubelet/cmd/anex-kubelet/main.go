@@ -30,15 +30,19 @@ import (
 const version = "1"
 
 func main() {
-	args := os.Args[1:]
-	serve := run
-	if len(args) > 0 && args[0] == "forward" {
-		args, serve = args[1:], runForward
-	}
-	if err := serve(args); err != nil {
+	if err := dispatch(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "anex-kubelet:", err)
 		os.Exit(1)
 	}
+}
+
+// dispatch runs `anex-kubelet forward ...` or, without the subcommand, the kubelet API (how
+// the gateway and anex run start it).
+func dispatch(args []string) error {
+	if len(args) > 0 && args[0] == "forward" {
+		return runForward(args[1:])
+	}
+	return run(args)
 }
 
 func splitList(s string) []string {
