@@ -323,9 +323,12 @@ func (f *Forwarder) open(ctx context.Context, port int) (net.Conn, error) {
 	reader := bufio.NewReader(conn)
 	resp, err := roundTrip(conn, reader, req)
 	if !stop() {
-		// The timeout fired: the connection is closed whatever the round trip said.
+		// The context ended: the connection is closed whatever the round trip said.
 		_ = conn.Close()
-		return nil, fmt.Errorf("anex-kubelet at %s did not answer within %s", f.host, f.cfg.HandshakeTimeout)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("anex-kubelet at %s did not answer within %s", f.host, f.cfg.HandshakeTimeout)
+		}
+		return nil, errors.New("the forwarder is stopping")
 	}
 	if err != nil {
 		_ = conn.Close()

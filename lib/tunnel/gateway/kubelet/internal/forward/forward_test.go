@@ -304,7 +304,13 @@ func TestRefusalsResetAndLog(t *testing.T) {
 			l, _ := net.Listen("tcp", "127.0.0.1:0") // accepts (backlog) and never answers
 			t.Cleanup(func() { l.Close() })
 			c.KubeletURL, c.HandshakeTimeout = "https://"+l.Addr().String(), 300*time.Millisecond
-		}, []string{`msg="connection not forwarded"`, "port=8080"}},
+		}, []string{`msg="connection not forwarded"`, "port=8080", "cannot reach anex-kubelet"}},
+		{"anex-kubelet takes the request and says nothing", func(t *testing.T, r *rig, c *Config) {
+			quiet := make(chan struct{})
+			s := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-quiet }))
+			t.Cleanup(func() { close(quiet); s.Close() })
+			c.KubeletURL, c.HandshakeTimeout = s.URL, 300*time.Millisecond
+		}, []string{`msg="connection not forwarded"`, "did not answer within 300ms"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
