@@ -54,6 +54,8 @@ export function agentRootFor(options: {
         transport: GATEWAY_TRANSPORT,
         command: commandResolver(registryFromEnv(process.env), options.cluster()),
         ...(options.passes === undefined ? {} : { passes: options.passes }),
+        // With forwarders the pods' podIP is theirs (ADR 0024): reports leave it alone.
+        ...(options.config.forwarding === undefined ? {} : { forwarding: true }),
       }),
       settings: mode.settings,
       logger: {

@@ -41,6 +41,11 @@ export interface ReconcilerAgentBackendOptions {
    * Unset: the tick only.
    */
   passes?: PodEventSink;
+  /**
+   * Forwarder pods give pods their cluster address (ADR 0024, ReconcileConfig.forwarding): the
+   * status written from a report leaves podIP alone. @default false (podIP = the VPN address)
+   */
+  forwarding?: boolean;
 }
 
 /**
@@ -270,7 +275,9 @@ export class ReconcilerAgentBackend implements AgentBackend {
       pod,
       situation: { kind: 'running', startedAt: record.startedAt },
       now,
-      ...(record.vpnAddress === undefined ? {} : { podIP: record.vpnAddress }),
+      ...(record.vpnAddress === undefined || this.#options.forwarding === true
+        ? {}
+        : { podIP: record.vpnAddress }),
       run: runView(record),
     });
     if (!sameStatus(pod.status, status)) await this.#options.cluster.updatePodStatus(pod, status);

@@ -2,6 +2,7 @@ import type { PodEvent } from '../kube/cluster.ts';
 import type { ProviderName } from '../offers/offer.ts';
 import type { CallOptions, Provider } from '../providers/provider.ts';
 import type { PodRecord } from '../state/store.ts';
+import type { ReconcileConfig } from './config.ts';
 import { type ProvisionDeps, provision } from './execute-provision.ts';
 import type { ImageGate } from './image-gate.ts';
 import type { LaunchBuilder } from './launch.ts';
@@ -288,13 +289,22 @@ async function report(
     pod: view,
     situation,
     now: shared.options.now,
-    ...(record?.vpnAddress === undefined ? {} : { podIP: record.vpnAddress }),
+    ...vpnPodIP(shared.deps.config, record),
     ...(hostIP(situation) === undefined ? {} : { hostIP: hostIP(situation) as string }),
     ...(record === undefined ? {} : { run: runView(record) }),
   });
   if (sameStatus(view.status, status)) return;
   await cluster.updatePodStatus(pod, status);
   shared.result.statusWrites += 1;
+}
+
+/**
+ * The VPN address as podIP, unless forwarders give pods their cluster address (ADR 0024:
+ * lib/reconcile/forwarders.ts writes that, and nothing else may overwrite it).
+ */
+function vpnPodIP(config: ReconcileConfig, record: PodRecord | undefined): { podIP?: string } {
+  if (config.forwarding !== undefined || record?.vpnAddress === undefined) return {};
+  return { podIP: record.vpnAddress };
 }
 
 function hostIP(situation: Situation): string | undefined {

@@ -80,6 +80,8 @@ export async function observe(
     offers: new Map(),
     providersDown: perProvider.filter((s) => s.instances === undefined).map((s) => s.provider),
   };
+  const unlisted = perProvider.filter((s) => s.pods === undefined).map((s) => s.provider);
+  if (unlisted.length > 0) observed.podsUnlisted = unlisted;
   if (options.podUid !== undefined) observed.others = othersOf(records, perProvider, options.podUid);
   return { observed, errors };
 }

@@ -3,12 +3,13 @@ import type { ProviderName } from '../offers/offer.ts';
 import type { Provider } from '../providers/provider.ts';
 import { type CallCounts, counting } from './counting.ts';
 import { type ExecuteDeps, execute, type SkipReason } from './execute.ts';
+import { type ForwardCandidate, syncForwarders } from './forwarders.ts';
 import { observe, observeOffers } from './observe.ts';
 import { type PassError, passError } from './pass-errors.ts';
 import { offersWanted, plan } from './plan.ts';
 import { needsSpendLease, SPEND_LEASE, takeSpendLease } from './spend-lease.ts';
 import { currentSpend, type LimitUse, limitUses, type SpendLimits } from './spend-limits.ts';
-import type { Observed, PlanLabel, PodPlan } from './types.ts';
+import type { Observed, ObservedPod, PlanLabel, PodPlan } from './types.ts';
 
 export type PassDeps = ExecuteDeps;
 
@@ -42,6 +43,8 @@ export interface PassSummary {
    * without limits. The tick alarms on it; `anex run` warns.
    */
   spendLimits?: LimitUse[];
+  /** forwarder pods created and deleted, and pods given their address (ADR 0024); absent without forwarding */
+  forwarders?: { created: number; deleted: number; addressed: number };
   /** calls by `<kind>.<method>`, counted on the dependencies this pass was given */
   calls: CallCounts;
   /** wall milliseconds */
@@ -115,6 +118,7 @@ async function passWith(
   });
   // Credentials are swept on full passes only: a per-pod pass does not see the other pods.
   const swept = options.podUid === undefined ? await sweepCredentials(counted, full, options) : [];
+  const forwarded = await forwarders(counted, full, options);
   const labels: Partial<Record<PlanLabel, number>> = {};
   for (const p of plans) labels[p.label] = (labels[p.label] ?? 0) + 1;
   return {
@@ -126,8 +130,9 @@ async function passWith(
     events: result.events,
     offerListings: wanted.length,
     providersDown: [...full.providersDown],
-    errors: [...errors, ...result.errors, ...swept],
+    errors: [...errors, ...result.errors, ...swept, ...(forwarded?.errors ?? [])],
     ...spendReport(full, plans, deps.config.spend),
+    ...(forwarded === undefined ? {} : { forwarders: forwarded.counts }),
     calls,
     durationMs: deps.clock() - started,
   };
@@ -157,6 +162,39 @@ async function sweepCredentials(
     }
   }
   return errors;
+}
+
+/**
+ * Forwarder pods (ADR 0024), after the pass's own work, like sweepCredentials: every failure
+ * is in the errors, nothing is thrown. The pods are as observed at the start of the pass (a
+ * machine rented now gets its forwarder next pass, well before it boots). Garbage collection
+ * of forwarders whose pod is gone needs every pod listed: only full passes whose node lists
+ * all answered.
+ */
+async function forwarders(
+  deps: PassDeps,
+  observed: Observed,
+  options: PassOptions,
+): Promise<{ counts: NonNullable<PassSummary['forwarders']>; errors: PassError[] } | undefined> {
+  const config = deps.config.forwarding;
+  if (config === undefined || deps.clock() >= options.deadline) return undefined;
+  const full = options.podUid === undefined && (observed.podsUnlisted ?? []).length === 0;
+  const pods: ForwardCandidate[] = observed.pods.map((op) => ({ view: op.view, launched: launched(op) }));
+  const sync = await syncForwarders(deps.cluster, config, pods, { now: options.now, full });
+  return {
+    counts: { created: sync.created.length, deleted: sync.deleted.length, addressed: sync.addressed.length },
+    errors: sync.errors,
+  };
+}
+
+/**
+ * An attempt is live from its intent until it ends: creating (the create may be in flight),
+ * starting, running, and releasing (the next attempt follows, so the forwarder and its
+ * address stay).
+ */
+function launched(op: ObservedPod): boolean {
+  const stage = op.record?.stage;
+  return stage === 'creating' || stage === 'starting' || stage === 'running' || stage === 'releasing';
 }
 
 function countedDeps(deps: PassDeps, calls: CallCounts): PassDeps {

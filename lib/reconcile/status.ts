@@ -22,7 +22,7 @@ export interface StatusInput {
   pod: PodView;
   situation: Situation;
   now: number;
-  /** the pod's VPN address: its podIP */
+  /** the pod's VPN address: its podIP (unset with forwarders: theirs is written apart, ADR 0024) */
   podIP?: string;
   /** the rented machine's public address, when known */
   hostIP?: string;
@@ -127,8 +127,11 @@ export function buildStatus(input: StatusInput): PodStatusUpdate {
  */
 export function sameStatus(current: PodStatusUpdate | undefined, next: PodStatusUpdate): boolean {
   if (current === undefined) return false;
-  const scalars = ['phase', 'reason', 'message', 'podIP', 'hostIP', 'startTime'] as const;
+  const scalars = ['phase', 'reason', 'message', 'hostIP', 'startTime'] as const;
   if (scalars.some((k) => current[k] !== next[k])) return false;
+  // An update without podIP leaves the pod's as it is (the patch never clears it): with
+  // forwarders (ADR 0024) the address is the forwarder's, written by lib/reconcile/forwarders.ts.
+  if (next.podIP !== undefined && current.podIP !== next.podIP) return false;
   const conditionsSame = next.conditions.every((c) =>
     isDeepStrictEqual(
       pick(

@@ -60,6 +60,11 @@ export interface Observed {
   /** Providers whose instance list could not be read this pass. */
   providersDown: readonly ProviderName[];
   /**
+   * Providers whose virtual node's pods could not be listed this pass (absent: none): their
+   * pods are missing from `pods`, so nothing may be collected for lack of a pod.
+   */
+  podsUnlisted?: readonly ProviderName[];
+  /**
    * In a per-pod pass: every other record (with its listed instances) and every tagged
    * instance of no record, read by the same calls. Only the spend limits count them (ADR 0019):
    * a pass that sees one pod must still see what the others spend. Nothing is planned for them.
