@@ -16,6 +16,7 @@ export function passLogFields(summary: PassSummary): Record<string, unknown> {
     events: summary.events,
     providersDown: summary.providersDown,
     errorCount: summary.errors.length,
+    ...(summary.forwarders === undefined ? {} : { forwarders: summary.forwarders }),
     durationMs: summary.durationMs,
   };
 }

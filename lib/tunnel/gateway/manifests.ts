@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../../errors.ts';
+import { DEFAULT_FORWARDER_SERVICE_ACCOUNT, FORWARDER_APP } from '../../reconcile/forwarders.ts';
 import { gatewayAddress, parseVpnRange } from '../addresses.ts';
 import { DEFAULT_WG_PORT } from './render.ts';
 
 /**
  * The cluster gateway as Kubernetes objects (Deployment + Services + ConfigMap +
- * NetworkPolicy, and the ServiceAccount and RBAC of its kubelet API, ADR 0023), for
+ * NetworkPolicy, the ServiceAccount and RBAC of its kubelet API, ADR 0023, and what forwarder
+ * pods need, ADR 0024), for
  * `anex manifests`. Secrets are referenced, never rendered: create them with
  *   kubectl -n <ns> create secret generic <secretName> \
  *     --from-file=wg-private-key=<file> --from-literal=peers-token=<token> \
@@ -91,6 +93,12 @@ export const KUBELET_RULES: readonly { apiGroups: string[]; resources: string[];
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
 ];
 
+/**
+ * The ClusterIP Service in front of the kubelet container: forwarder pods (ADR 0024) dial
+ * https://anex-kubelet.<namespace>.svc:10250 (lib/config's default ANEX_FORWARDER_KUBELET_URL).
+ */
+export const KUBELET_SERVICE = 'anex-kubelet';
+
 /** Where the kubelet container finds its ServiceAccount token (client-go's in-cluster path). */
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -136,6 +144,58 @@ export function gatewayManifests(options: GatewayManifestOptions): KubeObject[] 
     },
     networkPolicy(o, labels, meta(o.name)),
     ...kubeletRbac(o, labels),
+    ...forwarderObjects(o, labels),
+  ];
+}
+
+/**
+ * What forwarder pods (ADR 0024) need beside the gateway: their ServiceAccount, which has no
+ * RBAC at all (its projected token only proves to anex-kubelet which forwarder calls), the
+ * kubelet container's ClusterIP Service they dial, and their NetworkPolicy: in, anything (they
+ * are Services' endpoints, listening on their pod's declared ports only); out, DNS and the
+ * gateway pod's kubelet port only.
+ */
+function forwarderObjects(o: Resolved, gatewayLabels: Record<string, string>): KubeObject[] {
+  const labels = { 'app.kubernetes.io/name': FORWARDER_APP, 'app.kubernetes.io/part-of': 'anex' };
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: DEFAULT_FORWARDER_SERVICE_ACCOUNT, namespace: o.namespace, labels },
+      automountServiceAccountToken: false,
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: KUBELET_SERVICE, namespace: o.namespace, labels: gatewayLabels },
+      spec: {
+        type: 'ClusterIP',
+        selector: gatewayLabels,
+        ports: [{ name: 'kubelet', protocol: 'TCP', port: KUBELET_PORT, targetPort: 'kubelet' }],
+      },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: FORWARDER_APP, namespace: o.namespace, labels },
+      spec: {
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': FORWARDER_APP } },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [{}],
+        egress: [
+          {
+            ports: [
+              { protocol: 'UDP', port: 53 },
+              { protocol: 'TCP', port: 53 },
+            ],
+          },
+          {
+            to: [{ podSelector: { matchLabels: gatewayLabels } }],
+            ports: [{ protocol: 'TCP', port: KUBELET_PORT }],
+          },
+        ],
+      },
+    },
   ];
 }
 
@@ -209,7 +269,9 @@ function networkPolicy(
           ports: [
             { protocol: 'UDP', port: o.listenPort },
             { protocol: 'TCP', port: o.wstunnelTlsSecretName ? 8443 : 8080 },
-            // the kubelet API: the API server dials it for logs, exec and port-forward (ADR 0023)
+            // the kubelet API: the API server dials it for logs, exec and port-forward (ADR
+            // 0023), forwarder pods for Services' connections (ADR 0024); open to every source,
+            // as the API server's address is not known here
             { protocol: 'TCP', port: KUBELET_PORT },
           ],
         },
@@ -464,8 +526,13 @@ function kubeletContainer(o: Resolved): Record<string, unknown> {
       '--peers-token-file=/secrets/peers-token',
       `--node-names=${o.nodeNames.join(',')}`,
       `--listen=:${KUBELET_PORT}`,
+      // the only identity whose tokens open /forward/{uid}/{port} (ADR 0024)
+      `--forwarder-service-account=${o.namespace}/${DEFAULT_FORWARDER_SERVICE_ACCOUNT}`,
     ],
-    env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+    env: [
+      { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ],
     ports: [{ name: 'kubelet', containerPort: KUBELET_PORT, protocol: 'TCP' }],
     securityContext: {
       allowPrivilegeEscalation: false,

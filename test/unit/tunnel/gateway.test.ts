@@ -96,6 +96,9 @@ describe('gatewayManifests', () => {
       'ClusterRoleBinding/anex-gateway-kubelet',
       'ClusterRoleBinding/anex-gateway-auth-delegator',
       'RoleBinding/anex-gateway-authentication-reader',
+      'ServiceAccount/anex-forwarder',
+      'Service/anex-kubelet',
+      'NetworkPolicy/anex-forwarder',
     ]);
     const namespaced = objects.filter((o) => !o.kind.startsWith('Cluster') && o.kind !== 'RoleBinding');
     expect(namespaced.every((o) => (o.metadata as { namespace: string }).namespace === 'anex-system')).toBe(
@@ -151,8 +154,12 @@ describe('gatewayManifests', () => {
         '--peers-token-file=/secrets/peers-token',
         '--node-names=anex-vastai',
         '--listen=:10250',
+        '--forwarder-service-account=anex-system/anex-forwarder',
       ],
-      env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+      env: [
+        { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+        { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      ],
       ports: [{ name: 'kubelet', containerPort: 10250, protocol: 'TCP' }],
       securityContext: {
         allowPrivilegeEscalation: false,
@@ -247,6 +254,40 @@ describe('gatewayManifests', () => {
     expect(() => gatewayManifests(options({ allowedCidrs: ['10.96.0.0'] }))).toThrow(
       'allowed CIDR "10.96.0.0" is not an IPv4 CIDR',
     );
+  });
+
+  it('gives forwarder pods a ServiceAccount without RBAC, the anex-kubelet Service and their own fence (ADR 0024)', () => {
+    const objects = gatewayManifests(options());
+    const account = byKind(objects, 'ServiceAccount', 'anex-forwarder');
+    expect(account).toMatchObject({
+      metadata: { namespace: 'anex-system', labels: { 'app.kubernetes.io/name': 'anex-forwarder' } },
+      automountServiceAccountToken: false,
+    });
+    // No binding names it: its token proves who calls anex-kubelet and may do nothing else.
+    const subjects = objects.flatMap((o) => (o.subjects as { name: string }[] | undefined) ?? []);
+    expect(subjects.map((s) => s.name)).not.toContain('anex-forwarder');
+    const gatewayLabels = byKind(objects, 'Deployment').spec.template.metadata.labels;
+    expect(byKind(objects, 'Service', 'anex-kubelet').spec).toEqual({
+      type: 'ClusterIP',
+      selector: gatewayLabels,
+      ports: [{ name: 'kubelet', protocol: 'TCP', port: 10250, targetPort: 'kubelet' }],
+    });
+    const fence = byKind(objects, 'NetworkPolicy', 'anex-forwarder');
+    expect(fence.metadata.namespace).toBe('anex-system');
+    expect(fence.spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'anex-forwarder' } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [{}],
+      egress: [
+        {
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
+        },
+        { to: [{ podSelector: { matchLabels: gatewayLabels } }], ports: [{ protocol: 'TCP', port: 10250 }] },
+      ],
+    });
   });
 
   it('fences the gateway pod with a NetworkPolicy: its two ports in, DNS and all but the protected ranges out', () => {
