@@ -161,11 +161,13 @@ describe('anex run serves the kubelet API (anex-kubelet as its child)', () => {
     expect(exec.stderr).toContain(
       `pod ${ns.name}/running runs without a tunnel, so exec is not available; only the log tail saved at exit is served`,
     );
-    // Live logs: anex-kubelet answers 503 "runs without a tunnel…, none is saved yet"; the API
-    // server passes a kubelet's 503 on pods/log as its own ServiceUnavailable, without the body.
+    // Live logs: anex-kubelet answers 400 "runs without a tunnel…, none is saved yet", whose
+    // body the API server passes on to kubectl (a 503's it would replace with its own).
     const live = await kubectl(['logs', '-n', ns.name, 'running']);
     expect(live.code).not.toBe(0);
-    expect(live.stderr).toContain('Error from server (ServiceUnavailable)');
+    expect(live.stderr).toContain(
+      `Error from server (BadRequest): pod ${ns.name}/running runs without a tunnel; only the log tail saved at exit is served, and none is saved yet`,
+    );
 
     // The credential is a file only anex-kubelet reads; it is never in anex run's output.
     const tokenFile = join(dir, 'peers-token');

@@ -118,13 +118,13 @@ func TestContainerLogs(t *testing.T) {
 	// Neither the machine nor a saved tail.
 	delete(g.endpoint.tails, goneUID+"//false")
 	status, body := g.get(t, "/containerLogs/default/gone/app", "admin-token")
-	if status != 404 || !strings.Contains(body, `the machine of pod default/gone is gone and no log tail was saved for the container's container "app"`) {
+	if status != 400 || !strings.Contains(body, `the machine of pod default/gone is gone and no log tail was saved for the container's container "app"`) {
 		t.Fatalf("no tail: %d %q", status, body)
 	}
-	// Running without a tunnel, nothing saved yet: 503 as ADR 0023 §6 says; once a tail is
-	// saved it answers.
+	// Running without a tunnel, nothing saved yet: 400 with the reason (ADR 0023 §6: the API
+	// server passes a 400's body to kubectl); once a tail is saved it answers.
 	status, body = g.get(t, "/containerLogs/default/no-tunnel/app", "admin-token")
-	if status != 503 || !strings.Contains(body, "runs without a tunnel; only the log tail saved at exit is served") {
+	if status != 400 || !strings.Contains(body, "runs without a tunnel; only the log tail saved at exit is served") {
 		t.Fatalf("no tunnel: %d %q", status, body)
 	}
 	g.endpoint.tails[noneUID+"//false"] = StoredTail{Entries: savedRun[:1]}

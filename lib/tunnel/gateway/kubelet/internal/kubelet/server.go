@@ -346,11 +346,15 @@ func (s *Server) serveLogs(w http.ResponseWriter, r *http.Request) {
 	if opts.Previous {
 		run = "the previous run's"
 	}
+	// 400, as the kubelet answers logs it cannot give ("container … is waiting to start"): the
+	// API server hands a kubelet's 400 on pods/log to kubectl with its body, while a 503 or 404
+	// becomes its own generic message (k8s.io/apiserver pkg/registry/generic/rest
+	// response_checker.go), and the user would not learn why.
 	if !hasPeer && pod.Status.Phase == corev1.PodRunning {
-		http.Error(w, fmt.Sprintf("pod %s/%s runs without a tunnel; only the log tail saved at exit is served, and none is saved yet", pod.Namespace, pod.Name), http.StatusServiceUnavailable)
+		http.Error(w, fmt.Sprintf("pod %s/%s runs without a tunnel; only the log tail saved at exit is served, and none is saved yet", pod.Namespace, pod.Name), http.StatusBadRequest)
 		return
 	}
-	http.Error(w, fmt.Sprintf("the machine of pod %s/%s is gone and no log tail was saved for %s container %q", pod.Namespace, pod.Name, run, container), http.StatusNotFound)
+	http.Error(w, fmt.Sprintf("the machine of pod %s/%s is gone and no log tail was saved for %s container %q", pod.Namespace, pod.Name, run, container), http.StatusBadRequest)
 }
 
 // copyFlushing relays the agent's log stream, flushing each chunk so `logs -f` sees lines
