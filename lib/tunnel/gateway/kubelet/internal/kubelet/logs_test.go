@@ -212,8 +212,77 @@ func TestNodeLevelRoutes(t *testing.T) {
 		t.Fatal("pods whose agents cannot answer have no figures")
 	}
 
+	// The kubelet's resource metrics: the gpu pod's figures, stamped with the agent's time
+	// (metrics-server's rate needs the stamp); the pods whose agents cannot answer have none.
 	status, body = g.get(t, "/metrics/resource", "admin-token")
-	if status != 200 || !strings.Contains(body, "# TYPE container_memory_working_set_bytes gauge\n") || !strings.HasSuffix(body, "resource_scrape_error 0\n") {
+	if status != 200 || !strings.HasSuffix(body, "resource_scrape_error 0\n") {
 		t.Fatalf("metrics: %d %s", status, body)
+	}
+	for _, want := range []string{
+		"# TYPE container_cpu_usage_seconds_total counter\n" +
+			`container_cpu_usage_seconds_total{container="app",pod="gpu",namespace="default"} 9.5 1796378400000` + "\n",
+		"# TYPE container_memory_working_set_bytes gauge\n" +
+			`container_memory_working_set_bytes{container="app",pod="gpu",namespace="default"} 1048576 1796378400000` + "\n",
+		`pod_cpu_usage_seconds_total{pod="gpu",namespace="default"} 9.5 1796378400000` + "\n",
+		`pod_memory_working_set_bytes{pod="gpu",namespace="default"} 1048576 1796378400000` + "\n",
+		"# TYPE node_cpu_usage_seconds_total counter\n# HELP node_memory_working_set_bytes",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, `pod="no-tunnel"`) || strings.Contains(body, `pod="gone"`) {
+		t.Errorf("metrics have samples of pods without figures:\n%s", body)
+	}
+}
+
+// renderResourceMetrics: every family declared once, samples under their family, label values
+// escaped, a failed listing a scrape error.
+func TestRenderResourceMetrics(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC))
+	cpu, memory := uint64(1_250_000_000), uint64(4096)
+	figures := &statsv1alpha1.Summary{Pods: []statsv1alpha1.PodStats{{
+		PodRef: statsv1alpha1.PodReference{Name: "odd\"name", Namespace: "ns"},
+		CPU:    &statsv1alpha1.CPUStats{Time: at, UsageCoreNanoSeconds: &cpu},
+		Memory: &statsv1alpha1.MemoryStats{Time: at, WorkingSetBytes: &memory},
+		Containers: []statsv1alpha1.ContainerStats{{
+			Name: "c", StartTime: at,
+			CPU:    &statsv1alpha1.CPUStats{Time: at, UsageCoreNanoSeconds: &cpu},
+			Memory: &statsv1alpha1.MemoryStats{Time: at, WorkingSetBytes: &memory},
+		}},
+	}}}
+	for _, tc := range []struct {
+		name    string
+		summary *statsv1alpha1.Summary
+		want    []string
+		absent  []string
+	}{
+		{"no pods", &statsv1alpha1.Summary{}, []string{"resource_scrape_error 0\n"}, []string{"{"}},
+		{"listing failed", nil, []string{"resource_scrape_error 1\n"}, []string{"{"}},
+		{"a pod with figures", figures, []string{
+			"# TYPE container_cpu_usage_seconds_total counter\n" + `container_cpu_usage_seconds_total{container="c",pod="odd\"name",namespace="ns"} 1.25 1796378400000` + "\n",
+			"# TYPE container_start_time_seconds gauge\n" + `container_start_time_seconds{container="c",pod="odd\"name",namespace="ns"} 1.7963784e+09` + "\n",
+			`pod_memory_working_set_bytes{pod="odd\"name",namespace="ns"} 4096 1796378400000` + "\n",
+			"resource_scrape_error 0\n",
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := renderResourceMetrics(tc.summary)
+			for _, family := range []string{"container_cpu_usage_seconds_total", "container_memory_working_set_bytes", "container_start_time_seconds", "node_cpu_usage_seconds_total", "node_memory_working_set_bytes", "pod_cpu_usage_seconds_total", "pod_memory_working_set_bytes", "resource_scrape_error"} {
+				if n := strings.Count(out, "# TYPE "+family+" "); n != 1 {
+					t.Errorf("family %s declared %d times", family, n)
+				}
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("lacks %q:\n%s", w, out)
+				}
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(out, a) {
+					t.Errorf("has %q:\n%s", a, out)
+				}
+			}
+		})
 	}
 }

@@ -3,8 +3,10 @@ package kubelet
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,12 +34,21 @@ func (s *Server) serveSummary(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	pods, err := s.podsServed(r.Context(), nodes)
+	summary, err := s.summary(r.Context(), nodes)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	summary := statsv1alpha1.Summary{
+	writeJSON(w, summary)
+}
+
+// summary gathers the Summary of the pods on the given nodes, asking their agents at once.
+func (s *Server) summary(ctx context.Context, nodes []string) (*statsv1alpha1.Summary, error) {
+	pods, err := s.podsServed(ctx, nodes)
+	if err != nil {
+		return nil, err
+	}
+	summary := &statsv1alpha1.Summary{
 		Node: statsv1alpha1.NodeStats{StartTime: metav1.NewTime(s.started)},
 		Pods: []statsv1alpha1.PodStats{},
 	}
@@ -46,8 +57,8 @@ func (s *Server) serveSummary(w http.ResponseWriter, r *http.Request) {
 	}
 	figures := make([]*agentStats, len(pods))
 	var mu sync.Mutex
-	s.forEachPeer(r.Context(), pods, func(i int, vpn string) {
-		st := s.agentStats(r.Context(), vpn)
+	s.forEachPeer(ctx, pods, func(i int, vpn string) {
+		st := s.agentStats(ctx, vpn)
 		mu.Lock()
 		figures[i] = st
 		mu.Unlock()
@@ -73,7 +84,7 @@ func (s *Server) serveSummary(w http.ResponseWriter, r *http.Request) {
 		}
 		summary.Pods = append(summary.Pods, ps)
 	}
-	writeJSON(w, summary)
+	return summary, nil
 }
 
 func (s *Server) agentStats(ctx context.Context, vpn string) *agentStats {
@@ -105,35 +116,102 @@ func (s *Server) agentStats(ctx context.Context, vpn string) *agentStats {
 	return st
 }
 
-// resourceMetricsHeader is /metrics/resource without samples: the families metrics-server
-// reads, declared, so a scrape parses and finds nothing rather than failing.
-var resourceMetricsHeader = strings.Join([]string{
-	"# HELP container_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the container in core-seconds",
-	"# TYPE container_cpu_usage_seconds_total counter",
-	"# HELP container_memory_working_set_bytes [STABLE] Current working set of the container in bytes",
-	"# TYPE container_memory_working_set_bytes gauge",
-	"# HELP container_start_time_seconds [STABLE] Start time of the container since unix epoch in seconds",
-	"# TYPE container_start_time_seconds gauge",
-	"# HELP node_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the node in core-seconds",
-	"# TYPE node_cpu_usage_seconds_total counter",
-	"# HELP node_memory_working_set_bytes [STABLE] Current working set of the node in bytes",
-	"# TYPE node_memory_working_set_bytes gauge",
-	"# HELP pod_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the pod in core-seconds",
-	"# TYPE pod_cpu_usage_seconds_total counter",
-	"# HELP pod_memory_working_set_bytes [STABLE] Current working set of the pod in bytes",
-	"# TYPE pod_memory_working_set_bytes gauge",
-	"# HELP resource_scrape_error [STABLE] 1 if there was an error while getting container metrics, 0 otherwise",
-	"# TYPE resource_scrape_error gauge",
-	"resource_scrape_error 0",
-	"",
-}, "\n")
+// resourceFamily is one metric family of /metrics/resource, as the kubelet declares it.
+type resourceFamily struct {
+	name, help, kind string
+}
 
+// The families metrics-server reads, in the kubelet's order; each is declared even without
+// samples, so a scrape parses and finds nothing rather than failing.
+var (
+	containerCPUFamily    = resourceFamily{"container_cpu_usage_seconds_total", "Cumulative cpu time consumed by the container in core-seconds", "counter"}
+	containerMemoryFamily = resourceFamily{"container_memory_working_set_bytes", "Current working set of the container in bytes", "gauge"}
+	containerStartFamily  = resourceFamily{"container_start_time_seconds", "Start time of the container since unix epoch in seconds", "gauge"}
+	nodeCPUFamily         = resourceFamily{"node_cpu_usage_seconds_total", "Cumulative cpu time consumed by the node in core-seconds", "counter"}
+	nodeMemoryFamily      = resourceFamily{"node_memory_working_set_bytes", "Current working set of the node in bytes", "gauge"}
+	podCPUFamily          = resourceFamily{"pod_cpu_usage_seconds_total", "Cumulative cpu time consumed by the pod in core-seconds", "counter"}
+	podMemoryFamily       = resourceFamily{"pod_memory_working_set_bytes", "Current working set of the pod in bytes", "gauge"}
+	scrapeErrorFamily     = resourceFamily{"resource_scrape_error", "1 if there was an error while getting container metrics, 0 otherwise", "gauge"}
+)
+
+// serveResourceMetrics answers /metrics/resource as the kubelet's resource metrics collector
+// writes it (k8s.io/kubernetes pkg/kubelet/metrics/collectors/resource_metrics.go): per
+// container and per pod the cumulative CPU core-seconds and the working set, each sample
+// stamped with the time its figure was read (metrics-server computes `kubectl top`'s rate
+// from two stamped samples), and the container's start time. The virtual node is no machine
+// and has no figures of its own, so its node_* families stay empty. resource_scrape_error is
+// 1 only when the pods cannot be listed.
 func (s *Server) serveResourceMetrics(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.nodeLevel(w, r); !ok {
+	nodes, ok := s.nodeLevel(w, r)
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	_, _ = io.WriteString(w, resourceMetricsHeader)
+	summary, err := s.summary(r.Context(), nodes)
+	if err != nil {
+		s.log().Warn("resource metrics without pods", "error", err)
+		summary = nil
+	}
+	_, _ = io.WriteString(w, renderResourceMetrics(summary))
+}
+
+// renderResourceMetrics is the text exposition of the summary's figures: each family's HELP
+// and TYPE, then its samples. A nil summary is a failed scrape (resource_scrape_error 1).
+func renderResourceMetrics(summary *statsv1alpha1.Summary) string {
+	samples := map[string]*strings.Builder{}
+	add := func(f resourceFamily, labels, value string, at *metav1.Time) {
+		b := samples[f.name]
+		if b == nil {
+			b = &strings.Builder{}
+			samples[f.name] = b
+		}
+		fmt.Fprintf(b, "%s{%s} %s", f.name, labels, value)
+		if at != nil {
+			fmt.Fprintf(b, " %d", at.UnixMilli())
+		}
+		b.WriteByte('\n')
+	}
+	scrapeError := "1"
+	if summary != nil {
+		scrapeError = "0"
+		for _, pod := range summary.Pods {
+			podLabels := fmt.Sprintf(`pod="%s",namespace="%s"`, escapeLabel(pod.PodRef.Name), escapeLabel(pod.PodRef.Namespace))
+			for _, c := range pod.Containers {
+				labels := fmt.Sprintf(`container="%s",%s`, escapeLabel(c.Name), podLabels)
+				if c.StartTime.Unix() > 0 {
+					add(containerStartFamily, labels, float(float64(c.StartTime.UnixNano())/1e9), nil)
+				}
+				if c.CPU != nil && c.CPU.UsageCoreNanoSeconds != nil {
+					add(containerCPUFamily, labels, float(float64(*c.CPU.UsageCoreNanoSeconds)/1e9), &c.CPU.Time)
+				}
+				if c.Memory != nil && c.Memory.WorkingSetBytes != nil {
+					add(containerMemoryFamily, labels, strconv.FormatUint(*c.Memory.WorkingSetBytes, 10), &c.Memory.Time)
+				}
+			}
+			if pod.CPU != nil && pod.CPU.UsageCoreNanoSeconds != nil {
+				add(podCPUFamily, podLabels, float(float64(*pod.CPU.UsageCoreNanoSeconds)/1e9), &pod.CPU.Time)
+			}
+			if pod.Memory != nil && pod.Memory.WorkingSetBytes != nil {
+				add(podMemoryFamily, podLabels, strconv.FormatUint(*pod.Memory.WorkingSetBytes, 10), &pod.Memory.Time)
+			}
+		}
+	}
+	var out strings.Builder
+	for _, f := range []resourceFamily{containerCPUFamily, containerMemoryFamily, containerStartFamily, nodeCPUFamily, nodeMemoryFamily, podCPUFamily, podMemoryFamily, scrapeErrorFamily} {
+		fmt.Fprintf(&out, "# HELP %s [STABLE] %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.kind)
+		if b := samples[f.name]; b != nil {
+			out.WriteString(b.String())
+		}
+	}
+	fmt.Fprintf(&out, "%s %s\n", scrapeErrorFamily.name, scrapeError)
+	return out.String()
+}
+
+func float(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// escapeLabel escapes a label value as the text exposition format requires (\\, \", \n).
+func escapeLabel(v string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
