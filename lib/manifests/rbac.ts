@@ -1,3 +1,4 @@
+import { DEFAULT_FORWARDER_SERVICE_ACCOUNT, FORWARDER_APP, forwarderName } from '../reconcile/forwarders.ts';
 import { commonLabels, type KubeObject, MANIFEST_DEFAULTS, type ManifestOptions } from './common.ts';
 
 /** One RBAC rule: the API group, resources and verbs anex's Kubernetes adapter uses. */
@@ -69,6 +70,22 @@ export const AGENT_RULES: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'get'] },
 ];
 
+/**
+ * Forwarder pods (ADR 0024) in anex's own namespace: the reconciler makes and removes them. A
+ * Role there, not cluster-wide; the admission policy below says which pods it may create.
+ */
+export const FORWARDER_RULES: readonly PolicyRule[] = [
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'create', 'delete'] },
+];
+
+/** The Role (and binding) that lets the reconciler manage forwarder pods in anex's namespace. */
+export const FORWARDER_ROLE = 'anex-forwarders';
+
+/** What a refused pod create is told. */
+export function forwarderPolicyMessage(namespace: string): string {
+  return `anex's ServiceAccounts may create only forwarder pods in ${namespace}: named ${forwarderName('')}(pod uid), labelled app.kubernetes.io/name=${FORWARDER_APP}, ServiceAccount ${DEFAULT_FORWARDER_SERVICE_ACCOUNT}, projected ServiceAccount tokens as their only volumes, no env, no init containers, no host namespaces, no privileges`;
+}
+
 /** The agent endpoint's ServiceAccount and the Secret its long-lived token is made in. */
 export const AGENT_SERVICE_ACCOUNT = 'anex-agent';
 export const AGENT_TOKEN_SECRET = 'anex-agent-token';
@@ -104,7 +121,8 @@ export function admissionPolicyMessage(nodeNames: readonly string[]): string {
  * A ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, Kubernetes ≥ 1.30) for what
  * RBAC cannot say by name: anex's two ServiceAccounts may delete a pod or write its status
  * only when the stored pod is bound (`spec.nodeName`) to a virtual node, and may create or
- * write only the virtual nodes and their leases. It matches those two users (and the
+ * write only the virtual nodes and their leases, and may create and delete only forwarder pods
+ * (ADR 0024) in anex's namespace. It matches those two users (and the
  * {@link IAM_GROUPS} of the EKS access-entry route) only, so nobody else's requests are
  * evaluated; failurePolicy Fail, so a policy
  * that cannot be evaluated refuses rather than allows. A refusal is a 403 (reason Forbidden),
@@ -131,7 +149,7 @@ export function admissionPolicyManifests(options: ManifestOptions): KubeObject[]
         failurePolicy: 'Fail',
         matchConstraints: {
           resourceRules: [
-            { apiGroups: [''], apiVersions: ['v1'], operations: ['DELETE'], resources: ['pods'] },
+            { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'DELETE'], resources: ['pods'] },
             { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/status'] },
             {
               apiGroups: [''],
@@ -153,13 +171,25 @@ export function admissionPolicyManifests(options: ManifestOptions): KubeObject[]
             expression: `request.userInfo.username in [${users}] || (has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in [${groups}]))`,
           },
         ],
-        variables: [{ name: 'anexNodes', expression: `[${nodes}]` }],
+        variables: [
+          { name: 'anexNodes', expression: `[${nodes}]` },
+          ...forwarderVariables(options.namespace),
+        ],
         validations: [
           {
-            // The stored pod: for DELETE the only one there is, for a status write the one changed.
+            // The stored pod: for DELETE the only one there is, for a status write the one
+            // changed; a forwarder (ADR 0024) may be deleted too. Creates: the next rule.
             expression:
-              "request.resource.resource != 'pods' || (oldObject != null && has(oldObject.spec.nodeName) && oldObject.spec.nodeName in variables.anexNodes)",
+              "request.resource.resource != 'pods' || request.operation == 'CREATE' || (oldObject != null && has(oldObject.spec.nodeName) && oldObject.spec.nodeName in variables.anexNodes) || (request.operation == 'DELETE' && variables.forwarder)",
             message,
+            reason: 'Forbidden',
+          },
+          {
+            // Creating a pod in a namespace can read every Secret there (a volume, an env
+            // reference) and run as any ServiceAccount: only the forwarder's shape is let in.
+            expression:
+              "request.resource.resource != 'pods' || request.operation != 'CREATE' || (variables.forwarder && variables.forwarderSpec)",
+            message: forwarderPolicyMessage(options.namespace),
             reason: 'Forbidden',
           },
           {
@@ -180,6 +210,34 @@ export function admissionPolicyManifests(options: ManifestOptions): KubeObject[]
       kind: 'ValidatingAdmissionPolicyBinding',
       metadata: { name: ADMISSION_POLICY, labels },
       spec: { policyName: ADMISSION_POLICY, validationActions: ['Deny'] },
+    },
+  ];
+}
+
+/**
+ * The policy's CEL variables for forwarder pods: `forwarder` — the pod (new on CREATE, stored
+ * on DELETE) is in anex's namespace, named and labelled as a forwarder; `forwarderSpec` — the
+ * new pod has the forwarder's shape (lib/reconcile/forwarders.ts forwarderManifest).
+ */
+function forwarderVariables(namespace: string): { name: string; expression: string }[] {
+  const pod = '(object != null ? object : oldObject)';
+  const flag = (field: string) => `!(has(object.spec.${field}) && object.spec.${field})`;
+  const container =
+    'c, !has(c.env) && !has(c.envFrom) && has(c.securityContext) && has(c.securityContext.allowPrivilegeEscalation) && !c.securityContext.allowPrivilegeEscalation && !(has(c.securityContext.privileged) && c.securityContext.privileged) && !(has(c.securityContext.capabilities) && has(c.securityContext.capabilities.add))';
+  return [
+    {
+      name: 'forwarder',
+      expression: `request.namespace == '${namespace}' && ${pod}.metadata.name.startsWith('${forwarderName('')}') && has(${pod}.metadata.labels) && 'app.kubernetes.io/name' in ${pod}.metadata.labels && ${pod}.metadata.labels['app.kubernetes.io/name'] == '${FORWARDER_APP}'`,
+    },
+    {
+      name: 'forwarderSpec',
+      expression: [
+        `object.spec.serviceAccountName == '${DEFAULT_FORWARDER_SERVICE_ACCOUNT}'`,
+        '!has(object.spec.initContainers) && !has(object.spec.ephemeralContainers)',
+        `${flag('hostNetwork')} && ${flag('hostPID')} && ${flag('hostIPC')}`,
+        '(!has(object.spec.volumes) || object.spec.volumes.all(v, has(v.projected) && v.projected.sources.all(s, has(s.serviceAccountToken))))',
+        `object.spec.containers.all(${container})`,
+      ].join(' && '),
     },
   ];
 }
@@ -223,6 +281,19 @@ export function rbacManifests(options: ManifestOptions): KubeObject[] {
       kind: 'RoleBinding',
       metadata: { name: `${name}-node-leases`, namespace: NODE_LEASE_NAMESPACE, labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${name}-node-leases` },
+      subjects: [subject],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: FORWARDER_ROLE, namespace: options.namespace, labels },
+      rules: FORWARDER_RULES,
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: FORWARDER_ROLE, namespace: options.namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: FORWARDER_ROLE },
       subjects: [subject],
     },
     ...(options.envNamespaces ?? []).flatMap((namespace) => [

@@ -20,10 +20,16 @@ import {
   ADMISSION_POLICY,
   AGENT_SERVICE_ACCOUNT,
   admissionPolicyMessage,
+  forwarderPolicyMessage,
   IAM_GROUPS,
   NODE_LEASE_NAMESPACE,
 } from '../../../lib/manifests/rbac.ts';
 import { buildManifests } from '../../../lib/manifests/render.ts';
+import {
+  FORWARDER_POD_UID_LABEL,
+  type ForwardingConfig,
+  forwarderManifest,
+} from '../../../lib/reconcile/forwarders.ts';
 import { gatewayManifests } from '../../../lib/tunnel/gateway/manifests.ts';
 import { adminKubeConfig, createTestNamespace, type TestNamespace } from '../../support/index.ts';
 
@@ -362,6 +368,134 @@ describe('anex manifests admission policy on a real API server', () => {
     ]) {
       expect([attributes, await canI(attributes, agentAccount)]).toEqual([attributes, false]);
     }
+  });
+});
+
+describe('anex manifests and forwarder pods (ADR 0024) on a real API server', () => {
+  const forwarding: ForwardingConfig = {
+    namespace: anexNamespace,
+    image: 'example/anex-gateway:1',
+    kubeletUrl: `https://anex-kubelet.${anexNamespace}.svc:10250`,
+    serviceAccount: 'anex-forwarder',
+    audience: 'anex-kubelet',
+  };
+  const anexPod = {
+    namespace: 'ml',
+    name: 'vllm-0',
+    uid: `fwd-${suffix}`,
+    annotations: {},
+    labels: {},
+    nodeSelector: {},
+    containers: [{ name: 'main', image: 'vllm:1', env: {}, ports: [8000] }],
+    restartPolicy: 'Always' as const,
+    status: undefined,
+  };
+
+  beforeAll(async () => {
+    // The gateway manifests make it (lib/tunnel/gateway/manifests.ts); the ServiceAccount
+    // admission plugin refuses a pod whose ServiceAccount does not exist.
+    await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccount({
+      namespace: anexNamespace,
+      body: { metadata: { name: 'anex-forwarder' }, automountServiceAccountToken: false },
+    });
+  });
+
+  afterAll(async () => {
+    // The gateway's describe below applies the gateway manifests, this ServiceAccount among them.
+    await ignoreNotFound(
+      admin
+        .makeApiClient(CoreV1Api)
+        .deleteNamespacedServiceAccount({ namespace: anexNamespace, name: 'anex-forwarder' }),
+    );
+  });
+
+  async function forceDelete(name: string): Promise<void> {
+    await ignoreNotFound(
+      admin
+        .makeApiClient(CoreV1Api)
+        .deleteNamespacedPod({ namespace: anexNamespace, name, gracePeriodSeconds: 0 }),
+    );
+  }
+
+  it('lets the reconciler create, list and delete a forwarder in its namespace through KubeCluster', async () => {
+    const cluster = new KubeCluster({ kubeConfig: serviceAccount });
+    const manifest = forwarderManifest(forwarding, anexPod);
+    try {
+      expect(await cluster.createPod(manifest)).toBe('created');
+      const listed = await cluster.listLabelledPods(anexNamespace, FORWARDER_POD_UID_LABEL);
+      expect(listed.map((p) => [p.name, p.labels[FORWARDER_POD_UID_LABEL]])).toEqual([
+        [manifest.metadata.name, anexPod.uid],
+      ]);
+      expect(await cluster.deletePod(listed[0] as PodRef)).toBe('deleted');
+    } finally {
+      await forceDelete(manifest.metadata.name);
+    }
+  });
+
+  it.each([
+    [
+      'a Secret volume',
+      (spec: Record<string, unknown>) => ({
+        ...spec,
+        volumes: [{ name: 'token', secret: { secretName: 'anex-token' } }],
+      }),
+    ],
+    ['another ServiceAccount', (spec: Record<string, unknown>) => ({ ...spec, serviceAccountName: 'anex' })],
+    ['the host’s process namespace', (spec: Record<string, unknown>) => ({ ...spec, hostPID: true })],
+    [
+      'an env entry (a secretKeyRef reads Secrets)',
+      (spec: Record<string, unknown>) => ({
+        ...spec,
+        containers: (spec.containers as Record<string, unknown>[]).map((c) => ({
+          ...c,
+          env: [{ name: 'T', valueFrom: { secretKeyRef: { name: 'anex-token', key: 'token' } } }],
+        })),
+      }),
+    ],
+  ])('refuses the reconciler a forwarder with %s, with the policy’s message', async (_, change) => {
+    const cluster = new KubeCluster({ kubeConfig: serviceAccount });
+    const manifest = forwarderManifest(forwarding, anexPod);
+    const bad = { ...manifest, spec: change({ ...manifest.spec }) };
+    try {
+      await expect(cluster.createPod(bad)).rejects.toThrow(forwarderPolicyMessage(anexNamespace));
+    } finally {
+      await forceDelete(manifest.metadata.name);
+    }
+  });
+
+  it('refuses the reconciler any other pod in its namespace, and deleting one that is not a forwarder', async () => {
+    const core = serviceAccount.makeApiClient(CoreV1Api);
+    await expect(
+      core.createNamespacedPod({
+        namespace: anexNamespace,
+        body: {
+          metadata: { name: 'not-a-forwarder' },
+          spec: { automountServiceAccountToken: false, containers: [{ name: 'x', image: 'example/x:1' }] },
+        },
+      }),
+    ).rejects.toMatchObject({
+      code: 403,
+      body: expect.stringContaining(forwarderPolicyMessage(anexNamespace)),
+    });
+    await admin.makeApiClient(CoreV1Api).createNamespacedPod({
+      namespace: anexNamespace,
+      body: {
+        metadata: { name: 'gateway-like' },
+        spec: { automountServiceAccountToken: false, containers: [{ name: 'x', image: 'example/x:1' }] },
+      },
+    });
+    try {
+      await expect(
+        core.deleteNamespacedPod({ namespace: anexNamespace, name: 'gateway-like' }),
+      ).rejects.toMatchObject({
+        code: 403,
+        body: expect.stringContaining(admissionPolicyMessage([nodeName])),
+      });
+    } finally {
+      await forceDelete('gateway-like');
+    }
+    expect(await canI({ verb: 'create', resource: 'pods', namespace: workload.name })).toBe(false);
+    expect(await canI({ verb: 'create', resource: 'pods', namespace: anexNamespace })).toBe(true);
   });
 });
 

@@ -4,6 +4,8 @@ import type { KubeObject, ManifestOptions } from '../../../lib/manifests/common.
 import {
   AGENT_RULES,
   admissionPolicyMessage,
+  FORWARDER_RULES,
+  forwarderPolicyMessage,
   leaseRules,
   type PolicyRule,
   rbacManifests,
@@ -112,6 +114,34 @@ describe('buildManifests: RBAC', () => {
     });
   });
 
+  it('lets the reconciler make and remove forwarder pods in its own namespace only, by a Role (ADR 0024)', () => {
+    const role = objects.find((o) => o.kind === 'Role' && o.metadata.name === 'anex-forwarders');
+    expect(role).toMatchObject({ metadata: { namespace: 'anex-system' } });
+    expect(role?.rules).toEqual(FORWARDER_RULES);
+    expect(FORWARDER_RULES).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'create', 'delete'] },
+    ]);
+    const binding = objects.find((o) => o.kind === 'RoleBinding' && o.metadata.name === 'anex-forwarders');
+    expect(binding).toMatchObject({
+      metadata: { namespace: 'anex-system' },
+      roleRef: { kind: 'Role', name: 'anex-forwarders' },
+      subjects: [{ kind: 'ServiceAccount', name: 'anex', namespace: 'anex-system' }],
+    });
+    // Nothing cluster-wide creates pods.
+    for (const cluster of objects.filter((o) => o.kind === 'ClusterRole')) {
+      for (const rule of cluster.rules as PolicyRule[]) {
+        if (rule.resources.includes('pods')) expect(rule.verbs).not.toContain('create');
+      }
+    }
+    const policy = find(objects, 'ValidatingAdmissionPolicy').spec as {
+      matchConstraints: { resourceRules: { operations: string[]; resources: string[] }[] };
+    };
+    expect(policy.matchConstraints.resourceRules[0]).toMatchObject({
+      operations: ['CREATE', 'DELETE'],
+      resources: ['pods'],
+    });
+  });
+
   it('gives the agent endpoint its own ServiceAccount, token and a get/patch-status/events role', () => {
     expect(find(objects, 'ClusterRole', 'anex-agent').rules).toEqual(AGENT_RULES);
     expect(find(objects, 'ClusterRoleBinding', 'anex-agent')).toMatchObject({
@@ -162,8 +192,18 @@ describe('buildManifests: RBAC', () => {
       "request.userInfo.username in ['system:serviceaccount:anex-system:anex', 'system:serviceaccount:anex-system:anex-agent']" +
         " || (has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ['anex:reconciler', 'anex:agent']))",
     );
-    expect(spec.variables).toEqual([{ name: 'anexNodes', expression: "['anex-vastai', 'anex-runpod']" }]);
-    for (const v of spec.validations) expect(v.message).toBe(admissionPolicyMessage(names));
+    expect(spec.variables.map((v) => (v as { name?: string }).name)).toEqual([
+      'anexNodes',
+      'forwarder',
+      'forwarderSpec',
+    ]);
+    expect(spec.variables[0]).toEqual({ name: 'anexNodes', expression: "['anex-vastai', 'anex-runpod']" });
+    expect(spec.validations.map((v) => v.message)).toEqual([
+      admissionPolicyMessage(names),
+      forwarderPolicyMessage('anex-system'),
+      admissionPolicyMessage(names),
+      admissionPolicyMessage(names),
+    ]);
     expect(find(objects, 'ValidatingAdmissionPolicyBinding').spec).toEqual({
       policyName: 'anex-service-accounts',
       validationActions: ['Deny'],
@@ -404,6 +444,8 @@ describe('formatManifests', () => {
       'Secret',
       'ClusterRole',
       'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
       'Role',
       'RoleBinding',
       'ServiceAccount',
