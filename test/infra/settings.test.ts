@@ -33,6 +33,16 @@ describe('parseSettings', () => {
       { 'anex:environment': '{"VAST_API_URL":"https://vast-proxy.example"}' },
       { environment: { VAST_API_URL: 'https://vast-proxy.example' } },
     ],
+    // forwarder pods (ADR 0024): the gateway's namespace and image, given to every function
+    [
+      {
+        'anex:environment': {
+          ANEX_FORWARDER_NAMESPACE: 'anex-system',
+          ANEX_FORWARDER_IMAGE: 'ghcr.io/o/gw:1',
+        },
+      },
+      { environment: { ANEX_FORWARDER_NAMESPACE: 'anex-system', ANEX_FORWARDER_IMAGE: 'ghcr.io/o/gw:1' } },
+    ],
   ])('maps %j (command-line strings or JSON values) to %j', (context, expected) => {
     const props = stackPropsFrom(parseSettings(context));
     expect(JSON.stringify(props)).toEqual(JSON.stringify(expected));
@@ -69,6 +79,10 @@ describe('parseSettings', () => {
     [
       { 'anex:environment': '{"VAST_API_URL":"http://proxy.example"}' },
       /VAST_API_URL: "http:\/\/proxy.example" is not an https URL/,
+    ],
+    [
+      { 'anex:environment': '{"ANEX_FORWARDER_NAMESPACE":"anex-system"}' },
+      /ANEX_FORWARDER_IMAGE is missing: ANEX_FORWARDER_NAMESPACE and ANEX_FORWARDER_IMAGE go together/,
     ],
   ])('rejects %j naming the key, the value and the accepted form', (context, message) => {
     expect(issuesOf(context).join('\n')).toMatch(message);
