@@ -351,7 +351,8 @@ export const SETTINGS = [
     env: 'ANEX_FORWARDER_SERVICE_ACCOUNT',
     form: 'a ServiceAccount name',
     default: DEFAULT_FORWARDER_SERVICE_ACCOUNT,
-    description: "forwarder pods' ServiceAccount (the one anex-kubelet accepts)",
+    description:
+      "forwarder pods' ServiceAccount: another name needs anex-kubelet's --forwarder-service-account and the admission policy changed to match (anex manifests makes anex-forwarder)",
     schema: nodeName,
   }),
   setting({
@@ -359,7 +360,8 @@ export const SETTINGS = [
     env: 'ANEX_FORWARDER_AUDIENCE',
     form: '1-253 characters without spaces',
     default: DEFAULT_FORWARDER_AUDIENCE,
-    description: "the audience of forwarders' tokens (anex-kubelet's --forwarder-audience)",
+    description:
+      "the audience of forwarders' tokens: another needs anex-kubelet's --forwarder-audience to match",
     schema: z
       .string()
       .regex(/^[^\s]+$/)

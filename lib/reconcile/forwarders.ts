@@ -196,7 +196,8 @@ export function forwarderManifest(config: ForwardingConfig, view: PodView): PodM
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       restartPolicy: 'Always',
-      terminationGracePeriodSeconds: 5,
+      // anex-kubelet forward lets open connections finish for 10 s after SIGTERM (--shutdown-grace).
+      terminationGracePeriodSeconds: 15,
       // Never on a virtual node (they are tainted too, but a webhook may add tolerations).
       affinity: {
         nodeAffinity: {
