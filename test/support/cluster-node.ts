@@ -73,6 +73,9 @@ export interface EmulatedPod {
   ip: string;
   process: ManagedProcess;
   ready: boolean;
+  /** when the readiness probe last ran (ms), and when the container started */
+  probedAt: number;
+  startedAt: number;
   /** host directory of each projected volume, by volume name */
   volumes: Record<string, string>;
 }
@@ -270,7 +273,17 @@ class Kubelet {
     const ip = `${this.options.podPrefix}.${10 + n}`;
     const { netns } = this.options;
     netns.add(role);
-    const emulated: Partial<EmulatedPod> = { namespace, name, uid, role, ip, ready: false, volumes: {} };
+    const emulated: Partial<EmulatedPod> = {
+      namespace,
+      name,
+      uid,
+      role,
+      ip,
+      ready: false,
+      volumes: {},
+      probedAt: 0,
+      startedAt: Date.now(),
+    };
     try {
       netns.link(
         role,
@@ -364,9 +377,7 @@ class Kubelet {
   async #status(pod: V1Pod, emulated: EmulatedPod): Promise<void> {
     const container = pod.spec?.containers[0];
     const exited = !emulated.process.isRunning();
-    const probe = container?.readinessProbe?.tcpSocket;
-    let ready = !exited;
-    if (ready && probe !== undefined) ready = await this.#tcpProbe(emulated.ip, Number(probe.port));
+    const ready = !exited && (await this.#readiness(container, emulated));
     const written = pod.status?.podIP !== undefined;
     if (
       written &&
@@ -417,6 +428,22 @@ class Kubelet {
       name: emulated.name,
       body: pod,
     });
+  }
+
+  /**
+   * The readiness probe's verdict: tcpSocket probes run on the probe's schedule
+   * (initialDelaySeconds, then every periodSeconds, default 10) as the kubelet runs them;
+   * between runs the last verdict stands. Without a probe a running container is ready.
+   */
+  async #readiness(container: V1Container | undefined, emulated: EmulatedPod): Promise<boolean> {
+    const probe = container?.readinessProbe;
+    if (probe?.tcpSocket === undefined) return true;
+    const now = Date.now();
+    if (now < emulated.startedAt + (probe.initialDelaySeconds ?? 0) * 1000) return false;
+    if (emulated.probedAt !== 0 && now < emulated.probedAt + (probe.periodSeconds ?? 10) * 1000)
+      return emulated.ready;
+    emulated.probedAt = now;
+    return this.#tcpProbe(emulated.ip, Number(probe.tcpSocket.port));
   }
 
   /** A tcpSocket probe from the node's namespace, as the kubelet dials the pod's IP. */

@@ -76,7 +76,7 @@ import {
 const ID = Number(process.pid % 100) + 100;
 const NET = `172.31.${ID}`;
 /** The cluster network's /24 prefix (gw ns .1, cluster ns .2). */
-export const CLUSTER = `192.168.${ID + 60}`;
+export const CLUSTER = `192.168.${ID + 50}`; // ID is 100…199: a valid octet
 const ENDPOINT_IP = `${NET}.1`;
 export const GW_PUBLIC = `${NET}.2`;
 const VPN = '10.252.0.0/24';
@@ -91,15 +91,22 @@ export const IMAGE = 'ghcr.io/example/trainer:1';
 
 /**
  * A minimal HTTP server (the image's python is a simulated stand-in; the machine sees this
- * host's perl): answers every request with its body and a newline.
+ * host's perl): answers every request with its body and a newline, a process per connection
+ * as real servers serve connections concurrently (one that never sends its request must not
+ * hold up the next).
  */
 const SERVER = `use IO::Socket::INET;
 my ($port, $body) = @ARGV;
-my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 16, ReuseAddr => 1) or die "listen $port: $!";
-while (my $c = $s->accept) {
+$SIG{CHLD} = 'IGNORE';
+my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 64, ReuseAddr => 1) or die "listen $port: $!";
+while (1) {
+  my $c = $s->accept or next;
+  if (fork) { close $c; next }
+  close $s;
   while (my $l = <$c>) { last if $l =~ /^\\r?\\n$/ }
   print $c "HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: " . (length($body) + 1) . "\\r\\nConnection: close\\r\\n\\r\\n$body\\n";
   close $c;
+  exit 0;
 }`;
 
 /**

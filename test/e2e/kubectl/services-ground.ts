@@ -1,6 +1,18 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, type V1Pod } from '@kubernetes/client-node';
+import type { PodView } from '../../../lib/kube/cluster.ts';
+import { KubeCluster } from '../../../lib/kube/kube-cluster.ts';
+import { requiredTaints } from '../../../lib/kube/virtual-node.ts';
+import {
+  DEFAULT_FORWARDER_AUDIENCE,
+  DEFAULT_FORWARDER_SERVICE_ACCOUNT,
+  type ForwarderSync,
+  type ForwardingConfig,
+  forwarderName,
+  syncForwarders,
+} from '../../../lib/reconcile/forwarders.ts';
 import { anexKubeletBinary } from '../../support/anex-kubelet.ts';
 import { type ClusterNode, startClusterNode } from '../../support/cluster-node.ts';
 import { eventually } from '../../support/index.ts';
@@ -9,9 +21,15 @@ import {
   type AnexGround,
   CLUSTER,
   GW_PUBLIC,
+  HTTP_PORT,
+  IMAGE,
   KUBELET_PORT,
+  type RunningWorkload,
+  runWorkload,
   startAnexGround,
   stopAnexGround,
+  workload,
+  writeRunning,
 } from './kubectl-ground.ts';
 
 /**
@@ -57,7 +75,12 @@ export interface ServicesGround {
   /** the client pod's NetnsGround role */
   clientRole: string;
   /** curl from the client pod's network namespace */
-  curl(url: string, options?: { maxTimeSeconds?: number; headers?: readonly string[] }): Promise<CurlResult>;
+  curl(
+    url: string,
+    options?: { maxTimeSeconds?: number; headers?: readonly string[]; method?: string },
+  ): Promise<CurlResult>;
+  /** runs a command in the client pod's network namespace: its exit code and stdout */
+  inClient(args: readonly string[]): Promise<{ code: number; stdout: string }>;
   stop(): Promise<void>;
 }
 
@@ -98,6 +121,12 @@ async function start(): Promise<ServicesGround> {
   base.onStop(async () => {
     await core.deleteCollectionNamespacedPod({ namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
     await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  });
+
+  // The forwarders' identity, as the manifests make it: no RBAC rights, its token only proves who it is.
+  await core.createNamespacedServiceAccount({
+    namespace: base.namespace,
+    body: { metadata: { name: DEFAULT_FORWARDER_SERVICE_ACCOUNT } },
   });
 
   const node = await startClusterNode({
@@ -145,6 +174,7 @@ async function start(): Promise<ServicesGround> {
     async curl(url, options = {}) {
       const args = ['-sk', '--max-time', String(options.maxTimeSeconds ?? 10), '-w', '\n%{http_code}'];
       for (const header of options.headers ?? []) args.push('-H', header);
+      if (options.method !== undefined) args.push('-X', options.method);
       const { command, args: argv } = netns.argv(running.role, ['curl', ...args, url]);
       try {
         const { stdout } = await run(command, argv, { encoding: 'utf8' });
@@ -152,6 +182,16 @@ async function start(): Promise<ServicesGround> {
       } catch (error) {
         const e = error as { code?: number; stdout?: string };
         return parsed(typeof e.code === 'number' ? e.code : -1, e.stdout ?? '');
+      }
+    },
+    async inClient(args) {
+      const { command, args: argv } = netns.argv(running.role, args);
+      try {
+        const { stdout } = await run(command, argv, { encoding: 'utf8' });
+        return { code: 0, stdout };
+      } catch (error) {
+        const e = error as { code?: number; stdout?: string };
+        return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '' };
       }
     },
     stop: stopAll,
@@ -166,4 +206,129 @@ function parsed(code: number, stdout: string): CurlResult {
 /** The pod's Ready condition is True. */
 export function podReady(pod: V1Pod): boolean {
   return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** The anex namespace's forwarding settings, as the controller's configuration gives them. */
+export function forwardingConfig(ground: ServicesGround): ForwardingConfig {
+  return {
+    namespace: ground.base.namespace,
+    // The emulated kubelet runs command[0] `anex-kubelet` from its image store.
+    image: 'ghcr.io/example/anex-gateway:e2e',
+    kubeletUrl: KUBELET_URL,
+    serviceAccount: DEFAULT_FORWARDER_SERVICE_ACCOUNT,
+    audience: DEFAULT_FORWARDER_AUDIENCE,
+  };
+}
+
+/** An anex Deployment's pod, its machine running the workload. */
+export interface AnexDeployment {
+  deployment: string;
+  /** the pods' `app` label value */
+  app: string;
+  mark: string;
+  pod: V1Pod;
+  name: string;
+  uid: string;
+  machine: RunningWorkload;
+}
+
+/**
+ * A Deployment (1 replica) of the HTTP workload on the anex virtual node (its nodeSelector and
+ * tolerations), HTTP_PORT declared and UNDECLARED_PORT not: the real ReplicaSet controller
+ * creates the pod, the real scheduler binds it to the virtual node. Its machine is rented as
+ * the reconciler would, and the pod's status written as the reconciler writes it once the
+ * agent started — without a podIP (forwarding is configured: the product sets it).
+ */
+export async function startAnexDeployment(ground: ServicesGround): Promise<AnexDeployment> {
+  const { base, namespace } = ground;
+  const apps = base.kubeConfig.makeApiClient(AppsV1Api);
+  const mark = randomBytes(6).toString('hex');
+  const app = `web-${mark}`;
+  const deployment = 'web';
+  await apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name: deployment },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app } },
+        template: {
+          metadata: { labels: { app } },
+          spec: {
+            nodeSelector: { 'kubernetes.io/hostname': base.nodeName },
+            tolerations: requiredTaints('vastai').map((t) => ({
+              key: t.key,
+              operator: 'Exists',
+              effect: t.effect,
+            })),
+            containers: [
+              {
+                name: 'main',
+                image: IMAGE,
+                command: ['/bin/sh', '-c', workload(mark)],
+                ports: [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }],
+              },
+            ],
+          },
+        },
+      },
+    },
+  });
+  const pod = await eventually(
+    async () => {
+      const list = await base.core.listNamespacedPod({ namespace, labelSelector: `app=${app}` });
+      return list.items.find((p) => p.spec?.nodeName === base.nodeName);
+    },
+    { what: `the Deployment's pod bound to ${base.nodeName}`, timeoutMs: 60_000 },
+  );
+  const name = pod.metadata?.name ?? '';
+  const machine = await runWorkload(base, pod, mark, [HTTP_PORT]);
+  await writeRunning(base.core, namespace, name, undefined);
+  return { deployment, app, mark, pod, name, uid: pod.metadata?.uid ?? '', machine };
+}
+
+/** One forwarder pass as the reconciler runs it: the anex pod as it is now, its machine launched. */
+export async function forwardOnce(ground: ServicesGround, anex: AnexDeployment): Promise<ForwarderSync> {
+  const cluster = new KubeCluster({ kubeConfig: ground.base.kubeConfig });
+  const view: PodView | undefined = await cluster.getPod(ground.namespace, anex.name);
+  const pods = view === undefined ? [] : [{ view, launched: true }];
+  const result = await syncForwarders(cluster, forwardingConfig(ground), pods, {
+    now: Date.now(),
+    full: true,
+  });
+  if (result.errors.length > 0) throw new Error(`syncForwarders: ${JSON.stringify(result.errors)}`);
+  return result;
+}
+
+/**
+ * Runs forwarder passes until the forwarder is Running and Ready (the emulated kubelet's
+ * readiness probe) and the anex pod's podIP is the forwarder's; returns the forwarder.
+ */
+export async function forwardUntilAddressed(ground: ServicesGround, anex: AnexDeployment): Promise<V1Pod> {
+  const { core, namespace: anexNamespace } = ground.base;
+  const name = forwarderName(anex.uid);
+  return eventually(
+    async () => {
+      await forwardOnce(ground, anex);
+      const forwarder = await core
+        .readNamespacedPod({ namespace: anexNamespace, name })
+        .catch(() => undefined);
+      const pod = await core.readNamespacedPod({ namespace: ground.namespace, name: anex.name });
+      const ip = forwarder?.status?.podIP;
+      return forwarder !== undefined && podReady(forwarder) && ip !== undefined && pod.status?.podIP === ip
+        ? forwarder
+        : undefined;
+    },
+    {
+      what: `forwarder ${name} Running and Ready and the anex pod's podIP its IP (kubelet: ${ground.node.errors().join('; ')})`,
+      timeoutMs: 90_000,
+      describe: async () => {
+        const forwarder = await core
+          .readNamespacedPod({ namespace: anexNamespace, name })
+          .catch(() => undefined);
+        const pid = [...ground.node.pods().values()].find((p) => p.name === name)?.process;
+        return `forwarder status ${JSON.stringify(forwarder?.status?.conditions)} podIP ${forwarder?.status?.podIP}; its log: ${pid?.logTail(20) ?? '(not running)'}; kubelet: ${ground.node.errors().join('; ')}`;
+      },
+    },
+  );
 }
