@@ -287,13 +287,33 @@ func (s *Server) portForward(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusBadGateway, "nothing answers on port %d of the pod: %v", port, errors.Unwrap(err))
 		return
 	}
-	conn, buffered, ok := upgrade(w, r, agentapi.UpgradeTCP)
+	// anex-kubelet asks for the framed stream (it carries half-closes across wireproxy,
+	// agentapi/tcpframes.go); the raw one stays for gateways from before it.
+	token := agentapi.UpgradeTCP
+	if strings.EqualFold(r.Header.Get("Upgrade"), agentapi.UpgradeTCPFramed) {
+		token = agentapi.UpgradeTCPFramed
+	}
+	conn, buffered, ok := upgrade(w, r, token)
 	if !ok {
 		_ = target.Close()
 		return
 	}
+	if token == agentapi.UpgradeTCPFramed {
+		if err := agentapi.SpliceFramed(target, &bufferedConn{Conn: conn, reader: buffered}); err != nil {
+			s.logf("port-forward to port %d ended: %v", port, err)
+		}
+		return
+	}
 	splice(conn, buffered, target)
 }
+
+// bufferedConn reads what the client sent with its request first (it sits in the reader).
+type bufferedConn struct {
+	net.Conn
+	reader *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.reader.Read(p) }
 
 // splice copies both ways until both directions ended, passing on half-closes.
 func splice(conn net.Conn, buffered *bufio.Reader, target net.Conn) {

@@ -319,6 +319,65 @@ func TestPortForward(t *testing.T) {
 	}
 }
 
+// The framed stream (anex-tcp/2): a client's half-close reaches the pod's server as EOF,
+// which answers after it (a request-then-EOF server, as an HTTP/1.0 exchange), and the
+// server's close comes back as the end frame.
+func TestPortForwardFramed(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				request, _ := io.ReadAll(conn) // until the client's half-close
+				_, _ = fmt.Fprintf(conn, "server got %q after EOF", request)
+			}()
+		}
+	}()
+	port := listener.Addr().(*net.TCPAddr).Port
+	_, addr := pod(t, port)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	reader, err := agentapi.Upgrade(conn, fmt.Sprintf("%s?port=%d", agentapi.PathPortForward, port), agentapi.UpgradeTCPFramed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := agentapi.WriteFrame(conn, agentapi.ChannelTCPData, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if err := agentapi.WriteFrame(conn, agentapi.ChannelTCPEnd, nil); err != nil {
+		t.Fatal(err)
+	}
+	var answer []byte
+	for {
+		channel, payload, err := agentapi.ReadFrame(reader)
+		if err != nil {
+			t.Fatalf("before the end frame: %v (so far %q)", err, answer)
+		}
+		if channel == agentapi.ChannelTCPEnd {
+			break
+		}
+		if channel != agentapi.ChannelTCPData {
+			t.Fatalf("frame on channel %d", channel)
+		}
+		answer = append(answer, payload...)
+	}
+	if string(answer) != `server got "ping" after EOF` {
+		t.Fatalf("answer %q", answer)
+	}
+}
+
 func TestLogs(t *testing.T) {
 	s, addr := pod(t)
 	app := s.Containers[0].Logs

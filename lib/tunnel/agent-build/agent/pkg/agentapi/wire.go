@@ -24,10 +24,12 @@ const (
 	PathStats       = "/v1/stats"
 )
 
-// Upgrade tokens: the exec/attach frame stream and the raw port-forward byte stream.
+// Upgrade tokens: the exec/attach frame stream, the raw port-forward byte stream, and the
+// framed one (tcpframes.go) that carries half-closes across wireproxy.
 const (
-	UpgradeStream = "anex-stream/1"
-	UpgradeTCP    = "anex-tcp/1"
+	UpgradeStream    = "anex-stream/1"
+	UpgradeTCP       = "anex-tcp/1"
+	UpgradeTCPFramed = "anex-tcp/2"
 )
 
 // Query parameters, named as the kubelet names them where it has a name.

@@ -170,6 +170,57 @@ func (a *Agents) Upgrade(ctx context.Context, vpn, path string, query url.Values
 	return &Upgraded{Conn: conn, reader: reader}, nil
 }
 
+// PortStream is an open connection to a port of the pod, through its agent's
+// /v1/port-forward: framed (agentapi.UpgradeTCPFramed, so half-closes cross wireproxy) with
+// agents that speak it, raw (UpgradeTCP) with agents from before it.
+type PortStream struct {
+	conn   *Upgraded
+	framed bool
+}
+
+// OpenPort opens the pod's port through the agent at vpn: the framed stream first, the raw
+// one when the agent answers 426 (it predates the framed stream). Refusals are
+// *AgentRefusal; a failed dial wraps ErrAgentUnreachable.
+func (a *Agents) OpenPort(ctx context.Context, vpn string, port int) (*PortStream, error) {
+	q := url.Values{agentapi.QueryPort: {strconv.Itoa(port)}}
+	conn, err := a.Upgrade(ctx, vpn, agentapi.PathPortForward, q, agentapi.UpgradeTCPFramed)
+	var refused *AgentRefusal
+	if errors.As(err, &refused) && refused.Status == http.StatusUpgradeRequired {
+		conn, err = a.Upgrade(ctx, vpn, agentapi.PathPortForward, q, agentapi.UpgradeTCP)
+		if err != nil {
+			return nil, err
+		}
+		return &PortStream{conn: conn}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &PortStream{conn: conn, framed: true}, nil
+}
+
+// Close ends the stream without splicing it.
+func (p *PortStream) Close() error { return p.conn.Close() }
+
+// Splice copies between plain (the client's side) and the pod's port until the exchange is
+// over, then closes both. Framed: both directions end on their own, half-closes carried
+// (agentapi.SpliceFramed). Raw: the agent's side ending ends everything, since wireproxy
+// passes no half-close on and an agent's EOF means its connection is gone.
+func (p *PortStream) Splice(plain io.ReadWriteCloser) error {
+	if p.framed {
+		return agentapi.SpliceFramed(plain, p.conn)
+	}
+	defer p.conn.Close()
+	go func() {
+		_, _ = io.Copy(p.conn, plain)
+		// The client finished sending: half-close so the server sees EOF and can answer.
+		if cw, ok := p.conn.Conn.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+	}()
+	_, _ = io.Copy(plain, p.conn)
+	return plain.Close()
+}
+
 // Endpoint is the agent endpoint (the control plane's HTTP API): the peer list that maps a
 // pod UID to its VPN address, and the log tails saved when runs ended. Both with the
 // gateway's credential, read from its file on every call so a rotated secret is picked up.

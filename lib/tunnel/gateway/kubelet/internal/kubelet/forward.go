@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"anex.local/agent-build/agent/pkg/agentapi"
 	"anex.local/kubelet/internal/forward"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -176,11 +174,13 @@ func (s *Server) serveForward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Bytes the forwarder sent right after its request head may sit in the reader.
-	forward.Splice(&forward.BufferedConn{Conn: client, Reader: buffered.Reader}, conn)
+	if err := conn.Splice(&forward.BufferedConn{Conn: client, Reader: buffered.Reader}); err != nil {
+		s.log().Debug("forwarded connection torn down", "pod", uid, "port", portText, "error", err)
+	}
 }
 
 // openForward checks the request and opens the agent's port, or says why not.
-func (s *Server) openForward(r *http.Request, uid, portText string) (*Upgraded, error) {
+func (s *Server) openForward(r *http.Request, uid, portText string) (*PortStream, error) {
 	if err := s.Forwarders.Check(r, uid); err != nil {
 		return nil, err
 	}
@@ -202,7 +202,7 @@ func (s *Server) openForward(r *http.Request, uid, portText string) (*Upgraded, 
 	// Not the request's context: it ends when the handler returns, and the stream outlives it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 40*time.Second)
 	defer cancel()
-	conn, err := s.Agents.Upgrade(ctx, vpn, agentapi.PathPortForward, url.Values{agentapi.QueryPort: {strconv.Itoa(port)}}, agentapi.UpgradeTCP)
+	conn, err := s.Agents.OpenPort(ctx, vpn, port)
 	if err != nil {
 		var refused *AgentRefusal
 		if errors.As(err, &refused) {

@@ -226,34 +226,44 @@ func TestForwardEndToEnd(t *testing.T) {
 		{name: "a megabyte both ways", port: 9000, send: big, want: string(bytes.ToUpper(big))},
 		{name: "nothing sent, an empty answer", port: 9000, send: nil, want: ""},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", addr(tc.port))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-			errs := make(chan error, 1)
-			go func() {
-				_, err := conn.Write(tc.send)
-				if err == nil && tc.port == 9000 {
-					err = conn.(*net.TCPConn).CloseWrite()
+	// Both agent kinds: one that speaks the framed stream, and one from before it (anex-kubelet
+	// falls back to the raw stream on its 426).
+	for _, rawOnly := range []bool{false, true} {
+		g.agent.rawOnly.Store(rawOnly)
+		kind := "framed agent"
+		if rawOnly {
+			kind = "raw-only agent"
+		}
+		for _, tc := range cases {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				conn, err := net.Dial("tcp", addr(tc.port))
+				if err != nil {
+					t.Fatal(err)
 				}
-				errs <- err
-			}()
-			got, err := io.ReadAll(conn)
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			if werr := <-errs; werr != nil {
-				t.Fatalf("write: %v", werr)
-			}
-			if string(got) != tc.want {
-				t.Fatalf("got %d bytes %.40q, want %d bytes %.40q", len(got), got, len(tc.want), tc.want)
-			}
-		})
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+				errs := make(chan error, 1)
+				go func() {
+					_, err := conn.Write(tc.send)
+					if err == nil && tc.port == 9000 {
+						err = conn.(*net.TCPConn).CloseWrite()
+					}
+					errs <- err
+				}()
+				got, err := io.ReadAll(conn)
+				if err != nil {
+					t.Fatalf("read: %v", err)
+				}
+				if werr := <-errs; werr != nil {
+					t.Fatalf("write: %v", werr)
+				}
+				if string(got) != tc.want {
+					t.Fatalf("got %d bytes %.40q, want %d bytes %.40q", len(got), got, len(tc.want), tc.want)
+				}
+			})
+		}
 	}
+	g.agent.rawOnly.Store(false)
 
 	t.Run("the token file is read on every connection", func(t *testing.T) {
 		g.api.mu.Lock()

@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,7 +274,54 @@ type fakeAgent struct {
 	mu        sync.Mutex
 	logQuery  []string
 	followGap time.Duration
+	// rawOnly: an agent from before the framed port-forward stream (it answers 426 to
+	// anex-tcp/2, as the real agent's upgrade check does for a token it does not know).
+	rawOnly atomic.Bool
 }
+
+// portConn switches to the port-forward protocol the request asks for and returns the plain
+// byte stream of the pod's port as the agent's server sees it: the raw connection, or for
+// the framed stream one end of a loopback TCP pair whose other end is spliced with the
+// frames by the agent API's own codec (half-closes included). The reader holds bytes that
+// came with the request.
+func (a *fakeAgent) portConn(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.Reader, bool) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), agentapi.UpgradeTCPFramed) {
+		conn, buf := switchProtocols(w, agentapi.UpgradeTCP)
+		return conn, buf.Reader, true
+	}
+	if a.rawOnly.Load() {
+		w.Header().Set("Upgrade", agentapi.UpgradeTCP)
+		http.Error(w, "this route needs Upgrade: "+agentapi.UpgradeTCP, http.StatusUpgradeRequired)
+		return nil, nil, false
+	}
+	conn, buf := switchProtocols(w, agentapi.UpgradeTCPFramed)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	inner, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	server := <-accepted
+	go func() {
+		_ = agentapi.SpliceFramed(inner, &bufferedNetConn{Conn: conn, reader: buf.Reader})
+	}()
+	return server, bufio.NewReader(server), true
+}
+
+type bufferedNetConn struct {
+	net.Conn
+	reader *bufio.Reader
+}
+
+func (c *bufferedNetConn) Read(p []byte) (int, error) { return c.reader.Read(p) }
 
 func (a *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
@@ -294,12 +342,18 @@ func (a *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case agentapi.PathPortForward:
 		switch port := r.URL.Query().Get(agentapi.QueryPort); port {
 		case "8080": // answers a line
-			conn, buf := switchProtocols(w, agentapi.UpgradeTCP)
+			conn, buf, ok := a.portConn(w, r)
+			if !ok {
+				return
+			}
 			defer conn.Close()
 			line, _ := buf.ReadString('\n')
 			_, _ = io.WriteString(conn, "pong "+line)
 		case "9000": // answers after the client's EOF: everything it sent, upper-cased
-			conn, buf := switchProtocols(w, agentapi.UpgradeTCP)
+			conn, buf, ok := a.portConn(w, r)
+			if !ok {
+				return
+			}
 			defer conn.Close()
 			all, _ := io.ReadAll(buf)
 			_, _ = conn.Write(bytes.ToUpper(all))

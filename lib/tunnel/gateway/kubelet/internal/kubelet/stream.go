@@ -142,12 +142,11 @@ func (p *podSession) stream(ctx context.Context, path string, q url.Values, in i
 	}
 }
 
-// PortForward opens the agent's anex-tcp/1 upgrade to the port and splices it with the
-// client's data stream. The agent's refusal (an undeclared port) is returned, and the
+// PortForward opens the pod's port through the agent (Agents.OpenPort) and splices it with
+// the client's data stream. The agent's refusal (an undeclared port) is returned, and the
 // library writes it on the pair's error stream.
 func (p *podSession) PortForward(ctx context.Context, _ string, _ string, port int32, stream io.ReadWriteCloser) error {
-	q := url.Values{agentapi.QueryPort: {strconv.Itoa(int(port))}}
-	conn, err := p.agents.Upgrade(ctx, p.vpn, agentapi.PathPortForward, q, agentapi.UpgradeTCP)
+	conn, err := p.agents.OpenPort(ctx, p.vpn, int(port))
 	if err != nil {
 		var refused *AgentRefusal
 		if errors.As(err, &refused) {
@@ -155,19 +154,10 @@ func (p *podSession) PortForward(ctx context.Context, _ string, _ string, port i
 		}
 		return fmt.Errorf("port %d: %w", port, err)
 	}
-	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	go func() {
-		_, _ = io.Copy(conn, stream)
-		// The client finished sending: half-close so the server sees EOF and can answer.
-		if cw, ok := conn.Conn.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		}
-	}()
-	_, _ = io.Copy(stream, conn)
-	// The agent's side ended: closing the client's stream tells it the connection is over;
-	// the deferred close of conn ends the other copy if the client is still sending.
-	stream.Close()
+	// A torn-down stream is the connection's end, not the pair's error: kubectl reports a
+	// pair error on every later connection too.
+	_ = conn.Splice(stream)
 	return nil
 }
