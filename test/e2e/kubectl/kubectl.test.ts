@@ -269,6 +269,36 @@ describe('kubectl on an anex pod, through the API server, anex-kubelet and the t
     });
   });
 
+  it('the node proxy serves the pod’s figures from its agent (/stats/summary, /metrics/resource for kubectl top)', async () => {
+    const { namespace, pod, nodeName } = the();
+    const summary = await the().kubectl(['get', '--raw', `/api/v1/nodes/${nodeName}/proxy/stats/summary`]);
+    expect(summary.code, summary.stderr).toBe(0);
+    const stats = JSON.parse(summary.stdout) as {
+      pods: {
+        podRef: { name: string };
+        cpu?: { usageCoreNanoSeconds?: number };
+        memory?: { workingSetBytes?: number };
+      }[];
+    };
+    const figures = stats.pods.find((p) => p.podRef.name === pod);
+    expect(figures?.cpu?.usageCoreNanoSeconds).toBeGreaterThan(0);
+    expect(figures?.memory?.workingSetBytes).toBeGreaterThan(0);
+
+    const metrics = await the().kubectl(['get', '--raw', `/api/v1/nodes/${nodeName}/proxy/metrics/resource`]);
+    expect(metrics.code, metrics.stderr).toBe(0);
+    const labels = `container="main",pod="${pod}",namespace="${namespace}"`;
+    // name{labels} value timestamp-ms, as the kubelet's resource metrics collector writes them.
+    const sample = (name: string): RegExpMatchArray | null =>
+      metrics.stdout.match(new RegExp(`^${name}\\{${labels}\\} ([0-9.e+]+) (\\d+)$`, 'm'));
+    const cpu = sample('container_cpu_usage_seconds_total');
+    const memory = sample('container_memory_working_set_bytes');
+    expect(Number(cpu?.[1])).toBeGreaterThan(0);
+    expect(Number(memory?.[1])).toBeGreaterThan(0);
+    // Stamped in milliseconds (not seconds): a time within the last hour.
+    expect(Number(cpu?.[2])).toBeGreaterThan(Date.now() - 3_600_000);
+    expect(metrics.stdout).toMatch(/^resource_scrape_error 0$/m);
+  });
+
   describe('the kubelet API refuses', () => {
     it('an unauthenticated call (401)', async () => {
       const { namespace, pod } = the();

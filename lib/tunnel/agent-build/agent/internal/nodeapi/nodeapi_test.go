@@ -271,12 +271,15 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-func TestPortForward(t *testing.T) {
+// servePort is the pod's server on a loopback port: serve runs for each connection, which is
+// closed after it.
+func servePort(t *testing.T, serve func(net.Conn)) (net.Listener, int) {
+	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer listener.Close()
+	t.Cleanup(func() { listener.Close() })
 	go func() {
 		for {
 			conn, err := listener.Accept()
@@ -285,12 +288,18 @@ func TestPortForward(t *testing.T) {
 			}
 			go func() {
 				defer conn.Close()
-				line, _ := bufio.NewReader(conn).ReadString('\n')
-				_, _ = fmt.Fprintf(conn, "server got %s", line)
+				serve(conn)
 			}()
 		}
 	}()
-	port := listener.Addr().(*net.TCPAddr).Port
+	return listener, listener.Addr().(*net.TCPAddr).Port
+}
+
+func TestPortForward(t *testing.T) {
+	listener, port := servePort(t, func(conn net.Conn) {
+		line, _ := bufio.NewReader(conn).ReadString('\n')
+		_, _ = fmt.Fprintf(conn, "server got %s", line)
+	})
 	_, addr := pod(t, port)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -323,25 +332,10 @@ func TestPortForward(t *testing.T) {
 // which answers after it (a request-then-EOF server, as an HTTP/1.0 exchange), and the
 // server's close comes back as the end frame.
 func TestPortForwardFramed(t *testing.T) {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer listener.Close()
-	go func() {
-		for {
-			conn, err := listener.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				request, _ := io.ReadAll(conn) // until the client's half-close
-				_, _ = fmt.Fprintf(conn, "server got %q after EOF", request)
-			}()
-		}
-	}()
-	port := listener.Addr().(*net.TCPAddr).Port
+	_, port := servePort(t, func(conn net.Conn) {
+		request, _ := io.ReadAll(conn) // until the client's half-close
+		_, _ = fmt.Fprintf(conn, "server got %q after EOF", request)
+	})
 	_, addr := pod(t, port)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
