@@ -115,17 +115,9 @@ func refusal(resp *http.Response) *AgentRefusal {
 }
 
 // Upgraded is an agent connection after 101 Switching Protocols: reads go through the
-// buffered reader (it may hold bytes that arrived with the response), writes to the conn.
-type Upgraded struct {
-	net.Conn
-	reader *bufio.Reader
-}
-
-func (u *Upgraded) Read(p []byte) (int, error) { return u.reader.Read(p) }
-
-// CloseWrite half-closes the connection to the agent: the pod's server sees EOF and may
-// still answer.
-func (u *Upgraded) CloseWrite() error { return forward.CloseWrite(u.Conn) }
+// buffered reader (it may hold bytes that arrived with the response), writes and
+// CloseWrite (the pod's server sees EOF and may still answer) to the conn.
+type Upgraded = forward.BufferedConn
 
 // Upgrade sends POST path?query with `Upgrade: protocol` and returns the switched connection.
 func (a *Agents) Upgrade(ctx context.Context, vpn, path string, query url.Values, protocol string) (*Upgraded, error) {
@@ -167,7 +159,7 @@ func (a *Agents) Upgrade(ctx context.Context, vpn, path string, query url.Values
 		return nil, fmt.Errorf("agent at %s switched to %q, not %q", a.address(vpn), resp.Header.Get("Upgrade"), protocol)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return &Upgraded{Conn: conn, reader: reader}, nil
+	return &Upgraded{Conn: conn, Reader: reader}, nil
 }
 
 // PortStream is an open connection to a port of the pod, through its agent's
@@ -213,9 +205,7 @@ func (p *PortStream) Splice(plain io.ReadWriteCloser) error {
 	go func() {
 		_, _ = io.Copy(p.conn, plain)
 		// The client finished sending: half-close so the server sees EOF and can answer.
-		if cw, ok := p.conn.Conn.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		}
+		_ = p.conn.CloseWrite()
 	}()
 	_, _ = io.Copy(plain, p.conn)
 	return plain.Close()

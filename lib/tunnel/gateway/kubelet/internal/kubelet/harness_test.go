@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"anex.local/agent-build/agent/pkg/agentapi"
+	"anex.local/kubelet/internal/forward"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -311,17 +312,10 @@ func (a *fakeAgent) portConn(w http.ResponseWriter, r *http.Request) (net.Conn, 
 	}
 	server := <-accepted
 	go func() {
-		_ = agentapi.SpliceFramed(inner, &bufferedNetConn{Conn: conn, reader: buf.Reader})
+		_ = agentapi.SpliceFramed(inner, &forward.BufferedConn{Conn: conn, Reader: buf.Reader})
 	}()
 	return server, bufio.NewReader(server), true
 }
-
-type bufferedNetConn struct {
-	net.Conn
-	reader *bufio.Reader
-}
-
-func (c *bufferedNetConn) Read(p []byte) (int, error) { return c.reader.Read(p) }
 
 func (a *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
